@@ -1,0 +1,61 @@
+"""What one worker process holds on to: a Redis client, an HTTP session, the robots
+cache, the store, and recently read job policies. Built lazily, so a process that forks
+workers opens nothing before the fork."""
+
+from __future__ import annotations
+
+import time
+from functools import cached_property
+
+import redis
+
+from pipeline.fetch import Fetcher
+from pipeline.frontier import Frontier
+from pipeline.robots import Robots
+from pipeline.settings import Policy, Settings
+from pipeline.store import Store, open_store
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+# Seconds a job's policy is reused before it is read again (re-seeding may change it).
+POLICY_TTL = 5.0
+
+
+class Context:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._frontiers: dict[str, Frontier] = {}
+        self._policies: dict[str, tuple[float, Policy]] = {}
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        return connect(self.settings.redis_url or DEFAULT_REDIS_URL)
+
+    @cached_property
+    def fetcher(self) -> Fetcher:
+        return Fetcher()
+
+    @cached_property
+    def robots(self) -> Robots:
+        return Robots(self.redis, self.fetcher)
+
+    @cached_property
+    def store(self) -> Store:
+        return open_store(self.settings.store_url)
+
+    def frontier(self, job: str) -> Frontier:
+        if job not in self._frontiers:
+            self._frontiers[job] = Frontier(self.redis, job, self.settings)
+        return self._frontiers[job]
+
+    def policy(self, job: str) -> Policy:
+        cached = self._policies.get(job)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        policy = self.frontier(job).load_policy()
+        self._policies[job] = (time.monotonic() + POLICY_TTL, policy)
+        return policy
+
+
+def connect(url: str) -> redis.Redis:
+    """A client for `url` (redis://, rediss:// or unix://), with health checks for long idles."""
+    return redis.Redis.from_url(url, health_check_interval=30, socket_keepalive=True)

@@ -1,0 +1,35 @@
+"""One root exception and a tree under it, so callers retry exactly what is worth
+retrying (``TransientFetchError``) and report the rest once."""
+
+
+class CrawlError(Exception):
+    """Root of every error the crawler raises on purpose."""
+
+
+class ConfigError(CrawlError):
+    """A setting, flag or argument has a value the crawler cannot use."""
+
+
+class FetchError(CrawlError):
+    """A URL could not be fetched; `reason` is the short text stored in the record."""
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+class TransientFetchError(FetchError):
+    """Worth trying again later: timeouts, connection errors, 408, 429, 5xx."""
+
+    def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(reason, status)
+        self.retry_after = retry_after
+
+
+class PermanentFetchError(FetchError):
+    """Trying again gives the same answer: other 4xx, too large, refused by policy."""
+
+
+class JobNotFound(CrawlError):
+    """No job of that name exists in this Redis."""

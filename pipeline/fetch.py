@@ -1,0 +1,215 @@
+"""HTTP fetching within limits.
+
+One ``requests.Session`` per worker process keeps connections alive. Redirects are
+followed by hand so that every hop passes the caller's checks (scope, robots, address
+guard) before it is requested; the body is streamed so the size cap and the wall-clock
+deadline hold however the server behaves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+from urllib3.exceptions import DecodeError, ReadTimeoutError
+from urllib3.exceptions import HTTPError as Urllib3Error
+
+from pipeline.encoding import decode_html
+from pipeline.errors import PermanentFetchError, TransientFetchError
+from pipeline.settings import Policy
+from pipeline.urls import canonicalize
+
+CHUNK = 64 * 1024
+TRANSIENT_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+HopCheck = Callable[[str], None]
+
+
+@dataclass
+class FetchResult:
+    """What one URL gave; plain data, so it travels between tasks as JSON."""
+
+    url: str
+    final_url: str
+    status: int | None = None
+    content_type: str | None = None
+    encoding: str | None = None
+    text: str | None = None
+    length: int = 0
+    content_hash: str | None = None
+    elapsed: float = 0.0
+    redirects: list[str] = field(default_factory=list)
+    error: str | None = None
+    fetched_at: str = field(default_factory=lambda: utcnow())
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def failed(cls, url: str, reason: str, status: int | None = None) -> FetchResult:
+        return cls(url=url, final_url=url, status=status, error=reason)
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def classify(exc: requests.RequestException) -> TransientFetchError | PermanentFetchError:
+    """Network trouble is worth retrying; a request the library refuses to send is not."""
+    if isinstance(exc, requests.Timeout):
+        return TransientFetchError("timeout")
+    if isinstance(exc, requests.ConnectionError):
+        return TransientFetchError("connection error")
+    if isinstance(exc, requests.exceptions.ContentDecodingError):
+        return PermanentFetchError("undecodable content encoding")
+    return PermanentFetchError(f"bad request: {type(exc).__name__}")
+
+
+def retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds asked for by a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+class Fetcher:
+    """Fetches one URL at a time for one worker process."""
+
+    def __init__(self, session: requests.Session | None = None) -> None:
+        self.session = session or requests.Session()
+
+    def fetch(self, url: str, policy: Policy, check: HopCheck = lambda url: None) -> FetchResult:
+        """Fetch `url`, calling `check` on every hop; raises FetchError subclasses."""
+        started = time.monotonic()
+        deadline = started + policy.download_deadline
+        redirects: list[str] = []
+        current = url
+        while True:
+            check(current)
+            response = self._send(current, policy)
+            location = response.headers.get("Location") if response.status_code in REDIRECT_STATUSES else None
+            if location is None:
+                break
+            response.close()
+            target = canonicalize(urljoin(current, location))
+            if target is None:
+                raise PermanentFetchError("redirect to a non-http(s) URL", response.status_code)
+            if target in redirects or target == url:
+                raise PermanentFetchError("redirect loop", response.status_code)
+            if len(redirects) >= policy.max_redirects:
+                raise PermanentFetchError("too many redirects", response.status_code)
+            redirects.append(target)
+            current = target
+        with response:
+            return self._read(url, current, redirects, response, policy, started, deadline)
+
+    def get_text(self, url: str, policy: Policy, limit: int) -> tuple[int | None, str]:
+        """A small text resource such as robots.txt: (status, first `limit` bytes decoded)."""
+        try:
+            response = self.session.get(
+                url,
+                timeout=(policy.timeout, policy.timeout),
+                headers={"User-Agent": policy.user_agent},
+                stream=True,
+                allow_redirects=True,
+            )
+        except requests.RequestException:
+            return None, ""
+        with response:
+            body = b""
+            try:
+                for chunk in response.raw.stream(CHUNK, decode_content=True):
+                    body += chunk
+                    if len(body) >= limit:
+                        break
+            except (Urllib3Error, OSError):
+                return None, ""
+            return response.status_code, body[:limit].decode("utf-8", errors="replace")
+
+    def _send(self, url: str, policy: Policy) -> requests.Response:
+        try:
+            response = self.session.get(
+                url,
+                timeout=(policy.timeout, policy.timeout),
+                headers={"User-Agent": policy.user_agent},
+                stream=True,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise classify(exc) from exc
+        if response.status_code in TRANSIENT_STATUSES:
+            wait = retry_after(response.headers.get("Retry-After"))
+            response.close()
+            raise TransientFetchError(f"HTTP {response.status_code}", response.status_code, wait)
+        return response
+
+    def _read(
+        self,
+        url: str,
+        final_url: str,
+        redirects: list[str],
+        response: requests.Response,
+        policy: Policy,
+        started: float,
+        deadline: float,
+    ) -> FetchResult:
+        media_type = _media_type(response.headers.get("Content-Type"))
+        result = FetchResult(
+            url=url,
+            final_url=final_url,
+            status=response.status_code,
+            content_type=media_type,
+            redirects=redirects,
+        )
+        if response.status_code >= 400:
+            result.error = f"HTTP {response.status_code}"
+            result.elapsed = round(time.monotonic() - started, 4)
+            return result
+        body = self._body(response, policy, deadline)
+        result.length = len(body)
+        result.content_hash = hashlib.sha1(body).hexdigest()
+        if media_type in policy.parse_types or media_type is None:
+            result.encoding, result.text = decode_html(body, response.headers.get("Content-Type"))
+        result.elapsed = round(time.monotonic() - started, 4)
+        return result
+
+    def _body(self, response: requests.Response, policy: Policy, deadline: float) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.raw.stream(CHUNK, decode_content=True):
+                size += len(chunk)
+                if size > policy.max_bytes:
+                    raise PermanentFetchError("too large", response.status_code)
+                if time.monotonic() > deadline:
+                    raise TransientFetchError("download deadline exceeded", response.status_code)
+                chunks.append(chunk)
+        except DecodeError as exc:
+            raise PermanentFetchError("undecodable content encoding", response.status_code) from exc
+        except ReadTimeoutError as exc:
+            raise TransientFetchError("timeout", response.status_code) from exc
+        except (Urllib3Error, OSError) as exc:
+            raise TransientFetchError("connection error", response.status_code) from exc
+        return b"".join(chunks)
+
+
+def _media_type(header: str | None) -> str | None:
+    if not header:
+        return None
+    return header.split(";", 1)[0].strip().lower() or None

@@ -1,0 +1,213 @@
+"""The Redis frontier of one job: what has been seen, what waits per host, what is
+leased to workers, and the counters that say when the job is done.
+
+The frontier, not the broker, is the source of truth. URLs are leased with a deadline
+when they are handed to Celery; a lease that is not completed in time (its worker died
+or was cut off) goes back to its host's queue, so no URL is ever dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import redis
+
+from pipeline import keys, scripts
+from pipeline.errors import ConfigError, JobNotFound
+from pipeline.settings import Policy, Settings
+from pipeline.urls import fingerprint, host_key
+
+RUNNING, PAUSED, CANCELLED, FINISHED = "running", "paused", "cancelled", "finished"
+STATES = (RUNNING, PAUSED, CANCELLED, FINISHED)
+# Leases handed out when a URL finishes: one for the slot it frees, one to grow.
+HANDOFF_LIMIT = 2
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A URL handed to Celery; `token` tells a live lease from one handed out again."""
+
+    url: str
+    depth: int
+    host: str
+    token: int
+    countdown: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Lease:
+        return cls(**data)
+
+    @classmethod
+    def from_script(cls, row: list[Any]) -> Lease:
+        url, depth, host, token, countdown = row
+        return cls(_text(url), int(depth), _text(host), int(token), max(0.0, float(countdown)))
+
+
+@dataclass(frozen=True)
+class JobStats:
+    """A snapshot of a job's counters."""
+
+    job: str
+    state: str
+    seen: int
+    queued: int
+    leased: int
+    dispatched: int
+    stored: int
+    errors: int
+    requeued: int
+    started_at: float | None
+    finished_at: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Frontier:
+    """One job's frontier in Redis; cheap to build, holds no state of its own."""
+
+    def __init__(self, client: redis.Redis, job: str, settings: Settings) -> None:
+        self.redis = client
+        self.job = keys.check_job_name(job)
+        self.keys = keys.JobKeys(job)
+        self.settings = settings
+        self._scripts = {name: client.register_script(getattr(scripts, name)) for name in _SCRIPT_NAMES}
+
+    def create(self, policy: Policy) -> Policy:
+        """Write the job's policy (keeping scope hosts of earlier seeds) and set it running."""
+        old = self.load_policy(missing_ok=True)
+        if old is not None:
+            hosts = tuple(dict.fromkeys(old.scope_hosts + policy.scope_hosts))
+            policy = policy.merged(scope_hosts=hosts)
+        with self.redis.pipeline() as pipe:
+            pipe.set(self.keys.key(keys.CONFIG), json.dumps(policy.to_json()))
+            pipe.set(self.keys.key(keys.STATE), RUNNING)
+            pipe.hsetnx(self.keys.key(keys.STATS), "started_at", time.time())
+            pipe.sadd(keys.JOBS, self.job)
+            pipe.execute()
+        return policy
+
+    def exists(self) -> bool:
+        return bool(self.redis.exists(self.keys.key(keys.CONFIG)))
+
+    def load_policy(self, missing_ok: bool = False) -> Policy | None:
+        raw = self.redis.get(self.keys.key(keys.CONFIG))
+        if raw is None:
+            if missing_ok:
+                return None
+            raise JobNotFound(f"no job named {self.job!r}")
+        return Policy.from_json(json.loads(raw))
+
+    def state(self) -> str | None:
+        return _text(self.redis.get(self.keys.key(keys.STATE)))
+
+    def set_state(self, state: str) -> None:
+        if state not in STATES:
+            raise ConfigError(f"unknown job state {state!r}")
+        if not self.exists():
+            raise JobNotFound(f"no job named {self.job!r}")
+        self.redis.set(self.keys.key(keys.STATE), state)
+
+    def add(self, links: Iterable[tuple[str, int]], policy: Policy) -> int:
+        """Schedule canonical URLs (with their depth) that were never seen; returns how many."""
+        links = list(links)
+        return int(self._run("ADD", policy, _link_args(links), links=_link_rows(links)))
+
+    def lease(self, policy: Policy, limit: int) -> list[Lease]:
+        return [Lease.from_script(row) for row in self._run("LEASE", policy, limit=limit)]
+
+    def claim_start(self, host: str, policy: Policy) -> float:
+        """0 when a request to `host` may start now (and it is recorded); else seconds to wait."""
+        return float(self._run("CLAIM_START", policy, host=host))
+
+    def release_host(self, lease: Lease, policy: Policy) -> list[Lease]:
+        """The request of `lease` is over: free its host slot and hand out what is now due."""
+        rows = self._run("RELEASE_HOST", policy, url=lease.url, token=lease.token, limit=HANDOFF_LIMIT)
+        return [Lease.from_script(row) for row in rows]
+
+    def extend(self, lease: Lease, policy: Policy) -> bool:
+        """Push the lease deadline out again, e.g. before a retry; False if it was lost."""
+        return bool(self._run("EXTEND", policy, url=lease.url, token=lease.token))
+
+    def complete(self, lease: Lease, policy: Policy, failed: bool, links: list[tuple[str, int]]) -> tuple[bool, list[Lease]]:
+        """Release the lease, schedule `links`, and hand out what is now due."""
+        counted, rows = self._run(
+            "COMPLETE",
+            policy,
+            _link_args(links),
+            url=lease.url,
+            token=lease.token,
+            failed=failed,
+            links=_link_rows(links),
+            limit=HANDOFF_LIMIT,
+        )
+        return bool(counted), [Lease.from_script(row) for row in rows]
+
+    def tick(self, policy: Policy, limit: int | None = None) -> tuple[int, list[Lease]]:
+        """Requeue expired leases, then lease what is due up to the window."""
+        limit = self.settings.dispatch_window if limit is None else limit
+        expired, rows = self._run("TICK", policy, limit=limit, expire_limit=1000)
+        return int(expired), [Lease.from_script(row) for row in rows]
+
+    def stats(self) -> JobStats:
+        k = self.keys
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(k.key(keys.STATE))
+            pipe.scard(k.key(keys.SEEN))
+            pipe.zcard(k.key(keys.LEASES))
+            pipe.hgetall(k.key(keys.STATS))
+            state, seen, leased, counters = pipe.execute()
+        if state is None:
+            raise JobNotFound(f"no job named {self.job!r}")
+        counters = {_text(name): float(value) for name, value in counters.items()}
+        return JobStats(
+            job=self.job,
+            state=_text(state),
+            seen=seen,
+            queued=int(counters.get("queued", 0)),
+            leased=leased,
+            dispatched=int(counters.get("dispatched", 0)),
+            stored=int(counters.get("stored", 0)),
+            errors=int(counters.get("errors", 0)),
+            requeued=int(counters.get("requeued", 0)),
+            started_at=counters.get("started_at"),
+            finished_at=counters.get("finished_at"),
+        )
+
+    def _run(self, name: str, policy: Policy, extra: list[bytes] | None = None, **params: Any) -> Any:
+        params.update(
+            conc=max(1, policy.host_concurrency),
+            delay=policy.delay,
+            max_pages=policy.max_pages,
+            window=self.settings.dispatch_window,
+            lookahead=self.settings.dispatch_interval,
+            lease_timeout=self.settings.lease_timeout,
+        )
+        args = [self.keys.prefix, json.dumps(params), *(extra or [])]
+        return self._scripts[name](args=args)
+
+
+def list_jobs(client: redis.Redis) -> list[str]:
+    return sorted(_text(job) for job in client.smembers(keys.JOBS))
+
+
+_SCRIPT_NAMES = ("ADD", "LEASE", "CLAIM_START", "RELEASE_HOST", "EXTEND", "COMPLETE", "TICK")
+
+
+def _link_rows(links: list[tuple[str, int]]) -> list[list[Any]]:
+    return [[url, host_key(url), depth] for url, depth in links]
+
+
+def _link_args(links: list[tuple[str, int]]) -> list[bytes]:
+    return [fingerprint(url) for url, _ in links]
+
+
+def _text(value: Any) -> Any:
+    return value.decode() if isinstance(value, bytes) else value

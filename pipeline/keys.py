@@ -1,0 +1,76 @@
+"""Every Redis key the crawler uses, and nowhere else.
+
+A job's keys share the prefix ``crawler:{JOB}:``; the braces are a Redis Cluster hash
+tag, so one job's keys live in one slot and its Lua scripts may touch them all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pipeline.errors import ConfigError
+
+ROOT = "crawler"
+JOBS = f"{ROOT}:jobs"
+DISPATCH_LOCK = f"{ROOT}:dispatch:lock"
+
+_JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+# Suffixes under a job's prefix. The Lua scripts get these same names from LUA_NAMES.
+SEEN = "seen"          # SET of 8-byte URL fingerprints: a URL is scheduled once
+DUE = "due"            # ZSET host -> planned time of its next request start
+QUEUE = "q:"           # ZSET per host (q:HOST): URL -> depth, shallowest first
+SLOTS = "slots"        # HASH host -> URLs leased whose request has not finished
+PLANNED = "planned"    # HASH host -> earliest planned start of its next request
+STARTED = "started"    # HASH host -> when its last request really started
+LEASES = "leases"      # ZSET URL -> lease deadline
+LEASE = "lease"        # HASH URL -> JSON {t: token, h: host, d: depth, s: slot held}
+STATS = "stats"        # HASH of counters
+CONFIG = "config"      # STRING: the job's Policy as JSON
+STATE = "state"        # STRING: running | paused | cancelled | finished
+ROBOTS = "robots:"     # STRING per host (robots:HOST): cached robots.txt, with a TTL
+ROBOTS_LOCK = "robots-lock:"  # STRING per host: one worker fetches robots.txt at a time
+
+LUA_NAMES = {
+    "SEEN": SEEN,
+    "DUE": DUE,
+    "QUEUE": QUEUE,
+    "SLOTS": SLOTS,
+    "PLANNED": PLANNED,
+    "STARTED": STARTED,
+    "LEASES": LEASES,
+    "LEASE": LEASE,
+    "STATS": STATS,
+    "STATE": STATE,
+}
+
+
+def check_job_name(job: str) -> str:
+    """Job names become part of keys: keep them short and plain."""
+    if not isinstance(job, str) or not _JOB_NAME.match(job):
+        raise ConfigError(f"invalid job name {job!r}: use letters, digits, '.', '_' or '-' (at most 64)")
+    return job
+
+
+@dataclass(frozen=True)
+class JobKeys:
+    """The key names of one job."""
+
+    job: str
+
+    @property
+    def prefix(self) -> str:
+        return f"{ROOT}:{{{self.job}}}:"
+
+    def key(self, suffix: str) -> str:
+        return self.prefix + suffix
+
+    def queue(self, host: str) -> str:
+        return self.prefix + QUEUE + host
+
+    def robots(self, host: str) -> str:
+        return self.prefix + ROBOTS + host
+
+    def robots_lock(self, host: str) -> str:
+        return self.prefix + ROBOTS_LOCK + host

@@ -1,0 +1,75 @@
+"""robots.txt for every worker at once: fetched by one worker per host and job, cached
+in Redis with a TTL, parsed with protego, and kept parsed in each process for a while.
+
+RFC 9309: a 2xx file is obeyed (its first 500 KiB), 4xx means everything is allowed,
+and a 5xx, 429 or network failure means everything is disallowed until it is tried again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import urlsplit
+
+import redis
+from protego import Protego
+
+from pipeline.fetch import Fetcher
+from pipeline.keys import JobKeys
+from pipeline.settings import Policy
+
+MAX_BYTES = 500 * 1024
+UNAVAILABLE_TTL = 600
+LOCK_SECONDS = 60
+_DISALLOW_ALL = "User-agent: *\nDisallow: /\n"
+_LOCAL_TTL = 30.0
+
+
+class Robots:
+    """Answers "may this URL be fetched?" for one worker process."""
+
+    def __init__(self, client: redis.Redis, fetcher: Fetcher) -> None:
+        self.redis = client
+        self.fetcher = fetcher
+        self._parsed: dict[str, tuple[float, Protego]] = {}
+
+    def allowed(self, keys: JobKeys, url: str, policy: Policy) -> bool:
+        if not policy.robots:
+            return True
+        return self._parser(keys, url, policy).can_fetch(url, policy.user_agent)
+
+    def _parser(self, keys: JobKeys, url: str, policy: Policy) -> Protego:
+        parts = urlsplit(url)
+        key = keys.robots(parts.netloc)
+        cached = self._parsed.get(key)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        lock = keys.robots_lock(parts.netloc)
+        body = self._shared_body(key, lock, f"{parts.scheme}://{parts.netloc}/robots.txt", policy)
+        parser = Protego.parse(body)
+        self._parsed[key] = (time.monotonic() + _LOCAL_TTL, parser)
+        return parser
+
+    def _shared_body(self, key: str, lock: str, robots_url: str, policy: Policy) -> str:
+        deadline = time.monotonic() + policy.timeout * 2 + 1
+        while True:
+            raw = self.redis.get(key)
+            if raw is not None:
+                return json.loads(raw)["body"]
+            if self.redis.set(lock, "1", nx=True, ex=LOCK_SECONDS) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        try:
+            body, ttl = self._download(robots_url, policy)
+            self.redis.set(key, json.dumps({"body": body}), ex=ttl)
+            return body
+        finally:
+            self.redis.delete(lock)
+
+    def _download(self, robots_url: str, policy: Policy) -> tuple[str, int]:
+        status, text = self.fetcher.get_text(robots_url, policy, MAX_BYTES)
+        if status is not None and 200 <= status < 300:
+            return text, policy.robots_ttl
+        if status is not None and 400 <= status < 500 and status != 429:
+            return "", policy.robots_ttl
+        return _DISALLOW_ALL, min(policy.robots_ttl, UNAVAILABLE_TTL)

@@ -1,0 +1,185 @@
+"""The frontier's Lua scripts: every change that touches several keys runs atomically
+inside Redis, in one round trip, on Redis's own clock (so hosts whose clocks disagree
+still keep one politeness schedule).
+
+Every script takes ARGV[1] = the job's key prefix, ARGV[2] = a JSON object of
+parameters, and for ADD and COMPLETE the URL fingerprints (binary) from ARGV[3] on.
+"""
+
+from __future__ import annotations
+
+from pipeline.keys import LUA_NAMES
+
+_PREAMBLE = "\n".join(f"local {name} = ARGV[1] .. '{suffix}'" for name, suffix in LUA_NAMES.items()) + r"""
+local A = cjson.decode(ARGV[2])
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local NOW = clock()
+local function num(value) return tonumber(value) or 0 end
+local function stat(name) return num(redis.call('HGET', STATS, name)) end
+
+-- A host is due when it has URLs waiting and a free slot; its score is the planned
+-- start of its next request.
+local function schedule(host)
+  local queue = QUEUE .. host
+  if redis.call('ZCARD', queue) > 0 and num(redis.call('HGET', SLOTS, host)) < A.conc then
+    redis.call('ZADD', DUE, num(redis.call('HGET', PLANNED, host)), host)
+  else
+    redis.call('ZREM', DUE, host)
+  end
+end
+
+local function budget_left()
+  if A.max_pages == 0 then return true end
+  return stat('dispatched') + stat('queued') < A.max_pages
+end
+
+local function add_links(first)
+  local touched, added = {}, 0
+  for i, link in ipairs(A.links or {}) do
+    if not budget_left() then break end
+    if redis.call('SADD', SEEN, ARGV[first + i - 1]) == 1 then
+      redis.call('ZADD', QUEUE .. link[2], link[3], link[1])
+      redis.call('HINCRBY', STATS, 'queued', 1)
+      touched[link[2]] = true
+      added = added + 1
+    end
+  end
+  for host in pairs(touched) do schedule(host) end
+  return added
+end
+
+local function release_slot(host)
+  redis.call('HINCRBY', SLOTS, host, -1)
+  schedule(host)
+end
+
+-- Lease up to `limit` URLs of due hosts, keeping at most `window` leased for the job.
+local function lease(limit)
+  local out = {}
+  if redis.call('GET', STATE) ~= 'running' then return out end
+  while #out < limit and redis.call('ZCARD', LEASES) < A.window do
+    if A.max_pages > 0 and stat('dispatched') >= A.max_pages then break end
+    local due = redis.call('ZRANGEBYSCORE', DUE, '-inf', NOW + A.lookahead, 'WITHSCORES', 'LIMIT', 0, 1)
+    if #due == 0 then break end
+    local host, at = due[1], math.max(tonumber(due[2]), NOW)
+    local item = redis.call('ZPOPMIN', QUEUE .. host)
+    if #item == 0 then
+      redis.call('ZREM', DUE, host)
+    else
+      local url, depth = item[1], tonumber(item[2])
+      local token = redis.call('HINCRBY', STATS, 'tokens', 1)
+      redis.call('HINCRBY', STATS, 'dispatched', 1)
+      redis.call('HINCRBY', STATS, 'queued', -1)
+      redis.call('HINCRBY', SLOTS, host, 1)
+      redis.call('HSET', PLANNED, host, tostring(at + A.delay))
+      redis.call('ZADD', LEASES, NOW + A.lease_timeout, url)
+      redis.call('HSET', LEASE, url, cjson.encode({t = token, h = host, d = depth, s = 1}))
+      schedule(host)
+      out[#out + 1] = {url, depth, host, token, tostring(at - NOW)}
+    end
+  end
+  return out
+end
+
+local function finish_if_done()
+  if redis.call('GET', STATE) ~= 'running' or redis.call('ZCARD', LEASES) > 0 then return end
+  local spent = A.max_pages > 0 and stat('dispatched') >= A.max_pages
+  if stat('queued') == 0 or spent then
+    redis.call('SET', STATE, 'finished')
+    redis.call('HSET', STATS, 'finished_at', tostring(NOW))
+  end
+end
+
+-- The lease of `url` if `token` still owns it (an expired lease was handed out again).
+local function owned(url, token)
+  local raw = redis.call('HGET', LEASE, url)
+  if not raw then return nil end
+  local lease_data = cjson.decode(raw)
+  if lease_data.t ~= token then return nil end
+  return lease_data
+end
+"""
+
+ADD = _PREAMBLE + r"""
+local added = add_links(3)
+finish_if_done()
+return added
+"""
+
+LEASE = _PREAMBLE + r"""
+return lease(A.limit)
+"""
+
+CLAIM_START = _PREAMBLE + r"""
+local last = tonumber(redis.call('HGET', STARTED, A.host))
+if last and NOW < last + A.delay then
+  return tostring(last + A.delay - NOW)
+end
+redis.call('HSET', STARTED, A.host, tostring(NOW))
+return '0'
+"""
+
+RELEASE_HOST = _PREAMBLE + r"""
+local lease_data = owned(A.url, A.token)
+if lease_data and lease_data.s == 1 then
+  lease_data.s = 0
+  redis.call('HSET', LEASE, A.url, cjson.encode(lease_data))
+  local started = tonumber(redis.call('HGET', STARTED, lease_data.h)) or NOW
+  local planned = math.max(num(redis.call('HGET', PLANNED, lease_data.h)), started + A.delay)
+  redis.call('HSET', PLANNED, lease_data.h, tostring(planned))
+  release_slot(lease_data.h)
+end
+return lease(A.limit)
+"""
+
+EXTEND = _PREAMBLE + r"""
+if owned(A.url, A.token) then
+  redis.call('ZADD', LEASES, NOW + A.lease_timeout, A.url)
+  return 1
+end
+return 0
+"""
+
+COMPLETE = _PREAMBLE + r"""
+local counted = 0
+local lease_data = owned(A.url, A.token)
+if lease_data then
+  if lease_data.s == 1 then release_slot(lease_data.h) end
+  redis.call('ZREM', LEASES, A.url)
+  redis.call('HDEL', LEASE, A.url)
+  redis.call('HINCRBY', STATS, 'stored', 1)
+  if A.failed then redis.call('HINCRBY', STATS, 'errors', 1) end
+  counted = 1
+end
+add_links(3)
+local leased = lease(A.limit)
+finish_if_done()
+return {counted, leased}
+"""
+
+TICK = _PREAMBLE + r"""
+local expired = redis.call('ZRANGEBYSCORE', LEASES, '-inf', NOW, 'LIMIT', 0, A.expire_limit)
+for _, url in ipairs(expired) do
+  local raw = redis.call('HGET', LEASE, url)
+  redis.call('ZREM', LEASES, url)
+  redis.call('HDEL', LEASE, url)
+  if raw then
+    local lease_data = cjson.decode(raw)
+    redis.call('ZADD', QUEUE .. lease_data.h, lease_data.d, url)
+    redis.call('HINCRBY', STATS, 'queued', 1)
+    redis.call('HINCRBY', STATS, 'dispatched', -1)
+    redis.call('HINCRBY', STATS, 'requeued', 1)
+    if lease_data.s == 1 then
+      release_slot(lease_data.h)
+    else
+      schedule(lease_data.h)
+    end
+  end
+end
+local leased = lease(A.limit)
+finish_if_done()
+return {#expired, leased}
+"""

@@ -1,0 +1,176 @@
+"""Every tunable of the crawler in one place: defaults, overridden by ``CRAWLER_*``
+environment variables, overridden by CLI flags or ``seed()`` arguments.
+
+Two frozen dataclasses: ``Settings`` is what a process needs (where Redis and the store
+are, how the dispatcher behaves), ``Policy`` is what one job needs (limits, politeness,
+scope). A job's Policy is written to Redis when it is seeded, so every worker on every
+host applies the same rules to it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, get_type_hints
+
+from pipeline import __version__
+from pipeline.errors import ConfigError
+
+ENV_PREFIX = "CRAWLER_"
+DEFAULT_USER_AGENT = f"celery-crawler/{__version__} (+https://pypi.org/project/celery-crawler/)"
+
+
+def _doc(text: str, default: Any) -> Any:
+    return field(default=default, metadata={"doc": text})
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How one job crawls. Stored with the job, so all workers share it."""
+
+    max_depth: int = _doc("Links from the nearest seed; links found at this depth are recorded, not followed.", 10)
+    max_pages: int = _doc("URLs fetched for the job, failures included; 0 means no limit.", 100_000)
+    delay: float = _doc("Seconds between the starts of two requests to one host, across the cluster.", 1.0)
+    host_concurrency: int = _doc("Requests in flight to one host at once, across the cluster.", 1)
+    timeout: float = _doc("Connect and read timeout of one request, in seconds.", 10.0)
+    download_deadline: float = _doc("Wall-clock seconds allowed for a whole response body.", 60.0)
+    max_bytes: int = _doc("Decoded bytes kept of one response; a larger body fails as too large.", 10 * 1024 * 1024)
+    max_redirects: int = _doc("Redirect hops followed for one URL.", 10)
+    max_retries: int = _doc("Retries of a transient failure (timeout, connection error, 429, 5xx).", 3)
+    retry_backoff: float = _doc("Base of the exponential retry backoff, in seconds (jitter added).", 2.0)
+    retry_backoff_max: float = _doc("Longest wait before one retry, in seconds.", 60.0)
+    max_url_length: int = _doc("Longer URLs are dropped when found.", 2048)
+    max_outlinks: int = _doc("Outlinks kept from one page.", 1000)
+    user_agent: str = _doc("Sent on every request and matched against robots.txt.", DEFAULT_USER_AGENT)
+    robots: bool = _doc("Obey robots.txt.", True)
+    robots_ttl: int = _doc("Seconds a fetched robots.txt stays cached in Redis for all workers.", 86_400)
+    allow_private: bool = _doc("Allow loopback, private, link-local and reserved addresses.", False)
+    allowed_domains: tuple[str, ...] = _doc("Hosts in scope besides the seeds' hosts (subdomains included).", ())
+    scope_hosts: tuple[str, ...] = _doc("The seeds' hosts; filled in by seeding, not usually set by hand.", ())
+    parse_types: tuple[str, ...] = _doc(
+        "Media types parsed for links; others are stored without outlinks.",
+        ("text/html", "application/xhtml+xml"),
+    )
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Policy:
+        known = {f.name for f in fields(cls)}
+        return cls(**_coerce(cls, {k: v for k, v in data.items() if k in known}))
+
+    def merged(self, **changes: Any) -> Policy:
+        """A copy with `changes` applied; None values leave the field as it is."""
+        unknown = sorted(name for name in changes if not _is_field(Policy, name))
+        if unknown:
+            raise ConfigError(f"unknown policy option: {', '.join(unknown)}")
+        return dataclasses.replace(self, **_coerce(Policy, {k: v for k, v in changes.items() if v is not None}))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a process needs; `policy` holds the defaults of every new job."""
+
+    redis_url: str = _doc("Broker and frontier. Unset: `crawler crawl` starts an embedded Redis.", "")
+    store_url: str = _doc("Where records go: sqlite:///PATH or jsonl:///DIR.", "sqlite:///crawl.db")
+    data_dir: str = _doc("Where `crawler crawl` keeps its embedded Redis data file.", ".crawler")
+    lease_timeout: float = _doc("Seconds a dispatched URL may take before it is handed out again.", 600.0)
+    dispatch_interval: float = _doc("Seconds between dispatcher ticks (a heartbeat, not the pace).", 1.0)
+    dispatch_window: int = _doc("URLs of one job leased to Celery at once: bounds the broker's queues.", 200)
+    visibility_timeout: float = _doc("Seconds before the broker redelivers an unacknowledged task.", 3600.0)
+    task_events: bool = _doc("Send task events so Flower shows every task.", True)
+    workers: int = _doc("Worker processes `crawler crawl` starts on this machine.", os.cpu_count() or 2)
+    policy: Policy = field(default_factory=Policy)
+
+    def __post_init__(self) -> None:
+        if self.visibility_timeout <= self.lease_timeout:
+            raise ConfigError("CRAWLER_VISIBILITY_TIMEOUT must be larger than CRAWLER_LEASE_TIMEOUT")
+        if self.lease_timeout <= self.policy.download_deadline + self.policy.timeout:
+            raise ConfigError("CRAWLER_LEASE_TIMEOUT must exceed CRAWLER_DOWNLOAD_DEADLINE plus CRAWLER_TIMEOUT")
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then CRAWLER_* variables, then `overrides` (None means not given)."""
+        env = os.environ if environ is None else environ
+        own = _from_env(cls, env, exclude={"policy"})
+        policy_values = _from_env(Policy, env)
+        for name, value in overrides.items():
+            if value is None:
+                continue
+            if _is_field(Policy, name):
+                policy_values[name] = value
+            elif _is_field(cls, name) and name != "policy":
+                own[name] = value
+            else:
+                raise ConfigError(f"unknown setting: {name}")
+        return cls(**_coerce(cls, own), policy=Policy(**_coerce(Policy, policy_values)))
+
+
+def documented() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) for every setting: the README table is checked against it."""
+    rows = []
+    for klass in (Settings, Policy):
+        for f in fields(klass):
+            if f.name == "policy":
+                continue
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            rows.append((ENV_PREFIX + f.name.upper(), _show(default), f.metadata["doc"]))
+    return rows
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value)
+
+
+def _is_field(klass: type, name: str) -> bool:
+    return any(f.name == name for f in fields(klass))
+
+
+def _from_env(klass: type, env: Mapping[str, str], exclude: set[str] = frozenset()) -> dict[str, Any]:
+    out = {}
+    for f in fields(klass):
+        name = ENV_PREFIX + f.name.upper()
+        if f.name not in exclude and name in env:
+            out[f.name] = env[name]
+    return out
+
+
+def _coerce(klass: type, values: Mapping[str, Any]) -> dict[str, Any]:
+    hints = get_type_hints(klass)
+    return {name: _convert(name, hints[name], value) for name, value in values.items()}
+
+
+def _convert(name: str, hint: Any, value: Any) -> Any:
+    variable = ENV_PREFIX + name.upper()
+    try:
+        if hint is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(value)
+        if hint is int:
+            number = int(value)
+            if number < 0:
+                raise ValueError(value)
+            return number
+        if hint is float:
+            number = float(value)
+            if number < 0:
+                raise ValueError(value)
+            return number
+        if hint == tuple[str, ...]:
+            if isinstance(value, str):
+                return tuple(part.strip() for part in value.split(",") if part.strip())
+            return tuple(str(part) for part in value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{variable}: invalid value {value!r}") from None

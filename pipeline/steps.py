@@ -1,0 +1,61 @@
+"""The three steps of one URL, as plain functions over plain data: the Celery tasks are
+thin shells around these. Each takes and returns JSON-able dicts, so nothing that cannot
+travel through the broker (sessions, soups, responses) ever leaves a step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from pipeline.errors import PermanentFetchError
+from pipeline.fetch import Fetcher, FetchResult
+from pipeline.frontier import Lease
+from pipeline.guard import check_host
+from pipeline.keys import JobKeys
+from pipeline.parse import parse_html
+from pipeline.robots import Robots
+from pipeline.settings import Policy
+from pipeline.store.base import Record
+from pipeline.urls import in_scope
+
+
+def fetch_url(lease: Lease, keys: JobKeys, policy: Policy, fetcher: Fetcher, robots: Robots) -> FetchResult:
+    """Fetch the leased URL; every hop is checked for scope, address and robots.txt."""
+
+    def check(url: str) -> None:
+        if url != lease.url and not in_scope(url, policy.scope_hosts, policy.allowed_domains):
+            raise PermanentFetchError("redirect out of scope")
+        if not policy.allow_private:
+            parts = urlsplit(url)
+            check_host(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+        if not robots.allowed(keys, url, policy):
+            raise PermanentFetchError("blocked by robots.txt")
+
+    return fetcher.fetch(lease.url, policy, check)
+
+
+def parse_result(result: dict[str, Any], policy: Policy) -> dict[str, Any]:
+    """Add title and outlinks to a fetch result; the page text is dropped afterwards."""
+    parsed = dict(result, title=None, outlinks=[])
+    text = parsed.pop("text", None)
+    if text is not None and parsed.get("error") is None:
+        page = parse_html(text, parsed["final_url"], policy.max_outlinks, policy.max_url_length)
+        parsed.update(title=page.title, outlinks=page.outlinks)
+    return parsed
+
+
+def to_record(job: str, lease: Lease, parsed: dict[str, Any]) -> Record:
+    return Record.from_json(dict(parsed, job=job, url=lease.url, depth=lease.depth))
+
+
+def links_to_follow(record: Record, policy: Policy) -> list[tuple[str, int]]:
+    """The outlinks the frontier should see: in scope, and only below the depth limit."""
+    if record.depth >= policy.max_depth:
+        return []
+    depth = record.depth + 1
+    return [
+        (url, depth)
+        for url in record.outlinks
+        if in_scope(url, policy.scope_hosts, policy.allowed_domains)
+    ]

@@ -1,0 +1,59 @@
+"""The store contract: one record per (job, url), written by an idempotent upsert, so a
+URL fetched twice after a crash still leaves exactly one record."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+EXPORT_FIELDS = ("url", "final_url", "status", "depth", "content_type", "title", "outlinks", "fetched_at", "error")
+
+
+@dataclass
+class Record:
+    """One URL fetched or tried: the export record of DESIGN.md plus a few extras."""
+
+    job: str
+    url: str
+    final_url: str
+    status: int | None
+    depth: int
+    content_type: str | None
+    title: str | None
+    outlinks: list[str]
+    fetched_at: str
+    error: str | None
+    content_hash: str | None = None
+    length: int = 0
+    elapsed: float = 0.0
+    encoding: str | None = None
+    redirects: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Record:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class Store(abc.ABC):
+    """Where records go. Implementations must make `put` an upsert on (job, url)."""
+
+    @abc.abstractmethod
+    def put(self, record: Record) -> None:
+        """Insert or replace the record of (record.job, record.url)."""
+
+    @abc.abstractmethod
+    def records(self, job: str) -> Iterator[Record]:
+        """Every record of `job`, in the order they were first stored."""
+
+    @abc.abstractmethod
+    def count(self, job: str) -> int:
+        """How many records `job` has."""
+
+    def close(self) -> None:
+        """Release connections; the store may not be used afterwards."""

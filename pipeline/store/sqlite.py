@@ -1,0 +1,94 @@
+"""SQLite store: the zero-setup default. WAL mode lets several local worker processes
+write at once; each process opens its own connection (connections do not survive fork)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+
+from pipeline.errors import ConfigError
+from pipeline.store.base import Record, Store
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pages (
+    job TEXT NOT NULL,
+    url TEXT NOT NULL,
+    final_url TEXT NOT NULL,
+    status INTEGER,
+    depth INTEGER NOT NULL,
+    content_type TEXT,
+    title TEXT,
+    outlinks TEXT NOT NULL,
+    fetched_at TEXT NOT NULL,
+    error TEXT,
+    content_hash TEXT,
+    length INTEGER NOT NULL DEFAULT 0,
+    elapsed REAL NOT NULL DEFAULT 0,
+    encoding TEXT,
+    redirects TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (job, url)
+)
+"""
+_COLUMNS = (
+    "job", "url", "final_url", "status", "depth", "content_type", "title", "outlinks",
+    "fetched_at", "error", "content_hash", "length", "elapsed", "encoding", "redirects",
+)
+_JSON_COLUMNS = {"outlinks", "redirects"}
+_UPSERT = (
+    f"INSERT INTO pages ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)}) "
+    "ON CONFLICT (job, url) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in {"job", "url"})
+)
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+        self._connect()
+
+    def put(self, record: Record) -> None:
+        row = []
+        for column in _COLUMNS:
+            value = getattr(record, column)
+            row.append(json.dumps(value) if column in _JSON_COLUMNS else value)
+        conn = self._connect()
+        with conn:
+            conn.execute(_UPSERT, row)
+
+    def records(self, job: str) -> Iterator[Record]:
+        cursor = self._connect().execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM pages WHERE job = ? ORDER BY rowid", (job,)
+        )
+        for row in cursor:
+            data = dict(zip(_COLUMNS, row, strict=True))
+            for column in _JSON_COLUMNS:
+                data[column] = json.loads(data[column])
+            yield Record(**data)
+
+    def count(self, job: str) -> int:
+        return self._connect().execute("SELECT COUNT(*) FROM pages WHERE job = ?", (job,)).fetchone()[0]
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is not None and self._pid == os.getpid():
+            return self._conn
+        try:
+            directory = os.path.dirname(os.path.abspath(self.path))
+            os.makedirs(directory, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"cannot open SQLite store {self.path!r}: {exc}") from None
+        conn.isolation_level = ""
+        self._conn, self._pid = conn, os.getpid()
+        return conn

@@ -1,0 +1,67 @@
+"""URL canonicalization, fingerprints and scope.
+
+Two spellings of one page must collapse to one frontier entry, so every URL is put in
+canonical form (w3lib, plus default ports dropped) before it is fingerprinted, scheduled
+or stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from urllib.parse import urlsplit, urlunsplit
+
+from w3lib.url import canonicalize_url
+
+from pipeline.errors import ConfigError
+
+SCHEMES = frozenset({"http", "https"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def canonicalize(url: str) -> str | None:
+    """The canonical form of an absolute http(s) URL, or None when it is not one."""
+    try:
+        parts = urlsplit(url.strip())
+        if parts.scheme.lower() not in SCHEMES or not parts.hostname:
+            return None
+        port = parts.port
+    except ValueError:
+        return None
+    canonical = urlsplit(canonicalize_url(url.strip()))
+    netloc = canonical.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    if port is not None and port != _DEFAULT_PORTS[canonical.scheme]:
+        netloc = f"{netloc}:{port}"
+    return urlunsplit((canonical.scheme, netloc, canonical.path or "/", canonical.query, ""))
+
+
+def require_canonical(url: str) -> str:
+    """Like `canonicalize`, but a bad seed is the user's mistake and says so."""
+    canonical = canonicalize(url)
+    if canonical is None:
+        raise ConfigError(f"not an absolute http(s) URL: {url!r}")
+    return canonical
+
+
+def fingerprint(url: str) -> bytes:
+    """8 bytes identify a canonical URL: ~48 bytes of Redis memory per seen URL."""
+    return hashlib.blake2b(url.encode("utf-8"), digest_size=8).digest()
+
+
+def host_key(url: str) -> str:
+    """The politeness unit: host and port, as in the canonical URL."""
+    return urlsplit(url).netloc
+
+
+def hostname(url: str) -> str:
+    return urlsplit(url).hostname or ""
+
+
+def in_scope(url: str, scope_hosts: Iterable[str], allowed_domains: Iterable[str]) -> bool:
+    """Seed hosts match exactly (any port); allowed domains match with their subdomains."""
+    name = hostname(url)
+    if name in set(scope_hosts):
+        return True
+    return any(name == domain or name.endswith("." + domain) for domain in allowed_domains)

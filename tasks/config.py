@@ -1,0 +1,61 @@
+"""Celery configuration derived from Settings: one Redis URL feeds broker, frontier and
+Flower, and every timeout is set relative to the others so none can undercut another."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from pipeline.context import DEFAULT_REDIS_URL
+from pipeline.settings import Settings
+
+QUEUES = ("fetch", "parse", "store")
+
+
+def broker_url(redis_url: str) -> str:
+    """kombu spells a unix socket ``redis+socket://PATH``; redis-py spells it ``unix://PATH``."""
+    parts = urlsplit(redis_url)
+    if parts.scheme == "unix":
+        return "redis+socket://" + parts.path + (f"?{parts.query}" if parts.query else "")
+    return redis_url
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    policy = settings.policy
+    fetch_limit = policy.download_deadline + 2 * policy.timeout + 30
+    url = broker_url(settings.redis_url or DEFAULT_REDIS_URL)
+    return {
+        "broker_url": url,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {"visibility_timeout": settings.visibility_timeout},
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "worker_send_task_events": settings.task_events,
+        "task_send_sent_event": settings.task_events,
+        "task_default_queue": "fetch",
+        "task_routes": {
+            "crawler.fetch": {"queue": "fetch"},
+            "crawler.parse": {"queue": "parse"},
+            "crawler.store": {"queue": "store"},
+            "crawler.dispatch": {"queue": "store"},
+        },
+        "task_annotations": {
+            "crawler.fetch": {"soft_time_limit": fetch_limit, "time_limit": fetch_limit + 10},
+            "crawler.parse": {"soft_time_limit": 60, "time_limit": 70},
+            "crawler.store": {"soft_time_limit": 60, "time_limit": 70},
+        },
+        "beat_schedule": {
+            "dispatch": {
+                "task": "crawler.dispatch",
+                "schedule": settings.dispatch_interval,
+                "options": {"expires": max(1.0, settings.dispatch_interval * 5)},
+            }
+        },
+    }

@@ -1,0 +1,29 @@
+"""`seed()`: put URLs into a job's frontier and start handing them out at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pipeline.errors import ConfigError
+from pipeline.urls import hostname, require_canonical
+from tasks.app import context
+from tasks.stages import send
+
+
+def seed(urls: Iterable[str], job: str = "default", **policy: Any) -> int:
+    """Seed `urls` into `job` (created if new) with policy overrides such as
+    ``max_depth=3``; returns how many URLs were new. Workers pick them up at once."""
+    if isinstance(urls, str):
+        urls = [urls]
+    canonical = [require_canonical(url) for url in urls]
+    if not canonical:
+        raise ConfigError("no seed URLs given")
+    frontier = context.frontier(job)
+    base = frontier.load_policy(missing_ok=True) or context.settings.policy
+    merged = base.merged(**policy)
+    seed_hosts = tuple(dict.fromkeys(hostname(url) for url in canonical))
+    merged = frontier.create(merged.merged(scope_hosts=tuple(dict.fromkeys(merged.scope_hosts + seed_hosts))))
+    added = frontier.add([(url, 0) for url in canonical], merged)
+    send(job, frontier.lease(merged, context.settings.dispatch_window))
+    return added
