@@ -58,4 +58,6 @@ class Context:
 
 def connect(url: str) -> redis.Redis:
     """A client for `url` (redis://, rediss:// or unix://), with health checks for long idles."""
+    if url.startswith("unix://"):
+        return redis.Redis.from_url(url, health_check_interval=30)
     return redis.Redis.from_url(url, health_check_interval=30, socket_keepalive=True)

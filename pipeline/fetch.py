@@ -78,7 +78,7 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = parsedate_to_datetime(value)
@@ -134,7 +134,7 @@ class Fetcher:
         with response:
             body = b""
             try:
-                for chunk in response.raw.stream(CHUNK, decode_content=True):
+                while chunk := response.raw.read1(CHUNK, decode_content=True):
                     body += chunk
                     if len(body) >= limit:
                         break
@@ -193,7 +193,7 @@ class Fetcher:
         chunks: list[bytes] = []
         size = 0
         try:
-            for chunk in response.raw.stream(CHUNK, decode_content=True):
+            while chunk := response.raw.read1(CHUNK, decode_content=True):
                 size += len(chunk)
                 if size > policy.max_bytes:
                     raise PermanentFetchError("too large", response.status_code)

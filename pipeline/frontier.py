@@ -150,10 +150,10 @@ class Frontier:
         )
         return bool(counted), [Lease.from_script(row) for row in rows]
 
-    def tick(self, policy: Policy, limit: int | None = None) -> tuple[int, list[Lease]]:
-        """Requeue expired leases, then lease what is due up to the window."""
+    def tick(self, policy: Policy, limit: int | None = None, expire_all: bool = False) -> tuple[int, list[Lease]]:
+        """Requeue expired leases (all of them with `expire_all`), then lease what is due."""
         limit = self.settings.dispatch_window if limit is None else limit
-        expired, rows = self._run("TICK", policy, limit=limit, expire_limit=1000)
+        expired, rows = self._run("TICK", policy, limit=limit, expire_limit=1000, expire_all=expire_all)
         return int(expired), [Lease.from_script(row) for row in rows]
 
     def stats(self) -> JobStats:

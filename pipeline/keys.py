@@ -15,7 +15,7 @@ ROOT = "crawler"
 JOBS = f"{ROOT}:jobs"
 DISPATCH_LOCK = f"{ROOT}:dispatch:lock"
 
-_JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 # Suffixes under a job's prefix. The Lua scripts get these same names from LUA_NAMES.
 SEEN = "seen"          # SET of 8-byte URL fingerprints: a URL is scheduled once
@@ -48,7 +48,7 @@ LUA_NAMES = {
 
 def check_job_name(job: str) -> str:
     """Job names become part of keys: keep them short and plain."""
-    if not isinstance(job, str) or not _JOB_NAME.match(job):
+    if not isinstance(job, str) or not _JOB_NAME.fullmatch(job):
         raise ConfigError(f"invalid job name {job!r}: use letters, digits, '.', '_' or '-' (at most 64)")
     return job
 

@@ -40,7 +40,10 @@ def parse_html(html: str, url: str, max_outlinks: int = 1000, max_url_length: in
     for tag in soup.find_all(["a", "area"], href=True):
         if "nofollow" in _rel(tag):
             continue
-        link = canonicalize(urljoin(base, tag["href"].strip()))
+        try:
+            link = canonicalize(urljoin(base, tag["href"].strip()))
+        except ValueError:
+            continue
         if link is None or len(link) > max_url_length or link in seen:
             continue
         seen.add(link)
@@ -54,7 +57,10 @@ def _base_url(soup: BeautifulSoup, url: str) -> str:
     base = soup.find("base", href=True)
     if base is None:
         return url
-    return urljoin(url, base["href"].strip())
+    try:
+        return urljoin(url, base["href"].strip())
+    except ValueError:
+        return url
 
 
 def _title(soup: BeautifulSoup) -> str | None:

@@ -161,7 +161,8 @@ return {counted, leased}
 """
 
 TICK = _PREAMBLE + r"""
-local expired = redis.call('ZRANGEBYSCORE', LEASES, '-inf', NOW, 'LIMIT', 0, A.expire_limit)
+local expire_before = A.expire_all and '+inf' or NOW
+local expired = redis.call('ZRANGEBYSCORE', LEASES, '-inf', expire_before, 'LIMIT', 0, A.expire_limit)
 for _, url in ipairs(expired) do
   local raw = redis.call('HGET', LEASE, url)
   redis.call('ZREM', LEASES, url)

@@ -10,6 +10,7 @@ host applies the same rules to it.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -19,6 +20,8 @@ from pipeline import __version__
 from pipeline.errors import ConfigError
 
 ENV_PREFIX = "CRAWLER_"
+# Zero would make every request fail at once: these must be positive.
+_POSITIVE = frozenset({"timeout", "download_deadline", "lease_timeout", "dispatch_interval", "visibility_timeout"})
 DEFAULT_USER_AGENT = f"celery-crawler/{__version__} (+https://pypi.org/project/celery-crawler/)"
 
 
@@ -164,7 +167,7 @@ def _convert(name: str, hint: Any, value: Any) -> Any:
             return number
         if hint is float:
             number = float(value)
-            if number < 0:
+            if not math.isfinite(number) or number < 0 or (number == 0 and name in _POSITIVE):
                 raise ValueError(value)
             return number
         if hint == tuple[str, ...]:

@@ -61,7 +61,8 @@ def hostname(url: str) -> str:
 
 def in_scope(url: str, scope_hosts: Iterable[str], allowed_domains: Iterable[str]) -> bool:
     """Seed hosts match exactly (any port); allowed domains match with their subdomains."""
-    name = hostname(url)
-    if name in set(scope_hosts):
+    name = hostname(url).rstrip(".")
+    if name in {host.lower().rstrip(".") for host in scope_hosts}:
         return True
-    return any(name == domain or name.endswith("." + domain) for domain in allowed_domains)
+    domains = (domain.lower().strip(".") for domain in allowed_domains)
+    return any(name == domain or name.endswith("." + domain) for domain in domains)

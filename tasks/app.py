@@ -1,6 +1,13 @@
-"""The Celery app, configured once from Settings at import (``celery -A tasks``)."""
+"""The Celery app (``celery -A tasks``) and this process's crawl context.
+
+Both read Settings lazily, on first use, not at import: `crawler crawl` imports this
+package before it knows the Redis URL (it may start an embedded Redis first)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from functools import cache, cached_property
+from typing import Any
 
 from celery import Celery
 
@@ -8,7 +15,29 @@ from pipeline.context import Context
 from pipeline.settings import Settings
 from tasks.config import celery_config
 
-settings = Settings.load()
+
+@cache
+def runtime() -> Context:
+    """Settings, Redis client, HTTP session and store of this process."""
+    return Context(Settings.load())
+
+
+class _LazyConfig(Mapping[str, Any]):
+    """Celery reads its configuration on first access; this builds it then."""
+
+    @cached_property
+    def _values(self) -> dict[str, Any]:
+        return celery_config(runtime().settings)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
 app = Celery("tasks")
-app.config_from_object(celery_config(settings))
-context = Context(settings)
+app.config_from_object(_LazyConfig())

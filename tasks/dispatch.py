@@ -7,7 +7,7 @@ from __future__ import annotations
 from pipeline import keys
 from pipeline.context import Context
 from pipeline.frontier import PAUSED, RUNNING, list_jobs
-from tasks.app import app, context
+from tasks.app import app, runtime
 from tasks.stages import send
 
 
@@ -37,4 +37,4 @@ def locked_tick(ctx: Context) -> int | None:
 
 @app.task(name="crawler.dispatch")
 def dispatch() -> int | None:
-    return locked_tick(context)
+    return locked_tick(runtime())

@@ -7,7 +7,7 @@ from typing import Any
 
 from pipeline.errors import ConfigError
 from pipeline.urls import hostname, require_canonical
-from tasks.app import context
+from tasks.app import runtime
 from tasks.stages import send
 
 
@@ -19,11 +19,12 @@ def seed(urls: Iterable[str], job: str = "default", **policy: Any) -> int:
     canonical = [require_canonical(url) for url in urls]
     if not canonical:
         raise ConfigError("no seed URLs given")
-    frontier = context.frontier(job)
-    base = frontier.load_policy(missing_ok=True) or context.settings.policy
+    ctx = runtime()
+    frontier = ctx.frontier(job)
+    base = frontier.load_policy(missing_ok=True) or ctx.settings.policy
     merged = base.merged(**policy)
     seed_hosts = tuple(dict.fromkeys(hostname(url) for url in canonical))
     merged = frontier.create(merged.merged(scope_hosts=tuple(dict.fromkeys(merged.scope_hosts + seed_hosts))))
     added = frontier.add([(url, 0) for url in canonical], merged)
-    send(job, frontier.lease(merged, context.settings.dispatch_window))
+    send(job, frontier.lease(merged, ctx.settings.dispatch_window))
     return added

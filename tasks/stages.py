@@ -13,7 +13,7 @@ from pipeline.errors import PermanentFetchError, TransientFetchError
 from pipeline.fetch import FetchResult
 from pipeline.frontier import Lease
 from pipeline.settings import Policy
-from tasks.app import app, context
+from tasks.app import app, runtime
 
 
 def backoff(attempt: int, policy: Policy, retry_after: float | None) -> float:
@@ -25,12 +25,13 @@ def backoff(attempt: int, policy: Policy, retry_after: float | None) -> float:
 @app.task(bind=True, name="crawler.fetch", max_retries=None)
 def fetch(self: Any, job: str, lease_data: dict[str, Any], attempt: int = 0) -> dict[str, Any]:
     lease = Lease.from_json(lease_data)
-    frontier, policy = context.frontier(job), context.policy(job)
+    ctx = runtime()
+    frontier, policy = ctx.frontier(job), ctx.policy(job)
     wait = frontier.claim_start(lease.host, policy)
     if wait > 0:
         raise self.retry(args=(job, lease_data, attempt), countdown=wait)
     try:
-        result = steps.fetch_url(lease, frontier.keys, policy, context.fetcher, context.robots)
+        result = steps.fetch_url(lease, frontier.keys, policy, ctx.fetcher, ctx.robots)
     except TransientFetchError as exc:
         if attempt < policy.max_retries:
             frontier.extend(lease, policy)
@@ -44,17 +45,18 @@ def fetch(self: Any, job: str, lease_data: dict[str, Any], attempt: int = 0) -> 
 
 @app.task(name="crawler.parse")
 def parse(payload: dict[str, Any]) -> dict[str, Any]:
-    policy = context.policy(payload["job"])
+    policy = runtime().policy(payload["job"])
     return dict(payload, result=steps.parse_result(payload["result"], policy))
 
 
 @app.task(name="crawler.store")
 def store(payload: dict[str, Any]) -> None:
     job, lease = payload["job"], Lease.from_json(payload["lease"])
-    policy = context.policy(job)
+    ctx = runtime()
+    policy = ctx.policy(job)
     record = steps.to_record(job, lease, payload["result"])
-    context.store.put(record)
-    _, leases = context.frontier(job).complete(
+    ctx.store.put(record)
+    _, leases = ctx.frontier(job).complete(
         lease, policy, failed=record.error is not None, links=steps.links_to_follow(record, policy)
     )
     send(job, leases)

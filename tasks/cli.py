@@ -1,0 +1,321 @@
+"""The `crawler` command: crawl, seed, status, export, pause, resume, cancel.
+
+Bad input ends in a one-line message and a non-zero exit, never a traceback. The
+Celery app is imported only after the Redis URL is known (it may be an embedded Redis
+started here), because the app takes its configuration from the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+import redis
+from rich.console import Console
+
+from pipeline import __version__
+from pipeline.demo import DemoServer, DemoSite
+from pipeline.errors import ConfigError, CrawlError, JobNotFound
+from pipeline.export import FORMATS, export
+from pipeline.frontier import CANCELLED, FINISHED, PAUSED, RUNNING, Frontier, JobStats, list_jobs
+from pipeline.settings import Settings
+from pipeline.store import open_store
+from pipeline.urls import hostname, require_canonical
+from tasks.local import EmbeddedRedis, LocalWorkers, check_redis, embedded_exists
+from tasks.progress import Display, line
+
+DEMO_JOB = "demo"
+DEMO_PORT = 8765
+EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return args.run(args)
+    except ConfigError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    except (CrawlError, redis.RedisError, OSError) as exc:
+        return _fail(str(exc) or type(exc).__name__, EXIT_ERROR)
+    except KeyboardInterrupt:
+        return _fail("interrupted", EXIT_INTERRUPTED)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM stops as cleanly as Ctrl-C: workers finish, the embedded Redis saves."""
+    raise KeyboardInterrupt
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"crawler: error: {message}", file=sys.stderr)
+    return code
+
+
+# --- commands -------------------------------------------------------------------------
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    policy = _policy_flags(args)
+    settings = Settings.load(workers=args.workers, **policy)
+    seeds = [require_canonical(url) for url in args.seeds]
+    console = Console(stderr=True)
+    with ExitStack() as stack:
+        if args.demo:
+            server = stack.enter_context(_demo_server())
+            seeds.append(server.url)
+            policy.setdefault("allow_private", True)
+        job = args.job or (DEMO_JOB if args.demo else _job_name(seeds))
+        redis_url, embedded = _redis_for_crawl(settings, stack)
+        open_store(settings.store_url).close()
+        os.environ["CRAWLER_REDIS_URL"] = redis_url
+        from tasks.app import runtime
+        from tasks.seeding import seed
+
+        context = runtime()
+        frontier = context.frontier(job)
+        if not seeds and not frontier.exists():
+            raise ConfigError("give at least one seed URL (or --demo, or --job of an existing job)")
+        if embedded:
+            _forget_dead_workers(frontier, context.policy(job) if frontier.exists() else None)
+        workers = stack.enter_context(LocalWorkers(settings.workers, dict(os.environ), settings.data_dir))
+        if seeds:
+            seed(seeds, job=job, **policy)
+        else:
+            frontier.set_state(RUNNING)
+        console.print(f"crawling job {job!r} with {settings.workers} worker processes; Ctrl-C stops, re-running resumes")
+        try:
+            stats = _wait(frontier, workers, settings, console)
+        except KeyboardInterrupt:
+            console.print("stopping: letting running tasks finish (run the same command again to resume)")
+            raise
+    _summary(stats, settings, console)
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    policy = _policy_flags(args)
+    settings = Settings.load(**policy)
+    seeds = [require_canonical(url) for url in args.seeds]
+    with _redis_client(settings) as (client, url):
+        os.environ["CRAWLER_REDIS_URL"] = url
+        from tasks.seeding import seed
+
+        added = seed(seeds, job=args.job, **policy)
+    print(f"job {args.job}: {added} new URL(s) seeded")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    settings = Settings.load()
+    with _redis_client(settings) as (client, _):
+        jobs = [args.job] if args.job else list_jobs(client)
+        frontiers = [Frontier(client, job, settings) for job in jobs]
+        if args.watch:
+            return _watch(frontiers)
+        stats = [frontier.stats() for frontier in frontiers]
+    if args.json:
+        payload: Any = stats[0].to_json() if args.job else [s.to_json() for s in stats]
+        print(json.dumps(payload, indent=2))
+    elif not stats:
+        print("no jobs")
+    for item in [] if args.json else stats:
+        print(line(item, _average_rate(item)))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    settings = Settings.load()
+    store = open_store(settings.store_url)
+    try:
+        if store.count(args.job) == 0:
+            raise JobNotFound(f"no records for job {args.job!r} in {settings.store_url}")
+        if args.output:
+            with open(args.output, "w", encoding="utf-8", newline="") as out:
+                count = export(store.records(args.job), out, args.format)
+            print(f"exported {count} records to {args.output}", file=sys.stderr)
+        else:
+            export(store.records(args.job), sys.stdout, args.format)
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_state(args: argparse.Namespace) -> int:
+    settings = Settings.load()
+    state = {"pause": PAUSED, "resume": RUNNING, "cancel": CANCELLED}[args.command]
+    with _redis_client(settings) as (client, _):
+        Frontier(client, args.job, settings).set_state(state)
+    print(f"job {args.job}: {state}")
+    return 0
+
+
+# --- helpers --------------------------------------------------------------------------
+
+
+def _wait(frontier: Frontier, workers: LocalWorkers, settings: Settings, console: Console) -> JobStats:
+    """Tick the dispatcher and show progress until the job ends."""
+    from tasks.app import runtime
+    from tasks.dispatch import locked_tick
+
+    context = runtime()
+
+    with Display(console) as display:
+        while True:
+            locked_tick(context)
+            stats = frontier.stats()
+            display.show(stats)
+            if stats.state in (FINISHED, CANCELLED):
+                return stats
+            if not workers.alive():
+                raise CrawlError(f"the worker processes stopped; see {workers.log_path}")
+            time.sleep(settings.dispatch_interval)
+
+
+def _watch(frontiers: list[Frontier]) -> int:
+    console = Console()
+    if len(frontiers) != 1:
+        raise ConfigError("--watch needs --job")
+    with Display(console) as display:
+        while True:
+            stats = frontiers[0].stats()
+            display.show(stats)
+            if stats.state in (FINISHED, CANCELLED):
+                return 0
+            time.sleep(1)
+
+
+def _summary(stats: JobStats, settings: Settings, console: Console) -> None:
+    rate = _average_rate(stats)
+    console.print(
+        f"job {stats.job} {stats.state}: {stats.stored} stored, {stats.errors} with errors, "
+        f"{rate:.1f} pages/s; records in {settings.store_url} "
+        f"(crawler export --job {stats.job} --format jsonl)",
+        highlight=False,
+    )
+
+
+def _average_rate(stats: JobStats) -> float:
+    if not stats.started_at:
+        return 0.0
+    elapsed = (stats.finished_at or time.time()) - stats.started_at
+    return stats.stored / elapsed if elapsed > 0 else 0.0
+
+
+def _forget_dead_workers(frontier: Frontier, policy: Any) -> None:
+    """With an embedded Redis no worker of an earlier run can still be alive: what it had
+    leased goes back to the queue now instead of after the lease timeout."""
+    if policy is not None:
+        frontier.tick(policy, limit=0, expire_all=True)
+
+
+def _redis_for_crawl(settings: Settings, stack: ExitStack) -> tuple[str, bool]:
+    if settings.redis_url:
+        check_redis(settings.redis_url)
+        return settings.redis_url, False
+    return stack.enter_context(EmbeddedRedis(settings.data_dir)).url, True
+
+
+@contextmanager
+def _redis_client(settings: Settings) -> Iterator[tuple[redis.Redis, str]]:
+    """CRAWLER_REDIS_URL, or else the embedded Redis a `crawler crawl` left in the data dir."""
+    if settings.redis_url:
+        yield check_redis(settings.redis_url), settings.redis_url
+        return
+    if not embedded_exists(settings.data_dir):
+        raise ConfigError("CRAWLER_REDIS_URL is not set and no embedded crawl data is in "
+                          f"{settings.data_dir!r} (run `crawler crawl` first, or set CRAWLER_REDIS_URL)")
+    with EmbeddedRedis(settings.data_dir, owner=False) as embedded:
+        yield embedded.server, embedded.url
+
+
+@contextmanager
+def _demo_server() -> Iterator[DemoServer]:
+    try:
+        server = DemoServer(DemoSite(), port=DEMO_PORT)
+    except OSError:
+        server = DemoServer(DemoSite(), port=0)
+    with server:
+        yield server
+
+
+def _job_name(seeds: list[str]) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "-", hostname(seeds[0]))[:64] if seeds else "default"
+
+
+def _policy_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """Only the flags that were given: the rest come from the job, CRAWLER_* or defaults."""
+    flags = {
+        "max_pages": args.max_pages,
+        "max_depth": args.max_depth,
+        "delay": args.delay,
+        "host_concurrency": args.host_concurrency,
+        "timeout": args.timeout,
+        "user_agent": args.user_agent,
+        "allowed_domains": tuple(args.allow_domain) if args.allow_domain else None,
+        "allow_private": True if args.allow_private else None,
+        "robots": False if args.no_robots else None,
+    }
+    return {name: value for name, value in flags.items() if value is not None}
+
+
+def _add_policy_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-pages", type=int, help="URLs fetched for the job at most (0: no limit)")
+    parser.add_argument("--max-depth", type=int, help="links followed from the seeds at most")
+    parser.add_argument("--delay", type=float, help="seconds between request starts per host, cluster-wide")
+    parser.add_argument("--host-concurrency", type=int, help="requests in flight per host, cluster-wide")
+    parser.add_argument("--timeout", type=float, help="connect and read timeout of one request")
+    parser.add_argument("--user-agent", help="User-Agent sent and matched against robots.txt")
+    parser.add_argument("--allow-domain", action="append", metavar="HOST", help="another host in scope (repeatable)")
+    parser.add_argument("--allow-private", action="store_true", help="allow loopback and private addresses")
+    parser.add_argument("--no-robots", action="store_true", help="do not obey robots.txt")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crawler", description="A distributed web crawler on Celery and Redis.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    crawl = commands.add_parser("crawl", help="run a whole crawl on this machine")
+    crawl.add_argument("seeds", nargs="*", metavar="SEED")
+    crawl.add_argument("--job", help="job name (default: the first seed's host)")
+    crawl.add_argument("--workers", type=int, help="worker processes to start here")
+    crawl.add_argument("--demo", action="store_true", help="serve and crawl the bundled demo site")
+    _add_policy_flags(crawl)
+    crawl.set_defaults(run=cmd_crawl)
+
+    seed = commands.add_parser("seed", help="seed URLs into a running cluster")
+    seed.add_argument("seeds", nargs="+", metavar="SEED")
+    seed.add_argument("--job", required=True)
+    _add_policy_flags(seed)
+    seed.set_defaults(run=cmd_seed)
+
+    status = commands.add_parser("status", help="show jobs' counters")
+    status.add_argument("--job")
+    status.add_argument("--json", action="store_true")
+    status.add_argument("--watch", action="store_true")
+    status.set_defaults(run=cmd_status)
+
+    exporter = commands.add_parser("export", help="write a job's records")
+    exporter.add_argument("--job", required=True)
+    exporter.add_argument("--format", choices=FORMATS, default="jsonl")
+    exporter.add_argument("--output", metavar="FILE")
+    exporter.set_defaults(run=cmd_export)
+
+    for name in ("pause", "resume", "cancel"):
+        command = commands.add_parser(name, help=f"{name} a job across the cluster")
+        command.add_argument("--job", required=True)
+        command.set_defaults(run=cmd_state)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""The address guard refuses everything but globally routable unicast addresses."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.errors import PermanentFetchError
+from pipeline.guard import check_host, is_public
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",  # loopback
+        "127.8.9.10",
+        "::1",
+        "10.0.0.1",  # private
+        "172.16.5.4",
+        "172.31.255.255",
+        "192.168.1.1",
+        "169.254.169.254",  # link-local: cloud metadata
+        "fe80::1",
+        "fe80::1%eth0",
+        "fc00::1",  # unique local fc00::/7
+        "fd12:3456:789a::1",
+        "224.0.0.1",  # multicast
+        "239.255.255.250",
+        "ff02::1",
+        "::ffff:127.0.0.1",  # IPv4-mapped loopback
+        "::ffff:10.1.2.3",
+        "::ffff:169.254.169.254",
+        "0.0.0.0",  # unspecified: reaches the local host on Linux
+        "::",
+        "100.64.0.1",  # carrier-grade NAT
+        "255.255.255.255",
+        "192.0.2.1",  # documentation
+        "2001:db8::1",
+    ],
+)
+def test_non_public_addresses_are_refused(address):
+    assert is_public(address) is False
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "93.184.216.34", "2001:4860:4860::8888", "::ffff:8.8.8.8"])
+def test_public_addresses_are_allowed(address):
+    assert is_public(address) is True
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "169.254.169.254", "10.0.0.7"])
+def test_check_host_refuses_literal_private_addresses(host):
+    with pytest.raises(PermanentFetchError) as info:
+        check_host(host, 80)
+
+    assert "--allow-private" in info.value.reason
+
+
+def test_check_host_accepts_a_literal_public_address():
+    check_host("8.8.8.8", 443)

@@ -1,0 +1,194 @@
+"""Canonical URLs: two spellings of one page must become one frontier entry, and
+anything that is not an absolute http(s) URL must be refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.errors import ConfigError
+from pipeline.urls import canonicalize, fingerprint, host_key, hostname, in_scope, require_canonical
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # scheme and host are case-insensitive; the path is not
+        ("HTTP://WWW.Example.COM/Path", "http://www.example.com/Path"),
+        ("HtTpS://EXAMPLE.org/", "https://example.org/"),
+        # default ports dropped, other ports kept
+        ("http://example.com:80/a", "http://example.com/a"),
+        ("https://example.com:443/a", "https://example.com/a"),
+        ("http://example.com:8080/a", "http://example.com:8080/a"),
+        ("https://example.com:8443/a", "https://example.com:8443/a"),
+        # 80 is only the default of http, 443 only of https
+        ("https://example.com:80/a", "https://example.com:80/a"),
+        ("http://example.com:443/a", "http://example.com:443/a"),
+        # an empty path is "/"
+        ("http://example.com", "http://example.com/"),
+        ("https://example.com:443", "https://example.com/"),
+        # dot segments resolved
+        ("http://example.com/a/./b/../c", "http://example.com/a/c"),
+        ("http://example.com/../../a", "http://example.com/a"),
+        # fragment dropped
+        ("http://example.com/page#section", "http://example.com/page"),
+        ("http://example.com/page?q=1#section", "http://example.com/page?q=1"),
+        # query arguments sorted; an empty query disappears
+        ("http://example.com/s?b=2&a=1&c=3", "http://example.com/s?a=1&b=2&c=3"),
+        ("http://example.com/s?", "http://example.com/s"),
+        # percent-escapes: unreserved characters decoded, escapes upper-cased,
+        # non-ASCII and spaces escaped
+        ("http://example.com/%7euser/%41", "http://example.com/~user/A"),
+        ("http://example.com/a%2fb", "http://example.com/a%2Fb"),
+        ("http://example.com/?q=%e2%82%ac", "http://example.com/?q=%E2%82%AC"),
+        ("http://example.com/caf\u00e9", "http://example.com/caf%C3%A9"),
+        ("http://example.com/a b", "http://example.com/a%20b"),
+        # internationalised host names become punycode
+        ("http://b\u00fccher.de/", "http://xn--bcher-kva.de/"),
+        # surrounding whitespace ignored
+        ("  http://example.com/x \n", "http://example.com/x"),
+    ],
+)
+def test_canonicalize(raw, expected):
+    assert canonicalize(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("http://[2001:DB8::1]/", "http://[2001:db8::1]/"),
+        ("http://[2001:db8::1]:8080/a", "http://[2001:db8::1]:8080/a"),
+        ("http://[::1]:80/", "http://[::1]/"),
+        ("https://[::1]:443/x#y", "https://[::1]/x"),
+    ],
+)
+def test_canonicalize_ipv6_host_keeps_brackets(raw, expected):
+    assert canonicalize(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        ["http://example.com/", "HTTP://EXAMPLE.COM:80", "http://example.com/#top", "http://example.com/./"],
+        ["https://example.com/s?a=1&b=2", "https://Example.com:443/s?b=2&a=1", "https://example.com/x/../s?a=1&b=2#f"],
+        ["http://example.com/~u", "http://example.com/%7Eu", "http://example.com/%7eu"],
+    ],
+)
+def test_spellings_of_one_page_collapse(spellings):
+    assert len({canonicalize(url) for url in spellings}) == 1
+
+
+def test_canonicalize_is_idempotent():
+    for raw in ["HTTP://Example.com:8080/a/../b?z=1&a=2#f", "http://[::1]:80/x", "http://example.com/caf\u00e9"]:
+        once = canonicalize(raw)
+        assert canonicalize(once) == once
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "ftp://example.com/file",
+        "mailto:someone@example.com",
+        "javascript:alert(1)",
+        "tel:+15551234567",
+        "data:text/html,hi",
+        "file:///etc/passwd",
+        "//example.com/protocol-relative",
+        "/relative/path",
+        "relative.html",
+        "",
+        "   ",
+        "http://",
+        "http:///no-host",
+        "not a url at all",
+        "http://example.com:99999/",
+        "http://example.com:port/",
+        "http://[::1/",
+        "http://[not-an-address]/",
+    ],
+)
+def test_non_http_and_garbage_give_none(raw):
+    assert canonicalize(raw) is None
+
+
+def test_require_canonical_returns_canonical_form():
+    assert require_canonical("HTTP://Example.com:80/a#b") == "http://example.com/a"
+
+
+@pytest.mark.parametrize("raw", ["example.com", "ftp://example.com/", ""])
+def test_require_canonical_raises_config_error_naming_the_url(raw):
+    with pytest.raises(ConfigError) as info:
+        require_canonical(raw)
+
+    assert repr(raw) in str(info.value)
+
+
+def test_fingerprint_is_8_stable_bytes():
+    first = fingerprint("http://example.com/")
+
+    assert isinstance(first, bytes)
+    assert len(first) == 8
+    assert fingerprint("http://example.com/") == first
+    # Stable across processes and releases: the seen set in Redis outlives any worker,
+    # so a changed fingerprint would make a resumed job fetch everything again.
+    assert first.hex() == "fb2241160c9dad06"
+
+
+def test_fingerprints_differ_for_different_urls():
+    urls = [f"http://example.com/page/{i}" for i in range(2000)]
+
+    assert len({fingerprint(url) for url in urls}) == len(urls)
+
+
+def test_host_key_keeps_the_port_and_hostname_drops_it():
+    assert host_key("http://example.com:8080/a") == "example.com:8080"
+    assert host_key("http://example.com/a") == "example.com"
+    assert hostname("http://example.com:8080/a") == "example.com"
+    assert hostname("http://[::1]:8080/a") == "::1"
+
+
+# --- scope -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://example.com/", "https://example.com/x", "http://example.com:8080/y", "https://EXAMPLE.com:8443/"],
+)
+def test_seed_hosts_match_on_any_port(url):
+    assert in_scope(url, ["example.com"], [])
+
+
+def test_seed_hosts_do_not_include_subdomains():
+    assert not in_scope("http://www.example.com/", ["example.com"], [])
+    assert not in_scope("http://example.com.evil.net/", ["example.com"], [])
+
+
+@pytest.mark.parametrize(
+    "url", ["http://example.org/", "http://docs.example.org/a", "https://a.b.example.org:8443/", "http://EXAMPLE.ORG/"]
+)
+def test_allowed_domains_include_subdomains(url):
+    assert in_scope(url, ["seed.net"], ["example.org"])
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://evilexample.org/",
+        "http://example.org.evil.net/",
+        "http://notexample.org/",
+        "http://example.org-evil.net/",
+        "http://other.net/",
+    ],
+)
+def test_allowed_domain_is_not_a_suffix_trick(url):
+    assert not in_scope(url, ["seed.net"], ["example.org"])
+
+
+def test_ipv6_seed_host_is_in_scope():
+    assert in_scope("http://[::1]:9000/a", ["::1"], [])
+
+
+def test_allowed_domain_is_case_insensitive():
+    # `--allow-domain Example.ORG` names the same host as example.org; host names are
+    # case-insensitive and canonical URLs are lower-case.
+    assert in_scope("http://docs.example.org/", [], ["Example.ORG"])
+    assert in_scope("http://example.org/", [], ["EXAMPLE.org"])
