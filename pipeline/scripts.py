@@ -45,6 +45,9 @@ local function add_links(first)
       redis.call('HINCRBY', STATS, 'queued', 1)
       touched[link[2]] = true
       added = added + 1
+    else
+      -- Found again by a shorter path while still waiting: it keeps the smaller depth.
+      redis.call('ZADD', QUEUE .. link[2], 'XX', 'LT', link[3], link[1])
     end
   end
   for host in pairs(touched) do schedule(host) end

@@ -1,0 +1,92 @@
+"""Real Celery worker and beat processes for integration tests, started as
+subprocesses against the test Redis, each in its own process group so a test can
+SIGKILL one the way a crashed machine would stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+
+from pipeline.frontier import FINISHED, Frontier, JobStats
+from pipeline.settings import Settings
+from pipeline.store import Record, open_store
+
+
+class Cluster:
+    def __init__(self, tmp_path: Path, redis_url: str, **env: str) -> None:
+        self.tmp_path = tmp_path
+        self.redis_url = redis_url
+        self.store_url = f"sqlite:///{tmp_path / 'crawl.db'}"
+        self.env = dict(os.environ, CRAWLER_REDIS_URL=redis_url, CRAWLER_STORE_URL=self.store_url, **env)
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.client = redis.Redis.from_url(redis_url)
+
+    def start_worker(self, name: str = "w1", concurrency: int = 2) -> subprocess.Popen[bytes]:
+        return self._start(
+            name, "worker", "-Q", "fetch,parse,store", "-c", str(concurrency), "-n", f"{name}@%h",
+            "--without-gossip", "--without-mingle", "--loglevel", "WARNING",
+        )
+
+    def start_beat(self, name: str = "beat") -> subprocess.Popen[bytes]:
+        schedule = self.tmp_path / f"{name}-schedule"
+        return self._start(name, "beat", "-s", str(schedule), "--loglevel", "WARNING")
+
+    def kill(self, process: subprocess.Popen[bytes]) -> None:
+        """SIGKILL the whole process group: the main process and its pool children."""
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def frontier(self, job: str) -> Frontier:
+        return Frontier(self.client, job, Settings.load())
+
+    def wait_finished(self, job: str, timeout: float = 90) -> JobStats:
+        deadline = time.monotonic() + timeout
+        frontier = self.frontier(job)
+        while time.monotonic() < deadline:
+            stats = frontier.stats()
+            if stats.state == FINISHED:
+                return stats
+            time.sleep(0.2)
+        raise AssertionError(f"job {job} did not finish in {timeout}s: {frontier.stats()}\n{self.logs()}")
+
+    def records(self, job: str) -> list[Record]:
+        store = open_store(self.store_url)
+        try:
+            return list(store.records(job))
+        finally:
+            store.close()
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}" for path in self.tmp_path.glob("*.log")
+        )
+
+    def _start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = open(self.tmp_path / f"{name}.log", "ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tasks", *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        self.processes.append(process)
+        return process

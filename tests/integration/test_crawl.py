@@ -1,0 +1,70 @@
+"""End-to-end crawls through real Redis and real Celery worker and beat processes."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from pipeline.frontier import FINISHED
+from tasks import seed
+
+
+def _crawl(cluster, site, job, **policy):
+    cluster.start_worker()
+    cluster.start_beat()
+    seed([site.a.url("/")], job=job, allow_private=True, delay=0, allowed_domains=("127.0.0.2",), **policy)
+    stats = cluster.wait_finished(job)
+    return stats, {record.url: record for record in cluster.records(job)}
+
+
+def test_every_reachable_page_is_stored_once_with_its_shortest_depth(cluster, site):
+    stats, records = _crawl(cluster, site, "full")
+
+    expected = site.depths(site.a.url("/"))
+    assert set(records) == set(expected)
+    assert {url: record.depth for url, record in records.items()} == expected
+    assert stats.state == FINISHED and stats.stored == len(expected) and stats.leased == 0
+
+
+def test_the_server_sees_each_url_once_and_nothing_out_of_scope_or_disallowed(cluster, site):
+    _crawl(cluster, site, "requests")
+
+    a, b = site.a.requests(), site.b.requests()
+    assert a["/robots.txt"] == 1 and b["/robots.txt"] == 1
+    assert "/private/x" not in a
+    assert a["/a/3"] == 2  # once as itself, once as the target of /moved
+    repeated = {path: n for path, n in (a + b).items() if n > 1 and path not in ("/a/3", "/robots.txt")}
+    assert repeated == {}
+    assert sum(b.values()) == site.PAGES + 1
+
+
+def test_records_carry_status_redirects_errors_and_outlinks(cluster, site):
+    _, records = _crawl(cluster, site, "fields")
+
+    home = records[site.a.url("/")]
+    assert home.status == 200 and home.title == "A home" and home.error is None
+    assert site.a.url("/a/1") in home.outlinks and site.outside in home.outlinks
+    assert not any(link.startswith("mailto:") for link in home.outlinks)
+    moved = records[site.a.url("/moved")]
+    assert moved.final_url == site.a.url("/a/3") and moved.title == "A 3"
+    assert records[site.a.url("/gone")].status == 404
+    assert records[site.a.url("/gone")].error == "HTTP 404"
+    assert records[site.a.url("/private/x")].error == "blocked by robots.txt"
+    assert site.outside not in records
+
+
+def test_max_depth_records_links_but_does_not_follow_them(cluster, site):
+    _, records = _crawl(cluster, site, "shallow", max_depth=2)
+
+    expected = site.depths(site.a.url("/"), max_depth=2)
+    assert set(records) == set(expected)
+    assert max(record.depth for record in records.values()) == 2
+    deepest = records[site.a.url("/a/2")]
+    assert site.a.url("/a/4") in deepest.outlinks and site.a.url("/a/4") not in records
+
+
+def test_max_pages_caps_fetches_failures_included(cluster, site):
+    stats, records = _crawl(cluster, site, "capped", max_pages=7)
+
+    assert len(records) == 7 and stats.stored == 7
+    served = sum(n for path, n in (site.a.requests() + site.b.requests()).items() if path != "/robots.txt")
+    assert served <= 7 + 1  # /moved and its target are two requests for one URL
