@@ -34,8 +34,9 @@ class QuietServer(ThreadingHTTPServer):
 class Host:
     """One HTTP server on one loopback address; `routes` maps a path to a Response."""
 
-    def __init__(self, address: str, routes: dict[str, Response] | None = None) -> None:
+    def __init__(self, address: str, routes: dict[str, Response] | None = None, delay: float = 0.0) -> None:
         self.routes: dict[str, Response] = dict(routes or {})
+        self.delay = delay
         self.log: list[tuple[float, str]] = []
         self._lock = threading.Lock()
         self.server = QuietServer((address, 0), self._handler())
@@ -70,6 +71,7 @@ class Host:
             def do_GET(self) -> None:
                 with host._lock:
                     host.log.append((time.time(), self.path))
+                time.sleep(host.delay)
                 response = host.routes.get(self.path, Response(404, "<html><title>missing</title></html>"))
                 body = response.body.encode("utf-8")
                 self.send_response(response.status)

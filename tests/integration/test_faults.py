@@ -1,0 +1,110 @@
+"""Crashes and races: a worker SIGKILLed mid-crawl, and two dispatchers at once."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import redis
+
+from pipeline.frontier import Frontier
+from pipeline.settings import Settings
+from tasks import seed
+from tests.conftest import TEST_REDIS_URL
+from tests.integration.cluster import Cluster
+from tests.integration.site import Host, page
+
+PAGES = 120
+
+
+@pytest.fixture
+def slow_site():
+    """A tree of pages, each answered after 40 ms, so a crawl is long enough to interrupt."""
+    host = Host("127.0.0.1", delay=0.04)
+    host.routes["/"] = page("root", ["/p/1"])
+    for i in range(1, PAGES + 1):
+        host.routes[f"/p/{i}"] = page(f"p{i}", [f"/p/{c}" for c in (2 * i, 2 * i + 1, 3 * i) if c <= PAGES])
+    host.start()
+    yield host
+    host.stop()
+
+
+def _expected(host: Host) -> set[str]:
+    return {host.url("/")} | {host.url(f"/p/{i}") for i in range(1, PAGES + 1)}
+
+
+def test_worker_killed_mid_crawl_loses_nothing_and_stores_nothing_twice(tmp_path, redis_client, slow_site):
+    cluster = Cluster(tmp_path, TEST_REDIS_URL, CRAWLER_LEASE_TIMEOUT="9")
+    try:
+        victim = cluster.start_worker("victim", concurrency=2)
+        cluster.start_beat()
+        seed([slow_site.url("/")], job="crash", allow_private=True, delay=0, host_concurrency=4)
+        frontier = cluster.frontier("crash")
+        _wait(lambda: frontier.stats().stored >= 15, "some pages stored before the kill")
+        cluster.kill(victim)
+        at_kill = frontier.stats()
+        assert at_kill.state == "running" and at_kill.leased > 0
+        cluster.start_worker("survivor", concurrency=2)
+        stats = cluster.wait_finished("crash", timeout=120)
+    finally:
+        cluster.stop()
+
+    records = cluster.records("crash")
+    urls = [record.url for record in records]
+    assert sorted(urls) == sorted(_expected(slow_site))
+    assert len(urls) == len(set(urls))
+    assert stats.stored == len(urls) and stats.requeued > 0
+    assert all(record.error is None for record in records)
+
+
+def test_two_dispatchers_lease_each_url_once(redis_client):
+    settings = Settings.load(dispatch_window=10_000)
+    setup = Frontier(redis_client, "race", settings)
+    policy = setup.create(settings.policy.merged(delay=0.0, host_concurrency=50, max_pages=0))
+    urls = [(f"http://h{i % 20}.example/p/{i}", 1) for i in range(2000)]
+    setup.add(urls, policy)
+
+    leased: list[list[str]] = [[], []]
+
+    def dispatcher(index: int) -> None:
+        own = Frontier(redis.Redis.from_url(TEST_REDIS_URL), "race", settings)
+        while True:
+            _, leases = own.tick(policy, limit=7)
+            if not leases and own.stats().queued == 0:
+                return
+            while leases:
+                lease = leases.pop()
+                leased[index].append(lease.url)
+                leases.extend(own.release_host(lease, policy))
+
+    threads = [threading.Thread(target=dispatcher, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    everything = leased[0] + leased[1]
+    assert leased[0] and leased[1], "both dispatchers took part"
+    assert sorted(everything) == sorted(url for url, _ in urls)
+
+
+def test_two_beats_at_once_request_each_url_once(cluster, slow_site):
+    cluster.start_worker()
+    cluster.start_beat("beat-1")
+    cluster.start_beat("beat-2")
+    seed([slow_site.url("/")], job="twobeats", allow_private=True, delay=0, host_concurrency=4)
+    cluster.wait_finished("twobeats", timeout=120)
+
+    requests = slow_site.requests()
+    assert {path: n for path, n in requests.items() if n > 1} == {}
+    assert len(cluster.records("twobeats")) == PAGES + 1
+
+
+def _wait(condition, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
