@@ -1,9 +1,11 @@
 """What one worker process holds on to: a Redis client, an HTTP session, the robots
 cache, the store, and recently read job policies. Built lazily, so a process that forks
-workers opens nothing before the fork."""
+workers opens nothing before the fork; the HTTP session and robots cache are kept per
+thread, so a threads or gevent pool shares nothing that is not thread-safe."""
 
 from __future__ import annotations
 
+import threading
 import time
 from functools import cached_property
 
@@ -25,18 +27,23 @@ class Context:
         self.settings = settings
         self._frontiers: dict[str, Frontier] = {}
         self._policies: dict[str, tuple[float, Policy]] = {}
+        self._local = threading.local()
 
     @cached_property
     def redis(self) -> redis.Redis:
         return connect(self.settings.redis_url or DEFAULT_REDIS_URL)
 
-    @cached_property
+    @property
     def fetcher(self) -> Fetcher:
-        return Fetcher()
+        if not hasattr(self._local, "fetcher"):
+            self._local.fetcher = Fetcher()
+        return self._local.fetcher
 
-    @cached_property
+    @property
     def robots(self) -> Robots:
-        return Robots(self.redis, self.fetcher)
+        if not hasattr(self._local, "robots"):
+            self._local.robots = Robots(self.redis, self.fetcher)
+        return self._local.robots
 
     @cached_property
     def store(self) -> Store:

@@ -55,13 +55,19 @@ _EXTRAS = (
 )
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A crawler hanging up mid-response is normal; the terminal belongs to the progress display."""
+
+
 class DemoServer:
     """Serves a DemoSite on a local address in a background thread."""
 
     def __init__(self, site: DemoSite, host: str = "127.0.0.1", port: int = 0) -> None:
         self.site = site
-        self.httpd = ThreadingHTTPServer((host, port), _handler(site))
-        self.httpd.daemon_threads = True
+        self.httpd = _QuietServer((host, port), _handler(site))
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property

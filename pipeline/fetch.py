@@ -27,6 +27,8 @@ from pipeline.settings import Policy
 from pipeline.urls import canonicalize
 
 CHUNK = 64 * 1024
+# Bodies of redirects and error pages up to this size are read, to keep the connection.
+DRAIN_BYTES = 64 * 1024
 TRANSIENT_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
@@ -106,6 +108,7 @@ class Fetcher:
             location = response.headers.get("Location") if response.status_code in REDIRECT_STATUSES else None
             if location is None:
                 break
+            _drain(response)
             response.close()
             target = canonicalize(urljoin(current, location))
             if target is None:
@@ -178,6 +181,7 @@ class Fetcher:
             redirects=redirects,
         )
         if response.status_code >= 400:
+            _drain(response)
             result.error = f"HTTP {response.status_code}"
             result.elapsed = round(time.monotonic() - started, 4)
             return result
@@ -206,7 +210,22 @@ class Fetcher:
             raise TransientFetchError("timeout", response.status_code) from exc
         except (Urllib3Error, OSError) as exc:
             raise TransientFetchError("connection error", response.status_code) from exc
+        response.raw.release_conn()
         return b"".join(chunks)
+
+
+def _drain(response: requests.Response, limit: int = DRAIN_BYTES) -> None:
+    """Read a small body we do not need to its end, so the connection can be reused;
+    a large or broken one is left for close() to drop."""
+    size = 0
+    try:
+        while chunk := response.raw.read1(CHUNK, decode_content=False):
+            size += len(chunk)
+            if size > limit:
+                return
+    except (Urllib3Error, OSError):
+        return
+    response.raw.release_conn()
 
 
 def _media_type(header: str | None) -> str | None:

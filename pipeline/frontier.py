@@ -81,14 +81,16 @@ class Frontier:
         self._scripts = {name: client.register_script(getattr(scripts, name)) for name in _SCRIPT_NAMES}
 
     def create(self, policy: Policy) -> Policy:
-        """Write the job's policy (keeping scope hosts of earlier seeds) and set it running."""
+        """Write the job's policy (keeping scope hosts of earlier seeds); a new job starts
+        running, an existing one keeps its state (a finished one runs again only when
+        new URLs are added to it)."""
         old = self.load_policy(missing_ok=True)
         if old is not None:
             hosts = tuple(dict.fromkeys(old.scope_hosts + policy.scope_hosts))
             policy = policy.merged(scope_hosts=hosts)
         with self.redis.pipeline() as pipe:
             pipe.set(self.keys.key(keys.CONFIG), json.dumps(policy.to_json()))
-            pipe.set(self.keys.key(keys.STATE), RUNNING)
+            pipe.set(self.keys.key(keys.STATE), RUNNING, nx=True)
             pipe.hsetnx(self.keys.key(keys.STATS), "started_at", time.time())
             pipe.sadd(keys.JOBS, self.job)
             pipe.execute()

@@ -108,6 +108,10 @@ end
 
 ADD = _PREAMBLE + r"""
 local added = add_links(3)
+if added > 0 and redis.call('GET', STATE) == 'finished' then
+  redis.call('SET', STATE, 'running')
+  redis.call('HDEL', STATS, 'finished_at')
+end
 finish_if_done()
 return added
 """

@@ -20,6 +20,7 @@ from pipeline import __version__
 from pipeline.errors import ConfigError
 
 ENV_PREFIX = "CRAWLER_"
+WORKER_POOLS = ("threads", "solo", "prefork")
 # Zero would make every request fail at once: these must be positive.
 _POSITIVE = frozenset({"timeout", "download_deadline", "lease_timeout", "dispatch_interval", "visibility_timeout"})
 DEFAULT_USER_AGENT = f"celery-crawler/{__version__} (+https://pypi.org/project/celery-crawler/)"
@@ -84,13 +85,21 @@ class Settings:
     dispatch_interval: float = _doc("Seconds between dispatcher ticks (a heartbeat, not the pace).", 1.0)
     dispatch_window: int = _doc("URLs of one job leased to Celery at once: bounds the broker's queues.", 200)
     visibility_timeout: float = _doc("Seconds before the broker redelivers an unacknowledged task.", 3600.0)
-    task_events: bool = _doc("Send task events so Flower shows every task.", True)
+    task_events: bool = _doc(
+        "Send task events from the start (Flower switches them on while it runs; they cost ~20% CPU).", False
+    )
     workers: int = _doc("Worker processes `crawler crawl` starts on this machine.", os.cpu_count() or 2)
+    worker_pool: str = _doc("Celery pool of each `crawler crawl` worker: threads, solo or prefork.", "threads")
+    worker_concurrency: int = _doc("Pool size of each `crawler crawl` worker (threads: requests in flight).", 4)
     policy: Policy = field(default_factory=Policy)
 
     def __post_init__(self) -> None:
         if self.visibility_timeout <= self.lease_timeout:
             raise ConfigError("CRAWLER_VISIBILITY_TIMEOUT must be larger than CRAWLER_LEASE_TIMEOUT")
+        if self.worker_pool not in WORKER_POOLS:
+            raise ConfigError(f"CRAWLER_WORKER_POOL must be one of {', '.join(WORKER_POOLS)}")
+        if self.workers < 1 or self.worker_concurrency < 1:
+            raise ConfigError("CRAWLER_WORKERS and CRAWLER_WORKER_CONCURRENCY must be at least 1")
         if self.lease_timeout <= self.policy.download_deadline + self.policy.timeout:
             raise ConfigError("CRAWLER_LEASE_TIMEOUT must exceed CRAWLER_DOWNLOAD_DEADLINE plus CRAWLER_TIMEOUT")
 

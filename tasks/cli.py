@@ -34,6 +34,8 @@ from tasks.progress import Display, line
 
 DEMO_JOB = "demo"
 DEMO_PORT = 8765
+# The demo site is ours and local: no need to be gentle with it.
+DEMO_POLICY = {"allow_private": True, "delay": 0.0, "host_concurrency": 4}
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 
@@ -44,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except ConfigError as exc:
         return _fail(str(exc), EXIT_USAGE)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (CrawlError, redis.RedisError, OSError) as exc:
         return _fail(str(exc) or type(exc).__name__, EXIT_ERROR)
     except KeyboardInterrupt:
@@ -72,10 +77,11 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         if args.demo:
             server = stack.enter_context(_demo_server())
             seeds.append(server.url)
-            policy.setdefault("allow_private", True)
+            for name, value in DEMO_POLICY.items():
+                policy.setdefault(name, value)
         job = args.job or (DEMO_JOB if args.demo else _job_name(seeds))
-        redis_url, embedded = _redis_for_crawl(settings, stack)
         open_store(settings.store_url).close()
+        redis_url, embedded = _redis_for_crawl(settings, stack)
         os.environ["CRAWLER_REDIS_URL"] = redis_url
         from tasks.app import runtime
         from tasks.seeding import seed
@@ -86,10 +92,14 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             raise ConfigError("give at least one seed URL (or --demo, or --job of an existing job)")
         if embedded:
             _forget_dead_workers(frontier, context.policy(job) if frontier.exists() else None)
-        workers = stack.enter_context(LocalWorkers(settings.workers, dict(os.environ), settings.data_dir))
+        workers = stack.enter_context(
+            LocalWorkers(
+                settings.workers, settings.worker_pool, settings.worker_concurrency, dict(os.environ), settings.data_dir
+            )
+        )
         if seeds:
             seed(seeds, job=job, **policy)
-        else:
+        if frontier.state() == PAUSED:
             frontier.set_state(RUNNING)
         console.print(f"crawling job {job!r} with {settings.workers} worker processes; Ctrl-C stops, re-running resumes")
         try:

@@ -1,11 +1,13 @@
 """SQLite store: the zero-setup default. WAL mode lets several local worker processes
-write at once; each process opens its own connection (connections do not survive fork)."""
+write at once; each process and thread opens its own connection (connections survive
+neither a fork nor a hand-over between threads)."""
 
 from __future__ import annotations
 
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 
 from pipeline.errors import ConfigError
@@ -46,8 +48,7 @@ _UPSERT = (
 class SQLiteStore(Store):
     def __init__(self, path: str) -> None:
         self.path = path
-        self._conn: sqlite3.Connection | None = None
-        self._pid = 0
+        self._local = threading.local()
         self._connect()
 
     def put(self, record: Record) -> None:
@@ -73,13 +74,15 @@ class SQLiteStore(Store):
         return self._connect().execute("SELECT COUNT(*) FROM pages WHERE job = ?", (job,)).fetchone()[0]
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
 
     def _connect(self) -> sqlite3.Connection:
-        if self._conn is not None and self._pid == os.getpid():
-            return self._conn
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            return conn
         try:
             directory = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(directory, exist_ok=True)
@@ -90,5 +93,5 @@ class SQLiteStore(Store):
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"cannot open SQLite store {self.path!r}: {exc}") from None
         conn.isolation_level = ""
-        self._conn, self._pid = conn, os.getpid()
+        self._local.conn, self._local.pid = conn, os.getpid()
         return conn

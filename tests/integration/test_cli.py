@@ -38,7 +38,7 @@ QUICK_TIMEOUT = 60  # status, export, errors: normally about a second
 GONE_WITHIN = 10  # seconds a stopped crawl's redis-server and workers get to exit
 INTERRUPT_EXIT_WITHIN = 40
 
-# The 404 body the test site serves has no <title>; records of pages have these keys.
+# The export record of DESIGN.md; exports may carry more fields after these.
 DESIGN_FIELDS = ("url", "final_url", "status", "depth", "content_type", "title", "outlinks", "fetched_at", "error")
 
 
@@ -59,7 +59,9 @@ def cli_env(redis_url: str | None = None, **variables: str) -> dict[str, str]:
     return env
 
 
-def crawler(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = QUICK_TIMEOUT) -> subprocess.CompletedProcess[str]:
+def crawler(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = QUICK_TIMEOUT
+) -> subprocess.CompletedProcess[str]:
     """`crawler ARGS` in `cwd`; never a traceback, whatever the outcome."""
     try:
         result = subprocess.run(
@@ -196,7 +198,7 @@ def check_record_format(record: dict) -> None:
     assert fetched_at.utcoffset() == timedelta(0), f"fetched_at is not UTC: {record['fetched_at']!r}"
 
 
-# --- a whole crawl on the embedded Redis, shared by the first two tests ----------------------
+# --- one crawl on the embedded Redis, shared by the next three tests ------------------------
 
 
 @dataclass
@@ -207,6 +209,14 @@ class EmbeddedCrawl:
     result: subprocess.CompletedProcess[str]
     left_running: dict[int, str]
     requests_after: Counter[str]  # requests both hosts had seen when the first run ended
+    _rerun: subprocess.CompletedProcess[str] | None = None
+
+    def rerun(self) -> subprocess.CompletedProcess[str]:
+        """The same `crawler crawl` command again, run once for the tests that need it."""
+        if self._rerun is None:
+            job, self._rerun = crawl_ok(self.directory, *_site_args(self.site))
+            assert job == self.job
+        return self._rerun
 
 
 def _all_requests(site: TwoHostSite) -> Counter[str]:
@@ -280,10 +290,9 @@ def test_running_the_same_crawl_again_fetches_nothing_and_duplicates_nothing(emb
     crawl, site = embedded_crawl, embedded_crawl.site
     before = len(site.depths(site.a.url("/")))  # what the first run exported (checked above)
 
-    job, result = crawl_ok(crawl.directory, *_site_args(site))
+    result = crawl.rerun()
 
-    assert job == crawl.job
-    assert f"job {job} finished" in summary(result)
+    assert f"job {crawl.job} finished: {before} stored" in summary(result), result.stderr
     assert_nothing_left(crawl.directory)
     new = _all_requests(site) - crawl.requests_after
     # The job was finished: not one page is asked for again. robots.txt is cached in the
@@ -292,8 +301,27 @@ def test_running_the_same_crawl_again_fetches_nothing_and_duplicates_nothing(emb
     pages = {url: n for url, n in new.items() if not url.endswith("/robots.txt")}
     assert pages == {}, f"pages requested again by the second run: {pages}"
     assert all(n <= 1 for n in new.values()), f"robots.txt requested more than once per host: {new}"
-    records = export_jsonl(crawl.directory, job)
+    records = export_jsonl(crawl.directory, crawl.job)
     assert len(records) == before and len(by_url(records)) == before
+
+
+def _reported_rate(result: subprocess.CompletedProcess[str]) -> str:
+    match = re.search(r"finished: \d+ stored, \d+ with errors, ([\d.]+) pages/s", summary(result))
+    assert match, f"no summary line in the output:\n{result.stderr}"
+    return match.group(1)
+
+
+def test_running_a_finished_job_again_leaves_its_summary_as_it_was(embedded_crawl: EmbeddedCrawl) -> None:
+    """A re-run that had nothing to do must not restamp the job as finished now: the
+    summary's average rate (stored / (finished_at - started_at)) stays what it was."""
+    first = _reported_rate(embedded_crawl.result)
+
+    again = _reported_rate(embedded_crawl.rerun())
+
+    assert again == first, (
+        f"the re-run of a finished job reports {again} pages/s instead of {first}: "
+        "it moved the job's finished_at to the time of the re-run"
+    )
 
 
 # --- a crawl on a configured Redis -----------------------------------------------------------
@@ -365,7 +393,10 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: 
         (["crawl", "http://127.0.0.1:9/"], {"CRAWLER_DELAY": "abc"}, "CRAWLER_DELAY"),
         (["status"], {"CRAWLER_DELAY": "abc"}, "CRAWLER_DELAY"),
     ],
-    ids=["malformed-seed", "ftp-seed", "unknown-job", "unreachable-redis", "unwritable-store", "bad-setting-crawl", "bad-setting-status"],
+    ids=[
+        "malformed-seed", "ftp-seed", "unknown-job", "unreachable-redis", "unwritable-store",
+        "bad-setting-crawl", "bad-setting-status",
+    ],
 )
 def test_bad_input_is_one_line_error(workdir: Path, args: list[str], variables: dict[str, str], fragment: str) -> None:
     result = crawler(workdir, *args, env=cli_env(**variables))
@@ -393,32 +424,15 @@ def test_bad_flag_is_a_usage_error(workdir: Path) -> None:
 # --- Ctrl-C and resume -------------------------------------------------------------------------
 
 
-class SlowHost(Host):
-    """A Host that takes `delay` seconds over every response."""
-
-    def __init__(self, address: str, delay: float) -> None:
-        self.delay = delay
-        super().__init__(address)
-
-    def _handler(self):
-        base, delay = super()._handler(), self.delay
-
-        class Slow(base):
-            def do_GET(self) -> None:
-                time.sleep(delay)
-                super().do_GET()
-
-        return Slow
-
-
 SLOW_PAGES = 30
 SLOW_DELAY = 0.1
 
 
 @pytest.fixture
-def slow_host() -> Iterator[SlowHost]:
-    """A binary tree of SLOW_PAGES pages: one at a time, at least ~3 s of serving for the whole site."""
-    host = SlowHost("127.0.0.1", SLOW_DELAY)
+def slow_host() -> Iterator[Host]:
+    """A binary tree of SLOW_PAGES pages, each served SLOW_DELAY late: one request at a
+    time (the default host concurrency), so at least ~3 s for the whole site."""
+    host = Host("127.0.0.1", delay=SLOW_DELAY)
     host.routes["/robots.txt"] = Response(body="User-agent: *\nAllow: /\n", content_type="text/plain")
     for i in range(1, SLOW_PAGES + 1):
         host.routes[f"/p/{i}"] = page(f"P {i}", [f"/p/{c}" for c in (2 * i, 2 * i + 1) if c <= SLOW_PAGES])
@@ -438,7 +452,7 @@ def _stored(directory: Path, job: str) -> int:
         store.close()
 
 
-def test_ctrl_c_stops_cleanly_and_the_rerun_completes_the_job(workdir: Path, slow_host: SlowHost) -> None:
+def test_ctrl_c_stops_cleanly_and_the_rerun_completes_the_job(workdir: Path, slow_host: Host) -> None:
     args = ["crawl", slow_host.url("/p/1"), "--job", "slow", "--allow-private", "--delay", "0", "--workers", "2"]
     expected = {slow_host.url(f"/p/{i}") for i in range(1, SLOW_PAGES + 1)}
     command = [sys.executable, "-m", "tasks.cli", *args]
