@@ -102,6 +102,14 @@ class Settings:
             raise ConfigError("CRAWLER_WORKERS and CRAWLER_WORKER_CONCURRENCY must be at least 1")
         if self.lease_timeout <= self.policy.download_deadline + self.policy.timeout:
             raise ConfigError("CRAWLER_LEASE_TIMEOUT must exceed CRAWLER_DOWNLOAD_DEADLINE plus CRAWLER_TIMEOUT")
+        if self.visibility_timeout <= max(self.fetch_time_limit, self.policy.retry_backoff_max):
+            raise ConfigError("CRAWLER_VISIBILITY_TIMEOUT must exceed the fetch time limit and CRAWLER_RETRY_BACKOFF_MAX")
+
+    @property
+    def fetch_time_limit(self) -> float:
+        """Celery's hard limit on one fetch task: a backstop behind the fetch's own deadline
+        (robots.txt and the page each get a connect timeout and a read timeout)."""
+        return self.policy.download_deadline + 2 * self.policy.timeout + 40
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

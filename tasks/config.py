@@ -21,8 +21,7 @@ def broker_url(redis_url: str) -> str:
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
-    policy = settings.policy
-    fetch_limit = policy.download_deadline + 2 * policy.timeout + 30
+    fetch_limit = settings.fetch_time_limit
     url = broker_url(settings.redis_url or DEFAULT_REDIS_URL)
     return {
         "broker_url": url,
@@ -47,7 +46,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "crawler.dispatch": {"queue": "store"},
         },
         "task_annotations": {
-            "crawler.fetch": {"soft_time_limit": fetch_limit, "time_limit": fetch_limit + 10},
+            "crawler.fetch": {"soft_time_limit": fetch_limit - 10, "time_limit": fetch_limit},
             "crawler.parse": {"soft_time_limit": 60, "time_limit": 70},
             "crawler.store": {"soft_time_limit": 60, "time_limit": 70},
         },
