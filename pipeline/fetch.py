@@ -23,6 +23,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 
 from pipeline.encoding import decode_html
 from pipeline.errors import PermanentFetchError, TransientFetchError
+from pipeline.guard import GuardedAdapter
 from pipeline.settings import Policy
 from pipeline.urls import canonicalize
 
@@ -91,10 +92,28 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
 
 
 class Fetcher:
-    """Fetches one URL at a time for one worker process."""
+    """Fetches one URL at a time for one worker thread, over kept-alive connections.
 
-    def __init__(self, session: requests.Session | None = None) -> None:
-        self.session = session or requests.Session()
+    Two sessions: one whose connections pass the address guard, and a plain one for
+    jobs that allow private addresses."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[bool, requests.Session] = {}
+
+    def session(self, policy: Policy) -> requests.Session:
+        if policy.allow_private not in self._sessions:
+            session = requests.Session()
+            if not policy.allow_private:
+                adapter = GuardedAdapter()
+                session.mount("http://", adapter)
+                session.mount("https://", adapter)
+            self._sessions[policy.allow_private] = session
+        return self._sessions[policy.allow_private]
+
+    def close(self) -> None:
+        for session in self._sessions.values():
+            session.close()
+        self._sessions.clear()
 
     def fetch(self, url: str, policy: Policy, check: HopCheck = lambda url: None) -> FetchResult:
         """Fetch `url`, calling `check` on every hop; raises FetchError subclasses."""
@@ -122,17 +141,29 @@ class Fetcher:
         with response:
             return self._read(url, current, redirects, response, policy, started, deadline)
 
-    def get_text(self, url: str, policy: Policy, limit: int) -> tuple[int | None, str]:
-        """A small text resource such as robots.txt: (status, first `limit` bytes decoded)."""
+    def get_text(self, url: str, policy: Policy, limit: int, max_redirects: int = 5) -> tuple[int | None, str]:
+        """A small text resource such as robots.txt: (status, first `limit` bytes decoded);
+        status None when no usable answer came (network error, refused address, redirect loop)."""
         try:
-            response = self.session.get(
-                url,
-                timeout=(policy.timeout, policy.timeout),
-                headers={"User-Agent": policy.user_agent},
-                stream=True,
-                allow_redirects=True,
-            )
-        except requests.RequestException:
+            for _ in range(max_redirects + 1):
+                response = self.session(policy).get(
+                    url,
+                    timeout=(policy.timeout, policy.timeout),
+                    headers={"User-Agent": policy.user_agent},
+                    stream=True,
+                    allow_redirects=False,
+                )
+                location = response.headers.get("Location") if response.status_code in REDIRECT_STATUSES else None
+                if location is None:
+                    break
+                _drain(response)
+                response.close()
+                url = canonicalize(urljoin(url, location)) or ""
+                if not url:
+                    return None, ""
+            else:
+                return None, ""
+        except (requests.RequestException, PermanentFetchError, TransientFetchError):
             return None, ""
         with response:
             body = b""
@@ -147,7 +178,7 @@ class Fetcher:
 
     def _send(self, url: str, policy: Policy) -> requests.Response:
         try:
-            response = self.session.get(
+            response = self.session(policy).get(
                 url,
                 timeout=(policy.timeout, policy.timeout),
                 headers={"User-Agent": policy.user_agent},

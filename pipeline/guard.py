@@ -1,30 +1,98 @@
 """The address guard: a crawler that follows links must not be steered into the
-network it runs in (cloud metadata, admin consoles on loopback, the office LAN)."""
+network it runs in (cloud metadata, admin consoles on loopback, the office LAN).
+
+The check sits inside the HTTP connection itself: the host is resolved once, the
+address is checked, and the socket goes to that very address. A host whose DNS answer
+changes between a check and a connect (DNS rebinding) gains nothing, and every
+redirect hop and robots.txt request passes through the same door.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from typing import Any
+
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from pipeline.errors import PermanentFetchError, TransientFetchError
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+_IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
+
 
 def is_public(address: str) -> bool:
-    """True only for globally routable unicast addresses (IPv4-mapped IPv6 unwrapped)."""
+    """True only for globally routable unicast addresses; IPv4 addresses carried inside
+    IPv6 (mapped, translated, compatible, 6to4, NAT64, Teredo) are judged as IPv4."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    embedded = _embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
+    if embedded is not None:
+        return is_public(str(embedded))
     return ip.is_global and not ip.is_multicast
 
 
-def check_host(host: str, port: int) -> None:
-    """Refuse `host` unless every address it resolves to is public."""
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if ip in _NAT64 or ip in _IPV4_TRANSLATED or (ip in _IPV4_COMPATIBLE and int(ip) > 1):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def public_address(host: str, port: int) -> tuple[Any, ...]:
+    """Resolve `host` once and return the first public socket address, or refuse."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         if exc.errno == socket.EAI_AGAIN:
             raise TransientFetchError("DNS lookup failed temporarily") from None
         raise PermanentFetchError("DNS lookup failed") from None
-    for *_, sockaddr in infos:
-        if not is_public(sockaddr[0]):
-            raise PermanentFetchError(f"address not allowed: {sockaddr[0]} (use --allow-private)")
+    refused = None
+    for family, _, _, _, sockaddr in infos:
+        if is_public(sockaddr[0]):
+            return family, sockaddr
+        refused = sockaddr[0]
+    raise PermanentFetchError(f"address not allowed: {refused} (use --allow-private)")
+
+
+def check_host(host: str, port: int) -> None:
+    """Refuse `host` unless it resolves to a public address."""
+    public_address(host, port)
+
+
+class _GuardedConnectionMixin:
+    def _new_conn(self) -> socket.socket:
+        _, sockaddr = public_address(self._dns_host, self.port)
+        self._dns_host = sockaddr[0]
+        return super()._new_conn()
+
+
+class GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):
+    pass
+
+
+class GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
+    """TLS still verifies the certificate (and sends SNI) for the host name, not the address."""
+
+
+class _GuardedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = GuardedHTTPConnection
+
+
+class _GuardedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = GuardedHTTPSConnection
+
+
+class GuardedAdapter(HTTPAdapter):
+    """A requests adapter whose every new connection passes the address guard."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}

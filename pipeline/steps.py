@@ -6,12 +6,10 @@ travel through the broker (sessions, soups, responses) ever leaves a step.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from pipeline.errors import PermanentFetchError
 from pipeline.fetch import Fetcher, FetchResult
 from pipeline.frontier import Lease
-from pipeline.guard import check_host
 from pipeline.keys import JobKeys
 from pipeline.parse import parse_html
 from pipeline.robots import Robots
@@ -21,14 +19,12 @@ from pipeline.urls import in_scope
 
 
 def fetch_url(lease: Lease, keys: JobKeys, policy: Policy, fetcher: Fetcher, robots: Robots) -> FetchResult:
-    """Fetch the leased URL; every hop is checked for scope, address and robots.txt."""
+    """Fetch the leased URL; every hop is checked for scope and robots.txt here, and for
+    its address by the fetcher's connections."""
 
     def check(url: str) -> None:
         if url != lease.url and not in_scope(url, policy.scope_hosts, policy.allowed_domains):
             raise PermanentFetchError("redirect out of scope")
-        if not policy.allow_private:
-            parts = urlsplit(url)
-            check_host(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
         if not robots.allowed(keys, url, policy):
             raise PermanentFetchError("blocked by robots.txt")
 

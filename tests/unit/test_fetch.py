@@ -15,14 +15,14 @@ from pipeline.settings import Policy
 
 from .conftest import BIG_SIZE, PAGE_HTML, PAGE_TITLE, SJIS_TITLE
 
-POLICY = Policy(timeout=0.5, download_deadline=5.0, max_bytes=100 * 1024, max_redirects=5)
+POLICY = Policy(allow_private=True, timeout=0.5, download_deadline=5.0, max_bytes=100 * 1024, max_redirects=5)
 
 
 @pytest.fixture
 def fetcher():
     fetcher = Fetcher()
     yield fetcher
-    fetcher.session.close()
+    fetcher.close()
 
 
 # --- successful fetches ---------------------------------------------------------------
@@ -152,7 +152,7 @@ def test_connection_refused_is_transient(fetcher):
 def test_server_slower_than_timeout_is_transient_timeout(site, fetcher):
     started = time.monotonic()
     with pytest.raises(TransientFetchError) as info:
-        fetcher.fetch(site.url("/slow-headers?seconds=3"), Policy(timeout=0.3))
+        fetcher.fetch(site.url("/slow-headers?seconds=3"), Policy(allow_private=True, timeout=0.3))
 
     assert info.value.reason == "timeout"
     assert time.monotonic() - started < 2
@@ -161,7 +161,7 @@ def test_server_slower_than_timeout_is_transient_timeout(site, fetcher):
 def test_body_that_stalls_is_transient_timeout(site, fetcher):
     started = time.monotonic()
     with pytest.raises(TransientFetchError) as info:
-        fetcher.fetch(site.url("/stall-body"), Policy(timeout=0.3))
+        fetcher.fetch(site.url("/stall-body"), Policy(allow_private=True, timeout=0.3))
 
     assert info.value.reason == "timeout"
     assert time.monotonic() - started < 1.5
@@ -170,7 +170,7 @@ def test_body_that_stalls_is_transient_timeout(site, fetcher):
 def test_download_deadline_holds_against_a_trickling_server(site, fetcher):
     # One byte every 50 ms never trips the read timeout, but 40 bytes take 2 s:
     # the wall-clock deadline of 0.5 s must cut the download short.
-    policy = Policy(timeout=1.0, download_deadline=0.5)
+    policy = Policy(allow_private=True, timeout=1.0, download_deadline=0.5)
     started = time.monotonic()
     with pytest.raises(TransientFetchError):
         fetcher.fetch(site.url("/trickle?size=40&every=0.05"), policy)
@@ -180,14 +180,14 @@ def test_download_deadline_holds_against_a_trickling_server(site, fetcher):
 
 def test_body_larger_than_max_bytes_is_permanent_too_large(site, fetcher):
     with pytest.raises(PermanentFetchError) as info:
-        fetcher.fetch(site.url("/big"), Policy(max_bytes=BIG_SIZE // 2, timeout=1.0))
+        fetcher.fetch(site.url("/big"), Policy(allow_private=True, max_bytes=BIG_SIZE // 2, timeout=1.0))
 
     assert info.value.reason == "too large"
     assert info.value.status == 200
 
 
 def test_body_of_exactly_max_bytes_is_kept(site, fetcher):
-    result = fetcher.fetch(site.url("/exact/5000"), Policy(max_bytes=5000, timeout=1.0))
+    result = fetcher.fetch(site.url("/exact/5000"), Policy(allow_private=True, max_bytes=5000, timeout=1.0))
 
     assert result.length == 5000
 
@@ -195,7 +195,7 @@ def test_body_of_exactly_max_bytes_is_kept(site, fetcher):
 def test_gzip_bomb_is_cut_off_after_decompression(site, fetcher):
     started = time.monotonic()
     with pytest.raises(PermanentFetchError) as info:
-        fetcher.fetch(site.url("/gzip-bomb"), Policy(max_bytes=100 * 1024, timeout=1.0))
+        fetcher.fetch(site.url("/gzip-bomb"), Policy(allow_private=True, max_bytes=100 * 1024, timeout=1.0))
 
     assert info.value.reason == "too large"
     assert time.monotonic() - started < 2
@@ -257,7 +257,7 @@ def test_redirect_loop_not_including_the_start_is_permanent(site, fetcher):
 
 def test_too_many_redirects_is_permanent(site, fetcher):
     with pytest.raises(PermanentFetchError) as info:
-        fetcher.fetch(site.url("/redirect/4"), Policy(timeout=0.5, max_redirects=2))
+        fetcher.fetch(site.url("/redirect/4"), Policy(allow_private=True, timeout=0.5, max_redirects=2))
 
     assert info.value.reason == "too many redirects"
     assert "/html" not in site.requests
@@ -265,7 +265,7 @@ def test_too_many_redirects_is_permanent(site, fetcher):
 
 
 def test_exactly_max_redirects_is_allowed(site, fetcher):
-    result = fetcher.fetch(site.url("/redirect/2"), Policy(timeout=0.5, max_redirects=2))
+    result = fetcher.fetch(site.url("/redirect/2"), Policy(allow_private=True, timeout=0.5, max_redirects=2))
 
     assert result.final_url == site.url("/html")
     assert len(result.redirects) == 2

@@ -56,3 +56,50 @@ def test_check_host_refuses_literal_private_addresses(host):
 
 def test_check_host_accepts_a_literal_public_address():
     check_host("8.8.8.8", 443)
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::7f00:1", "2002:7f00:1::", "::127.0.0.1", "::ffff:0:7f00:1"])
+def test_ipv4_hidden_in_ipv6_is_judged_as_ipv4(address):
+    assert is_public(address) is False
+
+
+def test_the_fetcher_refuses_a_loopback_server_unless_private_addresses_are_allowed(site):
+    from pipeline.fetch import Fetcher
+    from pipeline.settings import Policy
+
+    fetcher = Fetcher()
+    try:
+        with pytest.raises(PermanentFetchError) as info:
+            fetcher.fetch(site.url("/html"), Policy(timeout=1.0))
+        assert info.value.reason.startswith("address not allowed: 127.0.0.1")
+        before = len(site.requests)
+        assert fetcher.fetch(site.url("/html"), Policy(timeout=1.0, allow_private=True)).status == 200
+        assert len(site.requests) == before + 1
+    finally:
+        fetcher.close()
+
+
+def test_the_guard_resolves_once_and_connects_to_the_address_it_checked(monkeypatch):
+    """A rebinding host answers public first and loopback afterwards: the connection must
+    use the first answer, not look the name up again."""
+    import socket
+
+    from pipeline import guard
+
+    answers = [("93.184.216.34", 80), ("127.0.0.1", 80)]
+    lookups = []
+
+    def fake_getaddrinfo(host, port, *args, **kwargs):
+        lookups.append(host)
+        address = answers[min(len(lookups) - 1, 1)]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", address)]
+
+    monkeypatch.setattr(guard.socket, "getaddrinfo", fake_getaddrinfo)
+    connection = guard.GuardedHTTPConnection("rebind.example", 80, timeout=0.01)
+    connected = []
+    monkeypatch.setattr(
+        guard.HTTPConnection, "_new_conn", lambda self: connected.append(self._dns_host) or socket.socket()
+    )
+    connection._new_conn().close()
+
+    assert lookups == ["rebind.example"] and connected == ["93.184.216.34"]
