@@ -129,7 +129,7 @@ class Fetcher:
                 break
             _drain(response)
             response.close()
-            target = canonicalize(urljoin(current, location))
+            target = canonicalize(urljoin(current, location), policy.drop_params)
             if target is None:
                 raise PermanentFetchError("redirect to a non-http(s) URL", response.status_code)
             if target in redirects or target == url:

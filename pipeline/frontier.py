@@ -134,6 +134,14 @@ class Frontier:
         rows = self._run("RELEASE_HOST", policy, url=lease.url, token=lease.token, limit=HANDOFF_LIMIT)
         return [Lease.from_script(row) for row in rows]
 
+    def postpone(self, host: str, seconds: float, policy: Policy) -> None:
+        """No request to `host` starts, on any worker, for `seconds` (its Retry-After)."""
+        self._run("POSTPONE", policy, host=host, seconds=seconds)
+
+    def set_host_delay(self, host: str, seconds: float) -> None:
+        """Record robots.txt's Crawl-delay of `host`; the larger of it and the job's delay wins."""
+        self.redis.hset(self.keys.key(keys.HOST_DELAY), host, seconds)
+
     def extend(self, lease: Lease, policy: Policy) -> bool:
         """Push the lease deadline out again, e.g. before a retry; False if it was lost."""
         return bool(self._run("EXTEND", policy, url=lease.url, token=lease.token))
@@ -188,6 +196,7 @@ class Frontier:
             conc=max(1, policy.host_concurrency),
             delay=policy.delay,
             max_pages=policy.max_pages,
+            host_budget=policy.max_pages_per_host,
             window=self.settings.dispatch_window,
             lookahead=self.settings.dispatch_interval,
             lease_timeout=self.settings.lease_timeout,
@@ -200,7 +209,7 @@ def list_jobs(client: redis.Redis) -> list[str]:
     return sorted(_text(job) for job in client.smembers(keys.JOBS))
 
 
-_SCRIPT_NAMES = ("ADD", "LEASE", "CLAIM_START", "RELEASE_HOST", "EXTEND", "COMPLETE", "TICK")
+_SCRIPT_NAMES = ("ADD", "LEASE", "CLAIM_START", "RELEASE_HOST", "POSTPONE", "EXTEND", "COMPLETE", "TICK")
 
 
 def _link_rows(links: list[tuple[str, int]]) -> list[list[Any]]:

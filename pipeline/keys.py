@@ -24,6 +24,8 @@ QUEUE = "q:"           # ZSET per host (q:HOST): URL -> depth, shallowest first
 SLOTS = "slots"        # HASH host -> URLs leased whose request has not finished
 PLANNED = "planned"    # HASH host -> earliest planned start of its next request
 STARTED = "started"    # HASH host -> when its last request really started
+HOST_DELAY = "delay"   # HASH host -> robots.txt Crawl-delay (capped), when larger than the job's
+HOST_COUNT = "hostcount"  # HASH host -> URLs scheduled for it (the per-host budget)
 LEASES = "leases"      # ZSET URL -> lease deadline
 LEASE = "lease"        # HASH URL -> JSON {t: token, h: host, d: depth, s: slot held}
 STATS = "stats"        # HASH of counters
@@ -39,6 +41,8 @@ LUA_NAMES = {
     "SLOTS": SLOTS,
     "PLANNED": PLANNED,
     "STARTED": STARTED,
+    "HOST_DELAY": HOST_DELAY,
+    "HOST_COUNT": HOST_COUNT,
     "LEASES": LEASES,
     "LEASE": LEASE,
     "STATS": STATS,

@@ -29,7 +29,9 @@ class Page:
         return asdict(self)
 
 
-def parse_html(html: str, url: str, max_outlinks: int = 1000, max_url_length: int = 2048) -> Page:
+def parse_html(
+    html: str, url: str, max_outlinks: int = 1000, max_url_length: int = 2048, drop_params: tuple[str, ...] = ()
+) -> Page:
     """Title and canonical http(s) outlinks of `html`, fetched from `url`."""
     soup = BeautifulSoup(html, "lxml", parse_only=_WANTED)
     base = _base_url(soup, url)
@@ -41,7 +43,7 @@ def parse_html(html: str, url: str, max_outlinks: int = 1000, max_url_length: in
         if "nofollow" in _rel(tag):
             continue
         try:
-            link = canonicalize(urljoin(base, tag["href"].strip()))
+            link = canonicalize(urljoin(base, tag["href"].strip()), drop_params)
         except ValueError:
             continue
         if link is None or len(link) > max_url_length or link in seen:

@@ -15,7 +15,7 @@ import redis
 from protego import Protego
 
 from pipeline.fetch import Fetcher
-from pipeline.keys import JobKeys
+from pipeline.keys import HOST_DELAY, JobKeys
 from pipeline.settings import Policy
 
 MAX_BYTES = 500 * 1024
@@ -44,13 +44,13 @@ class Robots:
         cached = self._parsed.get(key)
         if cached and cached[0] > time.monotonic():
             return cached[1]
-        lock = keys.robots_lock(parts.netloc)
-        body = self._shared_body(key, lock, f"{parts.scheme}://{parts.netloc}/robots.txt", policy)
+        body = self._shared_body(keys, parts.netloc, f"{parts.scheme}://{parts.netloc}/robots.txt", policy)
         parser = Protego.parse(body)
         self._parsed[key] = (time.monotonic() + _LOCAL_TTL, parser)
         return parser
 
-    def _shared_body(self, key: str, lock: str, robots_url: str, policy: Policy) -> str:
+    def _shared_body(self, keys: JobKeys, host: str, robots_url: str, policy: Policy) -> str:
+        key, lock = keys.robots(host), keys.robots_lock(host)
         deadline = time.monotonic() + policy.timeout * 2 + 1
         while True:
             raw = self.redis.get(key)
@@ -61,7 +61,11 @@ class Robots:
             time.sleep(0.05)
         try:
             body, ttl = self._download(robots_url, policy)
-            self.redis.set(key, json.dumps({"body": body}), ex=ttl)
+            delay = min(Protego.parse(body).crawl_delay(policy.user_agent) or 0.0, policy.max_crawl_delay)
+            with self.redis.pipeline() as pipe:
+                pipe.set(key, json.dumps({"body": body}), ex=ttl)
+                pipe.hset(keys.key(HOST_DELAY), host, delay)
+                pipe.execute()
             return body
         finally:
             self.redis.delete(lock)

@@ -31,6 +31,11 @@ local function schedule(host)
   end
 end
 
+-- The job's delay, or the host's robots.txt Crawl-delay when that is larger.
+local function delay_of(host)
+  return math.max(A.delay, num(redis.call('HGET', HOST_DELAY, host)))
+end
+
 local function budget_left()
   if A.max_pages == 0 then return true end
   return stat('dispatched') + stat('queued') < A.max_pages
@@ -40,7 +45,11 @@ local function add_links(first)
   local touched, added = {}, 0
   for i, link in ipairs(A.links or {}) do
     if not budget_left() then break end
-    if redis.call('SADD', SEEN, ARGV[first + i - 1]) == 1 then
+    local host_full = A.host_budget > 0 and num(redis.call('HGET', HOST_COUNT, link[2])) >= A.host_budget
+    if host_full then
+      -- The host has had its budget (a crawler trap, or just huge): the link stays unseen.
+    elseif redis.call('SADD', SEEN, ARGV[first + i - 1]) == 1 then
+      redis.call('HINCRBY', HOST_COUNT, link[2], 1)
       redis.call('ZADD', QUEUE .. link[2], link[3], link[1])
       redis.call('HINCRBY', STATS, 'queued', 1)
       touched[link[2]] = true
@@ -77,7 +86,7 @@ local function lease(limit)
       redis.call('HINCRBY', STATS, 'dispatched', 1)
       redis.call('HINCRBY', STATS, 'queued', -1)
       redis.call('HINCRBY', SLOTS, host, 1)
-      redis.call('HSET', PLANNED, host, tostring(at + A.delay))
+      redis.call('HSET', PLANNED, host, tostring(at + delay_of(host)))
       redis.call('ZADD', LEASES, NOW + A.lease_timeout, url)
       redis.call('HSET', LEASE, url, cjson.encode({t = token, h = host, d = depth, s = 1}))
       schedule(host)
@@ -122,8 +131,9 @@ return lease(A.limit)
 
 CLAIM_START = _PREAMBLE + r"""
 local last = tonumber(redis.call('HGET', STARTED, A.host))
-if last and NOW < last + A.delay then
-  return tostring(last + A.delay - NOW)
+local gap = delay_of(A.host)
+if last and NOW < last + gap then
+  return tostring(last + gap - NOW)
 end
 redis.call('HSET', STARTED, A.host, tostring(NOW))
 return '0'
@@ -135,11 +145,21 @@ if lease_data and lease_data.s == 1 then
   lease_data.s = 0
   redis.call('HSET', LEASE, A.url, cjson.encode(lease_data))
   local started = tonumber(redis.call('HGET', STARTED, lease_data.h)) or NOW
-  local planned = math.max(num(redis.call('HGET', PLANNED, lease_data.h)), started + A.delay)
+  local planned = math.max(num(redis.call('HGET', PLANNED, lease_data.h)), started + delay_of(lease_data.h))
   redis.call('HSET', PLANNED, lease_data.h, tostring(planned))
   release_slot(lease_data.h)
 end
 return lease(A.limit)
+"""
+
+POSTPONE = _PREAMBLE + r"""
+-- The host asked for a pause (Retry-After): no request to it starts before NOW + seconds.
+local resume = NOW + A.seconds
+local started = num(redis.call('HGET', STARTED, A.host))
+redis.call('HSET', STARTED, A.host, tostring(math.max(started, resume - delay_of(A.host))))
+redis.call('HSET', PLANNED, A.host, tostring(math.max(num(redis.call('HGET', PLANNED, A.host)), resume)))
+schedule(A.host)
+return 1
 """
 
 EXTEND = _PREAMBLE + r"""

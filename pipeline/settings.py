@@ -45,7 +45,14 @@ class Policy:
     max_retries: int = _doc("Retries of a transient failure (timeout, connection error, 429, 5xx).", 3)
     retry_backoff: float = _doc("Base of the exponential retry backoff, in seconds (jitter added).", 2.0)
     retry_backoff_max: float = _doc("Longest wait before one retry, in seconds.", 60.0)
+    max_pages_per_host: int = _doc("URLs scheduled per host at most (bounds crawler traps); 0 means no limit.", 10_000)
+    max_crawl_delay: float = _doc("Cap on a robots.txt Crawl-delay, in seconds.", 30.0)
+    max_retry_after: float = _doc("Cap on a Retry-After pause of one host, in seconds.", 3600.0)
     max_url_length: int = _doc("Longer URLs are dropped when found.", 2048)
+    drop_params: tuple[str, ...] = _doc(
+        "Query parameters removed from every URL (session ids, tracking tags); `name*` is a prefix.",
+        ("utm_*", "gclid", "fbclid", "msclkid", "sessionid", "session_id", "sid", "jsessionid", "phpsessid"),
+    )
     max_outlinks: int = _doc("Outlinks kept from one page.", 1000)
     user_agent: str = _doc("Sent on every request and matched against robots.txt.", DEFAULT_USER_AGENT)
     robots: bool = _doc("Obey robots.txt.", True)

@@ -36,7 +36,7 @@ def parse_result(result: dict[str, Any], policy: Policy) -> dict[str, Any]:
     parsed = dict(result, title=None, outlinks=[])
     text = parsed.pop("text", None)
     if text is not None and parsed.get("error") is None:
-        page = parse_html(text, parsed["final_url"], policy.max_outlinks, policy.max_url_length)
+        page = parse_html(text, parsed["final_url"], policy.max_outlinks, policy.max_url_length, policy.drop_params)
         parsed.update(title=page.title, outlinks=page.outlinks)
     return parsed
 

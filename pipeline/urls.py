@@ -19,8 +19,12 @@ SCHEMES = frozenset({"http", "https"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def canonicalize(url: str) -> str | None:
-    """The canonical form of an absolute http(s) URL, or None when it is not one."""
+def canonicalize(url: str, drop_params: Iterable[str] = ()) -> str | None:
+    """The canonical form of an absolute http(s) URL, or None when it is not one.
+
+    `drop_params` names query parameters that never change the page (session ids,
+    tracking tags); a name ending in ``*`` is a prefix. Dropping them keeps one page
+    from becoming endless URLs."""
     try:
         parts = urlsplit(url.strip())
         if parts.scheme.lower() not in SCHEMES or not parts.hostname:
@@ -34,12 +38,24 @@ def canonicalize(url: str) -> str | None:
         netloc = f"[{netloc}]"
     if port is not None and port != _DEFAULT_PORTS[canonical.scheme]:
         netloc = f"{netloc}:{port}"
-    return urlunsplit((canonical.scheme, netloc, canonical.path or "/", canonical.query, ""))
+    query = _without_params(canonical.query, tuple(drop_params)) if drop_params else canonical.query
+    return urlunsplit((canonical.scheme, netloc, canonical.path or "/", query, ""))
 
 
-def require_canonical(url: str) -> str:
+def _without_params(query: str, drop: tuple[str, ...]) -> str:
+    exact = {name.lower() for name in drop if not name.endswith("*")}
+    prefixes = tuple(name[:-1].lower() for name in drop if name.endswith("*"))
+
+    def kept(pair: str) -> bool:
+        name = pair.split("=", 1)[0].lower()
+        return name not in exact and not (prefixes and name.startswith(prefixes))
+
+    return "&".join(pair for pair in query.split("&") if pair and kept(pair))
+
+
+def require_canonical(url: str, drop_params: Iterable[str] = ()) -> str:
     """Like `canonicalize`, but a bad seed is the user's mistake and says so."""
-    canonical = canonicalize(url)
+    canonical = canonicalize(url, drop_params)
     if canonical is None:
         raise ConfigError(f"not an absolute http(s) URL: {url!r}")
     return canonical

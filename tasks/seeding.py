@@ -14,15 +14,14 @@ from tasks.stages import send
 def seed(urls: Iterable[str], job: str = "default", **policy: Any) -> int:
     """Seed `urls` into `job` (created if new) with policy overrides such as
     ``max_depth=3``; returns how many URLs were new. Workers pick them up at once."""
-    if isinstance(urls, str):
-        urls = [urls]
-    canonical = [require_canonical(url) for url in urls]
-    if not canonical:
+    urls = [urls] if isinstance(urls, str) else list(urls)
+    if not urls:
         raise ConfigError("no seed URLs given")
     ctx = runtime()
     frontier = ctx.frontier(job)
     base = frontier.load_policy(missing_ok=True) or ctx.settings.policy
     merged = base.merged(**policy)
+    canonical = [require_canonical(url, merged.drop_params) for url in urls]
     seed_hosts = tuple(dict.fromkeys(hostname(url) for url in canonical))
     merged = frontier.create(merged.merged(scope_hosts=tuple(dict.fromkeys(merged.scope_hosts + seed_hosts))))
     added = frontier.add([(url, 0) for url in canonical], merged)

@@ -17,7 +17,8 @@ from tasks.app import app, runtime
 
 
 def backoff(attempt: int, policy: Policy, retry_after: float | None) -> float:
-    """Exponential with full jitter, never shorter than Retry-After, never past the cap."""
+    """Exponential with jitter, never past the cap (a longer Retry-After is kept by the
+    host's schedule: the retry waits there without counting as an attempt)."""
     wait = random.uniform(0.5, 1.0) * policy.retry_backoff * 2**attempt
     return min(policy.retry_backoff_max, max(wait, retry_after or 0.0))
 
@@ -29,10 +30,13 @@ def fetch(self: Any, job: str, lease_data: dict[str, Any], attempt: int = 0) -> 
     frontier, policy = ctx.frontier(job), ctx.policy(job)
     wait = frontier.claim_start(lease.host, policy)
     if wait > 0:
-        raise self.retry(args=(job, lease_data, attempt), countdown=wait)
+        frontier.extend(lease, policy)
+        raise self.retry(args=(job, lease_data, attempt), countdown=min(wait, policy.retry_backoff_max))
     try:
         result = steps.fetch_url(lease, frontier.keys, policy, ctx.fetcher, ctx.robots)
     except TransientFetchError as exc:
+        if exc.retry_after:
+            frontier.postpone(lease.host, min(exc.retry_after, policy.max_retry_after), policy)
         if attempt < policy.max_retries:
             frontier.extend(lease, policy)
             raise self.retry(args=(job, lease_data, attempt + 1), countdown=backoff(attempt, policy, exc.retry_after))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.keys import JobKeys
+from pipeline.keys import HOST_DELAY, JobKeys
 from pipeline.robots import Robots
 from pipeline.settings import Policy
 
@@ -30,6 +30,21 @@ class FakeRedis:
 
     def delete(self, key):
         self.data.pop(key, None)
+
+    def hset(self, key, field, value):
+        self.data.setdefault(key, {})[field] = value
+
+    def pipeline(self):
+        return self
+
+    def execute(self):
+        return []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
 
 
 class StubFetcher:
@@ -106,3 +121,13 @@ def test_each_host_and_port_has_its_own_robots():
         "http://example.com:8080/robots.txt",
         "https://other.example/robots.txt",
     ]
+
+
+@pytest.mark.parametrize(("declared", "recorded"), [("2", 2.0), ("500", 30.0)])
+def test_crawl_delay_is_recorded_for_the_whole_cluster_and_capped(declared, recorded):
+    fake = FakeRedis()
+    robots = Robots(fake, StubFetcher(200, f"User-agent: *\nCrawl-delay: {declared}\n"))
+
+    assert robots.allowed(KEYS, "http://example.com/page", Policy(max_crawl_delay=30.0))
+
+    assert fake.data[KEYS.key(HOST_DELAY)]["example.com"] == recorded

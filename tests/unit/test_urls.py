@@ -192,3 +192,12 @@ def test_allowed_domain_is_case_insensitive():
     # case-insensitive and canonical URLs are lower-case.
     assert in_scope("http://docs.example.org/", [], ["Example.ORG"])
     assert in_scope("http://example.org/", [], ["EXAMPLE.org"])
+
+
+def test_session_and_tracking_parameters_are_dropped_when_asked():
+    drop = ("utm_*", "sessionid", "PHPSESSID")
+    url = "http://example.com/a?utm_source=x&b=2&SessionID=9&a=1&phpsessid=abc&utm_medium=y"
+
+    assert canonicalize(url, drop) == "http://example.com/a?a=1&b=2"
+    assert canonicalize("http://example.com/?utm_source=x", drop) == "http://example.com/"
+    assert canonicalize(url) == "http://example.com/a?SessionID=9&a=1&b=2&phpsessid=abc&utm_medium=y&utm_source=x"
