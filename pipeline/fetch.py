@@ -143,9 +143,11 @@ class Fetcher:
 
     def get_text(self, url: str, policy: Policy, limit: int, max_redirects: int = 5) -> tuple[int | None, str]:
         """A small text resource such as robots.txt: (status, first `limit` bytes decoded);
-        status None when no usable answer came (network error, refused address, redirect loop)."""
+        status None when no usable answer came (network error, redirect loop, a redirect
+        to a refused address). A refused address of `url` itself raises, as the page
+        on that host would."""
         try:
-            for _ in range(max_redirects + 1):
+            for hop in range(max_redirects + 1):
                 response = self.session(policy).get(
                     url,
                     timeout=(policy.timeout, policy.timeout),
@@ -163,7 +165,11 @@ class Fetcher:
                     return None, ""
             else:
                 return None, ""
-        except (requests.RequestException, PermanentFetchError, TransientFetchError):
+        except PermanentFetchError:
+            if hop == 0:
+                raise
+            return None, ""
+        except (requests.RequestException, TransientFetchError):
             return None, ""
         with response:
             body = b""

@@ -27,9 +27,9 @@ class Cluster:
         self.processes: list[subprocess.Popen[bytes]] = []
         self.client = redis.Redis.from_url(redis_url)
 
-    def start_worker(self, name: str = "w1", concurrency: int = 2) -> subprocess.Popen[bytes]:
+    def start_worker(self, name: str = "w1", concurrency: int = 2, pool: str = "prefork") -> subprocess.Popen[bytes]:
         return self._start(
-            name, "worker", "-Q", "fetch,parse,store", "-c", str(concurrency), "-n", f"{name}@%h",
+            name, "worker", "-Q", "fetch,parse,store", "-P", pool, "-c", str(concurrency), "-n", f"{name}@%h",
             "--without-gossip", "--without-mingle", "--loglevel", "WARNING",
         )
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -14,9 +15,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 @dataclass
 class Response:
     status: int = 200
-    body: str = ""
+    body: str | bytes = ""
     content_type: str = "text/html; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
+
+
+NOT_FOUND = Response(404, "<html><title>missing</title></html>")
+# A route may also write its own response (streaming, trickling, hanging up).
+Handler = Callable[[BaseHTTPRequestHandler], None]
 
 
 def page(title: str, links: list[str] = ()) -> Response:
@@ -35,8 +41,9 @@ class Host:
     """One HTTP server on one loopback address; `routes` maps a path to a Response."""
 
     def __init__(self, address: str, routes: dict[str, Response] | None = None, delay: float = 0.0) -> None:
-        self.routes: dict[str, Response] = dict(routes or {})
+        self.routes: dict[str, Response | Handler] = dict(routes or {})
         self.delay = delay
+        self.fallback: Callable[[str], Response | Handler] = lambda path: NOT_FOUND
         self.log: list[tuple[float, str]] = []
         self._lock = threading.Lock()
         self.server = QuietServer((address, 0), self._handler())
@@ -72,8 +79,11 @@ class Host:
                 with host._lock:
                     host.log.append((time.time(), self.path))
                 time.sleep(host.delay)
-                response = host.routes.get(self.path, Response(404, "<html><title>missing</title></html>"))
-                body = response.body.encode("utf-8")
+                response = host.routes.get(self.path) or host.fallback(self.path)
+                if callable(response):
+                    response(self)
+                    return
+                body = response.body if isinstance(response.body, bytes) else response.body.encode("utf-8")
                 self.send_response(response.status)
                 self.send_header("Content-Type", response.content_type)
                 self.send_header("Content-Length", str(len(body)))
