@@ -62,6 +62,10 @@ class Context:
         self._policies[job] = (time.monotonic() + POLICY_TTL, policy)
         return policy
 
+    def forget_policy(self, job: str) -> None:
+        """After StalePolicy: the next `policy(job)` reads Redis."""
+        self._policies.pop(job, None)
+
 
 def connect(url: str) -> redis.Redis:
     """A client for `url` (redis://, rediss:// or unix://), with health checks for long idles."""

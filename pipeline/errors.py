@@ -31,5 +31,9 @@ class PermanentFetchError(FetchError):
     """Trying again gives the same answer: other 4xx, too large, refused by policy."""
 
 
+class StalePolicy(CrawlError):
+    """The job was seeded again with another policy since this copy was read: read it again."""
+
+
 class JobNotFound(CrawlError):
     """No job of that name exists in this Redis."""

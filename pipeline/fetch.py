@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 import requests
-from urllib3.exceptions import DecodeError, ReadTimeoutError
+from urllib3.exceptions import DecodeError, LocationParseError, ReadTimeoutError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from pipeline.encoding import decode_html
@@ -129,7 +129,7 @@ class Fetcher:
                 break
             _drain(response)
             response.close()
-            target = canonicalize(urljoin(current, location), policy.drop_params)
+            target = _resolve(current, location, policy.drop_params)
             if target is None:
                 raise PermanentFetchError("redirect to a non-http(s) URL", response.status_code)
             if target in redirects or target == url:
@@ -160,7 +160,7 @@ class Fetcher:
                     break
                 _drain(response)
                 response.close()
-                url = canonicalize(urljoin(url, location)) or ""
+                url = _resolve(url, location) or ""
                 if not url:
                     return None, ""
             else:
@@ -169,7 +169,7 @@ class Fetcher:
             if hop == 0:
                 raise
             return None, ""
-        except (requests.RequestException, TransientFetchError):
+        except (requests.RequestException, TransientFetchError, ValueError, UnicodeError, LocationParseError):
             return None, ""
         with response:
             body = b""
@@ -193,6 +193,8 @@ class Fetcher:
             )
         except requests.RequestException as exc:
             raise classify(exc) from exc
+        except (ValueError, UnicodeError, LocationParseError) as exc:
+            raise PermanentFetchError(f"unusable URL: {type(exc).__name__}") from exc
         if response.status_code in TRANSIENT_STATUSES:
             wait = retry_after(response.headers.get("Retry-After"))
             response.close()
@@ -249,6 +251,14 @@ class Fetcher:
             raise TransientFetchError("connection error", response.status_code) from exc
         response.raw.release_conn()
         return b"".join(chunks)
+
+
+def _resolve(base: str, location: str, drop_params: tuple[str, ...] = ()) -> str | None:
+    """A Location header as a canonical URL; None when it is not a usable http(s) URL."""
+    try:
+        return canonicalize(urljoin(base, location), drop_params)
+    except (ValueError, UnicodeError):
+        return None
 
 
 def _drain(response: requests.Response, limit: int = DRAIN_BYTES) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import redis
 
 from pipeline import keys, scripts
-from pipeline.errors import ConfigError, JobNotFound
+from pipeline.errors import ConfigError, JobNotFound, StalePolicy
 from pipeline.settings import Policy, Settings
 from pipeline.urls import fingerprint, host_key
 
@@ -88,8 +88,10 @@ class Frontier:
         if old is not None:
             hosts = tuple(dict.fromkeys(old.scope_hosts + policy.scope_hosts))
             policy = policy.merged(scope_hosts=hosts)
+        policy = policy.merged(version=time.time_ns() // 1000)
         with self.redis.pipeline() as pipe:
             pipe.set(self.keys.key(keys.CONFIG), json.dumps(policy.to_json()))
+            pipe.set(self.keys.key(keys.VERSION), policy.version)
             pipe.set(self.keys.key(keys.STATE), RUNNING, nx=True)
             pipe.hsetnx(self.keys.key(keys.STATS), "started_at", time.time())
             pipe.sadd(keys.JOBS, self.job)
@@ -201,8 +203,14 @@ class Frontier:
             lookahead=self.settings.dispatch_interval,
             lease_timeout=self.settings.lease_timeout,
         )
+        params["version"] = policy.version
         args = [self.keys.prefix, json.dumps(params), *(extra or [])]
-        return self._scripts[name](args=args)
+        try:
+            return self._scripts[name](args=args)
+        except redis.ResponseError as exc:
+            if str(exc).startswith("STALE_POLICY"):
+                raise StalePolicy(f"job {self.job!r} has a newer policy") from None
+            raise
 
 
 def list_jobs(client: redis.Redis) -> list[str]:

@@ -54,6 +54,8 @@ def public_address(host: str, port: int) -> tuple[Any, ...]:
         if exc.errno == socket.EAI_AGAIN:
             raise TransientFetchError("DNS lookup failed temporarily") from None
         raise PermanentFetchError("DNS lookup failed") from None
+    except (UnicodeError, ValueError):
+        raise PermanentFetchError("unusable host name") from None
     refused = None
     for family, _, _, _, sockaddr in infos:
         if is_public(sockaddr[0]):

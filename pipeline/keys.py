@@ -30,6 +30,7 @@ LEASES = "leases"      # ZSET URL -> lease deadline
 LEASE = "lease"        # HASH URL -> JSON {t: token, h: host, d: depth, s: slot held}
 STATS = "stats"        # HASH of counters
 CONFIG = "config"      # STRING: the job's Policy as JSON
+VERSION = "version"    # STRING: the version of that Policy; scripts refuse a stale copy
 STATE = "state"        # STRING: running | paused | cancelled | finished
 ROBOTS = "robots:"     # STRING per host (robots:HOST): cached robots.txt, with a TTL
 ROBOTS_LOCK = "robots-lock:"  # STRING per host: one worker fetches robots.txt at a time
@@ -47,6 +48,7 @@ LUA_NAMES = {
     "LEASE": LEASE,
     "STATS": STATS,
     "STATE": STATE,
+    "VERSION": VERSION,
 }
 
 

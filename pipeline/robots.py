@@ -40,27 +40,32 @@ class Robots:
 
     def _parser(self, keys: JobKeys, url: str, policy: Policy) -> Protego:
         parts = urlsplit(url)
-        key = keys.robots(parts.netloc)
+        site = f"{parts.scheme}://{parts.netloc}"
+        key = keys.robots(site)
         cached = self._parsed.get(key)
         if cached and cached[0] > time.monotonic():
             return cached[1]
-        body = self._shared_body(keys, parts.netloc, f"{parts.scheme}://{parts.netloc}/robots.txt", policy)
+        body = self._shared_body(keys, site, policy)
         parser = Protego.parse(body)
         self._parsed[key] = (time.monotonic() + _LOCAL_TTL, parser)
         return parser
 
-    def _shared_body(self, keys: JobKeys, host: str, robots_url: str, policy: Policy) -> str:
-        key, lock = keys.robots(host), keys.robots_lock(host)
+    def _shared_body(self, keys: JobKeys, site: str, policy: Policy) -> str:
+        """One worker downloads while the others wait for its answer (or give up waiting
+        and download it themselves)."""
+        key, lock = keys.robots(site), keys.robots_lock(site)
         deadline = time.monotonic() + policy.timeout * 2 + 1
         while True:
             raw = self.redis.get(key)
             if raw is not None:
                 return json.loads(raw)["body"]
-            if self.redis.set(lock, "1", nx=True, ex=LOCK_SECONDS) or time.monotonic() > deadline:
+            owner = bool(self.redis.set(lock, "1", nx=True, ex=LOCK_SECONDS))
+            if owner or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
+        host = urlsplit(site).netloc
         try:
-            body, ttl = self._download(robots_url, policy)
+            body, ttl = self._download(site + "/robots.txt", policy)
             delay = min(Protego.parse(body).crawl_delay(policy.user_agent) or 0.0, policy.max_crawl_delay)
             with self.redis.pipeline() as pipe:
                 pipe.set(key, json.dumps({"body": body}), ex=ttl)
@@ -68,7 +73,8 @@ class Robots:
                 pipe.execute()
             return body
         finally:
-            self.redis.delete(lock)
+            if owner:
+                self.redis.delete(lock)
 
     def _download(self, robots_url: str, policy: Policy) -> tuple[str, int]:
         status, text = self.fetcher.get_text(robots_url, policy, MAX_BYTES)

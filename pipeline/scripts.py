@@ -12,6 +12,9 @@ from pipeline.keys import LUA_NAMES
 
 _PREAMBLE = "\n".join(f"local {name} = ARGV[1] .. '{suffix}'" for name, suffix in LUA_NAMES.items()) + r"""
 local A = cjson.decode(ARGV[2])
+if A.version ~= 0 and A.version ~= tonumber(redis.call('GET', VERSION)) then
+  return redis.error_reply('STALE_POLICY the job was seeded again with another policy')
+end
 local function clock()
   local t = redis.call('TIME')
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -36,15 +39,15 @@ local function delay_of(host)
   return math.max(A.delay, num(redis.call('HGET', HOST_DELAY, host)))
 end
 
-local function budget_left()
-  if A.max_pages == 0 then return true end
-  return stat('dispatched') + stat('queued') < A.max_pages
+-- The job has fetched (or handed out) as many URLs as max_pages allows. What is still
+-- queued stays there: seeding again with a larger budget carries on from it.
+local function spent()
+  return A.max_pages > 0 and stat('dispatched') >= A.max_pages
 end
 
 local function add_links(first)
   local touched, added = {}, 0
   for i, link in ipairs(A.links or {}) do
-    if not budget_left() then break end
     local host_full = A.host_budget > 0 and num(redis.call('HGET', HOST_COUNT, link[2])) >= A.host_budget
     if host_full then
       -- The host has had its budget (a crawler trap, or just huge): the link stays unseen.
@@ -73,7 +76,7 @@ local function lease(limit)
   local out = {}
   if redis.call('GET', STATE) ~= 'running' then return out end
   while #out < limit and redis.call('ZCARD', LEASES) < A.window do
-    if A.max_pages > 0 and stat('dispatched') >= A.max_pages then break end
+    if spent() then break end
     local due = redis.call('ZRANGEBYSCORE', DUE, '-inf', NOW + A.lookahead, 'WITHSCORES', 'LIMIT', 0, 1)
     if #due == 0 then break end
     local host, at = due[1], math.max(tonumber(due[2]), NOW)
@@ -98,8 +101,7 @@ end
 
 local function finish_if_done()
   if redis.call('GET', STATE) ~= 'running' or redis.call('ZCARD', LEASES) > 0 then return end
-  local spent = A.max_pages > 0 and stat('dispatched') >= A.max_pages
-  if stat('queued') == 0 or spent then
+  if stat('queued') == 0 or spent() then
     redis.call('SET', STATE, 'finished')
     redis.call('HSET', STATS, 'finished_at', tostring(NOW))
   end
@@ -117,7 +119,7 @@ end
 
 ADD = _PREAMBLE + r"""
 local added = add_links(3)
-if added > 0 and redis.call('GET', STATE) == 'finished' then
+if redis.call('GET', STATE) == 'finished' and stat('queued') > 0 and not spent() then
   redis.call('SET', STATE, 'running')
   redis.call('HDEL', STATS, 'finished_at')
 end
@@ -180,8 +182,10 @@ if lease_data then
   redis.call('HINCRBY', STATS, 'stored', 1)
   if A.failed then redis.call('HINCRBY', STATS, 'errors', 1) end
   counted = 1
+  -- A stale completion (its lease expired and went to another worker) adds nothing:
+  -- the owner's completion will, and a finished job is not fed behind its back.
+  add_links(3)
 end
-add_links(3)
 local leased = lease(A.limit)
 finish_if_done()
 return {counted, leased}

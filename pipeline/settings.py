@@ -64,6 +64,7 @@ class Policy:
         "Media types parsed for links; others are stored without outlinks.",
         ("text/html", "application/xhtml+xml"),
     )
+    version: int = field(default=0, metadata={"doc": "Set when the job is seeded; tells a stale copy.", "internal": True})
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -141,7 +142,7 @@ def documented() -> list[tuple[str, str, str]]:
     rows = []
     for klass in (Settings, Policy):
         for f in fields(klass):
-            if f.name == "policy":
+            if f.name == "policy" or f.metadata.get("internal"):
                 continue
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
             rows.append((ENV_PREFIX + f.name.upper(), _show(default), f.metadata["doc"]))
@@ -162,7 +163,7 @@ def _from_env(klass: type, env: Mapping[str, str], exclude: set[str] = frozenset
     out = {}
     for f in fields(klass):
         name = ENV_PREFIX + f.name.upper()
-        if f.name not in exclude and name in env:
+        if f.name not in exclude and not f.metadata.get("internal") and name in env:
             out[f.name] = env[name]
     return out
 

@@ -8,6 +8,8 @@ or stored.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
@@ -16,6 +18,7 @@ from w3lib.url import canonicalize_url
 from pipeline.errors import ConfigError
 
 SCHEMES = frozenset({"http", "https"})
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -30,16 +33,29 @@ def canonicalize(url: str, drop_params: Iterable[str] = ()) -> str | None:
         if parts.scheme.lower() not in SCHEMES or not parts.hostname:
             return None
         port = parts.port
-    except ValueError:
+        canonical = urlsplit(canonicalize_url(url.strip()))
+    except (ValueError, UnicodeError):
         return None
-    canonical = urlsplit(canonicalize_url(url.strip()))
     netloc = canonical.hostname or ""
+    if not _valid_host(netloc):
+        return None
     if ":" in netloc:
         netloc = f"[{netloc}]"
     if port is not None and port != _DEFAULT_PORTS[canonical.scheme]:
         netloc = f"{netloc}:{port}"
     query = _without_params(canonical.query, tuple(drop_params)) if drop_params else canonical.query
     return urlunsplit((canonical.scheme, netloc, canonical.path or "/", query, ""))
+
+
+def _valid_host(host: str) -> bool:
+    """An IP literal or a DNS name of sane labels: anything else cannot be fetched and
+    would only fail deep inside the HTTP stack."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    return len(host) <= 253 and all(_LABEL.fullmatch(label) for label in host.rstrip(".").split("."))
 
 
 def _without_params(query: str, drop: tuple[str, ...]) -> str:

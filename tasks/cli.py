@@ -42,6 +42,7 @@ EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     try:
         return args.run(args)
     except ConfigError as exc:
@@ -56,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM stops as cleanly as Ctrl-C: workers finish, the embedded Redis saves."""
+    """SIGTERM and SIGHUP (a closed terminal) stop as cleanly as Ctrl-C: workers
+    finish, the embedded Redis saves, nothing is left running."""
     raise KeyboardInterrupt
 
 
@@ -91,7 +93,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         if not seeds and not frontier.exists():
             raise ConfigError("give at least one seed URL (or --demo, or --job of an existing job)")
         if embedded:
-            _forget_dead_workers(frontier, context.policy(job) if frontier.exists() else None)
+            _forget_dead_workers(context)
         workers = stack.enter_context(
             LocalWorkers(
                 settings.workers, settings.worker_pool, settings.worker_concurrency, dict(os.environ), settings.data_dir
@@ -220,11 +222,19 @@ def _average_rate(stats: JobStats) -> float:
     return stats.stored / elapsed if elapsed > 0 else 0.0
 
 
-def _forget_dead_workers(frontier: Frontier, policy: Any) -> None:
-    """With an embedded Redis no worker of an earlier run can still be alive: what it had
-    leased goes back to the queue now instead of after the lease timeout."""
-    if policy is not None:
-        frontier.tick(policy, limit=0, expire_all=True)
+def _forget_dead_workers(context: Any) -> None:
+    """With an embedded Redis no worker of an earlier run is still alive: the chains it
+    left in the broker are dropped and what it had leased goes back to the frontier now,
+    not after the lease timeout (the frontier, not the broker, is the source of truth)."""
+    from tasks.app import app
+    from tasks.config import KOMBU_UNACKED_KEYS
+
+    app.control.purge()
+    context.redis.delete(*KOMBU_UNACKED_KEYS)
+    for job in list_jobs(context.redis):
+        frontier = context.frontier(job)
+        if frontier.state() in (RUNNING, PAUSED):
+            frontier.tick(context.policy(job), limit=0, expire_all=True)
 
 
 def _redis_for_crawl(settings: Settings, stack: ExitStack) -> tuple[str, bool]:
@@ -258,7 +268,9 @@ def _demo_server() -> Iterator[DemoServer]:
 
 
 def _job_name(seeds: list[str]) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "-", hostname(seeds[0]))[:64] if seeds else "default"
+    """The first seed's host, made a valid job name (an IPv6 host keeps its hex digits)."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", hostname(seeds[0])).strip("-._")[:64] if seeds else ""
+    return name or "default"
 
 
 def _policy_flags(args: argparse.Namespace) -> dict[str, Any]:

@@ -6,10 +6,15 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from kombu import Queue
+
 from pipeline.context import DEFAULT_REDIS_URL
 from pipeline.settings import Settings
 
 QUEUES = ("fetch", "parse", "store")
+# kombu's Redis transport keeps delivered, unacknowledged messages under these keys (its
+# defaults, which this configuration does not change).
+KOMBU_UNACKED_KEYS = ("unacked", "unacked_index")
 
 
 def broker_url(redis_url: str) -> str:
@@ -39,6 +44,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_send_task_events": settings.task_events,
         "task_send_sent_event": settings.task_events,
         "task_default_queue": "fetch",
+        "task_queues": [Queue(name) for name in QUEUES],
         "task_routes": {
             "crawler.fetch": {"queue": "fetch"},
             "crawler.parse": {"queue": "parse"},

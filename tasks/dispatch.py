@@ -4,35 +4,55 @@ this tick only catches what they cannot (new seeds, delays, dead workers)."""
 
 from __future__ import annotations
 
+from celery.utils.log import get_task_logger
+from redis.exceptions import LockError
+
 from pipeline import keys
 from pipeline.context import Context
+from pipeline.errors import CrawlError, StalePolicy
 from pipeline.frontier import PAUSED, RUNNING, list_jobs
 from tasks.app import app, runtime
 from tasks.stages import send
 
+logger = get_task_logger(__name__)
+
 
 def tick(ctx: Context) -> int:
-    """One pass over every job; returns how many URLs were handed out."""
+    """One pass over every job; returns how many URLs were handed out. One broken job
+    (a half-deleted key set, a bad policy) is logged and skipped, not fatal to the rest."""
     sent = 0
     for job in list_jobs(ctx.redis):
-        frontier = ctx.frontier(job)
-        if frontier.state() not in (RUNNING, PAUSED):
-            continue
-        _, leases = frontier.tick(ctx.policy(job))
-        send(job, leases)
-        sent += len(leases)
+        try:
+            sent += _tick_job(ctx, job)
+        except StalePolicy:
+            ctx.forget_policy(job)
+        except CrawlError:
+            logger.exception("dispatching job %s failed", job)
     return sent
 
 
+def _tick_job(ctx: Context, job: str) -> int:
+    frontier = ctx.frontier(job)
+    if frontier.state() not in (RUNNING, PAUSED):
+        return 0
+    _, leases = frontier.tick(ctx.policy(job))
+    send(job, leases)
+    return len(leases)
+
+
 def locked_tick(ctx: Context) -> int | None:
-    """`tick` under the cluster-wide dispatcher lock; None when another holds it."""
+    """`tick` under the cluster-wide dispatcher lock; None when another holds it. The
+    lock only saves work: the frontier's scripts are atomic, so an overlap is harmless."""
     lock = ctx.redis.lock(keys.DISPATCH_LOCK, timeout=max(10.0, ctx.settings.dispatch_interval * 10), blocking=False)
     if not lock.acquire():
         return None
     try:
         return tick(ctx)
     finally:
-        lock.release()
+        try:
+            lock.release()
+        except LockError:
+            logger.warning("the dispatcher lock expired during a tick")
 
 
 @app.task(name="crawler.dispatch")

@@ -111,6 +111,14 @@ class LocalWorkers:
         self._log: IO[bytes] | None = None
 
     def __enter__(self) -> LocalWorkers:
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
         for number in range(self.processes):
@@ -123,24 +131,30 @@ class LocalWorkers:
             self.children.append(subprocess.Popen(
                 command, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
             ))
-        return self
 
     def alive(self) -> bool:
         return bool(self.children) and all(child.poll() is None for child in self.children)
 
     def __exit__(self, *exc: object) -> None:
-        """Warm shutdown first (running tasks finish), then a kill if it hangs."""
-        for child in self.children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in self.children:
-            try:
-                child.wait(STOP_GRACE_SECONDS)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
-        if self._log is not None:
-            self._log.close()
+        """Warm shutdown first (running tasks finish), then a kill if it hangs or if this
+        process is interrupted again while waiting: no worker outlives the command."""
+        try:
+            for child in self.children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + STOP_GRACE_SECONDS
+            for child in self.children:
+                try:
+                    child.wait(max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
+        finally:
+            for child in self.children:
+                if child.poll() is None:
+                    os.killpg(child.pid, signal.SIGKILL)
+                    child.wait()
+            if self._log is not None:
+                self._log.close()
 
 
 def _safe(url: str) -> str:

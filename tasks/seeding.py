@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pipeline.errors import ConfigError
+from pipeline.frontier import CANCELLED
 from pipeline.urls import hostname, require_canonical
 from tasks.app import runtime
 from tasks.stages import send
@@ -19,6 +20,8 @@ def seed(urls: Iterable[str], job: str = "default", **policy: Any) -> int:
         raise ConfigError("no seed URLs given")
     ctx = runtime()
     frontier = ctx.frontier(job)
+    if frontier.state() == CANCELLED:
+        raise ConfigError(f"job {job!r} is cancelled: `crawler resume --job {job}` first, or use a new job name")
     base = frontier.load_policy(missing_ok=True) or ctx.settings.policy
     merged = base.merged(**policy)
     canonical = [require_canonical(url, merged.drop_params) for url in urls]

@@ -7,13 +7,17 @@ import random
 from typing import Any
 
 from celery import chain
+from celery.exceptions import Ignore
+from celery.utils.log import get_task_logger
 
 from pipeline import steps
-from pipeline.errors import PermanentFetchError, TransientFetchError
+from pipeline.errors import PermanentFetchError, StalePolicy, TransientFetchError
 from pipeline.fetch import FetchResult
 from pipeline.frontier import Lease
 from pipeline.settings import Policy
 from tasks.app import app, runtime
+
+logger = get_task_logger(__name__)
 
 
 def backoff(attempt: int, policy: Policy, retry_after: float | None) -> float:
@@ -28,41 +32,73 @@ def fetch(self: Any, job: str, lease_data: dict[str, Any], attempt: int = 0) -> 
     lease = Lease.from_json(lease_data)
     ctx = runtime()
     frontier, policy = ctx.frontier(job), ctx.policy(job)
-    wait = frontier.claim_start(lease.host, policy)
-    if wait > 0:
-        frontier.extend(lease, policy)
-        raise self.retry(args=(job, lease_data, attempt), countdown=min(wait, policy.retry_backoff_max))
     try:
-        result = steps.fetch_url(lease, frontier.keys, policy, ctx.fetcher, ctx.robots)
-    except TransientFetchError as exc:
-        if exc.retry_after:
-            frontier.postpone(lease.host, min(exc.retry_after, policy.max_retry_after), policy)
-        if attempt < policy.max_retries:
-            frontier.extend(lease, policy)
-            raise self.retry(args=(job, lease_data, attempt + 1), countdown=backoff(attempt, policy, exc.retry_after))
-        result = FetchResult.failed(lease.url, exc.reason, exc.status)
-    except PermanentFetchError as exc:
-        result = FetchResult.failed(lease.url, exc.reason, exc.status)
-    send(job, frontier.release_host(lease, policy))
+        wait = frontier.claim_start(lease.host, policy)
+        if wait > 0:
+            _keep_lease(frontier, lease, policy)
+            raise self.retry(args=(job, lease_data, attempt), countdown=min(wait, policy.retry_backoff_max))
+        result = _fetch_once(self, job, lease_data, lease, attempt, policy)
+        send(job, frontier.release_host(lease, policy))
+    except StalePolicy:
+        ctx.forget_policy(job)
+        raise self.retry(args=(job, lease_data, attempt), countdown=0) from None
     return {"job": job, "lease": lease_data, "result": result.to_json()}
 
 
-@app.task(name="crawler.parse")
-def parse(payload: dict[str, Any]) -> dict[str, Any]:
+def _fetch_once(task: Any, job: str, lease_data: dict[str, Any], lease: Lease, attempt: int, policy: Policy) -> FetchResult:
+    """One attempt: a result (maybe a failure to record), or a retry raised for later."""
+    ctx = runtime()
+    frontier = ctx.frontier(job)
+    try:
+        return steps.fetch_url(lease, frontier.keys, policy, ctx.fetcher, ctx.robots)
+    except TransientFetchError as exc:
+        if exc.retry_after:
+            frontier.postpone(lease.host, min(exc.retry_after, policy.max_retry_after), policy)
+        if attempt >= policy.max_retries:
+            return FetchResult.failed(lease.url, exc.reason, exc.status)
+        _keep_lease(frontier, lease, policy)
+        countdown = backoff(attempt, policy, exc.retry_after)
+        raise task.retry(args=(job, lease_data, attempt + 1), countdown=countdown) from None
+    except PermanentFetchError as exc:
+        return FetchResult.failed(lease.url, exc.reason, exc.status)
+    except Exception as exc:
+        # A bug or a limit hit deep in a library must not send the URL round forever:
+        # it is recorded as failed, and the log has the traceback.
+        logger.exception("fetching %s failed unexpectedly", lease.url)
+        return FetchResult.failed(lease.url, f"internal error: {type(exc).__name__}")
+
+
+def _keep_lease(frontier: Any, lease: Lease, policy: Policy) -> None:
+    """Before waiting, push the lease deadline out; a lease already handed to another
+    worker means this chain is stale and stops here."""
+    if not frontier.extend(lease, policy):
+        raise Ignore()
+
+
+@app.task(bind=True, name="crawler.parse")
+def parse(self: Any, payload: dict[str, Any]) -> dict[str, Any]:
     policy = runtime().policy(payload["job"])
-    return dict(payload, result=steps.parse_result(payload["result"], policy))
+    try:
+        return dict(payload, result=steps.parse_result(payload["result"], policy))
+    except Exception as exc:
+        logger.exception("parsing %s failed unexpectedly", payload["lease"]["url"])
+        return dict(payload, result=dict(payload["result"], text=None, error=f"parse error: {type(exc).__name__}"))
 
 
-@app.task(name="crawler.store")
-def store(payload: dict[str, Any]) -> None:
+@app.task(bind=True, name="crawler.store")
+def store(self: Any, payload: dict[str, Any]) -> None:
     job, lease = payload["job"], Lease.from_json(payload["lease"])
     ctx = runtime()
     policy = ctx.policy(job)
     record = steps.to_record(job, lease, payload["result"])
     ctx.store.put(record)
-    _, leases = ctx.frontier(job).complete(
-        lease, policy, failed=record.error is not None, links=steps.links_to_follow(record, policy)
-    )
+    try:
+        _, leases = ctx.frontier(job).complete(
+            lease, policy, failed=record.error is not None, links=steps.links_to_follow(record, policy)
+        )
+    except StalePolicy:
+        ctx.forget_policy(job)
+        raise self.retry(countdown=0) from None
     send(job, leases)
 
 

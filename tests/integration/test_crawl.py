@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 
 from pipeline.frontier import FINISHED
 from tasks import seed
@@ -68,3 +67,13 @@ def test_max_pages_caps_fetches_failures_included(cluster, site):
     assert len(records) == 7 and stats.stored == 7
     served = sum(n for path, n in (site.a.requests() + site.b.requests()).items() if path != "/robots.txt")
     assert served <= 7 + 1  # /moved and its target are two requests for one URL
+
+
+def test_seeding_again_with_a_larger_budget_takes_effect_at_once(cluster, site):
+    first, _ = _crawl(cluster, site, "grow", max_pages=3)
+    assert first.state == FINISHED and first.stored == 3
+
+    seed([site.b.url("/b/30")], job="grow", allow_private=True, delay=0, max_pages=10)
+    again = cluster.wait_finished("grow")
+
+    assert again.stored == 10 and len(cluster.records("grow")) == 10

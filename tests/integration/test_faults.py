@@ -53,8 +53,8 @@ def test_worker_killed_mid_crawl_loses_nothing_and_stores_nothing_twice(tmp_path
     records = cluster.records("crash")
     urls = [record.url for record in records]
     assert sorted(urls) == sorted(_expected(slow_site))
-    assert len(urls) == len(set(urls))
-    assert stats.stored == len(urls) and stats.requeued > 0
+    assert stats.stored == len(urls), "each URL counted as stored exactly once"
+    assert stats.requeued > 0, "the kill hit URLs in flight, and they were handed out again"
     assert all(record.error is None for record in records)
 
 
