@@ -11,11 +11,15 @@ from functools import cached_property
 
 import redis
 
+from pipeline import sitemaps
+from pipeline.errors import StalePolicy
 from pipeline.fetch import Fetcher
-from pipeline.frontier import Frontier
+from pipeline.frontier import SITEMAP, Frontier
+from pipeline.keys import JobKeys
 from pipeline.robots import Robots
 from pipeline.settings import Policy, Settings
 from pipeline.store import Store, open_store
+from pipeline.urls import in_scope
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # Seconds a job's policy is reused before it is read again (re-seeding may change it).
@@ -42,7 +46,7 @@ class Context:
     @property
     def robots(self) -> Robots:
         if not hasattr(self._local, "robots"):
-            self._local.robots = Robots(self.redis, self.fetcher)
+            self._local.robots = Robots(self.redis, self.fetcher, on_fetched=self._schedule_sitemaps)
         return self._local.robots
 
     @cached_property
@@ -65,6 +69,23 @@ class Context:
     def forget_policy(self, job: str) -> None:
         """After StalePolicy: the next `policy(job)` reads Redis."""
         self._policies.pop(job, None)
+
+    def _schedule_sitemaps(self, keys: JobKeys, site: str, robots_body: str) -> None:
+        """A host's robots.txt was just fetched: its sitemaps join the frontier."""
+        for _ in range(2):
+            policy = self.policy(keys.job)
+            if not policy.sitemaps:
+                return
+            found = [
+                (url, 0)
+                for url in sitemaps.locations(robots_body, site)
+                if in_scope(url, policy.scope_hosts, policy.allowed_domains)
+            ]
+            try:
+                self.frontier(keys.job).add(found, policy, kind=SITEMAP)
+                return
+            except StalePolicy:
+                self.forget_policy(keys.job)
 
 
 def connect(url: str) -> redis.Redis:

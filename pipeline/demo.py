@@ -21,12 +21,17 @@ class DemoSite:
         targets = [2 * number, 2 * number + 1, (number * 7 + 3) % self.pages + 1, max(1, number // 2)]
         return [t for t in dict.fromkeys(targets) if 1 <= t <= self.pages and t != number]
 
-    def respond(self, path: str) -> tuple[int, str, bytes]:
-        """(status, content type, body) for a request path."""
+    def respond(self, path: str, base: str = "") -> tuple[int, str, bytes]:
+        """(status, content type, body) for a request path; `base` (scheme://host:port)
+        makes the sitemap's URLs absolute, as sitemaps require."""
         if path in ("/", "/index.html"):
             return 200, "text/html; charset=utf-8", self._html("Demo site", [1], extra=_EXTRAS)
         if path == "/robots.txt":
-            return 200, "text/plain", b"User-agent: *\nDisallow: /private/\n"
+            return 200, "text/plain", b"User-agent: *\nDisallow: /private/\nSitemap: /sitemap.xml\n"
+        if path == "/sitemap.xml":
+            return 200, "application/xml", _SITEMAP.format(base=base).encode()
+        if path == "/extra.html":
+            return 200, "text/html; charset=utf-8", self._html("Found only in the sitemap", [])
         if path == "/about.txt":
             return 200, "text/plain; charset=utf-8", b"A demo site for celery-crawler.\n"
         if path.startswith("/page/") and path.endswith(".html"):
@@ -37,7 +42,8 @@ class DemoSite:
 
     def reachable(self) -> set[str]:
         """Every path a crawl that obeys robots.txt and nofollow fetches."""
-        return {"/", "/about.txt", "/missing.html"} | {f"/page/{i}.html" for i in range(1, self.pages + 1)}
+        listed = {"/sitemap.xml", "/extra.html"}
+        return {"/", "/about.txt", "/missing.html"} | listed | {f"/page/{i}.html" for i in range(1, self.pages + 1)}
 
     def _html(self, title: str, links: list[int], extra: str = "") -> bytes:
         anchors = "".join(f'<li><a href="/page/{n}.html">Page {n}</a></li>' for n in links)
@@ -52,6 +58,13 @@ class DemoSite:
 _EXTRAS = (
     '<a href="/about.txt">about</a> <a href="/missing.html">a broken link</a> '
     '<a href="/private/secret.html">private</a> <a rel="nofollow" href="/page/1.html?ref=nofollow">nofollow</a>'
+)
+
+
+_SITEMAP = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+    "<url><loc>{base}/extra.html</loc></url><url><loc>{base}/page/1.html</loc></url></urlset>"
 )
 
 
@@ -89,7 +102,8 @@ def _handler(site: DemoSite) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
-            status, content_type, body = site.respond(self.path.split("?", 1)[0])
+            base = f"http://{self.headers.get('Host', '')}"
+            status, content_type, body = site.respond(self.path.split("?", 1)[0], base)
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))

@@ -52,9 +52,15 @@ class FetchResult:
     redirects: list[str] = field(default_factory=list)
     error: str | None = None
     fetched_at: str = field(default_factory=lambda: utcnow())
+    links: list[str] | None = None
+    sitemaps: list[str] = field(default_factory=list)
+    body: bytes | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """Everything but the raw body, which never travels between tasks."""
+        data = asdict(self)
+        data.pop("body")
+        return data
 
     @classmethod
     def failed(cls, url: str, reason: str, status: int | None = None) -> FetchResult:
@@ -115,8 +121,9 @@ class Fetcher:
             session.close()
         self._sessions.clear()
 
-    def fetch(self, url: str, policy: Policy, check: HopCheck = lambda url: None) -> FetchResult:
-        """Fetch `url`, calling `check` on every hop; raises FetchError subclasses."""
+    def fetch(self, url: str, policy: Policy, check: HopCheck = lambda url: None, keep_body: bool = False) -> FetchResult:
+        """Fetch `url`, calling `check` on every hop; raises FetchError subclasses.
+        With `keep_body`, the raw (decompressed) body is kept in `result.body`."""
         started = time.monotonic()
         deadline = started + policy.download_deadline
         redirects: list[str] = []
@@ -139,7 +146,10 @@ class Fetcher:
             redirects.append(target)
             current = target
         with response:
-            return self._read(url, current, redirects, response, policy, started, deadline)
+            result, body = self._read(url, current, redirects, response, policy, started, deadline)
+        if keep_body:
+            result.body = body
+        return result
 
     def get_text(self, url: str, policy: Policy, limit: int, max_redirects: int = 5) -> tuple[int | None, str]:
         """A small text resource such as robots.txt: (status, first `limit` bytes decoded);
@@ -210,7 +220,7 @@ class Fetcher:
         policy: Policy,
         started: float,
         deadline: float,
-    ) -> FetchResult:
+    ) -> tuple[FetchResult, bytes]:
         media_type = _media_type(response.headers.get("Content-Type"))
         result = FetchResult(
             url=url,
@@ -223,14 +233,14 @@ class Fetcher:
             _drain(response)
             result.error = f"HTTP {response.status_code}"
             result.elapsed = round(time.monotonic() - started, 4)
-            return result
+            return result, b""
         body = self._body(response, policy, deadline)
         result.length = len(body)
         result.content_hash = hashlib.sha1(body).hexdigest()
         if media_type in policy.parse_types or media_type is None:
             result.encoding, result.text = decode_html(body, response.headers.get("Content-Type"))
         result.elapsed = round(time.monotonic() - started, 4)
-        return result
+        return result, body
 
     def _body(self, response: requests.Response, policy: Policy, deadline: float) -> bytes:
         chunks: list[bytes] = []

@@ -25,17 +25,27 @@ RUNNING, PAUSED, CANCELLED, FINISHED = "running", "paused", "cancelled", "finish
 STATES = (RUNNING, PAUSED, CANCELLED, FINISHED)
 # Leases handed out when a URL finishes: one for the slot it frees, one to grow.
 HANDOFF_LIMIT = 2
+PAGE, SITEMAP = "page", "sitemap"
+SITEMAP_PREFIX = "sitemap:"
 
 
 @dataclass(frozen=True)
 class Lease:
-    """A URL handed to Celery; `token` tells a live lease from one handed out again."""
+    """A URL handed to Celery; `token` tells a live lease from one handed out again.
+    A sitemap travels the frontier like a page (politeness, leases, retries) but is
+    read for the URLs it lists."""
 
     url: str
     depth: int
     host: str
     token: int
     countdown: float = 0.0
+    kind: str = PAGE
+
+    @property
+    def member(self) -> str:
+        """How the frontier names it: a sitemap's URL is prefixed, so it is not the page."""
+        return _member(self.url, self.kind)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -46,8 +56,11 @@ class Lease:
 
     @classmethod
     def from_script(cls, row: list[Any]) -> Lease:
-        url, depth, host, token, countdown = row
-        return cls(_text(url), int(depth), _text(host), int(token), max(0.0, float(countdown)))
+        member, depth, host, token, countdown = row
+        url, kind = _text(member), PAGE
+        if url.startswith(SITEMAP_PREFIX):
+            url, kind = url[len(SITEMAP_PREFIX):], SITEMAP
+        return cls(url, int(depth), _text(host), int(token), max(0.0, float(countdown)), kind)
 
 
 @dataclass(frozen=True)
@@ -119,10 +132,10 @@ class Frontier:
             raise JobNotFound(f"no job named {self.job!r}")
         self.redis.set(self.keys.key(keys.STATE), state)
 
-    def add(self, links: Iterable[tuple[str, int]], policy: Policy) -> int:
+    def add(self, links: Iterable[tuple[str, int]], policy: Policy, kind: str = PAGE) -> int:
         """Schedule canonical URLs (with their depth) that were never seen; returns how many."""
-        links = list(links)
-        return int(self._run("ADD", policy, _link_args(links), links=_link_rows(links)))
+        entries = [(url, depth, kind) for url, depth in links]
+        return int(self._run("ADD", policy, _link_args(entries), links=_link_rows(entries)))
 
     def lease(self, policy: Policy, limit: int) -> list[Lease]:
         return [Lease.from_script(row) for row in self._run("LEASE", policy, limit=limit)]
@@ -133,7 +146,7 @@ class Frontier:
 
     def release_host(self, lease: Lease, policy: Policy) -> list[Lease]:
         """The request of `lease` is over: free its host slot and hand out what is now due."""
-        rows = self._run("RELEASE_HOST", policy, url=lease.url, token=lease.token, limit=HANDOFF_LIMIT)
+        rows = self._run("RELEASE_HOST", policy, url=lease.member, token=lease.token, limit=HANDOFF_LIMIT)
         return [Lease.from_script(row) for row in rows]
 
     def postpone(self, host: str, seconds: float, policy: Policy) -> None:
@@ -146,18 +159,26 @@ class Frontier:
 
     def extend(self, lease: Lease, policy: Policy) -> bool:
         """Push the lease deadline out again, e.g. before a retry; False if it was lost."""
-        return bool(self._run("EXTEND", policy, url=lease.url, token=lease.token))
+        return bool(self._run("EXTEND", policy, url=lease.member, token=lease.token))
 
-    def complete(self, lease: Lease, policy: Policy, failed: bool, links: list[tuple[str, int]]) -> tuple[bool, list[Lease]]:
-        """Release the lease, schedule `links`, and hand out what is now due."""
+    def complete(
+        self,
+        lease: Lease,
+        policy: Policy,
+        failed: bool,
+        links: list[tuple[str, int]],
+        sitemaps: list[tuple[str, int]] = (),
+    ) -> tuple[bool, list[Lease]]:
+        """Release the lease, schedule `links` (and `sitemaps`), and hand out what is now due."""
+        entries = [(url, depth, PAGE) for url, depth in links] + [(url, depth, SITEMAP) for url, depth in sitemaps]
         counted, rows = self._run(
             "COMPLETE",
             policy,
-            _link_args(links),
-            url=lease.url,
+            _link_args(entries),
+            url=lease.member,
             token=lease.token,
             failed=failed,
-            links=_link_rows(links),
+            links=_link_rows(entries),
             limit=HANDOFF_LIMIT,
         )
         return bool(counted), [Lease.from_script(row) for row in rows]
@@ -199,6 +220,7 @@ class Frontier:
             delay=policy.delay,
             max_pages=policy.max_pages,
             host_budget=policy.max_pages_per_host,
+            sitemap_budget=policy.max_sitemaps_per_host,
             window=self.settings.dispatch_window,
             lookahead=self.settings.dispatch_interval,
             lease_timeout=self.settings.lease_timeout,
@@ -220,12 +242,16 @@ def list_jobs(client: redis.Redis) -> list[str]:
 _SCRIPT_NAMES = ("ADD", "LEASE", "CLAIM_START", "RELEASE_HOST", "POSTPONE", "EXTEND", "COMPLETE", "TICK")
 
 
-def _link_rows(links: list[tuple[str, int]]) -> list[list[Any]]:
-    return [[url, host_key(url), depth] for url, depth in links]
+def _member(url: str, kind: str) -> str:
+    return SITEMAP_PREFIX + url if kind == SITEMAP else url
 
 
-def _link_args(links: list[tuple[str, int]]) -> list[bytes]:
-    return [fingerprint(url) for url, _ in links]
+def _link_rows(entries: list[tuple[str, int, str]]) -> list[list[Any]]:
+    return [[_member(url, kind), host_key(url), depth, int(kind == SITEMAP)] for url, depth, kind in entries]
+
+
+def _link_args(entries: list[tuple[str, int, str]]) -> list[bytes]:
+    return [fingerprint(_member(url, kind)) for url, _, kind in entries]
 
 
 def _text(value: Any) -> Any:

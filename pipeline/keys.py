@@ -26,6 +26,7 @@ PLANNED = "planned"    # HASH host -> earliest planned start of its next request
 STARTED = "started"    # HASH host -> when its last request really started
 HOST_DELAY = "delay"   # HASH host -> robots.txt Crawl-delay (capped), when larger than the job's
 HOST_COUNT = "hostcount"  # HASH host -> URLs scheduled for it (the per-host budget)
+HOST_SITEMAPS = "hostsitemaps"  # HASH host -> sitemaps scheduled for it
 LEASES = "leases"      # ZSET URL -> lease deadline
 LEASE = "lease"        # HASH URL -> JSON {t: token, h: host, d: depth, s: slot held}
 STATS = "stats"        # HASH of counters
@@ -44,6 +45,7 @@ LUA_NAMES = {
     "STARTED": STARTED,
     "HOST_DELAY": HOST_DELAY,
     "HOST_COUNT": HOST_COUNT,
+    "HOST_SITEMAPS": HOST_SITEMAPS,
     "LEASES": LEASES,
     "LEASE": LEASE,
     "STATS": STATS,

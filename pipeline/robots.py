@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import redis
@@ -23,14 +24,17 @@ UNAVAILABLE_TTL = 600
 LOCK_SECONDS = 60
 _DISALLOW_ALL = "User-agent: *\nDisallow: /\n"
 _LOCAL_TTL = 30.0
+# Called once per host and job when robots.txt was fetched: (keys, scheme://host, body).
+OnFetched = Callable[[JobKeys, str, str], None]
 
 
 class Robots:
     """Answers "may this URL be fetched?" for one worker process."""
 
-    def __init__(self, client: redis.Redis, fetcher: Fetcher) -> None:
+    def __init__(self, client: redis.Redis, fetcher: Fetcher, on_fetched: OnFetched | None = None) -> None:
         self.redis = client
         self.fetcher = fetcher
+        self.on_fetched = on_fetched
         self._parsed: dict[str, tuple[float, Protego]] = {}
 
     def allowed(self, keys: JobKeys, url: str, policy: Policy) -> bool:
@@ -71,6 +75,8 @@ class Robots:
                 pipe.set(key, json.dumps({"body": body}), ex=ttl)
                 pipe.hset(keys.key(HOST_DELAY), host, delay)
                 pipe.execute()
+            if self.on_fetched is not None and body != _DISALLOW_ALL:
+                self.on_fetched(keys, site, body)
             return body
         finally:
             if owner:

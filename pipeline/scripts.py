@@ -48,11 +48,14 @@ end
 local function add_links(first)
   local touched, added = {}, 0
   for i, link in ipairs(A.links or {}) do
-    local host_full = A.host_budget > 0 and num(redis.call('HGET', HOST_COUNT, link[2])) >= A.host_budget
+    -- link = {member, host, depth, is_sitemap}; pages and sitemaps have budgets of their own.
+    local counter = link[4] == 1 and HOST_SITEMAPS or HOST_COUNT
+    local budget = link[4] == 1 and A.sitemap_budget or A.host_budget
+    local host_full = budget > 0 and num(redis.call('HGET', counter, link[2])) >= budget
     if host_full then
       -- The host has had its budget (a crawler trap, or just huge): the link stays unseen.
     elseif redis.call('SADD', SEEN, ARGV[first + i - 1]) == 1 then
-      redis.call('HINCRBY', HOST_COUNT, link[2], 1)
+      redis.call('HINCRBY', counter, link[2], 1)
       redis.call('ZADD', QUEUE .. link[2], link[3], link[1])
       redis.call('HINCRBY', STATS, 'queued', 1)
       touched[link[2]] = true

@@ -48,6 +48,10 @@ class Policy:
     max_pages_per_host: int = _doc("URLs scheduled per host at most (bounds crawler traps); 0 means no limit.", 10_000)
     max_crawl_delay: float = _doc("Cap on a robots.txt Crawl-delay, in seconds.", 30.0)
     max_retry_after: float = _doc("Cap on a Retry-After pause of one host, in seconds.", 3600.0)
+    sitemaps: bool = _doc("Read the sitemaps robots.txt names, and /sitemap.xml, for more URLs.", True)
+    max_sitemaps_per_host: int = _doc("Sitemaps (index files included) read per host at most.", 20)
+    max_sitemap_bytes: int = _doc("Decompressed bytes of one sitemap at most.", 50 * 1024 * 1024)
+    max_sitemap_urls: int = _doc("URLs taken from one sitemap at most.", 50_000)
     max_url_length: int = _doc("Longer URLs are dropped when found.", 2048)
     drop_params: tuple[str, ...] = _doc(
         "Query parameters removed from every URL (session ids, tracking tags); `name*` is a prefix.",

@@ -35,7 +35,7 @@ from tasks.progress import Display, line
 DEMO_JOB = "demo"
 DEMO_PORT = 8765
 # The demo site is ours and local: no need to be gentle with it.
-DEMO_POLICY = {"allow_private": True, "delay": 0.0, "host_concurrency": 4}
+DEMO_POLICY = {"allow_private": True, "delay": 0.0, "host_concurrency": 4, "sitemaps": True}
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 

@@ -94,7 +94,11 @@ def store(self: Any, payload: dict[str, Any]) -> None:
     ctx.store.put(record)
     try:
         _, leases = ctx.frontier(job).complete(
-            lease, policy, failed=record.error is not None, links=steps.links_to_follow(record, policy)
+            lease,
+            policy,
+            failed=record.error is not None,
+            links=steps.links_to_follow(record, policy),
+            sitemaps=steps.sitemaps_to_read(record, payload["result"], policy),
         )
     except StalePolicy:
         ctx.forget_policy(job)

@@ -352,7 +352,7 @@ def test_demo_crawl(workdir: Path) -> None:
     assert job == "demo" and "job demo finished" in summary(result)
     assert_nothing_left(workdir)
     records = by_url(export_jsonl(workdir, job))
-    seeds = [url for url, record in records.items() if record["depth"] == 0]
+    seeds = [url for url, record in records.items() if record["depth"] == 0 and not url.endswith("/sitemap.xml")]
     assert len(seeds) == 1, f"expected one seed record, got {seeds}"
     base = urlsplit(seeds[0])
     assert base.path == "/"
@@ -366,6 +366,7 @@ def test_demo_crawl(workdir: Path) -> None:
     assert paths["/missing.html"]["status"] == 404 and paths["/missing.html"]["error"]
     assert paths["/about.txt"]["content_type"] == "text/plain" and paths["/about.txt"]["error"] is None
     assert paths["/page/1.html"]["title"] == "Demo page 1"
+    assert paths["/extra.html"]["title"] == "Found only in the sitemap" and paths["/extra.html"]["depth"] == 1
     errors = sorted(path for path, record in paths.items() if record["error"])
     assert errors == ["/missing.html", "/private/secret.html"]
 
