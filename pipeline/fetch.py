@@ -23,7 +23,8 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 
 from pipeline.encoding import decode_html
 from pipeline.errors import PermanentFetchError, TransientFetchError
-from pipeline.guard import GuardedAdapter
+from pipeline.connections import CrawlerAdapter
+from pipeline.deadline import deadline as exchange_deadline
 from pipeline.settings import Policy
 from pipeline.urls import canonicalize
 
@@ -109,10 +110,9 @@ class Fetcher:
     def session(self, policy: Policy) -> requests.Session:
         if policy.allow_private not in self._sessions:
             session = requests.Session()
-            if not policy.allow_private:
-                adapter = GuardedAdapter()
-                session.mount("http://", adapter)
-                session.mount("https://", adapter)
+            adapter = CrawlerAdapter(guarded=not policy.allow_private)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
             self._sessions[policy.allow_private] = session
         return self._sessions[policy.allow_private]
 
@@ -123,9 +123,24 @@ class Fetcher:
 
     def fetch(self, url: str, policy: Policy, check: HopCheck = lambda url: None, keep_body: bool = False) -> FetchResult:
         """Fetch `url`, calling `check` on every hop; raises FetchError subclasses.
-        With `keep_body`, the raw (decompressed) body is kept in `result.body`."""
+        With `keep_body`, the raw (decompressed) body is kept in `result.body`. The
+        whole exchange, redirects and robots.txt included, has `download_deadline`."""
+        with exchange_deadline(policy.download_deadline) as limit:
+            try:
+                result, body = self._exchange(url, policy, check, limit.at)
+            except TransientFetchError as exc:
+                if limit.expired:
+                    raise TransientFetchError("download deadline exceeded", exc.status) from exc
+                raise
+        if limit.expired:
+            # A cut connection can also look like a short, complete response.
+            raise TransientFetchError("download deadline exceeded", result.status)
+        if keep_body:
+            result.body = body
+        return result
+
+    def _exchange(self, url: str, policy: Policy, check: HopCheck, deadline: float) -> tuple[FetchResult, bytes]:
         started = time.monotonic()
-        deadline = started + policy.download_deadline
         redirects: list[str] = []
         current = url
         while True:
@@ -146,10 +161,7 @@ class Fetcher:
             redirects.append(target)
             current = target
         with response:
-            result, body = self._read(url, current, redirects, response, policy, started, deadline)
-        if keep_body:
-            result.body = body
-        return result
+            return self._read(url, current, redirects, response, policy, started, deadline)
 
     def get_text(self, url: str, policy: Policy, limit: int, max_redirects: int = 5) -> tuple[int | None, str]:
         """A small text resource such as robots.txt: (status, first `limit` bytes decoded);

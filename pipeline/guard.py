@@ -1,10 +1,10 @@
 """The address guard: a crawler that follows links must not be steered into the
 network it runs in (cloud metadata, admin consoles on loopback, the office LAN).
 
-The check sits inside the HTTP connection itself: the host is resolved once, the
-address is checked, and the socket goes to that very address. A host whose DNS answer
-changes between a check and a connect (DNS rebinding) gains nothing, and every
-redirect hop and robots.txt request passes through the same door.
+The check sits inside the HTTP connection itself (pipeline/connections.py): the host is
+resolved once, the address is checked, and the socket goes to that very address. A host
+whose DNS answer changes between a check and a connect (DNS rebinding) gains nothing,
+and every redirect hop and robots.txt request passes through the same door.
 """
 
 from __future__ import annotations
@@ -12,10 +12,6 @@ from __future__ import annotations
 import ipaddress
 import socket
 from typing import Any
-
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from pipeline.errors import PermanentFetchError, TransientFetchError
 
@@ -67,34 +63,3 @@ def public_address(host: str, port: int) -> tuple[Any, ...]:
 def check_host(host: str, port: int) -> None:
     """Refuse `host` unless it resolves to a public address."""
     public_address(host, port)
-
-
-class _GuardedConnectionMixin:
-    def _new_conn(self) -> socket.socket:
-        _, sockaddr = public_address(self._dns_host, self.port)
-        self._dns_host = sockaddr[0]
-        return super()._new_conn()
-
-
-class GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):
-    pass
-
-
-class GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
-    """TLS still verifies the certificate (and sends SNI) for the host name, not the address."""
-
-
-class _GuardedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = GuardedHTTPConnection
-
-
-class _GuardedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = GuardedHTTPSConnection
-
-
-class GuardedAdapter(HTTPAdapter):
-    """A requests adapter whose every new connection passes the address guard."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}

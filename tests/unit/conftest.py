@@ -138,6 +138,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             time.sleep(float(every))
 
+    def trickle_headers(self, count: str = "60", every: str = "0.05") -> None:
+        """Headers that never pause long enough for a read timeout, yet never end."""
+        self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        try:
+            for number in range(int(count)):
+                self.wfile.write(f"X-Slow-{number}: y\r\n".encode())
+                self.wfile.flush()
+                time.sleep(float(every))
+        except OSError:
+            return
+        self.wfile.write(b"Content-Length: 0\r\n\r\n")
+
     def big(self) -> None:
         self._send(200, b"x" * BIG_SIZE)
 
@@ -154,6 +166,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 _ROUTES = [
     (r"/html", "html"),
+    (r"/trickle-headers", "trickle_headers"),
     (r"/sjis", "sjis"),
     (r"/plain", "plain"),
     (r"/untyped", "untyped"),

@@ -372,3 +372,23 @@ def test_classify(exc, kind, reason):
     assert type(error) is kind
     if reason is not None:
         assert error.reason == reason
+
+
+def test_download_deadline_holds_while_headers_trickle(site, fetcher):
+    # Header lines every 50 ms never trip the read timeout; the watchdog cuts the
+    # exchange at the deadline instead of letting 60 lines take 3 s.
+    policy = Policy(allow_private=True, timeout=1.0, download_deadline=0.5)
+    started = time.monotonic()
+    with pytest.raises(TransientFetchError) as info:
+        fetcher.fetch(site.url("/trickle-headers?count=60&every=0.05"), policy)
+
+    assert info.value.reason == "download deadline exceeded"
+    assert time.monotonic() - started < 1.2
+
+
+def test_a_kept_alive_connection_outlives_the_deadline_of_an_earlier_fetch(site, fetcher):
+    policy = Policy(allow_private=True, timeout=1.0, download_deadline=0.3)
+    assert fetcher.fetch(site.url("/html"), policy).status == 200
+    time.sleep(0.5)
+
+    assert fetcher.fetch(site.url("/html"), policy).status == 200

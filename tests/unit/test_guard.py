@@ -84,7 +84,7 @@ def test_the_guard_resolves_once_and_connects_to_the_address_it_checked(monkeypa
     use the first answer, not look the name up again."""
     import socket
 
-    from pipeline import guard
+    from pipeline import connections, guard
 
     answers = [("93.184.216.34", 80), ("127.0.0.1", 80)]
     lookups = []
@@ -95,10 +95,10 @@ def test_the_guard_resolves_once_and_connects_to_the_address_it_checked(monkeypa
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", address)]
 
     monkeypatch.setattr(guard.socket, "getaddrinfo", fake_getaddrinfo)
-    connection = guard.GuardedHTTPConnection("rebind.example", 80, timeout=0.01)
+    connection = connections._GuardedHTTP("rebind.example", 80, timeout=0.01)
     connected = []
     monkeypatch.setattr(
-        guard.HTTPConnection, "_new_conn", lambda self: connected.append(self._dns_host) or socket.socket()
+        connections.HTTPConnection, "_new_conn", lambda self: connected.append(self._dns_host) or socket.socket()
     )
     connection._new_conn().close()
 
