@@ -150,6 +150,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.wfile.write(b"Content-Length: 0\r\n\r\n")
 
+    def stacked(self, layers: str = "6") -> None:
+        body = b"<html><title>deep</title></html>"
+        for _ in range(int(layers)):
+            body = gzip.compress(body)
+        self._send(200, body, Content_Encoding=", ".join(["gzip"] * int(layers)))
+
     def big(self) -> None:
         self._send(200, b"x" * BIG_SIZE)
 
@@ -166,6 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 _ROUTES = [
     (r"/html", "html"),
+    (r"/stacked", "stacked"),
     (r"/trickle-headers", "trickle_headers"),
     (r"/sjis", "sjis"),
     (r"/plain", "plain"),

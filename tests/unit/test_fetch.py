@@ -392,3 +392,12 @@ def test_a_kept_alive_connection_outlives_the_deadline_of_an_earlier_fetch(site,
     time.sleep(0.5)
 
     assert fetcher.fetch(site.url("/html"), policy).status == 200
+
+
+def test_stacked_content_encodings_are_capped(site, fetcher):
+    policy = Policy(allow_private=True, timeout=1.0)
+    assert fetcher.fetch(site.url("/stacked?layers=2"), policy).text.endswith("</html>")
+
+    with pytest.raises(PermanentFetchError) as info:
+        fetcher.fetch(site.url("/stacked?layers=6"), policy)
+    assert info.value.reason == "undecodable content encoding"
