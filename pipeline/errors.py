@@ -11,12 +11,14 @@ class ConfigError(CrawlError):
 
 
 class FetchError(CrawlError):
-    """A URL could not be fetched; `reason` is the short text stored in the record."""
+    """A URL could not be fetched; `reason` is the short text stored in the record, and
+    `redirects` the hops followed before it failed (the last one is where it stopped)."""
 
     def __init__(self, reason: str, status: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
+        self.redirects: list[str] = []
 
 
 class TransientFetchError(FetchError):

@@ -64,8 +64,9 @@ class FetchResult:
         return data
 
     @classmethod
-    def failed(cls, url: str, reason: str, status: int | None = None) -> FetchResult:
-        return cls(url=url, final_url=url, status=status, error=reason)
+    def failed(cls, url: str, reason: str, status: int | None = None, redirects: list[str] = ()) -> FetchResult:
+        final = redirects[-1] if redirects else url
+        return cls(url=url, final_url=final, status=status, error=reason, redirects=list(redirects))
 
 
 def utcnow() -> str:
@@ -142,10 +143,15 @@ class Fetcher:
     def _exchange(self, url: str, policy: Policy, check: HopCheck, deadline: float) -> tuple[FetchResult, bytes]:
         started = time.monotonic()
         redirects: list[str] = []
-        current = url
+        current, status = url, None
         while True:
-            check(current)
+            try:
+                check(current)
+            except PermanentFetchError as exc:
+                exc.status, exc.redirects = exc.status or status, redirects
+                raise
             response = self._send(current, policy)
+            status = response.status_code
             location = response.headers.get("Location") if response.status_code in REDIRECT_STATUSES else None
             if location is None:
                 break

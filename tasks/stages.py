@@ -55,12 +55,12 @@ def _fetch_once(task: Any, job: str, lease_data: dict[str, Any], lease: Lease, a
         if exc.retry_after:
             frontier.postpone(lease.host, min(exc.retry_after, policy.max_retry_after), policy)
         if attempt >= policy.max_retries:
-            return FetchResult.failed(lease.url, exc.reason, exc.status)
+            return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects)
         _keep_lease(frontier, lease, policy)
         countdown = backoff(attempt, policy, exc.retry_after)
         raise task.retry(args=(job, lease_data, attempt + 1), countdown=countdown) from None
     except PermanentFetchError as exc:
-        return FetchResult.failed(lease.url, exc.reason, exc.status)
+        return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects)
     except Exception as exc:
         # A bug or a limit hit deep in a library must not send the URL round forever:
         # it is recorded as failed, and the log has the traceback.

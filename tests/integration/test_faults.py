@@ -108,3 +108,14 @@ def _wait(condition, what: str, timeout: float = 60) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_the_per_host_budget_bounds_what_one_host_can_schedule(redis_client):
+    settings = Settings.load()
+    frontier = Frontier(redis_client, "budget", settings)
+    policy = frontier.create(settings.policy.merged(max_pages_per_host=5))
+
+    added = frontier.add([(f"http://trap.example/cal/{i}", 1) for i in range(50)], policy)
+    added += frontier.add([(f"http://other.example/{i}", 1) for i in range(3)], policy)
+
+    assert added == 8 and frontier.stats().queued == 8

@@ -17,7 +17,7 @@ def _tree(host: Host, pages: int) -> Host:
     return host.start()
 
 
-def test_four_workers_keep_the_delay_between_request_starts(cluster):
+def test_four_workers_keep_the_delay_between_request_starts(cluster, record_property):
     host = _tree(Host("127.0.0.1"), 12)
     other = _tree(Host("127.0.0.2"), 12)
     try:
@@ -33,6 +33,7 @@ def test_four_workers_keep_the_delay_between_request_starts(cluster):
     for server in (host, other):
         starts = _start_times(server)
         gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+        record_property(f"min_gap_{server.base}", round(min(gaps), 3))
         assert len(starts) == 13
         assert min(gaps) >= 0.45, gaps
     both = sorted(_start_times(host) + _start_times(other))

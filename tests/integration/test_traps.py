@@ -57,7 +57,10 @@ def _dynamic(path: str):
 @pytest.fixture
 def hostile():
     host = Host("127.0.0.1")
-    host.routes["/"] = page("home", ["/huge", "/bomb", "/slow", "/cal?month=0", "/sess?sid=1", "/loop/", "/fine"])
+    host.routes["/"] = page(
+        "home", ["/huge", "/bomb", "/slow", "/cal?month=0", "/sess?sid=1", "/loop/", "/fine", "/away"]
+    )
+    host.routes["/away"] = Response(302, headers={"Location": "http://127.0.0.3:9/elsewhere"})
     host.routes["/huge"] = _huge
     host.routes["/bomb"] = Response(body=BOMB, headers={"Content-Encoding": "gzip"})
     host.routes["/slow"] = _trickle
@@ -91,6 +94,9 @@ def test_a_hostile_site_is_crawled_to_the_end_within_bounded_memory(cluster, hos
     assert records[hostile.url("/bomb")].error == "too large"
     assert records[hostile.url("/slow")].error == "download deadline exceeded"
     assert records[hostile.url("/fine")].error is None
+    assert records[hostile.url("/away")].error == "redirect out of scope"
+    assert records[hostile.url("/away")].status == 302
+    assert records[hostile.url("/away")].final_url == "http://127.0.0.3:9/elsewhere"
     assert peak < 150, f"worker peak RSS {peak:.0f} MiB"
     calendar = [url for url in records if "/cal?" in url]
     assert len(calendar) == 11, "months -5..5: the calendar stops at the depth limit (month 0 is at depth 1)"
