@@ -91,7 +91,7 @@ class Settings:
     """What a process needs; `policy` holds the defaults of every new job."""
 
     redis_url: str = _doc("Broker and frontier. Unset: `crawler crawl` starts an embedded Redis.", "")
-    store_url: str = _doc("Where records go: sqlite:///PATH (relative) or sqlite:////PATH (absolute).", "sqlite:///crawl.db")
+    store_url: str = _doc("Where records go: sqlite:///PATH (relative), sqlite:////PATH (absolute) or postgresql://…", "sqlite:///crawl.db")
     data_dir: str = _doc("Where `crawler crawl` keeps its embedded Redis data file.", ".crawler")
     lease_timeout: float = _doc("Seconds a dispatched URL may take before it is handed out again.", 600.0)
     dispatch_interval: float = _doc("Seconds between dispatcher ticks (a heartbeat, not the pace).", 1.0)

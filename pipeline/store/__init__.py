@@ -11,7 +11,8 @@ __all__ = ["EXPORT_FIELDS", "Record", "Store", "open_store"]
 
 
 def open_store(url: str) -> Store:
-    """The store named by `url`, e.g. ``sqlite:///crawl.db`` (relative) or ``sqlite:////abs/path.db``."""
+    """The store named by `url`: ``sqlite:///crawl.db`` (relative), ``sqlite:////abs/path.db``
+    or ``postgresql://user:password@host/db``."""
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         from pipeline.store.sqlite import SQLiteStore
@@ -20,4 +21,10 @@ def open_store(url: str) -> Store:
         if not path:
             raise ConfigError(f"CRAWLER_STORE_URL: expected sqlite:///PATH, got {url!r}")
         return SQLiteStore(path)
-    raise ConfigError(f"CRAWLER_STORE_URL: unsupported store {url!r} (supported: sqlite:///PATH)")
+    if scheme in ("postgresql", "postgres"):
+        from pipeline.store.postgres import PostgresStore
+
+        return PostgresStore(url)
+    raise ConfigError(
+        f"CRAWLER_STORE_URL: unsupported store {url!r} (supported: sqlite:///PATH, postgresql://…)"
+    )

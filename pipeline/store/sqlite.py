@@ -4,14 +4,13 @@ neither a fork nor a hand-over between threads)."""
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 
 from pipeline.errors import ConfigError
-from pipeline.store.base import Record, Store
+from pipeline.store.base import COLUMNS, Record, Store, from_row, to_row, upsert_sql
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pages (
@@ -33,16 +32,7 @@ CREATE TABLE IF NOT EXISTS pages (
     PRIMARY KEY (job, url)
 )
 """
-_COLUMNS = (
-    "job", "url", "final_url", "status", "depth", "content_type", "title", "outlinks",
-    "fetched_at", "error", "content_hash", "length", "elapsed", "encoding", "redirects",
-)
-_JSON_COLUMNS = {"outlinks", "redirects"}
-_UPSERT = (
-    f"INSERT INTO pages ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)}) "
-    "ON CONFLICT (job, url) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in {"job", "url"})
-)
+_UPSERT = upsert_sql("pages", "?")
 
 
 class SQLiteStore(Store):
@@ -52,23 +42,14 @@ class SQLiteStore(Store):
         self._connect()
 
     def put(self, record: Record) -> None:
-        row = []
-        for column in _COLUMNS:
-            value = getattr(record, column)
-            row.append(json.dumps(value) if column in _JSON_COLUMNS else value)
         conn = self._connect()
         with conn:
-            conn.execute(_UPSERT, row)
+            conn.execute(_UPSERT, to_row(record))
 
     def records(self, job: str) -> Iterator[Record]:
-        cursor = self._connect().execute(
-            f"SELECT {', '.join(_COLUMNS)} FROM pages WHERE job = ? ORDER BY rowid", (job,)
-        )
+        cursor = self._connect().execute(f"SELECT {', '.join(COLUMNS)} FROM pages WHERE job = ? ORDER BY rowid", (job,))
         for row in cursor:
-            data = dict(zip(_COLUMNS, row, strict=True))
-            for column in _JSON_COLUMNS:
-                data[column] = json.loads(data[column])
-            yield Record(**data)
+            yield from_row(row)
 
     def count(self, job: str) -> int:
         return self._connect().execute("SELECT COUNT(*) FROM pages WHERE job = ?", (job,)).fetchone()[0]

@@ -19,10 +19,10 @@ from pipeline.store import Record, open_store
 
 
 class Cluster:
-    def __init__(self, tmp_path: Path, redis_url: str, **env: str) -> None:
+    def __init__(self, tmp_path: Path, redis_url: str, store_url: str | None = None, **env: str) -> None:
         self.tmp_path = tmp_path
         self.redis_url = redis_url
-        self.store_url = f"sqlite:///{tmp_path / 'crawl.db'}"
+        self.store_url = store_url or f"sqlite:///{tmp_path / 'crawl.db'}"
         self.env = dict(os.environ, CRAWLER_REDIS_URL=redis_url, CRAWLER_STORE_URL=self.store_url, **env)
         self.processes: list[subprocess.Popen[bytes]] = []
         self.client = redis.Redis.from_url(redis_url)

@@ -77,3 +77,27 @@ def test_seeding_again_with_a_larger_budget_takes_effect_at_once(cluster, site):
     again = cluster.wait_finished("grow")
 
     assert again.stored == 10 and len(cluster.records("grow")) == 10
+
+
+def test_workers_write_one_dataset_to_postgresql(tmp_path, redis_client, site):
+    import uuid
+
+    from tests.conftest import TEST_REDIS_URL
+    from tests.integration.cluster import Cluster
+    from tests.integration.test_stores import POSTGRES_URL
+
+    job = f"pg-{uuid.uuid4().hex[:8]}"
+    cluster = Cluster(tmp_path, TEST_REDIS_URL, store_url=POSTGRES_URL)
+    try:
+        cluster.start_worker("w1")
+        cluster.start_worker("w2")
+        cluster.start_beat()
+        seed([site.a.url("/")], job=job, allow_private=True, delay=0, allowed_domains=("127.0.0.2",))
+        stats = cluster.wait_finished(job)
+    finally:
+        cluster.stop()
+
+    records = cluster.records(job)
+    expected = site.depths(site.a.url("/"))
+    assert {record.url: record.depth for record in records} == expected
+    assert stats.stored == len(records) == len(expected)
