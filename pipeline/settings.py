@@ -103,6 +103,9 @@ class Settings:
     workers: int = _doc("Worker processes `crawler crawl` starts on this machine.", os.cpu_count() or 2)
     worker_pool: str = _doc("Celery pool of each `crawler crawl` worker: threads, solo or prefork.", "threads")
     worker_concurrency: int = _doc("Pool size of each `crawler crawl` worker (threads: requests in flight).", 4)
+    flower_user: str = _doc("User name of Flower's basic auth (`celery -A tasks flower`).", "")
+    flower_password: str = _doc("Password of Flower's basic auth; Flower refuses to start without both.", "")
+    flower_local_only: bool = _doc("Let Flower start without auth, bound to 127.0.0.1 only.", False)
     policy: Policy = field(default_factory=Policy)
 
     def __post_init__(self) -> None:

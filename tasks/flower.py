@@ -1,0 +1,47 @@
+"""`celery -A tasks flower` with the project's settings: the same broker (it is the app's),
+basic auth from CRAWLER_FLOWER_USER / CRAWLER_FLOWER_PASSWORD, and 127.0.0.1 unless told
+otherwise. Flower can revoke tasks and shut workers down, so it never starts open:
+without credentials it refuses, unless CRAWLER_FLOWER_LOCAL_ONLY says it is local-only.
+
+Flower reads its options from FLOWER_* variables after it has imported the app, so they
+are set here, when this package is imported by the flower command."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import MutableMapping, Sequence
+
+from pipeline.errors import ConfigError
+from pipeline.settings import Settings
+
+LOCALHOST = "127.0.0.1"
+
+
+def is_flower_command(argv: Sequence[str]) -> bool:
+    return "flower" in argv[1:]
+
+
+def flower_environment(settings: Settings, environ: MutableMapping[str, str]) -> None:
+    """Put auth and address into `environ` for Flower, or refuse with a ConfigError."""
+    if settings.flower_user and settings.flower_password:
+        environ.setdefault("FLOWER_BASIC_AUTH", f"{settings.flower_user}:{settings.flower_password}")
+        environ.setdefault("FLOWER_ADDRESS", LOCALHOST)
+    elif settings.flower_local_only:
+        environ["FLOWER_ADDRESS"] = LOCALHOST
+    elif "FLOWER_BASIC_AUTH" not in environ and "FLOWER_AUTH" not in environ:
+        raise ConfigError(
+            "Flower needs CRAWLER_FLOWER_USER and CRAWLER_FLOWER_PASSWORD "
+            "(or CRAWLER_FLOWER_LOCAL_ONLY=true to run it without auth on 127.0.0.1)"
+        )
+
+
+def configure_if_flower() -> None:
+    """Called on import: a no-op unless this process is the flower command."""
+    if not is_flower_command(sys.argv):
+        return
+    try:
+        flower_environment(Settings.load(), os.environ)
+    except ConfigError as exc:
+        print(f"crawler: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,67 @@
+"""Flower on the project's settings: it sees every worker host, and it is never open."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import requests
+
+from tests.conftest import TEST_REDIS_URL
+
+USER, PASSWORD = "watcher", "flower-test-password"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _flower(tmp_path, port: int, **env: str) -> subprocess.Popen[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("FLOWER_", "CRAWLER_FLOWER_"))}
+    environ.update(CRAWLER_REDIS_URL=TEST_REDIS_URL, **env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "tasks", "flower", f"--port={port}"],
+        cwd=tmp_path, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )
+
+
+def test_flower_lists_every_worker_host_and_refuses_requests_without_credentials(tmp_path, cluster):
+    cluster.start_worker("host-a")
+    cluster.start_worker("host-b")
+    port = _free_port()
+    flower = _flower(tmp_path, port, CRAWLER_FLOWER_USER=USER, CRAWLER_FLOWER_PASSWORD=PASSWORD)
+    api = f"http://127.0.0.1:{port}/api/workers"
+    try:
+        names: set[str] = set()
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline and not {"host-a", "host-b"} <= {n.split("@")[0] for n in names}:
+            try:
+                answer = requests.get(api, auth=(USER, PASSWORD), params={"refresh": "1"}, timeout=10)
+                if answer.status_code == 200:
+                    names = set(answer.json())
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        assert {"host-a", "host-b"} <= {name.split("@")[0] for name in names}, (names, flower.poll())
+
+        assert requests.get(api, timeout=5).status_code == 401
+        assert requests.get(api, auth=(USER, "wrong"), timeout=5).status_code == 401
+    finally:
+        os.killpg(flower.pid, signal.SIGTERM)
+        flower.wait(15)
+
+
+def test_flower_will_not_start_without_credentials(tmp_path, redis_client):
+    flower = _flower(tmp_path, _free_port())
+    _, err = flower.communicate(timeout=60)
+
+    assert flower.returncode == 2
+    assert err.strip().startswith("crawler: error: Flower needs CRAWLER_FLOWER_USER")
+    assert "Traceback" not in err
