@@ -5,9 +5,12 @@ thread, so a threads or gevent pool shares nothing that is not thread-safe."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections.abc import Callable
 from functools import cached_property
+from typing import TypeVar
 
 import redis
 
@@ -24,6 +27,10 @@ from pipeline.urls import in_scope
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # Seconds a job's policy is reused before it is read again (re-seeding may change it).
 POLICY_TTL = 5.0
+# Times a call refused for a stale policy is repeated with a fresh one.
+STALE_RETRIES = 3
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Context:
@@ -70,9 +77,18 @@ class Context:
         """After StalePolicy: the next `policy(job)` reads Redis."""
         self._policies.pop(job, None)
 
+    def with_policy(self, job: str, call: Callable[[Policy], T]) -> T:
+        """`call(policy)`, repeated with a fresh policy if the job was re-seeded meanwhile."""
+        for _ in range(STALE_RETRIES):
+            try:
+                return call(self.policy(job))
+            except StalePolicy:
+                self.forget_policy(job)
+        return call(self.policy(job))
+
     def _schedule_sitemaps(self, keys: JobKeys, site: str, robots_body: str) -> None:
         """A host's robots.txt was just fetched: its sitemaps join the frontier."""
-        for _ in range(2):
+        for _ in range(STALE_RETRIES):
             policy = self.policy(keys.job)
             if not policy.sitemaps:
                 return
@@ -86,6 +102,7 @@ class Context:
                 return
             except StalePolicy:
                 self.forget_policy(keys.job)
+        logger.warning("sitemaps of %s not scheduled: the policy of job %s kept changing", site, keys.job)
 
 
 def connect(url: str) -> redis.Redis:

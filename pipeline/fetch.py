@@ -111,6 +111,8 @@ class Fetcher:
     def session(self, policy: Policy) -> requests.Session:
         if policy.allow_private not in self._sessions:
             session = requests.Session()
+            # Proxies from the environment would bypass the adapter (guard and deadline).
+            session.trust_env = False
             adapter = CrawlerAdapter(guarded=not policy.allow_private)
             session.mount("http://", adapter)
             session.mount("https://", adapter)

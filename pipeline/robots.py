@@ -71,12 +71,13 @@ class Robots:
         try:
             body, ttl = self._download(site + "/robots.txt", policy)
             delay = min(Protego.parse(body).crawl_delay(policy.user_agent) or 0.0, policy.max_crawl_delay)
+            if self.on_fetched is not None and body != _DISALLOW_ALL:
+                # Before the cache is written: if this fails, the next URL fetches again.
+                self.on_fetched(keys, site, body)
             with self.redis.pipeline() as pipe:
                 pipe.set(key, json.dumps({"body": body}), ex=ttl)
                 pipe.hset(keys.key(HOST_DELAY), host, delay)
                 pipe.execute()
-            if self.on_fetched is not None and body != _DISALLOW_ALL:
-                self.on_fetched(keys, site, body)
             return body
         finally:
             if owner:

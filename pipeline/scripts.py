@@ -12,7 +12,8 @@ from pipeline.keys import LUA_NAMES
 
 _PREAMBLE = "\n".join(f"local {name} = ARGV[1] .. '{suffix}'" for name, suffix in LUA_NAMES.items()) + r"""
 local A = cjson.decode(ARGV[2])
-if A.version ~= 0 and A.version ~= tonumber(redis.call('GET', VERSION)) then
+local stored_version = tonumber(redis.call('GET', VERSION))
+if (tonumber(A.version) or 0) ~= 0 and stored_version and tonumber(A.version) ~= stored_version then
   return redis.error_reply('STALE_POLICY the job was seeded again with another policy')
 end
 local function clock()

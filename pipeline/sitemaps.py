@@ -31,11 +31,13 @@ class Sitemap:
 def locations(robots_body: str, site: str) -> list[str]:
     """Sitemaps of `site` (scheme://host): those robots.txt names (relative ones read
     against the site, as some sites write them), then /sitemap.xml."""
-    named = [url for url in (canonicalize(urljoin(site + "/", u)) for u in Protego.parse(robots_body).sitemaps) if url]
+    named = [url for url in (_absolute(site, u) for u in Protego.parse(robots_body).sitemaps) if url]
     return list(dict.fromkeys([*named, f"{site}/sitemap.xml"]))
 
 
-def parse_sitemap(body: bytes, max_urls: int, max_bytes: int, drop_params: tuple[str, ...] = ()) -> Sitemap:
+def parse_sitemap(
+    body: bytes, max_urls: int, max_bytes: int, drop_params: tuple[str, ...] = (), max_url_length: int = 2048
+) -> Sitemap:
     """The canonical URLs `body` lists (gzip or plain XML); at most `max_urls` of them."""
     if body[:2] == GZIP_MAGIC:
         body = _gunzip(body, max_bytes)
@@ -48,7 +50,7 @@ def parse_sitemap(body: bytes, max_urls: int, max_bytes: int, drop_params: tuple
             if _local(element.tag) == "loc" and element.text:
                 parent = _local(element.getparent().tag) if element.getparent() is not None else ""
                 url = canonicalize(element.text.strip(), drop_params)
-                if url is not None:
+                if url is not None and len(url) <= max_url_length:
                     (found.sitemaps if parent == "sitemap" else found.pages).append(url)
                 if len(found.pages) + len(found.sitemaps) >= max_urls:
                     break
@@ -57,6 +59,13 @@ def parse_sitemap(body: bytes, max_urls: int, max_bytes: int, drop_params: tuple
     except etree.XMLSyntaxError:
         pass
     return found
+
+
+def _absolute(site: str, location: str) -> str | None:
+    try:
+        return canonicalize(urljoin(site + "/", location.strip()))
+    except ValueError:
+        return None
 
 
 def _gunzip(body: bytes, max_bytes: int) -> bytes:

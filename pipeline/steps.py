@@ -39,9 +39,11 @@ def _read_sitemap(lease: Lease, policy: Policy, fetcher: Fetcher, check: Callabl
     limits = policy.merged(max_bytes=policy.max_sitemap_bytes, parse_types=())
     result = fetcher.fetch(lease.url, limits, check, keep_body=True)
     if result.error is None and result.body:
-        found = parse_sitemap(result.body, policy.max_sitemap_urls, policy.max_sitemap_bytes, policy.drop_params)
+        found = parse_sitemap(
+            result.body, policy.max_sitemap_urls, policy.max_sitemap_bytes, policy.drop_params, policy.max_url_length
+        )
         result.links, result.sitemaps = found.pages, found.sitemaps
-    result.body = None
+    result.body = result.text = None
     return result
 
 
@@ -57,7 +59,9 @@ def parse_result(result: dict[str, Any], policy: Policy) -> dict[str, Any]:
 
 
 def to_record(job: str, lease: Lease, parsed: dict[str, Any]) -> Record:
-    return Record.from_json(dict(parsed, job=job, url=lease.url, depth=lease.depth))
+    """The record of what was scheduled: a sitemap's is named ``sitemap:URL``, so the
+    page at the same URL (a footer link to /sitemap.xml) keeps a record of its own."""
+    return Record.from_json(dict(parsed, job=job, url=lease.member, depth=lease.depth))
 
 
 def sitemaps_to_read(record: Record, parsed: dict[str, Any], policy: Policy) -> list[tuple[str, int]]:

@@ -38,7 +38,7 @@ def fetch(self: Any, job: str, lease_data: dict[str, Any], attempt: int = 0) -> 
             _keep_lease(frontier, lease, policy)
             raise self.retry(args=(job, lease_data, attempt), countdown=min(wait, policy.retry_backoff_max))
         result = _fetch_once(self, job, lease_data, lease, attempt, policy)
-        send(job, frontier.release_host(lease, policy))
+        send(job, ctx.with_policy(job, lambda fresh: frontier.release_host(lease, fresh)))
     except StalePolicy:
         ctx.forget_policy(job)
         raise self.retry(args=(job, lease_data, attempt), countdown=0) from None
@@ -75,24 +75,25 @@ def _keep_lease(frontier: Any, lease: Lease, policy: Policy) -> None:
         raise Ignore()
 
 
-@app.task(bind=True, name="crawler.parse")
-def parse(self: Any, payload: dict[str, Any]) -> dict[str, Any]:
+@app.task(name="crawler.parse")
+def parse(payload: dict[str, Any]) -> dict[str, Any]:
     policy = runtime().policy(payload["job"])
     try:
         return dict(payload, result=steps.parse_result(payload["result"], policy))
     except Exception as exc:
         logger.exception("parsing %s failed unexpectedly", payload["lease"]["url"])
-        return dict(payload, result=dict(payload["result"], text=None, error=f"parse error: {type(exc).__name__}"))
+        failed = dict(payload["result"], text=None, links=None, title=None, outlinks=[])
+        return dict(payload, result=dict(failed, error=f"parse error: {type(exc).__name__}"))
 
 
-@app.task(bind=True, name="crawler.store")
-def store(self: Any, payload: dict[str, Any]) -> None:
+@app.task(name="crawler.store")
+def store(payload: dict[str, Any]) -> None:
     job, lease = payload["job"], Lease.from_json(payload["lease"])
     ctx = runtime()
-    policy = ctx.policy(job)
     record = steps.to_record(job, lease, payload["result"])
     ctx.store.put(record)
-    try:
+
+    def complete(policy: Policy) -> list[Lease]:
         _, leases = ctx.frontier(job).complete(
             lease,
             policy,
@@ -100,10 +101,9 @@ def store(self: Any, payload: dict[str, Any]) -> None:
             links=steps.links_to_follow(record, policy),
             sitemaps=steps.sitemaps_to_read(record, payload["result"], policy),
         )
-    except StalePolicy:
-        ctx.forget_policy(job)
-        raise self.retry(countdown=0) from None
-    send(job, leases)
+        return leases
+
+    send(job, ctx.with_policy(job, complete))
 
 
 def send(job: str, leases: list[Lease]) -> None:

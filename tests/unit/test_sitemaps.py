@@ -27,9 +27,17 @@ def test_bounds_hold_for_count_and_decompressed_size():
 
 
 def test_entities_are_not_expanded():
-    body = b'<!DOCTYPE u [<!ENTITY e SYSTEM "file:///etc/hostname">]><urlset><url><loc>&e;</loc></url></urlset>'
+    internal = b'<!DOCTYPE u [<!ENTITY e "http://evil.example/x">]><urlset><url><loc>&e;</loc></url></urlset>'
+    external = b'<!DOCTYPE u [<!ENTITY e SYSTEM "file:///etc/hostname">]><urlset><url><loc>&e;</loc></url></urlset>'
 
-    assert parse_sitemap(body, 10, 10**6).pages == []
+    assert parse_sitemap(internal, 10, 10**6).pages == []
+    assert parse_sitemap(external, 10, 10**6).pages == []
+
+
+def test_long_urls_in_a_sitemap_are_dropped():
+    body = f"<urlset {NS}><url><loc>http://a.example/{'x' * 300}</loc></url></urlset>".encode()
+
+    assert parse_sitemap(body, 10, 10**6, max_url_length=100).pages == []
 
 
 def test_robots_sitemap_lines_relative_ones_too_then_the_default():
