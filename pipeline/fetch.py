@@ -178,13 +178,7 @@ class Fetcher:
         on that host would."""
         try:
             for hop in range(max_redirects + 1):
-                response = self.session(policy).get(
-                    url,
-                    timeout=(policy.timeout, policy.timeout),
-                    headers={"User-Agent": policy.user_agent},
-                    stream=True,
-                    allow_redirects=False,
-                )
+                response = self._get(url, policy)
                 location = response.headers.get("Location") if response.status_code in REDIRECT_STATUSES else None
                 if location is None:
                     break
@@ -212,15 +206,19 @@ class Fetcher:
                 return None, ""
             return response.status_code, body[:limit].decode("utf-8", errors="replace")
 
+    def _get(self, url: str, policy: Policy) -> requests.Response:
+        """One request, one hop: redirects are the caller's to check and follow."""
+        return self.session(policy).get(
+            url,
+            timeout=(policy.timeout, policy.timeout),
+            headers={"User-Agent": policy.user_agent},
+            stream=True,
+            allow_redirects=False,
+        )
+
     def _send(self, url: str, policy: Policy) -> requests.Response:
         try:
-            response = self.session(policy).get(
-                url,
-                timeout=(policy.timeout, policy.timeout),
-                headers={"User-Agent": policy.user_agent},
-                stream=True,
-                allow_redirects=False,
-            )
+            response = self._get(url, policy)
         except requests.RequestException as exc:
             raise classify(exc) from exc
         except (ValueError, UnicodeError, LocationParseError) as exc:

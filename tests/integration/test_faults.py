@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 import redis
@@ -12,7 +11,7 @@ from pipeline.frontier import Frontier
 from pipeline.settings import Settings
 from tasks import seed
 from tests.conftest import TEST_REDIS_URL
-from tests.integration.cluster import Cluster
+from tests.integration.cluster import Cluster, wait_until
 from tests.integration.site import Host, page
 
 PAGES = 120
@@ -41,7 +40,7 @@ def test_worker_killed_mid_crawl_loses_nothing_and_stores_nothing_twice(tmp_path
         cluster.start_beat()
         seed([slow_site.url("/")], job="crash", allow_private=True, delay=0, host_concurrency=4)
         frontier = cluster.frontier("crash")
-        _wait(lambda: frontier.stats().stored >= 15, "some pages stored before the kill")
+        wait_until(lambda: frontier.stats().stored >= 15, "some pages stored before the kill")
         cluster.kill(victim)
         at_kill = frontier.stats()
         assert at_kill.state == "running" and at_kill.leased > 0
@@ -100,14 +99,6 @@ def test_two_beats_at_once_request_each_url_once(cluster, slow_site):
     assert {path: n for path, n in requests.items() if n > 1} == {}
     assert len(cluster.records("twobeats")) == PAGES + 1
 
-
-def _wait(condition, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_the_per_host_budget_bounds_what_one_host_can_schedule(redis_client):

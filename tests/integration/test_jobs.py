@@ -7,6 +7,7 @@ import time
 
 from pipeline.frontier import CANCELLED, PAUSED, RUNNING
 from tasks import seed
+from tests.integration.cluster import wait_until
 from tests.integration.site import Host, page
 
 PAGES = 40
@@ -20,14 +21,6 @@ def _site(address: str) -> Host:
     return host.start()
 
 
-def _wait(condition, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
 
 def test_pause_stops_requests_resume_finishes_and_cancel_ends_the_job(cluster):
     host, other = _site("127.0.0.1"), _site("127.0.0.2")
@@ -36,9 +29,9 @@ def test_pause_stops_requests_resume_finishes_and_cancel_ends_the_job(cluster):
         cluster.start_beat()
         seed([host.url("/")], job="paused", allow_private=True, delay=0.05)
         frontier = cluster.frontier("paused")
-        _wait(lambda: frontier.stats().stored >= 5, "some pages stored")
+        wait_until(lambda: frontier.stats().stored >= 5, "some pages stored")
         frontier.set_state(PAUSED)
-        _wait(lambda: frontier.stats().leased == 0, "in-flight pages to drain")
+        wait_until(lambda: frontier.stats().leased == 0, "in-flight pages to drain")
         requests_at_pause = len(host.log)
         time.sleep(1.5)
         assert len(host.log) == requests_at_pause, "no request while paused"
@@ -50,9 +43,9 @@ def test_pause_stops_requests_resume_finishes_and_cancel_ends_the_job(cluster):
 
         seed([other.url("/")], job="cancelled", allow_private=True, delay=0.05)
         doomed = cluster.frontier("cancelled")
-        _wait(lambda: doomed.stats().stored >= 3, "the second job to start")
+        wait_until(lambda: doomed.stats().stored >= 3, "the second job to start")
         doomed.set_state(CANCELLED)
-        _wait(lambda: doomed.stats().leased == 0, "the cancelled job to drain")
+        wait_until(lambda: doomed.stats().leased == 0, "the cancelled job to drain")
         served = len(other.log)
         time.sleep(1.5)
         assert len(other.log) == served and doomed.stats().state == CANCELLED

@@ -13,6 +13,18 @@ from tasks import seed
 from tests.integration.site import Host, Response, page
 
 MIB = 1024 * 1024
+TITLES = {"/sjis": "東京の天気", "/cp1251": "Погода в Москве", "/utf16": "Ünïcödé", "/disagree": "Café"}
+CHARSET_PAGES = {
+    "/sjis": (f"<title>{TITLES['/sjis']}</title>".encode("shift_jis"), "text/html; charset=Shift_JIS"),
+    "/cp1251": (
+        f'<meta charset="windows-1251"><title>{TITLES["/cp1251"]}</title>'.encode("cp1251"), "text/html"
+    ),
+    "/utf16": (f"<title>{TITLES['/utf16']}</title>".encode("utf-16"), "text/html"),
+    "/disagree": (
+        f'<meta charset="iso-8859-1"><title>{TITLES["/disagree"]}</title>'.encode("utf-8"),
+        "text/html; charset=utf-8",
+    ),
+}
 BOMB = gzip.compress(b"\0" * (200 * MIB), compresslevel=9)
 
 
@@ -61,6 +73,9 @@ def hostile():
         "home", ["/huge", "/bomb", "/slow", "/cal?month=0", "/sess?sid=1", "/loop/", "/fine", "/away"]
     )
     host.routes["/away"] = Response(302, headers={"Location": "http://127.0.0.3:9/elsewhere"})
+    for path, (body, content_type) in CHARSET_PAGES.items():
+        host.routes[path] = Response(body=body, content_type=content_type)
+    host.routes["/"].body += "".join(f'<a href="{path}">x</a>' for path in CHARSET_PAGES)
     host.routes["/huge"] = _huge
     host.routes["/bomb"] = Response(body=BOMB, headers={"Content-Encoding": "gzip"})
     host.routes["/slow"] = _trickle
@@ -94,6 +109,7 @@ def test_a_hostile_site_is_crawled_to_the_end_within_bounded_memory(cluster, hos
     assert records[hostile.url("/bomb")].error == "too large"
     assert records[hostile.url("/slow")].error == "download deadline exceeded"
     assert records[hostile.url("/fine")].error is None
+    assert {path: records[hostile.url(path)].title for path in CHARSET_PAGES} == TITLES
     assert records[hostile.url("/away")].error == "redirect out of scope"
     assert records[hostile.url("/away")].status == 302
     assert records[hostile.url("/away")].final_url == "http://127.0.0.3:9/elsewhere"
