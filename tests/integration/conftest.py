@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from tests.conftest import TEST_REDIS_URL
+from tests.integration.cli import kill_leftovers
 from tests.integration.cluster import Cluster
 from tests.integration.site import Host, Response, page
 
@@ -25,6 +26,13 @@ def redis_client() -> Iterator[redis.Redis]:
     client.flushdb()
     yield client
     client.flushdb()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Iterator[Path]:
+    """A fresh directory for a `crawler` subprocess; whatever it left running is killed."""
+    yield tmp_path
+    kill_leftovers(tmp_path)
 
 
 @pytest.fixture

