@@ -46,11 +46,7 @@ class MultiHost:
         self.port = _free_port()
         self.redis_url = f"redis://{GATEWAY}:{self.port}/0"
         self.store_url = f"sqlite:///{tmp_path / 'crawl.db'}"
-        self.redis_server = subprocess.Popen(
-            [str(REDIS_SERVER), "--bind", GATEWAY, "--port", str(self.port), "--protected-mode", "no",
-             "--appendonly", "yes", "--save", "", "--dir", str(tmp_path)],
-            stdout=subprocess.DEVNULL,
-        )
+        self.redis_server = self._start_redis()
         self.client = redis.Redis.from_url(self.redis_url)
         wait_until(self._redis_answers, "the bridge Redis", timeout=10)
         self.env = dict(
@@ -65,6 +61,20 @@ class MultiHost:
             return bool(self.client.ping())
         except redis.RedisError:
             return False
+
+    def restart_redis(self) -> None:
+        """A clean stop (the AOF is flushed) and a start on the same data and port."""
+        self.redis_server.terminate()
+        self.redis_server.wait(30)
+        self.redis_server = self._start_redis()
+        wait_until(self._redis_answers, "the bridge Redis to come back", timeout=30)
+
+    def _start_redis(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [str(REDIS_SERVER), "--bind", GATEWAY, "--port", str(self.port), "--protected-mode", "no",
+             "--appendonly", "yes", "--save", "", "--dir", str(self.tmp_path)],
+            stdout=subprocess.DEVNULL,
+        )
 
     def start_worker(self, host: str) -> None:
         argv = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-Q", "fetch,parse,store", "-c", "2",
@@ -81,10 +91,12 @@ class MultiHost:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
-    def start_beat(self) -> None:
-        argv = [sys.executable, "-m", "celery", "-A", "tasks", "beat", "-s", str(self.tmp_path / "beat"),
+    def start_beat(self, name: str = "beat") -> subprocess.Popen[bytes]:
+        argv = [sys.executable, "-m", "celery", "-A", "tasks", "beat", "-s", str(self.tmp_path / name),
                 "--loglevel", "WARNING"]
-        self.others.append(subprocess.Popen(argv, env=self.env, stdout=subprocess.DEVNULL, start_new_session=True))
+        beat = subprocess.Popen(argv, env=self.env, stdout=subprocess.DEVNULL, start_new_session=True)
+        self.others.append(beat)
+        return beat
 
     def seed(self, url: str, job: str) -> None:
         subprocess.run(
@@ -187,3 +199,43 @@ def test_a_host_cut_off_past_its_leases_is_replaced_and_recovers(multihost, reco
         env=hosts.env, capture_output=True, text=True, timeout=60,
     )
     assert "pong" in ping.stdout, ("the cut-off worker answers again", ping.stdout, ping.stderr)
+
+
+def test_a_redis_restart_mid_crawl_is_survived(multihost, record_property):
+    hosts, site = multihost
+    for host in hosts.network.names:
+        hosts.start_worker(host)
+    hosts.start_beat()
+    hosts.seed(site.url("/"), "restart")
+    frontier = hosts.frontier("restart")
+    wait_until(lambda: frontier.stats().stored >= 100, "the crawl to get going")
+    hosts.restart_redis()
+    restarted_at = time.monotonic()
+    wait_until(lambda: frontier.stats().state == FINISHED, "the crawl to finish", timeout=180)
+    stats = frontier.stats()
+    urls = hosts.urls("restart")
+
+    record_property("seconds_from_restart_to_finish", round(time.monotonic() - restarted_at, 1))
+    record_property("requeued", stats.requeued)
+    assert sorted(urls) == _expected(site)
+    assert stats.stored == len(urls)
+
+
+def test_beat_stopped_restarted_and_doubled_dispatches_each_url_once(multihost):
+    hosts, site = multihost
+    for host in hosts.network.names:
+        hosts.start_worker(host)
+    beat = hosts.start_beat("beat-1")
+    hosts.seed(site.url("/"), "beats")
+    frontier = hosts.frontier("beats")
+    wait_until(lambda: frontier.stats().stored >= 50, "the crawl to get going")
+    os.killpg(beat.pid, signal.SIGKILL)
+    beat.wait()
+    time.sleep(2)
+    hosts.start_beat("beat-2")
+    hosts.start_beat("beat-3")
+    wait_until(lambda: frontier.stats().state == FINISHED, "the crawl to finish", timeout=180)
+
+    assert sorted(hosts.urls("beats")) == _expected(site)
+    repeated = {path: n for path, n in site.requests().items() if n > 1 and path != "/robots.txt"}
+    assert repeated == {}, "each URL requested once"
