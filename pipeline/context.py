@@ -42,7 +42,7 @@ class Context:
 
     @cached_property
     def redis(self) -> redis.Redis:
-        return connect(self.settings.redis_url or DEFAULT_REDIS_URL)
+        return connect(self.settings.redis_url or DEFAULT_REDIS_URL, self.settings.redis_tls())
 
     @property
     def fetcher(self) -> Fetcher:
@@ -105,8 +105,9 @@ class Context:
         logger.warning("sitemaps of %s not scheduled: the policy of job %s kept changing", site, keys.job)
 
 
-def connect(url: str) -> redis.Redis:
-    """A client for `url` (redis://, rediss:// or unix://), with health checks for long idles."""
+def connect(url: str, tls: dict[str, str] | None = None) -> redis.Redis:
+    """A client for `url` (redis://, rediss:// with `tls` options, or unix://), with health
+    checks for long idles."""
     if url.startswith("unix://"):
         return redis.Redis.from_url(url, health_check_interval=30)
-    return redis.Redis.from_url(url, health_check_interval=30, socket_keepalive=True)
+    return redis.Redis.from_url(url, health_check_interval=30, socket_keepalive=True, **(tls or {}))

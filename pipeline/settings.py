@@ -91,6 +91,9 @@ class Settings:
     """What a process needs; `policy` holds the defaults of every new job."""
 
     redis_url: str = _doc("Broker and frontier. Unset: `crawler crawl` starts an embedded Redis.", "")
+    redis_ca_certs: str = _doc("CA bundle that verifies a rediss:// server (empty: the system's).", "")
+    redis_certfile: str = _doc("Client certificate for a rediss:// server that asks for one.", "")
+    redis_keyfile: str = _doc("Key of that client certificate.", "")
     store_url: str = _doc("Where records go: sqlite:///PATH (relative), sqlite:////PATH (absolute) or postgresql://…", "sqlite:///crawl.db")
     data_dir: str = _doc("Where `crawler crawl` keeps its embedded Redis data file.", ".crawler")
     lease_timeout: float = _doc("Seconds a dispatched URL may take before it is handed out again.", 600.0)
@@ -119,6 +122,18 @@ class Settings:
             raise ConfigError("CRAWLER_LEASE_TIMEOUT must exceed CRAWLER_DOWNLOAD_DEADLINE plus CRAWLER_TIMEOUT")
         if self.visibility_timeout <= max(self.fetch_time_limit, self.policy.retry_backoff_max):
             raise ConfigError("CRAWLER_VISIBILITY_TIMEOUT must exceed the fetch time limit and CRAWLER_RETRY_BACKOFF_MAX")
+
+    def redis_tls(self) -> dict[str, str]:
+        """TLS options of a rediss:// URL, spelled as redis-py and kombu both take them;
+        the server's certificate is always verified."""
+        if not self.redis_url.startswith("rediss://"):
+            return {}
+        options = {"ssl_cert_reqs": "required"}
+        for name, value in (("ssl_ca_certs", self.redis_ca_certs), ("ssl_certfile", self.redis_certfile),
+                            ("ssl_keyfile", self.redis_keyfile)):
+            if value:
+                options[name] = value
+        return options
 
     @property
     def fetch_time_limit(self) -> float:

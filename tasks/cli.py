@@ -239,7 +239,7 @@ def _forget_dead_workers(context: Any) -> None:
 
 def _redis_for_crawl(settings: Settings, stack: ExitStack) -> tuple[str, bool]:
     if settings.redis_url:
-        check_redis(settings.redis_url)
+        check_redis(settings.redis_url, settings.redis_tls())
         return settings.redis_url, False
     return stack.enter_context(EmbeddedRedis(settings.data_dir)).url, True
 
@@ -248,7 +248,7 @@ def _redis_for_crawl(settings: Settings, stack: ExitStack) -> tuple[str, bool]:
 def _redis_client(settings: Settings) -> Iterator[tuple[redis.Redis, str]]:
     """CRAWLER_REDIS_URL, or else the embedded Redis a `crawler crawl` left in the data dir."""
     if settings.redis_url:
-        yield check_redis(settings.redis_url), settings.redis_url
+        yield check_redis(settings.redis_url, settings.redis_tls()), settings.redis_url
         return
     if not embedded_exists(settings.data_dir):
         raise ConfigError("CRAWLER_REDIS_URL is not set and no embedded crawl data is in "

@@ -3,6 +3,7 @@ Flower, and every timeout is set relative to the others so none can undercut ano
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,11 +26,20 @@ def broker_url(redis_url: str) -> str:
     return redis_url
 
 
+def _broker_tls(settings: Settings) -> dict[str, Any]:
+    """kombu wants the ssl module's constant where redis-py takes the word."""
+    options: dict[str, Any] = dict(settings.redis_tls())
+    if options:
+        options["ssl_cert_reqs"] = ssl.CERT_REQUIRED
+    return options
+
+
 def celery_config(settings: Settings) -> dict[str, Any]:
     fetch_limit = settings.fetch_time_limit
     url = broker_url(settings.redis_url or DEFAULT_REDIS_URL)
     return {
         "broker_url": url,
+        "broker_use_ssl": _broker_tls(settings) or None,
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": {"visibility_timeout": settings.visibility_timeout},
         "result_backend": None,

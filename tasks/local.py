@@ -85,9 +85,9 @@ def embedded_exists(data_dir: str) -> bool:
     return (Path(data_dir) / EMBEDDED_DB).exists()
 
 
-def check_redis(url: str) -> redis.Redis:
+def check_redis(url: str, tls: dict[str, str] | None = None) -> redis.Redis:
     """A client for `url` that has answered a PING, or a ConfigError that says why not."""
-    client = connect(url)
+    client = connect(url, tls)
     try:
         client.ping()
     except redis.RedisError as exc:

@@ -1,0 +1,86 @@
+"""A Redis behind TLS (rediss://): broker and frontier verify the server against the
+configured CA, and a server the CA did not sign is refused with a one-line error."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+from tests.integration.cli import cli_env, crawl_ok, crawler, export_jsonl
+
+REDIS_SERVER = shutil.which("redis-server")
+
+
+def _tls_capable() -> str | None:
+    if REDIS_SERVER is None or shutil.which("openssl") is None:
+        return "needs redis-server and openssl"
+    return None
+
+
+pytestmark = pytest.mark.skipif(_tls_capable() is not None, reason=str(_tls_capable()))
+
+
+def _openssl(*args: str, cwd) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def _certificates(directory) -> None:
+    """A CA, a server certificate for 127.0.0.1 signed by it, and a second, unrelated CA."""
+    for ca in ("ca", "other-ca"):
+        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{ca}.key", "-out", f"{ca}.pem",
+                 "-days", "1", "-subj", f"/CN={ca}", cwd=directory)
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+             "-subj", "/CN=127.0.0.1", cwd=directory)
+    (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+             "-out", "server.pem", "-days", "1", "-extfile", "san.ext", cwd=directory)
+
+
+@pytest.fixture
+def tls_redis(tmp_path):
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    _certificates(certs)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [REDIS_SERVER, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
+         "--tls-cert-file", str(certs / "server.pem"), "--tls-key-file", str(certs / "server.key"),
+         "--tls-ca-cert-file", str(certs / "ca.pem"), "--tls-auth-clients", "no",
+         "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.skip("this redis-server does not start with TLS (built without it)")
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield f"rediss://127.0.0.1:{port}/0", certs
+    server.terminate()
+    server.wait(10)
+
+
+def test_a_crawl_runs_over_tls_with_the_server_verified(tmp_path, site, tls_redis):
+    url, certs = tls_redis
+    env = cli_env(redis_url=url, CRAWLER_REDIS_CA_CERTS=str(certs / "ca.pem"))
+    job, _ = crawl_ok(tmp_path, site.a.url("/"), "--allow-domain", "127.0.0.2", "--allow-private",
+                      "--delay", "0", "--workers", "1", env=env)
+
+    assert {record["url"] for record in export_jsonl(tmp_path, job, env=env)} == set(site.depths(site.a.url("/")))
+
+
+def test_a_server_the_ca_did_not_sign_is_refused(tmp_path, tls_redis):
+    url, certs = tls_redis
+    result = crawler(tmp_path, "status", env=cli_env(redis_url=url, CRAWLER_REDIS_CA_CERTS=str(certs / "other-ca.pem")))
+
+    assert result.returncode != 0
+    assert result.stderr.startswith("crawler: error: cannot reach Redis") and result.stderr.count("\n") == 1
