@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -40,11 +41,9 @@ def _certificates(directory) -> None:
              "-out", "server.pem", "-days", "1", "-extfile", "san.ext", cwd=directory)
 
 
-@pytest.fixture
-def tls_redis(tmp_path):
-    certs = tmp_path / "certs"
-    certs.mkdir()
-    _certificates(certs)
+def _start_tls_redis(directory: Path, certs: Path) -> tuple[subprocess.Popen[bytes], int] | None:
+    """A TLS-only redis-server on a free port, or None if it stopped at once (then its
+    log says why)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -52,18 +51,35 @@ def tls_redis(tmp_path):
         [REDIS_SERVER, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
          "--tls-cert-file", str(certs / "server.pem"), "--tls-key-file", str(certs / "server.key"),
          "--tls-ca-cert-file", str(certs / "ca.pem"), "--tls-auth-clients", "no",
-         "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
+         "--save", "", "--appendonly", "no", "--dir", str(directory), "--logfile", str(directory / "redis.log")],
     )
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.skip("this redis-server does not start with TLS (built without it)")
+    while time.monotonic() < deadline and server.poll() is None:
         try:
             socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
+            return server, port
         except OSError:
             time.sleep(0.05)
+    server.kill()
+    server.wait()
+    return None
+
+
+@pytest.fixture
+def tls_redis(tmp_path):
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    _certificates(certs)
+    for _ in range(3):  # a port taken between the probe and the server's bind: try another
+        started = _start_tls_redis(tmp_path, certs)
+        if started is not None:
+            break
+    else:
+        log = (tmp_path / "redis.log").read_text(errors="replace")
+        if "TLS" in log and "support" in log:
+            pytest.skip("this redis-server was built without TLS")
+        pytest.fail(f"the TLS redis-server did not start:\n{log[-3000:]}")
+    server, port = started
     yield f"rediss://127.0.0.1:{port}/0", certs
     server.terminate()
     server.wait(10)
