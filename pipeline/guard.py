@@ -58,8 +58,3 @@ def public_address(host: str, port: int) -> tuple[Any, ...]:
             return family, sockaddr
         refused = sockaddr[0]
     raise PermanentFetchError(f"address not allowed: {refused} (use --allow-private)")
-
-
-def check_host(host: str, port: int) -> None:
-    """Refuse `host` unless it resolves to a public address."""
-    public_address(host, port)

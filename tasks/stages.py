@@ -13,7 +13,7 @@ from celery.utils.log import get_task_logger
 from pipeline import steps
 from pipeline.errors import PermanentFetchError, StalePolicy, TransientFetchError
 from pipeline.fetch import FetchResult
-from pipeline.frontier import Lease
+from pipeline.frontier import Frontier, Lease
 from pipeline.settings import Policy
 from tasks.app import app, runtime
 
@@ -68,7 +68,7 @@ def _fetch_once(task: Any, job: str, lease_data: dict[str, Any], lease: Lease, a
         return FetchResult.failed(lease.url, f"internal error: {type(exc).__name__}")
 
 
-def _keep_lease(frontier: Any, lease: Lease, policy: Policy) -> None:
+def _keep_lease(frontier: Frontier, lease: Lease, policy: Policy) -> None:
     """Before waiting, push the lease deadline out; a lease already handed to another
     worker means this chain is stale and stops here."""
     if not frontier.extend(lease, policy):

@@ -105,6 +105,14 @@ class MultiHost:
             env=self.env, check=True, capture_output=True, timeout=60,
         )
 
+    def start_crawl(self, site: Host, job: str) -> Frontier:
+        """A worker on every host, one beat, and `job` seeded with the site's root."""
+        for host in self.network.names:
+            self.start_worker(host)
+        self.start_beat()
+        self.seed(site.url("/"), job)
+        return self.frontier(job)
+
     def frontier(self, job: str) -> Frontier:
         return Frontier(self.client, job, Settings.load(lease_timeout=LEASE_TIMEOUT))
 
@@ -146,12 +154,8 @@ def _expected(site: Host) -> list[str]:
 
 def test_workers_killed_again_and_again_lose_nothing(multihost, record_property):
     hosts, site = multihost
-    for host in hosts.network.names:
-        hosts.start_worker(host)
-    hosts.start_beat()
     started = time.monotonic()
-    hosts.seed(site.url("/"), "kills")
-    frontier = hosts.frontier("kills")
+    frontier = hosts.start_crawl(site, "kills")
     kills = 0
     while frontier.stats().state != FINISHED and time.monotonic() - started < 180:
         time.sleep(2)
@@ -173,11 +177,7 @@ def test_workers_killed_again_and_again_lose_nothing(multihost, record_property)
 
 def test_a_host_cut_off_past_its_leases_is_replaced_and_recovers(multihost, record_property):
     hosts, site = multihost
-    for host in hosts.network.names:
-        hosts.start_worker(host)
-    hosts.start_beat()
-    hosts.seed(site.url("/"), "cut")
-    frontier = hosts.frontier("cut")
+    frontier = hosts.start_crawl(site, "cut")
     wait_until(lambda: frontier.stats().stored >= 50, "the crawl to get going")
     cut_host = hosts.network.names[1]
     hosts.network.cut(cut_host)
@@ -203,11 +203,7 @@ def test_a_host_cut_off_past_its_leases_is_replaced_and_recovers(multihost, reco
 
 def test_a_redis_restart_mid_crawl_is_survived(multihost, record_property):
     hosts, site = multihost
-    for host in hosts.network.names:
-        hosts.start_worker(host)
-    hosts.start_beat()
-    hosts.seed(site.url("/"), "restart")
-    frontier = hosts.frontier("restart")
+    frontier = hosts.start_crawl(site, "restart")
     wait_until(lambda: frontier.stats().stored >= 100, "the crawl to get going")
     hosts.restart_redis()
     restarted_at = time.monotonic()

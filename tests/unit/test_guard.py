@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.errors import PermanentFetchError
-from pipeline.guard import check_host, is_public
+from pipeline.guard import is_public, public_address
 
 
 @pytest.mark.parametrize(
@@ -47,15 +47,15 @@ def test_public_addresses_are_allowed(address):
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1", "169.254.169.254", "10.0.0.7"])
-def test_check_host_refuses_literal_private_addresses(host):
+def test_public_address_refuses_literal_private_addresses(host):
     with pytest.raises(PermanentFetchError) as info:
-        check_host(host, 80)
+        public_address(host, 80)
 
     assert "--allow-private" in info.value.reason
 
 
-def test_check_host_accepts_a_literal_public_address():
-    check_host("8.8.8.8", 443)
+def test_public_address_accepts_a_literal_public_address():
+    assert public_address("8.8.8.8", 443)[1][0] == "8.8.8.8"
 
 
 @pytest.mark.parametrize("address", ["64:ff9b::7f00:1", "2002:7f00:1::", "::127.0.0.1", "::ffff:0:7f00:1"])
