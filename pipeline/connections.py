@@ -27,9 +27,15 @@ class _DeadlineMixin:
 
 class _GuardMixin:
     def _new_conn(self) -> socket.socket:
-        _, sockaddr = public_address(self._dns_host, self.port)
+        """Connect to the checked address. The name is put back at once: urllib3 derives
+        the TLS server name (SNI, certificate check) and the Host header from it."""
+        name = self._dns_host
+        _, sockaddr = public_address(name, self.port)
         self._dns_host = sockaddr[0]
-        return super()._new_conn()
+        try:
+            return super()._new_conn()
+        finally:
+            self._dns_host = name
 
 
 class _HTTP(_DeadlineMixin, HTTPConnection):

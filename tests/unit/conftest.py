@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import trustme
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 
@@ -46,6 +48,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.requests: list[str] = []
+        self.hosts: list[str] = []
         self.lock = threading.Lock()
 
     def handle_error(self, request: object, client_address: object) -> None:
@@ -62,6 +65,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         with self.server.lock:
             self.server.requests.append(self.path)
+            self.server.hosts.append(self.headers.get("Host", ""))
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         path = parts.path
@@ -201,6 +205,28 @@ def _http_server() -> Iterator[_Server]:
     server.server_close()
 
 
+TLS_HOST = "site.test"
+
+
+@pytest.fixture(scope="session")
+def tls_ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def _https_server(tls_ca: trustme.CA) -> Iterator[_Server]:
+    """The same endpoints over TLS, with a certificate for TLS_HOST signed by `tls_ca`."""
+    server = _Server()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls_ca.issue_cert(TLS_HOST).configure_cert(context)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
 class LocalSite:
     """The running server as a test sees it: its base URL and the paths it was asked for."""
 
@@ -217,9 +243,27 @@ class LocalSite:
         with self._server.lock:
             return list(self._server.requests)
 
+    @property
+    def hosts(self) -> list[str]:
+        """The Host header of each request."""
+        with self._server.lock:
+            return list(self._server.hosts)
+
 
 @pytest.fixture
 def site(_http_server: _Server) -> LocalSite:
     with _http_server.lock:
         _http_server.requests.clear()
+        _http_server.hosts.clear()
     return LocalSite(_http_server)
+
+
+@pytest.fixture
+def https_site(_https_server: _Server) -> LocalSite:
+    """The TLS server, reached as https://TLS_HOST:PORT; resolving TLS_HOST is the test's job."""
+    with _https_server.lock:
+        _https_server.requests.clear()
+        _https_server.hosts.clear()
+    site = LocalSite(_https_server)
+    site.base = f"https://{TLS_HOST}:{_https_server.server_address[1]}"
+    return site

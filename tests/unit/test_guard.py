@@ -103,3 +103,25 @@ def test_the_guard_resolves_once_and_connects_to_the_address_it_checked(monkeypa
     connection._new_conn().close()
 
     assert lookups == ["rebind.example"] and connected == ["93.184.216.34"]
+
+
+def test_a_guarded_https_connection_verifies_the_certificate_for_the_host_name(https_site, tls_ca, monkeypatch):
+    """The guard connects to the address it checked, but TLS (SNI, certificate) and the Host
+    header must still be about the name: a real site's certificate names its host, not its IP."""
+    import socket
+
+    import requests
+
+    from pipeline import guard
+    from pipeline.connections import CrawlerAdapter
+
+    resolve = socket.getaddrinfo
+    monkeypatch.setattr(guard, "is_public", lambda address: address == "127.0.0.1")
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *args, **kw: resolve("127.0.0.1", *args, **kw))
+    session = requests.Session()
+    session.mount("https://", CrawlerAdapter(guarded=True))
+    with tls_ca.cert_pem.tempfile() as ca:
+        response = session.get(https_site.url("/html"), verify=ca, timeout=5)
+
+    assert response.status_code == 200
+    assert https_site.hosts == [https_site.base.removeprefix("https://")]
