@@ -1,27 +1,44 @@
 """The HTTP connections every fetch goes through: each is put under the exchange's
 wall-clock deadline, and for jobs without allow_private each new one passes the address
-guard (resolve once, check, connect to that address)."""
+guard (resolve once, check, connect to that address). Connections through a proxy get
+the deadline too; their target is checked by the fetcher before the request is sent,
+since it is the proxy that connects to it."""
 
 from __future__ import annotations
 
 import socket
 from typing import Any
 
+import socks
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.contrib.socks import (
+    SOCKSConnection,
+    SOCKSHTTPConnectionPool,
+    SOCKSHTTPSConnection,
+    SOCKSHTTPSConnectionPool,
+)
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProxyError
+from urllib3.util.ssltransport import SSLTransport
 
 from pipeline.deadline import watch_current
 from pipeline.guard import public_address
 
 
+def _raw(sock: Any) -> Any:
+    """TLS to a target inside TLS to an https:// proxy wraps the socket in an SSLTransport,
+    which cannot be shut down itself; the socket under it can."""
+    return sock.socket if isinstance(sock, SSLTransport) else sock
+
+
 class _DeadlineMixin:
     def connect(self) -> None:
         super().connect()
-        watch_current(self.sock)
+        watch_current(_raw(self.sock))
 
     def request(self, *args: Any, **kwargs: Any) -> None:
-        watch_current(self.sock)
+        watch_current(_raw(self.sock))
         super().request(*args, **kwargs)
 
 
@@ -54,6 +71,40 @@ class _GuardedHTTPS(_GuardMixin, _DeadlineMixin, HTTPSConnection):
     """TLS still verifies the certificate (and sends SNI) for the host name, not the address."""
 
 
+class _SOCKSFaultMixin:
+    """urllib3 reports a SOCKS proxy it cannot reach or log in to as a failure to reach the
+    target. It is raised as a ProxyError instead, as for an HTTP proxy, so that the proxy
+    is the one taken out of rotation and the site is not blamed."""
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            return super()._new_conn()
+        except (NewConnectionError, ConnectTimeoutError) as exc:
+            cause = exc.__cause__ or exc.__context__
+            if _socks_proxy_at_fault(cause):
+                raise ProxyError("the SOCKS proxy failed", exc) from exc
+            raise
+
+
+def _socks_proxy_at_fault(error: BaseException | None) -> bool:
+    """A failed connection or login to the proxy, or a proxy breaking off the handshake;
+    not a target the proxy could not reach, a name that did not resolve, or a timeout
+    (a slow target looks the same as a slow proxy from here)."""
+    if isinstance(error, (socks.ProxyConnectionError, socks.SOCKS5AuthError)):
+        return True
+    if isinstance(error, socks.GeneralProxyError):
+        return not isinstance(error.socket_err, (socket.gaierror, TimeoutError))
+    return False
+
+
+class _SOCKS(_SOCKSFaultMixin, _DeadlineMixin, SOCKSConnection):
+    pass
+
+
+class _SOCKSHTTPS(_SOCKSFaultMixin, _DeadlineMixin, SOCKSHTTPSConnection):
+    pass
+
+
 def _pool(base: type, connection: type) -> type:
     return type(f"{connection.__name__}Pool", (base,), {"ConnectionCls": connection})
 
@@ -62,6 +113,7 @@ _POOLS = {
     False: {"http": _pool(HTTPConnectionPool, _HTTP), "https": _pool(HTTPSConnectionPool, _HTTPS)},
     True: {"http": _pool(HTTPConnectionPool, _GuardedHTTP), "https": _pool(HTTPSConnectionPool, _GuardedHTTPS)},
 }
+_SOCKS_POOLS = {"http": _pool(SOCKSHTTPConnectionPool, _SOCKS), "https": _pool(SOCKSHTTPSConnectionPool, _SOCKSHTTPS)}
 
 
 class CrawlerAdapter(HTTPAdapter):
@@ -74,3 +126,11 @@ class CrawlerAdapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = dict(_POOLS[self.guarded])
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        """The manager of one proxy, whose connections (to the proxy) keep the deadline."""
+        new = proxy not in self.proxy_manager
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if new:
+            manager.pool_classes_by_scheme = dict(_SOCKS_POOLS if proxy.lower().startswith("socks") else _POOLS[False])
+        return manager

@@ -19,6 +19,7 @@ from pipeline.errors import StalePolicy
 from pipeline.fetch import Fetcher
 from pipeline.frontier import SITEMAP, Frontier
 from pipeline.keys import JobKeys
+from pipeline.proxies import ProxyRotation, parse_proxy
 from pipeline.robots import Robots
 from pipeline.settings import Policy, Settings
 from pipeline.store import Store, open_store
@@ -39,6 +40,12 @@ class Context:
         self._frontiers: dict[str, Frontier] = {}
         self._policies: dict[str, tuple[float, Policy]] = {}
         self._local = threading.local()
+        # One rotation for all threads, so a proxy that failed for one is skipped by all.
+        self._proxies = (
+            ProxyRotation([parse_proxy(url) for url in settings.proxies], settings.proxy_cooldown)
+            if settings.proxies
+            else None
+        )
 
     @cached_property
     def redis(self) -> redis.Redis:
@@ -47,7 +54,7 @@ class Context:
     @property
     def fetcher(self) -> Fetcher:
         if not hasattr(self._local, "fetcher"):
-            self._local.fetcher = Fetcher()
+            self._local.fetcher = Fetcher(self._proxies)
         return self._local.fetcher
 
     @property

@@ -83,6 +83,12 @@ def deadline(seconds: float) -> Iterator[Deadline]:
         _current.deadline = None
 
 
+def passed() -> bool:
+    """True when this thread is inside a deadline that is already over."""
+    current = getattr(_current, "deadline", None)
+    return current is not None and current.active and time.monotonic() >= current.at
+
+
 def watch_current(sock: socket.socket | None) -> None:
     """Put `sock` under this thread's deadline, if one is set."""
     current = getattr(_current, "deadline", None)

@@ -39,3 +39,14 @@ class StalePolicy(CrawlError):
 
 class JobNotFound(CrawlError):
     """No job of that name exists in this Redis."""
+
+
+class EgressUnavailable(CrawlError):
+    """Every proxy of this worker failed recently. The fault is ours, not the site's: the
+    URL waits `wait` seconds without spending one of its attempts, and nothing about the
+    host (robots.txt, backoff) is concluded from it."""
+
+    def __init__(self, reason: str, wait: float) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.wait = wait

@@ -21,10 +21,13 @@ import requests
 from urllib3.exceptions import DecodeError, LocationParseError, ReadTimeoutError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from pipeline.encoding import decode_html
-from pipeline.errors import PermanentFetchError, TransientFetchError
 from pipeline.connections import CrawlerAdapter
 from pipeline.deadline import deadline as exchange_deadline
+from pipeline.deadline import passed as deadline_passed
+from pipeline.encoding import decode_html
+from pipeline.errors import PermanentFetchError, TransientFetchError
+from pipeline.guard import check_url
+from pipeline.proxies import ProxyRotation
 from pipeline.settings import Policy
 from pipeline.urls import canonicalize
 
@@ -33,6 +36,9 @@ CHUNK = 64 * 1024
 DRAIN_BYTES = 64 * 1024
 TRANSIENT_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+PROXY_AUTH_REQUIRED = 407
+# How http.client reports a CONNECT that the proxy answered with 407.
+_TUNNEL_407 = "Tunnel connection failed: 407"
 
 HopCheck = Callable[[str], None]
 
@@ -103,15 +109,17 @@ class Fetcher:
     """Fetches one URL at a time for one worker thread, over kept-alive connections.
 
     Two sessions: one whose connections pass the address guard, and a plain one for
-    jobs that allow private addresses."""
+    jobs that allow private addresses. With `proxies`, every request, robots.txt and
+    redirect hops included, goes out through one of them."""
 
-    def __init__(self) -> None:
+    def __init__(self, proxies: ProxyRotation | None = None) -> None:
         self._sessions: dict[bool, requests.Session] = {}
+        self.proxies = proxies
 
     def session(self, policy: Policy) -> requests.Session:
         if policy.allow_private not in self._sessions:
             session = requests.Session()
-            # Proxies from the environment would bypass the adapter (guard and deadline).
+            # Proxies come from CRAWLER_PROXIES only: HTTP_PROXY and the like are not for us.
             session.trust_env = False
             adapter = CrawlerAdapter(guarded=not policy.allow_private)
             session.mount("http://", adapter)
@@ -208,12 +216,41 @@ class Fetcher:
 
     def _get(self, url: str, policy: Policy) -> requests.Response:
         """One request, one hop: redirects are the caller's to check and follow."""
+        if self.proxies is None:
+            return self._request(url, policy)
+        if not policy.allow_private:
+            check_url(url)
+        return self._via_proxy(url, policy)
+
+    def _via_proxy(self, url: str, policy: Policy) -> requests.Response:
+        """Through the next working proxy; one that fails is taken out of rotation and the
+        next one tried, while the exchange's deadline lasts."""
+        while not deadline_passed():
+            proxy = self.proxies.pick()
+            try:
+                response = self._request(url, policy, proxy.url)
+            except requests.exceptions.ProxyError:
+                self.proxies.failed(proxy, "unreachable")
+                continue
+            except requests.ConnectionError as exc:
+                if _TUNNEL_407 not in str(exc):
+                    raise
+                self.proxies.failed(proxy, "refused our credentials")
+                continue
+            if response.status_code != PROXY_AUTH_REQUIRED:
+                return response
+            response.close()
+            self.proxies.failed(proxy, "refused our credentials")
+        raise TransientFetchError("download deadline exceeded")
+
+    def _request(self, url: str, policy: Policy, proxy: str | None = None) -> requests.Response:
         return self.session(policy).get(
             url,
             timeout=(policy.timeout, policy.timeout),
             headers={"User-Agent": policy.user_agent},
             stream=True,
             allow_redirects=False,
+            proxies={"http": proxy, "https": proxy} if proxy else None,
         )
 
     def _send(self, url: str, policy: Policy) -> requests.Response:

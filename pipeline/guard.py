@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 from pipeline.errors import PermanentFetchError, TransientFetchError
 
@@ -58,3 +59,14 @@ def public_address(host: str, port: int) -> tuple[Any, ...]:
             return family, sockaddr
         refused = sockaddr[0]
     raise PermanentFetchError(f"address not allowed: {refused} (use --allow-private)")
+
+
+def check_url(url: str) -> None:
+    """Refuse `url` unless its host resolves to a public address. For requests sent through
+    a proxy, which resolves the name again itself: the check cannot pin the address there."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise PermanentFetchError("unusable URL: bad port") from None
+    public_address(parts.hostname or "", port)

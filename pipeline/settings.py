@@ -18,6 +18,7 @@ from typing import Any, get_type_hints
 
 from pipeline import __version__
 from pipeline.errors import ConfigError
+from pipeline.proxies import parse_proxy
 
 ENV_PREFIX = "CRAWLER_"
 WORKER_POOLS = ("threads", "solo", "prefork")
@@ -106,6 +107,12 @@ class Settings:
     workers: int = _doc("Worker processes `crawler crawl` starts on this machine.", os.cpu_count() or 2)
     worker_pool: str = _doc("Celery pool of each `crawler crawl` worker: threads, solo or prefork.", "threads")
     worker_concurrency: int = _doc("Pool size of each `crawler crawl` worker (threads: requests in flight).", 4)
+    proxies: tuple[str, ...] = _doc(
+        "Proxies this worker's requests go out through, in rotation: http, https, socks4(a), socks5(h) URLs "
+        "with a port (and user:password@ if needed; percent-encode commas).",
+        (),
+    )
+    proxy_cooldown: float = _doc("Seconds a proxy that failed stays out of the rotation.", 60.0)
     flower_user: str = _doc("User name of Flower's basic auth (`celery -A tasks flower`).", "")
     flower_password: str = _doc("Password of Flower's basic auth; Flower refuses to start without both.", "")
     flower_local_only: bool = _doc("Let Flower start without auth, bound to 127.0.0.1 only.", False)
@@ -122,6 +129,8 @@ class Settings:
             raise ConfigError("CRAWLER_LEASE_TIMEOUT must exceed CRAWLER_DOWNLOAD_DEADLINE plus CRAWLER_TIMEOUT")
         if self.visibility_timeout <= max(self.fetch_time_limit, self.policy.retry_backoff_max):
             raise ConfigError("CRAWLER_VISIBILITY_TIMEOUT must exceed the fetch time limit and CRAWLER_RETRY_BACKOFF_MAX")
+        for proxy in self.proxies:
+            parse_proxy(proxy)
 
     def redis_tls(self) -> dict[str, str]:
         """TLS options of a rediss:// URL, spelled as redis-py and kombu both take them;

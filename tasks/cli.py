@@ -72,9 +72,11 @@ def _fail(message: str, code: int) -> int:
 
 def cmd_crawl(args: argparse.Namespace) -> int:
     policy = _policy_flags(args)
-    settings = Settings.load(workers=args.workers, **policy)
+    settings = Settings.load(workers=args.workers, proxies=args.proxy, **policy)
     seeds = [require_canonical(url) for url in args.seeds]
     console = Console(stderr=True)
+    if settings.proxies:
+        os.environ["CRAWLER_PROXIES"] = ",".join(settings.proxies)
     with ExitStack() as stack:
         if args.demo:
             server = stack.enter_context(_demo_server())
@@ -310,6 +312,7 @@ def _parser() -> argparse.ArgumentParser:
     crawl.add_argument("seeds", nargs="*", metavar="SEED")
     crawl.add_argument("--job", help="job name (default: the first seed's host)")
     crawl.add_argument("--workers", type=int, help="worker processes to start here")
+    crawl.add_argument("--proxy", action="append", metavar="URL", help="send requests through this proxy (repeatable: rotation)")
     crawl.add_argument("--demo", action="store_true", help="serve and crawl the bundled demo site")
     _add_policy_flags(crawl)
     crawl.set_defaults(run=cmd_crawl)

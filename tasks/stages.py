@@ -11,7 +11,7 @@ from celery.exceptions import Ignore
 from celery.utils.log import get_task_logger
 
 from pipeline import steps
-from pipeline.errors import PermanentFetchError, StalePolicy, TransientFetchError
+from pipeline.errors import EgressUnavailable, PermanentFetchError, StalePolicy, TransientFetchError
 from pipeline.fetch import FetchResult
 from pipeline.frontier import Frontier, Lease
 from pipeline.settings import Policy
@@ -61,6 +61,10 @@ def _fetch_once(task: Any, job: str, lease_data: dict[str, Any], lease: Lease, a
         raise task.retry(args=(job, lease_data, attempt + 1), countdown=countdown) from None
     except PermanentFetchError as exc:
         return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects)
+    except EgressUnavailable as exc:
+        # Our proxies are down, not the site: wait for one to come back, same attempt.
+        _keep_lease(frontier, lease, policy)
+        raise task.retry(args=(job, lease_data, attempt), countdown=exc.wait) from None
     except Exception as exc:
         # A bug or a limit hit deep in a library must not send the URL round forever:
         # it is recorded as failed, and the log has the traceback.

@@ -1,0 +1,143 @@
+"""Egress through proxies, against a real proxy server: every kind of proxy carries the
+requests, a dead or refusing proxy is taken out of rotation, nothing goes out directly
+when all are down, and the address guard and the download deadline still hold."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+from pipeline.errors import EgressUnavailable, PermanentFetchError, TransientFetchError
+from pipeline.fetch import Fetcher
+from pipeline.proxies import ProxyRotation, parse_proxy
+from pipeline.settings import Policy
+from tests.integration.proxy import ProxyServer, dead_proxy_url
+from tests.integration.site import Host, page
+
+POLICY = Policy(allow_private=True, timeout=5.0)
+
+
+@pytest.fixture
+def origin():
+    host = Host("127.0.0.4")
+    for i in range(6):
+        host.routes[f"/{i}"] = page(f"page {i}")
+    host.start()
+    yield host
+    host.stop()
+
+
+@pytest.fixture
+def proxy(tmp_path):
+    server = ProxyServer(tmp_path / "proxy.log")
+    yield server
+    server.stop()
+
+
+def _fetcher(*urls: str, cooldown: float = 60.0) -> Fetcher:
+    return Fetcher(ProxyRotation([parse_proxy(url) for url in urls], cooldown))
+
+
+def _target(host: Host) -> str:
+    return host.base.removeprefix("http://")
+
+
+@pytest.mark.parametrize("scheme", ["http", "socks5", "socks5h", "socks4"])
+def test_each_kind_of_proxy_carries_the_requests(origin, proxy, scheme):
+    fetcher = _fetcher(proxy.url(scheme))
+    try:
+        results = [fetcher.fetch(origin.url(f"/{i}"), POLICY) for i in range(3)]
+    finally:
+        fetcher.close()
+
+    assert [r.status for r in results] == [200, 200, 200]
+    assert "page 2" in results[2].text
+    assert proxy.carried(_target(origin)), "the proxy's log shows no connection to the site"
+
+
+@pytest.mark.parametrize("dead_scheme", ["http", "socks5"])
+def test_a_dead_proxy_is_taken_out_of_rotation_and_the_next_one_used(origin, proxy, dead_scheme, caplog):
+    dead = dead_proxy_url(dead_scheme)
+    fetcher = _fetcher(dead, proxy.url("http"))
+    caplog.set_level(logging.WARNING, logger="pipeline.proxies")
+    try:
+        statuses = [fetcher.fetch(origin.url(f"/{i}"), POLICY).status for i in range(6)]
+    finally:
+        fetcher.close()
+
+    assert statuses == [200] * 6
+    benched = [r.getMessage() for r in caplog.records if "out of rotation" in r.getMessage()]
+    assert len(benched) == 1 and dead.split("//")[1] in benched[0] and "unreachable" in benched[0]
+    assert sum(origin.requests().values()) == 6
+
+
+def test_with_every_proxy_down_nothing_goes_out_directly(origin):
+    fetcher = _fetcher(dead_proxy_url("http"), dead_proxy_url("socks5h"))
+    try:
+        with pytest.raises(EgressUnavailable) as info:
+            fetcher.fetch(origin.url("/0"), POLICY)
+        with pytest.raises(EgressUnavailable):
+            fetcher.fetch(origin.url("/1"), POLICY)
+    finally:
+        fetcher.close()
+
+    assert "all 2 proxies failed" in info.value.reason and 0 < info.value.wait <= 60
+    assert not origin.requests()
+
+
+def test_a_proxy_that_refuses_our_credentials_is_taken_out(origin, tmp_path):
+    guarded = ProxyServer(tmp_path / "auth.log", protocols="http", auth="crawler:right")
+    wrong = _fetcher(guarded.url("http", "crawler:wrong"))
+    right = _fetcher(guarded.url("http", "crawler:right"))
+    try:
+        with pytest.raises(EgressUnavailable):
+            wrong.fetch(origin.url("/0"), POLICY)
+        assert right.fetch(origin.url("/1"), POLICY).status == 200
+    finally:
+        wrong.close()
+        right.close()
+        guarded.stop()
+
+    assert list(origin.requests()) == ["/1"]
+
+
+@pytest.mark.parametrize("scheme", ["http", "socks5h"])
+def test_the_address_guard_refuses_private_targets_before_the_proxy_sees_them(origin, proxy, scheme):
+    fetcher = _fetcher(proxy.url(scheme))
+    try:
+        with pytest.raises(PermanentFetchError) as info:
+            fetcher.fetch(origin.url("/0"), Policy(timeout=5.0))
+    finally:
+        fetcher.close()
+
+    assert info.value.reason.startswith("address not allowed: 127.0.0.4")
+    assert not proxy.carried(_target(origin)) and not origin.requests()
+
+
+@pytest.mark.parametrize("scheme", ["http", "socks5"])
+def test_the_download_deadline_holds_through_a_proxy(origin, proxy, scheme):
+    def trickle_headers(handler) -> None:
+        """Header lines every 50 ms: no read timeout trips, only the watchdog can cut it."""
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        try:
+            for number in range(100):
+                handler.wfile.write(f"X-Slow-{number}: y\r\n".encode())
+                handler.wfile.flush()
+                time.sleep(0.05)
+            handler.wfile.write(b"Content-Length: 0\r\n\r\n")
+        except OSError:
+            pass
+
+    origin.routes["/slow"] = trickle_headers
+    fetcher = _fetcher(proxy.url(scheme))
+    started = time.monotonic()
+    try:
+        with pytest.raises(TransientFetchError) as info:
+            fetcher.fetch(origin.url("/slow"), Policy(allow_private=True, timeout=5.0, download_deadline=0.5))
+    finally:
+        fetcher.close()
+
+    assert info.value.reason == "download deadline exceeded"
+    assert time.monotonic() - started < 2
