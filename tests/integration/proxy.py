@@ -28,8 +28,11 @@ def _accepts(address: str, port: int) -> bool:
 class ProxyServer:
     """`pproxy -l PROTOCOLS://ADDRESS:PORT[#user:password]`, started and stopped by a test."""
 
-    def __init__(self, log: Path, address: str = "127.0.0.1", protocols: str = "http+socks4+socks5", auth: str = "") -> None:
-        self.address, self.port, self.log_path = address, free_port(address), log
+    def __init__(
+        self, log: Path, address: str = "127.0.0.1", protocols: str = "http+socks4+socks5", auth: str = "",
+        port: int | None = None,
+    ) -> None:
+        self.address, self.port, self.log_path = address, port or free_port(address), log
         listen = f"{protocols}://{address}:{self.port}" + (f"#{auth}" if auth else "")
         with open(log, "wb") as out:
             self.process = subprocess.Popen(

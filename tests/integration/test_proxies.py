@@ -1,19 +1,29 @@
 """Egress through proxies, against a real proxy server: every kind of proxy carries the
 requests, a dead or refusing proxy is taken out of rotation, nothing goes out directly
-when all are down, and the address guard and the download deadline still hold."""
+when all are down, and the address guard and the download deadline still hold. Last, a
+worker host with no route to the site crawls it whole through its proxies."""
 
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import time
 
 import pytest
 
 from pipeline.errors import EgressUnavailable, PermanentFetchError, TransientFetchError
 from pipeline.fetch import Fetcher
+from pipeline.frontier import FINISHED
 from pipeline.proxies import ProxyRotation, parse_proxy
 from pipeline.settings import Policy
-from tests.integration.proxy import ProxyServer, dead_proxy_url
+from pipeline.store import open_store
+from tasks import seed
+from tests.conftest import TEST_REDIS_URL
+from tests.integration.cluster import Cluster, wait_until
+from tests.integration.hosts import MultiHost
+from tests.integration.netns import GATEWAY, Network, available
+from tests.integration.proxy import ProxyServer, dead_proxy_url, free_port
 from tests.integration.site import Host, page
 
 POLICY = Policy(allow_private=True, timeout=5.0)
@@ -141,3 +151,77 @@ def test_the_download_deadline_holds_through_a_proxy(origin, proxy, scheme):
 
     assert info.value.reason == "download deadline exceeded"
     assert time.monotonic() - started < 2
+
+
+def test_urls_wait_out_a_proxy_outage_without_spending_their_retries(tmp_path, redis_client, origin):
+    """With no retries allowed, a URL that failed on the site's side would be recorded as
+    failed at once; a URL held up by our own proxy being down must wait for it instead."""
+    origin.routes["/"] = page("root", [f"/{i}" for i in range(6)])
+    port = free_port("127.0.0.1")
+    cluster = Cluster(tmp_path, TEST_REDIS_URL, CRAWLER_PROXIES=f"http://127.0.0.1:{port}", CRAWLER_PROXY_COOLDOWN="1")
+    proxy = None
+    try:
+        cluster.start_worker()
+        cluster.start_beat()
+        seed([origin.url("/")], job="outage", allow_private=True, delay=0, max_retries=0, host_concurrency=2)
+        wait_until(lambda: cluster.logs().count("out of rotation") >= 3, "the worker to find its proxy down a few times")
+        assert not origin.requests()
+        proxy = ProxyServer(tmp_path / "proxy.log", port=port)
+        cluster.wait_finished("outage")
+        records = cluster.records("outage")
+    finally:
+        cluster.stop()
+        if proxy is not None:
+            proxy.stop()
+
+    assert sorted(r.url for r in records) == sorted([origin.url("/")] + [origin.url(f"/{i}") for i in range(6)])
+    assert [r.error for r in records if r.error] == []
+    assert proxy.carried(_target(origin))
+
+@pytest.mark.skipif(available() is not None, reason=str(available()))
+def test_a_worker_host_without_a_route_to_the_site_crawls_it_through_its_proxies(tmp_path):
+    """The site listens on the root namespace's loopback, which the worker's namespace
+    cannot reach; only the proxies on the bridge can. Its list starts with a dead proxy."""
+    pages = 60
+    with Network(1) as network:
+        site = Host("127.0.0.9")
+        site.routes["/"] = page("root", ["/p/1"])
+        for i in range(1, pages + 1):
+            site.routes[f"/p/{i}"] = page(f"p{i}", [f"/p/{c}" for c in (2 * i, 2 * i + 1) if c <= pages])
+        site.start()
+        proxy = ProxyServer(tmp_path / "proxy.log", address=GATEWAY)
+        dead = dead_proxy_url("http", GATEWAY)
+        proxies = f"{dead},{proxy.url('http')},{proxy.url('socks5')}"
+        hosts = MultiHost(tmp_path, network, CRAWLER_PROXIES=proxies, CRAWLER_PROXY_COOLDOWN="600")
+        try:
+            worker_host = network.names[0]
+            port = site.server.server_address[1]
+            direct = subprocess.run(
+                network.command(worker_host, [sys.executable, "-c",
+                                              f"import socket; socket.create_connection(('127.0.0.9', {port}), 2)"]),
+                capture_output=True, timeout=30,
+            )
+            assert direct.returncode != 0, "the worker's host must not reach the site directly"
+
+            frontier = hosts.start_crawl(site, "egress")
+            wait_until(lambda: frontier.stats().state == FINISHED, "the crawl to finish", timeout=120)
+            store = open_store(hosts.store_url)
+            try:
+                records = list(store.records("egress"))
+            finally:
+                store.close()
+            worker_log = (tmp_path / f"{worker_host}.log").read_text()
+        finally:
+            hosts.stop()
+            proxy.stop()
+            site.stop()
+
+    expected = sorted([site.url("/")] + [site.url(f"/p/{i}") for i in range(1, pages + 1)])
+    assert sorted(r.url for r in records) == expected
+    assert [r for r in records if r.error] == []
+    assert max(site.requests().values()) == 1, "each URL requested once"
+    carried = proxy.carried(f"127.0.0.9:{port}")
+    assert any(line.startswith("http ") for line in carried) and any(line.startswith("socks5 ") for line in carried)
+    # The rotation is kept per process: each of the worker's two pool processes tried the
+    # dead proxy once and never again within the cooldown.
+    assert 1 <= worker_log.count(f"proxy {dead} failed (unreachable)") <= 2
