@@ -23,6 +23,7 @@ from pipeline.settings import Settings
 from pipeline.store import EXPORT_FIELDS
 from tests.conftest import TEST_REDIS_URL
 from tests.integration.conftest import TwoHostSite
+from tests.integration.proxy import ProxyServer
 from tests.integration.cli import (
     GONE_WITHIN, assert_nothing_left, by_url, check_record_format, cli_env, crawl_ok, crawler,
     describe, export_jsonl, kill_leftovers, processes_in, status_json, summary, uses_embedded_redis,
@@ -172,6 +173,20 @@ def test_crawl_on_the_configured_redis(workdir: Path, site: TwoHostSite, redis_c
     assert frontier.stats().state == FINISHED and frontier.stats().stored == len(expected)
     records = by_url(export_jsonl(workdir, job, env=env))
     assert set(records) == set(expected)
+    assert_nothing_left(workdir)
+
+
+def test_crawl_through_a_proxy(workdir: Path, site: TwoHostSite, redis_client) -> None:
+    proxy = ProxyServer(workdir / "proxy.log")
+    try:
+        job, result = crawl_ok(workdir, *_site_args(site), "--proxy", proxy.url("socks5h"), env=cli_env(TEST_REDIS_URL))
+    finally:
+        proxy.stop()
+
+    expected = site.depths(site.a.url("/"))
+    assert f"job {job} finished: {len(expected)} stored" in summary(result)
+    for host in (site.a, site.b):
+        assert proxy.carried(host.base.removeprefix("http://")), f"nothing to {host.base} went through the proxy"
     assert_nothing_left(workdir)
 
 

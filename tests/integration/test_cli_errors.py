@@ -45,10 +45,11 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: 
         (["crawl", "http://127.0.0.1:9/"], {"CRAWLER_STORE_URL": "sqlite:////proc/nope/x.db"}, "/proc/nope"),
         (["crawl", "http://127.0.0.1:9/"], {"CRAWLER_DELAY": "abc"}, "CRAWLER_DELAY"),
         (["status"], {"CRAWLER_DELAY": "abc"}, "CRAWLER_DELAY"),
+        (["crawl", "http://127.0.0.1:9/", "--proxy", "http://u:secret@proxy.example"], {}, "needs a host and a port"),
     ],
     ids=[
         "malformed-seed", "ftp-seed", "unknown-job", "unreachable-redis", "unwritable-store",
-        "bad-setting-crawl", "bad-setting-status",
+        "bad-setting-crawl", "bad-setting-status", "bad-proxy",
     ],
 )
 def test_bad_input_is_one_line_error(workdir: Path, args: list[str], variables: dict[str, str], fragment: str) -> None:
