@@ -78,6 +78,19 @@ class JobStats:
     requeued: int
     started_at: float | None
     finished_at: float | None
+    backing_off: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class HostBackoff:
+    """A host no worker sends requests to until its pause is over."""
+
+    host: str
+    seconds_left: float
+    reason: str
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -149,9 +162,28 @@ class Frontier:
         rows = self._run("RELEASE_HOST", policy, url=lease.member, token=lease.token, limit=HANDOFF_LIMIT)
         return [Lease.from_script(row) for row in rows]
 
-    def postpone(self, host: str, seconds: float, policy: Policy) -> None:
-        """No request to `host` starts, on any worker, for `seconds` (its Retry-After)."""
-        self._run("POSTPONE", policy, host=host, seconds=seconds)
+    def postpone(self, host: str, seconds: float, policy: Policy, reason: str) -> None:
+        """No request to `host` starts, on any worker, for `seconds` (its Retry-After, or
+        a backoff after a failure)."""
+        self._run("POSTPONE", policy, host=host, seconds=seconds, reason=reason)
+
+    def backoffs(self, limit: int = 10) -> list[HostBackoff]:
+        """The hosts paused now, longest pause first."""
+        now = self._now()
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrevrangebyscore(self.keys.key(keys.BACKOFF), "+inf", f"({now}", start=0, num=limit, withscores=True)
+            pipe.hgetall(self.keys.key(keys.BACKOFF_REASON))
+            paused, reasons = pipe.execute()
+        reasons = {_text(host): _text(reason) for host, reason in reasons.items()}
+        return [
+            HostBackoff(_text(host), round(resume - now, 1), reasons.get(_text(host), ""))
+            for host, resume in paused
+        ]
+
+    def _now(self) -> float:
+        """Redis's clock, which the schedule runs on."""
+        seconds, micros = self.redis.time()
+        return seconds + micros / 1_000_000
 
     def set_host_delay(self, host: str, seconds: float) -> None:
         """Record robots.txt's Crawl-delay of `host`; the larger of it and the job's delay wins."""
@@ -191,12 +223,14 @@ class Frontier:
 
     def stats(self) -> JobStats:
         k = self.keys
+        now = self._now()
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(k.key(keys.STATE))
             pipe.scard(k.key(keys.SEEN))
             pipe.zcard(k.key(keys.LEASES))
             pipe.hgetall(k.key(keys.STATS))
-            state, seen, leased, counters = pipe.execute()
+            pipe.zcount(k.key(keys.BACKOFF), f"({now}", "+inf")
+            state, seen, leased, counters, backing_off = pipe.execute()
         if state is None:
             raise JobNotFound(f"no job named {self.job!r}")
         counters = {_text(name): float(value) for name, value in counters.items()}
@@ -212,6 +246,7 @@ class Frontier:
             requeued=int(counters.get("requeued", 0)),
             started_at=counters.get("started_at"),
             finished_at=counters.get("finished_at"),
+            backing_off=backing_off,
         )
 
     def _run(self, name: str, policy: Policy, extra: list[bytes] | None = None, **params: Any) -> Any:

@@ -27,6 +27,8 @@ STARTED = "started"    # HASH host -> when its last request really started
 HOST_DELAY = "delay"   # HASH host -> robots.txt Crawl-delay (capped), when larger than the job's
 HOST_COUNT = "hostcount"  # HASH host -> URLs scheduled for it (the per-host budget)
 HOST_SITEMAPS = "hostsitemaps"  # HASH host -> sitemaps scheduled for it
+BACKOFF = "backoff"    # ZSET host -> when its pause (Retry-After, failures) ends
+BACKOFF_REASON = "backoff-reason"  # HASH host -> why it is paused
 LEASES = "leases"      # ZSET URL -> lease deadline
 LEASE = "lease"        # HASH URL -> JSON {t: token, h: host, d: depth, s: slot held}
 STATS = "stats"        # HASH of counters
@@ -46,6 +48,8 @@ LUA_NAMES = {
     "HOST_DELAY": HOST_DELAY,
     "HOST_COUNT": HOST_COUNT,
     "HOST_SITEMAPS": HOST_SITEMAPS,
+    "BACKOFF": BACKOFF,
+    "BACKOFF_REASON": BACKOFF_REASON,
     "LEASES": LEASES,
     "LEASE": LEASE,
     "STATS": STATS,

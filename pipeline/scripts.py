@@ -159,12 +159,23 @@ return lease(A.limit)
 """
 
 POSTPONE = _PREAMBLE + r"""
--- The host asked for a pause (Retry-After): no request to it starts before NOW + seconds.
+-- The host asked for a pause (Retry-After) or is failing: no request to it starts
+-- before NOW + seconds. The pause and its reason are kept for `crawler status`; pauses
+-- that are over are dropped here, so the record stays as small as the hosts paused.
 local resume = NOW + A.seconds
 local started = num(redis.call('HGET', STARTED, A.host))
 redis.call('HSET', STARTED, A.host, tostring(math.max(started, resume - delay_of(A.host))))
 redis.call('HSET', PLANNED, A.host, tostring(math.max(num(redis.call('HGET', PLANNED, A.host)), resume)))
 schedule(A.host)
+if resume > num(redis.call('ZSCORE', BACKOFF, A.host)) then
+  redis.call('ZADD', BACKOFF, resume, A.host)
+  redis.call('HSET', BACKOFF_REASON, A.host, A.reason)
+end
+local over = redis.call('ZRANGEBYSCORE', BACKOFF, '-inf', NOW, 'LIMIT', 0, 100)
+if #over > 0 then
+  redis.call('HDEL', BACKOFF_REASON, unpack(over))
+  redis.call('ZREM', BACKOFF, unpack(over))
+end
 return 1
 """
 

@@ -30,13 +30,15 @@ from pipeline.settings import Settings
 from pipeline.store import open_store
 from pipeline.urls import hostname, require_canonical
 from tasks.local import EmbeddedRedis, LocalWorkers, check_redis, embedded_exists
-from tasks.progress import Display, line
+from tasks.progress import Display, backoff_lines, line
 
 DEMO_JOB = "demo"
 DEMO_PORT = 8765
 # The demo site is ours and local: no need to be gentle with it.
 DEMO_POLICY = {"allow_private": True, "delay": 0.0, "host_concurrency": 4, "sitemaps": True}
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+# Paused hosts listed by `crawler status --job`, longest pause first.
+BACKOFFS_SHOWN = 10
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,13 +138,19 @@ def cmd_status(args: argparse.Namespace) -> int:
         if args.watch:
             return _watch(frontiers)
         stats = [frontier.stats() for frontier in frontiers]
+        backoffs = frontiers[0].backoffs(BACKOFFS_SHOWN) if args.job else []
     if args.json:
-        payload: Any = stats[0].to_json() if args.job else [s.to_json() for s in stats]
+        payload: Any = (
+            dict(stats[0].to_json(), backoffs=[b.to_json() for b in backoffs]) if args.job else [s.to_json() for s in stats]
+        )
         print(json.dumps(payload, indent=2))
-    elif not stats:
+        return 0
+    if not stats:
         print("no jobs")
-    for item in [] if args.json else stats:
+    for item in stats:
         print(line(item, _average_rate(item)))
+    for text in backoff_lines(backoffs):
+        print(text)
     return 0
 
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from pipeline.frontier import JobStats
+from pipeline.frontier import HostBackoff, JobStats
 
 PLAIN_EVERY = 5.0
 RATE_WINDOW = 10.0
@@ -35,10 +35,11 @@ class Rate:
 
 def table(stats: JobStats, rate: float) -> Table:
     grid = Table(title=f"job {stats.job}: {stats.state}", show_header=True, header_style="bold")
-    for column in ("stored", "queued", "leased", "errors", "requeued", "pages/s"):
+    for column in ("stored", "queued", "leased", "errors", "requeued", "hosts paused", "pages/s"):
         grid.add_column(column, justify="right")
     grid.add_row(
-        str(stats.stored), str(stats.queued), str(stats.leased), str(stats.errors), str(stats.requeued), f"{rate:.1f}"
+        str(stats.stored), str(stats.queued), str(stats.leased), str(stats.errors), str(stats.requeued),
+        str(stats.backing_off), f"{rate:.1f}",
     )
     return grid
 
@@ -46,8 +47,12 @@ def table(stats: JobStats, rate: float) -> Table:
 def line(stats: JobStats, rate: float) -> str:
     return (
         f"job {stats.job} {stats.state}: stored {stats.stored}, queued {stats.queued}, "
-        f"leased {stats.leased}, errors {stats.errors}, {rate:.1f} pages/s"
+        f"leased {stats.leased}, errors {stats.errors}, hosts paused {stats.backing_off}, {rate:.1f} pages/s"
     )
+
+
+def backoff_lines(backoffs: list[HostBackoff]) -> list[str]:
+    return [f"  {b.host} paused for {b.seconds_left:g} s more ({b.reason})" for b in backoffs]
 
 
 class Display:

@@ -52,12 +52,16 @@ def _fetch_once(task: Any, job: str, lease_data: dict[str, Any], lease: Lease, a
     try:
         return steps.fetch_url(lease, frontier.keys, policy, ctx.fetcher, ctx.robots)
     except TransientFetchError as exc:
+        # The whole host pauses, on every worker: a server that is failing gets a rest,
+        # not the same load from the host's other URLs.
+        countdown = backoff(attempt, policy, exc.retry_after)
         if exc.retry_after:
-            frontier.postpone(lease.host, min(exc.retry_after, policy.max_retry_after), policy)
+            frontier.postpone(lease.host, min(exc.retry_after, policy.max_retry_after), policy, f"{exc.reason}, Retry-After")
+        else:
+            frontier.postpone(lease.host, countdown, policy, exc.reason)
         if attempt >= policy.max_retries:
             return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects)
         _keep_lease(frontier, lease, policy)
-        countdown = backoff(attempt, policy, exc.retry_after)
         raise task.retry(args=(job, lease_data, attempt + 1), countdown=countdown) from None
     except PermanentFetchError as exc:
         return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pipeline.frontier import CANCELLED
 from tasks import seed
+from tests.conftest import TEST_REDIS_URL
+from tests.integration.cli import cli_env, crawler, status_json
+from tests.integration.cluster import wait_until
 from tests.integration.site import Host, Response, page
 
 
@@ -83,3 +87,55 @@ def test_retry_after_pauses_the_host_and_a_persistent_500_gives_up(cluster):
     busy = [when for when, path in host.log if path == "/busy"]
     after_busy = [when for when, path in host.log if path != "/robots.txt" and when > busy[0]]
     assert after_busy[0] - busy[0] >= 1.9, "nothing is requested from the host during Retry-After"
+
+
+def test_a_failing_host_pauses_for_every_worker(cluster):
+    """A 500 without Retry-After pauses the host for the retry's backoff (1 to 2 s here),
+    not only the failing URL: while it lasts the host's other pages wait too."""
+    host = Host("127.0.0.1", delay=0.05)
+    host.routes["/"] = page("root", ["/broken"] + [f"/p/{i}" for i in range(40)])
+    host.routes["/broken"] = Response(500, "oops")
+    for i in range(40):
+        host.routes[f"/p/{i}"] = page(f"p{i}")
+    host.start()
+    try:
+        cluster.start_worker("w1", concurrency=2)
+        cluster.start_worker("w2", concurrency=2)
+        cluster.start_beat()
+        seed([host.url("/")], job="failing", allow_private=True, delay=0, host_concurrency=4,
+             max_retries=1, retry_backoff=1.0)
+        cluster.wait_finished("failing", timeout=60)
+    finally:
+        host.stop()
+
+    first_failure = min(when for when, path in host.log if path == "/broken")
+    after = sorted(when for when, path in host.log if path.startswith("/p/") and when > first_failure)
+    gaps = [b - a for a, b in zip([first_failure, *after], after, strict=False)]
+    assert after and max(gaps) >= 0.9, "the host's other pages went on while it was failing"
+
+
+def test_status_lists_the_hosts_that_are_paused_and_why(cluster, tmp_path):
+    host = Host("127.0.0.1")
+    host.routes["/"] = page("root", ["/busy", "/later"])
+    host.routes["/busy"] = Response(503, "maintenance", headers={"Retry-After": "30"})
+    host.routes["/later"] = page("later")
+    host.start()
+    env = cli_env(TEST_REDIS_URL)
+    try:
+        cluster.start_worker("w1", concurrency=2)
+        cluster.start_beat()
+        seed([host.url("/")], job="paused", allow_private=True, delay=0, host_concurrency=1)
+        wait_until(lambda: host.requests()["/busy"] == 1, "the host to ask for a pause")
+        wait_until(lambda: status_json(tmp_path, "paused", env)["backing_off"] == 1, "the pause to show")
+        status = status_json(tmp_path, "paused", env)
+        text = crawler(tmp_path, "status", "--job", "paused", env=env).stdout
+        cluster.frontier("paused").set_state(CANCELLED)
+    finally:
+        host.stop()
+
+    netloc = host.base.removeprefix("http://")
+    [paused] = status["backoffs"]
+    assert paused["host"] == netloc and paused["reason"] == "HTTP 503, Retry-After"
+    assert 20 < paused["seconds_left"] <= 30
+    assert "hosts paused 1" in text and f"{netloc} paused for" in text and "(HTTP 503, Retry-After)" in text
+    assert host.requests()["/later"] == 0
