@@ -113,6 +113,8 @@ class Settings:
         (),
     )
     proxy_cooldown: float = _doc("Seconds a proxy that failed stays out of the rotation.", 60.0)
+    metrics_bind: str = _doc("Address `crawler metrics` serves Prometheus metrics on.", "127.0.0.1")
+    metrics_port: int = _doc("Port of `crawler metrics`.", 9810)
     flower_user: str = _doc("User name of Flower's basic auth (`celery -A tasks flower`).", "")
     flower_password: str = _doc("Password of Flower's basic auth; Flower refuses to start without both.", "")
     flower_local_only: bool = _doc("Let Flower start without auth, bound to 127.0.0.1 only.", False)

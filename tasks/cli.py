@@ -171,6 +171,25 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from tasks.metrics import FrontierCollector
+
+    settings = Settings.load(metrics_bind=args.bind, metrics_port=args.port)
+    with _redis_client(settings) as (client, _):
+        registry = CollectorRegistry()
+        registry.register(FrontierCollector(client, settings))
+        server, _ = start_http_server(settings.metrics_port, settings.metrics_bind, registry=registry)
+        print(f"serving metrics on http://{settings.metrics_bind}:{settings.metrics_port}/metrics; Ctrl-C stops",
+              file=sys.stderr)
+        try:
+            while True:
+                signal.pause()
+        finally:
+            server.shutdown()
+
+
 def cmd_state(args: argparse.Namespace) -> int:
     settings = Settings.load()
     state = {"pause": PAUSED, "resume": RUNNING, "cancel": CANCELLED}[args.command]
@@ -342,6 +361,11 @@ def _parser() -> argparse.ArgumentParser:
     exporter.add_argument("--format", choices=FORMATS, default="jsonl")
     exporter.add_argument("--output", metavar="FILE")
     exporter.set_defaults(run=cmd_export)
+
+    metrics = commands.add_parser("metrics", help="serve every job's numbers to Prometheus")
+    metrics.add_argument("--bind", metavar="ADDRESS", help="address to listen on (default 127.0.0.1)")
+    metrics.add_argument("--port", type=int, help="port to listen on (default 9810)")
+    metrics.set_defaults(run=cmd_metrics)
 
     for name in ("pause", "resume", "cancel"):
         command = commands.add_parser(name, help=f"{name} a job across the cluster")

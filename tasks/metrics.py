@@ -1,0 +1,60 @@
+"""Crawl-level numbers for Prometheus, the ones Flower cannot show: each job's frontier,
+leases, stored pages, errors and paused hosts. They are read from Redis at every scrape,
+so the endpoint keeps no state and any number of them agree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import redis
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from pipeline.errors import JobNotFound
+from pipeline.frontier import STATES, Frontier, JobStats, list_jobs
+from pipeline.settings import Settings
+
+# (metric name, JobStats field, help) for the numbers that only grow, then those that do not.
+_COUNTERS = (
+    ("crawler_urls_seen", "seen", "URLs scheduled once (deduplicated)."),
+    ("crawler_urls_dispatched", "dispatched", "URLs handed to the workers."),
+    ("crawler_pages_stored", "stored", "Records stored, failures included."),
+    ("crawler_pages_failed", "errors", "Records stored with an error."),
+    ("crawler_leases_requeued", "requeued", "Leases that expired and went back to the frontier."),
+)
+_GAUGES = (
+    ("crawler_urls_queued", "queued", "URLs waiting in the frontier."),
+    ("crawler_urls_leased", "leased", "URLs handed out and not finished."),
+    ("crawler_hosts_paused", "backing_off", "Hosts paused now (Retry-After or a failure's backoff)."),
+)
+
+
+class FrontierCollector(Collector):
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+
+    def collect(self) -> Iterator[Metric]:
+        stats = list(self._stats())
+        for name, field, text in _COUNTERS:
+            family = CounterMetricFamily(name, text, labels=["job"])
+            for item in stats:
+                family.add_metric([item.job], getattr(item, field))
+            yield family
+        for name, field, text in _GAUGES:
+            family = GaugeMetricFamily(name, text, labels=["job"])
+            for item in stats:
+                family.add_metric([item.job], getattr(item, field))
+            yield family
+        state = GaugeMetricFamily("crawler_job_state", "1 for the state each job is in.", labels=["job", "state"])
+        for item in stats:
+            for name in STATES:
+                state.add_metric([item.job, name], 1 if item.state == name else 0)
+        yield state
+
+    def _stats(self) -> Iterator[JobStats]:
+        for job in list_jobs(self.client):
+            try:
+                yield Frontier(self.client, job, self.settings).stats()
+            except JobNotFound:
+                continue
