@@ -38,9 +38,11 @@ class Cluster:
         self.processes: list[subprocess.Popen[bytes]] = []
         self.client = redis.Redis.from_url(redis_url)
 
-    def start_worker(self, name: str = "w1", concurrency: int = 2, pool: str = "prefork") -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, name: str = "w1", concurrency: int = 2, pool: str = "prefork", queues: str = "fetch,parse,store"
+    ) -> subprocess.Popen[bytes]:
         return self._start(
-            name, "worker", "-Q", "fetch,parse,store", "-P", pool, "-c", str(concurrency), "-n", f"{name}@%h",
+            name, "worker", "-Q", queues, "-P", pool, "-c", str(concurrency), "-n", f"{name}@%h",
             "--without-gossip", "--without-mingle", "--loglevel", "WARNING",
         )
 

@@ -101,3 +101,18 @@ def test_workers_write_one_dataset_to_postgresql(tmp_path, redis_client, site):
     expected = site.depths(site.a.url("/"))
     assert {record.url for record in records} == set(expected)
     assert stats.stored == len(records) == len(expected)
+
+
+def test_workers_specialised_by_stage_with_the_recommended_pools(cluster, site):
+    """The layout the README recommends: fetch on a large gevent pool, parse on prefork,
+    store on threads, each its own worker."""
+    cluster.start_worker("fetcher", concurrency=50, pool="gevent", queues="fetch")
+    cluster.start_worker("parser", concurrency=2, pool="prefork", queues="parse")
+    cluster.start_worker("storer", concurrency=4, pool="threads", queues="store")
+    cluster.start_beat()
+    seed([site.a.url("/")], job="stages", allow_private=True, delay=0, allowed_domains=("127.0.0.2",))
+    stats = cluster.wait_finished("stages")
+
+    expected = site.depths(site.a.url("/"))
+    assert {record.url for record in cluster.records("stages")} == set(expected)
+    assert stats.stored == len(expected) and stats.leased == 0

@@ -93,8 +93,9 @@ def _peak_rss_mib(pid: int) -> float:
     raise AssertionError("no VmHWM")
 
 
-def test_a_hostile_site_is_crawled_to_the_end_within_bounded_memory(cluster, hostile, record_property):
-    worker = cluster.start_worker("solo", concurrency=1, pool="solo")
+@pytest.mark.parametrize(("pool", "concurrency"), [("solo", 1), ("gevent", 8)])
+def test_a_hostile_site_is_crawled_to_the_end_within_bounded_memory(cluster, hostile, record_property, pool, concurrency):
+    worker = cluster.start_worker(pool, concurrency=concurrency, pool=pool)
     cluster.start_beat()
     started = time.monotonic()
     seed([hostile.url("/")], job="hostile", allow_private=True, delay=0, host_concurrency=2,
