@@ -87,10 +87,14 @@ class _SOCKSFaultMixin:
 
 
 def _socks_proxy_at_fault(error: BaseException | None) -> bool:
-    """A failed connection or login to the proxy, or a proxy breaking off the handshake;
-    not a target the proxy could not reach, a name that did not resolve, or a timeout
-    (a slow target looks the same as a slow proxy from here)."""
+    """A failed lookup, connection or login to the proxy, or a proxy breaking off the
+    handshake; not a target the proxy could not reach, a target name that did not
+    resolve, or a timeout (a slow target looks the same as a slow proxy from here)."""
     if isinstance(error, (socks.ProxyConnectionError, socks.SOCKS5AuthError)):
+        return True
+    if isinstance(error, socket.gaierror):
+        # Unwrapped, it comes from looking up the proxy's own name; the target's name is
+        # looked up inside the SOCKS handshake, and that error arrives wrapped.
         return True
     if isinstance(error, socks.GeneralProxyError):
         return not isinstance(error.socket_err, (socket.gaierror, TimeoutError))
@@ -126,6 +130,13 @@ class CrawlerAdapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = dict(_POOLS[self.guarded])
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        """requests verifies TLS for https:// URLs only, but a plain-http request through an
+        https:// proxy speaks TLS to the proxy: that certificate is verified too."""
+        if conn.scheme == "https" and url.lower().startswith("http://"):
+            url = "https://" + url[len("http://"):]
+        super().cert_verify(conn, url, verify, cert)
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         """The manager of one proxy, whose connections (to the proxy) keep the deadline."""

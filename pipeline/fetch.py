@@ -9,6 +9,7 @@ deadline hold however the server behaves.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,7 +26,7 @@ from pipeline.connections import CrawlerAdapter
 from pipeline.deadline import deadline as exchange_deadline
 from pipeline.deadline import passed as deadline_passed
 from pipeline.encoding import decode_html
-from pipeline.errors import PermanentFetchError, TransientFetchError
+from pipeline.errors import EgressUnavailable, PermanentFetchError, TransientFetchError
 from pipeline.guard import check_url
 from pipeline.proxies import ProxyRotation
 from pipeline.settings import Policy
@@ -37,8 +38,8 @@ DRAIN_BYTES = 64 * 1024
 TRANSIENT_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PROXY_AUTH_REQUIRED = 407
-# How http.client reports a CONNECT that the proxy answered with 407.
-_TUNNEL_407 = "Tunnel connection failed: 407"
+# How urllib3 reports a CONNECT that the proxy answered with another status than 200.
+_TUNNEL_FAILED = re.compile(r"Tunnel connection failed: (\d{3})")
 
 HopCheck = Callable[[str], None]
 
@@ -224,23 +225,30 @@ class Fetcher:
 
     def _via_proxy(self, url: str, policy: Policy) -> requests.Response:
         """Through the next working proxy; one that fails is taken out of rotation and the
-        next one tried, while the exchange's deadline lasts."""
+        next one tried, while the exchange's deadline lasts. Only the proxy's own failures
+        bench it: a site it could not reach is that site's failure."""
+        benched = False
         while not deadline_passed():
             proxy = self.proxies.pick()
             try:
                 response = self._request(url, policy, proxy.url)
-            except requests.exceptions.ProxyError:
-                self.proxies.failed(proxy, "unreachable")
-                continue
             except requests.ConnectionError as exc:
-                if _TUNNEL_407 not in str(exc):
+                status = _tunnel_status(exc)
+                if status is not None and status != PROXY_AUTH_REQUIRED:
+                    raise TransientFetchError(f"the proxy could not reach the site (CONNECT: {status})") from exc
+                if status is None and not isinstance(exc, requests.exceptions.ProxyError):
                     raise
-                self.proxies.failed(proxy, "refused our credentials")
+                self.proxies.failed(proxy, "unreachable" if status is None else "refused our credentials")
+                benched = True
                 continue
-            if response.status_code != PROXY_AUTH_REQUIRED:
-                return response
-            response.close()
-            self.proxies.failed(proxy, "refused our credentials")
+            if response.status_code == PROXY_AUTH_REQUIRED and proxy.relays(url) and "Proxy-Authenticate" in response.headers:
+                response.close()
+                self.proxies.failed(proxy, "refused our credentials")
+                benched = True
+                continue
+            return response
+        if benched:
+            raise EgressUnavailable("the proxies kept failing until the download deadline", wait=1.0)
         raise TransientFetchError("download deadline exceeded")
 
     def _request(self, url: str, policy: Policy, proxy: str | None = None) -> requests.Response:
@@ -316,6 +324,12 @@ class Fetcher:
             raise TransientFetchError("connection error", response.status_code) from exc
         response.raw.release_conn()
         return b"".join(chunks)
+
+
+def _tunnel_status(exc: requests.RequestException) -> int | None:
+    """The status a proxy answered a CONNECT with, when that is why the request failed."""
+    match = _TUNNEL_FAILED.search(str(exc))
+    return int(match.group(1)) if match else None
 
 
 def _resolve(base: str, location: str, drop_params: tuple[str, ...] = ()) -> str | None:

@@ -45,28 +45,34 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 
 def public_address(host: str, port: int) -> tuple[Any, ...]:
     """Resolve `host` once and return the first public socket address, or refuse."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        if exc.errno == socket.EAI_AGAIN:
-            raise TransientFetchError("DNS lookup failed temporarily") from None
-        raise PermanentFetchError("DNS lookup failed") from None
-    except (UnicodeError, ValueError):
-        raise PermanentFetchError("unusable host name") from None
     refused = None
-    for family, _, _, _, sockaddr in infos:
+    for family, _, _, _, sockaddr in _resolve(host, port):
         if is_public(sockaddr[0]):
             return family, sockaddr
         refused = sockaddr[0]
     raise PermanentFetchError(f"address not allowed: {refused} (use --allow-private)")
 
 
+def _resolve(host: str, port: int) -> list[tuple[Any, ...]]:
+    try:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        if exc.errno == socket.EAI_AGAIN:
+            raise TransientFetchError("DNS lookup failed temporarily") from None
+        raise PermanentFetchError("DNS lookup failed") from None
+    except (UnicodeError, ValueError):
+        raise PermanentFetchError("unusable host name") from None
+
+
 def check_url(url: str) -> None:
-    """Refuse `url` unless its host resolves to a public address. For requests sent through
-    a proxy, which resolves the name again itself: the check cannot pin the address there."""
+    """Refuse `url` unless every address its host resolves to is public. For requests sent
+    through a proxy, which resolves the name again itself and may pick any of them: the
+    address cannot be pinned there, so none may be private."""
     parts = urlsplit(url)
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise PermanentFetchError("unusable URL: bad port") from None
-    public_address(parts.hostname or "", port)
+    for *_, sockaddr in _resolve(parts.hostname or "", port):
+        if not is_public(sockaddr[0]):
+            raise PermanentFetchError(f"address not allowed: {sockaddr[0]} (use --allow-private)")

@@ -28,6 +28,11 @@ class Proxy:
     url: str
     label: str
 
+    def relays(self, url: str) -> bool:
+        """An HTTP proxy forwards plain-http requests itself, so a 407 to one is its own;
+        through a tunnel or SOCKS, a 407 can only come from the site."""
+        return self.label.startswith(("http://", "https://")) and url.startswith("http://")
+
 
 def parse_proxy(text: str) -> Proxy:
     """A proxy URL checked once at start-up, so a typo fails loudly rather than per request."""

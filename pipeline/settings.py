@@ -23,7 +23,9 @@ from pipeline.proxies import parse_proxy
 ENV_PREFIX = "CRAWLER_"
 WORKER_POOLS = ("threads", "solo", "prefork")
 # Zero would make every request fail at once: these must be positive.
-_POSITIVE = frozenset({"timeout", "download_deadline", "lease_timeout", "dispatch_interval", "visibility_timeout"})
+_POSITIVE = frozenset(
+    {"timeout", "download_deadline", "lease_timeout", "dispatch_interval", "visibility_timeout", "proxy_cooldown"}
+)
 DEFAULT_USER_AGENT = f"celery-crawler/{__version__} (+https://pypi.org/project/celery-crawler/)"
 
 

@@ -66,9 +66,11 @@ def _fetch_once(task: Any, job: str, lease_data: dict[str, Any], lease: Lease, a
     except PermanentFetchError as exc:
         return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects)
     except EgressUnavailable as exc:
-        # Our proxies are down, not the site: wait for one to come back, same attempt.
+        # Our proxies are down, not the site: wait for one to come back, same attempt,
+        # waking within the lease to renew it however long the proxies' cooldown is.
         _keep_lease(frontier, lease, policy)
-        raise task.retry(args=(job, lease_data, attempt), countdown=exc.wait) from None
+        countdown = min(exc.wait, ctx.settings.lease_timeout / 2)
+        raise task.retry(args=(job, lease_data, attempt), countdown=countdown) from None
     except Exception as exc:
         # A bug or a limit hit deep in a library must not send the URL round forever:
         # it is recorded as failed, and the log has the traceback.

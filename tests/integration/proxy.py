@@ -30,14 +30,16 @@ class ProxyServer:
 
     def __init__(
         self, log: Path, address: str = "127.0.0.1", protocols: str = "http+socks4+socks5", auth: str = "",
-        port: int | None = None,
+        port: int | None = None, tls: tuple[Path, Path] | None = None,
     ) -> None:
+        """`tls` (certificate, key) makes it an https:// proxy: TLS from the client to it."""
         self.address, self.port, self.log_path = address, port or free_port(address), log
-        listen = f"{protocols}://{address}:{self.port}" + (f"#{auth}" if auth else "")
+        listen = f"{protocols}{'+ssl' if tls else ''}://{address}:{self.port}" + (f"#{auth}" if auth else "")
+        argv = [sys.executable, "-m", "pproxy", "-l", listen, "-v"]
+        if tls:
+            argv += ["--ssl", f"{tls[0]},{tls[1]}"]
         with open(log, "wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "pproxy", "-l", listen, "-v"], stdout=out, stderr=subprocess.STDOUT
-            )
+            self.process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
         wait_until(lambda: _accepts(address, self.port), "the proxy to listen", timeout=15)
 
     def url(self, scheme: str, credentials: str = "") -> str:

@@ -90,8 +90,8 @@ def test_retry_after_pauses_the_host_and_a_persistent_500_gives_up(cluster):
 
 
 def test_a_failing_host_pauses_for_every_worker(cluster):
-    """A 500 without Retry-After pauses the host for the retry's backoff (1 to 2 s here),
-    not only the failing URL: while it lasts the host's other pages wait too."""
+    """A 500 without Retry-After pauses the host for the retry's backoff (1 to 2 s for the
+    first failure here), not only the failing URL: while it lasts the other pages wait."""
     host = Host("127.0.0.1", delay=0.05)
     host.routes["/"] = page("root", ["/broken"] + [f"/p/{i}" for i in range(40)])
     host.routes["/broken"] = Response(500, "oops")
@@ -103,7 +103,7 @@ def test_a_failing_host_pauses_for_every_worker(cluster):
         cluster.start_worker("w2", concurrency=2)
         cluster.start_beat()
         seed([host.url("/")], job="failing", allow_private=True, delay=0, host_concurrency=4,
-             max_retries=1, retry_backoff=1.0)
+             max_retries=1, retry_backoff=2.0)
         cluster.wait_finished("failing", timeout=60)
     finally:
         host.stop()

@@ -6,11 +6,17 @@ worker host with no route to the site crawls it whole through its proxies."""
 from __future__ import annotations
 
 import logging
+import socketserver
+import ssl
 import subprocess
 import sys
+import threading
 import time
+import warnings
 
 import pytest
+import trustme
+from urllib3.exceptions import InsecureRequestWarning
 
 from pipeline.errors import EgressUnavailable, PermanentFetchError, TransientFetchError
 from pipeline.fetch import Fetcher
@@ -24,7 +30,7 @@ from tests.integration.cluster import Cluster, wait_until
 from tests.integration.hosts import MultiHost
 from tests.integration.netns import GATEWAY, Network, available
 from tests.integration.proxy import ProxyServer, dead_proxy_url, free_port
-from tests.integration.site import Host, page
+from tests.integration.site import Host, Response, page
 
 POLICY = Policy(allow_private=True, timeout=5.0)
 
@@ -152,6 +158,116 @@ def test_the_download_deadline_holds_through_a_proxy(origin, proxy, scheme):
     assert info.value.reason == "download deadline exceeded"
     assert time.monotonic() - started < 2
 
+
+@pytest.fixture
+def tls_origin():
+    """An https:// site on 127.0.0.5 with a certificate from a throwaway CA; yields the
+    host and the CA file to trust."""
+    ca = trustme.CA()
+    host = Host("127.0.0.5")
+    host.routes["/0"] = page("secure page")
+    host.routes["/denied"] = Response(407, "members only", headers={"Proxy-Authenticate": "Basic"})
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.5").configure_cert(context)
+    host.server.socket = context.wrap_socket(host.server.socket, server_side=True)
+    host.start()
+    with ca.cert_pem.tempfile() as path:
+        yield host, path
+    host.stop()
+
+
+def _https(host: Host, path: str) -> str:
+    return host.base.replace("http://", "https://") + path
+
+
+def _trusting(fetcher: Fetcher, ca: str) -> Fetcher:
+    fetcher.session(POLICY).verify = ca
+    return fetcher
+
+
+@pytest.mark.parametrize("scheme", ["http", "socks5"])
+def test_https_sites_are_reached_through_the_proxy_with_their_certificate_checked(tls_origin, proxy, scheme):
+    host, ca = tls_origin
+    fetcher = _trusting(_fetcher(proxy.url(scheme)), ca)
+    try:
+        result = fetcher.fetch(_https(host, "/0"), POLICY)
+    finally:
+        fetcher.close()
+
+    assert result.status == 200 and "secure page" in result.text
+    assert proxy.carried(_target(host))
+
+
+def test_a_407_from_the_site_through_a_tunnel_is_the_sites_answer(tls_origin, proxy, caplog):
+    host, ca = tls_origin
+    fetcher = _trusting(_fetcher(proxy.url("http")), ca)
+    caplog.set_level(logging.WARNING, logger="pipeline.proxies")
+    try:
+        denied = fetcher.fetch(_https(host, "/denied"), POLICY)
+        after = fetcher.fetch(_https(host, "/0"), POLICY)
+    finally:
+        fetcher.close()
+
+    assert denied.status == 407 and denied.error == "HTTP 407"
+    assert after.status == 200
+    assert "out of rotation" not in caplog.text
+
+
+def test_an_https_proxy_must_present_a_certificate_we_trust(origin, tmp_path):
+    """TLS to the proxy carries the requests and the proxy credentials: it is verified
+    even when the site itself is plain http."""
+    ca = trustme.CA()
+    issued = ca.issue_cert("127.0.0.1")
+    certificate, key = tmp_path / "proxy.crt", tmp_path / "proxy.key"
+    issued.cert_chain_pems[0].write_to_path(str(certificate))
+    issued.private_key_pem.write_to_path(str(key))
+    secure = ProxyServer(tmp_path / "tls-proxy.log", protocols="http", tls=(certificate, key))
+    trusted, untrusting = _fetcher(secure.url("https")), _fetcher(secure.url("https"))
+    try:
+        with ca.cert_pem.tempfile() as path, warnings.catch_warnings():
+            warnings.simplefilter("error", InsecureRequestWarning)
+            assert _trusting(trusted, path).fetch(origin.url("/0"), POLICY).status == 200
+        with pytest.raises(EgressUnavailable):
+            untrusting.fetch(origin.url("/1"), POLICY)
+    finally:
+        trusted.close()
+        untrusting.close()
+        secure.stop()
+
+    assert list(origin.requests()) == ["/0"]
+
+class _BadGatewayProxy(socketserver.ThreadingTCPServer):
+    """A proxy that answers every CONNECT with 502, as one does when the site is down."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                while self.rfile.readline() not in (b"\r\n", b""):
+                    pass
+                self.wfile.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+def test_a_site_the_proxy_cannot_reach_fails_as_the_sites_failure(caplog):
+    gateway = _BadGatewayProxy()
+    rotation = ProxyRotation([parse_proxy(f"http://127.0.0.1:{gateway.server_address[1]}")], 60.0)
+    fetcher = Fetcher(rotation)
+    caplog.set_level(logging.WARNING, logger="pipeline.proxies")
+    try:
+        with pytest.raises(TransientFetchError) as info:
+            fetcher.fetch("https://127.0.0.5:9/", POLICY)
+    finally:
+        fetcher.close()
+        gateway.shutdown()
+        gateway.server_close()
+
+    assert info.value.reason == "the proxy could not reach the site (CONNECT: 502)"
+    assert "out of rotation" not in caplog.text
+    rotation.pick()
 
 def test_urls_wait_out_a_proxy_outage_without_spending_their_retries(tmp_path, redis_client, origin):
     """With no retries allowed, a URL that failed on the site's side would be recorded as

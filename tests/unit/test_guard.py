@@ -125,3 +125,23 @@ def test_a_guarded_https_connection_verifies_the_certificate_for_the_host_name(h
 
     assert response.status_code == 200
     assert https_site.hosts == [https_site.base.removeprefix("https://")]
+
+
+def test_through_a_proxy_a_name_with_any_private_address_is_refused(monkeypatch):
+    """The proxy resolves the name again and may pick any of its addresses."""
+    import socket
+
+    from pipeline import guard
+
+    answers = [("93.184.216.34", 80), ("10.0.0.7", 80)]
+    monkeypatch.setattr(
+        guard.socket, "getaddrinfo",
+        lambda host, port, *args, **kw: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", a) for a in answers],
+    )
+
+    assert public_address("mixed.example", 80)[1][0] == "93.184.216.34"
+    with pytest.raises(PermanentFetchError) as info:
+        guard.check_url("http://mixed.example/")
+    assert info.value.reason.startswith("address not allowed: 10.0.0.7")
+    answers.pop()
+    guard.check_url("http://mixed.example/")

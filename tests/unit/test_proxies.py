@@ -110,9 +110,23 @@ def test_with_every_proxy_failed_the_wait_is_until_the_first_returns():
         (socks.GeneralProxyError("Socket error", TimeoutError("timed out")), False),
         (socks.SOCKS5Error("0x05: Connection refused"), False),
         (socks.SOCKS5Error("0x04: Host unreachable"), False),
+        (socket.gaierror(-2, "Name or service not known"), True),  # the proxy's own name
         (ConnectionRefusedError(), False),
         (None, False),
     ],
 )
 def test_a_socks_failure_is_the_proxys_only_when_the_proxy_failed(error, blamed):
     assert _socks_proxy_at_fault(error) is blamed
+
+
+@pytest.mark.parametrize(
+    ("proxy", "url", "relays"),
+    [
+        ("http://p:3128", "http://site.example/", True),
+        ("https://p:443", "http://site.example/", True),
+        ("http://p:3128", "https://site.example/", False),  # a CONNECT tunnel: the 407 is the site's
+        ("socks5h://p:1080", "http://site.example/", False),
+    ],
+)
+def test_a_407_is_the_proxys_only_when_it_relays_the_request_itself(proxy, url, relays):
+    assert parse_proxy(proxy).relays(url) is relays
