@@ -50,3 +50,17 @@ class EgressUnavailable(CrawlError):
         super().__init__(reason)
         self.reason = reason
         self.wait = wait
+
+
+class RobotsPending(CrawlError):
+    """The robots.txt of `site` is not known yet: it is fetched first, as a request of
+    its own under the host's politeness, and the URL comes back afterwards."""
+
+    def __init__(self, site: str) -> None:
+        super().__init__(f"robots.txt of {site} not fetched yet")
+        self.site = site
+
+
+class StoreUnavailable(CrawlError):
+    """The store could not be written now (a database restarting, a file locked): the
+    same write is worth trying again later, without fetching the page again."""

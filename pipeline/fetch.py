@@ -71,6 +71,10 @@ class FetchResult:
         return data
 
     @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FetchResult:
+        return cls(**{name: value for name, value in data.items() if name != "body"})
+
+    @classmethod
     def failed(cls, url: str, reason: str, status: int | None = None, redirects: list[str] = ()) -> FetchResult:
         final = redirects[-1] if redirects else url
         return cls(url=url, final_url=final, status=status, error=reason, redirects=list(redirects))
@@ -184,7 +188,11 @@ class Fetcher:
         """A small text resource such as robots.txt: (status, first `limit` bytes decoded);
         status None when no usable answer came (network error, redirect loop, a redirect
         to a refused address). A refused address of `url` itself raises, as the page
-        on that host would."""
+        on that host would. The exchange has the download deadline, as a page has."""
+        with exchange_deadline(policy.download_deadline):
+            return self._text(url, policy, limit, max_redirects)
+
+    def _text(self, url: str, policy: Policy, limit: int, max_redirects: int) -> tuple[int | None, str]:
         try:
             for hop in range(max_redirects + 1):
                 response = self._get(url, policy)

@@ -18,8 +18,8 @@ import redis
 
 from pipeline import keys, scripts
 from pipeline.errors import ConfigError, JobNotFound, StalePolicy
-from pipeline.settings import Policy, Settings
-from pipeline.urls import fingerprint, host_key
+from pipeline.settings import Policy
+from pipeline.urls import fingerprint, host_key, in_scope
 
 RUNNING, PAUSED, CANCELLED, FINISHED = "running", "paused", "cancelled", "finished"
 STATES = (RUNNING, PAUSED, CANCELLED, FINISHED)
@@ -27,6 +27,10 @@ STATES = (RUNNING, PAUSED, CANCELLED, FINISHED)
 HANDOFF_LIMIT = 2
 PAGE, SITEMAP = "page", "sitemap"
 SITEMAP_PREFIX = "sitemap:"
+# Seconds a job's policy is reused before it is read again (re-seeding may change it).
+POLICY_TTL = 5.0
+# Times a call refused for a stale policy is repeated with a fresh one.
+STALE_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -96,21 +100,51 @@ class HostBackoff:
         return asdict(self)
 
 
-class Frontier:
-    """One job's frontier in Redis; cheap to build, holds no state of its own."""
+@dataclass(frozen=True)
+class Found:
+    """URLs a page (or a sitemap, or robots.txt) listed. Which of them are scheduled, and
+    at what depth, is decided against the job's policy at the moment they are added, so
+    a job re-seeded meanwhile with a wider scope or depth is obeyed at once."""
 
-    def __init__(self, client: redis.Redis, job: str, settings: Settings) -> None:
+    depth: int
+    pages: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+
+    @classmethod
+    def seeds(cls, urls: Iterable[str]) -> Found:
+        """Seeds are depth 0, in scope by definition (seeding widens the scope to them)."""
+        return cls(depth=-1, pages=tuple(urls))
+
+    def entries(self, policy: Policy) -> list[tuple[str, int, str]]:
+        """(url, depth, kind) to schedule: pages one link deeper, followed only below the
+        depth limit; sitemaps at the depth of what listed them, whatever the limit."""
+        def wanted(url: str) -> bool:
+            return self.depth < 0 or in_scope(url, policy.scope_hosts, policy.allowed_domains)
+
+        pages = self.pages if self.depth < policy.max_depth else ()
+        return [(url, self.depth + 1, PAGE) for url in pages if wanted(url)] + [
+            (url, max(self.depth, 0), SITEMAP) for url in self.sitemaps if wanted(url)
+        ]
+
+
+class Frontier:
+    """One job's frontier in Redis. It keeps a copy of the job's policy for a few
+    seconds; when a script finds the job was re-seeded with another policy since, the
+    frontier reads it again and repeats the call, so callers never see a stale policy."""
+
+    def __init__(self, client: redis.Redis, job: str, policy_ttl: float = POLICY_TTL) -> None:
         self.redis = client
         self.job = keys.check_job_name(job)
         self.keys = keys.JobKeys(job)
-        self.settings = settings
+        self.policy_ttl = policy_ttl
+        self._policy: tuple[float, Policy] | None = None
         self._scripts = {name: client.register_script(getattr(scripts, name)) for name in _SCRIPT_NAMES}
 
     def create(self, policy: Policy) -> Policy:
         """Write the job's policy (keeping scope hosts of earlier seeds); a new job starts
         running, an existing one keeps its state (a finished one runs again only when
         new URLs are added to it)."""
-        old = self.load_policy(missing_ok=True)
+        old = self.stored_policy()
         if old is not None:
             hosts = tuple(dict.fromkeys(old.scope_hosts + policy.scope_hosts))
             policy = policy.merged(scope_hosts=hosts)
@@ -122,18 +156,25 @@ class Frontier:
             pipe.hsetnx(self.keys.key(keys.STATS), "started_at", time.time())
             pipe.sadd(keys.JOBS, self.job)
             pipe.execute()
+        self._policy = (time.monotonic() + self.policy_ttl, policy)
         return policy
 
     def exists(self) -> bool:
         return bool(self.redis.exists(self.keys.key(keys.CONFIG)))
 
-    def load_policy(self, missing_ok: bool = False) -> Policy | None:
+    def stored_policy(self) -> Policy | None:
+        """The job's policy as Redis has it now; None for a job never seeded."""
         raw = self.redis.get(self.keys.key(keys.CONFIG))
-        if raw is None:
-            if missing_ok:
-                return None
-            raise JobNotFound(f"no job named {self.job!r}")
-        return Policy.from_json(json.loads(raw))
+        return None if raw is None else Policy.from_json(json.loads(raw))
+
+    def policy(self) -> Policy:
+        """The job's policy, as read at most `policy_ttl` seconds ago."""
+        if self._policy is None or self._policy[0] <= time.monotonic():
+            policy = self.stored_policy()
+            if policy is None:
+                raise JobNotFound(f"no job named {self.job!r}")
+            self._policy = (time.monotonic() + self.policy_ttl, policy)
+        return self._policy[1]
 
     def state(self) -> str | None:
         return _text(self.redis.get(self.keys.key(keys.STATE)))
@@ -145,27 +186,29 @@ class Frontier:
             raise JobNotFound(f"no job named {self.job!r}")
         self.redis.set(self.keys.key(keys.STATE), state)
 
-    def add(self, links: Iterable[tuple[str, int]], policy: Policy, kind: str = PAGE) -> int:
-        """Schedule canonical URLs (with their depth) that were never seen; returns how many."""
-        entries = [(url, depth, kind) for url, depth in links]
-        return int(self._run("ADD", policy, _link_args(entries), links=_link_rows(entries)))
+    def add(self, found: Found) -> int:
+        """Schedule what `found` lists that was never seen; returns how many."""
+        return int(self._run("ADD", found=found))
 
-    def lease(self, policy: Policy, limit: int) -> list[Lease]:
-        return [Lease.from_script(row) for row in self._run("LEASE", policy, limit=limit)]
-
-    def claim_start(self, host: str, policy: Policy) -> float:
-        """0 when a request to `host` may start now (and it is recorded); else seconds to wait."""
-        return float(self._run("CLAIM_START", policy, host=host))
-
-    def release_host(self, lease: Lease, policy: Policy) -> list[Lease]:
-        """The request of `lease` is over: free its host slot and hand out what is now due."""
-        rows = self._run("RELEASE_HOST", policy, url=lease.member, token=lease.token, limit=HANDOFF_LIMIT)
+    def lease(self, limit: int | None = None) -> list[Lease]:
+        """Lease what is due now, at most `limit` (default: the job's whole window)."""
+        rows = self._run("LEASE", limit=limit, full_window=limit is None)
         return [Lease.from_script(row) for row in rows]
 
-    def postpone(self, host: str, seconds: float, policy: Policy, reason: str) -> None:
+    def claim_start(self, lease: Lease) -> float:
+        """0 when the request of `lease` may start now (it is recorded, and the lease
+        renewed); else seconds to wait; below 0 when the lease is no longer this chain's."""
+        return float(self._run("CLAIM_START", host=lease.host, url=lease.member, token=lease.token))
+
+    def release_host(self, lease: Lease) -> list[Lease]:
+        """The request of `lease` is over: free its host slot and hand out what is now due."""
+        rows = self._run("RELEASE_HOST", url=lease.member, token=lease.token, limit=HANDOFF_LIMIT)
+        return [Lease.from_script(row) for row in rows]
+
+    def postpone(self, host: str, seconds: float, reason: str) -> None:
         """No request to `host` starts, on any worker, for `seconds` (its Retry-After, or
         a backoff after a failure)."""
-        self._run("POSTPONE", policy, host=host, seconds=seconds, reason=reason)
+        self._run("POSTPONE", host=host, seconds=seconds, reason=reason)
 
     def backoffs(self, limit: int = 10) -> list[HostBackoff]:
         """The hosts paused now, longest pause first."""
@@ -189,36 +232,23 @@ class Frontier:
         """Record robots.txt's Crawl-delay of `host`; the larger of it and the job's delay wins."""
         self.redis.hset(self.keys.key(keys.HOST_DELAY), host, seconds)
 
-    def extend(self, lease: Lease, policy: Policy) -> bool:
+    def extend(self, lease: Lease) -> bool:
         """Push the lease deadline out again, e.g. before a retry; False if it was lost."""
-        return bool(self._run("EXTEND", policy, url=lease.member, token=lease.token))
+        return bool(self._run("EXTEND", url=lease.member, token=lease.token))
 
-    def complete(
-        self,
-        lease: Lease,
-        policy: Policy,
-        failed: bool,
-        links: list[tuple[str, int]],
-        sitemaps: list[tuple[str, int]] = (),
-    ) -> tuple[bool, list[Lease]]:
-        """Release the lease, schedule `links` (and `sitemaps`), and hand out what is now due."""
-        entries = [(url, depth, PAGE) for url, depth in links] + [(url, depth, SITEMAP) for url, depth in sitemaps]
+    def complete(self, lease: Lease, failed: bool, found: Found) -> tuple[bool, list[Lease]]:
+        """Release the lease, schedule what `found` lists, and hand out what is now due;
+        False (and nothing scheduled) when the lease was no longer this chain's."""
         counted, rows = self._run(
-            "COMPLETE",
-            policy,
-            _link_args(entries),
-            url=lease.member,
-            token=lease.token,
-            failed=failed,
-            links=_link_rows(entries),
-            limit=HANDOFF_LIMIT,
+            "COMPLETE", found=found, url=lease.member, token=lease.token, failed=failed, limit=HANDOFF_LIMIT
         )
         return bool(counted), [Lease.from_script(row) for row in rows]
 
-    def tick(self, policy: Policy, limit: int | None = None, expire_all: bool = False) -> tuple[int, list[Lease]]:
-        """Requeue expired leases (all of them with `expire_all`), then lease what is due."""
-        limit = self.settings.dispatch_window if limit is None else limit
-        expired, rows = self._run("TICK", policy, limit=limit, expire_limit=1000, expire_all=expire_all)
+    def tick(self, limit: int | None = None, expire_all: bool = False) -> tuple[int, list[Lease]]:
+        """Requeue expired leases (all of them with `expire_all`), then lease what is due
+        (at most `limit`; default: the job's whole window)."""
+        expired, rows = self._run("TICK", limit=limit, full_window=limit is None, expire_limit=1000,
+                                  expire_all=expire_all)
         return int(expired), [Lease.from_script(row) for row in rows]
 
     def stats(self) -> JobStats:
@@ -249,25 +279,40 @@ class Frontier:
             backing_off=backing_off,
         )
 
-    def _run(self, name: str, policy: Policy, extra: list[bytes] | None = None, **params: Any) -> Any:
-        params.update(
-            conc=max(1, policy.host_concurrency),
-            delay=policy.delay,
-            max_pages=policy.max_pages,
-            host_budget=policy.max_pages_per_host,
-            sitemap_budget=policy.max_sitemaps_per_host,
-            window=self.settings.dispatch_window,
-            lookahead=self.settings.dispatch_interval,
-            lease_timeout=self.settings.lease_timeout,
-        )
-        params["version"] = policy.version
-        args = [self.keys.prefix, json.dumps(params), *(extra or [])]
-        try:
-            return self._scripts[name](args=args)
-        except redis.ResponseError as exc:
-            if str(exc).startswith("STALE_POLICY"):
-                raise StalePolicy(f"job {self.job!r} has a newer policy") from None
-            raise
+    def _run(self, name: str, found: Found | None = None, **params: Any) -> Any:
+        """Run script `name` with the job's policy; a policy found stale is read again and
+        the call repeated (the URLs in `found` are chosen again under the new one)."""
+        for _ in range(STALE_RETRIES):
+            policy = self.policy()
+            entries = found.entries(policy) if found is not None else []
+            args = [self.keys.prefix, json.dumps(_script_params(policy, entries, params)), *_link_args(entries)]
+            try:
+                return self._scripts[name](args=args)
+            except redis.ResponseError as exc:
+                if not str(exc).startswith("STALE_POLICY"):
+                    raise
+                self._policy = None
+        raise StalePolicy(f"job {self.job!r} was re-seeded {STALE_RETRIES} times during one call")
+
+
+def _script_params(policy: Policy, entries: list[tuple[str, int, str]], params: dict[str, Any]) -> dict[str, Any]:
+    """What every script reads of the job's policy, with the call's own parameters."""
+    values = dict(params)
+    if values.pop("full_window", False):
+        values["limit"] = policy.dispatch_window
+    values.update(
+        conc=max(1, policy.host_concurrency),
+        delay=policy.delay,
+        max_pages=policy.max_pages,
+        host_budget=policy.max_pages_per_host,
+        sitemap_budget=policy.max_sitemaps_per_host,
+        window=policy.dispatch_window,
+        lookahead=policy.dispatch_lookahead,
+        lease_timeout=policy.lease_timeout,
+        version=policy.version,
+        links=_link_rows(entries),
+    )
+    return values
 
 
 def list_jobs(client: redis.Redis) -> list[str]:

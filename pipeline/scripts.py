@@ -136,6 +136,10 @@ return lease(A.limit)
 """
 
 CLAIM_START = _PREAMBLE + r"""
+-- A stale chain (its lease expired and went to another worker, or was completed) must
+-- not send the request; a live one renews its lease, whether it starts now or waits.
+if not owned(A.url, A.token) then return '-1' end
+redis.call('ZADD', LEASES, NOW + A.lease_timeout, A.url)
 local last = tonumber(redis.call('HGET', STARTED, A.host))
 local gap = delay_of(A.host)
 if last and NOW < last + gap then

@@ -71,7 +71,25 @@ class Policy:
         "Media types parsed for links; others are stored without outlinks.",
         ("text/html", "application/xhtml+xml"),
     )
+    lease_timeout: float = _doc("Seconds a dispatched URL may take before it is handed out again.", 600.0)
+    dispatch_window: int = _doc("URLs of the job leased to Celery at once: bounds the broker's queues.", 200)
+    dispatch_lookahead: float = _doc(
+        "Seconds before its host's turn that a URL may be handed out, with a countdown (about one dispatcher tick).",
+        1.0,
+    )
     version: int = field(default=0, metadata={"doc": "Set when the job is seeded; tells a stale copy.", "internal": True})
+
+    def __post_init__(self) -> None:
+        if self.lease_timeout <= self.download_deadline + self.timeout:
+            raise ConfigError("CRAWLER_LEASE_TIMEOUT must exceed CRAWLER_DOWNLOAD_DEADLINE plus CRAWLER_TIMEOUT")
+        if self.dispatch_window < 1:
+            raise ConfigError("CRAWLER_DISPATCH_WINDOW must be at least 1")
+
+    @property
+    def fetch_time_limit(self) -> float:
+        """Celery's hard limit on one fetch task: a backstop behind the fetch's own deadline
+        (robots.txt and the page each get a connect timeout and a read timeout)."""
+        return self.download_deadline + 2 * self.timeout + 40
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -99,9 +117,7 @@ class Settings:
     redis_keyfile: str = _doc("Key of that client certificate.", "")
     store_url: str = _doc("Where records go: sqlite:///PATH (relative), sqlite:////PATH (absolute) or postgresql://…", "sqlite:///crawl.db")
     data_dir: str = _doc("Where `crawler crawl` keeps its embedded Redis data file.", ".crawler")
-    lease_timeout: float = _doc("Seconds a dispatched URL may take before it is handed out again.", 600.0)
     dispatch_interval: float = _doc("Seconds between dispatcher ticks (a heartbeat, not the pace).", 1.0)
-    dispatch_window: int = _doc("URLs of one job leased to Celery at once: bounds the broker's queues.", 200)
     visibility_timeout: float = _doc("Seconds before the broker redelivers an unacknowledged task.", 3600.0)
     task_events: bool = _doc(
         "Send task events from the start (Flower switches them on while it runs; they cost ~20% CPU).", False
@@ -114,6 +130,13 @@ class Settings:
         "with a port (and user:password@ if needed; percent-encode commas).",
         (),
     )
+    store_retries: int = _doc(
+        "Times a record is written again while the store is unavailable (with backoff) before its lease runs out.", 20
+    )
+    robots_cache_size: int = _doc("Parsed robots.txt files each worker process keeps (least recently used go).", 1000)
+    publish_retries: int = _doc(
+        "Times a task message is sent again while the broker is unreachable (a Redis restart), before giving up.", 30
+    )
     proxy_cooldown: float = _doc("Seconds a proxy that failed stays out of the rotation.", 60.0)
     metrics_bind: str = _doc("Address `crawler metrics` serves Prometheus metrics on.", "127.0.0.1")
     metrics_port: int = _doc("Port of `crawler metrics`.", 9810)
@@ -123,18 +146,24 @@ class Settings:
     policy: Policy = field(default_factory=Policy)
 
     def __post_init__(self) -> None:
-        if self.visibility_timeout <= self.lease_timeout:
-            raise ConfigError("CRAWLER_VISIBILITY_TIMEOUT must be larger than CRAWLER_LEASE_TIMEOUT")
+        self.check_policy(self.policy)
         if self.worker_pool not in WORKER_POOLS:
             raise ConfigError(f"CRAWLER_WORKER_POOL must be one of {', '.join(WORKER_POOLS)}")
         if self.workers < 1 or self.worker_concurrency < 1:
             raise ConfigError("CRAWLER_WORKERS and CRAWLER_WORKER_CONCURRENCY must be at least 1")
-        if self.lease_timeout <= self.policy.download_deadline + self.policy.timeout:
-            raise ConfigError("CRAWLER_LEASE_TIMEOUT must exceed CRAWLER_DOWNLOAD_DEADLINE plus CRAWLER_TIMEOUT")
-        if self.visibility_timeout <= max(self.fetch_time_limit, self.policy.retry_backoff_max):
-            raise ConfigError("CRAWLER_VISIBILITY_TIMEOUT must exceed the fetch time limit and CRAWLER_RETRY_BACKOFF_MAX")
+        if self.robots_cache_size < 1:
+            raise ConfigError("CRAWLER_ROBOTS_CACHE_SIZE must be at least 1")
         for proxy in self.proxies:
             parse_proxy(proxy)
+
+    def check_policy(self, policy: Policy) -> None:
+        """A job's policy must fit this process's broker: a task the broker redelivers
+        before its lease ends, or mid-fetch, would run twice. Checked for the defaults
+        and again for every seeded job, whose policy may differ."""
+        if self.visibility_timeout <= policy.lease_timeout:
+            raise ConfigError("CRAWLER_VISIBILITY_TIMEOUT must be larger than CRAWLER_LEASE_TIMEOUT")
+        if self.visibility_timeout <= max(policy.fetch_time_limit, policy.retry_backoff_max):
+            raise ConfigError("CRAWLER_VISIBILITY_TIMEOUT must exceed the fetch time limit and CRAWLER_RETRY_BACKOFF_MAX")
 
     def redis_tls(self) -> dict[str, str]:
         """TLS options of a rediss:// URL, spelled as redis-py and kombu both take them;
@@ -147,12 +176,6 @@ class Settings:
             if value:
                 options[name] = value
         return options
-
-    @property
-    def fetch_time_limit(self) -> float:
-        """Celery's hard limit on one fetch task: a backstop behind the fetch's own deadline
-        (robots.txt and the page each get a connect timeout and a read timeout)."""
-        return self.policy.download_deadline + 2 * self.policy.timeout + 40
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

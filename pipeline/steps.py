@@ -1,23 +1,25 @@
-"""The three steps of one URL, as plain functions over plain data: the Celery tasks are
-thin shells around these. Each takes and returns JSON-able dicts, so nothing that cannot
-travel through the broker (sessions, soups, responses) ever leaves a step.
-"""
+"""The three steps of one URL as plain functions over plain data: fetch a leased URL,
+parse what came back, and turn it into a record and the URLs it lists. The decisions
+around them (retry, wait, give up) are pipeline/lifecycle.py's."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from typing import Any
 
 from pipeline.errors import PermanentFetchError
 from pipeline.fetch import Fetcher, FetchResult
-from pipeline.frontier import SITEMAP, Lease
+from pipeline.frontier import SITEMAP, Found, Lease
 from pipeline.keys import JobKeys
 from pipeline.parse import parse_html
+from pipeline.payload import Payload
 from pipeline.robots import Robots
 from pipeline.settings import Policy
 from pipeline.sitemaps import parse_sitemap
 from pipeline.store.base import Record
 from pipeline.urls import in_scope
+
+logger = logging.getLogger(__name__)
 
 
 def fetch_url(lease: Lease, keys: JobKeys, policy: Policy, fetcher: Fetcher, robots: Robots) -> FetchResult:
@@ -47,39 +49,44 @@ def _read_sitemap(lease: Lease, policy: Policy, fetcher: Fetcher, check: Callabl
     return result
 
 
-def parse_result(result: dict[str, Any], policy: Policy) -> dict[str, Any]:
-    """Add title and outlinks to a fetch result; the page text is dropped afterwards."""
-    parsed = dict(result, title=None, outlinks=result.get("links") or [])
-    parsed.pop("links", None)
-    text = parsed.pop("text", None)
-    if text is not None and parsed.get("error") is None:
-        page = parse_html(text, parsed["final_url"], policy.max_outlinks, policy.max_url_length, policy.drop_params)
-        parsed.update(title=page.title, outlinks=page.outlinks)
-    return parsed
+def parse(payload: Payload, policy: Policy) -> Payload:
+    """Title and outlinks of a fetched page (a sitemap's outlinks are the pages it
+    lists). A page the parser chokes on is still recorded, with the reason."""
+    result = payload.result
+    if result.text is None or result.error is not None:
+        return payload.parsed(None, list(result.links or []))
+    try:
+        page = parse_html(result.text, result.final_url, policy.max_outlinks, policy.max_url_length, policy.drop_params)
+    except Exception as exc:
+        logger.exception("parsing %s failed unexpectedly", payload.lease.url)
+        return payload.parsed(None, [], error=f"parse error: {type(exc).__name__}")
+    return payload.parsed(page.title, page.outlinks)
 
 
-def to_record(job: str, lease: Lease, parsed: dict[str, Any]) -> Record:
+def to_record(payload: Payload) -> Record:
     """The record of what was scheduled: a sitemap's is named ``sitemap:URL``, so the
     page at the same URL (a footer link to /sitemap.xml) keeps a record of its own."""
-    return Record.from_json(dict(parsed, job=job, url=lease.member, depth=lease.depth))
+    result, lease = payload.result, payload.lease
+    return Record(
+        job=payload.job,
+        url=lease.member,
+        final_url=result.final_url,
+        status=result.status,
+        depth=lease.depth,
+        content_type=result.content_type,
+        title=payload.title,
+        outlinks=payload.outlinks,
+        fetched_at=result.fetched_at,
+        error=result.error,
+        content_hash=result.content_hash,
+        length=result.length,
+        elapsed=result.elapsed,
+        encoding=result.encoding,
+        redirects=result.redirects,
+    )
 
 
-def sitemaps_to_read(record: Record, parsed: dict[str, Any], policy: Policy) -> list[tuple[str, int]]:
-    """Sitemaps a sitemap index lists, in scope, at the index's own depth."""
-    return [
-        (url, record.depth)
-        for url in parsed.get("sitemaps", [])
-        if in_scope(url, policy.scope_hosts, policy.allowed_domains)
-    ]
-
-
-def links_to_follow(record: Record, policy: Policy) -> list[tuple[str, int]]:
-    """The outlinks the frontier should see: in scope, and only below the depth limit."""
-    if record.depth >= policy.max_depth:
-        return []
-    depth = record.depth + 1
-    return [
-        (url, depth)
-        for url in record.outlinks
-        if in_scope(url, policy.scope_hosts, policy.allowed_domains)
-    ]
+def found(payload: Payload) -> Found:
+    """What the URL listed, for the frontier to schedule: a page's outlinks, a sitemap
+    index's sitemaps."""
+    return Found(payload.lease.depth, tuple(payload.outlinks), tuple(payload.result.sitemaps))

@@ -134,7 +134,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     settings = Settings.load()
     with _redis_client(settings) as (client, _):
         jobs = [args.job] if args.job else list_jobs(client)
-        frontiers = [Frontier(client, job, settings) for job in jobs]
+        frontiers = [Frontier(client, job) for job in jobs]
         if args.watch:
             return _watch(frontiers)
         stats = [frontier.stats() for frontier in frontiers]
@@ -179,7 +179,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     settings = Settings.load(metrics_bind=args.bind, metrics_port=args.port)
     with _redis_client(settings) as (client, _):
         registry = CollectorRegistry()
-        registry.register(FrontierCollector(client, settings))
+        registry.register(FrontierCollector(client))
         server, _ = start_http_server(settings.metrics_port, settings.metrics_bind, registry=registry)
         print(f"serving metrics on http://{settings.metrics_bind}:{settings.metrics_port}/metrics; Ctrl-C stops",
               file=sys.stderr)
@@ -194,7 +194,7 @@ def cmd_state(args: argparse.Namespace) -> int:
     settings = Settings.load()
     state = {"pause": PAUSED, "resume": RUNNING, "cancel": CANCELLED}[args.command]
     with _redis_client(settings) as (client, _):
-        Frontier(client, args.job, settings).set_state(state)
+        Frontier(client, args.job).set_state(state)
     print(f"job {args.job}: {state}")
     return 0
 
@@ -263,7 +263,7 @@ def _forget_dead_workers(context: Any) -> None:
     for job in list_jobs(context.redis):
         frontier = context.frontier(job)
         if frontier.state() in (RUNNING, PAUSED):
-            frontier.tick(context.policy(job), limit=0, expire_all=True)
+            frontier.tick(limit=0, expire_all=True)
 
 
 def _redis_for_crawl(settings: Settings, stack: ExitStack) -> tuple[str, bool]:

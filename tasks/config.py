@@ -11,8 +11,8 @@ from kombu import Queue
 
 from pipeline.context import DEFAULT_REDIS_URL
 from pipeline.settings import Settings
+from tasks.names import DISPATCH, FETCH, PARSE, QUEUES, STORE
 
-QUEUES = ("fetch", "parse", "store")
 # kombu's Redis transport keeps delivered, unacknowledged messages under these keys (its
 # defaults, which this configuration does not change).
 KOMBU_UNACKED_KEYS = ("unacked", "unacked_index")
@@ -35,7 +35,6 @@ def _broker_tls(settings: Settings) -> dict[str, Any]:
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
-    fetch_limit = settings.fetch_time_limit
     url = broker_url(settings.redis_url or DEFAULT_REDIS_URL)
     return {
         "broker_url": url,
@@ -53,22 +52,26 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "worker_send_task_events": settings.task_events,
         "task_send_sent_event": settings.task_events,
-        "task_default_queue": "fetch",
-        "task_queues": [Queue(name) for name in QUEUES],
-        "task_routes": {
-            "crawler.fetch": {"queue": "fetch"},
-            "crawler.parse": {"queue": "parse"},
-            "crawler.store": {"queue": "store"},
-            "crawler.dispatch": {"queue": "store"},
+        # A broker that is restarting must not lose the next stage of a chain whose
+        # fetch is done: the publish is tried again for about 2 s each, up to the limit.
+        "task_publish_retry": True,
+        "task_publish_retry_policy": {
+            "max_retries": settings.publish_retries,
+            "interval_start": 0.2,
+            "interval_step": 0.5,
+            "interval_max": 2.0,
         },
+        "task_default_queue": QUEUES[FETCH],
+        "task_queues": [Queue(name) for name in dict.fromkeys(QUEUES.values())],
+        "task_routes": {task: {"queue": queue} for task, queue in QUEUES.items()},
+        # The fetch's limit comes with each message, from its job's policy.
         "task_annotations": {
-            "crawler.fetch": {"soft_time_limit": fetch_limit - 10, "time_limit": fetch_limit},
-            "crawler.parse": {"soft_time_limit": 60, "time_limit": 70},
-            "crawler.store": {"soft_time_limit": 60, "time_limit": 70},
+            PARSE: {"soft_time_limit": 60, "time_limit": 70},
+            STORE: {"soft_time_limit": 60, "time_limit": 70},
         },
         "beat_schedule": {
             "dispatch": {
-                "task": "crawler.dispatch",
+                "task": DISPATCH,
                 "schedule": settings.dispatch_interval,
                 "options": {"expires": max(1.0, settings.dispatch_interval * 5)},
             }

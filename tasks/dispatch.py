@@ -9,9 +9,10 @@ from redis.exceptions import LockError
 
 from pipeline import keys
 from pipeline.context import Context
-from pipeline.errors import CrawlError, StalePolicy
+from pipeline.errors import CrawlError
 from pipeline.frontier import PAUSED, RUNNING, list_jobs
 from tasks.app import app, runtime
+from tasks.names import DISPATCH
 from tasks.stages import send
 
 logger = get_task_logger(__name__)
@@ -24,8 +25,6 @@ def tick(ctx: Context) -> int:
     for job in list_jobs(ctx.redis):
         try:
             sent += _tick_job(ctx, job)
-        except StalePolicy:
-            ctx.forget_policy(job)
         except CrawlError:
             logger.exception("dispatching job %s failed", job)
     return sent
@@ -35,7 +34,7 @@ def _tick_job(ctx: Context, job: str) -> int:
     frontier = ctx.frontier(job)
     if frontier.state() not in (RUNNING, PAUSED):
         return 0
-    _, leases = frontier.tick(ctx.policy(job))
+    _, leases = frontier.tick()
     send(job, leases)
     return len(leases)
 
@@ -55,6 +54,6 @@ def locked_tick(ctx: Context) -> int | None:
             logger.warning("the dispatcher lock expired during a tick")
 
 
-@app.task(name="crawler.dispatch")
+@app.task(name=DISPATCH)
 def dispatch() -> int | None:
     return locked_tick(runtime())

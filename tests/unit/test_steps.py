@@ -1,15 +1,15 @@
-"""The plain functions the Celery tasks wrap: parsing a fetch result into a record and
-choosing which outlinks go to the frontier (depth limit and scope)."""
+"""The plain steps the Celery tasks wrap: parsing a fetch result, turning it into a
+record, and choosing which outlinks go to the frontier (depth limit and scope)."""
 
 from __future__ import annotations
 
 import json
 
 from pipeline.fetch import FetchResult
-from pipeline.frontier import Lease
+from pipeline.frontier import PAGE, SITEMAP, Found, Lease
+from pipeline.payload import Payload
 from pipeline.settings import Policy
-from pipeline.steps import links_to_follow, parse_result, to_record
-from pipeline.store.base import Record
+from pipeline.steps import found, parse, to_record
 
 POLICY = Policy(max_depth=2, scope_hosts=("example.com",), allowed_domains=("example.org",))
 HTML = (
@@ -17,84 +17,112 @@ HTML = (
     '<a href="/in">in</a><a href="http://sub.example.org/ok">allowed</a>'
     '<a href="http://elsewhere.net/">out of scope</a><a href="/nf" rel="nofollow">nf</a>'
 )
+LEASE = Lease(url="http://example.com/", depth=1, host="example.com", token=7)
 
 
-def fetched(**changes) -> dict:
+def fetched(depth: int = 1, **changes) -> Payload:
     result = FetchResult(
-        url="http://example.com/",
-        final_url="http://example.com/",
-        status=200,
-        content_type="text/html",
-        text=HTML,
+        url="http://example.com/", final_url="http://example.com/", status=200, content_type="text/html", text=HTML
     )
     for name, value in changes.items():
         setattr(result, name, value)
-    return json.loads(json.dumps(result.to_json()))
+    lease = Lease(url="http://example.com/", depth=depth, host="example.com", token=7)
+    # Through JSON and back, as between two tasks.
+    return Payload.from_json(json.loads(json.dumps(Payload("job1", lease, result).to_json())))
 
 
-def test_parse_result_adds_title_and_outlinks_and_drops_the_text():
-    parsed = parse_result(fetched(), POLICY)
+def test_parse_adds_title_and_outlinks_and_drops_the_text():
+    parsed = parse(fetched(), POLICY)
 
-    assert parsed["title"] == "Home"
-    assert parsed["outlinks"] == ["http://example.com/in", "http://sub.example.org/ok", "http://elsewhere.net/"]
-    assert "text" not in parsed
-    json.dumps(parsed)  # still travels through the broker
+    assert parsed.title == "Home"
+    assert parsed.outlinks == ["http://example.com/in", "http://sub.example.org/ok", "http://elsewhere.net/"]
+    assert parsed.result.text is None
+    assert Payload.from_json(json.loads(json.dumps(parsed.to_json()))) == parsed
 
 
 def test_relative_links_resolve_against_the_final_url():
-    parsed = parse_result(fetched(final_url="http://example.com/deep/page.html", text='<a href="next">n</a>'), POLICY)
+    parsed = parse(fetched(final_url="http://example.com/deep/page.html", text='<a href="next">n</a>'), POLICY)
 
-    assert parsed["outlinks"] == ["http://example.com/deep/next"]
+    assert parsed.outlinks == ["http://example.com/deep/next"]
 
 
-def test_parse_result_honours_the_policy_limits():
+def test_parse_honours_the_policy_limits():
     text = "".join(f'<a href="/p{i}">x</a>' for i in range(20))
 
-    parsed = parse_result(fetched(text=text), Policy(max_outlinks=3))
-
-    assert len(parsed["outlinks"]) == 3
+    assert len(parse(fetched(text=text), Policy(max_outlinks=3)).outlinks) == 3
 
 
 def test_error_page_is_not_parsed():
-    parsed = parse_result(fetched(status=404, error="HTTP 404"), POLICY)
+    parsed = parse(fetched(status=404, error="HTTP 404"), POLICY)
 
-    assert parsed["title"] is None and parsed["outlinks"] == []
+    assert parsed.title is None and parsed.outlinks == []
 
 
 def test_non_html_result_has_no_outlinks():
-    parsed = parse_result(fetched(text=None, content_type="image/png"), POLICY)
+    parsed = parse(fetched(text=None, content_type="image/png"), POLICY)
 
-    assert parsed["outlinks"] == [] and parsed["title"] is None
+    assert parsed.outlinks == [] and parsed.title is None
+
+
+def test_a_page_the_parser_chokes_on_is_recorded_with_the_reason(monkeypatch):
+    def choke(*args, **kwargs):
+        raise RecursionError("maximum recursion depth exceeded")  # as deeply nested markup can
+
+    monkeypatch.setattr("pipeline.steps.parse_html", choke)
+    parsed = parse(fetched(), POLICY)
+
+    record = to_record(parsed)
+    assert record.error == "parse error: RecursionError"
+    assert record.outlinks == [] and record.status == 200
+
+
+def test_a_sitemap_s_outlinks_are_the_pages_it_lists():
+    parsed = parse(fetched(text=None, links=["http://example.com/listed"], sitemaps=["http://example.com/s2.xml"]),
+                   POLICY)
+
+    assert parsed.outlinks == ["http://example.com/listed"]
+    assert found(parsed).sitemaps == ("http://example.com/s2.xml",)
 
 
 def test_record_has_the_leased_url_and_depth():
-    lease = Lease(url="http://example.com/", depth=1, host="example.com", token=7)
-    parsed = parse_result(fetched(final_url="http://example.com/home", redirects=["http://example.com/home"]), POLICY)
+    parsed = parse(fetched(final_url="http://example.com/home", redirects=["http://example.com/home"]), POLICY)
 
-    rec = to_record("job1", lease, parsed)
+    rec = to_record(parsed)
 
-    assert isinstance(rec, Record)
     assert (rec.job, rec.url, rec.final_url, rec.depth) == ("job1", "http://example.com/", "http://example.com/home", 1)
     assert rec.title == "Home"
     assert rec.redirects == ["http://example.com/home"]
+    assert rec.fetched_at == parsed.result.fetched_at
 
 
-def _record(depth: int) -> Record:
-    lease = Lease(url="http://example.com/", depth=depth, host="example.com", token=1)
-    return to_record("job1", lease, parse_result(fetched(), POLICY))
+def _found(depth: int) -> Found:
+    return found(parse(fetched(depth=depth), POLICY))
 
 
 def test_links_to_follow_keep_scope_and_add_one_to_depth():
-    assert links_to_follow(_record(0), POLICY) == [("http://example.com/in", 1), ("http://sub.example.org/ok", 1)]
+    assert _found(0).entries(POLICY) == [("http://example.com/in", 1, PAGE), ("http://sub.example.org/ok", 1, PAGE)]
 
 
-def test_links_found_at_max_depth_are_recorded_but_not_followed():
-    below, at_limit = _record(1), _record(2)
-
-    assert [depth for _, depth in links_to_follow(below, POLICY)] == [2, 2]
-    assert links_to_follow(at_limit, POLICY) == []
-    assert at_limit.outlinks  # still recorded
+def test_links_found_at_max_depth_are_not_followed():
+    assert [depth for _, depth, _ in _found(1).entries(POLICY)] == [2, 2]
+    assert _found(2).entries(POLICY) == []
 
 
 def test_max_depth_zero_fetches_only_the_seeds():
-    assert links_to_follow(_record(0), POLICY.merged(max_depth=0)) == []
+    assert _found(0).entries(POLICY.merged(max_depth=0)) == []
+
+
+def test_a_wider_scope_is_obeyed_by_links_found_before_it():
+    wider = POLICY.merged(allowed_domains=("example.org", "elsewhere.net"))
+
+    assert "http://elsewhere.net/" in [url for url, _, _ in _found(0).entries(wider)]
+
+
+def test_sitemaps_keep_their_depth_whatever_the_limit():
+    listed = Found(depth=0, sitemaps=("http://example.com/a.xml", "http://elsewhere.net/b.xml"))
+
+    assert listed.entries(POLICY.merged(max_depth=0)) == [("http://example.com/a.xml", 0, SITEMAP)]
+
+
+def test_seeds_are_depth_zero_and_never_filtered():
+    assert Found.seeds(["http://new.example/"]).entries(POLICY) == [("http://new.example/", 0, PAGE)]

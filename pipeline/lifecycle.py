@@ -1,0 +1,222 @@
+"""The fate of one URL, decided in one place: when its request may start, what a failure
+means (retry, pause the host, record it), when a chain is stale and must stop, and when
+its record is written. Each step returns an Outcome, a small closed set of plain values
+that the Celery tasks only translate (`retry`, `Ignore`, the next stage)."""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline import steps
+from pipeline.context import Context
+from pipeline.errors import (
+    ConfigError,
+    EgressUnavailable,
+    PermanentFetchError,
+    RobotsPending,
+    StoreUnavailable,
+    TransientFetchError,
+)
+from pipeline.fetch import FetchResult
+from pipeline.frontier import CANCELLED, Found, Frontier, Lease
+from pipeline.payload import Payload
+from pipeline.settings import Policy, Settings
+from pipeline.urls import hostname, require_canonical
+
+# Seconds a URL waits while another worker fetches its host's robots.txt.
+ROBOTS_POLL = 0.5
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """The request is over (maybe as a failure to record): parse it next. `handoff` are
+    the host's URLs that its freed slot made due."""
+
+    payload: Payload
+    handoff: list[Lease]
+
+
+@dataclass(frozen=True)
+class RetryAt:
+    """Try again in `countdown` seconds, as attempt number `attempt`."""
+
+    countdown: float
+    attempt: int
+
+
+@dataclass(frozen=True)
+class WaitAt:
+    """Not this URL's turn yet (politeness, robots.txt first, no proxy): the same
+    attempt again in `countdown` seconds, fetching `robots_site`'s robots.txt first."""
+
+    countdown: float
+    robots_site: str | None = None
+
+
+@dataclass(frozen=True)
+class Abandon:
+    """This chain no longer owns the URL (its lease expired and went to another, or the
+    URL is done): it stops without a request or a write."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The record is written and the lease released; `handoff` are URLs now due."""
+
+    handoff: list[Lease]
+
+
+FetchOutcome = Fetched | RetryAt | WaitAt | Abandon
+StoreOutcome = Stored | RetryAt | Abandon
+LEASE_LOST = Abandon("lease lost")
+
+
+def backoff(attempt: int, policy: Policy, retry_after: float | None = None) -> float:
+    """Exponential with jitter, never past the cap (a longer Retry-After is kept by the
+    host's schedule: the retry waits there without counting as an attempt)."""
+    wait = random.uniform(0.5, 1.0) * policy.retry_backoff * 2**attempt
+    return min(policy.retry_backoff_max, max(wait, retry_after or 0.0))
+
+
+def seed(frontier: Frontier, settings: Settings, urls: list[str], overrides: dict[str, Any]) -> tuple[int, list[Lease]]:
+    """Add seed URLs to the job (created if new) with policy overrides; returns how many
+    were new and the leases due at once. The merged policy must fit this process's
+    broker, as the defaults must."""
+    if not urls:
+        raise ConfigError("no seed URLs given")
+    if frontier.state() == CANCELLED:
+        raise ConfigError(
+            f"job {frontier.job!r} is cancelled: `crawler resume --job {frontier.job}` first, or use a new job name"
+        )
+    policy = (frontier.stored_policy() or settings.policy).merged(**overrides)
+    canonical = [require_canonical(url, policy.drop_params) for url in urls]
+    hosts = tuple(dict.fromkeys(policy.scope_hosts + tuple(hostname(url) for url in canonical)))
+    policy = policy.merged(scope_hosts=hosts)
+    settings.check_policy(policy)
+    frontier.create(policy)
+    added = frontier.add(Found.seeds(canonical))
+    return added, frontier.lease()
+
+
+def attempt_fetch(
+    ctx: Context, job: str, lease: Lease, attempt: int = 0, robots_site: str | None = None
+) -> FetchOutcome:
+    """One go at the leased URL: robots.txt first when its host's is not known, then the
+    request when the host's politeness allows it."""
+    frontier = ctx.frontier(job)
+    policy = frontier.policy()
+    first = [robots_site + "/"] if robots_site else []
+    for url in [*first, lease.url]:
+        site = ctx.robots.pending(frontier.keys, url, policy)
+        if site is not None:
+            return _fetch_robots(ctx, frontier, lease, site, attempt)
+    wait = frontier.claim_start(lease)
+    if wait < 0:
+        return LEASE_LOST
+    if wait > 0:
+        return WaitAt(_within_lease(wait, policy))
+    outcome = _request(ctx, frontier, lease, attempt)
+    if isinstance(outcome, FetchResult):
+        return Fetched(Payload(job, lease, outcome), frontier.release_host(lease))
+    return outcome
+
+
+def _fetch_robots(ctx: Context, frontier: Frontier, lease: Lease, site: str, attempt: int) -> FetchOutcome:
+    """robots.txt is a request to the host like any other: it takes the host's turn, and
+    the URL itself comes back for the next one."""
+    policy = frontier.policy()
+    with ctx.robots.fetching(frontier.keys, site, policy) as ours:
+        if not ours:
+            return _keep(frontier, lease, WaitAt(ROBOTS_POLL))
+        wait = frontier.claim_start(lease)
+        if wait < 0:
+            return LEASE_LOST
+        if wait > 0:
+            return WaitAt(_within_lease(wait, policy), robots_site=site)
+        try:
+            ctx.robots.download(frontier.keys, site, policy, ctx.fetcher)
+        except PermanentFetchError as exc:
+            failed = FetchResult.failed(lease.url, exc.reason, exc.status)
+            return Fetched(Payload(frontier.job, lease, failed), frontier.release_host(lease))
+        except EgressUnavailable as exc:
+            return _keep(frontier, lease, WaitAt(_within_lease(exc.wait, policy), robots_site=site))
+    return attempt_fetch(ctx, frontier.job, lease, attempt)
+
+
+def _request(ctx: Context, frontier: Frontier, lease: Lease, attempt: int) -> FetchResult | FetchOutcome:
+    """The request itself: a result (maybe a failure to record), or when to come back."""
+    policy = frontier.policy()
+    try:
+        return steps.fetch_url(lease, frontier.keys, policy, ctx.fetcher, ctx.robots)
+    except RobotsPending as exc:
+        # A redirect led to a site whose robots.txt is not known: it is fetched first.
+        return WaitAt(0.0, robots_site=exc.site)
+    except TransientFetchError as exc:
+        return _transient(frontier, lease, attempt, exc)
+    except PermanentFetchError as exc:
+        return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects)
+    except EgressUnavailable as exc:
+        # Our proxies are down, not the site: wait for one to come back, same attempt,
+        # waking within the lease to renew it however long the proxies' cooldown is.
+        return _keep(frontier, lease, WaitAt(_within_lease(exc.wait, policy)))
+    except Exception as exc:
+        # A bug or a limit hit deep in a library must not send the URL round forever:
+        # it is recorded as failed, and the log has the traceback.
+        logger.exception("fetching %s failed unexpectedly", lease.url)
+        return FetchResult.failed(lease.url, f"internal error: {type(exc).__name__}")
+
+
+def _transient(frontier: Frontier, lease: Lease, attempt: int, exc: TransientFetchError) -> FetchResult | FetchOutcome:
+    """The whole host pauses, on every worker (a failing server gets a rest, not the same
+    load from the host's other URLs); the URL is retried, or recorded once out of tries."""
+    policy = frontier.policy()
+    countdown = backoff(attempt, policy, exc.retry_after)
+    if exc.retry_after:
+        frontier.postpone(lease.host, min(exc.retry_after, policy.max_retry_after), f"{exc.reason}, Retry-After")
+    else:
+        frontier.postpone(lease.host, countdown, exc.reason)
+    if attempt >= policy.max_retries:
+        return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects)
+    return _keep(frontier, lease, RetryAt(countdown, attempt + 1))
+
+
+def parse(ctx: Context, payload: Payload) -> Payload:
+    """Title and outlinks; the page text stops here."""
+    return steps.parse(payload, ctx.frontier(payload.job).policy())
+
+
+def finish(ctx: Context, payload: Payload, attempt: int = 0) -> StoreOutcome:
+    """Write the record and complete the lease, only while the lease is this chain's: a
+    chain redelivered after its URL was done, or handed to another worker, writes
+    nothing. A store that cannot be written now is tried again without a refetch."""
+    frontier = ctx.frontier(payload.job)
+    if not frontier.extend(payload.lease):
+        return LEASE_LOST
+    record = steps.to_record(payload)
+    try:
+        ctx.store.put(record)
+    except StoreUnavailable as exc:
+        if attempt >= ctx.settings.store_retries:
+            logger.error("giving up storing %s, its lease will hand it out again: %s", record.url, exc)
+            return Abandon(f"store unavailable: {exc}")
+        logger.warning("store unavailable, retrying %s: %s", record.url, exc)
+        return RetryAt(backoff(attempt, frontier.policy()), attempt + 1)
+    _, handoff = frontier.complete(payload.lease, failed=record.error is not None, found=steps.found(payload))
+    return Stored(handoff)
+
+
+def _keep(frontier: Frontier, lease: Lease, outcome: RetryAt | WaitAt) -> FetchOutcome:
+    """Before waiting, push the lease deadline out; a lease already handed to another
+    worker means this chain is stale and stops here."""
+    return outcome if frontier.extend(lease) else LEASE_LOST
+
+
+def _within_lease(seconds: float, policy: Policy) -> float:
+    """A wait is cut so that the chain wakes in time to renew its lease."""
+    return min(seconds, policy.lease_timeout / 2)
