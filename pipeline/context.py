@@ -9,6 +9,8 @@ import threading
 from functools import cached_property
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from pipeline import sitemaps
 from pipeline.fetch import Fetcher
@@ -20,6 +22,8 @@ from pipeline.settings import Policy, Settings
 from pipeline.store import Store, open_store
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+# Longest wait, in seconds, between two tries of a Redis command while Redis is away.
+RETRY_CAP = 2.0
 
 
 class Context:
@@ -36,7 +40,8 @@ class Context:
 
     @cached_property
     def redis(self) -> redis.Redis:
-        return connect(self.settings.redis_url or DEFAULT_REDIS_URL, self.settings.redis_tls())
+        settings = self.settings
+        return connect(settings.redis_url or DEFAULT_REDIS_URL, settings.redis_tls(), settings.redis_retries)
 
     @property
     def fetcher(self) -> Fetcher:
@@ -68,9 +73,16 @@ class Context:
             frontier.add(Found(depth=0, sitemaps=tuple(sitemaps.locations(robots_body, site))))
 
 
-def connect(url: str, tls: dict[str, str] | None = None) -> redis.Redis:
+def connect(url: str, tls: dict[str, str] | None = None, retries: int = 3) -> redis.Redis:
     """A client for `url` (redis://, rediss:// with `tls` options, or unix://), with health
-    checks for long idles."""
-    if url.startswith("unix://"):
-        return redis.Redis.from_url(url, health_check_interval=30)
-    return redis.Redis.from_url(url, health_check_interval=30, socket_keepalive=True, **(tls or {}))
+    checks for long idles. A command that loses its connection is tried again `retries`
+    times, backing off to 2 s: a worker rides out a Redis restart instead of failing the
+    task. Every frontier script tolerates a repeat: a stale token or a seen URL is a no-op."""
+    options: dict[str, object] = {
+        "health_check_interval": 30,
+        "retry": Retry(ExponentialBackoff(cap=RETRY_CAP, base=0.2), retries),
+        "retry_on_error": [redis.ConnectionError, redis.TimeoutError],
+    }
+    if not url.startswith("unix://"):
+        options.update(socket_keepalive=True, **(tls or {}))
+    return redis.Redis.from_url(url, **options)

@@ -244,6 +244,11 @@ class Frontier:
         )
         return bool(counted), [Lease.from_script(row) for row in rows]
 
+    def hand_back(self, leases: list[Lease]) -> int:
+        """Requeue at once the leases whose chains were dropped unrun; returns how many
+        were still owned (the others were done or handed out again meanwhile)."""
+        return int(self._run("HAND_BACK", leases=[[lease.member, lease.token] for lease in leases]))
+
     def tick(self, limit: int | None = None, expire_all: bool = False) -> tuple[int, list[Lease]]:
         """Requeue expired leases (all of them with `expire_all`), then lease what is due
         (at most `limit`; default: the job's whole window)."""
@@ -319,7 +324,7 @@ def list_jobs(client: redis.Redis) -> list[str]:
     return sorted(_text(job) for job in client.smembers(keys.JOBS))
 
 
-_SCRIPT_NAMES = ("ADD", "LEASE", "CLAIM_START", "RELEASE_HOST", "POSTPONE", "EXTEND", "COMPLETE", "TICK")
+_SCRIPT_NAMES = ("ADD", "LEASE", "CLAIM_START", "RELEASE_HOST", "POSTPONE", "EXTEND", "COMPLETE", "TICK", "HAND_BACK")
 
 
 def _member(url: str, kind: str) -> str:

@@ -234,3 +234,24 @@ local leased = lease(A.limit)
 finish_if_done()
 return {#expired, leased}
 """
+
+HAND_BACK = _PREAMBLE + r"""
+-- A.leases = {{member, token}, ...}: leases whose chain was dropped before it ran (a
+-- worker that lost its broker connection forgets the tasks it held). Each one still
+-- owned goes back to its host's queue at once, rather than waiting out its deadline.
+local handed = 0
+for _, item in ipairs(A.leases) do
+  local lease_data = owned(item[1], item[2])
+  if lease_data then
+    redis.call('ZREM', LEASES, item[1])
+    redis.call('HDEL', LEASE, item[1])
+    redis.call('ZADD', QUEUE .. lease_data.h, lease_data.d, item[1])
+    redis.call('HINCRBY', STATS, 'queued', 1)
+    redis.call('HINCRBY', STATS, 'dispatched', -1)
+    redis.call('HINCRBY', STATS, 'handed_back', 1)
+    if lease_data.s == 1 then release_slot(lease_data.h) else schedule(lease_data.h) end
+    handed = handed + 1
+  end
+end
+return handed
+"""

@@ -134,8 +134,10 @@ class Settings:
         "Times a record is written again while the store is unavailable (with backoff) before its lease runs out.", 20
     )
     robots_cache_size: int = _doc("Parsed robots.txt files each worker process keeps (least recently used go).", 1000)
-    publish_retries: int = _doc(
-        "Times a task message is sent again while the broker is unreachable (a Redis restart), before giving up.", 30
+    redis_retries: int = _doc(
+        "Times a Redis command or task message is tried again, about every 2 s, while Redis is unreachable "
+        "(a restart), before the task fails and its lease hands the URL out again.",
+        30,
     )
     proxy_cooldown: float = _doc("Seconds a proxy that failed stays out of the rotation.", 60.0)
     metrics_bind: str = _doc("Address `crawler metrics` serves Prometheus metrics on.", "127.0.0.1")

@@ -49,14 +49,18 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "worker_consumer": "tasks.recovery:HandingBackConsumer",
+        # Celery would cancel running tasks when the broker connection drops (their
+        # messages may be redelivered); the leases already stop a duplicate chain, and
+        # the threads pool cannot cancel a task at all (it stops the consumer).
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "worker_send_task_events": settings.task_events,
         "task_send_sent_event": settings.task_events,
         # A broker that is restarting must not lose the next stage of a chain whose
-        # fetch is done: the publish is tried again for about 2 s each, up to the limit.
+        # fetch is done: the publish is tried again about every 2 s, up to the limit.
         "task_publish_retry": True,
         "task_publish_retry_policy": {
-            "max_retries": settings.publish_retries,
+            "max_retries": settings.redis_retries,
             "interval_start": 0.2,
             "interval_step": 0.5,
             "interval_max": 2.0,

@@ -18,14 +18,17 @@ from pipeline.frontier import FINISHED, Frontier, JobStats
 from pipeline.store import Record, open_store
 
 
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    """Poll `condition` until it holds; a test that waits for a state, not a duration."""
+def wait_until(
+    condition: Callable[[], bool], what: str, timeout: float = 60, detail: Callable[[], str] = lambda: ""
+) -> None:
+    """Poll `condition` until it holds; a test that waits for a state, not a duration.
+    `detail` says, on a time-out, what was seen instead."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}\n{detail()}")
 
 
 class Cluster:

@@ -1,0 +1,68 @@
+"""A worker that loses its broker connection (a Redis restart) forgets the tasks it had
+received but not started, countdowns included: their messages stay unacknowledged
+until the broker's visibility timeout, and their URLs would wait out their leases.
+This consumer notes the leases of those tasks as it drops them, and hands them back to
+the frontier as soon as Redis answers again, so the dispatcher sends them at once."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from celery.utils.log import get_task_logger
+from celery.worker.consumer import Consumer
+from celery.worker.state import active_requests, reserved_requests, scheduled_requests
+from redis.exceptions import RedisError
+
+from pipeline.frontier import Lease
+from tasks.app import runtime
+from tasks.names import FETCH, PARSE, STORE
+
+logger = get_task_logger(__name__)
+
+
+class HandingBackConsumer(Consumer):  # type: ignore[misc]
+    def on_connection_error_after_connected(self, exc: Exception) -> None:
+        """Closing the broken connection makes kombu's Redis channel restore its
+        unacknowledged messages, through a client it may have to build from a
+        connection that is already gone: an AttributeError that Celery takes for an
+        unrecoverable error, and the worker exits. The connection is dropped either
+        way, the messages stay in the broker's unacked set, and the consumer carries on
+        reconnecting."""
+        try:
+            super().on_connection_error_after_connected(exc)
+        except AttributeError as error:
+            logger.warning("closing the lost broker connection failed (%r); reconnecting anyway", error)
+
+    def on_close(self) -> None:
+        dropped = _leases(r for r in (*reserved_requests, *scheduled_requests) if r not in active_requests)
+        super().on_close()
+        if dropped:
+            threading.Thread(target=_hand_back, args=(dropped,), name="hand-back", daemon=True).start()
+
+
+def _leases(requests: Iterable[Any]) -> dict[str, list[Lease]]:
+    """The (job, lease) each of our tasks carries: the fetch as its arguments, parse and
+    store inside their payload."""
+    found: dict[str, list[Lease]] = defaultdict(list)
+    for request in requests:
+        args = request.args or ()
+        if request.name == FETCH and len(args) >= 2:
+            found[args[0]].append(Lease.from_json(args[1]))
+        elif request.name in (PARSE, STORE) and args and isinstance(args[0], dict):
+            found[args[0]["job"]].append(Lease.from_json(args[0]["lease"]))
+    return found
+
+
+def _hand_back(dropped: dict[str, list[Lease]]) -> None:
+    """Runs while Redis comes back: the client retries until it answers (or gives up, and
+    the leases' deadlines hand the URLs out later)."""
+    for job, leases in dropped.items():
+        try:
+            handed = runtime().frontier(job).hand_back(leases)
+        except RedisError as exc:
+            logger.warning("could not hand back %d leases of job %s: %s", len(leases), job, exc)
+            continue
+        logger.warning("handed back %d of %d dropped leases of job %s", handed, len(leases), job)
