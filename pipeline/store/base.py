@@ -59,10 +59,15 @@ def from_row(row: Any) -> Record:
 
 
 def upsert_sql(table: str, placeholder: str) -> str:
-    """INSERT … ON CONFLICT (job, url) DO UPDATE: the same statement in SQLite and PostgreSQL."""
+    """INSERT … ON CONFLICT (job, url) DO UPDATE, the same statement in SQLite and PostgreSQL.
+    The update only happens for a fetch at least as recent as the stored one: an old chain
+    redelivered late must not replace what a newer fetch stored."""
     updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c not in {"job", "url"})
     marks = ", ".join(placeholder for _ in COLUMNS)
-    return f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({marks}) ON CONFLICT (job, url) DO UPDATE SET {updates}"
+    return (
+        f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({marks}) ON CONFLICT (job, url) DO UPDATE SET {updates}"
+        f" WHERE {table}.fetched_at <= excluded.fetched_at"
+    )
 
 
 class Store(abc.ABC):
@@ -70,7 +75,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def put(self, record: Record) -> None:
-        """Insert or replace the record of (record.job, record.url)."""
+        """Insert or replace the record of (record.job, record.url), unless the stored one
+        was fetched later (a late, redelivered chain)."""
 
     @abc.abstractmethod
     def records(self, job: str) -> Iterator[Record]:

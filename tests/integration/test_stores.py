@@ -3,6 +3,7 @@ on disk and the PostgreSQL server (CRAWLER_TEST_POSTGRES_URL, database `test`)."
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import uuid
@@ -47,6 +48,28 @@ def test_a_url_stored_twice_leaves_one_record_with_the_latest_values(store):
     assert records[0].title == "second" and records[0].outlinks == ["http://a.example/3", "http://a.example/4"]
     assert records[0].redirects == ["http://a.example/1?r"]
     assert store.count(job) == 2 and store.count(job + "-none") == 0
+
+
+def test_an_older_fetch_stored_late_does_not_replace_a_newer_one(store):
+    """A chain redelivered after its lease expired stores its old result after the new one."""
+    job = f"t-{uuid.uuid4().hex[:8]}"
+    newer = dataclasses.replace(_record(job, "http://a.example/1", "newer", []), fetched_at="2026-12-01T10:00:00.456Z")
+    older = dataclasses.replace(newer, title="older", status=503, fetched_at="2026-12-01T10:00:00.123Z")
+
+    store.put(newer)
+    store.put(older)
+
+    assert list(store.records(job)) == [newer]
+
+
+def test_a_fetch_as_recent_as_the_stored_one_replaces_it(store):
+    """The same chain delivered twice writes the same values again, and a later put wins a tie."""
+    job = f"t-{uuid.uuid4().hex[:8]}"
+    first = _record(job, "http://a.example/1", "first", [])
+    store.put(first)
+    store.put(dataclasses.replace(first, title="again"))
+
+    assert [r.title for r in store.records(job)] == ["again"]
 
 
 def test_concurrent_writers_from_many_threads_lose_nothing(store):
