@@ -11,13 +11,16 @@ from celery.exceptions import Ignore
 from celery.utils.log import get_task_logger
 
 from pipeline import steps
-from pipeline.errors import EgressUnavailable, PermanentFetchError, StalePolicy, TransientFetchError
+from pipeline.errors import EgressUnavailable, PermanentFetchError, StalePolicy, StoreUnavailable, TransientFetchError
 from pipeline.fetch import FetchResult
 from pipeline.frontier import Frontier, Lease
 from pipeline.settings import Policy
 from tasks.app import app, runtime
 
 logger = get_task_logger(__name__)
+# A store retry's backoff stops doubling here: long past CRAWLER_RETRY_BACKOFF_MAX, and
+# 2**n stays a float however long the store is away.
+STORE_BACKOFF_DOUBLINGS = 16
 
 
 def backoff(attempt: int, policy: Policy, retry_after: float | None) -> float:
@@ -96,12 +99,19 @@ def parse(payload: dict[str, Any]) -> dict[str, Any]:
         return dict(payload, result=dict(failed, error=f"parse error: {type(exc).__name__}"))
 
 
-@app.task(name="crawler.store")
-def store(payload: dict[str, Any]) -> None:
+@app.task(bind=True, name="crawler.store", max_retries=None)
+def store(self: Any, payload: dict[str, Any]) -> None:
     job, lease = payload["job"], Lease.from_json(payload["lease"])
     ctx = runtime()
     record = steps.to_record(job, lease, payload["result"])
-    ctx.store.put(record)
+    try:
+        ctx.store.put(record)
+    except StoreUnavailable:
+        # The store is away for now: the same write later, never the fetch again.
+        _keep_lease(ctx.frontier(job), lease, ctx.policy(job))
+        attempt = min(self.request.retries, STORE_BACKOFF_DOUBLINGS)
+        countdown = min(backoff(attempt, ctx.policy(job), None), ctx.settings.lease_timeout / 2)
+        raise self.retry(countdown=countdown) from None
 
     def complete(policy: Policy) -> list[Lease]:
         _, leases = ctx.frontier(job).complete(
