@@ -4,9 +4,8 @@ URL fetched twice after a crash still leaves exactly one record."""
 from __future__ import annotations
 
 import abc
-import json
 from collections.abc import Iterator
-from dataclasses import asdict, astuple, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 EXPORT_FIELDS = ("url", "final_url", "status", "depth", "content_type", "title", "outlinks", "fetched_at", "error")
@@ -39,35 +38,6 @@ class Record:
     def from_json(cls, data: dict[str, Any]) -> Record:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
-
-
-# The columns of a SQL store, in order; lists are kept as JSON text.
-COLUMNS = tuple(f.name for f in fields(Record))
-JSON_COLUMNS = frozenset({"outlinks", "redirects"})
-
-
-def to_row(record: Record) -> list[Any]:
-    return [json.dumps(value) if name in JSON_COLUMNS else value for name, value in zip(COLUMNS, astuple(record))]
-
-
-def from_row(row: Any) -> Record:
-    data = dict(zip(COLUMNS, row, strict=True))
-    for name in JSON_COLUMNS:
-        if isinstance(data[name], str):
-            data[name] = json.loads(data[name])
-    return Record(**data)
-
-
-def upsert_sql(table: str, placeholder: str) -> str:
-    """INSERT … ON CONFLICT (job, url) DO UPDATE, the same statement in SQLite and PostgreSQL.
-    The update only happens for a fetch at least as recent as the stored one: an old chain
-    redelivered late must not replace what a newer fetch stored."""
-    updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c not in {"job", "url"})
-    marks = ", ".join(placeholder for _ in COLUMNS)
-    return (
-        f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({marks}) ON CONFLICT (job, url) DO UPDATE SET {updates}"
-        f" WHERE {table}.fetched_at <= excluded.fetched_at"
-    )
 
 
 class Store(abc.ABC):
