@@ -59,9 +59,9 @@ def parse_result(result: dict[str, Any], policy: Policy) -> dict[str, Any]:
 
 
 def to_record(job: str, lease: Lease, parsed: dict[str, Any]) -> Record:
-    """The record of what was scheduled: a sitemap's is named ``sitemap:URL``, so the
-    page at the same URL (a footer link to /sitemap.xml) keeps a record of its own."""
-    return Record.from_json(dict(parsed, job=job, url=lease.member, depth=lease.depth))
+    """The record of what was scheduled, under its real URL; its kind keeps a sitemap's
+    record apart from the page at the same URL (a footer link to /sitemap.xml)."""
+    return Record.from_json(dict(parsed, job=job, url=lease.url, kind=lease.kind, depth=lease.depth))
 
 
 def sitemaps_to_read(record: Record, parsed: dict[str, Any], policy: Policy) -> list[tuple[str, int]]:

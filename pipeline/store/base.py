@@ -1,5 +1,5 @@
-"""The store contract: one record per (job, url), written by an idempotent upsert, so a
-URL fetched twice after a crash still leaves exactly one record."""
+"""The store contract: one record per (job, url, kind), written by an idempotent upsert,
+so a URL fetched twice after a crash still leaves exactly one record."""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ class Record:
     outlinks: list[str]
     fetched_at: str
     error: str | None
+    # "page", or "sitemap" for a sitemap read for the URLs it lists: the page at the same
+    # URL (a footer link to /sitemap.xml) keeps a record of its own.
+    kind: str = "page"
     content_hash: str | None = None
     length: int = 0
     elapsed: float = 0.0
@@ -41,11 +44,11 @@ class Record:
 
 
 class Store(abc.ABC):
-    """Where records go. Implementations must make `put` an upsert on (job, url)."""
+    """Where records go. Implementations must make `put` an upsert on (job, url, kind)."""
 
     @abc.abstractmethod
     def put(self, record: Record) -> None:
-        """Insert or replace the record of (record.job, record.url), unless the stored one
+        """Insert or replace the record of (job, url, kind), unless the stored one
         was fetched later (a late, redelivered chain)."""
 
     @abc.abstractmethod

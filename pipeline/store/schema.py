@@ -14,11 +14,21 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 from pipeline.store.base import Record
 
 TABLE = "pages"
-KEY = ("job", "url")
+KEY = ("job", "url", "kind")
 # 1: the table as first released, before versions were kept (an unversioned table is 1).
-SCHEMA_VERSION = 1
+# 2: `kind`, in the key; a sitemap's record has its real URL, no longer "sitemap:URL".
+SCHEMA_VERSION = 2
+# How schema 1 told a sitemap's record from the page at the same URL.
+_OLD_SITEMAP_PREFIX = "sitemap:"
 # Data changes a version brings, run once on a store brought up to it from an older one.
-UPGRADES: dict[int, tuple[str, ...]] = {}
+UPGRADES: dict[int, tuple[str, ...]] = {
+    2: (
+        (
+            f"UPDATE {TABLE} SET kind = 'sitemap', url = substr(url, {len(_OLD_SITEMAP_PREFIX) + 1})"
+            f" WHERE url LIKE '{_OLD_SITEMAP_PREFIX}%'"
+        ),
+    ),
+}
 
 
 @dataclass(frozen=True)

@@ -68,12 +68,14 @@ CREATE TABLE IF NOT EXISTS pages (
     PRIMARY KEY (job, url)
 )
 """
-# Rows an old crawl left: inserted in this order, the second one with defaults only.
+# Rows an old crawl left, in this order: a page, a failure, and a sitemap named the old way.
 LEGACY_ROWS = [
     ("old", "http://a.example/2", "http://a.example/2", 200, 1, "text/html", "two", '["http://a.example/1"]',
      "2026-11-01T10:00:00Z", None, "ab" * 20, 120, 0.25, "utf-8", '["http://a.example/r"]'),
     ("old", "http://a.example/1", "http://a.example/1", None, 0, None, None, "[]",
      "2026-11-01T10:00:01Z", "timeout", None, 0, 0.0, None, "[]"),
+    ("old", "sitemap:http://a.example/sitemap.xml", "http://a.example/sitemap.xml", 200, 0, "application/xml", None,
+     '["http://a.example/2"]', "2026-11-01T10:00:02Z", None, None, 80, 0.01, None, "[]"),
 ]
 LEGACY_COLUMNS = ("job, url, final_url, status, depth, content_type, title, outlinks, fetched_at, error, "
                   "content_hash, length, elapsed, encoding, redirects")
@@ -145,13 +147,21 @@ def test_a_store_of_the_first_release_opens_with_its_rows_and_takes_new_records(
     store = _opened(legacy.url)
     try:
         old = list(store.records("old"))
-        assert [(r.url, r.title, r.outlinks, r.redirects, r.error) for r in old] == [
-            ("http://a.example/2", "two", ["http://a.example/1"], ["http://a.example/r"], None),
-            ("http://a.example/1", None, [], [], "timeout"),
+        assert [(r.url, r.kind, r.title, r.outlinks, r.redirects, r.error) for r in old] == [
+            ("http://a.example/2", "page", "two", ["http://a.example/1"], ["http://a.example/r"], None),
+            ("http://a.example/1", "page", None, [], [], "timeout"),
+            ("http://a.example/sitemap.xml", "sitemap", None, ["http://a.example/2"], [], None),
         ]
         store.put(_record("http://a.example/3"))
         store.put(_record("http://a.example/1", title="fetched again"))
-        assert [r.title for r in store.records("old")] == ["two", "fetched again", "new"]
+        store.put(_record("http://a.example/sitemap.xml", title="the page at the sitemap's URL"))
+        assert [(r.url.rsplit("/", 1)[1], r.kind, r.title) for r in store.records("old")] == [
+            ("2", "page", "two"),
+            ("1", "page", "fetched again"),
+            ("sitemap.xml", "sitemap", None),
+            ("3", "page", "new"),
+            ("sitemap.xml", "page", "the page at the sitemap's URL"),
+        ]
     finally:
         store.close()
 
@@ -219,7 +229,9 @@ def test_workers_opening_an_old_store_at_the_same_moment_all_succeed_and_keep_ev
     assert failures == []
     store = _opened(legacy.url)
     try:
-        assert [r.url for r in store.records("old")] == ["http://a.example/2", "http://a.example/1"]
+        assert [(r.url, r.kind) for r in store.records("old")] == [
+            ("http://a.example/2", "page"), ("http://a.example/1", "page"), ("http://a.example/sitemap.xml", "sitemap"),
+        ]
     finally:
         store.close()
 

@@ -77,6 +77,19 @@ def test_a_fetch_as_recent_as_the_stored_one_replaces_it(store):
     assert [r.title for r in store.records(job)] == ["again"]
 
 
+def test_a_sitemap_and_the_page_at_its_url_keep_a_record_each(store):
+    job = f"t-{uuid.uuid4().hex[:8]}"
+    url = "http://a.example/sitemap.xml"
+    page = _record(job, url, "linked from a footer", [])
+    sitemap = dataclasses.replace(page, kind="sitemap", title=None, outlinks=["http://a.example/listed"])
+
+    store.put(page)
+    store.put(sitemap)
+
+    assert list(store.records(job)) == [page, sitemap]
+    assert store.count(job) == 2
+
+
 def test_concurrent_writers_from_many_threads_lose_nothing(store):
     job = f"t-{uuid.uuid4().hex[:8]}"
 

@@ -79,6 +79,16 @@ def test_record_has_the_leased_url_and_depth():
     assert rec.redirects == ["http://example.com/home"]
 
 
+def test_a_sitemaps_record_has_its_real_url_and_kind_sitemap():
+    lease = Lease(url="http://example.com/sitemap.xml", depth=0, host="example.com", token=3, kind="sitemap")
+    parsed = parse_result(fetched(url=lease.url, final_url=lease.url, text=None, links=["http://example.com/in"]), POLICY)
+
+    rec = to_record("job1", lease, parsed)
+
+    assert (rec.url, rec.kind, rec.outlinks) == ("http://example.com/sitemap.xml", "sitemap", ["http://example.com/in"])
+    assert to_record("job1", Lease(url=lease.url, depth=0, host="example.com", token=4), parsed).kind == "page"
+
+
 def _record(depth: int) -> Record:
     lease = Lease(url="http://example.com/", depth=depth, host="example.com", token=1)
     return to_record("job1", lease, parse_result(fetched(), POLICY))

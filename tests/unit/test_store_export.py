@@ -206,6 +206,18 @@ def test_csv_export_has_design_columns_and_one_row_per_record():
     assert rows[2]["error"] == "timeout"
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_export_has_the_kind_and_a_sitemaps_real_url(fmt):
+    url = "http://example.com/sitemap.xml"
+    out = io.StringIO()
+
+    export([record(url), record(url, kind="sitemap", outlinks=["http://example.com/listed"])], out, fmt)
+
+    text = out.getvalue()
+    rows = [json.loads(line) for line in text.splitlines()] if fmt == "jsonl" else list(csv.DictReader(io.StringIO(text)))
+    assert [(row["url"], row["kind"]) for row in rows] == [(url, "page"), (url, "sitemap")]
+
+
 def test_export_of_a_stored_job(store):
     for item in _records():
         store.put(item)
