@@ -1,5 +1,5 @@
 """PostgreSQL store (psycopg 3): one dataset that workers on many hosts write at once.
-Same contract as SQLite: an upsert on (job, url), records in first-stored order. Each
+Same contract as SQLite: an upsert on (job, url, kind), records in first-stored order. Each
 process and thread keeps its own connection and opens a new one after a failure; when
 that fails too, the server is away (a restart, a network cut): StoreUnavailable. Opening
 a table of an older schema brings it up to date, under an advisory lock."""
@@ -121,7 +121,6 @@ class PostgresStore(Store):
         self._local.conn = None
 
 
-
 def _migrate(conn: psycopg.Connection) -> None:
     """Bring the table up to SCHEMA_VERSION in one transaction, DDL included, under an
     advisory lock: of several processes opening the store at once, one does it."""
@@ -168,6 +167,7 @@ def _version(conn: psycopg.Connection) -> int:
     row = conn.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", (TABLE,)).fetchone()
     match = _VERSION.fullmatch((row[0] if row else None) or "")
     return int(match.group(1)) if match else 0
+
 
 def _first_line(exc: Exception) -> str:
     """libpq's messages run over several lines (hints, the failed address): keep the first."""
