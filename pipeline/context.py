@@ -56,7 +56,7 @@ class Context:
 
     @cached_property
     def store(self) -> Store:
-        return open_store(self.settings.store_url)
+        return open_store(self.settings.store_url, self.settings.store_timeout)
 
     def frontier(self, job: str) -> Frontier:
         if job not in self._frontiers:

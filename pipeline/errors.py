@@ -10,6 +10,12 @@ class ConfigError(CrawlError):
     """A setting, flag or argument has a value the crawler cannot use."""
 
 
+class StoreUnavailable(CrawlError):
+    """The store could not be written now (a database restarting, a network cut, a file
+    another process holds locked): try the same write again later. Retrying cannot fix a
+    ConfigError; it can fix this."""
+
+
 class FetchError(CrawlError):
     """A URL could not be fetched; `reason` is the short text stored in the record, and
     `redirects` the hops followed before it failed (the last one is where it stopped)."""
@@ -59,8 +65,3 @@ class RobotsPending(CrawlError):
     def __init__(self, site: str) -> None:
         super().__init__(f"robots.txt of {site} not fetched yet")
         self.site = site
-
-
-class StoreUnavailable(CrawlError):
-    """The store could not be written now (a database restarting, a file locked): the
-    same write is worth trying again later, without fetching the page again."""

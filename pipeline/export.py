@@ -10,7 +10,7 @@ from typing import TextIO
 from pipeline.store.base import EXPORT_FIELDS, Record
 
 FORMATS = ("jsonl", "csv")
-_EXTRA_FIELDS = ("content_hash", "length", "elapsed", "encoding", "redirects")
+_EXTRA_FIELDS = ("kind", "content_hash", "length", "elapsed", "encoding", "redirects")
 
 
 def export(records: Iterable[Record], out: TextIO, fmt: str) -> int:

@@ -81,7 +81,9 @@ class FetchResult:
 
 
 def utcnow() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    """ISO 8601 UTC to the millisecond: the store keeps the later of two fetches of one URL
+    by comparing these as text, so two fetches within one second must still differ."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def classify(exc: requests.RequestException) -> TransientFetchError | PermanentFetchError:

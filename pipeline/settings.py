@@ -24,7 +24,8 @@ ENV_PREFIX = "CRAWLER_"
 WORKER_POOLS = ("threads", "solo", "prefork")
 # Zero would make every request fail at once: these must be positive.
 _POSITIVE = frozenset(
-    {"timeout", "download_deadline", "lease_timeout", "dispatch_interval", "visibility_timeout", "proxy_cooldown"}
+    {"timeout", "download_deadline", "lease_timeout", "dispatch_interval", "visibility_timeout", "proxy_cooldown",
+     "store_timeout"}
 )
 DEFAULT_USER_AGENT = f"celery-crawler/{__version__} (+https://pypi.org/project/celery-crawler/)"
 
@@ -116,6 +117,11 @@ class Settings:
     redis_certfile: str = _doc("Client certificate for a rediss:// server that asks for one.", "")
     redis_keyfile: str = _doc("Key of that client certificate.", "")
     store_url: str = _doc("Where records go: sqlite:///PATH (relative), sqlite:////PATH (absolute) or postgresql://…", "sqlite:///crawl.db")
+    store_timeout: float = _doc(
+        "Seconds a store write waits for a SQLite database another process is writing, or to connect to "
+        "PostgreSQL, before it is given up and retried later.",
+        10.0,
+    )
     data_dir: str = _doc("Where `crawler crawl` keeps its embedded Redis data file.", ".crawler")
     dispatch_interval: float = _doc("Seconds between dispatcher ticks (a heartbeat, not the pace).", 1.0)
     visibility_timeout: float = _doc("Seconds before the broker redelivers an unacknowledged task.", 3600.0)

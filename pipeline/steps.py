@@ -64,12 +64,13 @@ def parse(payload: Payload, policy: Policy) -> Payload:
 
 
 def to_record(payload: Payload) -> Record:
-    """The record of what was scheduled: a sitemap's is named ``sitemap:URL``, so the
-    page at the same URL (a footer link to /sitemap.xml) keeps a record of its own."""
+    """The record of what was scheduled, under its real URL; its kind keeps a sitemap's
+    record apart from the page at the same URL (a footer link to /sitemap.xml)."""
     result, lease = payload.result, payload.lease
     return Record(
         job=payload.job,
-        url=lease.member,
+        url=lease.url,
+        kind=lease.kind,
         final_url=result.final_url,
         status=result.status,
         depth=lease.depth,

@@ -5,14 +5,18 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from pipeline.errors import ConfigError
+from pipeline.settings import Settings
 from pipeline.store.base import EXPORT_FIELDS, Record, Store
 
 __all__ = ["EXPORT_FIELDS", "Record", "Store", "open_store"]
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, timeout: float | None = None) -> Store:
     """The store named by `url`: ``sqlite:///crawl.db`` (relative), ``sqlite:////abs/path.db``
-    or ``postgresql://user:password@host/db``."""
+    or ``postgresql://user:password@host/db``. `timeout` is CRAWLER_STORE_TIMEOUT unless
+    given, so every process that opens a store honours the setting."""
+    if timeout is None:
+        timeout = Settings.load().store_timeout
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         from pipeline.store.sqlite import SQLiteStore
@@ -20,11 +24,11 @@ def open_store(url: str) -> Store:
         path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
         if not path:
             raise ConfigError(f"CRAWLER_STORE_URL: expected sqlite:///PATH, got {url!r}")
-        return SQLiteStore(path)
+        return SQLiteStore(path, timeout)
     if scheme in ("postgresql", "postgres"):
         from pipeline.store.postgres import PostgresStore
 
-        return PostgresStore(url)
+        return PostgresStore(url, timeout)
     raise ConfigError(
         f"CRAWLER_STORE_URL: unsupported store {url!r} (supported: sqlite:///PATH, postgresql://…)"
     )

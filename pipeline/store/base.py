@@ -1,12 +1,11 @@
-"""The store contract: one record per (job, url), written by an idempotent upsert, so a
-URL fetched twice after a crash still leaves exactly one record."""
+"""The store contract: one record per (job, url, kind), written by an idempotent upsert,
+so a URL fetched twice after a crash still leaves exactly one record."""
 
 from __future__ import annotations
 
 import abc
-import json
 from collections.abc import Iterator
-from dataclasses import asdict, astuple, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 EXPORT_FIELDS = ("url", "final_url", "status", "depth", "content_type", "title", "outlinks", "fetched_at", "error")
@@ -26,6 +25,9 @@ class Record:
     outlinks: list[str]
     fetched_at: str
     error: str | None
+    # "page", or "sitemap" for a sitemap read for the URLs it lists: the page at the same
+    # URL (a footer link to /sitemap.xml) keeps a record of its own.
+    kind: str = "page"
     content_hash: str | None = None
     length: int = 0
     elapsed: float = 0.0
@@ -41,36 +43,13 @@ class Record:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-# The columns of a SQL store, in order; lists are kept as JSON text.
-COLUMNS = tuple(f.name for f in fields(Record))
-JSON_COLUMNS = frozenset({"outlinks", "redirects"})
-
-
-def to_row(record: Record) -> list[Any]:
-    return [json.dumps(value) if name in JSON_COLUMNS else value for name, value in zip(COLUMNS, astuple(record))]
-
-
-def from_row(row: Any) -> Record:
-    data = dict(zip(COLUMNS, row, strict=True))
-    for name in JSON_COLUMNS:
-        if isinstance(data[name], str):
-            data[name] = json.loads(data[name])
-    return Record(**data)
-
-
-def upsert_sql(table: str, placeholder: str) -> str:
-    """INSERT … ON CONFLICT (job, url) DO UPDATE: the same statement in SQLite and PostgreSQL."""
-    updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c not in {"job", "url"})
-    marks = ", ".join(placeholder for _ in COLUMNS)
-    return f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({marks}) ON CONFLICT (job, url) DO UPDATE SET {updates}"
-
-
 class Store(abc.ABC):
-    """Where records go. Implementations must make `put` an upsert on (job, url)."""
+    """Where records go. Implementations must make `put` an upsert on (job, url, kind)."""
 
     @abc.abstractmethod
     def put(self, record: Record) -> None:
-        """Insert or replace the record of (record.job, record.url)."""
+        """Insert or replace the record of (job, url, kind), unless the stored one
+        was fetched later (a late, redelivered chain)."""
 
     @abc.abstractmethod
     def records(self, job: str) -> Iterator[Record]:

@@ -1,67 +1,93 @@
 """PostgreSQL store (psycopg 3): one dataset that workers on many hosts write at once.
-Same contract as SQLite: an upsert on (job, url), records in first-stored order. Each
-process and thread keeps its own connection and opens a new one after a failure."""
+Same contract as SQLite: an upsert on (job, url, kind), records in first-stored order. Each
+process and thread keeps its own connection and opens a new one after a failure; when
+that fails too, the server is away (a restart, a network cut): StoreUnavailable. Opening
+a table of an older schema brings it up to date, under an advisory lock."""
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import psycopg
+from psycopg import sql
 
-from pipeline.errors import ConfigError
-from pipeline.store.base import COLUMNS, Record, Store, from_row, to_row, upsert_sql
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS pages (
-    id BIGSERIAL,
-    job TEXT NOT NULL,
-    url TEXT NOT NULL,
-    final_url TEXT NOT NULL,
-    status INTEGER,
-    depth INTEGER NOT NULL,
-    content_type TEXT,
-    title TEXT,
-    outlinks JSONB NOT NULL,
-    fetched_at TEXT NOT NULL,
-    error TEXT,
-    content_hash TEXT,
-    length BIGINT NOT NULL DEFAULT 0,
-    elapsed DOUBLE PRECISION NOT NULL DEFAULT 0,
-    encoding TEXT,
-    redirects JSONB NOT NULL DEFAULT '[]',
-    PRIMARY KEY (job, url)
+from pipeline.errors import ConfigError, StoreUnavailable
+from pipeline.store.base import Record, Store
+from pipeline.store.schema import (
+    COLUMNS,
+    KEY,
+    POSTGRES,
+    SCHEMA_VERSION,
+    TABLE,
+    create_table,
+    from_row,
+    missing_columns,
+    newer_schema,
+    to_row,
+    upgrades,
+    upsert_sql,
 )
-"""
-_UPSERT = upsert_sql("pages", "%s")
+
+_UPSERT = upsert_sql("%s")
+# PostgreSQL has no PRAGMA user_version: the schema version is the table's comment.
+_COMMENT = "celery-crawler schema {}"
+_VERSION = re.compile(r"celery-crawler schema (\d+)")
+# The advisory lock (an arbitrary 64-bit number, "crawlmig") that makes processes opening
+# the store at once migrate it one after the other.
+_MIGRATION_LOCK = 0x637261776C6D6967
 # Rows fetched per round trip when a job is exported.
 _BATCH = 1000
+# libpq takes whole seconds and treats anything below 2 as 2.
+_MIN_CONNECT_TIMEOUT = 2
+# libpq's words for a server that is away for now, not one that turned us down: nothing
+# listening, no answer in time, a dropped connection, a server starting, stopping or full.
+_AWAY = re.compile(
+    r"connection refused|timeout expired|server closed the connection|connection reset|no route to host"
+    r"|network is unreachable|the database system is (starting up|shutting down|in recovery)|too many clients",
+    re.IGNORECASE,
+)
+T = TypeVar("T")
 
 
 class PostgresStore(Store):
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeout: float) -> None:
+        """Opening checks the URL and the credentials: a server that turns them down is a
+        ConfigError; one that is away (a worker starting while PostgreSQL restarts) is
+        StoreUnavailable, like a failure of any later write."""
         self.url = url
+        self.connect_timeout = max(_MIN_CONNECT_TIMEOUT, math.ceil(timeout))
         self._local = threading.local()
-        with self._connect() as conn:
-            conn.execute(_SCHEMA)
+        try:
+            with self._connect() as conn:
+                _migrate(conn)
+        except psycopg.Error as exc:
+            message = f"cannot open PostgreSQL store: {_first_line(exc)}"
+            if isinstance(exc, psycopg.OperationalError) and _AWAY.search(str(exc)):
+                raise StoreUnavailable(message) from None
+            raise ConfigError(message) from None
 
     def put(self, record: Record) -> None:
-        try:
-            self._conn().execute(_UPSERT, to_row(record))
-        except psycopg.OperationalError:
-            self._forget()
-            self._conn().execute(_UPSERT, to_row(record))
+        self._run(lambda conn: conn.execute(_UPSERT, to_row(record)))
 
     def records(self, job: str) -> Iterator[Record]:
-        with psycopg.connect(self.url) as conn, conn.cursor(name="export") as cursor:
-            cursor.itersize = _BATCH
-            cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM pages WHERE job = %s ORDER BY id", (job,))
-            for row in cursor:
-                yield from_row(row)
+        try:
+            # A server-side cursor lives in a transaction: not on an autocommit connection.
+            with self._connect(autocommit=False) as conn, conn.cursor(name="export") as cursor:
+                cursor.itersize = _BATCH
+                cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM {TABLE} WHERE job = %s ORDER BY id", (job,))
+                for row in cursor:
+                    yield from_row(row)
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(f"PostgreSQL store unavailable: {_first_line(exc)}") from None
 
     def count(self, job: str) -> int:
-        return self._conn().execute("SELECT COUNT(*) FROM pages WHERE job = %s", (job,)).fetchone()[0]
+        row: Any = self._run(lambda conn: conn.execute(f"SELECT COUNT(*) FROM {TABLE} WHERE job = %s", (job,)).fetchone())
+        return int(row[0])
 
     def close(self) -> None:
         self._forget()
@@ -72,14 +98,77 @@ class PostgresStore(Store):
             self._local.conn, self._local.pid = self._connect(), os.getpid()
         return self._local.conn
 
-    def _connect(self) -> psycopg.Connection:
+    def _run(self, call: Callable[[psycopg.Connection], T]) -> T:
+        """`call` on this thread's connection. A connection that broke since its last use is
+        replaced once; if the new one fails too, the server is away for now."""
         try:
-            return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
-        except psycopg.Error as exc:
-            raise ConfigError(f"cannot open PostgreSQL store: {exc}".strip()) from None
+            return call(self._conn())
+        except psycopg.OperationalError:
+            self._forget()
+        try:
+            return call(self._conn())
+        except psycopg.OperationalError as exc:
+            self._forget()
+            raise StoreUnavailable(f"PostgreSQL store unavailable: {_first_line(exc)}") from None
+
+    def _connect(self, autocommit: bool = True) -> psycopg.Connection:
+        return psycopg.connect(self.url, autocommit=autocommit, connect_timeout=self.connect_timeout)
 
     def _forget(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None and self._local.pid == os.getpid():
             conn.close()
         self._local.conn = None
+
+
+def _migrate(conn: psycopg.Connection) -> None:
+    """Bring the table up to SCHEMA_VERSION in one transaction, DDL included, under an
+    advisory lock: of several processes opening the store at once, one does it."""
+    if _version(conn) == SCHEMA_VERSION:
+        return
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        _upgrade(conn)
+
+
+def _upgrade(conn: psycopg.Connection) -> None:
+    version = _version(conn)
+    if version > SCHEMA_VERSION:
+        raise ConfigError(newer_schema(version, "the PostgreSQL store"))
+    if version == SCHEMA_VERSION:
+        return
+    query = "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped"
+    existing = {row[0] for row in conn.execute(query, (TABLE,))}
+    if not existing:
+        conn.execute(create_table(POSTGRES))
+    else:
+        for column in missing_columns(existing):
+            conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {column.sql(POSTGRES)}")
+        _rekey(conn)
+        # A table from before versions were kept is version 1.
+        for statement in upgrades(max(version, 1)):
+            conn.execute(statement)
+    conn.execute(f"COMMENT ON TABLE {TABLE} IS '{_COMMENT.format(SCHEMA_VERSION)}'")
+
+
+def _rekey(conn: psycopg.Connection) -> None:
+    """Drop and re-add the primary key if it is not KEY (an index rebuild, rows in place)."""
+    query = "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = to_regclass(%s) AND contype = 'p'"
+    row = conn.execute(query, (TABLE,)).fetchone()
+    wanted = f"PRIMARY KEY ({', '.join(KEY)})"
+    if row is not None and row[1] == wanted:
+        return
+    drop = sql.SQL("DROP CONSTRAINT {}, ").format(sql.Identifier(row[0])) if row else sql.SQL("")
+    conn.execute(sql.SQL("ALTER TABLE {} {}ADD {}").format(sql.Identifier(TABLE), drop, sql.SQL(wanted)))
+
+
+def _version(conn: psycopg.Connection) -> int:
+    """The version in the table's comment; 0 for no table, or one from before versions."""
+    row = conn.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", (TABLE,)).fetchone()
+    match = _VERSION.fullmatch((row[0] if row else None) or "")
+    return int(match.group(1)) if match else 0
+
+
+def _first_line(exc: Exception) -> str:
+    """libpq's messages run over several lines (hints, the failed address): keep the first."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -1,64 +1,79 @@
 """SQLite store: the zero-setup default. WAL mode lets several local worker processes
 write at once; each process and thread opens its own connection (connections survive
-neither a fork nor a hand-over between threads)."""
+neither a fork nor a hand-over between threads). A database another process keeps
+locked past the store timeout is StoreUnavailable: the write is tried again later. The
+schema version is PRAGMA user_version; opening an older file brings it up to date."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
-from pipeline.errors import ConfigError
-from pipeline.store.base import COLUMNS, Record, Store, from_row, to_row, upsert_sql
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS pages (
-    job TEXT NOT NULL,
-    url TEXT NOT NULL,
-    final_url TEXT NOT NULL,
-    status INTEGER,
-    depth INTEGER NOT NULL,
-    content_type TEXT,
-    title TEXT,
-    outlinks TEXT NOT NULL,
-    fetched_at TEXT NOT NULL,
-    error TEXT,
-    content_hash TEXT,
-    length INTEGER NOT NULL DEFAULT 0,
-    elapsed REAL NOT NULL DEFAULT 0,
-    encoding TEXT,
-    redirects TEXT NOT NULL DEFAULT '[]',
-    PRIMARY KEY (job, url)
+from pipeline.errors import ConfigError, StoreUnavailable
+from pipeline.store.base import Record, Store
+from pipeline.store.schema import (
+    COLUMNS,
+    KEY,
+    SCHEMA_VERSION,
+    SQLITE,
+    TABLE,
+    create_table,
+    from_row,
+    missing_columns,
+    newer_schema,
+    to_row,
+    upgrades,
+    upsert_sql,
 )
-"""
-_UPSERT = upsert_sql("pages", "?")
+
+_UPSERT = upsert_sql("?")
+# What another connection holding the database makes a statement fail with, once the
+# busy timeout has passed (extended codes such as SQLITE_BUSY_SNAPSHOT included).
+_BUSY = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+T = TypeVar("T")
 
 
 class SQLiteStore(Store):
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, timeout: float) -> None:
         self.path = path
+        self.timeout = timeout
         self._local = threading.local()
         self._connect()
 
     def put(self, record: Record) -> None:
-        conn = self._connect()
-        with conn:
-            conn.execute(_UPSERT, to_row(record))
+        def write(conn: sqlite3.Connection) -> None:
+            with conn:
+                conn.execute(_UPSERT, to_row(record))
+
+        self._run(write)
 
     def records(self, job: str) -> Iterator[Record]:
-        cursor = self._connect().execute(f"SELECT {', '.join(COLUMNS)} FROM pages WHERE job = ? ORDER BY rowid", (job,))
-        for row in cursor:
+        query = f"SELECT {', '.join(COLUMNS)} FROM {TABLE} WHERE job = ? ORDER BY rowid"
+        for row in self._run(lambda conn: conn.execute(query, (job,))):
             yield from_row(row)
 
     def count(self, job: str) -> int:
-        return self._connect().execute("SELECT COUNT(*) FROM pages WHERE job = ?", (job,)).fetchone()[0]
+        return self._run(lambda conn: conn.execute(f"SELECT COUNT(*) FROM {TABLE} WHERE job = ?", (job,)).fetchone()[0])
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+    def _run(self, call: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return call(self._connect())
+        except sqlite3.Error as exc:
+            if _busy(exc):
+                raise StoreUnavailable(self._locked(exc)) from None
+            raise
+
+    def _locked(self, exc: sqlite3.Error) -> str:
+        return f"SQLite store {self.path!r}: {exc} for more than {self.timeout:g}s (CRAWLER_STORE_TIMEOUT)"
 
     def _connect(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -67,12 +82,71 @@ class SQLiteStore(Store):
         try:
             directory = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(directory, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
+            _migrate(conn, self.path)
+        except sqlite3.Error as exc:
+            if _busy(exc):
+                raise StoreUnavailable(self._locked(exc)) from None
             raise ConfigError(f"cannot open SQLite store {self.path!r}: {exc}") from None
-        conn.isolation_level = ""
+        except OSError as exc:
+            raise ConfigError(f"cannot open SQLite store {self.path!r}: {exc}") from None
+        conn.isolation_level = "DEFERRED"
         self._local.conn, self._local.pid = conn, os.getpid()
         return conn
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF in _BUSY
+
+
+def _migrate(conn: sqlite3.Connection, path: str) -> None:
+    """Bring the table up to SCHEMA_VERSION in one write transaction: of several processes
+    opening the store at once, one does it and the others find it done."""
+    if _version(conn) == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        _upgrade(conn, path)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _upgrade(conn: sqlite3.Connection, path: str) -> None:
+    version = _version(conn)
+    if version > SCHEMA_VERSION:
+        raise ConfigError(newer_schema(version, f"SQLite store {path!r}"))
+    if version == SCHEMA_VERSION:
+        return
+    info = conn.execute(f"PRAGMA table_info({TABLE})").fetchall()
+    if not info:
+        conn.execute(create_table(SQLITE))
+    else:
+        existing = {row[1] for row in info}
+        key = tuple(row[1] for row in sorted(info, key=lambda row: row[5]) if row[5])
+        if key != KEY:
+            _rebuild(conn, existing)
+        else:
+            for column in missing_columns(existing):
+                conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {column.sql(SQLITE)}")
+        # A table from before versions were kept is version 1.
+        for sql in upgrades(max(version, 1)):
+            conn.execute(sql)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _rebuild(conn: sqlite3.Connection, existing: set[str]) -> None:
+    """SQLite cannot change a primary key in place: copy the rows into a new table, in
+    first-stored order, which the new rowids keep."""
+    kept = ", ".join(name for name in COLUMNS if name in existing)
+    conn.execute(create_table(SQLITE, f"{TABLE}_rebuilt"))
+    conn.execute(f"INSERT INTO {TABLE}_rebuilt ({kept}) SELECT {kept} FROM {TABLE} ORDER BY rowid")
+    conn.execute(f"DROP TABLE {TABLE}")
+    conn.execute(f"ALTER TABLE {TABLE}_rebuilt RENAME TO {TABLE}")
+
+
+def _version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])

@@ -163,8 +163,8 @@ def uses_embedded_redis(directory: Path) -> bool:
 def check_record_format(record: dict) -> None:
     """The export record of DESIGN.md: every field, with its type."""
     assert set(DESIGN_FIELDS) <= set(record), f"missing fields: {set(DESIGN_FIELDS) - set(record)}"
-    url = record["url"].removeprefix("sitemap:")
-    assert isinstance(url, str) and urlsplit(url).scheme in ("http", "https")
+    assert isinstance(record["url"], str) and urlsplit(record["url"]).scheme in ("http", "https")
+    assert record["kind"] in ("page", "sitemap")
     assert isinstance(record["final_url"], str) and record["final_url"]
     assert record["status"] is None or type(record["status"]) is int
     assert type(record["depth"]) is int and record["depth"] >= 0

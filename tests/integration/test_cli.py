@@ -209,7 +209,7 @@ def test_demo_crawl(workdir: Path) -> None:
 
     assert job == "demo" and "job demo finished" in summary(result)
     assert_nothing_left(workdir)
-    records = {url.removeprefix("sitemap:"): record for url, record in by_url(export_jsonl(workdir, job)).items()}
+    records = by_url(export_jsonl(workdir, job))
     seeds = [url for url, record in records.items() if record["depth"] == 0 and not url.endswith("/sitemap.xml")]
     assert len(seeds) == 1, f"expected one seed record, got {seeds}"
     base = urlsplit(seeds[0])

@@ -43,12 +43,15 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: 
         (["export", "--job", "nope"], {}, "nope"),
         (["status"], {"CRAWLER_REDIS_URL": "redis://127.0.0.1:1/0"}, "127.0.0.1:1"),
         (["crawl", "http://127.0.0.1:9/"], {"CRAWLER_STORE_URL": "sqlite:////proc/nope/x.db"}, "/proc/nope"),
+        (["crawl", "http://127.0.0.1:9/"], {"CRAWLER_STORE_URL": "postgresql://u@127.0.0.1:1/x"}, "PostgreSQL store"),
+        (["crawl", "http://127.0.0.1:9/"], {"CRAWLER_STORE_TIMEOUT": "0"}, "CRAWLER_STORE_TIMEOUT"),
         (["crawl", "http://127.0.0.1:9/"], {"CRAWLER_DELAY": "abc"}, "CRAWLER_DELAY"),
         (["status"], {"CRAWLER_DELAY": "abc"}, "CRAWLER_DELAY"),
         (["crawl", "http://127.0.0.1:9/", "--proxy", "http://u:secret@proxy.example"], {}, "needs a host and a port"),
     ],
     ids=[
-        "malformed-seed", "ftp-seed", "unknown-job", "unreachable-redis", "unwritable-store",
+        "malformed-seed", "ftp-seed", "unknown-job", "unreachable-redis", "unwritable-store", "unreachable-store",
+        "bad-store-timeout",
         "bad-setting-crawl", "bad-setting-status", "bad-proxy",
     ],
 )

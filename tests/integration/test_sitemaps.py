@@ -48,8 +48,9 @@ def test_sitemap_only_pages_are_crawled_and_out_of_scope_entries_are_not(cluster
     for url in [*hidden, host.url("/hidden/4")]:
         assert records[url].title and records[url].depth == 1 and records[url].error is None
     assert outside not in records
-    assert records["sitemap:" + host.url("/pages.xml.gz")].outlinks == [*hidden, host.url("/linked"), outside]
-    assert records["sitemap:" + host.url("/pages.xml.gz")].final_url == host.url("/pages.xml.gz")
+    listing = records[host.url("/pages.xml.gz")]
+    assert listing.kind == "sitemap" and listing.outlinks == [*hidden, host.url("/linked"), outside]
+    assert listing.final_url == host.url("/pages.xml.gz")
     requests = host.requests()
     assert requests["/linked"] == 1, "a page both linked and listed is fetched once"
     assert all(requests[path] == 1 for path in ("/index.xml", "/pages.xml.gz", "/sitemap.xml"))

@@ -3,14 +3,20 @@ on disk and the PostgreSQL server (CRAWLER_TEST_POSTGRES_URL, database `test`)."
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import sqlite3
 import threading
 import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 
+from pipeline.errors import ConfigError, CrawlError, StoreUnavailable
+from pipeline.settings import Settings
 from pipeline.store import Record, open_store
+from tests.integration.tcp_proxy import TcpProxy
 
 POSTGRES_URL = os.environ.get("CRAWLER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -49,6 +55,41 @@ def test_a_url_stored_twice_leaves_one_record_with_the_latest_values(store):
     assert store.count(job) == 2 and store.count(job + "-none") == 0
 
 
+def test_an_older_fetch_stored_late_does_not_replace_a_newer_one(store):
+    """A chain redelivered after its lease expired stores its old result after the new one."""
+    job = f"t-{uuid.uuid4().hex[:8]}"
+    newer = dataclasses.replace(_record(job, "http://a.example/1", "newer", []), fetched_at="2026-12-01T10:00:00.456Z")
+    older = dataclasses.replace(newer, title="older", status=503, fetched_at="2026-12-01T10:00:00.123Z")
+
+    store.put(newer)
+    store.put(older)
+
+    assert list(store.records(job)) == [newer]
+
+
+def test_a_fetch_as_recent_as_the_stored_one_replaces_it(store):
+    """The same chain delivered twice writes the same values again, and a later put wins a tie."""
+    job = f"t-{uuid.uuid4().hex[:8]}"
+    first = _record(job, "http://a.example/1", "first", [])
+    store.put(first)
+    store.put(dataclasses.replace(first, title="again"))
+
+    assert [r.title for r in store.records(job)] == ["again"]
+
+
+def test_a_sitemap_and_the_page_at_its_url_keep_a_record_each(store):
+    job = f"t-{uuid.uuid4().hex[:8]}"
+    url = "http://a.example/sitemap.xml"
+    page = _record(job, url, "linked from a footer", [])
+    sitemap = dataclasses.replace(page, kind="sitemap", title=None, outlinks=["http://a.example/listed"])
+
+    store.put(page)
+    store.put(sitemap)
+
+    assert list(store.records(job)) == [page, sitemap]
+    assert store.count(job) == 2
+
+
 def test_concurrent_writers_from_many_threads_lose_nothing(store):
     job = f"t-{uuid.uuid4().hex[:8]}"
 
@@ -65,9 +106,106 @@ def test_concurrent_writers_from_many_threads_lose_nothing(store):
     assert store.count(job) == len({(n * 30 + i) % 120 for n in range(4) for i in range(50)})
 
 
-def test_an_unreachable_postgres_is_a_clear_error():
-    from pipeline.errors import ConfigError
+def test_an_unreachable_postgres_is_a_clear_error_worth_retrying():
+    """Nothing listening may be a server restarting as a worker starts: the store task
+    waits for it rather than failing the URL."""
+    with pytest.raises(StoreUnavailable) as info:
+        open_store("postgresql://postgres@127.0.0.1:1/test")
+    assert "cannot open PostgreSQL store" in str(info.value) and "\n" not in str(info.value)
+
+
+# --- outages: transient, not fatal ----------------------------------------------------
+
+
+@pytest.fixture
+def postgres_proxy():
+    """PostgreSQL behind a TCP forwarder the test can cut: the shared server keeps running."""
+    parts = urlsplit(POSTGRES_URL)
+    proxy = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 5432))
+    yield proxy
+    proxy.stop()
+
+
+def test_a_postgres_outage_is_store_unavailable_and_the_write_goes_through_once_it_is_back(postgres_proxy):
+    job = f"t-{uuid.uuid4().hex[:8]}"
+    store = open_store(postgres_proxy.url(POSTGRES_URL), timeout=2)
+    try:
+        store.put(_record(job, "http://a.example/1", "before", []))
+
+        postgres_proxy.cut()
+        with pytest.raises(StoreUnavailable):
+            store.put(_record(job, "http://a.example/2", "during", []))
+        with pytest.raises(StoreUnavailable):
+            store.count(job)
+
+        postgres_proxy.restore()
+        store.put(_record(job, "http://a.example/2", "after", []))
+        assert [r.title for r in store.records(job)] == ["before", "after"]
+    finally:
+        store.close()
+
+
+def test_a_thread_that_first_connects_during_an_outage_gets_store_unavailable(postgres_proxy):
+    """Each worker thread opens its own connection: one opened while the server is away
+    must be retried later, not taken for a bad setting."""
+    job = f"t-{uuid.uuid4().hex[:8]}"
+    store = open_store(postgres_proxy.url(POSTGRES_URL), timeout=2)
+    raised: list[CrawlError] = []
+
+    def write() -> None:
+        try:
+            store.put(_record(job, "http://a.example/1", "during", []))
+        except CrawlError as exc:
+            raised.append(exc)
+
+    postgres_proxy.cut()
+    thread = threading.Thread(target=write)
+    thread.start()
+    thread.join()
+    postgres_proxy.restore()
+    store.close()
+
+    assert [type(exc) for exc in raised] == [StoreUnavailable]
+
+
+@pytest.mark.parametrize("change", [{"path": "/test_store_does_not_exist"}, {"user": "test_store_nobody"}])
+def test_a_server_that_turns_the_store_url_down_is_a_one_line_config_error(change):
+    """A missing database or role cannot be fixed by waiting: the user must change the URL."""
+    parts = urlsplit(POSTGRES_URL)
+    user = change.get("user", parts.username or "postgres")
+    url = urlunsplit(parts._replace(netloc=f"{user}@{parts.hostname}:{parts.port or 5432}", path=change.get("path", parts.path)))
 
     with pytest.raises(ConfigError) as info:
-        open_store("postgresql://postgres@127.0.0.1:1/test")
-    assert "cannot open PostgreSQL store" in str(info.value)
+        open_store(url)
+
+    assert "cannot open PostgreSQL store" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_locked_sqlite_database_is_store_unavailable_until_it_is_released(tmp_path):
+    path = tmp_path / "crawl.db"
+    store = open_store(f"sqlite:///{path}", timeout=0.2)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(StoreUnavailable) as info:
+            store.put(_record("job", "http://a.example/1", "while locked", []))
+        assert "CRAWLER_STORE_TIMEOUT" in str(info.value)
+
+        other.execute("COMMIT")
+        store.put(_record("job", "http://a.example/1", "released", []))
+        assert [r.title for r in store.records("job")] == ["released"]
+    finally:
+        other.close()
+        store.close()
+
+
+def test_the_store_timeout_is_a_setting_with_a_safe_default(monkeypatch, tmp_path):
+    assert Settings.load({}).store_timeout == 10.0
+    monkeypatch.setenv("CRAWLER_STORE_TIMEOUT", "0.25")
+    store = open_store(f"sqlite:///{tmp_path / 'crawl.db'}")
+    try:
+        assert store.timeout == 0.25
+    finally:
+        store.close()
+    with pytest.raises(ConfigError):
+        Settings.load({"CRAWLER_STORE_TIMEOUT": "0"})

@@ -93,6 +93,16 @@ def test_record_has_the_leased_url_and_depth():
     assert rec.title == "Home"
     assert rec.redirects == ["http://example.com/home"]
     assert rec.fetched_at == parsed.result.fetched_at
+    assert rec.kind == PAGE
+
+
+def test_a_sitemap_s_record_has_its_real_url_and_kind():
+    lease = Lease(url="http://example.com/sitemap.xml", depth=0, host="example.com", token=1, kind=SITEMAP)
+    result = FetchResult(url=lease.url, final_url=lease.url, status=200, links=["http://example.com/a"])
+
+    rec = to_record(parse(Payload("job1", lease, result), POLICY))
+
+    assert (rec.url, rec.kind, rec.outlinks) == ("http://example.com/sitemap.xml", SITEMAP, ["http://example.com/a"])
 
 
 def _found(depth: int) -> Found:

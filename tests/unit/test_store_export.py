@@ -5,30 +5,34 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sqlite3
+import time
+from datetime import datetime, timedelta
 
 import pytest
 
 from pipeline.errors import ConfigError
 from pipeline.export import export
+from pipeline.fetch import utcnow
 from pipeline.store import EXPORT_FIELDS, Record, open_store
 
 DESIGN_FIELDS = ("url", "final_url", "status", "depth", "content_type", "title", "outlinks", "fetched_at", "error")
 
 
 def record(url: str, job: str = "job1", **changes) -> Record:
-    values = dict(
-        job=job,
-        url=url,
-        final_url=url,
-        status=200,
-        depth=1,
-        content_type="text/html",
-        title="A title",
-        outlinks=["http://example.com/a", "http://example.com/b"],
-        fetched_at="2024-05-01T12:00:00Z",
-        error=None,
-    )
+    values = {
+        "job": job,
+        "url": url,
+        "final_url": url,
+        "status": 200,
+        "depth": 1,
+        "content_type": "text/html",
+        "title": "A title",
+        "outlinks": ["http://example.com/a", "http://example.com/b"],
+        "fetched_at": "2024-05-01T12:00:00Z",
+        "error": None,
+    }
     values.update(changes)
     return Record(**values)
 
@@ -76,6 +80,16 @@ def test_put_twice_keeps_one_row_with_the_second_values(store, tmp_path):
     # and on disk too, as another process would see it
     with sqlite3.connect(tmp_path / "crawl.db") as conn:
         assert conn.execute("SELECT COUNT(*) FROM pages").fetchone()[0] == 1
+
+
+def test_fetch_times_have_milliseconds_so_two_fetches_in_one_second_are_ordered():
+    first = utcnow()
+    time.sleep(0.002)
+    second = utcnow()
+
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first)
+    assert datetime.fromisoformat(first).utcoffset() == timedelta(0)
+    assert first < second
 
 
 def test_records_come_in_first_stored_order_even_after_an_update(store):
@@ -190,6 +204,18 @@ def test_csv_export_has_design_columns_and_one_row_per_record():
     assert rows[0]["status"] == "200"
     assert rows[2]["status"] == ""  # null: no response came
     assert rows[2]["error"] == "timeout"
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_export_has_the_kind_and_a_sitemaps_real_url(fmt):
+    url = "http://example.com/sitemap.xml"
+    out = io.StringIO()
+
+    export([record(url), record(url, kind="sitemap", outlinks=["http://example.com/listed"])], out, fmt)
+
+    text = out.getvalue()
+    rows = [json.loads(line) for line in text.splitlines()] if fmt == "jsonl" else list(csv.DictReader(io.StringIO(text)))
+    assert [(row["url"], row["kind"]) for row in rows] == [(url, "page"), (url, "sitemap")]
 
 
 def test_export_of_a_stored_job(store):

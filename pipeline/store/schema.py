@@ -1,0 +1,144 @@
+"""The one definition of the ``pages`` table in both SQL dialects: a column per field of
+`Record` (typed from its annotation, defaulted from its default), and the key. A new
+field of Record with a default, and SCHEMA_VERSION + 1, is a new column: opening an
+older store adds it (see `missing_columns`); a changed key is rebuilt by the backends."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+from dataclasses import dataclass
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+from pipeline.store.base import Record
+
+TABLE = "pages"
+KEY = ("job", "url", "kind")
+# 1: the table as first released, before versions were kept (an unversioned table is 1).
+# 2: `kind`, in the key; a sitemap's record has its real URL, no longer "sitemap:URL".
+SCHEMA_VERSION = 2
+# How schema 1 told a sitemap's record from the page at the same URL.
+_OLD_SITEMAP_PREFIX = "sitemap:"
+# Data changes a version brings, run once on a store brought up to it from an older one.
+UPGRADES: dict[int, tuple[str, ...]] = {
+    2: (
+        (
+            f"UPDATE {TABLE} SET kind = 'sitemap', url = substr(url, {len(_OLD_SITEMAP_PREFIX) + 1})"
+            f" WHERE url LIKE '{_OLD_SITEMAP_PREFIX}%'"
+        ),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one database spells the column types, and how it keeps first-stored order:
+    SQLite by its rowid, PostgreSQL by a sequence column that Record does not have."""
+
+    name: str
+    types: dict[type, str]
+    order_column: str | None
+
+
+SQLITE = Dialect("sqlite", {str: "TEXT", int: "INTEGER", float: "REAL", list: "TEXT"}, order_column=None)
+POSTGRES = Dialect(
+    "postgresql", {str: "TEXT", int: "BIGINT", float: "DOUBLE PRECISION", list: "JSONB"}, order_column="id"
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: type
+    nullable: bool
+    default: Any = None
+
+    def sql(self, dialect: Dialect) -> str:
+        """The column's definition, as CREATE TABLE and ALTER TABLE … ADD COLUMN take it."""
+        text = f"{self.name} {dialect.types[self.type]}"
+        if not self.nullable:
+            text += " NOT NULL"
+        if self.default is not None:
+            text += f" DEFAULT {_literal(self.default)}"
+        return text
+
+
+def _column(field: dataclasses.Field[Any], hint: Any) -> Column:
+    nullable = get_origin(hint) in (Union, types.UnionType) and type(None) in get_args(hint)
+    if nullable:
+        hint = next(arg for arg in get_args(hint) if arg is not type(None))
+    default = field.default
+    if field.default_factory is not dataclasses.MISSING:
+        default = field.default_factory()
+    if default is dataclasses.MISSING:
+        default = None
+    return Column(field.name, get_origin(hint) or hint, nullable, default)
+
+
+COLUMN_DEFS = tuple(
+    _column(field, get_type_hints(Record)[field.name]) for field in dataclasses.fields(Record)
+)
+# The columns of a SQL store, in order; lists are kept as JSON (text in SQLite).
+COLUMNS = tuple(column.name for column in COLUMN_DEFS)
+JSON_COLUMNS = frozenset(column.name for column in COLUMN_DEFS if column.type is list)
+
+
+def create_table(dialect: Dialect, table: str = TABLE) -> str:
+    lines = [column.sql(dialect) for column in COLUMN_DEFS]
+    if dialect.order_column:
+        lines.insert(0, f"{dialect.order_column} BIGSERIAL")
+    lines.append(f"PRIMARY KEY ({', '.join(KEY)})")
+    body = ",\n    ".join(lines)
+    return f"CREATE TABLE {table} (\n    {body}\n)"
+
+
+def missing_columns(existing: set[str]) -> list[Column]:
+    """Columns an older table lacks, each to be added with its default."""
+    return [column for column in COLUMN_DEFS if column.name not in existing]
+
+
+def upgrades(since: int) -> list[str]:
+    """The data changes of every version after `since`, oldest first."""
+    return [sql for version in sorted(UPGRADES) if version > since for sql in UPGRADES[version]]
+
+
+def newer_schema(version: int, where: str) -> str:
+    return (
+        f"{where} has schema version {version}, newer than this crawler's {SCHEMA_VERSION}: "
+        "upgrade celery-crawler to use it"
+    )
+
+
+def to_row(record: Record) -> list[Any]:
+    values = dataclasses.astuple(record)
+    return [json.dumps(value) if name in JSON_COLUMNS else value for name, value in zip(COLUMNS, values, strict=True)]
+
+
+def from_row(row: Any) -> Record:
+    data = dict(zip(COLUMNS, row, strict=True))
+    for name in JSON_COLUMNS:
+        if isinstance(data[name], str):
+            data[name] = json.loads(data[name])
+    return Record(**data)
+
+
+def upsert_sql(placeholder: str, table: str = TABLE) -> str:
+    """INSERT … ON CONFLICT (key) DO UPDATE, the same statement in SQLite and PostgreSQL.
+    The update only happens for a fetch at least as recent as the stored one: an old chain
+    redelivered late must not replace what a newer fetch stored."""
+    updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c not in KEY)
+    marks = ", ".join(placeholder for _ in COLUMNS)
+    return (
+        f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({marks})"
+        f" ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {updates}"
+        f" WHERE {table}.fetched_at <= excluded.fetched_at"
+    )
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, list):
+        value = json.dumps(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return repr(value)
