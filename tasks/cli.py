@@ -92,6 +92,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         redis_url, embedded = _redis_for_crawl(settings, stack, lock)
         os.environ["CRAWLER_REDIS_URL"] = redis_url
         from tasks.app import runtime
+        from tasks.resume import resume_in_flight
         from tasks.seeding import seed
 
         context = runtime()
@@ -99,7 +100,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         if not seeds and not frontier.exists():
             raise ConfigError("give at least one seed URL (or --demo, or --job of an existing job)")
         if embedded:
-            _forget_dead_workers(context)
+            resume_in_flight(context)
         workers = _start_workers(settings, stack, lock)
         if seeds:
             seed(seeds, job=job, **policy)
@@ -249,21 +250,6 @@ def _average_rate(stats: JobStats) -> float:
         return 0.0
     elapsed = (stats.finished_at or time.time()) - stats.started_at
     return stats.stored / elapsed if elapsed > 0 else 0.0
-
-
-def _forget_dead_workers(context: Any) -> None:
-    """With an embedded Redis no worker of an earlier run is still alive: the chains it
-    left in the broker are dropped and what it had leased goes back to the frontier now,
-    not after the lease timeout (the frontier, not the broker, is the source of truth)."""
-    from tasks.app import app
-    from tasks.config import KOMBU_UNACKED_KEYS
-
-    app.control.purge()
-    context.redis.delete(*KOMBU_UNACKED_KEYS)
-    for job in list_jobs(context.redis):
-        frontier = context.frontier(job)
-        if frontier.state() in (RUNNING, PAUSED):
-            frontier.tick(limit=0, expire_all=True)
 
 
 def _redis_for_crawl(settings: Settings, stack: ExitStack, lock: RunLock) -> tuple[str, bool]:

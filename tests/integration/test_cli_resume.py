@@ -99,6 +99,30 @@ def _interrupt(process: subprocess.Popen[str]) -> tuple[str, str]:
             process.wait()
 
 
+def test_ctrl_c_then_the_same_command_completes_what_was_in_flight(workdir: Path, slow_host: Host) -> None:
+    process = start_crawl(workdir, *_args(slow_host))
+    wait_stored(process, workdir, JOB, 8)
+    started = time.monotonic()
+    stdout, stderr = _interrupt(process)
+
+    assert process.returncode != 0, f"exit 0 after Ctrl-C\n{stderr}"
+    assert "Traceback" not in stdout + stderr, stderr
+    assert time.monotonic() - started < INTERRUPT_EXIT_WITHIN
+    assert_nothing_left(workdir)
+    stored_before = {record.url for record in records(workdir, JOB)}
+    assert 8 <= len(stored_before) < PAGES, "the interrupt did not land in the middle of the crawl"
+    # Some pages were fetched but not yet stored: their chains were still in flight.
+    assert sum(_pages(slow_host).values()) > len(stored_before)
+
+    job, result = crawl_ok(workdir, *_args(slow_host))
+
+    assert job == JOB and f"job {JOB} finished" in summary(result)
+    assert_nothing_left(workdir)
+    _assert_every_page_stored_once(workdir, slow_host)
+    twice = {path: n for path, n in _pages(slow_host).items() if n > 1}
+    assert twice == {}, f"pages requested again by the rerun: {twice}"
+
+
 def test_kill_9_takes_workers_and_redis_with_it_and_the_rerun_crawls_alone(workdir: Path, slow_host: Host) -> None:
     process = start_crawl(workdir, *_args(slow_host))
     try:
