@@ -256,6 +256,13 @@ class Frontier:
                                   expire_all=expire_all)
         return int(expired), [Lease.from_script(row) for row in rows]
 
+    def requeue_all_but(self, carried: Iterable[Lease]) -> int:
+        """Requeue now every lease of the job except those in `carried` (same URL, same
+        token): when no worker of an earlier run is alive, a lease that no chain in the
+        broker carries can never complete. Returns how many went back to the queues."""
+        keep = [[lease.member, lease.token] for lease in carried]
+        return int(self._run("REQUEUE_EXCEPT", keep=keep))
+
     def stats(self) -> JobStats:
         k = self.keys
         now = self._now()
@@ -324,7 +331,10 @@ def list_jobs(client: redis.Redis) -> list[str]:
     return sorted(_text(job) for job in client.smembers(keys.JOBS))
 
 
-_SCRIPT_NAMES = ("ADD", "LEASE", "CLAIM_START", "RELEASE_HOST", "POSTPONE", "EXTEND", "COMPLETE", "TICK", "HAND_BACK")
+_SCRIPT_NAMES = (
+    "ADD", "LEASE", "CLAIM_START", "RELEASE_HOST", "POSTPONE", "EXTEND", "COMPLETE", "TICK", "HAND_BACK",
+    "REQUEUE_EXCEPT",
+)
 
 
 def _member(url: str, kind: str) -> str:

@@ -255,3 +255,34 @@ for _, item in ipairs(A.leases) do
 end
 return handed
 """
+
+REQUEUE_EXCEPT = _PREAMBLE + r"""
+-- After a restart with no worker of the earlier run left: A.keep lists {member, token}
+-- of the leases that a chain still waiting in the broker carries. Every other lease
+-- belonged to a chain that died with its worker, so its URL goes back to its host's
+-- queue now instead of at its timeout.
+local keep = {}
+for _, pair in ipairs(A.keep) do keep[pair[1]] = pair[2] end
+local requeued = 0
+for _, url in ipairs(redis.call('ZRANGE', LEASES, 0, -1)) do
+  local raw = redis.call('HGET', LEASE, url)
+  local lease_data = raw and cjson.decode(raw)
+  if not (lease_data and keep[url] == lease_data.t) then
+    redis.call('ZREM', LEASES, url)
+    redis.call('HDEL', LEASE, url)
+    if lease_data then
+      redis.call('ZADD', QUEUE .. lease_data.h, lease_data.d, url)
+      redis.call('HINCRBY', STATS, 'queued', 1)
+      redis.call('HINCRBY', STATS, 'dispatched', -1)
+      redis.call('HINCRBY', STATS, 'requeued', 1)
+      if lease_data.s == 1 then
+        release_slot(lease_data.h)
+      else
+        schedule(lease_data.h)
+      end
+      requeued = requeued + 1
+    end
+  end
+end
+return requeued
+"""

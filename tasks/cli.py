@@ -29,6 +29,7 @@ from pipeline.frontier import CANCELLED, FINISHED, PAUSED, RUNNING, Frontier, Jo
 from pipeline.settings import Settings
 from pipeline.store import open_store
 from pipeline.urls import hostname, require_canonical
+from tasks.lifeline import RunLock
 from tasks.local import EmbeddedRedis, LocalWorkers, check_redis, embedded_exists
 from tasks.progress import Display, backoff_lines, line
 
@@ -87,9 +88,11 @@ def cmd_crawl(args: argparse.Namespace) -> int:
                 policy.setdefault(name, value)
         job = args.job or (DEMO_JOB if args.demo else _job_name(seeds))
         open_store(settings.store_url).close()
-        redis_url, embedded = _redis_for_crawl(settings, stack)
+        lock = stack.enter_context(RunLock(settings.data_dir))
+        redis_url, embedded = _redis_for_crawl(settings, stack, lock)
         os.environ["CRAWLER_REDIS_URL"] = redis_url
         from tasks.app import runtime
+        from tasks.resume import resume_in_flight
         from tasks.seeding import seed
 
         context = runtime()
@@ -97,17 +100,15 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         if not seeds and not frontier.exists():
             raise ConfigError("give at least one seed URL (or --demo, or --job of an existing job)")
         if embedded:
-            _forget_dead_workers(context)
-        workers = stack.enter_context(
-            LocalWorkers(
-                settings.workers, settings.worker_pool, settings.worker_concurrency, dict(os.environ), settings.data_dir
-            )
-        )
+            resume_in_flight(context)
+        workers = _start_workers(settings, stack, lock)
         if seeds:
             seed(seeds, job=job, **policy)
         if frontier.state() == PAUSED:
             frontier.set_state(RUNNING)
-        console.print(f"crawling job {job!r} with {settings.workers} worker processes; Ctrl-C stops, re-running resumes")
+        console.print(
+            f"crawling job {job!r} with {settings.workers} worker processes; Ctrl-C stops, re-running resumes"
+        )
         try:
             stats = _wait(frontier, workers, settings, console)
         except KeyboardInterrupt:
@@ -251,26 +252,24 @@ def _average_rate(stats: JobStats) -> float:
     return stats.stored / elapsed if elapsed > 0 else 0.0
 
 
-def _forget_dead_workers(context: Any) -> None:
-    """With an embedded Redis no worker of an earlier run is still alive: the chains it
-    left in the broker are dropped and what it had leased goes back to the frontier now,
-    not after the lease timeout (the frontier, not the broker, is the source of truth)."""
-    from tasks.app import app
-    from tasks.config import KOMBU_UNACKED_KEYS
-
-    app.control.purge()
-    context.redis.delete(*KOMBU_UNACKED_KEYS)
-    for job in list_jobs(context.redis):
-        frontier = context.frontier(job)
-        if frontier.state() in (RUNNING, PAUSED):
-            frontier.tick(limit=0, expire_all=True)
-
-
-def _redis_for_crawl(settings: Settings, stack: ExitStack) -> tuple[str, bool]:
+def _redis_for_crawl(settings: Settings, stack: ExitStack, lock: RunLock) -> tuple[str, bool]:
     if settings.redis_url:
         check_redis(settings.redis_url, settings.redis_tls())
         return settings.redis_url, False
-    return stack.enter_context(EmbeddedRedis(settings.data_dir)).url, True
+    embedded = stack.enter_context(EmbeddedRedis(settings.data_dir))
+    lock.record(embedded.pid, worker=False)
+    return embedded.url, True
+
+
+def _start_workers(settings: Settings, stack: ExitStack, lock: RunLock) -> LocalWorkers:
+    workers = stack.enter_context(
+        LocalWorkers(
+            settings.workers, settings.worker_pool, settings.worker_concurrency, dict(os.environ), settings.data_dir
+        )
+    )
+    for child in workers.children:
+        lock.record(child.pid, worker=True)
+    return workers
 
 
 @contextmanager

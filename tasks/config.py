@@ -13,10 +13,6 @@ from pipeline.context import DEFAULT_REDIS_URL
 from pipeline.settings import Settings
 from tasks.names import DISPATCH, FETCH, PARSE, QUEUES, STORE
 
-# kombu's Redis transport keeps delivered, unacknowledged messages under these keys (its
-# defaults, which this configuration does not change).
-KOMBU_UNACKED_KEYS = ("unacked", "unacked_index")
-
 
 def broker_url(redis_url: str) -> str:
     """kombu spells a unix socket ``redis+socket://PATH``; redis-py spells it ``unix://PATH``."""

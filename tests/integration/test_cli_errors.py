@@ -1,25 +1,15 @@
-"""The `crawler` command on bad input (one line, no traceback) and on Ctrl-C (a clean
-stop, then a rerun that completes the job without losing or repeating anything)."""
+"""The `crawler` command on bad input: one line, no traceback, nothing left running.
+Stopping a crawl and running it again is in test_cli_resume.py."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
-import time
-from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pipeline.store import open_store
 from tests.conftest import TEST_REDIS_URL
-from tests.integration.cli import (
-    INTERRUPT_EXIT_WITHIN, assert_nothing_left, cli_env, crawl_logs, crawl_ok, crawler, export_jsonl, summary,
-)
-from tests.integration.site import Host, Response, page
+from tests.integration.cli import assert_nothing_left, cli_env, crawler
 
 pytestmark = pytest.mark.integration
 
@@ -76,85 +66,3 @@ def test_bad_flag_is_a_usage_error(workdir: Path) -> None:
     assert result.stderr.startswith("usage: crawler crawl")
     assert result.stderr.strip().splitlines()[-1].startswith("crawler crawl: error: argument --max-pages")
     assert not (workdir / ".crawler").exists() and not (workdir / "crawl.db").exists()
-
-
-# --- Ctrl-C and resume -------------------------------------------------------------------------
-
-
-SLOW_PAGES = 30
-SLOW_DELAY = 0.1
-
-
-@pytest.fixture
-def slow_host() -> Iterator[Host]:
-    """A binary tree of SLOW_PAGES pages, each served SLOW_DELAY late: one request at a
-    time (the default host concurrency), so at least ~3 s for the whole site."""
-    host = Host("127.0.0.1", delay=SLOW_DELAY)
-    host.routes["/robots.txt"] = Response(body="User-agent: *\nAllow: /\n", content_type="text/plain")
-    for i in range(1, SLOW_PAGES + 1):
-        host.routes[f"/p/{i}"] = page(f"P {i}", [f"/p/{c}" for c in (2 * i, 2 * i + 1) if c <= SLOW_PAGES])
-    host.start()
-    yield host
-    host.stop()
-
-
-def _stored(directory: Path, job: str) -> int:
-    database = directory / "crawl.db"
-    if not database.exists():
-        return 0
-    store = open_store(f"sqlite:///{database}")
-    try:
-        return store.count(job)
-    finally:
-        store.close()
-
-
-def test_ctrl_c_stops_cleanly_and_the_rerun_completes_the_job(workdir: Path, slow_host: Host) -> None:
-    args = ["crawl", slow_host.url("/p/1"), "--job", "slow", "--allow-private", "--delay", "0", "--workers", "2"]
-    expected = {slow_host.url(f"/p/{i}") for i in range(1, SLOW_PAGES + 1)}
-    command = [sys.executable, "-m", "tasks.cli", *args]
-    process = subprocess.Popen(
-        command, cwd=workdir, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while _stored(workdir, "slow") < 5:
-            assert process.poll() is None, f"the crawl ended early: {process.communicate()}"
-            assert time.monotonic() < deadline, f"no pages stored within 60 s\n{crawl_logs(workdir)}"
-            time.sleep(0.1)
-        process.send_signal(signal.SIGINT)
-        started = time.monotonic()
-        stdout, stderr = process.communicate(timeout=INTERRUPT_EXIT_WITHIN)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    took = time.monotonic() - started
-
-    assert process.returncode != 0, f"exit 0 after Ctrl-C\n{stderr}"
-    assert "Traceback" not in stdout + stderr, stderr
-    assert took < INTERRUPT_EXIT_WITHIN
-    assert_nothing_left(workdir)
-    stored_before = {record.url for record in _records(workdir, "slow")}
-    assert 5 <= len(stored_before) < SLOW_PAGES, "the interrupt did not land in the middle of the crawl"
-    requests_before = slow_host.requests()
-
-    job, result = crawl_ok(workdir, *args[1:])
-
-    assert job == "slow" and "job slow finished" in summary(result)
-    assert_nothing_left(workdir)
-    records = export_jsonl(workdir, job)
-    urls = Counter(record["url"] for record in records)
-    assert set(urls) == expected and max(urls.values()) == 1, f"lost: {expected - set(urls)}, counts: {urls}"
-    # It resumed rather than starting over: what was stored before Ctrl-C is not fetched again.
-    again = {path for path, n in (slow_host.requests() - requests_before).items() if path != "/robots.txt"}
-    assert not {slow_host.url(path) for path in again} & stored_before
-
-
-def _records(directory: Path, job: str) -> list:
-    store = open_store(f"sqlite:///{directory / 'crawl.db'}")
-    try:
-        return list(store.records(job))
-    finally:
-        store.close()

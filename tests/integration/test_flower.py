@@ -12,6 +12,7 @@ import time
 import requests
 
 from tests.conftest import TEST_REDIS_URL
+from tests.integration.cli import cli_env, crawler, describe, status_json
 
 USER, PASSWORD = "watcher", "flower-test-password"
 
@@ -65,3 +66,18 @@ def test_flower_will_not_start_without_credentials(tmp_path, redis_client):
     assert flower.returncode == 2
     assert err.strip().startswith("crawler: error: Flower needs CRAWLER_FLOWER_USER")
     assert "Traceback" not in err
+
+
+def test_a_job_and_a_worker_named_flower_need_no_flower_credentials(tmp_path, cluster, site):
+    """Only `celery -A tasks flower` is Flower: the word on a command line is not."""
+    env = {k: v for k, v in cli_env(TEST_REDIS_URL).items() if not k.startswith(("FLOWER_", "CRAWLER_FLOWER_"))}
+    cluster.env = {k: v for k, v in cluster.env.items() if not k.startswith(("FLOWER_", "CRAWLER_FLOWER_"))}
+    worker = cluster.start_worker("flower", pool="solo", concurrency=1)
+
+    seeded = crawler(tmp_path, "seed", site.a.url("/a/16"), "--job", "flower", "--allow-private", env=env)
+    assert seeded.returncode == 0, describe(seeded, tmp_path)
+    cluster.wait_finished("flower")
+    stats = status_json(tmp_path, "flower", env=env)
+
+    assert (stats["job"], stats["state"], stats["stored"]) == ("flower", "finished", 1)
+    assert worker.poll() is None, cluster.logs()
