@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from pipeline.frontier import Lease
 from tasks.app import runtime
-from tasks.names import FETCH, PARSE, STORE
+from tasks.stages import carried_lease
 
 logger = get_task_logger(__name__)
 
@@ -44,15 +44,11 @@ class HandingBackConsumer(Consumer):  # type: ignore[misc]
 
 
 def _leases(requests: Iterable[Any]) -> dict[str, list[Lease]]:
-    """The (job, lease) each of our tasks carries: the fetch as its arguments, parse and
-    store inside their payload."""
     found: dict[str, list[Lease]] = defaultdict(list)
     for request in requests:
-        args = request.args or ()
-        if request.name == FETCH and len(args) >= 2:
-            found[args[0]].append(Lease.from_json(args[1]))
-        elif request.name in (PARSE, STORE) and args and isinstance(args[0], dict):
-            found[args[0]["job"]].append(Lease.from_json(args[0]["lease"]))
+        carried = carried_lease(request.name, request.args or ())
+        if carried is not None:
+            found[carried[0]].append(carried[1])
     return found
 
 

@@ -19,7 +19,8 @@ from kombu.utils.json import loads
 from pipeline.context import Context
 from pipeline.frontier import PAUSED, RUNNING, Lease, list_jobs
 from tasks.app import app
-from tasks.names import FETCH, PARSE, QUEUES, STORE
+from tasks.names import QUEUES
+from tasks.stages import carried_lease
 
 # Messages read from a queue at once: a parse or store message carries a whole page.
 READ_BATCH = 20
@@ -71,12 +72,6 @@ def _lease_of(message: Any) -> tuple[str, Lease] | None:
     message that cannot be read, carries none (its lease, if any, is requeued, and the
     chain is then abandoned as stale when it runs)."""
     try:
-        args = message.decode()[0]
-        task = message.headers["task"]
-        if task == FETCH:
-            return args[0], Lease.from_json(args[1])
-        if task in (PARSE, STORE):
-            return args[0]["job"], Lease.from_json(args[0]["lease"])
+        return carried_lease(message.headers["task"], message.decode()[0])
     except (DecodeError, KombuError, LookupError, TypeError, ValueError):
         return None
-    return None
