@@ -21,7 +21,7 @@ from pipeline.errors import (
     TransientFetchError,
 )
 from pipeline.fetch import FetchResult
-from pipeline.frontier import CANCELLED, Found, Frontier, Lease
+from pipeline.frontier import CANCELLED, PAUSED, RUNNING, Found, Frontier, Lease, list_jobs
 from pipeline.payload import Payload
 from pipeline.settings import Policy, Settings
 from pipeline.urls import hostname, require_canonical
@@ -102,6 +102,16 @@ def seed(frontier: Frontier, settings: Settings, urls: list[str], overrides: dic
     frontier.create(policy)
     added = frontier.add(Found.seeds(canonical))
     return added, frontier.lease()
+
+
+def requeue_uncarried(ctx: Context, carried: dict[str, list[Lease]]) -> None:
+    """After a restart in which no worker of the earlier run can be alive: each live
+    job's leases that no chain in the broker still carries (`carried`, per job) died
+    with their workers, and go back to the frontier now rather than at their deadline."""
+    for job in list_jobs(ctx.redis):
+        frontier = ctx.frontier(job)
+        if frontier.state() in (RUNNING, PAUSED):
+            frontier.requeue_all_but(carried.get(job, []))
 
 
 def attempt_fetch(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from celery.utils.log import get_task_logger
@@ -18,12 +18,16 @@ from redis.exceptions import RedisError
 
 from pipeline.frontier import Lease
 from tasks.app import runtime
-from tasks.stages import carried_lease
+from tasks.names import FETCH, PARSE, STORE
 
 logger = get_task_logger(__name__)
 
 
 class HandingBackConsumer(Consumer):  # type: ignore[misc]
+    # Set when the broker connection broke; a warm shutdown closes the consumer too, but
+    # then kombu puts the unstarted messages back on their queues itself.
+    _connection_lost = False
+
     def on_connection_error_after_connected(self, exc: Exception) -> None:
         """Closing the broken connection makes kombu's Redis channel restore its
         unacknowledged messages, through a client it may have to build from a
@@ -31,16 +35,29 @@ class HandingBackConsumer(Consumer):  # type: ignore[misc]
         unrecoverable error, and the worker exits. The connection is dropped either
         way, the messages stay in the broker's unacked set, and the consumer carries on
         reconnecting."""
+        self._connection_lost = True
         try:
             super().on_connection_error_after_connected(exc)
         except AttributeError as error:
             logger.warning("closing the lost broker connection failed (%r); reconnecting anyway", error)
 
     def on_close(self) -> None:
-        dropped = _leases(r for r in (*reserved_requests, *scheduled_requests) if r not in active_requests)
+        lost, self._connection_lost = self._connection_lost, False
+        held = (*reserved_requests, *scheduled_requests) if lost else ()
+        dropped = _leases(r for r in held if r not in active_requests)
         super().on_close()
         if dropped:
             threading.Thread(target=_hand_back, args=(dropped,), name="hand-back", daemon=True).start()
+
+
+def carried_lease(task: str, args: Sequence[Any]) -> tuple[str, Lease] | None:
+    """The job and lease a message of ours carries, from its task name and arguments:
+    fetch(job, lease, ...), or parse/store(payload, ...) with the payload's job and lease."""
+    if task == FETCH and len(args) >= 2:
+        return args[0], Lease.from_json(args[1])
+    if task in (PARSE, STORE) and args and isinstance(args[0], dict):
+        return args[0]["job"], Lease.from_json(args[0]["lease"])
+    return None
 
 
 def _leases(requests: Iterable[Any]) -> dict[str, list[Lease]]:

@@ -16,11 +16,12 @@ from kombu.exceptions import DecodeError, KombuError
 from kombu.serialization import prepare_accept_content
 from kombu.utils.json import loads
 
+from pipeline import lifecycle
 from pipeline.context import Context
-from pipeline.frontier import PAUSED, RUNNING, Lease, list_jobs
+from pipeline.frontier import Lease
 from tasks.app import app
 from tasks.names import QUEUES
-from tasks.stages import carried_lease
+from tasks.recovery import carried_lease
 
 # Messages read from a queue at once: a parse or store message carries a whole page.
 READ_BATCH = 20
@@ -36,10 +37,7 @@ def resume_in_flight(context: Context) -> None:
         carried: dict[str, list[Lease]] = {}
         for job, lease in _carried_leases(channel):
             carried.setdefault(job, []).append(lease)
-    for job in list_jobs(context.redis):
-        frontier = context.frontier(job)
-        if frontier.state() in (RUNNING, PAUSED):
-            frontier.requeue_all_but(carried.get(job, []))
+    lifecycle.requeue_uncarried(context, carried)
 
 
 def _restore_unacked(channel: Any) -> None:

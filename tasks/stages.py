@@ -4,7 +4,6 @@ to do and translates the answer: the next stage, a retry, or `Ignore` for a stal
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from celery import chain
@@ -46,16 +45,6 @@ def store(self: Any, payload: dict[str, Any], attempt: int = 0) -> None:
         case lifecycle.RetryAt(countdown, next_attempt):
             raise self.retry(args=(payload, next_attempt), countdown=countdown)
     raise Ignore()
-
-
-def carried_lease(task: str, args: Sequence[Any]) -> tuple[str, Lease] | None:
-    """The job and lease a message of ours carries, from its task name and arguments:
-    fetch(job, lease, ...), or parse/store(payload, ...) with the payload's job and lease."""
-    if task == FETCH and len(args) >= 2:
-        return args[0], Lease.from_json(args[1])
-    if task in (PARSE, STORE) and args and isinstance(args[0], dict):
-        return args[0]["job"], Lease.from_json(args[0]["lease"])
-    return None
 
 
 def send(job: str, leases: list[Lease]) -> None:
