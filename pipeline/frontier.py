@@ -16,7 +16,7 @@ from typing import Any
 
 import redis
 
-from pipeline import keys, scripts
+from pipeline import keys, lua
 from pipeline.errors import ConfigError, JobNotFound, StalePolicy
 from pipeline.settings import Policy
 from pipeline.urls import fingerprint, host_key, in_scope
@@ -138,7 +138,7 @@ class Frontier:
         self.keys = keys.JobKeys(job)
         self.policy_ttl = policy_ttl
         self._policy: tuple[float, Policy] | None = None
-        self._scripts = {name: client.register_script(getattr(scripts, name)) for name in _SCRIPT_NAMES}
+        self._scripts = lua.register(client)
 
     def create(self, policy: Policy) -> Policy:
         """Write the job's policy (keeping scope hosts of earlier seeds); a new job starts
@@ -285,9 +285,9 @@ class Frontier:
         for _ in range(STALE_RETRIES):
             policy = self.policy()
             entries = found.entries(policy) if found is not None else []
-            args = [self.keys.prefix, json.dumps(_script_params(policy, entries, params)), *_link_args(entries)]
+            args = [json.dumps(_script_params(policy, entries, params)), *_link_args(entries)]
             try:
-                return self._scripts[name](args=args)
+                return self._scripts[name](keys=[self.keys.prefix], args=args)
             except redis.ResponseError as exc:
                 if not str(exc).startswith("STALE_POLICY"):
                     raise
@@ -317,9 +317,6 @@ def _script_params(policy: Policy, entries: list[tuple[str, int, str]], params: 
 
 def list_jobs(client: redis.Redis) -> list[str]:
     return sorted(_text(job) for job in client.smembers(keys.JOBS))
-
-
-_SCRIPT_NAMES = ("ADD", "LEASE", "CLAIM_START", "RELEASE_HOST", "POSTPONE", "EXTEND", "COMPLETE", "TICK")
 
 
 def _member(url: str, kind: str) -> str:
