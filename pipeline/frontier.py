@@ -10,121 +10,42 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import redis
 
 from pipeline import keys, lua
 from pipeline.errors import ConfigError, JobNotFound, StalePolicy
+from pipeline.frontier_data import (
+    CANCELLED,
+    FINISHED,
+    PAGE,
+    PAUSED,
+    RUNNING,
+    SITEMAP,
+    STATES,
+    Found,
+    HostBackoff,
+    JobStats,
+    Lease,
+    member,
+    text,
+)
 from pipeline.settings import Policy
-from pipeline.urls import fingerprint, host_key, in_scope
+from pipeline.urls import fingerprint, host_key
 
-RUNNING, PAUSED, CANCELLED, FINISHED = "running", "paused", "cancelled", "finished"
-STATES = (RUNNING, PAUSED, CANCELLED, FINISHED)
+# The values every caller of the frontier needs, importable from here.
+__all__ = [
+    "CANCELLED", "FINISHED", "PAGE", "PAUSED", "RUNNING", "SITEMAP", "STATES",
+    "Found", "Frontier", "HostBackoff", "JobStats", "Lease", "list_jobs",
+]
+
 # Leases handed out when a URL finishes: one for the slot it frees, one to grow.
 HANDOFF_LIMIT = 2
-PAGE, SITEMAP = "page", "sitemap"
-SITEMAP_PREFIX = "sitemap:"
 # Seconds a job's policy is reused before it is read again (re-seeding may change it).
 POLICY_TTL = 5.0
 # Times a call refused for a stale policy is repeated with a fresh one.
 STALE_RETRIES = 3
-
-
-@dataclass(frozen=True)
-class Lease:
-    """A URL handed to Celery; `token` tells a live lease from one handed out again.
-    A sitemap travels the frontier like a page (politeness, leases, retries) but is
-    read for the URLs it lists."""
-
-    url: str
-    depth: int
-    host: str
-    token: int
-    countdown: float = 0.0
-    kind: str = PAGE
-
-    @property
-    def member(self) -> str:
-        """How the frontier names it: a sitemap's URL is prefixed, so it is not the page."""
-        return _member(self.url, self.kind)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Lease:
-        return cls(**data)
-
-    @classmethod
-    def from_script(cls, row: list[Any]) -> Lease:
-        member, depth, host, token, countdown = row
-        url, kind = _text(member), PAGE
-        if url.startswith(SITEMAP_PREFIX):
-            url, kind = url[len(SITEMAP_PREFIX):], SITEMAP
-        return cls(url, int(depth), _text(host), int(token), max(0.0, float(countdown)), kind)
-
-
-@dataclass(frozen=True)
-class JobStats:
-    """A snapshot of a job's counters."""
-
-    job: str
-    state: str
-    seen: int
-    queued: int
-    leased: int
-    dispatched: int
-    stored: int
-    errors: int
-    requeued: int
-    started_at: float | None
-    finished_at: float | None
-    backing_off: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class HostBackoff:
-    """A host no worker sends requests to until its pause is over."""
-
-    host: str
-    seconds_left: float
-    reason: str
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Found:
-    """URLs a page (or a sitemap, or robots.txt) listed. Which of them are scheduled, and
-    at what depth, is decided against the job's policy at the moment they are added, so
-    a job re-seeded meanwhile with a wider scope or depth is obeyed at once."""
-
-    depth: int
-    pages: tuple[str, ...] = ()
-    sitemaps: tuple[str, ...] = ()
-
-    @classmethod
-    def seeds(cls, urls: Iterable[str]) -> Found:
-        """Seeds are depth 0, in scope by definition (seeding widens the scope to them)."""
-        return cls(depth=-1, pages=tuple(urls))
-
-    def entries(self, policy: Policy) -> list[tuple[str, int, str]]:
-        """(url, depth, kind) to schedule: pages one link deeper, followed only below the
-        depth limit; sitemaps at the depth of what listed them, whatever the limit."""
-        def wanted(url: str) -> bool:
-            return self.depth < 0 or in_scope(url, policy.scope_hosts, policy.allowed_domains)
-
-        pages = self.pages if self.depth < policy.max_depth else ()
-        return [(url, self.depth + 1, PAGE) for url in pages if wanted(url)] + [
-            (url, max(self.depth, 0), SITEMAP) for url in self.sitemaps if wanted(url)
-        ]
 
 
 class Frontier:
@@ -177,7 +98,7 @@ class Frontier:
         return self._policy[1]
 
     def state(self) -> str | None:
-        return _text(self.redis.get(self.keys.key(keys.STATE)))
+        return text(self.redis.get(self.keys.key(keys.STATE)))
 
     def set_state(self, state: str) -> None:
         if state not in STATES:
@@ -217,9 +138,9 @@ class Frontier:
             pipe.zrevrangebyscore(self.keys.key(keys.BACKOFF), "+inf", f"({now}", start=0, num=limit, withscores=True)
             pipe.hgetall(self.keys.key(keys.BACKOFF_REASON))
             paused, reasons = pipe.execute()
-        reasons = {_text(host): _text(reason) for host, reason in reasons.items()}
+        reasons = {text(host): text(reason) for host, reason in reasons.items()}
         return [
-            HostBackoff(_text(host), round(resume - now, 1), reasons.get(_text(host), ""))
+            HostBackoff(text(host), round(resume - now, 1), reasons.get(text(host), ""))
             for host, resume in paused
         ]
 
@@ -263,10 +184,10 @@ class Frontier:
             state, seen, leased, counters, backing_off = pipe.execute()
         if state is None:
             raise JobNotFound(f"no job named {self.job!r}")
-        counters = {_text(name): float(value) for name, value in counters.items()}
+        counters = {text(name): float(value) for name, value in counters.items()}
         return JobStats(
             job=self.job,
-            state=_text(state),
+            state=text(state),
             seen=seen,
             queued=int(counters.get("queued", 0)),
             leased=leased,
@@ -316,20 +237,12 @@ def _script_params(policy: Policy, entries: list[tuple[str, int, str]], params: 
 
 
 def list_jobs(client: redis.Redis) -> list[str]:
-    return sorted(_text(job) for job in client.smembers(keys.JOBS))
-
-
-def _member(url: str, kind: str) -> str:
-    return SITEMAP_PREFIX + url if kind == SITEMAP else url
+    return sorted(text(job) for job in client.smembers(keys.JOBS))
 
 
 def _link_rows(entries: list[tuple[str, int, str]]) -> list[list[Any]]:
-    return [[_member(url, kind), host_key(url), depth, int(kind == SITEMAP)] for url, depth, kind in entries]
+    return [[member(url, kind), host_key(url), depth, int(kind == SITEMAP)] for url, depth, kind in entries]
 
 
 def _link_args(entries: list[tuple[str, int, str]]) -> list[bytes]:
-    return [fingerprint(_member(url, kind)) for url, _, kind in entries]
-
-
-def _text(value: Any) -> Any:
-    return value.decode() if isinstance(value, bytes) else value
+    return [fingerprint(member(url, kind)) for url, _, kind in entries]

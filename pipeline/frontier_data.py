@@ -1,0 +1,121 @@
+"""The plain values the frontier hands out and takes in: leases, what a page found, and
+snapshots of a job's counters. Kept apart from the Redis code so that every step can
+use them without the frontier's machinery."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pipeline.settings import Policy
+from pipeline.urls import in_scope
+
+RUNNING, PAUSED, CANCELLED, FINISHED = "running", "paused", "cancelled", "finished"
+STATES = (RUNNING, PAUSED, CANCELLED, FINISHED)
+PAGE, SITEMAP = "page", "sitemap"
+SITEMAP_PREFIX = "sitemap:"
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A URL handed to Celery; `token` tells a live lease from one handed out again.
+    A sitemap travels the frontier like a page (politeness, leases, retries) but is
+    read for the URLs it lists."""
+
+    url: str
+    depth: int
+    host: str
+    token: int
+    countdown: float = 0.0
+    kind: str = PAGE
+
+    @property
+    def member(self) -> str:
+        """How the frontier names it: a sitemap's URL is prefixed, so it is not the page."""
+        return member(self.url, self.kind)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Lease:
+        return cls(**data)
+
+    @classmethod
+    def from_script(cls, row: list[Any]) -> Lease:
+        name, depth, host, token, countdown = row
+        url, kind = text(name), PAGE
+        if url.startswith(SITEMAP_PREFIX):
+            url, kind = url[len(SITEMAP_PREFIX):], SITEMAP
+        return cls(url, int(depth), text(host), int(token), max(0.0, float(countdown)), kind)
+
+
+@dataclass(frozen=True)
+class JobStats:
+    """A snapshot of a job's counters."""
+
+    job: str
+    state: str
+    seen: int
+    queued: int
+    leased: int
+    dispatched: int
+    stored: int
+    errors: int
+    requeued: int
+    started_at: float | None
+    finished_at: float | None
+    backing_off: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class HostBackoff:
+    """A host no worker sends requests to until its pause is over."""
+
+    host: str
+    seconds_left: float
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Found:
+    """URLs a page (or a sitemap, or robots.txt) listed. Which of them are scheduled, and
+    at what depth, is decided against the job's policy at the moment they are added, so
+    a job re-seeded meanwhile with a wider scope or depth is obeyed at once."""
+
+    depth: int
+    pages: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+
+    @classmethod
+    def seeds(cls, urls: Iterable[str]) -> Found:
+        """Seeds are depth 0, in scope by definition (seeding widens the scope to them)."""
+        return cls(depth=-1, pages=tuple(urls))
+
+    def entries(self, policy: Policy) -> list[tuple[str, int, str]]:
+        """(url, depth, kind) to schedule: pages one link deeper, followed only below the
+        depth limit; sitemaps at the depth of what listed them, whatever the limit."""
+        def wanted(url: str) -> bool:
+            return self.depth < 0 or in_scope(url, policy.scope_hosts, policy.allowed_domains)
+
+        pages = self.pages if self.depth < policy.max_depth else ()
+        return [(url, self.depth + 1, PAGE) for url in pages if wanted(url)] + [
+            (url, max(self.depth, 0), SITEMAP) for url in self.sitemaps if wanted(url)
+        ]
+
+
+def member(url: str, kind: str) -> str:
+    """How the frontier names a URL: a sitemap's is prefixed, so it is not the page."""
+    return SITEMAP_PREFIX + url if kind == SITEMAP else url
+
+
+def text(value: Any) -> Any:
+    """A Redis reply as str (bytes decoded), other values as they are."""
+    return value.decode() if isinstance(value, bytes) else value
