@@ -28,6 +28,8 @@ from pipeline.frontier_data import (
     HostBackoff,
     JobStats,
     Lease,
+    LostLease,
+    Tick,
     member,
     text,
 )
@@ -37,11 +39,13 @@ from pipeline.urls import fingerprint, host_key
 # The values every caller of the frontier needs, importable from here.
 __all__ = [
     "CANCELLED", "FINISHED", "PAGE", "PAUSED", "RUNNING", "SITEMAP", "STATES",
-    "Found", "Frontier", "HostBackoff", "JobStats", "Lease", "list_jobs",
+    "Found", "Frontier", "HostBackoff", "JobStats", "Lease", "LostLease", "Tick", "list_jobs",
 ]
 
 # Leases handed out when a URL finishes: one for the slot it frees, one to grow.
 HANDOFF_LIMIT = 2
+# Expired leases one tick handles at most; the rest wait for the next tick.
+EXPIRE_LIMIT = 1000
 # Seconds a job's policy is reused before it is read again (re-seeding may change it).
 POLICY_TTL = 5.0
 # Times a call refused for a stale policy is repeated with a fresh one.
@@ -98,7 +102,8 @@ class Frontier:
         return self._policy[1]
 
     def state(self) -> str | None:
-        return text(self.redis.get(self.keys.key(keys.STATE)))
+        state: str | None = text(self.redis.get(self.keys.key(keys.STATE)))
+        return state
 
     def set_state(self, state: str) -> None:
         if state not in STATES:
@@ -165,12 +170,18 @@ class Frontier:
         )
         return bool(counted), [Lease.from_script(row) for row in rows]
 
-    def tick(self, limit: int | None = None, expire_all: bool = False) -> tuple[int, list[Lease]]:
+    def tick(self, limit: int | None = None, expire_all: bool = False) -> Tick:
         """Requeue expired leases (all of them with `expire_all`), then lease what is due
-        (at most `limit`; default: the job's whole window)."""
-        expired, rows = self._run("TICK", limit=limit, full_window=limit is None, expire_limit=1000,
-                                  expire_all=expire_all)
-        return int(expired), [Lease.from_script(row) for row in rows]
+        (at most `limit`; default: the job's whole window). A URL requeued max_requeues
+        times whose lease expires again comes back in `lost`, until it is completed."""
+        expired, rows, lost = self._run(
+            "TICK", limit=limit, full_window=limit is None, expire_limit=EXPIRE_LIMIT, expire_all=expire_all
+        )
+        return Tick(
+            int(expired),
+            [Lease.from_script(row) for row in rows],
+            [LostLease(Lease.from_script(row[:5]), int(row[5])) for row in lost],
+        )
 
     def stats(self) -> JobStats:
         k = self.keys
@@ -206,7 +217,7 @@ class Frontier:
         for _ in range(STALE_RETRIES):
             policy = self.policy()
             entries = found.entries(policy) if found is not None else []
-            args = [json.dumps(_script_params(policy, entries, params)), *_link_args(entries)]
+            args: list[str | bytes] = [json.dumps(_script_params(policy, entries, params)), *_link_args(entries)]
             try:
                 return self._scripts[name](keys=[self.keys.prefix], args=args)
             except redis.ResponseError as exc:
@@ -230,6 +241,7 @@ def _script_params(policy: Policy, entries: list[tuple[str, int, str]], params: 
         window=policy.dispatch_window,
         lookahead=policy.dispatch_lookahead,
         lease_timeout=policy.lease_timeout,
+        max_requeues=policy.max_requeues,
         version=policy.version,
         links=_link_rows(entries),
     )

@@ -52,6 +52,26 @@ class Lease:
 
 
 @dataclass(frozen=True)
+class LostLease:
+    """A URL whose workers were lost `times` times in a row (a page that kills them, a
+    host that hangs them past every deadline): the caller stores it as failed and
+    completes `lease`."""
+
+    lease: Lease
+    times: int
+
+
+@dataclass(frozen=True)
+class Tick:
+    """What one dispatcher tick did: leases that expired, URLs now handed out, and URLs
+    given up on."""
+
+    expired: int
+    leases: list[Lease]
+    lost: list[LostLease]
+
+
+@dataclass(frozen=True)
 class JobStats:
     """A snapshot of a job's counters."""
 

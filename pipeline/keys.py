@@ -31,6 +31,7 @@ BACKOFF = "backoff"    # ZSET host -> when its pause (Retry-After, failures) end
 BACKOFF_REASON = "backoff-reason"  # HASH host -> why it is paused
 LEASES = "leases"      # ZSET URL -> lease deadline
 LEASE = "lease"        # HASH URL -> JSON {t: token, h: host, d: depth, s: slot held}
+REQUEUES = "requeues"  # HASH URL -> times its lease expired and it was handed out again
 STATS = "stats"        # HASH of counters
 CONFIG = "config"      # STRING: the job's Policy as JSON
 VERSION = "version"    # STRING: the version of that Policy; scripts refuse a stale copy
@@ -52,6 +53,7 @@ LUA_NAMES = {
     "BACKOFF_REASON": BACKOFF_REASON,
     "LEASES": LEASES,
     "LEASE": LEASE,
+    "REQUEUES": REQUEUES,
     "STATS": STATS,
     "STATE": STATE,
     "VERSION": VERSION,

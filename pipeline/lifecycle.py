@@ -21,7 +21,7 @@ from pipeline.errors import (
     TransientFetchError,
 )
 from pipeline.fetch import FetchResult
-from pipeline.frontier import CANCELLED, Found, Frontier, Lease
+from pipeline.frontier import CANCELLED, Found, Frontier, Lease, LostLease
 from pipeline.payload import Payload
 from pipeline.settings import Policy, Settings
 from pipeline.urls import hostname, require_canonical
@@ -220,3 +220,20 @@ def _keep(frontier: Frontier, lease: Lease, outcome: RetryAt | WaitAt) -> FetchO
 def _within_lease(seconds: float, policy: Policy) -> float:
     """A wait is cut so that the chain wakes in time to renew its lease."""
     return min(seconds, policy.lease_timeout / 2)
+
+
+def give_up(ctx: Context, job: str, lost: list[LostLease]) -> list[Lease]:
+    """URLs whose workers were lost again and again are stored as failed and completed,
+    so the job can finish; returns the leases their completion made due. A record the
+    store cannot take now waits for the next tick, which hands the URL back again."""
+    frontier = ctx.frontier(job)
+    handoff: list[Lease] = []
+    for item in lost:
+        failed = FetchResult.failed(item.lease.url, f"worker lost {item.times} times")
+        try:
+            ctx.store.put(steps.to_record(Payload(job, item.lease, failed)))
+        except StoreUnavailable as exc:
+            logger.warning("store unavailable, %s is given up on at a later tick: %s", item.lease.url, exc)
+            continue
+        handoff += frontier.complete(item.lease, failed=True, found=Found(item.lease.depth))[1]
+    return handoff

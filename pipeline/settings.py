@@ -72,6 +72,11 @@ class Policy:
         ("text/html", "application/xhtml+xml"),
     )
     lease_timeout: float = _doc("Seconds a dispatched URL may take before it is handed out again.", 600.0)
+    max_requeues: int = _doc(
+        "Times a URL whose lease expired (its worker died or was cut off) is handed out again; at the next "
+        'expiry it is stored as failed, with `error: "worker lost N times"`.',
+        5,
+    )
     dispatch_window: int = _doc("URLs of the job leased to Celery at once: bounds the broker's queues.", 200)
     dispatch_lookahead: float = _doc(
         "Seconds before its host's turn that a URL may be handed out, with a countdown (about one dispatcher tick).",

@@ -8,6 +8,7 @@
 --   version       STRING  the job's policy version, checked against ARGV[1].version
 --   lease         HASH    URL -> {t, h, d, s}: removed; new leases added
 --   leases        ZSET    URL -> lease deadline: removed; new leases added
+--   requeues      HASH    URL -> times it was requeued: removed
 --   slots         HASH    host -> requests in flight (-1 if the lease still held one)
 --   stats         HASH    counters: stored, errors, queued, tokens, dispatched, finished_at
 --   seen          SET     fingerprints of every URL scheduled
@@ -43,6 +44,7 @@ if lease_data then
   if lease_data.s == 1 then release_slot(lease_data.h) end
   redis.call('ZREM', LEASES, A.url)
   redis.call('HDEL', LEASE, A.url)
+  redis.call('HDEL', REQUEUES, A.url)
   redis.call('HINCRBY', STATS, 'stored', 1)
   if A.failed then redis.call('HINCRBY', STATS, 'errors', 1) end
   counted = 1

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from pipeline import keys, lua
-from pipeline.frontier import FINISHED, RUNNING, Found, Frontier
+from pipeline.frontier import FINISHED, RUNNING, Found, Frontier, Tick
 from tests.integration.frontiers import SHORT_LEASE, counter, deadline, found, new_frontier, pages, policy
 
 pytestmark = pytest.mark.integration
@@ -79,9 +79,10 @@ def test_tick_requeues_expired_leases_with_their_depth(redis_client):
     lease = _one_lease(frontier, depth=3)
     time.sleep(0.4)
 
-    expired, (again,) = frontier.tick()
+    tick = frontier.tick()
 
-    assert expired == 1
+    assert (tick.expired, tick.lost) == (1, [])
+    (again,) = tick.leases
     assert (again.url, again.depth) == (lease.url, 3) and again.token != lease.token
     assert (counter(frontier, "requeued"), counter(frontier, "dispatched")) == (1, 1)
     assert frontier.claim_start(lease) < 0 and frontier.claim_start(again) == 0
@@ -92,8 +93,8 @@ def test_tick_leaves_live_leases_alone_unless_told_every_worker_is_gone(redis_cl
     frontier.add(Found.seeds(pages("a.example", 2)))
     frontier.lease()
 
-    assert frontier.tick(limit=0) == (0, [])
-    assert frontier.tick(limit=0, expire_all=True) == (2, [])
+    assert frontier.tick(limit=0) == Tick(0, [], [])
+    assert frontier.tick(limit=0, expire_all=True) == Tick(2, [], [])
 
     stats = frontier.stats()
     assert (stats.leased, stats.queued, stats.requeued) == (0, 2, 2)
