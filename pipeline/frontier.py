@@ -14,11 +14,17 @@ from typing import Any
 
 import redis
 
-from pipeline import keys, lua
+from pipeline import frontier_stats, keys, lua
 from pipeline.errors import ConfigError, JobNotFound, StalePolicy
 from pipeline.frontier_data import (
     CANCELLED,
     FINISHED,
+    HOST_LIMITS,
+    LIMITS,
+    MAX_DEPTH,
+    MAX_PAGES,
+    MAX_PAGES_PER_HOST,
+    MAX_SITEMAPS_PER_HOST,
     PAGE,
     PAUSED,
     RUNNING,
@@ -38,7 +44,8 @@ from pipeline.urls import fingerprint, host_key
 
 # The values every caller of the frontier needs, importable from here.
 __all__ = [
-    "CANCELLED", "FINISHED", "PAGE", "PAUSED", "RUNNING", "SITEMAP", "STATES",
+    "CANCELLED", "FINISHED", "HOST_LIMITS", "LIMITS", "MAX_DEPTH", "MAX_PAGES", "MAX_PAGES_PER_HOST",
+    "MAX_SITEMAPS_PER_HOST", "PAGE", "PAUSED", "RUNNING", "SITEMAP", "STATES",
     "Found", "Frontier", "HostBackoff", "JobStats", "Lease", "LostLease", "Tick", "list_jobs",
 ]
 
@@ -184,32 +191,7 @@ class Frontier:
         )
 
     def stats(self) -> JobStats:
-        k = self.keys
-        now = self._now()
-        with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(k.key(keys.STATE))
-            pipe.scard(k.key(keys.SEEN))
-            pipe.zcard(k.key(keys.LEASES))
-            pipe.hgetall(k.key(keys.STATS))
-            pipe.zcount(k.key(keys.BACKOFF), f"({now}", "+inf")
-            state, seen, leased, counters, backing_off = pipe.execute()
-        if state is None:
-            raise JobNotFound(f"no job named {self.job!r}")
-        counters = {text(name): float(value) for name, value in counters.items()}
-        return JobStats(
-            job=self.job,
-            state=text(state),
-            seen=seen,
-            queued=int(counters.get("queued", 0)),
-            leased=leased,
-            dispatched=int(counters.get("dispatched", 0)),
-            stored=int(counters.get("stored", 0)),
-            errors=int(counters.get("errors", 0)),
-            requeued=int(counters.get("requeued", 0)),
-            started_at=counters.get("started_at"),
-            finished_at=counters.get("finished_at"),
-            backing_off=backing_off,
-        )
+        return frontier_stats.read(self.redis, self.keys, self._now())
 
     def _run(self, name: str, found: Found | None = None, **params: Any) -> Any:
         """Run script `name` with the job's policy; a policy found stale is read again and
@@ -217,7 +199,8 @@ class Frontier:
         for _ in range(STALE_RETRIES):
             policy = self.policy()
             entries = found.entries(policy) if found is not None else []
-            args: list[str | bytes] = [json.dumps(_script_params(policy, entries, params)), *_link_args(entries)]
+            values = _script_params(policy, entries, params, depth=found.depth if found is not None else 0)
+            args: list[str | bytes] = [json.dumps(values), *_link_args(entries)]
             try:
                 return self._scripts[name](keys=[self.keys.prefix], args=args)
             except redis.ResponseError as exc:
@@ -227,8 +210,11 @@ class Frontier:
         raise StalePolicy(f"job {self.job!r} was re-seeded {STALE_RETRIES} times during one call")
 
 
-def _script_params(policy: Policy, entries: list[tuple[str, int, str]], params: dict[str, Any]) -> dict[str, Any]:
-    """What every script reads of the job's policy, with the call's own parameters."""
+def _script_params(
+    policy: Policy, entries: list[tuple[str, str]], params: dict[str, Any], depth: int
+) -> dict[str, Any]:
+    """What every script reads of the job's policy, with the call's own parameters and
+    the URLs to schedule, listed by a URL at `depth`."""
     values = dict(params)
     if values.pop("full_window", False):
         values["limit"] = policy.dispatch_window
@@ -236,6 +222,7 @@ def _script_params(policy: Policy, entries: list[tuple[str, int, str]], params: 
         conc=max(1, policy.host_concurrency),
         delay=policy.delay,
         max_pages=policy.max_pages,
+        max_depth=policy.max_depth,
         host_budget=policy.max_pages_per_host,
         sitemap_budget=policy.max_sitemaps_per_host,
         window=policy.dispatch_window,
@@ -244,6 +231,7 @@ def _script_params(policy: Policy, entries: list[tuple[str, int, str]], params: 
         max_requeues=policy.max_requeues,
         version=policy.version,
         links=_link_rows(entries),
+        depth=depth,
     )
     return values
 
@@ -252,9 +240,9 @@ def list_jobs(client: redis.Redis) -> list[str]:
     return sorted(text(job) for job in client.smembers(keys.JOBS))
 
 
-def _link_rows(entries: list[tuple[str, int, str]]) -> list[list[Any]]:
-    return [[member(url, kind), host_key(url), depth, int(kind == SITEMAP)] for url, depth, kind in entries]
+def _link_rows(entries: list[tuple[str, str]]) -> list[list[Any]]:
+    return [[member(url, kind), host_key(url), int(kind == SITEMAP)] for url, kind in entries]
 
 
-def _link_args(entries: list[tuple[str, int, str]]) -> list[bytes]:
-    return [fingerprint(member(url, kind)) for url, _, kind in entries]
+def _link_args(entries: list[tuple[str, str]]) -> list[bytes]:
+    return [fingerprint(member(url, kind)) for url, kind in entries]

@@ -5,7 +5,7 @@ use them without the frontier's machinery."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pipeline.settings import Policy
@@ -15,6 +15,12 @@ RUNNING, PAUSED, CANCELLED, FINISHED = "running", "paused", "cancelled", "finish
 STATES = (RUNNING, PAUSED, CANCELLED, FINISHED)
 PAGE, SITEMAP = "page", "sitemap"
 SITEMAP_PREFIX = "sitemap:"
+# The limits whose dropped URLs are counted, named like their policy fields; the first
+# two are per host.
+MAX_PAGES_PER_HOST, MAX_SITEMAPS_PER_HOST = "max_pages_per_host", "max_sitemaps_per_host"
+MAX_DEPTH, MAX_PAGES = "max_depth", "max_pages"
+HOST_LIMITS = (MAX_PAGES_PER_HOST, MAX_SITEMAPS_PER_HOST)
+LIMITS = (*HOST_LIMITS, MAX_DEPTH, MAX_PAGES)
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,18 @@ class JobStats:
     started_at: float | None
     finished_at: float | None
     backing_off: int = 0
+    # limit -> distinct URLs it kept out (HyperLogLog estimates, about 1%; for max_pages,
+    # the URLs left queued when the job finished because the budget was spent).
+    dropped: dict[str, int] = field(default_factory=dict)
+    # per-host limit -> {host: URLs it kept out} for the hosts that lost most.
+    dropped_hosts: dict[str, dict[str, int]] = field(default_factory=dict)
+    # per-host limit -> hosts that reached it.
+    hosts_at_limit: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def stopped_short(self) -> bool:
+        """Some limit kept URLs of the crawl out: the job did not crawl everything it found."""
+        return any(self.dropped.values())
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,9 +124,11 @@ class HostBackoff:
 
 @dataclass(frozen=True)
 class Found:
-    """URLs a page (or a sitemap, or robots.txt) listed. Which of them are scheduled, and
-    at what depth, is decided against the job's policy at the moment they are added, so
-    a job re-seeded meanwhile with a wider scope or depth is obeyed at once."""
+    """URLs a page (or a sitemap, or robots.txt) listed, and the depth of what listed
+    them. Which of them are in scope is decided against the job's policy when they are
+    added; their depth, and the depth limit, in the frontier's script: so a job re-seeded
+    meanwhile with a wider scope or depth is obeyed at once, and what the limit keeps out
+    is counted where the frontier knows which URLs were never seen."""
 
     depth: int
     pages: tuple[str, ...] = ()
@@ -119,15 +139,14 @@ class Found:
         """Seeds are depth 0, in scope by definition (seeding widens the scope to them)."""
         return cls(depth=-1, pages=tuple(urls))
 
-    def entries(self, policy: Policy) -> list[tuple[str, int, str]]:
-        """(url, depth, kind) to schedule: pages one link deeper, followed only below the
-        depth limit; sitemaps at the depth of what listed them, whatever the limit."""
+    def entries(self, policy: Policy) -> list[tuple[str, str]]:
+        """(url, kind) of what is in scope: pages (one link deeper, followed only up to
+        max_depth) and sitemaps (at the depth of what listed them, whatever the limit)."""
         def wanted(url: str) -> bool:
             return self.depth < 0 or in_scope(url, policy.scope_hosts, policy.allowed_domains)
 
-        pages = self.pages if self.depth < policy.max_depth else ()
-        return [(url, self.depth + 1, PAGE) for url in pages if wanted(url)] + [
-            (url, max(self.depth, 0), SITEMAP) for url in self.sitemaps if wanted(url)
+        return [(url, PAGE) for url in self.pages if wanted(url)] + [
+            (url, SITEMAP) for url in self.sitemaps if wanted(url)
         ]
 
 

@@ -48,7 +48,11 @@ class Policy:
     max_retries: int = _doc("Retries of a transient failure (timeout, connection error, 429, 5xx).", 3)
     retry_backoff: float = _doc("Base of the exponential retry backoff, in seconds (jitter added).", 2.0)
     retry_backoff_max: float = _doc("Longest wait before one retry, in seconds.", 60.0)
-    max_pages_per_host: int = _doc("URLs scheduled per host at most (bounds crawler traps); 0 means no limit.", 10_000)
+    max_pages_per_host: int = _doc(
+        "URLs scheduled per host at most (bounds crawler traps); 0 means no limit. What it keeps out is counted "
+        "per host and shown by `crawler status`.",
+        100_000,
+    )
     max_crawl_delay: float = _doc("Cap on a robots.txt Crawl-delay, in seconds.", 30.0)
     max_retry_after: float = _doc("Cap on a Retry-After pause of one host, in seconds.", 3600.0)
     sitemaps: bool = _doc("Read the sitemaps robots.txt names, and /sitemap.xml, for more URLs.", True)

@@ -5,26 +5,34 @@
 --
 -- KEYS[1]  the job's key prefix, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
 -- Keys:
---   version       STRING  the job's policy version, checked against ARGV[1].version
---   lease         HASH    URL -> {t, h, d, s}: removed; new leases added
---   leases        ZSET    URL -> lease deadline: removed; new leases added
---   requeues      HASH    URL -> times it was requeued: removed
---   slots         HASH    host -> requests in flight (-1 if the lease still held one)
---   stats         HASH    counters: stored, errors, queued, tokens, dispatched, finished_at
---   seen          SET     fingerprints of every URL scheduled
---   hostcount     HASH    host -> URLs scheduled for it, checked against host_budget
---   hostsitemaps  HASH    host -> sitemaps scheduled for it, checked against sitemap_budget
---   q:HOST        ZSET    each host's waiting URLs -> depth
---   due           ZSET    host -> planned start, for hosts with URLs waiting and a free slot
---   planned       HASH    host -> planned start of its next request
---   delay         HASH    host -> robots.txt Crawl-delay (read)
---   state         STRING  only a running job hands URLs out; running -> finished
+--   version               STRING  the job's policy version, checked against ARGV[1].version
+--   lease                 HASH    URL -> {t, h, d, s}: removed; new leases added
+--   leases                ZSET    URL -> lease deadline: removed; new leases added
+--   requeues              HASH    URL -> times it was requeued: removed
+--   slots                 HASH    host -> requests in flight (-1 if the lease still held one)
+--   stats                 HASH    counters: stored, errors, queued, dropped_pages, dropped_sitemaps,
+--                                 tokens, dispatched, finished_at
+--   seen                  SET     fingerprints of every URL scheduled
+--   hostcount             HASH    host -> URLs scheduled for it, checked against host_budget
+--   hostsitemaps          HASH    host -> sitemaps scheduled for it, checked against sitemap_budget
+--   dropped-depth         HLL     unseen links past max_depth (added)
+--   dropped-pages:HOST    HLL     the host's URLs kept out by host_budget (added)
+--   dropped-sitemaps:HOST HLL     the host's sitemaps kept out by sitemap_budget (added)
+--   over-pages            ZSET    host -> URLs its page budget kept out (its HLL's count)
+--   over-sitemaps         ZSET    host -> sitemaps its sitemap budget kept out
+--   q:HOST                ZSET    each host's waiting URLs -> depth
+--   due                   ZSET    host -> planned start, for hosts with URLs waiting and a free slot
+--   planned               HASH    host -> planned start of its next request
+--   delay                 HASH    host -> robots.txt Crawl-delay (read)
+--   state                 STRING  only a running job hands URLs out; running -> finished
 -- ARGV[1], a JSON object:
 --   version         int     policy version the caller holds (0: do not check)
 --   url             string  the leased member
 --   token           int     the lease's token
 --   failed          bool    the record has an error (counted in errors)
---   links           array   {member, host, depth, is_sitemap} per URL listed, in ARGV[2..] order
+--   links           array   {member, host, is_sitemap} per URL listed, in ARGV[2..] order
+--   depth           int     depth of the completed URL, which its links are one deeper than
+--   max_depth       int     pages deeper than this are kept out (and counted)
 --   host_budget     int     pages scheduled per host at most (0: no limit)
 --   sitemap_budget  int     sitemaps scheduled per host at most (0: no limit)
 --   limit           int     URLs to hand out at most
@@ -48,7 +56,7 @@ if lease_data then
   redis.call('HINCRBY', STATS, 'stored', 1)
   if A.failed then redis.call('HINCRBY', STATS, 'errors', 1) end
   counted = 1
-  add_links(2)
+  add_links(A.depth)
 end
 local leased = lease(A.limit)
 finish_if_done()

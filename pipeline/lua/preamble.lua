@@ -49,25 +49,49 @@ local function spent()
   return A.max_pages > 0 and stat('dispatched') >= A.max_pages
 end
 
--- Schedule the never-seen URLs of A.links, whose fingerprints start at ARGV[first].
-local function add_links(first)
+-- A URL a per-host budget kept out: it joins the host's HyperLogLog, whose count is
+-- the host's score in `over` and, summed over hosts, the job's stat `field`.
+local function drop_for_host(hll, over, field, host, fingerprint)
+  local key = hll .. host
+  if redis.call('PFADD', key, fingerprint) == 1 then
+    local count = redis.call('PFCOUNT', key)
+    redis.call('HINCRBY', STATS, field, count - num(redis.call('ZSCORE', over, host)))
+    redis.call('ZADD', over, count, host)
+  end
+end
+
+-- Schedule the never-seen URLs of A.links, listed by a URL at depth `base`, whose
+-- fingerprints are ARGV[2..]. A page is one link deeper, and kept out past max_depth;
+-- a sitemap keeps the depth of what listed it, whatever the limit. Each host has a
+-- budget of pages and one of sitemaps. What a limit keeps out stays unseen (seeding
+-- again with a larger limit can schedule it) and is counted, once per distinct URL.
+local function add_links(base)
   local touched, added = {}, 0
-  for i, link in ipairs(A.links or {}) do
-    -- link = {member, host, depth, is_sitemap}; pages and sitemaps have budgets of their own.
-    local counter = link[4] == 1 and HOST_SITEMAPS or HOST_COUNT
-    local budget = link[4] == 1 and A.sitemap_budget or A.host_budget
-    local host_full = budget > 0 and num(redis.call('HGET', counter, link[2])) >= budget
-    if host_full then
-      -- The host has had its budget (a crawler trap, or just huge): the link stays unseen.
-    elseif redis.call('SADD', SEEN, ARGV[first + i - 1]) == 1 then
-      redis.call('HINCRBY', counter, link[2], 1)
-      redis.call('ZADD', QUEUE .. link[2], link[3], link[1])
-      redis.call('HINCRBY', STATS, 'queued', 1)
-      touched[link[2]] = true
-      added = added + 1
-    else
+  for i, link in ipairs(A.links) do
+    -- link = {member, host, is_sitemap}
+    local url, host, sitemap, fingerprint = link[1], link[2], link[3] == 1, ARGV[i + 1]
+    local depth = sitemap and math.max(base, 0) or base + 1
+    local counter = sitemap and HOST_SITEMAPS or HOST_COUNT
+    local budget = sitemap and A.sitemap_budget or A.host_budget
+    if redis.call('SISMEMBER', SEEN, fingerprint) == 1 then
       -- Found again by a shorter path while still waiting: it keeps the smaller depth.
-      redis.call('ZADD', QUEUE .. link[2], 'XX', 'LT', link[3], link[1])
+      redis.call('ZADD', QUEUE .. host, 'XX', 'LT', depth, url)
+    elseif not sitemap and depth > A.max_depth then
+      redis.call('PFADD', DROPPED_DEPTH, fingerprint)
+    elseif budget > 0 and num(redis.call('HGET', counter, host)) >= budget then
+      -- A crawler trap, or just a huge host.
+      if sitemap then
+        drop_for_host(DROPPED_SITEMAPS, OVER_SITEMAPS, 'dropped_sitemaps', host, fingerprint)
+      else
+        drop_for_host(DROPPED_PAGES, OVER_PAGES, 'dropped_pages', host, fingerprint)
+      end
+    else
+      redis.call('SADD', SEEN, fingerprint)
+      redis.call('HINCRBY', counter, host, 1)
+      redis.call('ZADD', QUEUE .. host, depth, url)
+      redis.call('HINCRBY', STATS, 'queued', 1)
+      touched[host] = true
+      added = added + 1
     end
   end
   for host in pairs(touched) do schedule(host) end

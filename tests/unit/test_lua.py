@@ -9,7 +9,7 @@ import re
 import pytest
 
 from pipeline import lua
-from pipeline.keys import LUA_NAMES, QUEUE
+from pipeline.keys import LUA_NAMES
 
 KEY_VARIABLE = re.compile(r"\b(" + "|".join(sorted(LUA_NAMES, key=len, reverse=True)) + r")\b")
 PARAMETER = re.compile(r"\bA\.(\w+)")
@@ -45,13 +45,15 @@ def reached(body: str, functions: dict[str, str]) -> str:
 def used(name: str) -> tuple[set[str], set[str]]:
     functions, top = helpers()
     text = reached(top + code(lua.text(name)), functions)
-    suffixes = {QUEUE + "HOST" if LUA_NAMES[v] == QUEUE else LUA_NAMES[v] for v in KEY_VARIABLE.findall(text)}
+    # A key per host (q:HOST) is listed with HOST after its prefix.
+    suffixes = {LUA_NAMES[v] + ("HOST" if LUA_NAMES[v].endswith(":") else "") for v in KEY_VARIABLE.findall(text)}
     return suffixes, set(PARAMETER.findall(text))
 
 
 def header(name: str) -> tuple[set[str], set[str]]:
-    """The keys and ARGV[1] fields the header lists: the first word of each indented line
-    under its `Keys:` and `ARGV[1]` lines."""
+    """The keys and ARGV[1] fields the header lists: the first word of each entry (a line
+    indented by three spaces; deeper ones continue the entry above) under its `Keys:`
+    and `ARGV[1]` lines."""
     keys: set[str] = set()
     parameters: set[str] = set()
     section: set[str] | None = None
@@ -62,8 +64,10 @@ def header(name: str) -> tuple[set[str], set[str]]:
             section = keys
         elif line.startswith("-- ARGV[1]"):
             section = parameters
-        elif line.startswith("--   ") and section is not None:
+        elif re.match(r"--   \S", line) and section is not None:
             section.add(line.split()[1])
+        elif line.startswith("--    "):
+            continue
         else:
             section = None
     return keys, parameters
