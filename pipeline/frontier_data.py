@@ -79,7 +79,10 @@ class Tick:
 
 @dataclass(frozen=True)
 class JobStats:
-    """A snapshot of a job's counters."""
+    """A snapshot of a job's counters. `dropped` is, per limit (named like its policy
+    field), the distinct URLs it kept out: HyperLogLog estimates (about 1%), except for
+    max_pages, the URLs left queued when it stopped the job. For the per-host limits,
+    `dropped_hosts` has the hosts that lost most and `hosts_at_limit` how many reached it."""
 
     job: str
     state: str
@@ -93,12 +96,8 @@ class JobStats:
     started_at: float | None
     finished_at: float | None
     backing_off: int = 0
-    # limit -> distinct URLs it kept out (HyperLogLog estimates, about 1%; for max_pages,
-    # the URLs left queued when the job finished because the budget was spent).
     dropped: dict[str, int] = field(default_factory=dict)
-    # per-host limit -> {host: URLs it kept out} for the hosts that lost most.
     dropped_hosts: dict[str, dict[str, int]] = field(default_factory=dict)
-    # per-host limit -> hosts that reached it.
     hosts_at_limit: dict[str, int] = field(default_factory=dict)
 
     @property
