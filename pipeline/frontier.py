@@ -30,6 +30,7 @@ from pipeline.frontier_data import (
     RUNNING,
     SITEMAP,
     STATES,
+    Completed,
     Found,
     HostBackoff,
     JobStats,
@@ -46,7 +47,7 @@ from pipeline.urls import fingerprint, host_key
 __all__ = [
     "CANCELLED", "FINISHED", "HOST_LIMITS", "LIMITS", "MAX_DEPTH", "MAX_PAGES", "MAX_PAGES_PER_HOST",
     "MAX_SITEMAPS_PER_HOST", "PAGE", "PAUSED", "RUNNING", "SITEMAP", "STATES",
-    "Found", "Frontier", "HostBackoff", "JobStats", "Lease", "LostLease", "Tick", "list_jobs",
+    "Completed", "Found", "Frontier", "HostBackoff", "JobStats", "Lease", "LostLease", "Tick", "list_jobs",
 ]
 
 # Leases handed out when a URL finishes: one for the slot it frees, one to grow.
@@ -169,13 +170,15 @@ class Frontier:
         """Push the lease deadline out again, e.g. before a retry; False if it was lost."""
         return bool(self._run("EXTEND", url=lease.member, token=lease.token))
 
-    def complete(self, lease: Lease, failed: bool, found: Found) -> tuple[bool, list[Lease]]:
+    def complete(self, lease: Lease, failed: bool, found: Found) -> Completed:
         """Release the lease, schedule what `found` lists, and hand out what is now due;
-        False (and nothing scheduled) when the lease was no longer this chain's."""
-        counted, rows = self._run(
+        nothing is counted or scheduled when the lease was no longer this chain's. The
+        depth handed back is the URL's shortest known: lower than the lease's when a
+        shorter path was found while it was leased (its links were scheduled from it)."""
+        counted, rows, depth = self._run(
             "COMPLETE", found=found, url=lease.member, token=lease.token, failed=failed, limit=HANDOFF_LIMIT
         )
-        return bool(counted), [Lease.from_script(row) for row in rows]
+        return Completed(bool(counted), [Lease.from_script(row) for row in rows], int(depth))
 
     def tick(self, limit: int | None = None, expire_all: bool = False) -> Tick:
         """Requeue expired leases (all of them with `expire_all`), then lease what is due

@@ -58,6 +58,17 @@ class Lease:
 
 
 @dataclass(frozen=True)
+class Completed:
+    """What completing a lease did: whether it counted (the lease was still the chain's),
+    the URLs now due, and the URL's depth, lowered if a shorter path was found while it
+    was leased (-1 when it did not count)."""
+
+    counted: bool
+    handoff: list[Lease]
+    depth: int
+
+
+@dataclass(frozen=True)
 class LostLease:
     """A URL whose workers were lost `times` times in a row (a page that kills them, a
     host that hangs them past every deadline): the caller stores it as failed and

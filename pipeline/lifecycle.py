@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pipeline import steps
@@ -207,8 +207,14 @@ def finish(ctx: Context, payload: Payload, attempt: int = 0) -> StoreOutcome:
             return Abandon(f"store unavailable: {exc}")
         logger.warning("store unavailable, retrying %s: %s", record.url, exc)
         return RetryAt(backoff(attempt, frontier.policy()), attempt + 1)
-    _, handoff = frontier.complete(payload.lease, failed=record.error is not None, found=steps.found(payload))
-    return Stored(handoff)
+    done = frontier.complete(payload.lease, failed=record.error is not None, found=steps.found(payload))
+    if done.counted and done.depth < record.depth:
+        # A shorter path was found while the URL was leased: its record says so too.
+        try:
+            ctx.store.put(replace(record, depth=done.depth))
+        except StoreUnavailable as exc:
+            logger.warning("%s keeps depth %d, not %d: %s", record.url, record.depth, done.depth, exc)
+    return Stored(done.handoff)
 
 
 def _keep(frontier: Frontier, lease: Lease, outcome: RetryAt | WaitAt) -> FetchOutcome:
@@ -235,5 +241,5 @@ def give_up(ctx: Context, job: str, lost: list[LostLease]) -> list[Lease]:
         except StoreUnavailable as exc:
             logger.warning("store unavailable, %s is given up on at a later tick: %s", item.lease.url, exc)
             continue
-        handoff += frontier.complete(item.lease, failed=True, found=Found(item.lease.depth))[1]
+        handoff += frontier.complete(item.lease, failed=True, found=Found(item.lease.depth)).handoff
     return handoff

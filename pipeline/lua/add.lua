@@ -13,6 +13,7 @@
 --   over-pages            ZSET    host -> URLs its page budget kept out (its HLL's count)
 --   over-sitemaps         ZSET    host -> sitemaps its sitemap budget kept out
 --   q:HOST                ZSET    the host's waiting URLs -> depth; a shorter path lowers it
+--   lease                 HASH    URL -> {t, h, d, s}: a shorter path lowers a leased URL's d
 --   slots                 HASH    host -> requests in flight (read: is the host due)
 --   planned               HASH    host -> planned start of its next request (read)
 --   due                   ZSET    host -> planned start, for hosts with URLs waiting and a free slot

@@ -6,7 +6,9 @@
 -- KEYS[1]  the job's key prefix, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
 -- Keys:
 --   version               STRING  the job's policy version, checked against ARGV[1].version
---   lease                 HASH    URL -> {t, h, d, s}: removed; new leases added
+--   lease                 HASH    URL -> {t, h, d, s}: removed (its links are one deeper than d,
+--                                 which a shorter path may have lowered); new leases added, and a
+--                                 shorter path lowers a leased link's d
 --   leases                ZSET    URL -> lease deadline: removed; new leases added
 --   requeues              HASH    URL -> times it was requeued: removed
 --   slots                 HASH    host -> requests in flight (-1 if the lease still held one)
@@ -31,7 +33,6 @@
 --   token           int     the lease's token
 --   failed          bool    the record has an error (counted in errors)
 --   links           array   {member, host, is_sitemap} per URL listed, in ARGV[2..] order
---   depth           int     depth of the completed URL, which its links are one deeper than
 --   max_depth       int     pages deeper than this are kept out (and counted)
 --   host_budget     int     pages scheduled per host at most (0: no limit)
 --   sitemap_budget  int     sitemaps scheduled per host at most (0: no limit)
@@ -43,12 +44,14 @@
 --   max_pages       int     URLs handed out for the job at most (0: no limit)
 --   lease_timeout   float   seconds a lease lasts before it is handed out again
 -- ARGV[2..]: the 8-byte fingerprint of each entry of links.
--- Returns {counted, leases}: counted is 1 when the token owned the URL, 0 otherwise;
--- leases as LEASE returns them.
+-- Returns {counted, leases, depth}: counted is 1 when the token owned the URL, 0
+-- otherwise; leases as LEASE returns them; the URL's depth as it was leased, or lower if
+-- a shorter path was found meanwhile (-1 when not counted).
 
-local counted = 0
+local counted, depth = 0, -1
 local lease_data = owned(A.url, A.token)
 if lease_data then
+  depth = lease_data.d
   if lease_data.s == 1 then release_slot(lease_data.h) end
   redis.call('ZREM', LEASES, A.url)
   redis.call('HDEL', LEASE, A.url)
@@ -56,8 +59,8 @@ if lease_data then
   redis.call('HINCRBY', STATS, 'stored', 1)
   if A.failed then redis.call('HINCRBY', STATS, 'errors', 1) end
   counted = 1
-  add_links(A.depth)
+  add_links(lease_data.d)
 end
 local leased = lease(A.limit)
 finish_if_done()
-return {counted, leased}
+return {counted, leased, depth}

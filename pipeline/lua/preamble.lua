@@ -60,6 +60,22 @@ local function drop_for_host(hll, over, field, host, fingerprint)
   end
 end
 
+-- A URL found again by a shorter path takes the smaller depth while it waits in its
+-- host's queue or is leased: COMPLETE then schedules its links from that depth and
+-- hands it back for the record. One already completed keeps its depth: correcting it
+-- would mean remembering every URL's depth (seen as a hash, not a set) and fetching,
+-- or rewriting, its whole subtree again (measured: README, Export record).
+local function shorter(url, host, depth)
+  if redis.call('ZADD', QUEUE .. host, 'XX', 'LT', 'CH', depth, url) == 1 then return end
+  local raw = redis.call('HGET', LEASE, url)
+  if not raw then return end
+  local lease_data = cjson.decode(raw)
+  if depth < lease_data.d then
+    lease_data.d = depth
+    redis.call('HSET', LEASE, url, cjson.encode(lease_data))
+  end
+end
+
 -- Schedule the never-seen URLs of A.links, listed by a URL at depth `base`, whose
 -- fingerprints are ARGV[2..]. A page is one link deeper, and kept out past max_depth;
 -- a sitemap keeps the depth of what listed it, whatever the limit. Each host has a
@@ -74,8 +90,7 @@ local function add_links(base)
     local counter = sitemap and HOST_SITEMAPS or HOST_COUNT
     local budget = sitemap and A.sitemap_budget or A.host_budget
     if redis.call('SISMEMBER', SEEN, fingerprint) == 1 then
-      -- Found again by a shorter path while still waiting: it keeps the smaller depth.
-      redis.call('ZADD', QUEUE .. host, 'XX', 'LT', depth, url)
+      shorter(url, host, depth)
     elseif not sitemap and depth > A.max_depth then
       redis.call('PFADD', DROPPED_DEPTH, fingerprint)
     elseif budget > 0 and num(redis.call('HGET', counter, host)) >= budget then

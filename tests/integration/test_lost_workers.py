@@ -52,8 +52,8 @@ def test_a_url_handed_back_and_not_completed_is_handed_back_again(redis_client):
     (again,) = frontier.tick().lost
 
     assert again.times == first.times == 1 and again.lease.token != first.lease.token
-    assert frontier.complete(first.lease, failed=True, found=Found(0))[0] is False
-    assert frontier.complete(again.lease, failed=True, found=Found(0))[0] is True
+    assert frontier.complete(first.lease, failed=True, found=Found(0)).counted is False
+    assert frontier.complete(again.lease, failed=True, found=Found(0)).counted is True
     assert frontier.state() == FINISHED
 
 

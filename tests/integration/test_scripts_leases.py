@@ -41,9 +41,10 @@ def test_complete_counts_the_url_schedules_its_links_and_hands_out_the_next(redi
     frontier.add(Found.seeds(["http://a.example/", "http://a.example/second"]))
     (lease,) = frontier.lease()
 
-    counted, handoff = frontier.complete(lease, failed=True, found=found(0, "http://a.example/child"))
+    done = frontier.complete(lease, failed=True, found=found(0, "http://a.example/child"))
 
-    assert counted is True and [next_lease.url for next_lease in handoff] == ["http://a.example/second"]
+    assert done.counted is True and [next_lease.url for next_lease in done.handoff] == ["http://a.example/second"]
+    assert done.depth == 0
     stats = frontier.stats()
     assert (stats.stored, stats.errors, stats.seen, stats.queued, stats.leased) == (1, 1, 3, 1, 1)
 
@@ -54,19 +55,19 @@ def test_a_stale_completion_counts_nothing_and_schedules_nothing(redis_client):
     frontier.tick(limit=0, expire_all=True)
     (again,) = frontier.lease()
 
-    counted, handoff = frontier.complete(lease, failed=False, found=found(0, "http://a.example/child"))
+    done = frontier.complete(lease, failed=False, found=found(0, "http://a.example/child"))
 
-    assert (counted, handoff) == (False, [])
+    assert (done.counted, done.handoff) == (False, [])
     stats = frontier.stats()
     assert (stats.stored, stats.seen, stats.leased, stats.state) == (0, 1, 1, RUNNING)
-    assert frontier.complete(again, failed=False, found=Found(0))[0] is True
+    assert frontier.complete(again, failed=False, found=Found(0)).counted is True
 
 
 def test_the_job_finishes_when_nothing_is_queued_or_leased(redis_client):
     frontier = new_frontier(redis_client)
     lease = _one_lease(frontier)
 
-    _, (child,) = frontier.complete(lease, failed=False, found=found(0, "http://a.example/child"))
+    (child,) = frontier.complete(lease, failed=False, found=found(0, "http://a.example/child")).handoff
     assert frontier.state() == RUNNING
     frontier.complete(child, failed=False, found=Found(1))
 

@@ -82,7 +82,7 @@ def test_lease_keeps_the_job_within_its_window(redis_client):
     first = frontier.lease()
     assert len(first) == 3 and frontier.lease() == []
 
-    _, handoff = frontier.complete(first[0], failed=False, found=Found(0))
+    handoff = frontier.complete(first[0], failed=False, found=Found(0)).handoff
     assert len(handoff) == 1 and frontier.lease() == []
     assert frontier.stats().leased == 3
 
