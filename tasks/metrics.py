@@ -40,10 +40,10 @@ class FrontierCollector(Collector):
                 family.add_metric([item.job], getattr(item, field))
             yield family
         for name, field, text in _GAUGES:
-            family = GaugeMetricFamily(name, text, labels=["job"])
+            gauge = GaugeMetricFamily(name, text, labels=["job"])
             for item in stats:
-                family.add_metric([item.job], getattr(item, field))
-            yield family
+                gauge.add_metric([item.job], getattr(item, field))
+            yield gauge
         state = GaugeMetricFamily("crawler_job_state", "1 for the state each job is in.", labels=["job", "state"])
         for item in stats:
             for name in STATES:
