@@ -3,7 +3,10 @@ leased to workers, and the counters that say when the job is done.
 
 The frontier, not the broker, is the source of truth. URLs are leased with a deadline
 when they are handed to Celery; a lease that is not completed in time (its worker died
-or was cut off) goes back to its host's queue, so no URL is ever dropped.
+or was cut off) goes back to its host's queue, so no URL is ever dropped; one whose
+lease expired max_requeues + 1 times is handed back to the dispatcher instead, to be
+stored as failed. Its Lua scripts are in pipeline/lua/, its plain values in
+frontier_data, its counters read by frontier_stats.
 """
 
 from __future__ import annotations
@@ -21,10 +24,7 @@ from pipeline.frontier_data import (
     FINISHED,
     HOST_LIMITS,
     LIMITS,
-    MAX_DEPTH,
     MAX_PAGES,
-    MAX_PAGES_PER_HOST,
-    MAX_SITEMAPS_PER_HOST,
     PAGE,
     PAUSED,
     RUNNING,
@@ -45,8 +45,7 @@ from pipeline.urls import fingerprint, host_key
 
 # The values every caller of the frontier needs, importable from here.
 __all__ = [
-    "CANCELLED", "FINISHED", "HOST_LIMITS", "LIMITS", "MAX_DEPTH", "MAX_PAGES", "MAX_PAGES_PER_HOST",
-    "MAX_SITEMAPS_PER_HOST", "PAGE", "PAUSED", "RUNNING", "SITEMAP", "STATES",
+    "CANCELLED", "FINISHED", "HOST_LIMITS", "LIMITS", "MAX_PAGES", "PAGE", "PAUSED", "RUNNING", "SITEMAP", "STATES",
     "Completed", "Found", "Frontier", "HostBackoff", "JobStats", "Lease", "LostLease", "Tick", "list_jobs",
 ]
 
