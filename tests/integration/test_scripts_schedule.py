@@ -5,6 +5,7 @@ politeness), CLAIM_START, RELEASE_HOST and POSTPONE."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -146,7 +147,7 @@ def test_claim_start_refuses_a_stale_token_and_renews_a_live_lease(redis_client)
 
     assert frontier.claim_start(lease) == 0
     assert deadline(frontier, lease) > before
-    stale = type(lease)(lease.url, lease.depth, lease.host, lease.token + 1)
+    stale = replace(lease, token=lease.token + 1)
     assert frontier.claim_start(stale) < 0
 
 
@@ -167,7 +168,7 @@ def test_release_host_of_a_stale_token_frees_nothing(redis_client):
     frontier = new_frontier(redis_client, host_concurrency=1)
     frontier.add(Found.seeds(pages("a.example", 2)))
     (lease,) = frontier.lease()
-    stale = type(lease)(lease.url, lease.depth, lease.host, lease.token + 1)
+    stale = replace(lease, token=lease.token + 1)
 
     assert frontier.release_host(stale) == []
     assert redis_client.hget(frontier.keys.key(keys.SLOTS), "a.example") == b"1"
