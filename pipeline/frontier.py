@@ -3,128 +3,60 @@ leased to workers, and the counters that say when the job is done.
 
 The frontier, not the broker, is the source of truth. URLs are leased with a deadline
 when they are handed to Celery; a lease that is not completed in time (its worker died
-or was cut off) goes back to its host's queue, so no URL is ever dropped.
+or was cut off) goes back to its host's queue, so no URL is ever dropped; one whose
+lease expired max_requeues + 1 times is handed back to the dispatcher instead, to be
+stored as failed. Its Lua scripts are in pipeline/lua/, its plain values in
+frontier_data, its counters read by frontier_stats.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import redis
 
-from pipeline import keys, scripts
+from pipeline import frontier_stats, keys, lua
 from pipeline.errors import ConfigError, JobNotFound, StalePolicy
+from pipeline.frontier_data import (
+    CANCELLED,
+    FINISHED,
+    HOST_LIMITS,
+    LIMITS,
+    MAX_PAGES,
+    PAGE,
+    PAUSED,
+    RUNNING,
+    SITEMAP,
+    STATES,
+    Completed,
+    Found,
+    HostBackoff,
+    JobStats,
+    Lease,
+    LostLease,
+    Tick,
+    member,
+    text,
+)
 from pipeline.settings import Policy
-from pipeline.urls import fingerprint, host_key, in_scope
+from pipeline.urls import fingerprint, host_key
 
-RUNNING, PAUSED, CANCELLED, FINISHED = "running", "paused", "cancelled", "finished"
-STATES = (RUNNING, PAUSED, CANCELLED, FINISHED)
+# The values every caller of the frontier needs, importable from here.
+__all__ = [
+    "CANCELLED", "FINISHED", "HOST_LIMITS", "LIMITS", "MAX_PAGES", "PAGE", "PAUSED", "RUNNING", "SITEMAP", "STATES",
+    "Completed", "Found", "Frontier", "HostBackoff", "JobStats", "Lease", "LostLease", "Tick", "list_jobs",
+]
+
 # Leases handed out when a URL finishes: one for the slot it frees, one to grow.
 HANDOFF_LIMIT = 2
-PAGE, SITEMAP = "page", "sitemap"
-SITEMAP_PREFIX = "sitemap:"
+# Expired leases one tick handles at most; the rest wait for the next tick.
+EXPIRE_LIMIT = 1000
 # Seconds a job's policy is reused before it is read again (re-seeding may change it).
 POLICY_TTL = 5.0
 # Times a call refused for a stale policy is repeated with a fresh one.
 STALE_RETRIES = 3
-
-
-@dataclass(frozen=True)
-class Lease:
-    """A URL handed to Celery; `token` tells a live lease from one handed out again.
-    A sitemap travels the frontier like a page (politeness, leases, retries) but is
-    read for the URLs it lists."""
-
-    url: str
-    depth: int
-    host: str
-    token: int
-    countdown: float = 0.0
-    kind: str = PAGE
-
-    @property
-    def member(self) -> str:
-        """How the frontier names it: a sitemap's URL is prefixed, so it is not the page."""
-        return _member(self.url, self.kind)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Lease:
-        return cls(**data)
-
-    @classmethod
-    def from_script(cls, row: list[Any]) -> Lease:
-        member, depth, host, token, countdown = row
-        url, kind = _text(member), PAGE
-        if url.startswith(SITEMAP_PREFIX):
-            url, kind = url[len(SITEMAP_PREFIX):], SITEMAP
-        return cls(url, int(depth), _text(host), int(token), max(0.0, float(countdown)), kind)
-
-
-@dataclass(frozen=True)
-class JobStats:
-    """A snapshot of a job's counters."""
-
-    job: str
-    state: str
-    seen: int
-    queued: int
-    leased: int
-    dispatched: int
-    stored: int
-    errors: int
-    requeued: int
-    started_at: float | None
-    finished_at: float | None
-    backing_off: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class HostBackoff:
-    """A host no worker sends requests to until its pause is over."""
-
-    host: str
-    seconds_left: float
-    reason: str
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Found:
-    """URLs a page (or a sitemap, or robots.txt) listed. Which of them are scheduled, and
-    at what depth, is decided against the job's policy at the moment they are added, so
-    a job re-seeded meanwhile with a wider scope or depth is obeyed at once."""
-
-    depth: int
-    pages: tuple[str, ...] = ()
-    sitemaps: tuple[str, ...] = ()
-
-    @classmethod
-    def seeds(cls, urls: Iterable[str]) -> Found:
-        """Seeds are depth 0, in scope by definition (seeding widens the scope to them)."""
-        return cls(depth=-1, pages=tuple(urls))
-
-    def entries(self, policy: Policy) -> list[tuple[str, int, str]]:
-        """(url, depth, kind) to schedule: pages one link deeper, followed only below the
-        depth limit; sitemaps at the depth of what listed them, whatever the limit."""
-        def wanted(url: str) -> bool:
-            return self.depth < 0 or in_scope(url, policy.scope_hosts, policy.allowed_domains)
-
-        pages = self.pages if self.depth < policy.max_depth else ()
-        return [(url, self.depth + 1, PAGE) for url in pages if wanted(url)] + [
-            (url, max(self.depth, 0), SITEMAP) for url in self.sitemaps if wanted(url)
-        ]
 
 
 class Frontier:
@@ -138,7 +70,7 @@ class Frontier:
         self.keys = keys.JobKeys(job)
         self.policy_ttl = policy_ttl
         self._policy: tuple[float, Policy] | None = None
-        self._scripts = {name: client.register_script(getattr(scripts, name)) for name in _SCRIPT_NAMES}
+        self._scripts = lua.register(client)
 
     def create(self, policy: Policy) -> Policy:
         """Write the job's policy (keeping scope hosts of earlier seeds); a new job starts
@@ -177,7 +109,8 @@ class Frontier:
         return self._policy[1]
 
     def state(self) -> str | None:
-        return _text(self.redis.get(self.keys.key(keys.STATE)))
+        state: str | None = text(self.redis.get(self.keys.key(keys.STATE)))
+        return state
 
     def set_state(self, state: str) -> None:
         if state not in STATES:
@@ -217,9 +150,9 @@ class Frontier:
             pipe.zrevrangebyscore(self.keys.key(keys.BACKOFF), "+inf", f"({now}", start=0, num=limit, withscores=True)
             pipe.hgetall(self.keys.key(keys.BACKOFF_REASON))
             paused, reasons = pipe.execute()
-        reasons = {_text(host): _text(reason) for host, reason in reasons.items()}
+        reasons = {text(host): text(reason) for host, reason in reasons.items()}
         return [
-            HostBackoff(_text(host), round(resume - now, 1), reasons.get(_text(host), ""))
+            HostBackoff(text(host), round(resume - now, 1), reasons.get(text(host), ""))
             for host, resume in paused
         ]
 
@@ -236,25 +169,33 @@ class Frontier:
         """Push the lease deadline out again, e.g. before a retry; False if it was lost."""
         return bool(self._run("EXTEND", url=lease.member, token=lease.token))
 
-    def complete(self, lease: Lease, failed: bool, found: Found) -> tuple[bool, list[Lease]]:
+    def complete(self, lease: Lease, failed: bool, found: Found) -> Completed:
         """Release the lease, schedule what `found` lists, and hand out what is now due;
-        False (and nothing scheduled) when the lease was no longer this chain's."""
-        counted, rows = self._run(
+        nothing is counted or scheduled when the lease was no longer this chain's. The
+        depth handed back is the URL's shortest known: lower than the lease's when a
+        shorter path was found while it was leased (its links were scheduled from it)."""
+        counted, rows, depth = self._run(
             "COMPLETE", found=found, url=lease.member, token=lease.token, failed=failed, limit=HANDOFF_LIMIT
         )
-        return bool(counted), [Lease.from_script(row) for row in rows]
+        return Completed(bool(counted), [Lease.from_script(row) for row in rows], int(depth))
 
     def hand_back(self, leases: list[Lease]) -> int:
         """Requeue at once the leases whose chains were dropped unrun; returns how many
         were still owned (the others were done or handed out again meanwhile)."""
         return int(self._run("HAND_BACK", leases=[[lease.member, lease.token] for lease in leases]))
 
-    def tick(self, limit: int | None = None, expire_all: bool = False) -> tuple[int, list[Lease]]:
+    def tick(self, limit: int | None = None, expire_all: bool = False) -> Tick:
         """Requeue expired leases (all of them with `expire_all`), then lease what is due
-        (at most `limit`; default: the job's whole window)."""
-        expired, rows = self._run("TICK", limit=limit, full_window=limit is None, expire_limit=1000,
-                                  expire_all=expire_all)
-        return int(expired), [Lease.from_script(row) for row in rows]
+        (at most `limit`; default: the job's whole window). A URL requeued max_requeues
+        times whose lease expires again comes back in `lost`, until it is completed."""
+        expired, rows, lost = self._run(
+            "TICK", limit=limit, full_window=limit is None, expire_limit=EXPIRE_LIMIT, expire_all=expire_all
+        )
+        return Tick(
+            int(expired),
+            [Lease.from_script(row) for row in rows],
+            [LostLease(Lease.from_script(row[:5]), int(row[5])) for row in lost],
+        )
 
     def requeue_all_but(self, carried: Iterable[Lease]) -> int:
         """Requeue now every lease of the job except those in `carried` (same URL, same
@@ -264,32 +205,7 @@ class Frontier:
         return int(self._run("REQUEUE_EXCEPT", keep=keep))
 
     def stats(self) -> JobStats:
-        k = self.keys
-        now = self._now()
-        with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(k.key(keys.STATE))
-            pipe.scard(k.key(keys.SEEN))
-            pipe.zcard(k.key(keys.LEASES))
-            pipe.hgetall(k.key(keys.STATS))
-            pipe.zcount(k.key(keys.BACKOFF), f"({now}", "+inf")
-            state, seen, leased, counters, backing_off = pipe.execute()
-        if state is None:
-            raise JobNotFound(f"no job named {self.job!r}")
-        counters = {_text(name): float(value) for name, value in counters.items()}
-        return JobStats(
-            job=self.job,
-            state=_text(state),
-            seen=seen,
-            queued=int(counters.get("queued", 0)),
-            leased=leased,
-            dispatched=int(counters.get("dispatched", 0)),
-            stored=int(counters.get("stored", 0)),
-            errors=int(counters.get("errors", 0)),
-            requeued=int(counters.get("requeued", 0)),
-            started_at=counters.get("started_at"),
-            finished_at=counters.get("finished_at"),
-            backing_off=backing_off,
-        )
+        return frontier_stats.read(self.redis, self.keys, self._now())
 
     def _run(self, name: str, found: Found | None = None, **params: Any) -> Any:
         """Run script `name` with the job's policy; a policy found stale is read again and
@@ -297,9 +213,10 @@ class Frontier:
         for _ in range(STALE_RETRIES):
             policy = self.policy()
             entries = found.entries(policy) if found is not None else []
-            args = [self.keys.prefix, json.dumps(_script_params(policy, entries, params)), *_link_args(entries)]
+            values = _script_params(policy, entries, params, depth=found.depth if found is not None else 0)
+            args: list[str | bytes] = [json.dumps(values), *_link_args(entries)]
             try:
-                return self._scripts[name](args=args)
+                return self._scripts[name](keys=[self.keys.prefix], args=args)
             except redis.ResponseError as exc:
                 if not str(exc).startswith("STALE_POLICY"):
                     raise
@@ -307,8 +224,11 @@ class Frontier:
         raise StalePolicy(f"job {self.job!r} was re-seeded {STALE_RETRIES} times during one call")
 
 
-def _script_params(policy: Policy, entries: list[tuple[str, int, str]], params: dict[str, Any]) -> dict[str, Any]:
-    """What every script reads of the job's policy, with the call's own parameters."""
+def _script_params(
+    policy: Policy, entries: list[tuple[str, str]], params: dict[str, Any], depth: int
+) -> dict[str, Any]:
+    """What every script reads of the job's policy, with the call's own parameters and
+    the URLs to schedule, listed by a URL at `depth`."""
     values = dict(params)
     if values.pop("full_window", False):
         values["limit"] = policy.dispatch_window
@@ -316,38 +236,28 @@ def _script_params(policy: Policy, entries: list[tuple[str, int, str]], params: 
         conc=max(1, policy.host_concurrency),
         delay=policy.delay,
         max_pages=policy.max_pages,
+        max_depth=policy.max_depth,
         host_budget=policy.max_pages_per_host,
         sitemap_budget=policy.max_sitemaps_per_host,
         window=policy.dispatch_window,
         lookahead=policy.dispatch_lookahead,
         lease_timeout=policy.lease_timeout,
+        max_requeues=policy.max_requeues,
         version=policy.version,
         links=_link_rows(entries),
+        depth=depth,
     )
     return values
 
 
 def list_jobs(client: redis.Redis) -> list[str]:
-    return sorted(_text(job) for job in client.smembers(keys.JOBS))
+    return sorted(text(job) for job in client.smembers(keys.JOBS))
 
 
-_SCRIPT_NAMES = (
-    "ADD", "LEASE", "CLAIM_START", "RELEASE_HOST", "POSTPONE", "EXTEND", "COMPLETE", "TICK", "HAND_BACK",
-    "REQUEUE_EXCEPT",
-)
+
+def _link_rows(entries: list[tuple[str, str]]) -> list[list[Any]]:
+    return [[member(url, kind), host_key(url), int(kind == SITEMAP)] for url, kind in entries]
 
 
-def _member(url: str, kind: str) -> str:
-    return SITEMAP_PREFIX + url if kind == SITEMAP else url
-
-
-def _link_rows(entries: list[tuple[str, int, str]]) -> list[list[Any]]:
-    return [[_member(url, kind), host_key(url), depth, int(kind == SITEMAP)] for url, depth, kind in entries]
-
-
-def _link_args(entries: list[tuple[str, int, str]]) -> list[bytes]:
-    return [fingerprint(_member(url, kind)) for url, _, kind in entries]
-
-
-def _text(value: Any) -> Any:
-    return value.decode() if isinstance(value, bytes) else value
+def _link_args(entries: list[tuple[str, str]]) -> list[bytes]:
+    return [fingerprint(member(url, kind)) for url, kind in entries]

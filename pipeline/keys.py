@@ -31,10 +31,19 @@ BACKOFF = "backoff"    # ZSET host -> when its pause (Retry-After, failures) end
 BACKOFF_REASON = "backoff-reason"  # HASH host -> why it is paused
 LEASES = "leases"      # ZSET URL -> lease deadline
 LEASE = "lease"        # HASH URL -> JSON {t: token, h: host, d: depth, s: slot held}
-STATS = "stats"        # HASH of counters
+REQUEUES = "requeues"  # HASH URL -> times its lease expired and it was handed out again
+STATS = "stats"        # HASH of counters (dropped_pages, dropped_sitemaps: sums of OVER_*)
 CONFIG = "config"      # STRING: the job's Policy as JSON
 VERSION = "version"    # STRING: the version of that Policy; scripts refuse a stale copy
 STATE = "state"        # STRING: running | paused | cancelled | finished
+# What the limits kept out. Distinct URLs are counted by HyperLogLogs of fingerprints
+# (about 1% error, at most ~14 KB of Redis memory each however many URLs), never by a
+# set of the URLs.
+DROPPED_DEPTH = "dropped-depth"  # HLL: unseen links of pages at the depth limit
+DROPPED_PAGES = "dropped-pages:"  # HLL per host (dropped-pages:HOST): URLs its page budget kept out
+DROPPED_SITEMAPS = "dropped-sitemaps:"  # HLL per host: sitemaps its sitemap budget kept out
+OVER_PAGES = "over-pages"  # ZSET host -> URLs its page budget kept out (its HLL's count)
+OVER_SITEMAPS = "over-sitemaps"  # ZSET host -> sitemaps its sitemap budget kept out
 ROBOTS = "robots:"     # STRING per host (robots:HOST): cached robots.txt, with a TTL
 ROBOTS_LOCK = "robots-lock:"  # STRING per host: one worker fetches robots.txt at a time
 
@@ -52,9 +61,15 @@ LUA_NAMES = {
     "BACKOFF_REASON": BACKOFF_REASON,
     "LEASES": LEASES,
     "LEASE": LEASE,
+    "REQUEUES": REQUEUES,
     "STATS": STATS,
     "STATE": STATE,
     "VERSION": VERSION,
+    "DROPPED_DEPTH": DROPPED_DEPTH,
+    "DROPPED_PAGES": DROPPED_PAGES,
+    "DROPPED_SITEMAPS": DROPPED_SITEMAPS,
+    "OVER_PAGES": OVER_PAGES,
+    "OVER_SITEMAPS": OVER_SITEMAPS,
 }
 
 

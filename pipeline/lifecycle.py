@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pipeline import steps
@@ -21,7 +21,7 @@ from pipeline.errors import (
     TransientFetchError,
 )
 from pipeline.fetch import FetchResult
-from pipeline.frontier import CANCELLED, PAUSED, RUNNING, Found, Frontier, Lease, list_jobs
+from pipeline.frontier import CANCELLED, PAUSED, RUNNING, Found, Frontier, Lease, LostLease, list_jobs
 from pipeline.payload import Payload
 from pipeline.settings import Policy, Settings
 from pipeline.urls import hostname, require_canonical
@@ -217,8 +217,14 @@ def finish(ctx: Context, payload: Payload, attempt: int = 0) -> StoreOutcome:
             return Abandon(f"store unavailable: {exc}")
         logger.warning("store unavailable, retrying %s: %s", record.url, exc)
         return RetryAt(backoff(attempt, frontier.policy()), attempt + 1)
-    _, handoff = frontier.complete(payload.lease, failed=record.error is not None, found=steps.found(payload))
-    return Stored(handoff)
+    done = frontier.complete(payload.lease, failed=record.error is not None, found=steps.found(payload))
+    if done.counted and done.depth < record.depth:
+        # A shorter path was found while the URL was leased: its record says so too.
+        try:
+            ctx.store.put(replace(record, depth=done.depth))
+        except StoreUnavailable as exc:
+            logger.warning("%s keeps depth %d, not %d: %s", record.url, record.depth, done.depth, exc)
+    return Stored(done.handoff)
 
 
 def _keep(frontier: Frontier, lease: Lease, outcome: RetryAt | WaitAt) -> FetchOutcome:
@@ -230,3 +236,20 @@ def _keep(frontier: Frontier, lease: Lease, outcome: RetryAt | WaitAt) -> FetchO
 def _within_lease(seconds: float, policy: Policy) -> float:
     """A wait is cut so that the chain wakes in time to renew its lease."""
     return min(seconds, policy.lease_timeout / 2)
+
+
+def give_up(ctx: Context, job: str, lost: list[LostLease]) -> list[Lease]:
+    """URLs whose workers were lost again and again are stored as failed and completed,
+    so the job can finish; returns the leases their completion made due. A record the
+    store cannot take now waits for the next tick, which hands the URL back again."""
+    frontier = ctx.frontier(job)
+    handoff: list[Lease] = []
+    for item in lost:
+        failed = FetchResult.failed(item.lease.url, f"worker lost {item.times} times")
+        try:
+            ctx.store.put(steps.to_record(Payload(job, item.lease, failed)))
+        except StoreUnavailable as exc:
+            logger.warning("store unavailable, %s is given up on at a later tick: %s", item.lease.url, exc)
+            continue
+        handoff += frontier.complete(item.lease, failed=True, found=Found(item.lease.depth)).handoff
+    return handoff

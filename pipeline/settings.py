@@ -49,7 +49,11 @@ class Policy:
     max_retries: int = _doc("Retries of a transient failure (timeout, connection error, 429, 5xx).", 3)
     retry_backoff: float = _doc("Base of the exponential retry backoff, in seconds (jitter added).", 2.0)
     retry_backoff_max: float = _doc("Longest wait before one retry, in seconds.", 60.0)
-    max_pages_per_host: int = _doc("URLs scheduled per host at most (bounds crawler traps); 0 means no limit.", 10_000)
+    max_pages_per_host: int = _doc(
+        "URLs scheduled per host at most (bounds crawler traps); 0 means no limit. What it keeps out is counted "
+        "per host and shown by `crawler status`.",
+        100_000,
+    )
     max_crawl_delay: float = _doc("Cap on a robots.txt Crawl-delay, in seconds.", 30.0)
     max_retry_after: float = _doc("Cap on a Retry-After pause of one host, in seconds.", 3600.0)
     sitemaps: bool = _doc("Read the sitemaps robots.txt names, and /sitemap.xml, for more URLs.", True)
@@ -73,6 +77,11 @@ class Policy:
         ("text/html", "application/xhtml+xml"),
     )
     lease_timeout: float = _doc("Seconds a dispatched URL may take before it is handed out again.", 600.0)
+    max_requeues: int = _doc(
+        "Times a URL whose lease expired (its worker died or was cut off) is handed out again; at the next "
+        'expiry it is stored as failed, with `error: "worker lost N times"`.',
+        5,
+    )
     dispatch_window: int = _doc("URLs of the job leased to Celery at once: bounds the broker's queues.", 200)
     dispatch_lookahead: float = _doc(
         "Seconds before its host's turn that a URL may be handed out, with a countdown (about one dispatcher tick).",

@@ -31,7 +31,7 @@ from pipeline.store import open_store
 from pipeline.urls import hostname, require_canonical
 from tasks.lifeline import RunLock
 from tasks.local import EmbeddedRedis, LocalWorkers, check_redis, embedded_exists
-from tasks.progress import Display, backoff_lines, line
+from tasks.progress import Display, backoff_lines, limit_lines, line, stopped_short
 
 DEMO_JOB = "demo"
 DEMO_PORT = 8765
@@ -142,7 +142,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         backoffs = frontiers[0].backoffs(BACKOFFS_SHOWN) if args.job else []
     if args.json:
         payload: Any = (
-            dict(stats[0].to_json(), backoffs=[b.to_json() for b in backoffs]) if args.job else [s.to_json() for s in stats]
+            dict(stats[0].to_json(), backoffs=[b.to_json() for b in backoffs])
+            if args.job
+            else [s.to_json() for s in stats]
         )
         print(json.dumps(payload, indent=2))
         return 0
@@ -150,6 +152,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("no jobs")
     for item in stats:
         print(line(item, _average_rate(item)))
+        for text in limit_lines(item):
+            print(text)
     for text in backoff_lines(backoffs):
         print(text)
     return 0
@@ -236,6 +240,8 @@ def _watch(frontiers: list[Frontier]) -> int:
 
 
 def _summary(stats: JobStats, settings: Settings, console: Console) -> None:
+    """The end of a crawl: what was stored, and what the limits kept out, if anything
+    (a finished job may not have crawled all it found)."""
     rate = _average_rate(stats)
     console.print(
         f"job {stats.job} {stats.state}: {stats.stored} stored, {stats.errors} with errors, "
@@ -243,6 +249,9 @@ def _summary(stats: JobStats, settings: Settings, console: Console) -> None:
         f"(crawler export --job {stats.job} --format jsonl)",
         highlight=False,
     )
+    if stats.stopped_short:
+        for text in [stopped_short(stats), *limit_lines(stats)]:
+            console.print(text, highlight=False)
 
 
 def _average_rate(stats: JobStats) -> float:

@@ -1,13 +1,14 @@
-"""The beat-scheduled dispatcher: a heartbeat that re-queues expired leases and tops up
-each running job's window. The pace of a crawl comes from hand-offs in the stages;
-this tick only catches what they cannot (new seeds, delays, dead workers)."""
+"""The beat-scheduled dispatcher: a heartbeat that re-queues expired leases (and gives up
+on URLs that lost their worker too often) and tops up each running job's window. The
+pace of a crawl comes from hand-offs in the stages; this tick only catches what they
+cannot (new seeds, delays, dead workers)."""
 
 from __future__ import annotations
 
 from celery.utils.log import get_task_logger
 from redis.exceptions import LockError
 
-from pipeline import keys
+from pipeline import keys, lifecycle
 from pipeline.context import Context
 from pipeline.errors import CrawlError
 from pipeline.frontier import PAUSED, RUNNING, list_jobs
@@ -31,10 +32,13 @@ def tick(ctx: Context) -> int:
 
 
 def _tick_job(ctx: Context, job: str) -> int:
+    """Expired leases back to the frontier, URLs whose workers were lost too often stored
+    as failed, and what is due (hand-offs of those included) sent to the workers."""
     frontier = ctx.frontier(job)
     if frontier.state() not in (RUNNING, PAUSED):
         return 0
-    _, leases = frontier.tick()
+    tick = frontier.tick()
+    leases = tick.leases + lifecycle.give_up(ctx, job, tick.lost)
     send(job, leases)
     return len(leases)
 

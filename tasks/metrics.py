@@ -1,5 +1,5 @@
 """Crawl-level numbers for Prometheus, the ones Flower cannot show: each job's frontier,
-leases, stored pages, errors and paused hosts. They are read from Redis at every scrape,
+leases, stored pages, errors, paused hosts and what its limits kept out. They are read from Redis at every scrape,
 so the endpoint keeps no state and any number of them agree."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from pipeline.errors import JobNotFound
-from pipeline.frontier import STATES, Frontier, JobStats, list_jobs
+from pipeline.frontier import HOST_LIMITS, LIMITS, STATES, Frontier, JobStats, list_jobs
 
 # (metric name, JobStats field, help) for the numbers that only grow, then those that do not.
 _COUNTERS = (
@@ -40,15 +40,16 @@ class FrontierCollector(Collector):
                 family.add_metric([item.job], getattr(item, field))
             yield family
         for name, field, text in _GAUGES:
-            family = GaugeMetricFamily(name, text, labels=["job"])
+            gauge = GaugeMetricFamily(name, text, labels=["job"])
             for item in stats:
-                family.add_metric([item.job], getattr(item, field))
-            yield family
+                gauge.add_metric([item.job], getattr(item, field))
+            yield gauge
         state = GaugeMetricFamily("crawler_job_state", "1 for the state each job is in.", labels=["job", "state"])
         for item in stats:
             for name in STATES:
                 state.add_metric([item.job, name], 1 if item.state == name else 0)
         yield state
+        yield from _limits(stats)
 
     def _stats(self) -> Iterator[JobStats]:
         for job in list_jobs(self.client):
@@ -56,3 +57,20 @@ class FrontierCollector(Collector):
                 yield Frontier(self.client, job).stats()
             except JobNotFound:
                 continue
+
+
+def _limits(stats: list[JobStats]) -> Iterator[Metric]:
+    """What each job's limits kept out, so an alert can tell a crawl that stopped short."""
+    dropped = CounterMetricFamily(
+        "crawler_urls_dropped", "Distinct URLs a limit kept out (max_pages: left queued when it stopped the job).",
+        labels=["job", "limit"],
+    )
+    at_limit = GaugeMetricFamily("crawler_hosts_at_limit", "Hosts that reached a per-host limit.",
+                                 labels=["job", "limit"])
+    for item in stats:
+        for limit in LIMITS:
+            dropped.add_metric([item.job, limit], item.dropped.get(limit, 0))
+        for limit in HOST_LIMITS:
+            at_limit.add_metric([item.job, limit], item.hosts_at_limit.get(limit, 0))
+    yield dropped
+    yield at_limit

@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from pipeline.frontier import HostBackoff, JobStats
+from pipeline.frontier import LIMITS, MAX_PAGES, HostBackoff, JobStats
+from pipeline.settings import ENV_PREFIX
 
 PLAIN_EVERY = 5.0
 RATE_WINDOW = 10.0
@@ -35,24 +36,56 @@ class Rate:
 
 def table(stats: JobStats, rate: float) -> Table:
     grid = Table(title=f"job {stats.job}: {stats.state}", show_header=True, header_style="bold")
-    for column in ("stored", "queued", "leased", "errors", "requeued", "hosts paused", "pages/s"):
+    for column in ("stored", "queued", "leased", "errors", "requeued", "dropped", "hosts paused", "pages/s"):
         grid.add_column(column, justify="right")
     grid.add_row(
         str(stats.stored), str(stats.queued), str(stats.leased), str(stats.errors), str(stats.requeued),
-        str(stats.backing_off), f"{rate:.1f}",
+        str(sum(stats.dropped.values())), str(stats.backing_off), f"{rate:.1f}",
     )
     return grid
 
 
 def line(stats: JobStats, rate: float) -> str:
+    dropped = sum(stats.dropped.values())
     return (
         f"job {stats.job} {stats.state}: stored {stats.stored}, queued {stats.queued}, "
-        f"leased {stats.leased}, errors {stats.errors}, hosts paused {stats.backing_off}, {rate:.1f} pages/s"
+        f"leased {stats.leased}, errors {stats.errors}, " + (f"dropped {dropped}, " if dropped else "")
+        + f"hosts paused {stats.backing_off}, {rate:.1f} pages/s"
     )
 
 
 def backoff_lines(backoffs: list[HostBackoff]) -> list[str]:
     return [f"  {b.host} paused for {b.seconds_left:g} s more ({b.reason})" for b in backoffs]
+
+
+def limit_lines(stats: JobStats) -> list[str]:
+    """A line per limit that kept URLs out of the job, with the hosts that lost most for
+    a per-host limit."""
+    return [f"  limit {limit}: {_dropped(stats, limit)}" for limit in LIMITS if stats.dropped.get(limit)]
+
+
+def stopped_short(stats: JobStats) -> str:
+    """What a summary says of a job that limits kept from crawling all it found."""
+    hit = [limit for limit in LIMITS if stats.dropped.get(limit)]
+    kept = ", ".join(f"{limit} kept {_urls(stats.dropped[limit])} out" for limit in hit)
+    variables = ", ".join(ENV_PREFIX + limit.upper() for limit in hit)
+    return f"job {stats.job} stopped short: {kept} (raise {variables} to crawl them)"
+
+
+def _dropped(stats: JobStats, limit: str) -> str:
+    total = stats.dropped[limit]
+    hosts = stats.dropped_hosts.get(limit)
+    if not hosts:
+        return f"dropped {_urls(total)}" + (" (left queued)" if limit == MAX_PAGES else "")
+    parts = [f"{host} dropped {_urls(count)}" for host, count in hosts.items()]
+    more = stats.hosts_at_limit.get(limit, 0) - len(hosts)
+    if more > 0:
+        parts.append(f"and {more} more hosts ({_urls(total)} in all)")
+    return ", ".join(parts)
+
+
+def _urls(count: int) -> str:
+    return f"{count} URL" if count == 1 else f"{count} URLs"
 
 
 class Display:

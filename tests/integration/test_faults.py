@@ -68,7 +68,7 @@ def test_two_dispatchers_lease_each_url_once(redis_client):
     def dispatcher(index: int) -> None:
         own = Frontier(redis.Redis.from_url(TEST_REDIS_URL), "race")
         while True:
-            _, leases = own.tick(limit=7)
+            leases = own.tick(limit=7).leases
             if not leases and own.stats().queued == 0:
                 return
             while leases:

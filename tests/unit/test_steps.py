@@ -109,30 +109,25 @@ def _found(depth: int) -> Found:
     return found(parse(fetched(depth=depth), POLICY))
 
 
-def test_links_to_follow_keep_scope_and_add_one_to_depth():
-    assert _found(0).entries(POLICY) == [("http://example.com/in", 1, PAGE), ("http://sub.example.org/ok", 1, PAGE)]
+def test_links_to_follow_keep_scope():
+    assert _found(0).entries(POLICY) == [("http://example.com/in", PAGE), ("http://sub.example.org/ok", PAGE)]
 
 
-def test_links_found_at_max_depth_are_not_followed():
-    assert [depth for _, depth, _ in _found(1).entries(POLICY)] == [2, 2]
-    assert _found(2).entries(POLICY) == []
-
-
-def test_max_depth_zero_fetches_only_the_seeds():
-    assert _found(0).entries(POLICY.merged(max_depth=0)) == []
+def test_links_found_at_any_depth_go_to_the_frontier_which_applies_the_limit():
+    assert _found(2).entries(POLICY) == _found(0).entries(POLICY)
 
 
 def test_a_wider_scope_is_obeyed_by_links_found_before_it():
     wider = POLICY.merged(allowed_domains=("example.org", "elsewhere.net"))
 
-    assert "http://elsewhere.net/" in [url for url, _, _ in _found(0).entries(wider)]
+    assert "http://elsewhere.net/" in [url for url, _ in _found(0).entries(wider)]
 
 
-def test_sitemaps_keep_their_depth_whatever_the_limit():
+def test_sitemaps_in_scope_are_listed_as_sitemaps():
     listed = Found(depth=0, sitemaps=("http://example.com/a.xml", "http://elsewhere.net/b.xml"))
 
-    assert listed.entries(POLICY.merged(max_depth=0)) == [("http://example.com/a.xml", 0, SITEMAP)]
+    assert listed.entries(POLICY) == [("http://example.com/a.xml", SITEMAP)]
 
 
-def test_seeds_are_depth_zero_and_never_filtered():
-    assert Found.seeds(["http://new.example/"]).entries(POLICY) == [("http://new.example/", 0, PAGE)]
+def test_seeds_are_never_filtered():
+    assert Found.seeds(["http://new.example/"]).entries(POLICY) == [("http://new.example/", PAGE)]

@@ -1,0 +1,30 @@
+-- CLAIM_START: may the request of a leased URL start now? A stale chain (its lease
+-- expired and went to another worker, or was completed) must not send the request; a
+-- live one renews its lease, whether it starts now or waits.
+--
+-- KEYS[1]  the job's key prefix, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
+-- Keys:
+--   version   STRING  the job's policy version, checked against ARGV[1].version
+--   lease     HASH    URL -> {t: token, ...} (read: does the token still own the URL)
+--   leases    ZSET    URL -> lease deadline (renewed)
+--   started   HASH    host -> when its last request started (set when this one may start)
+--   delay     HASH    host -> robots.txt Crawl-delay (read)
+-- ARGV[1], a JSON object:
+--   version        int     policy version the caller holds (0: do not check)
+--   url            string  the leased member (a sitemap's is sitemap:URL)
+--   token          int     the lease's token
+--   host           string  the URL's host
+--   delay          float   seconds between request starts to one host
+--   lease_timeout  float   seconds the renewed lease lasts
+-- Returns '0' when the request may start (its start is recorded), else the seconds to
+-- wait, as a string; '-1' when the token no longer owns the URL.
+
+if not owned(A.url, A.token) then return '-1' end
+redis.call('ZADD', LEASES, NOW + A.lease_timeout, A.url)
+local last = tonumber(redis.call('HGET', STARTED, A.host))
+local gap = delay_of(A.host)
+if last and NOW < last + gap then
+  return tostring(last + gap - NOW)
+end
+redis.call('HSET', STARTED, A.host, tostring(NOW))
+return '0'

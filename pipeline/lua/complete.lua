@@ -1,0 +1,66 @@
+-- COMPLETE: a URL's record is stored: release its lease, count it, schedule what it
+-- listed, hand out what is now due, and finish the job when nothing is left. A stale
+-- completion (its lease expired and went to another worker) counts and schedules
+-- nothing: the owner's completion will, and a finished job is not fed behind its back.
+--
+-- KEYS[1]  the job's key prefix, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
+-- Keys:
+--   version               STRING  the job's policy version, checked against ARGV[1].version
+--   lease                 HASH    URL -> {t, h, d, s}: removed (its links are one deeper than d,
+--                                 which a shorter path may have lowered); new leases added, and a
+--                                 shorter path lowers a leased link's d
+--   leases                ZSET    URL -> lease deadline: removed; new leases added
+--   requeues              HASH    URL -> times it was requeued: removed
+--   slots                 HASH    host -> requests in flight (-1 if the lease still held one)
+--   stats                 HASH    counters: stored, errors, queued, dropped_pages, dropped_sitemaps,
+--                                 tokens, dispatched, finished_at
+--   seen                  SET     fingerprints of every URL scheduled
+--   hostcount             HASH    host -> URLs scheduled for it, checked against host_budget
+--   hostsitemaps          HASH    host -> sitemaps scheduled for it, checked against sitemap_budget
+--   dropped-depth         HLL     unseen links past max_depth (added)
+--   dropped-pages:HOST    HLL     the host's URLs kept out by host_budget (added)
+--   dropped-sitemaps:HOST HLL     the host's sitemaps kept out by sitemap_budget (added)
+--   over-pages            ZSET    host -> URLs its page budget kept out (its HLL's count)
+--   over-sitemaps         ZSET    host -> sitemaps its sitemap budget kept out
+--   q:HOST                ZSET    each host's waiting URLs -> depth
+--   due                   ZSET    host -> planned start, for hosts with URLs waiting and a free slot
+--   planned               HASH    host -> planned start of its next request
+--   delay                 HASH    host -> robots.txt Crawl-delay (read)
+--   state                 STRING  only a running job hands URLs out; running -> finished
+-- ARGV[1], a JSON object:
+--   version         int     policy version the caller holds (0: do not check)
+--   url             string  the leased member
+--   token           int     the lease's token
+--   failed          bool    the record has an error (counted in errors)
+--   links           array   {member, host, is_sitemap} per URL listed, in ARGV[2..] order
+--   max_depth       int     pages deeper than this are kept out (and counted)
+--   host_budget     int     pages scheduled per host at most (0: no limit)
+--   sitemap_budget  int     sitemaps scheduled per host at most (0: no limit)
+--   limit           int     URLs to hand out at most
+--   window          int     URLs of the job leased at once at most
+--   lookahead       float   seconds before its host's turn that a URL may be handed out
+--   conc            int     requests in flight per host at most
+--   delay           float   seconds between request starts to one host
+--   max_pages       int     URLs handed out for the job at most (0: no limit)
+--   lease_timeout   float   seconds a lease lasts before it is handed out again
+-- ARGV[2..]: the 8-byte fingerprint of each entry of links.
+-- Returns {counted, leases, depth}: counted is 1 when the token owned the URL, 0
+-- otherwise; leases as LEASE returns them; the URL's depth as it was leased, or lower if
+-- a shorter path was found meanwhile (-1 when not counted).
+
+local counted, depth = 0, -1
+local lease_data = owned(A.url, A.token)
+if lease_data then
+  depth = lease_data.d
+  if lease_data.s == 1 then release_slot(lease_data.h) end
+  redis.call('ZREM', LEASES, A.url)
+  redis.call('HDEL', LEASE, A.url)
+  redis.call('HDEL', REQUEUES, A.url)
+  redis.call('HINCRBY', STATS, 'stored', 1)
+  if A.failed then redis.call('HINCRBY', STATS, 'errors', 1) end
+  counted = 1
+  add_links(lease_data.d)
+end
+local leased = lease(A.limit)
+finish_if_done()
+return {counted, leased, depth}

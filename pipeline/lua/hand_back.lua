@@ -1,0 +1,30 @@
+-- HAND_BACK: leases whose chains a worker dropped before running them (a worker that
+-- loses its broker connection forgets the tasks it held) go back to their hosts'
+-- queues at once, rather than waiting out their deadlines. A lease whose token no
+-- longer owns its URL (done, or handed out again) is left alone.
+--
+-- KEYS[1]  the job's key prefix, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
+-- Keys:
+--   version   STRING  the job's policy version, checked against ARGV[1].version
+--   lease     HASH    URL -> {t, h, d, s}: read (token), removed
+--   leases    ZSET    URL -> lease deadline: removed
+--   q:HOST    ZSET    each host's waiting URLs -> depth (the URL put back)
+--   stats     HASH    counters: queued, dispatched, handed_back
+--   slots     HASH    host -> requests in flight (-1 for a lease that held one)
+--   due       ZSET    host -> planned start, for hosts with URLs waiting and a free slot
+--   planned   HASH    host -> planned start of its next request (read)
+-- ARGV[1], a JSON object:
+--   version   int     policy version the caller holds (0: do not check)
+--   leases    list    {member, token} pairs of the dropped chains
+--   conc      int     requests in flight per host at most
+-- Returns how many leases went back (the others were no longer the chains').
+
+local handed = 0
+for _, item in ipairs(A.leases) do
+  local lease_data = owned(item[1], item[2])
+  if lease_data then
+    unlease(item[1], lease_data, 'handed_back')
+    handed = handed + 1
+  end
+end
+return handed

@@ -1,0 +1,28 @@
+-- LEASE: hand out up to ARGV[1].limit URLs of the hosts whose turn has come (or comes
+-- within the lookahead), keeping at most ARGV[1].window of the job leased at once.
+--
+-- KEYS[1]  the job's key prefix, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
+-- Keys:
+--   version   STRING  the job's policy version, checked against ARGV[1].version
+--   state     STRING  only a running job hands URLs out
+--   due       ZSET    host -> planned start of its next request; the earliest goes first
+--   q:HOST    ZSET    the host's waiting URLs -> depth; the shallowest is taken
+--   slots     HASH    host -> requests in flight (+1 per lease)
+--   planned   HASH    host -> planned start of its next request (moved on by its delay)
+--   delay     HASH    host -> robots.txt Crawl-delay (read)
+--   leases    ZSET    URL -> lease deadline (added)
+--   lease     HASH    URL -> {t: token, h: host, d: depth, s: slot held} (added)
+--   stats     HASH    counters: tokens, dispatched (+1), queued (-1)
+-- ARGV[1], a JSON object:
+--   version        int     policy version the caller holds (0: do not check)
+--   limit          int     URLs to hand out at most
+--   window         int     URLs of the job leased at once at most
+--   lookahead      float   seconds before its host's turn that a URL may be handed out
+--   conc           int     requests in flight per host at most
+--   delay          float   seconds between request starts to one host
+--   max_pages      int     URLs handed out for the job at most (0: no limit)
+--   lease_timeout  float   seconds a lease lasts before it is handed out again
+-- Returns {url, depth, host, token, countdown} per lease; countdown is the seconds
+-- until its host's turn.
+
+return lease(A.limit)

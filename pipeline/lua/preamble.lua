@@ -1,0 +1,176 @@
+-- The frontier scripts' shared start, put before each script when it is loaded, after
+-- one `local NAME = KEYS[1] .. 'suffix'` line per key of pipeline/keys.py's LUA_NAMES.
+--
+-- Every script gets KEYS[1] = the job's key prefix, crawler:{JOB}: (the hash tag is the
+-- job's Redis Cluster slot, so each script declares the one slot it works in), ARGV[1]
+-- = a JSON object of parameters, and, for the scripts that schedule URLs, the URLs'
+-- 8-byte fingerprints from ARGV[2] on, one per entry of ARGV[1].links.
+--
+-- Each script's own header lists every key and parameter it touches, those of the
+-- helpers below that it calls included. A call made with a policy version other than
+-- the job's is refused with STALE_POLICY: the caller reads the policy again and repeats.
+
+local A = cjson.decode(ARGV[1])
+local stored_version = tonumber(redis.call('GET', VERSION))
+if (tonumber(A.version) or 0) ~= 0 and stored_version and tonumber(A.version) ~= stored_version then
+  return redis.error_reply('STALE_POLICY the job was seeded again with another policy')
+end
+
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+
+local NOW = clock()
+
+local function num(value) return tonumber(value) or 0 end
+
+local function stat(name) return num(redis.call('HGET', STATS, name)) end
+
+-- A host is due when it has URLs waiting and a free slot; its score is the planned
+-- start of its next request.
+local function schedule(host)
+  local queue = QUEUE .. host
+  if redis.call('ZCARD', queue) > 0 and num(redis.call('HGET', SLOTS, host)) < A.conc then
+    redis.call('ZADD', DUE, num(redis.call('HGET', PLANNED, host)), host)
+  else
+    redis.call('ZREM', DUE, host)
+  end
+end
+
+-- The job's delay, or the host's robots.txt Crawl-delay when that is larger.
+local function delay_of(host)
+  return math.max(A.delay, num(redis.call('HGET', HOST_DELAY, host)))
+end
+
+-- The job has fetched (or handed out) as many URLs as max_pages allows. What is still
+-- queued stays there: seeding again with a larger budget carries on from it.
+local function spent()
+  return A.max_pages > 0 and stat('dispatched') >= A.max_pages
+end
+
+-- A URL a per-host budget kept out: it joins the host's HyperLogLog, whose count is
+-- the host's score in `over` and, summed over hosts, the job's stat `field`.
+local function drop_for_host(hll, over, field, host, fingerprint)
+  local key = hll .. host
+  if redis.call('PFADD', key, fingerprint) == 1 then
+    local count = redis.call('PFCOUNT', key)
+    redis.call('HINCRBY', STATS, field, count - num(redis.call('ZSCORE', over, host)))
+    redis.call('ZADD', over, count, host)
+  end
+end
+
+-- A URL found again by a shorter path takes the smaller depth while it waits in its
+-- host's queue or is leased: COMPLETE then schedules its links from that depth and
+-- hands it back for the record. One already completed keeps its depth: correcting it
+-- would mean remembering every URL's depth (seen as a hash, not a set) and fetching,
+-- or rewriting, its whole subtree again (measured: README, Export record).
+local function shorter(url, host, depth)
+  if redis.call('ZADD', QUEUE .. host, 'XX', 'LT', 'CH', depth, url) == 1 then return end
+  local raw = redis.call('HGET', LEASE, url)
+  if not raw then return end
+  local lease_data = cjson.decode(raw)
+  if depth < lease_data.d then
+    lease_data.d = depth
+    redis.call('HSET', LEASE, url, cjson.encode(lease_data))
+  end
+end
+
+-- Schedule the never-seen URLs of A.links, listed by a URL at depth `base`, whose
+-- fingerprints are ARGV[2..]. A page is one link deeper, and kept out past max_depth;
+-- a sitemap keeps the depth of what listed it, whatever the limit. Each host has a
+-- budget of pages and one of sitemaps. What a limit keeps out stays unseen (seeding
+-- again with a larger limit can schedule it) and is counted, once per distinct URL.
+local function add_links(base)
+  local touched, added = {}, 0
+  for i, link in ipairs(A.links) do
+    -- link = {member, host, is_sitemap}
+    local url, host, sitemap, fingerprint = link[1], link[2], link[3] == 1, ARGV[i + 1]
+    local depth = sitemap and math.max(base, 0) or base + 1
+    local counter = sitemap and HOST_SITEMAPS or HOST_COUNT
+    local budget = sitemap and A.sitemap_budget or A.host_budget
+    if redis.call('SISMEMBER', SEEN, fingerprint) == 1 then
+      shorter(url, host, depth)
+    elseif not sitemap and depth > A.max_depth then
+      redis.call('PFADD', DROPPED_DEPTH, fingerprint)
+    elseif budget > 0 and num(redis.call('HGET', counter, host)) >= budget then
+      -- A crawler trap, or just a huge host.
+      if sitemap then
+        drop_for_host(DROPPED_SITEMAPS, OVER_SITEMAPS, 'dropped_sitemaps', host, fingerprint)
+      else
+        drop_for_host(DROPPED_PAGES, OVER_PAGES, 'dropped_pages', host, fingerprint)
+      end
+    else
+      redis.call('SADD', SEEN, fingerprint)
+      redis.call('HINCRBY', counter, host, 1)
+      redis.call('ZADD', QUEUE .. host, depth, url)
+      redis.call('HINCRBY', STATS, 'queued', 1)
+      touched[host] = true
+      added = added + 1
+    end
+  end
+  for host in pairs(touched) do schedule(host) end
+  return added
+end
+
+local function release_slot(host)
+  redis.call('HINCRBY', SLOTS, host, -1)
+  schedule(host)
+end
+
+-- A lease that will not complete: its URL goes back to its host's queue at its depth,
+-- its host slot (if it held one) is freed, and the stat `why` counts it.
+local function unlease(url, lease_data, why)
+  redis.call('ZREM', LEASES, url)
+  redis.call('HDEL', LEASE, url)
+  redis.call('ZADD', QUEUE .. lease_data.h, lease_data.d, url)
+  redis.call('HINCRBY', STATS, 'queued', 1)
+  redis.call('HINCRBY', STATS, 'dispatched', -1)
+  redis.call('HINCRBY', STATS, why, 1)
+  if lease_data.s == 1 then release_slot(lease_data.h) else schedule(lease_data.h) end
+end
+
+-- Lease up to `limit` URLs of due hosts, keeping at most A.window leased for the job.
+local function lease(limit)
+  local out = {}
+  if redis.call('GET', STATE) ~= 'running' then return out end
+  while #out < limit and redis.call('ZCARD', LEASES) < A.window do
+    if spent() then break end
+    local due = redis.call('ZRANGEBYSCORE', DUE, '-inf', NOW + A.lookahead, 'WITHSCORES', 'LIMIT', 0, 1)
+    if #due == 0 then break end
+    local host, at = due[1], math.max(tonumber(due[2]), NOW)
+    local item = redis.call('ZPOPMIN', QUEUE .. host)
+    if #item == 0 then
+      redis.call('ZREM', DUE, host)
+    else
+      local url, depth = item[1], tonumber(item[2])
+      local token = redis.call('HINCRBY', STATS, 'tokens', 1)
+      redis.call('HINCRBY', STATS, 'dispatched', 1)
+      redis.call('HINCRBY', STATS, 'queued', -1)
+      redis.call('HINCRBY', SLOTS, host, 1)
+      redis.call('HSET', PLANNED, host, tostring(at + delay_of(host)))
+      redis.call('ZADD', LEASES, NOW + A.lease_timeout, url)
+      redis.call('HSET', LEASE, url, cjson.encode({t = token, h = host, d = depth, s = 1}))
+      schedule(host)
+      out[#out + 1] = {url, depth, host, token, tostring(at - NOW)}
+    end
+  end
+  return out
+end
+
+local function finish_if_done()
+  if redis.call('GET', STATE) ~= 'running' or redis.call('ZCARD', LEASES) > 0 then return end
+  if stat('queued') == 0 or spent() then
+    redis.call('SET', STATE, 'finished')
+    redis.call('HSET', STATS, 'finished_at', tostring(NOW))
+  end
+end
+
+-- The lease of `url` if `token` still owns it (an expired lease was handed out again).
+local function owned(url, token)
+  local raw = redis.call('HGET', LEASE, url)
+  if not raw then return nil end
+  local lease_data = cjson.decode(raw)
+  if lease_data.t ~= token then return nil end
+  return lease_data
+end

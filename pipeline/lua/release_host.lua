@@ -1,0 +1,40 @@
+-- RELEASE_HOST: the request of a leased URL is over: free its host's slot (once per
+-- lease), plan the host's next start a delay after this one's, and hand out what is
+-- now due. The lease itself stays until COMPLETE.
+--
+-- KEYS[1]  the job's key prefix, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
+-- Keys:
+--   version   STRING  the job's policy version, checked against ARGV[1].version
+--   lease     HASH    URL -> {t, h, d, s}: s (slot held) goes to 0; new leases added
+--   started   HASH    host -> when its last request started (read)
+--   planned   HASH    host -> planned start of its next request
+--   delay     HASH    host -> robots.txt Crawl-delay (read)
+--   slots     HASH    host -> requests in flight (-1, +1 per new lease)
+--   due       ZSET    host -> planned start, for hosts with URLs waiting and a free slot
+--   q:HOST    ZSET    the host's waiting URLs -> depth
+--   state     STRING  only a running job hands URLs out
+--   leases    ZSET    URL -> lease deadline (new leases added)
+--   stats     HASH    counters: tokens, dispatched, queued
+-- ARGV[1], a JSON object:
+--   version        int     policy version the caller holds (0: do not check)
+--   url            string  the leased member
+--   token          int     the lease's token; a stale one frees nothing
+--   limit          int     URLs to hand out at most
+--   window         int     URLs of the job leased at once at most
+--   lookahead      float   seconds before its host's turn that a URL may be handed out
+--   conc           int     requests in flight per host at most
+--   delay          float   seconds between request starts to one host
+--   max_pages      int     URLs handed out for the job at most (0: no limit)
+--   lease_timeout  float   seconds a lease lasts before it is handed out again
+-- Returns the new leases, as LEASE does.
+
+local lease_data = owned(A.url, A.token)
+if lease_data and lease_data.s == 1 then
+  lease_data.s = 0
+  redis.call('HSET', LEASE, A.url, cjson.encode(lease_data))
+  local started = tonumber(redis.call('HGET', STARTED, lease_data.h)) or NOW
+  local planned = math.max(num(redis.call('HGET', PLANNED, lease_data.h)), started + delay_of(lease_data.h))
+  redis.call('HSET', PLANNED, lease_data.h, tostring(planned))
+  release_slot(lease_data.h)
+end
+return lease(A.limit)

@@ -1,0 +1,34 @@
+-- REQUEUE_EXCEPT: after a restart in which no worker of the earlier run can be alive,
+-- every lease of the job that no chain still waiting in the broker carries died with
+-- its worker: its URL goes back to its host's queue now instead of at its deadline.
+--
+-- KEYS[1]  the job's key prefix, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
+-- Keys:
+--   version   STRING  the job's policy version, checked against ARGV[1].version
+--   leases    ZSET    URL -> lease deadline: read whole; the uncarried ones removed
+--   lease     HASH    URL -> {t, h, d, s}: read (token), the uncarried ones removed
+--   q:HOST    ZSET    each host's waiting URLs -> depth (the URL put back)
+--   stats     HASH    counters: queued, dispatched, requeued
+--   slots     HASH    host -> requests in flight (-1 for a lease that held one)
+--   due       ZSET    host -> planned start, for hosts with URLs waiting and a free slot
+--   planned   HASH    host -> planned start of its next request (read)
+-- ARGV[1], a JSON object:
+--   version   int     policy version the caller holds (0: do not check)
+--   keep      list    {member, token} pairs that a chain in the broker still carries
+--   conc      int     requests in flight per host at most
+-- Returns how many leases went back to the queues.
+
+local keep = {}
+for _, pair in ipairs(A.keep) do keep[pair[1]] = pair[2] end
+local requeued = 0
+for _, url in ipairs(redis.call('ZRANGE', LEASES, 0, -1)) do
+  local raw = redis.call('HGET', LEASE, url)
+  local lease_data = raw and cjson.decode(raw)
+  if not lease_data then
+    redis.call('ZREM', LEASES, url)
+  elseif keep[url] ~= lease_data.t then
+    unlease(url, lease_data, 'requeued')
+    requeued = requeued + 1
+  end
+end
+return requeued

@@ -1,0 +1,65 @@
+-- TICK: the dispatcher's heartbeat: leases that expired (their worker died or was cut
+-- off) go back to their host's queue at their depth, then what is due is handed out.
+-- A URL whose lease expired once more after max_requeues requeues is not requeued: it
+-- is handed back to the caller, which stores it as failed and completes it.
+--
+-- KEYS[1]  the job's key prefix, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
+-- Keys:
+--   version   STRING  the job's policy version, checked against ARGV[1].version
+--   leases    ZSET    URL -> lease deadline: expired ones removed; new leases added
+--   lease     HASH    URL -> {t, h, d, s}: expired ones removed; new leases added
+--   requeues  HASH    URL -> times it was requeued (+1 per requeue)
+--   q:HOST    ZSET    each host's waiting URLs -> depth (expired ones put back)
+--   stats     HASH    counters: queued, dispatched, requeued, tokens, finished_at
+--   slots     HASH    host -> requests in flight (-1 per expired lease that held one)
+--   due       ZSET    host -> planned start, for hosts with URLs waiting and a free slot
+--   planned   HASH    host -> planned start of its next request
+--   delay     HASH    host -> robots.txt Crawl-delay (read)
+--   state     STRING  only a running job hands URLs out; running -> finished
+-- ARGV[1], a JSON object:
+--   version        int     policy version the caller holds (0: do not check)
+--   expire_all     bool    treat every lease as expired (no worker of the job is alive)
+--   expire_limit   int     expired leases handled at most in one call
+--   max_requeues   int     times a URL is requeued; at its next expiry it is handed back
+--   limit          int     URLs to hand out at most
+--   window         int     URLs of the job leased at once at most
+--   lookahead      float   seconds before its host's turn that a URL may be handed out
+--   conc           int     requests in flight per host at most
+--   delay          float   seconds between request starts to one host
+--   max_pages      int     URLs handed out for the job at most (0: no limit)
+--   lease_timeout  float   seconds a lease lasts before it is handed out again
+-- Returns {expired, leases, lost}: how many leases expired, new leases as LEASE returns
+-- them, and the URLs handed back, each as a lease row followed by the times it was lost.
+
+-- Its workers kept dying on it: the URL goes to the caller under a new token, holding
+-- no host slot, to be stored as failed and completed. Its deadline is now, so that
+-- until it is completed every tick hands it back again (the caller may die too).
+local function hand_back(url, lease_data, times)
+  local token = redis.call('HINCRBY', STATS, 'tokens', 1)
+  redis.call('ZADD', LEASES, NOW, url)
+  redis.call('HSET', LEASE, url, cjson.encode({t = token, h = lease_data.h, d = lease_data.d, s = 0}))
+  return {url, lease_data.d, lease_data.h, token, '0', times}
+end
+
+local expire_before = A.expire_all and '+inf' or NOW
+local expired = redis.call('ZRANGEBYSCORE', LEASES, '-inf', expire_before, 'LIMIT', 0, A.expire_limit)
+local lost = {}
+for _, url in ipairs(expired) do
+  local raw = redis.call('HGET', LEASE, url)
+  if raw then
+    local lease_data = cjson.decode(raw)
+    local requeues = num(redis.call('HGET', REQUEUES, url))
+    if requeues >= A.max_requeues then
+      lost[#lost + 1] = hand_back(url, lease_data, requeues + 1)
+      if lease_data.s == 1 then release_slot(lease_data.h) else schedule(lease_data.h) end
+    else
+      redis.call('HINCRBY', REQUEUES, url, 1)
+      unlease(url, lease_data, 'requeued')
+    end
+  else
+    redis.call('ZREM', LEASES, url)
+  end
+end
+local leased = lease(A.limit)
+finish_if_done()
+return {#expired, leased, lost}

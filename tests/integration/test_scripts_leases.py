@@ -1,0 +1,129 @@
+"""The scripts that end leases, each driven on the test Redis: EXTEND, COMPLETE and TICK,
+and the refusal of a call made under a policy the job no longer has."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+
+import pytest
+import redis
+
+from pipeline import keys, lua
+from pipeline.frontier import FINISHED, RUNNING, Found, Frontier, Tick
+from tests.integration.frontiers import SHORT_LEASE, counter, deadline, found, new_frontier, pages, policy
+
+pytestmark = pytest.mark.integration
+
+
+def _one_lease(frontier: Frontier, depth: int = 0):
+    frontier.add(found(depth - 1, "http://a.example/only") if depth else Found.seeds(["http://a.example/only"]))
+    (lease,) = frontier.lease()
+    return lease
+
+
+def test_extend_renews_a_live_lease_and_refuses_a_stale_token(redis_client):
+    frontier = new_frontier(redis_client)
+    lease = _one_lease(frontier)
+    before = deadline(frontier, lease)
+    time.sleep(0.05)
+
+    assert frontier.extend(lease) is True
+    renewed = deadline(frontier, lease)
+    assert renewed > before
+    assert frontier.extend(replace(lease, token=lease.token + 1)) is False
+    assert deadline(frontier, lease) == renewed
+
+
+def test_complete_counts_the_url_schedules_its_links_and_hands_out_the_next(redis_client):
+    frontier = new_frontier(redis_client, host_concurrency=1)
+    frontier.add(Found.seeds(["http://a.example/", "http://a.example/second"]))
+    (lease,) = frontier.lease()
+
+    done = frontier.complete(lease, failed=True, found=found(0, "http://a.example/child"))
+
+    assert done.counted is True and [next_lease.url for next_lease in done.handoff] == ["http://a.example/second"]
+    assert done.depth == 0
+    stats = frontier.stats()
+    assert (stats.stored, stats.errors, stats.seen, stats.queued, stats.leased) == (1, 1, 3, 1, 1)
+
+
+def test_a_stale_completion_counts_nothing_and_schedules_nothing(redis_client):
+    frontier = new_frontier(redis_client)
+    lease = _one_lease(frontier)
+    frontier.tick(limit=0, expire_all=True)
+    (again,) = frontier.lease()
+
+    done = frontier.complete(lease, failed=False, found=found(0, "http://a.example/child"))
+
+    assert (done.counted, done.handoff) == (False, [])
+    stats = frontier.stats()
+    assert (stats.stored, stats.seen, stats.leased, stats.state) == (0, 1, 1, RUNNING)
+    assert frontier.complete(again, failed=False, found=Found(0)).counted is True
+
+
+def test_the_job_finishes_when_nothing_is_queued_or_leased(redis_client):
+    frontier = new_frontier(redis_client)
+    lease = _one_lease(frontier)
+
+    (child,) = frontier.complete(lease, failed=False, found=found(0, "http://a.example/child")).handoff
+    assert frontier.state() == RUNNING
+    frontier.complete(child, failed=False, found=Found(1))
+
+    stats = frontier.stats()
+    assert stats.state == FINISHED and stats.finished_at is not None and stats.stored == 2
+
+
+def test_tick_requeues_expired_leases_with_their_depth(redis_client):
+    frontier = new_frontier(redis_client, **SHORT_LEASE)
+    lease = _one_lease(frontier, depth=3)
+    time.sleep(0.4)
+
+    tick = frontier.tick()
+
+    assert (tick.expired, tick.lost) == (1, [])
+    (again,) = tick.leases
+    assert (again.url, again.depth) == (lease.url, 3) and again.token != lease.token
+    assert (counter(frontier, "requeued"), counter(frontier, "dispatched")) == (1, 1)
+    assert frontier.claim_start(lease) < 0 and frontier.claim_start(again) == 0
+
+
+def test_tick_leaves_live_leases_alone_unless_told_every_worker_is_gone(redis_client):
+    frontier = new_frontier(redis_client, host_concurrency=2)
+    frontier.add(Found.seeds(pages("a.example", 2)))
+    frontier.lease()
+
+    assert frontier.tick(limit=0) == Tick(0, [], [])
+    assert frontier.tick(limit=0, expire_all=True) == Tick(2, [], [])
+
+    stats = frontier.stats()
+    assert (stats.leased, stats.queued, stats.requeued) == (0, 2, 2)
+    assert redis_client.hget(frontier.keys.key(keys.SLOTS), "a.example") == b"0"
+
+
+def test_a_call_made_with_an_old_policy_is_refused(redis_client):
+    frontier = new_frontier(redis_client)
+    frontier.add(Found.seeds(pages("a.example", 1)))
+    old = frontier.policy().version
+    frontier.create(policy(dispatch_window=5))
+    script = lua.register(redis_client)["LEASE"]
+    params = {"version": old, "limit": 5, "window": 5, "lookahead": 1.0, "conc": 1, "delay": 0.0, "max_pages": 0,
+              "lease_timeout": 30.0}
+
+    with pytest.raises(redis.ResponseError, match="STALE_POLICY"):
+        script(keys=[frontier.keys.prefix], args=[json.dumps(params)])
+    assert frontier.stats().leased == 0
+
+
+def test_a_frontier_holding_an_old_policy_reads_it_again_and_succeeds(redis_client):
+    holder = new_frontier(redis_client)
+    holder.add(Found.seeds(pages("a.example", 3) + pages("b.example", 3)))
+    assert holder.policy().dispatch_window == 200
+    other = Frontier(redis_client, holder.job)
+    other.create(policy(dispatch_window=2))
+
+    leases = holder.lease()
+
+    assert len(leases) == 2
+    assert holder.policy().dispatch_window == 2

@@ -1,0 +1,202 @@
+"""The scripts that schedule and pace requests, each driven on the test Redis: ADD (what
+is scheduled, at what depth, when a finished job wakes up), LEASE (window and host
+politeness), CLAIM_START, RELEASE_HOST and POSTPONE."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import pytest
+
+from pipeline import keys
+from pipeline.frontier import FINISHED, RUNNING, Found, Frontier
+from tests.integration.frontiers import deadline, found, new_frontier, pages, redis_now, waiting
+
+pytestmark = pytest.mark.integration
+
+
+def test_add_schedules_each_url_once(redis_client):
+    frontier = new_frontier(redis_client)
+    urls = pages("a.example", 5)
+
+    assert frontier.add(Found.seeds(urls)) == 5
+    assert frontier.add(Found.seeds([*urls, "http://a.example/new"])) == 1
+
+    stats = frontier.stats()
+    assert (stats.seen, stats.queued) == (6, 6)
+
+
+def test_add_keeps_each_host_within_its_budget(redis_client):
+    frontier = new_frontier(redis_client, max_pages_per_host=3)
+
+    added = frontier.add(Found.seeds(pages("a.example", 10) + pages("b.example", 2)))
+    added += frontier.add(Found.seeds(pages("a.example", 5, start=10)))
+
+    assert added == 5
+    assert len(waiting(frontier, "a.example")) == 3 and len(waiting(frontier, "b.example")) == 2
+
+
+def test_add_lowers_the_depth_of_a_waiting_url_found_by_a_shorter_path(redis_client):
+    frontier = new_frontier(redis_client)
+    url = "http://a.example/deep"
+
+    frontier.add(found(4, url))
+    assert frontier.add(found(1, url)) == 0
+    frontier.add(found(6, url))
+
+    assert waiting(frontier, "a.example") == {url: 2}
+    assert [lease.depth for lease in frontier.lease()] == [2]
+
+
+def _finished(frontier: Frontier, max_pages: int = 0) -> None:
+    frontier.add(Found.seeds(["http://a.example/"]))
+    for lease in frontier.lease():
+        frontier.complete(lease, failed=False, found=Found(lease.depth))
+    assert frontier.state() == FINISHED
+
+
+def test_add_restarts_a_finished_job_with_new_urls(redis_client):
+    frontier = new_frontier(redis_client)
+    _finished(frontier)
+
+    frontier.add(Found.seeds(["http://a.example/later"]))
+
+    assert frontier.state() == RUNNING and frontier.stats().finished_at is None
+    assert [lease.url for lease in frontier.lease()] == ["http://a.example/later"]
+
+
+def test_add_does_not_restart_a_job_whose_max_pages_is_spent(redis_client):
+    frontier = new_frontier(redis_client, max_pages=1)
+    _finished(frontier)
+
+    frontier.add(Found.seeds(["http://a.example/later"]))
+
+    assert frontier.state() == FINISHED and frontier.stats().queued == 1
+    assert frontier.lease() == []
+
+
+def test_lease_keeps_the_job_within_its_window(redis_client):
+    frontier = new_frontier(redis_client, dispatch_window=3, host_concurrency=10)
+    frontier.add(Found.seeds(pages("a.example", 4) + pages("b.example", 4)))
+
+    first = frontier.lease()
+    assert len(first) == 3 and frontier.lease() == []
+
+    handoff = frontier.complete(first[0], failed=False, found=Found(0)).handoff
+    assert len(handoff) == 1 and frontier.lease() == []
+    assert frontier.stats().leased == 3
+
+
+def test_lease_gives_a_host_no_more_requests_than_its_concurrency(redis_client):
+    frontier = new_frontier(redis_client, host_concurrency=2)
+    frontier.add(Found.seeds(pages("a.example", 5) + pages("b.example", 1)))
+
+    leases = frontier.lease()
+
+    assert sorted(lease.host for lease in leases) == ["a.example", "a.example", "b.example"]
+
+
+def test_lease_spaces_a_hosts_requests_by_its_delay(redis_client):
+    frontier = new_frontier(redis_client, delay=10.0, host_concurrency=4)
+    frontier.add(Found.seeds(pages("a.example", 3)))
+
+    assert len(frontier.lease()) == 1
+    assert frontier.lease() == []
+
+
+def test_a_robots_crawl_delay_larger_than_the_jobs_wins(redis_client):
+    frontier = new_frontier(redis_client, delay=0.1, host_concurrency=4, dispatch_lookahead=0.5)
+    frontier.set_host_delay("a.example", 10.0)
+    frontier.add(Found.seeds(pages("a.example", 3) + pages("b.example", 3)))
+
+    hosts = sorted(lease.host for lease in frontier.lease())
+
+    assert hosts.count("a.example") == 1 and hosts.count("b.example") == 3
+
+
+def test_lease_hands_out_what_is_due_within_the_lookahead_with_countdowns(redis_client):
+    frontier = new_frontier(redis_client, delay=0.5, host_concurrency=4, dispatch_lookahead=1.2)
+    frontier.add(Found.seeds(pages("a.example", 5)))
+
+    countdowns = [lease.countdown for lease in frontier.lease()]
+
+    assert countdowns == pytest.approx([0.0, 0.5, 1.0], abs=0.01)
+
+
+def test_claim_start_keeps_the_delay_between_starts_on_redis_clock(redis_client):
+    frontier = new_frontier(redis_client, delay=0.4, host_concurrency=2, dispatch_lookahead=1.0)
+    frontier.add(Found.seeds(pages("a.example", 2)))
+    first, second = frontier.lease()
+
+    assert frontier.claim_start(first) == 0
+    started = float(redis_client.hget(frontier.keys.key(keys.STARTED), "a.example"))
+    assert started == pytest.approx(redis_now(redis_client), abs=0.2)
+    wait = frontier.claim_start(second)
+    assert 0 < wait <= 0.4
+    time.sleep(wait)
+    assert frontier.claim_start(second) == 0
+
+
+def test_claim_start_refuses_a_stale_token_and_renews_a_live_lease(redis_client):
+    frontier = new_frontier(redis_client)
+    frontier.add(Found.seeds(pages("a.example", 1)))
+    (lease,) = frontier.lease()
+    before = deadline(frontier, lease)
+    time.sleep(0.05)
+
+    assert frontier.claim_start(lease) == 0
+    assert deadline(frontier, lease) > before
+    stale = replace(lease, token=lease.token + 1)
+    assert frontier.claim_start(stale) < 0
+
+
+def test_release_host_frees_the_slot_once_and_hands_out_the_next_url(redis_client):
+    frontier = new_frontier(redis_client, delay=0.3, host_concurrency=1)
+    frontier.add(Found.seeds(pages("a.example", 3)))
+    (lease,) = frontier.lease()
+    frontier.claim_start(lease)
+
+    (after,) = frontier.release_host(lease)
+
+    assert after.host == "a.example" and 0 < after.countdown <= 0.3
+    assert frontier.release_host(lease) == []
+    assert redis_client.hget(frontier.keys.key(keys.SLOTS), "a.example") == b"1"
+
+
+def test_release_host_of_a_stale_token_frees_nothing(redis_client):
+    frontier = new_frontier(redis_client, host_concurrency=1)
+    frontier.add(Found.seeds(pages("a.example", 2)))
+    (lease,) = frontier.lease()
+    stale = replace(lease, token=lease.token + 1)
+
+    assert frontier.release_host(stale) == []
+    assert redis_client.hget(frontier.keys.key(keys.SLOTS), "a.example") == b"1"
+
+
+def test_postpone_pauses_the_host_for_every_worker_and_keeps_the_longest_reason(redis_client):
+    frontier = new_frontier(redis_client, host_concurrency=3)
+    frontier.add(Found.seeds(pages("a.example", 3) + pages("b.example", 1)))
+    (first,) = frontier.lease(limit=1)
+    assert first.host == "a.example"
+
+    frontier.postpone("a.example", 5.0, "HTTP 503, Retry-After")
+    frontier.postpone("a.example", 1.0, "timeout")
+
+    assert frontier.claim_start(first) > 4
+    assert [lease.host for lease in frontier.lease()] == ["b.example"]
+    (backoff,) = frontier.backoffs()
+    assert (backoff.host, backoff.reason) == ("a.example", "HTTP 503, Retry-After")
+    assert 4 < backoff.seconds_left <= 5
+    assert frontier.stats().backing_off == 1
+
+
+def test_postpone_prunes_pauses_that_are_over(redis_client):
+    frontier = new_frontier(redis_client)
+    frontier.postpone("a.example", 0.05, "timeout")
+    time.sleep(0.1)
+
+    frontier.postpone("b.example", 5.0, "HTTP 429")
+
+    assert redis_client.zrange(frontier.keys.key(keys.BACKOFF), 0, -1) == [b"b.example"]
+    assert redis_client.hkeys(frontier.keys.key(keys.BACKOFF_REASON)) == [b"b.example"]

@@ -1,0 +1,44 @@
+"""What `crawler status` and the crawl summary say about the limits that kept URLs out."""
+
+from __future__ import annotations
+
+from pipeline.frontier import JobStats
+from tasks.progress import limit_lines, line, stopped_short
+
+
+def _stats(**changes) -> JobStats:
+    values = dict(job="j", state="finished", seen=10, queued=0, leased=0, dispatched=10, stored=10, errors=0,
+                  requeued=0, started_at=1.0, finished_at=2.0)
+    return JobStats(**{**values, **changes})
+
+
+def test_a_job_no_limit_touched_says_nothing_of_limits():
+    stats = _stats(dropped={"max_pages_per_host": 0, "max_depth": 0})
+
+    assert limit_lines(stats) == [] and not stats.stopped_short
+    assert "dropped" not in line(stats, 1.0)
+
+
+def test_a_per_host_limit_lists_the_hosts_that_lost_most_and_how_many_more():
+    stats = _stats(
+        dropped={"max_pages_per_host": 1_250, "max_depth": 1},
+        dropped_hosts={"max_pages_per_host": {"a.example": 1_000, "b.example": 200}},
+        hosts_at_limit={"max_pages_per_host": 5},
+    )
+
+    assert limit_lines(stats) == [
+        "  limit max_pages_per_host: a.example dropped 1000 URLs, b.example dropped 200 URLs, "
+        "and 3 more hosts (1250 URLs in all)",
+        "  limit max_depth: dropped 1 URL",
+    ]
+    assert "dropped 1251, " in line(stats, 1.0)
+
+
+def test_the_summary_names_each_limit_and_the_setting_to_raise():
+    stats = _stats(queued=7, dropped={"max_depth": 3, "max_pages": 7})
+
+    assert stopped_short(stats) == (
+        "job j stopped short: max_depth kept 3 URLs out, max_pages kept 7 URLs out "
+        "(raise CRAWLER_MAX_DEPTH, CRAWLER_MAX_PAGES to crawl them)"
+    )
+    assert limit_lines(stats)[-1] == "  limit max_pages: dropped 7 URLs (left queued)"
