@@ -280,7 +280,9 @@ def test_urls_wait_out_a_proxy_outage_without_spending_their_retries(tmp_path, r
         cluster.start_worker()
         cluster.start_beat()
         seed([origin.url("/")], job="outage", allow_private=True, delay=0, max_retries=0, host_concurrency=2)
-        wait_until(lambda: cluster.logs().count("out of rotation") >= 3, "the worker to find its proxy down a few times")
+        wait_until(
+            lambda: cluster.logs().count("out of rotation") >= 3, "the worker to find its proxy down a few times"
+        )
         assert not origin.requests()
         proxy = ProxyServer(tmp_path / "proxy.log", port=port)
         cluster.wait_finished("outage")

@@ -25,7 +25,7 @@ PAGE_HTML = (
     "<!doctype html><html><head><meta charset='utf-8'>"
     f"<title>  {PAGE_TITLE}  </title></head>"
     "<body><a href='/a'>a</a></body></html>"
-).encode("utf-8")
+).encode()
 SJIS_TITLE = "日本語のページ"
 BIG_SIZE = 200 * 1024
 BOMB_SIZE = 5 * 1024 * 1024
@@ -76,7 +76,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         self._send(404, b"<html><title>Not found</title></html>")
 
-    def _send(self, status: int, body: bytes, content_type: str | None = "text/html; charset=utf-8", **headers: str) -> None:
+    def _send(
+        self, status: int, body: bytes, content_type: str | None = "text/html; charset=utf-8", **headers: str
+    ) -> None:
         self.send_response(status)
         if content_type is not None:
             self.send_header("Content-Type", content_type)
