@@ -124,14 +124,14 @@ class _Handler(BaseHTTPRequestHandler):
         time.sleep(float(seconds))
         self._send(200, PAGE_HTML)
 
-    def stall_body(self) -> None:
+    def stall_body(self, seconds: str = "2") -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
         self.send_header("Content-Length", "1000")
         self.end_headers()
         self.wfile.write(b"<html><title>half")
         self.wfile.flush()
-        time.sleep(2)
+        time.sleep(float(seconds))
 
     def trickle(self, size: str = "60", every: str = "0.05") -> None:
         """A body that never pauses long enough for a read timeout, yet takes long."""
