@@ -19,11 +19,13 @@ from types import FrameType
 from typing import Self
 
 _VOCABULARY = (
-    "crawler frontier politeness lease worker broker queue redis celery fetch parse store "
-    "page link host depth robots delay timeout retry canonical fingerprint dedup schedule "
-    "dispatch chain task result record export status error redirect encoding content title "
-    "anchor scope domain seed job counter stats memory latency throughput benchmark site"
-).split()
+    "crawler", "frontier", "politeness", "lease", "worker", "broker", "queue", "redis", "celery",
+    "fetch", "parse", "store", "page", "link", "host", "depth", "robots", "delay", "timeout",
+    "retry", "canonical", "fingerprint", "dedup", "schedule", "dispatch", "chain", "task", "result",
+    "record", "export", "status", "error", "redirect", "encoding", "content", "title", "anchor",
+    "scope", "domain", "seed", "job", "counter", "stats", "memory", "latency", "throughput",
+    "benchmark", "site",
+)
 _PARAGRAPH_MARKUP = 120  # <p>, <a href>, anchor text: what a paragraph adds besides its filler
 _EXTERNAL_HOSTS = ("https://example.com", "https://example.org", "https://example.net")
 

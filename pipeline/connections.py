@@ -26,13 +26,17 @@ from pipeline.deadline import watch_current
 from pipeline.guard import public_address
 
 
-def _raw(sock: Any) -> Any:
+def _raw(sock: socket.socket | SSLTransport | None) -> socket.socket | None:
     """TLS to a target inside TLS to an https:// proxy wraps the socket in an SSLTransport,
     which cannot be shut down itself; the socket under it can."""
     return sock.socket if isinstance(sock, SSLTransport) else sock
 
 
-class _DeadlineMixin:
+class _DeadlineMixin(HTTPConnection):
+    """Subclasses urllib3's HTTPConnection so that the type checker knows what super() and
+    self are; it goes before the concrete connection class in each MRO below, so super()
+    is still that class (HTTPS, SOCKS) at run time."""
+
     def connect(self) -> None:
         super().connect()
         watch_current(_raw(self.sock))
@@ -42,7 +46,7 @@ class _DeadlineMixin:
         super().request(*args, **kwargs)
 
 
-class _GuardMixin:
+class _GuardMixin(HTTPConnection):
     def _new_conn(self) -> socket.socket:
         """Connect to the checked address. The name is put back at once: urllib3 derives
         the TLS server name (SNI, certificate check) and the Host header from it."""
@@ -71,12 +75,12 @@ class _GuardedHTTPS(_GuardMixin, _DeadlineMixin, HTTPSConnection):
     """TLS still verifies the certificate (and sends SNI) for the host name, not the address."""
 
 
-class _SOCKSFaultMixin:
+class _SOCKSFaultMixin(SOCKSConnection):
     """urllib3 reports a SOCKS proxy it cannot reach or log in to as a failure to reach the
     target. It is raised as a ProxyError instead, as for an HTTP proxy, so that the proxy
     is the one taken out of rotation and the site is not blamed."""
 
-    def _new_conn(self) -> socket.socket:
+    def _new_conn(self) -> socks.socksocket:
         try:
             return super()._new_conn()
         except (NewConnectionError, ConnectTimeoutError) as exc:
@@ -131,12 +135,14 @@ class CrawlerAdapter(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = dict(_POOLS[self.guarded])
 
-    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+    def cert_verify(
+        self, conn: HTTPConnectionPool, url: str, verify: bool | str, cert: str | tuple[str, str] | None
+    ) -> None:
         """requests verifies TLS for https:// URLs only, but a plain-http request through an
         https:// proxy speaks TLS to the proxy: that certificate is verified too."""
         if conn.scheme == "https" and url.lower().startswith("http://"):
             url = "https://" + url[len("http://"):]
-        super().cert_verify(conn, url, verify, cert)
+        super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]  # unannotated in types-requests
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         """The manager of one proxy, whose connections (to the proxy) keep the deadline."""

@@ -5,6 +5,7 @@ any exchange that outlives its deadline, so the blocked read returns at once."""
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import socket
@@ -61,10 +62,8 @@ class Watchdog:
                 heapq.heappop(self._heap)
             if entry.deadline.active:
                 entry.deadline.expired = True
-                try:
+                with contextlib.suppress(OSError):
                     entry.sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 WATCHDOG = Watchdog()

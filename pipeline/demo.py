@@ -80,13 +80,13 @@ class DemoServer:
 
     def __init__(self, site: DemoSite, host: str = "127.0.0.1", port: int = 0) -> None:
         self.site = site
+        self.host = host
         self.httpd = _QuietServer((host, port), _handler(site))
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}/"
+        return f"http://{self.host}:{self.httpd.server_port}/"
 
     def __enter__(self) -> DemoServer:
         self._thread.start()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable
-from typing import TextIO
+from typing import Any, TextIO
 
 from pipeline.store.base import EXPORT_FIELDS, Record
 
@@ -19,7 +19,7 @@ def export(records: Iterable[Record], out: TextIO, fmt: str) -> int:
     return writer(records, out)
 
 
-def _row(record: Record) -> dict:
+def _row(record: Record) -> dict[str, Any]:
     data = record.to_json()
     return {name: data[name] for name in EXPORT_FIELDS + _EXTRA_FIELDS}
 

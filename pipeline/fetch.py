@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -75,7 +75,7 @@ class FetchResult:
         return cls(**{name: value for name, value in data.items() if name != "body"})
 
     @classmethod
-    def failed(cls, url: str, reason: str, status: int | None = None, redirects: list[str] = ()) -> FetchResult:
+    def failed(cls, url: str, reason: str, status: int | None = None, redirects: Sequence[str] = ()) -> FetchResult:
         final = redirects[-1] if redirects else url
         return cls(url=url, final_url=final, status=status, error=reason, redirects=list(redirects))
 
@@ -139,7 +139,9 @@ class Fetcher:
             session.close()
         self._sessions.clear()
 
-    def fetch(self, url: str, policy: Policy, check: HopCheck = lambda url: None, keep_body: bool = False) -> FetchResult:
+    def fetch(
+        self, url: str, policy: Policy, check: HopCheck = lambda url: None, keep_body: bool = False
+    ) -> FetchResult:
         """Fetch `url`, calling `check` on every hop; raises FetchError subclasses.
         With `keep_body`, the raw (decompressed) body is kept in `result.body`. The
         whole exchange, redirects and robots.txt included, has `download_deadline`."""
@@ -195,8 +197,9 @@ class Fetcher:
             return self._text(url, policy, limit, max_redirects)
 
     def _text(self, url: str, policy: Policy, limit: int, max_redirects: int) -> tuple[int | None, str]:
+        hops = 0
         try:
-            for hop in range(max_redirects + 1):
+            while True:
                 response = self._get(url, policy)
                 location = response.headers.get("Location") if response.status_code in REDIRECT_STATUSES else None
                 if location is None:
@@ -204,12 +207,11 @@ class Fetcher:
                 _drain(response)
                 response.close()
                 url = _resolve(url, location) or ""
-                if not url:
+                hops += 1
+                if not url or hops > max_redirects:
                     return None, ""
-            else:
-                return None, ""
         except PermanentFetchError:
-            if hop == 0:
+            if hops == 0:
                 raise
             return None, ""
         except (requests.RequestException, TransientFetchError, ValueError, UnicodeError, LocationParseError):
@@ -231,15 +233,15 @@ class Fetcher:
             return self._request(url, policy)
         if not policy.allow_private:
             check_url(url)
-        return self._via_proxy(url, policy)
+        return self._via_proxy(url, policy, self.proxies)
 
-    def _via_proxy(self, url: str, policy: Policy) -> requests.Response:
+    def _via_proxy(self, url: str, policy: Policy, proxies: ProxyRotation) -> requests.Response:
         """Through the next working proxy; one that fails is taken out of rotation and the
         next one tried, while the exchange's deadline lasts. Only the proxy's own failures
         bench it: a site it could not reach is that site's failure."""
         benched = False
         while not deadline_passed():
-            proxy = self.proxies.pick()
+            proxy = proxies.pick()
             try:
                 response = self._request(url, policy, proxy.url)
             except requests.ConnectionError as exc:
@@ -248,12 +250,13 @@ class Fetcher:
                     raise TransientFetchError(f"the proxy could not reach the site (CONNECT: {status})") from exc
                 if status is None and not isinstance(exc, requests.exceptions.ProxyError):
                     raise
-                self.proxies.failed(proxy, "unreachable" if status is None else "refused our credentials")
+                proxies.failed(proxy, "unreachable" if status is None else "refused our credentials")
                 benched = True
                 continue
-            if response.status_code == PROXY_AUTH_REQUIRED and proxy.relays(url) and "Proxy-Authenticate" in response.headers:
+            refused = response.status_code == PROXY_AUTH_REQUIRED and "Proxy-Authenticate" in response.headers
+            if refused and proxy.relays(url):
                 response.close()
-                self.proxies.failed(proxy, "refused our credentials")
+                proxies.failed(proxy, "refused our credentials")
                 benched = True
                 continue
             return response

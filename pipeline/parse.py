@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urljoin
 
-from bs4 import BeautifulSoup, SoupStrainer
+from bs4 import BeautifulSoup, Tag
+from bs4.filter import SoupStrainer
 
 from pipeline.urls import canonicalize
 
@@ -43,7 +44,7 @@ def parse_html(
         if "nofollow" in _rel(tag):
             continue
         try:
-            link = canonicalize(urljoin(base, tag["href"].strip()), drop_params)
+            link = canonicalize(urljoin(base, _attr(tag, "href").strip()), drop_params)
         except ValueError:
             continue
         if link is None or len(link) > max_url_length or link in seen:
@@ -60,7 +61,7 @@ def _base_url(soup: BeautifulSoup, url: str) -> str:
     if base is None:
         return url
     try:
-        return urljoin(url, base["href"].strip())
+        return urljoin(url, _attr(base, "href").strip())
     except ValueError:
         return url
 
@@ -75,15 +76,19 @@ def _title(soup: BeautifulSoup) -> str | None:
 
 def _meta_nofollow(soup: BeautifulSoup) -> bool:
     for meta in soup.find_all("meta", attrs={"name": True, "content": True}):
-        if meta["name"].strip().lower() == "robots":
-            directives = {part.strip().lower() for part in meta["content"].split(",")}
+        if _attr(meta, "name").strip().lower() == "robots":
+            directives = {part.strip().lower() for part in _attr(meta, "content").split(",")}
             if directives & {"nofollow", "none"}:
                 return True
     return False
 
 
-def _rel(tag: Any) -> set[str]:
-    rel = tag.get("rel") or []
-    if isinstance(rel, str):
-        rel = rel.split()
-    return {value.lower() for value in rel}
+def _rel(tag: Tag) -> set[str]:
+    """The lower-cased tokens of `rel`, whether bs4 split it into a list or not."""
+    return {token.lower() for value in tag.get_attribute_list("rel") for token in value.split()}
+
+
+def _attr(tag: Tag, name: str) -> str:
+    """A single-valued attribute (href, name, content) as text: bs4 types every value as
+    a string or a list, lists being for multi-valued attributes such as `rel`."""
+    return " ".join(tag.get_attribute_list(name))

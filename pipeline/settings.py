@@ -13,6 +13,7 @@ import dataclasses
 import math
 import os
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, fields
 from typing import Any, get_type_hints
 
@@ -180,7 +181,9 @@ class Settings:
         if self.visibility_timeout <= policy.lease_timeout:
             raise ConfigError("CRAWLER_VISIBILITY_TIMEOUT must be larger than CRAWLER_LEASE_TIMEOUT")
         if self.visibility_timeout <= max(policy.fetch_time_limit, policy.retry_backoff_max):
-            raise ConfigError("CRAWLER_VISIBILITY_TIMEOUT must exceed the fetch time limit and CRAWLER_RETRY_BACKOFF_MAX")
+            raise ConfigError(
+                "CRAWLER_VISIBILITY_TIMEOUT must exceed the fetch time limit and CRAWLER_RETRY_BACKOFF_MAX"
+            )
 
     def redis_tls(self) -> dict[str, str]:
         """TLS options of a rediss:// URL, spelled as redis-py and kombu both take them;
@@ -219,9 +222,14 @@ def documented() -> list[tuple[str, str, str]]:
         for f in fields(klass):
             if f.name == "policy" or f.metadata.get("internal"):
                 continue
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            rows.append((ENV_PREFIX + f.name.upper(), _show(default), f.metadata["doc"]))
+            rows.append((ENV_PREFIX + f.name.upper(), _show(_default(f)), f.metadata["doc"]))
     return rows
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
 
 
 def _show(value: Any) -> str:
@@ -234,7 +242,7 @@ def _is_field(klass: type, name: str) -> bool:
     return any(f.name == name for f in fields(klass))
 
 
-def _from_env(klass: type, env: Mapping[str, str], exclude: set[str] = frozenset()) -> dict[str, Any]:
+def _from_env(klass: type, env: Mapping[str, str], exclude: AbstractSet[str] = frozenset()) -> dict[str, Any]:
     out = {}
     for f in fields(klass):
         name = ENV_PREFIX + f.name.upper()
@@ -266,10 +274,10 @@ def _convert(name: str, hint: Any, value: Any) -> Any:
                 raise ValueError(value)
             return number
         if hint is float:
-            number = float(value)
-            if not math.isfinite(number) or number < 0 or (number == 0 and name in _POSITIVE):
+            real = float(value)
+            if not math.isfinite(real) or real < 0 or (real == 0 and name in _POSITIVE):
                 raise ValueError(value)
-            return number
+            return real
         if hint == tuple[str, ...]:
             if isinstance(value, str):
                 return tuple(part.strip() for part in value.split(",") if part.strip())

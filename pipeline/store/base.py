@@ -59,5 +59,6 @@ class Store(abc.ABC):
     def count(self, job: str) -> int:
         """How many records `job` has."""
 
+    @abc.abstractmethod
     def close(self) -> None:
         """Release connections; the store may not be used afterwards."""

@@ -11,7 +11,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import psycopg
 from psycopg import sql
@@ -86,17 +86,19 @@ class PostgresStore(Store):
             raise StoreUnavailable(f"PostgreSQL store unavailable: {_first_line(exc)}") from None
 
     def count(self, job: str) -> int:
-        row: Any = self._run(lambda conn: conn.execute(f"SELECT COUNT(*) FROM {TABLE} WHERE job = %s", (job,)).fetchone())
-        return int(row[0])
+        query = f"SELECT COUNT(*) FROM {TABLE} WHERE job = %s"
+        ((count,),) = self._run(lambda conn: conn.execute(query, (job,)).fetchall())
+        return int(count)
 
     def close(self) -> None:
         self._forget()
 
     def _conn(self) -> psycopg.Connection:
-        conn = getattr(self._local, "conn", None)
+        conn: psycopg.Connection | None = getattr(self._local, "conn", None)
         if conn is None or conn.closed or self._local.pid != os.getpid():
-            self._local.conn, self._local.pid = self._connect(), os.getpid()
-        return self._local.conn
+            conn = self._connect()
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
 
     def _run(self, call: Callable[[psycopg.Connection], T]) -> T:
         """`call` on this thread's connection. A connection that broke since its last use is
@@ -153,7 +155,10 @@ def _upgrade(conn: psycopg.Connection) -> None:
 
 def _rekey(conn: psycopg.Connection) -> None:
     """Drop and re-add the primary key if it is not KEY (an index rebuild, rows in place)."""
-    query = "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = to_regclass(%s) AND contype = 'p'"
+    query = (
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE conrelid = to_regclass(%s) AND contype = 'p'"
+    )
     row = conn.execute(query, (TABLE,)).fetchone()
     wanted = f"PRIMARY KEY ({', '.join(KEY)})"
     if row is not None and row[1] == wanted:

@@ -56,7 +56,8 @@ class SQLiteStore(Store):
             yield from_row(row)
 
     def count(self, job: str) -> int:
-        return self._run(lambda conn: conn.execute(f"SELECT COUNT(*) FROM {TABLE} WHERE job = ?", (job,)).fetchone()[0])
+        query = f"SELECT COUNT(*) FROM {TABLE} WHERE job = ?"
+        return int(self._run(lambda conn: conn.execute(query, (job,)).fetchone()[0]))
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -76,7 +77,7 @@ class SQLiteStore(Store):
         return f"SQLite store {self.path!r}: {exc} for more than {self.timeout:g}s (CRAWLER_STORE_TIMEOUT)"
 
     def _connect(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None and self._local.pid == os.getpid():
             return conn
         try:

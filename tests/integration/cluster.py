@@ -94,14 +94,13 @@ class Cluster:
         )
 
     def _start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log = open(self.tmp_path / f"{name}.log", "ab")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tasks", *args],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
+        with open(self.tmp_path / f"{name}.log", "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "tasks", *args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.processes.append(process)
         return process

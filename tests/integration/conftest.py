@@ -57,13 +57,15 @@ class TwoHostSite:
     def build(self) -> TwoHostSite:
         a, b, n = self.a, self.b, self.PAGES
         a.routes["/robots.txt"] = Response(body="User-agent: *\nDisallow: /private\n", content_type="text/plain")
-        a.routes["/"] = page("A home", ["/a/1", "/private/x", "/gone", "/moved", self.outside, "mailto:x@y.z", b.url("/b/1")])
+        a.routes["/"] = page(
+            "A home", ["/a/1", "/private/x", "/gone", "/moved", self.outside, "mailto:x@y.z", b.url("/b/1")]
+        )
         a.routes["/moved"] = Response(301, headers={"Location": "/a/3"})
         for i in range(1, n + 1):
             children = [f"/a/{c}" for c in (2 * i, 2 * i + 1) if c <= n]
-            a.routes[f"/a/{i}"] = page(f"A {i}", children + [b.url(f"/b/{i}")])
+            a.routes[f"/a/{i}"] = page(f"A {i}", [*children, b.url(f"/b/{i}")])
             kids = [f"/b/{c}" for c in (2 * i, 2 * i + 1) if c <= n]
-            b.routes[f"/b/{i}"] = page(f"B {i}", kids + [a.url("/")])
+            b.routes[f"/b/{i}"] = page(f"B {i}", [*kids, a.url("/")])
         return self
 
     def links(self, url: str) -> list[str]:

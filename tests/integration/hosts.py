@@ -65,12 +65,11 @@ class MultiHost:
     def start_worker(self, host: str) -> None:
         argv = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-Q", "fetch,parse,store", "-c", "2",
                 "-n", f"{host}@%h", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"]
-        log = open(self.tmp_path / f"{host}.log", "ab")
-        self.workers[host] = subprocess.Popen(
-            self.network.command(host, argv), env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
+        with open(self.tmp_path / f"{host}.log", "ab") as log:
+            self.workers[host] = subprocess.Popen(
+                self.network.command(host, argv), env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def kill_worker(self, host: str) -> None:
         process = self.workers.pop(host)

@@ -3,6 +3,7 @@ test can cut the network to it and restore it without touching the server itself
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from urllib.parse import urlsplit, urlunsplit
@@ -82,8 +83,6 @@ class TcpProxy:
 
 
 def _hang_up(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     sock.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from pipeline.frontier import FINISHED
 from tasks import seed
 

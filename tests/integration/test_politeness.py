@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from pipeline.frontier import CANCELLED
 from tasks import seed
 from tests.conftest import TEST_REDIS_URL
@@ -37,7 +39,7 @@ def test_four_workers_keep_the_delay_between_request_starts(cluster, record_prop
 
     for server in (host, other):
         starts = _start_times(server)
-        gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(starts)]
         record_property(f"min_gap_{server.base}", round(min(gaps), 3))
         assert len(starts) == 14, "robots.txt and 13 pages"
         assert min(gaps) >= 0.45, gaps
@@ -61,7 +63,7 @@ def test_robots_crawl_delay_wins_over_a_smaller_delay(cluster):
     starts = _start_times(host)
     assert len(starts) == 8, "robots.txt and 7 pages"
     # From the first request after robots.txt on, its Crawl-delay holds.
-    assert min(b - a for a, b in zip(starts[1:], starts[2:], strict=False)) >= 0.55
+    assert min(b - a for a, b in itertools.pairwise(starts[1:])) >= 0.55
     assert starts[1] - starts[0] >= 0.55, "even the first page waits out the Crawl-delay after robots.txt"
 
 

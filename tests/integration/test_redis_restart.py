@@ -97,7 +97,8 @@ def test_a_redis_restart_mid_crawl_loses_no_chain(tmp_path, private_redis, recor
         cluster.stop()
         site.stop()
 
-    assert sorted(r.url for r in records) == sorted([site.url("/")] + [site.url(f"/p/{i}") for i in range(1, PAGES + 1)])
+    expected = [site.url("/")] + [site.url(f"/p/{i}") for i in range(1, PAGES + 1)]
+    assert sorted(r.url for r in records) == sorted(expected)
     assert all(r.error is None for r in records)
     assert stats.stored == len(records), "each URL stored once"
     record_property("handed_back", handed_back)

@@ -238,7 +238,7 @@ def test_workers_opening_an_old_store_at_the_same_moment_all_succeed_and_keep_ev
 
 def test_both_dialects_define_every_field_of_record_and_nothing_else():
     names = tuple(field.name for field in dataclasses.fields(Record))
-    assert COLUMNS == names
+    assert names == COLUMNS
     for dialect in (SQLITE, POSTGRES):
         ddl = create_table(dialect)
         assert all(f"\n    {name} " in ddl for name in names)

@@ -173,7 +173,8 @@ def test_a_server_that_turns_the_store_url_down_is_a_one_line_config_error(chang
     """A missing database or role cannot be fixed by waiting: the user must change the URL."""
     parts = urlsplit(POSTGRES_URL)
     user = change.get("user", parts.username or "postgres")
-    url = urlunsplit(parts._replace(netloc=f"{user}@{parts.hostname}:{parts.port or 5432}", path=change.get("path", parts.path)))
+    netloc = f"{user}@{parts.hostname}:{parts.port or 5432}"
+    url = urlunsplit(parts._replace(netloc=netloc, path=change.get("path", parts.path)))
 
     with pytest.raises(ConfigError) as info:
         open_store(url)

@@ -21,7 +21,7 @@ CHARSET_PAGES = {
     ),
     "/utf16": (f"<title>{TITLES['/utf16']}</title>".encode("utf-16"), "text/html"),
     "/disagree": (
-        f'<meta charset="iso-8859-1"><title>{TITLES["/disagree"]}</title>'.encode("utf-8"),
+        f'<meta charset="iso-8859-1"><title>{TITLES["/disagree"]}</title>'.encode(),
         "text/html; charset=utf-8",
     ),
 }
@@ -94,7 +94,9 @@ def _peak_rss_mib(pid: int) -> float:
 
 
 @pytest.mark.parametrize(("pool", "concurrency"), [("solo", 1), ("gevent", 8)])
-def test_a_hostile_site_is_crawled_to_the_end_within_bounded_memory(cluster, hostile, record_property, pool, concurrency):
+def test_a_hostile_site_is_crawled_to_the_end_within_bounded_memory(
+    cluster, hostile, record_property, pool, concurrency
+):
     worker = cluster.start_worker(pool, concurrency=concurrency, pool=pool)
     cluster.start_beat()
     started = time.monotonic()

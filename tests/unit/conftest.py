@@ -25,7 +25,7 @@ PAGE_HTML = (
     "<!doctype html><html><head><meta charset='utf-8'>"
     f"<title>  {PAGE_TITLE}  </title></head>"
     "<body><a href='/a'>a</a></body></html>"
-).encode("utf-8")
+).encode()
 SJIS_TITLE = "日本語のページ"
 BIG_SIZE = 200 * 1024
 BOMB_SIZE = 5 * 1024 * 1024
@@ -76,7 +76,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         self._send(404, b"<html><title>Not found</title></html>")
 
-    def _send(self, status: int, body: bytes, content_type: str | None = "text/html; charset=utf-8", **headers: str) -> None:
+    def _send(
+        self, status: int, body: bytes, content_type: str | None = "text/html; charset=utf-8", **headers: str
+    ) -> None:
         self.send_response(status)
         if content_type is not None:
             self.send_header("Content-Type", content_type)
@@ -122,14 +124,14 @@ class _Handler(BaseHTTPRequestHandler):
         time.sleep(float(seconds))
         self._send(200, PAGE_HTML)
 
-    def stall_body(self) -> None:
+    def stall_body(self, seconds: str = "2") -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
         self.send_header("Content-Length", "1000")
         self.end_headers()
         self.wfile.write(b"<html><title>half")
         self.wfile.flush()
-        time.sleep(2)
+        time.sleep(float(seconds))
 
     def trickle(self, size: str = "60", every: str = "0.05") -> None:
         """A body that never pauses long enough for a read timeout, yet takes long."""

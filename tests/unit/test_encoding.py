@@ -9,7 +9,7 @@ import pytest
 from pipeline.encoding import decode_html
 from pipeline.parse import parse_html
 
-RUSSIAN = "Привет, мир! Это тестовая страница о погоде в Москве."
+RUSSIAN = "Привет, мир! Это тестовая страница про погоду в Москве."
 JAPANESE = "日本語のページです。東京の天気は晴れです。"
 FRENCH = "Café crème brûlée à Noël"
 

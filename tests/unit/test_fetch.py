@@ -15,7 +15,14 @@ from pipeline.settings import Policy
 
 from .conftest import BIG_SIZE, PAGE_HTML, PAGE_TITLE, SJIS_TITLE
 
-POLICY = Policy(allow_private=True, timeout=0.5, download_deadline=5.0, max_bytes=100 * 1024, max_redirects=5)
+# The timeout only matters when a test is about it: a loaded machine may take a while to answer.
+POLICY = Policy(allow_private=True, timeout=5.0, download_deadline=10.0, max_bytes=100 * 1024, max_redirects=5)
+# The slow endpoints take this long in all. A timeout or deadline of under a second that
+# works ends the exchange far sooner, so "well under SLOW_SERVER" proves the limit cut it
+# while leaving seconds of slack for a loaded machine.
+SLOW_SERVER = 30.0
+WELL_UNDER = SLOW_SERVER / 3
+TRICKLE_EVERY = 0.05  # seconds between two bytes or header lines: far below any read timeout here
 
 
 @pytest.fixture
@@ -152,42 +159,44 @@ def test_connection_refused_is_transient(fetcher):
 def test_server_slower_than_timeout_is_transient_timeout(site, fetcher):
     started = time.monotonic()
     with pytest.raises(TransientFetchError) as info:
-        fetcher.fetch(site.url("/slow-headers?seconds=3"), Policy(allow_private=True, timeout=0.3))
+        fetcher.fetch(site.url(f"/slow-headers?seconds={SLOW_SERVER}"), Policy(allow_private=True, timeout=0.3))
 
     assert info.value.reason == "timeout"
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < WELL_UNDER, "the read timeout ended the wait, not the server"
 
 
 def test_body_that_stalls_is_transient_timeout(site, fetcher):
     started = time.monotonic()
     with pytest.raises(TransientFetchError) as info:
-        fetcher.fetch(site.url("/stall-body"), Policy(allow_private=True, timeout=0.3))
+        fetcher.fetch(site.url(f"/stall-body?seconds={SLOW_SERVER}"), Policy(allow_private=True, timeout=0.3))
 
     assert info.value.reason == "timeout"
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < WELL_UNDER, "the read timeout ended the wait, not the server"
 
 
 def test_download_deadline_holds_against_a_trickling_server(site, fetcher):
-    # One byte every 50 ms never trips the read timeout, but 40 bytes take 2 s:
-    # the wall-clock deadline of 0.5 s must cut the download short.
+    # A byte every TRICKLE_EVERY never trips the read timeout, but the whole body takes
+    # SLOW_SERVER seconds: the wall-clock deadline of 0.5 s must cut the download short.
     policy = Policy(allow_private=True, timeout=1.0, download_deadline=0.5)
+    size = round(SLOW_SERVER / TRICKLE_EVERY)
     started = time.monotonic()
-    with pytest.raises(TransientFetchError):
-        fetcher.fetch(site.url("/trickle?size=40&every=0.05"), policy)
+    with pytest.raises(TransientFetchError) as info:
+        fetcher.fetch(site.url(f"/trickle?size={size}&every={TRICKLE_EVERY}"), policy)
 
-    assert time.monotonic() - started < 1.5
+    assert info.value.reason == "download deadline exceeded"
+    assert time.monotonic() - started < WELL_UNDER, "the deadline cut the trickle short"
 
 
 def test_body_larger_than_max_bytes_is_permanent_too_large(site, fetcher):
     with pytest.raises(PermanentFetchError) as info:
-        fetcher.fetch(site.url("/big"), Policy(allow_private=True, max_bytes=BIG_SIZE // 2, timeout=1.0))
+        fetcher.fetch(site.url("/big"), Policy(allow_private=True, max_bytes=BIG_SIZE // 2, timeout=5.0))
 
     assert info.value.reason == "too large"
     assert info.value.status == 200
 
 
 def test_body_of_exactly_max_bytes_is_kept(site, fetcher):
-    result = fetcher.fetch(site.url("/exact/5000"), Policy(allow_private=True, max_bytes=5000, timeout=1.0))
+    result = fetcher.fetch(site.url("/exact/5000"), Policy(allow_private=True, max_bytes=5000, timeout=5.0))
 
     assert result.length == 5000
 
@@ -195,7 +204,7 @@ def test_body_of_exactly_max_bytes_is_kept(site, fetcher):
 def test_gzip_bomb_is_cut_off_after_decompression(site, fetcher):
     started = time.monotonic()
     with pytest.raises(PermanentFetchError) as info:
-        fetcher.fetch(site.url("/gzip-bomb"), Policy(allow_private=True, max_bytes=100 * 1024, timeout=1.0))
+        fetcher.fetch(site.url("/gzip-bomb"), Policy(allow_private=True, max_bytes=100 * 1024, timeout=5.0))
 
     assert info.value.reason == "too large"
     assert time.monotonic() - started < 2
@@ -257,7 +266,7 @@ def test_redirect_loop_not_including_the_start_is_permanent(site, fetcher):
 
 def test_too_many_redirects_is_permanent(site, fetcher):
     with pytest.raises(PermanentFetchError) as info:
-        fetcher.fetch(site.url("/redirect/4"), Policy(allow_private=True, timeout=0.5, max_redirects=2))
+        fetcher.fetch(site.url("/redirect/4"), Policy(allow_private=True, timeout=5.0, max_redirects=2))
 
     assert info.value.reason == "too many redirects"
     assert "/html" not in site.requests
@@ -265,7 +274,7 @@ def test_too_many_redirects_is_permanent(site, fetcher):
 
 
 def test_exactly_max_redirects_is_allowed(site, fetcher):
-    result = fetcher.fetch(site.url("/redirect/2"), Policy(allow_private=True, timeout=0.5, max_redirects=2))
+    result = fetcher.fetch(site.url("/redirect/2"), Policy(allow_private=True, timeout=5.0, max_redirects=2))
 
     assert result.final_url == site.url("/html")
     assert len(result.redirects) == 2
@@ -375,28 +384,31 @@ def test_classify(exc, kind, reason):
 
 
 def test_download_deadline_holds_while_headers_trickle(site, fetcher):
-    # Header lines every 50 ms never trip the read timeout; the watchdog cuts the
-    # exchange at the deadline instead of letting 60 lines take 3 s.
+    # A header line every TRICKLE_EVERY never trips the read timeout, and they go on for
+    # SLOW_SERVER seconds: the watchdog must cut the exchange at the deadline.
     policy = Policy(allow_private=True, timeout=1.0, download_deadline=0.5)
+    count = round(SLOW_SERVER / TRICKLE_EVERY)
     started = time.monotonic()
     with pytest.raises(TransientFetchError) as info:
-        fetcher.fetch(site.url("/trickle-headers?count=60&every=0.05"), policy)
+        fetcher.fetch(site.url(f"/trickle-headers?count={count}&every={TRICKLE_EVERY}"), policy)
 
     assert info.value.reason == "download deadline exceeded"
-    assert time.monotonic() - started < 1.2
+    assert time.monotonic() - started < WELL_UNDER, "the deadline cut the trickle short"
 
 
 def test_a_kept_alive_connection_outlives_the_deadline_of_an_earlier_fetch(site, fetcher):
-    # The first exchange's deadline falls while the second, on the same connection, is
-    # waiting for its headers: the second must not be cut by it.
-    assert fetcher.fetch(site.url("/html"), Policy(allow_private=True, timeout=2.0, download_deadline=0.3)).status == 200
+    # The first exchange's deadline (2 s: time enough for it on a loaded machine) falls
+    # while the second, on the same connection, waits 2.5 s for its headers: the second
+    # must not be cut by it.
+    quick = Policy(allow_private=True, timeout=5.0, download_deadline=2.0)
+    assert fetcher.fetch(site.url("/html"), quick).status == 200
 
-    slow = Policy(allow_private=True, timeout=2.0, download_deadline=5.0)
-    assert fetcher.fetch(site.url("/slow-headers?seconds=0.6"), slow).status == 200
+    slow = Policy(allow_private=True, timeout=5.0, download_deadline=10.0)
+    assert fetcher.fetch(site.url("/slow-headers?seconds=2.5"), slow).status == 200
 
 
 def test_stacked_content_encodings_are_capped(site, fetcher):
-    policy = Policy(allow_private=True, timeout=1.0)
+    policy = Policy(allow_private=True, timeout=5.0)
     assert fetcher.fetch(site.url("/stacked?layers=2"), policy).text.endswith("</html>")
 
     with pytest.raises(PermanentFetchError) as info:

@@ -42,7 +42,10 @@ def test_the_scan_sees_the_whole_package():
 
 
 def test_the_scan_would_catch_a_forbidden_import():
-    source = "import os\nfrom celery import shared_task\ndef f():\n    import tasks.app\n    importlib.import_module('kombu')\n"
+    source = (
+        "import os\nfrom celery import shared_task\n"
+        "def f():\n    import tasks.app\n    importlib.import_module('kombu')\n"
+    )
 
     assert {"celery", "tasks", "kombu"} <= imported_roots(ast.parse(source))
 

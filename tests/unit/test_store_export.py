@@ -155,7 +155,9 @@ def test_bad_store_url_is_config_error(url):
 def _records() -> list[Record]:
     return [
         record("http://example.com/", title="Home, \"quoted\"", depth=0, redirects=["http://example.com/r"]),
-        record("http://example.com/gone", status=404, title=None, outlinks=[], error="HTTP 404", content_type="text/html"),
+        record(
+            "http://example.com/gone", status=404, title=None, outlinks=[], error="HTTP 404", content_type="text/html"
+        ),
         record("http://example.com/down", status=None, content_type=None, title=None, outlinks=[], error="timeout"),
     ]
 
@@ -214,7 +216,10 @@ def test_export_has_the_kind_and_a_sitemaps_real_url(fmt):
     export([record(url), record(url, kind="sitemap", outlinks=["http://example.com/listed"])], out, fmt)
 
     text = out.getvalue()
-    rows = [json.loads(line) for line in text.splitlines()] if fmt == "jsonl" else list(csv.DictReader(io.StringIO(text)))
+    if fmt == "jsonl":
+        rows = [json.loads(line) for line in text.splitlines()]
+    else:
+        rows = list(csv.DictReader(io.StringIO(text)))
     assert [(row["url"], row["kind"]) for row in rows] == [(url, "page"), (url, "sitemap")]
 
 
