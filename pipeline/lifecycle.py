@@ -26,6 +26,9 @@ from pipeline.payload import Payload
 from pipeline.settings import Policy, Settings
 from pipeline.urls import hostname, require_canonical
 
+# Past this many doublings the backoff is at its cap anyway (and 2.0 ** attempt would
+# overflow for a very large CRAWLER_MAX_RETRIES).
+MAX_DOUBLINGS = 32
 # Seconds a URL waits while another worker fetches its host's robots.txt.
 ROBOTS_POLL = 0.5
 logger = logging.getLogger(__name__)
@@ -80,7 +83,7 @@ LEASE_LOST = Abandon("lease lost")
 def backoff(attempt: int, policy: Policy, retry_after: float | None = None) -> float:
     """Exponential with jitter, never past the cap (a longer Retry-After is kept by the
     host's schedule: the retry waits there without counting as an attempt)."""
-    wait = random.uniform(0.5, 1.0) * policy.retry_backoff * 2**attempt
+    wait = random.uniform(0.5, 1.0) * policy.retry_backoff * 2.0 ** min(attempt, MAX_DOUBLINGS)
     return min(policy.retry_backoff_max, max(wait, retry_after or 0.0))
 
 

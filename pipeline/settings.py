@@ -88,7 +88,9 @@ class Policy:
         "Seconds before its host's turn that a URL may be handed out, with a countdown (about one dispatcher tick).",
         1.0,
     )
-    version: int = field(default=0, metadata={"doc": "Set when the job is seeded; tells a stale copy.", "internal": True})
+    version: int = field(
+        default=0, metadata={"doc": "Set when the job is seeded; tells a stale copy.", "internal": True}
+    )
 
     def __post_init__(self) -> None:
         if self.lease_timeout <= self.download_deadline + self.timeout:

@@ -22,6 +22,7 @@ def test_backoff_doubles_with_jitter(attempt):
 
 def test_backoff_never_passes_its_cap():
     assert backoff(30, POLICY) == 60.0
+    assert backoff(5000, POLICY) == 60.0, "a huge attempt number is still a number of seconds"
 
 
 def test_a_retry_after_is_waited_for_up_to_the_cap():
