@@ -100,9 +100,9 @@ class Policy:
 
     @property
     def fetch_time_limit(self) -> float:
-        """Celery's hard limit on one fetch task: a backstop behind the fetch's own deadline
-        (robots.txt and the page each get a connect timeout and a read timeout)."""
-        return self.download_deadline + 2 * self.timeout + 40
+        """Celery's hard limit on one fetch task: a backstop behind the fetch's own deadlines
+        (a task may download robots.txt and then the page, each under its own deadline)."""
+        return 2 * (self.download_deadline + self.timeout) + 40
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -28,6 +28,15 @@ class HandingBackConsumer(Consumer):  # type: ignore[misc]
     # then kombu puts the unstarted messages back on their queues itself.
     _connection_lost = False
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # kombu's Redis channel, once its connection is gone, fails a late ack or a
+        # restore with AttributeError (it rebuilds a client from a connection it no
+        # longer has); Celery would take that for a bug and stop the worker. Here it
+        # means what it is, a lost connection: the consumer reconnects.
+        errors: tuple[type[BaseException], ...] = self.conninfo.connection_errors
+        self.connection_errors = (*errors, AttributeError)
+
     def on_connection_error_after_connected(self, exc: Exception) -> None:
         """Closing the broken connection makes kombu's Redis channel restore its
         unacknowledged messages, through a client it may have to build from a
