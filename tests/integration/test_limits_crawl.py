@@ -7,19 +7,18 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import redis
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import TEST_REDIS_URL
 from tests.integration.cli import cli_env, crawl_ok, crawler, describe, status_json, summary
 from tests.integration.cluster import wait_until
 from tests.integration.proxy import free_port
+from tests.integration.scrape import scrape, serving
 from tests.integration.site import Host, page
 
 pytestmark = pytest.mark.integration
@@ -107,24 +106,6 @@ def test_status_prints_a_line_per_limit_hit(limited: LimitedCrawl) -> None:
     assert lines[3] == f"  limit max_pages: dropped {LEFT} URLs (left queued)", result.stdout
 
 
-def _scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def _serving(port: int) -> bool:
-    try:
-        _scrape(port)
-    except OSError:
-        return False
-    return True
-
-
 def test_metrics_count_what_each_limit_dropped(limited: LimitedCrawl) -> None:
     port = free_port("127.0.0.1")
     server = subprocess.Popen(
@@ -132,8 +113,8 @@ def test_metrics_count_what_each_limit_dropped(limited: LimitedCrawl) -> None:
         cwd=limited.directory, env=limited.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        wait_until(lambda: _serving(port), "the metrics endpoint to answer", timeout=30)
-        metrics = _scrape(port)
+        wait_until(lambda: serving(port), "the metrics endpoint to answer", timeout=30)
+        metrics = scrape(port)
     finally:
         server.terminate()
         server.wait(10)
