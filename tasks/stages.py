@@ -1,6 +1,13 @@
 """The three stages of one URL, each a task on its own queue, chained per URL:
 ``fetch.s(job, lease) | parse.s() | store.s()``. Each body asks pipeline.lifecycle what
-to do and translates the answer: the next stage, a retry, or `Ignore` for a stale chain."""
+to do and translates the answer: the next stage, a retry, or `Ignore` for a stale chain.
+
+A worker that consumes the parse and store queues as well as fetch runs the rest of the
+chain itself, at once, instead of sending it through the broker: the page never leaves
+the process, and two of a URL's three messages are never published, consumed or acked.
+Where the stages run on different workers, the chain goes through their queues. Either
+way the fetch message is acknowledged only when its task returns, so a worker killed
+mid-chain leaves the URL to be fetched again under the same lease."""
 
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ from pipeline import lifecycle
 from pipeline.frontier import Lease
 from pipeline.payload import Payload
 from tasks.app import app, runtime
-from tasks.names import FETCH, PARSE, STORE
+from tasks.names import FETCH, PARSE, QUEUES, STORE
 
 
 @app.task(bind=True, name=FETCH, max_retries=None)
@@ -22,7 +29,11 @@ def fetch(self: Any, job: str, lease_data: dict[str, Any], attempt: int = 0, rob
     match outcome:
         case lifecycle.Fetched(payload, handoff):
             send(job, handoff)
-            return payload.to_json()
+            if not consumes(PARSE, STORE):
+                return payload.to_json()
+            self.request.chain = None
+            carry_on(payload)
+            return None
         case lifecycle.RetryAt(countdown, next_attempt):
             raise self.retry(args=(job, lease_data, next_attempt), countdown=countdown)
         case lifecycle.WaitAt(countdown, site):
@@ -45,6 +56,23 @@ def store(self: Any, payload: dict[str, Any], attempt: int = 0) -> None:
         case lifecycle.RetryAt(countdown, next_attempt):
             raise self.retry(args=(payload, next_attempt), countdown=countdown)
     raise Ignore()
+
+
+def consumes(*tasks: str) -> bool:
+    """Whether this worker takes the queues of `tasks` (``-Q``, or every queue without it)."""
+    queues = app.amqp.queues.consume_from
+    return all(QUEUES[task] in queues for task in tasks)
+
+
+def carry_on(payload: Payload) -> None:
+    """Parse and store here what this worker just fetched, as the chain's next two tasks
+    would; a store that must wait is retried from the store queue, like theirs."""
+    parsed = lifecycle.parse(runtime(), payload)
+    match lifecycle.finish(runtime(), parsed):
+        case lifecycle.Stored(handoff):
+            send(parsed.job, handoff)
+        case lifecycle.RetryAt(countdown, attempt):
+            store.apply_async((parsed.to_json(), attempt), countdown=countdown)
 
 
 def send(job: str, leases: list[Lease]) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from pipeline.frontier import FINISHED
 from tasks import seed
 
@@ -12,6 +16,39 @@ def _crawl(cluster, site, job, **policy):
     seed([site.a.url("/")], job=job, allow_private=True, delay=0, allowed_domains=("127.0.0.2",), **policy)
     stats = cluster.wait_finished(job)
     return stats, {record.url: record for record in cluster.records(job)}
+
+
+@contextmanager
+def pushes(client, *queues: str) -> Iterator[Counter[str]]:
+    """How many messages are published to each of the broker's `queues` meanwhile, from
+    Redis's keyspace notifications (switched on for the block, then restored)."""
+    db = client.connection_pool.connection_kwargs.get("db", 0)
+    previous = client.config_get("notify-keyspace-events")["notify-keyspace-events"]
+    client.config_set("notify-keyspace-events", "Kl")
+    pubsub = client.pubsub()
+    pubsub.subscribe(*(f"__keyspace@{db}__:{queue}" for queue in queues))
+    counts: Counter[str] = Counter()
+    try:
+        yield counts
+        while (message := pubsub.get_message(timeout=0.5)) is not None:
+            if message["type"] == "message" and message["data"] in (b"lpush", b"rpush"):
+                counts[message["channel"].decode().rpartition(":")[2]] += 1
+    finally:
+        pubsub.close()
+        client.config_set("notify-keyspace-events", previous)
+
+
+def test_a_worker_of_every_queue_parses_and_stores_what_it_fetched_without_the_broker(cluster, site):
+    # No beat: its ticks go to the store queue, and a crawl's pages hand each other on.
+    cluster.start_worker()
+    with pushes(cluster.client, "fetch", "parse", "store") as published:
+        seed([site.a.url("/")], job="local", allow_private=True, delay=0, allowed_domains=("127.0.0.2",))
+        stats = cluster.wait_finished("local")
+
+    records = cluster.records("local")
+    assert {record.url for record in records} == set(site.depths(site.a.url("/"))) and stats.stored == len(records)
+    assert published["fetch"] >= len(records)
+    assert published["parse"] == published["store"] == 0
 
 
 def test_every_reachable_page_is_stored_once_with_its_shortest_depth(cluster, site):
@@ -109,9 +146,11 @@ def test_workers_specialised_by_stage_with_the_recommended_pools(cluster, site):
     cluster.start_worker("parser", concurrency=2, pool="prefork", queues="parse")
     cluster.start_worker("storer", concurrency=4, pool="threads", queues="store")
     cluster.start_beat()
-    seed([site.a.url("/")], job="stages", allow_private=True, delay=0, allowed_domains=("127.0.0.2",))
-    stats = cluster.wait_finished("stages")
+    with pushes(cluster.client, "parse", "store") as published:
+        seed([site.a.url("/")], job="stages", allow_private=True, delay=0, allowed_domains=("127.0.0.2",))
+        stats = cluster.wait_finished("stages")
 
     expected = site.depths(site.a.url("/"))
     assert {record.url for record in cluster.records("stages")} == set(expected)
     assert stats.stored == len(expected) and stats.leased == 0
+    assert published["parse"] >= len(expected) and published["store"] >= len(expected)
