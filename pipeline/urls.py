@@ -11,6 +11,7 @@ import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
@@ -20,6 +21,9 @@ from pipeline.errors import ConfigError
 SCHEMES = frozenset({"http", "https"})
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# Links repeat from page to page (navigation, footers, indexes): a worker remembers the
+# canonical form of this many recent ones (a few MB) instead of working it out again.
+CANONICAL_CACHE_SIZE = 16_384
 
 
 def canonicalize(url: str, drop_params: Iterable[str] = ()) -> str | None:
@@ -28,6 +32,11 @@ def canonicalize(url: str, drop_params: Iterable[str] = ()) -> str | None:
     `drop_params` names query parameters that never change the page (session ids,
     tracking tags); a name ending in ``*`` is a prefix. Dropping them keeps one page
     from becoming endless URLs."""
+    return _canonical(url, tuple(drop_params))
+
+
+@lru_cache(maxsize=CANONICAL_CACHE_SIZE)
+def _canonical(url: str, drop_params: tuple[str, ...]) -> str | None:
     try:
         parts = urlsplit(url.strip())
         if parts.scheme.lower() not in SCHEMES or not parts.hostname:
@@ -43,7 +52,7 @@ def canonicalize(url: str, drop_params: Iterable[str] = ()) -> str | None:
         netloc = f"[{netloc}]"
     if port is not None and port != _DEFAULT_PORTS[canonical.scheme]:
         netloc = f"{netloc}:{port}"
-    query = _without_params(canonical.query, tuple(drop_params)) if drop_params else canonical.query
+    query = _without_params(canonical.query, drop_params) if drop_params else canonical.query
     return urlunsplit((canonical.scheme, netloc, canonical.path or "/", query, ""))
 
 
