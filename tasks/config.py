@@ -11,14 +11,15 @@ from kombu import Queue
 
 from pipeline.context import DEFAULT_REDIS_URL
 from pipeline.settings import Settings
+from tasks.broker import SOCKET_SCHEME, TRANSPORT
 from tasks.names import DISPATCH, FETCH, PARSE, QUEUES, STORE
 
 
 def broker_url(redis_url: str) -> str:
-    """kombu spells a unix socket ``redis+socket://PATH``; redis-py spells it ``unix://PATH``."""
+    """kombu spells a unix socket ``TRANSPORT+socket://PATH``; redis-py spells it ``unix://PATH``."""
     parts = urlsplit(redis_url)
     if parts.scheme == "unix":
-        return "redis+socket://" + parts.path + (f"?{parts.query}" if parts.query else "")
+        return f"{SOCKET_SCHEME}://" + parts.path + (f"?{parts.query}" if parts.query else "")
     return redis_url
 
 
@@ -34,6 +35,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     url = broker_url(settings.redis_url or DEFAULT_REDIS_URL)
     return {
         "broker_url": url,
+        "broker_transport": TRANSPORT,
         "broker_use_ssl": _broker_tls(settings) or None,
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": {"visibility_timeout": settings.visibility_timeout},
