@@ -1,7 +1,8 @@
 """Link and title extraction from HTML with BeautifulSoup and lxml.
 
 Only the elements that matter (``a``, ``area``, ``base``, ``title``, ``meta``) are
-built into the tree: it halves the parse time of a typical page.
+built into the tree, chosen in lxml's C code (pipeline/soup.py): about a third of the
+cost of bs4's own lxml builder with a SoupStrainer.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from typing import Any
 from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, Tag
-from bs4.filter import SoupStrainer
 
+from pipeline.soup import strained_soup
 from pipeline.urls import canonicalize
 
-_WANTED = SoupStrainer(["a", "area", "base", "title", "meta"])
+_WANTED = ("a", "area", "base", "title", "meta")
 
 
 @dataclass
@@ -34,7 +35,7 @@ def parse_html(
     html: str, url: str, max_outlinks: int = 1000, max_url_length: int = 2048, drop_params: tuple[str, ...] = ()
 ) -> Page:
     """Title and canonical http(s) outlinks of `html`, fetched from `url`."""
-    soup = BeautifulSoup(html, "lxml", parse_only=_WANTED)
+    soup = strained_soup(html, _WANTED)
     base = _base_url(soup, url)
     page = Page(title=_title(soup), nofollow=_meta_nofollow(soup))
     if page.nofollow:
