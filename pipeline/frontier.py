@@ -134,10 +134,12 @@ class Frontier:
         renewed); else seconds to wait; below 0 when the lease is no longer this chain's."""
         return float(self._run("CLAIM_START", host=lease.host, url=lease.member, token=lease.token))
 
-    def release_host(self, lease: Lease) -> list[Lease]:
-        """The request of `lease` is over: free its host slot and hand out what is now due."""
-        rows = self._run("RELEASE_HOST", url=lease.member, token=lease.token, limit=HANDOFF_LIMIT)
-        return [Lease.from_script(row) for row in rows]
+    def release_host(self, lease: Lease) -> list[Lease] | None:
+        """The request of `lease` is over: free its host slot, renew the lease for the
+        steps after the request, and hand out what is now due; None when the lease is no
+        longer this chain's."""
+        owned, rows = self._run("RELEASE_HOST", url=lease.member, token=lease.token, limit=HANDOFF_LIMIT)
+        return [Lease.from_script(row) for row in rows] if owned else None
 
     def postpone(self, host: str, seconds: float, reason: str) -> None:
         """No request to `host` starts, on any worker, for `seconds` (its Retry-After, or

@@ -136,8 +136,15 @@ def attempt_fetch(
         return WaitAt(_within_lease(wait, policy))
     outcome = _request(ctx, frontier, lease, attempt)
     if isinstance(outcome, FetchResult):
-        return Fetched(Payload(job, lease, outcome), frontier.release_host(lease))
+        return _fetched(frontier, Payload(job, lease, outcome))
     return outcome
+
+
+def _fetched(frontier: Frontier, payload: Payload) -> FetchOutcome:
+    """The request is over: its host's slot is freed and the lease renewed, unless the
+    lease went to another chain meanwhile, which then owns the URL."""
+    handoff = frontier.release_host(payload.lease)
+    return LEASE_LOST if handoff is None else Fetched(payload, handoff)
 
 
 def _fetch_robots(ctx: Context, frontier: Frontier, lease: Lease, site: str, attempt: int) -> FetchOutcome:
@@ -156,7 +163,7 @@ def _fetch_robots(ctx: Context, frontier: Frontier, lease: Lease, site: str, att
             ctx.robots.download(frontier.keys, site, policy, ctx.fetcher)
         except PermanentFetchError as exc:
             failed = FetchResult.failed(lease.url, exc.reason, exc.status)
-            return Fetched(Payload(frontier.job, lease, failed), frontier.release_host(lease))
+            return _fetched(frontier, Payload(frontier.job, lease, failed))
         except EgressUnavailable as exc:
             return _keep(frontier, lease, WaitAt(_within_lease(exc.wait, policy), robots_site=site))
     return attempt_fetch(ctx, frontier.job, lease, attempt)
@@ -204,12 +211,16 @@ def parse(ctx: Context, payload: Payload) -> Payload:
     return steps.parse(payload, ctx.frontier(payload.job).policy())
 
 
-def finish(ctx: Context, payload: Payload, attempt: int = 0) -> StoreOutcome:
+def finish(ctx: Context, payload: Payload, attempt: int = 0, renewed: bool = False) -> StoreOutcome:
     """Write the record and complete the lease, only while the lease is this chain's: a
     chain redelivered after its URL was done, or handed to another worker, writes
-    nothing. A store that cannot be written now is tried again without a refetch."""
+    nothing. A store that cannot be written now is tried again without a refetch.
+
+    `renewed` says the caller is the process whose fetch just returned `Fetched` for
+    this payload: that release checked and renewed the lease a moment ago, so the
+    check is not repeated (one Redis round trip of four per URL)."""
     frontier = ctx.frontier(payload.job)
-    if not frontier.extend(payload.lease):
+    if not renewed and not frontier.extend(payload.lease):
         return LEASE_LOST
     record = steps.to_record(payload)
     try:

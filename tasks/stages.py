@@ -67,7 +67,7 @@ def carry_on(payload: Payload) -> None:
     """Parse and store here what this worker just fetched, as the chain's next two tasks
     would; a store that must wait is retried from the store queue, like theirs."""
     parsed = lifecycle.parse(runtime(), payload)
-    match lifecycle.finish(runtime(), parsed):
+    match lifecycle.finish(runtime(), parsed, renewed=True):
         case lifecycle.Stored(handoff):
             send(parsed.job, handoff)
         case lifecycle.RetryAt(countdown, attempt):

@@ -1,6 +1,7 @@
 -- RELEASE_HOST: the request of a leased URL is over: free its host's slot (once per
--- lease), plan the host's next start a delay after this one's, and hand out what is
--- now due. The lease itself stays until COMPLETE.
+-- lease), plan the host's next start a delay after this one's, renew the lease for the
+-- parse and store steps, and hand out what is now due. The lease itself stays until
+-- COMPLETE. A stale token frees, renews and hands out nothing.
 --
 -- KEYS[1]  the job's key prefix, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
 -- Keys:
@@ -13,7 +14,7 @@
 --   due       ZSET    host -> planned start, for hosts with URLs waiting and a free slot
 --   q:HOST    ZSET    the host's waiting URLs -> depth
 --   state     STRING  only a running job hands URLs out
---   leases    ZSET    URL -> lease deadline (new leases added)
+--   leases    ZSET    URL -> lease deadline (renewed; new leases added)
 --   stats     HASH    counters: tokens, dispatched, queued
 -- ARGV[1], a JSON object:
 --   version        int     policy version the caller holds (0: do not check)
@@ -26,10 +27,13 @@
 --   delay          float   seconds between request starts to one host
 --   max_pages      int     URLs handed out for the job at most (0: no limit)
 --   lease_timeout  float   seconds a lease lasts before it is handed out again
--- Returns the new leases, as LEASE does.
+-- Returns {1 when the token owns the URL else 0, the new leases as LEASE returns them}.
 
 local lease_data = owned(A.url, A.token)
-if lease_data and lease_data.s == 1 then
+if not lease_data then
+  return {0, {}}
+end
+if lease_data.s == 1 then
   lease_data.s = 0
   redis.call('HSET', LEASE, A.url, cjson.encode(lease_data))
   local started = tonumber(redis.call('HGET', STARTED, lease_data.h)) or NOW
@@ -37,4 +41,5 @@ if lease_data and lease_data.s == 1 then
   redis.call('HSET', PLANNED, lease_data.h, tostring(planned))
   release_slot(lease_data.h)
 end
-return lease(A.limit)
+redis.call('ZADD', LEASES, NOW + A.lease_timeout, A.url)
+return {1, lease(A.limit)}

@@ -74,7 +74,7 @@ def test_two_dispatchers_lease_each_url_once(redis_client):
             while leases:
                 lease = leases.pop()
                 leased[index].append(lease.url)
-                leases.extend(own.release_host(lease))
+                leases.extend(own.release_host(lease) or [])
 
     threads = [threading.Thread(target=dispatcher, args=(i,)) for i in range(2)]
     for thread in threads:

@@ -164,13 +164,27 @@ def test_release_host_frees_the_slot_once_and_hands_out_the_next_url(redis_clien
     assert redis_client.hget(frontier.keys.key(keys.SLOTS), "a.example") == b"1"
 
 
+def test_release_host_renews_the_lease_for_the_steps_after_the_request(redis_client):
+    frontier = new_frontier(redis_client, lease_timeout=120)
+    frontier.add(Found.seeds(pages("a.example", 1)))
+    (lease,) = frontier.lease()
+    frontier.claim_start(lease)
+    redis_client.zadd(frontier.keys.key(keys.LEASES), {lease.member: 1})  # as if about to expire
+
+    assert frontier.release_host(lease) == []
+
+    deadline = redis_client.zscore(frontier.keys.key(keys.LEASES), lease.member)
+    now = redis_client.time()[0]
+    assert now + 100 < deadline <= now + 121
+
+
 def test_release_host_of_a_stale_token_frees_nothing(redis_client):
     frontier = new_frontier(redis_client, host_concurrency=1)
     frontier.add(Found.seeds(pages("a.example", 2)))
     (lease,) = frontier.lease()
     stale = replace(lease, token=lease.token + 1)
 
-    assert frontier.release_host(stale) == []
+    assert frontier.release_host(stale) is None
     assert redis_client.hget(frontier.keys.key(keys.SLOTS), "a.example") == b"1"
 
 
