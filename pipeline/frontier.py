@@ -41,6 +41,7 @@ from pipeline.frontier_data import (
     member,
     text,
 )
+from pipeline.sent_links import SentLinks
 from pipeline.settings import Policy
 from pipeline.urls import fingerprint, host_key
 
@@ -58,6 +59,8 @@ EXPIRE_LIMIT = 1000
 POLICY_TTL = 5.0
 # Times a call refused for a stale policy is repeated with a fresh one.
 STALE_RETRIES = 3
+# Links a process remembers having sent to one job's frontier (~200 bytes each).
+SENT_LINKS = 50_000
 
 
 class Frontier:
@@ -72,6 +75,7 @@ class Frontier:
         self.policy_ttl = policy_ttl
         self._policy: tuple[float, Policy] | None = None
         self._scripts = lua.register(client)
+        self._sent = SentLinks(SENT_LINKS)
 
     def create(self, policy: Policy) -> Policy:
         """Write the job's policy (keeping scope hosts of earlier seeds); a new job starts
@@ -81,7 +85,8 @@ class Frontier:
         if old is not None:
             hosts = tuple(dict.fromkeys(old.scope_hosts + policy.scope_hosts))
             policy = policy.merged(scope_hosts=hosts)
-        policy = policy.merged(version=time.time_ns() // 1000)
+        # Versions only grow, even when this host's clock is behind the last seeder's.
+        policy = policy.merged(version=max(time.time_ns() // 1000, old.version + 1 if old else 0))
         with self.redis.pipeline() as pipe:
             pipe.set(self.keys.key(keys.CONFIG), json.dumps(policy.to_json()))
             pipe.set(self.keys.key(keys.VERSION), policy.version)
@@ -178,7 +183,8 @@ class Frontier:
         depth handed back is the URL's shortest known: lower than the lease's when a
         shorter path was found while it was leased (its links were scheduled from it)."""
         counted, rows, depth = self._run(
-            "COMPLETE", found=found, url=lease.member, token=lease.token, failed=failed, limit=HANDOFF_LIMIT
+            "COMPLETE", found=found, remember=True, url=lease.member, token=lease.token, failed=failed,
+            limit=HANDOFF_LIMIT,
         )
         return Completed(bool(counted), [Lease.from_script(row) for row in rows], int(depth))
 
@@ -210,20 +216,31 @@ class Frontier:
     def stats(self) -> JobStats:
         return frontier_stats.read(self.redis, self.keys, self._now())
 
-    def _run(self, name: str, found: Found | None = None, **params: Any) -> Any:
+    def _run(self, name: str, found: Found | None = None, remember: bool = False, **params: Any) -> Any:
         """Run script `name` with the job's policy; a policy found stale is read again and
-        the call repeated (the URLs in `found` are chosen again under the new one)."""
+        the call repeated (the URLs in `found` are chosen again under the new one).
+
+        With `remember`, the links of `found` this process sent before (SentLinks) are
+        left out, and those sent are remembered when the reply's first value says the
+        call counted (a stale lease schedules nothing)."""
         for _ in range(STALE_RETRIES):
             policy = self.policy()
+            depth = found.depth if found is not None else 0
             entries = found.entries(policy) if found is not None else []
-            values = _script_params(policy, entries, params, depth=found.depth if found is not None else 0)
+            if remember:
+                entries = self._sent.unsent(entries, depth, policy.version)
+            values = _script_params(policy, entries, params, depth=depth)
             args: list[str | bytes] = [json.dumps(values), *_link_args(entries)]
             try:
-                return self._scripts[name](keys=[self.keys.prefix], args=args)
+                reply = self._scripts[name](keys=[self.keys.prefix], args=args)
             except redis.ResponseError as exc:
                 if not str(exc).startswith("STALE_POLICY"):
                     raise
                 self._policy = None
+                continue
+            if remember and reply[0]:
+                self._sent.sent(entries, depth, policy.version)
+            return reply
         raise StalePolicy(f"job {self.job!r} was re-seeded {STALE_RETRIES} times during one call")
 
 
