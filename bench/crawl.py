@@ -148,13 +148,21 @@ def site_server(pages: int, processes: int) -> Iterator[tuple[subprocess.Popen[b
     """The bench site in a subprocess, and its URL once it is listening."""
     command = [sys.executable, str(SITE_SCRIPT), "--pages", str(pages), "--port", "0",
                "--processes", str(processes)]
+    with url_server(command, "the bench site") as served:
+        yield served
+
+
+@contextmanager
+def url_server(command: list[str], name: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """A server run as `command` in a session of its own, and the URL it prints as its first
+    line once it is listening; `name` says which server it is when it never does."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, start_new_session=True)
     try:
         assert process.stdout is not None
         ready, _, _ = select.select([process.stdout], [], [], SITE_START_SECONDS)
         url = process.stdout.readline().decode().strip() if ready else ""
         if not url.startswith("http://"):
-            raise RuntimeError(f"the bench site did not start within {SITE_START_SECONDS} s")
+            raise RuntimeError(f"{name} did not start within {SITE_START_SECONDS} s")
         yield process, url
     finally:
         stop_tree(process, signal.SIGTERM, SITE_STOP_SECONDS)
