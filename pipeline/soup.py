@@ -39,9 +39,12 @@ class StrainingBuilder(LXMLTreeBuilder):
             raise ParserRejectedMarkup(exc) from exc
         if root is None:
             return
-        for element in root.iter(*self.names):
-            if not any(ancestor.tag in self.names for ancestor in element.iterancestors()):
-                _replay(soup, element)
+        # What comes after </html> is kept by libxml2 in a second root element, a sibling
+        # of the first: links appended there are links all the same.
+        for top in [*reversed(list(root.itersiblings(preceding=True))), root, *root.itersiblings()]:
+            for element in top.iter(*self.names):
+                if not any(ancestor.tag in self.names for ancestor in element.iterancestors()):
+                    _replay(soup, element)
 
 
 def _replay(soup: BeautifulSoup, element: etree._Element) -> None:

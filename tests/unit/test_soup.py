@@ -24,6 +24,10 @@ DOCUMENTS = [
     "<a href='/x'>" * 3 + "unclosed",
     "<a class='x y' rel='a b' href=/r data-x='1'>r</a><a href='/r'>again</a>",
     "<table><tr><td><a href='/cell'>c</a></td></tr></table><p><a href='/p'>p",
+    "<html><body><a href=/in>in</a></body></html><a href=/after>after</a> text <a href=/last>last</a>",
+    "<a href=/before>before</a><html><head><title>t</title></head><body><a href=/in>in</a></body></html>",
+    "<html><body><a href=/1>1</a></body></html></html><title>late</title><a href=/2>2</a></body><a href=/3>3</a>",
+    "<!DOCTYPE html><!-- c --><html><body><a href=/x>x</a></body></html><!-- end --><meta name=robots content=none>",
 ]
 
 
