@@ -96,13 +96,19 @@ def host_key(url: str) -> str:
     return urlsplit(url).netloc
 
 
+@lru_cache(maxsize=CANONICAL_CACHE_SIZE)
 def hostname(url: str) -> str:
     return urlsplit(url).hostname or ""
 
 
 def in_scope(url: str, scope_hosts: Iterable[str], allowed_domains: Iterable[str]) -> bool:
-    """Seed hosts match exactly (any port); allowed domains match with their subdomains."""
-    name = hostname(url).rstrip(".")
+    """Seed hosts match exactly (any port); allowed domains match with their subdomains.
+    Every link of every page is checked, so the answer is kept per host name."""
+    return _name_in_scope(hostname(url).rstrip("."), tuple(scope_hosts), tuple(allowed_domains))
+
+
+@lru_cache(maxsize=CANONICAL_CACHE_SIZE)
+def _name_in_scope(name: str, scope_hosts: tuple[str, ...], allowed_domains: tuple[str, ...]) -> bool:
     if name in {host.lower().rstrip(".") for host in scope_hosts}:
         return True
     domains = (domain.lower().strip(".") for domain in allowed_domains)
