@@ -40,6 +40,8 @@ DEMO_POLICY = {"allow_private": True, "delay": 0.0, "host_concurrency": 4, "site
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 # Paused hosts listed by `crawler status --job`, longest pause first.
 BACKOFFS_SHOWN = 10
+# Seconds between looks at whether the job has ended, between two ticks.
+END_POLL_SECONDS = 0.1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -223,7 +225,17 @@ def _wait(frontier: Frontier, workers: LocalWorkers, settings: Settings, console
                 return stats
             if not workers.alive():
                 raise CrawlError(f"the worker processes stopped; see {workers.log_path}")
-            time.sleep(settings.dispatch_interval)
+            _sleep_unless_done(frontier, settings.dispatch_interval)
+
+
+def _sleep_unless_done(frontier: Frontier, seconds: float) -> None:
+    """Until the next tick, or less when the job ends first: the crawl's wall time should
+    not include most of a tick spent waiting after the last page."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        if frontier.state() in (FINISHED, CANCELLED):
+            return
+        time.sleep(min(left, END_POLL_SECONDS))
 
 
 def _watch(frontiers: list[Frontier]) -> int:
