@@ -144,10 +144,10 @@ def stop_tree(process: subprocess.Popen[bytes], first_signal: int, grace: float)
 
 
 @contextmanager
-def site_server(pages: int, processes: int) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def site_server(pages: int, processes: int, latency: float = 0.0) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """The bench site in a subprocess, and its URL once it is listening."""
     command = [sys.executable, str(SITE_SCRIPT), "--pages", str(pages), "--port", "0",
-               "--processes", str(processes)]
+               "--processes", str(processes), "--latency", str(latency)]
     with url_server(command, "the bench site") as served:
         yield served
 
@@ -323,7 +323,7 @@ def benchmark(args: argparse.Namespace, stack: ExitStack) -> tuple[Result, Path]
     target = stack.enter_context(bench_redis(workdir))
     reset_job(target, args.job)
     stack.callback(reset_job, target, args.job)
-    site, url = stack.enter_context(site_server(args.pages, args.site_processes))
+    site, url = stack.enter_context(site_server(args.pages, args.site_processes, args.latency))
     database = workdir / "crawl.db"
     env = dict(os.environ, CRAWLER_REDIS_URL=target.url, CRAWLER_STORE_URL=f"sqlite:///{database}",
                CRAWLER_DATA_DIR=str(workdir / "data"))
@@ -390,6 +390,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=2000, help="pages of the bench site")
     parser.add_argument("--site-processes", type=int, default=2, help="server processes of the bench site")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds the site waits before each response")
     parser.add_argument("--job", default="bench")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--delay", type=float, default=0.0)

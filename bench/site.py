@@ -12,6 +12,7 @@ import os
 import random
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -113,11 +114,13 @@ def _response(status: int, content_type: str, body: bytes) -> bytes:
 _NOT_FOUND = _response(404, "text/html; charset=utf-8", b"<html><head><title>Not found</title></head></html>")
 
 
-def _handler(routes: dict[str, bytes]) -> type[BaseHTTPRequestHandler]:
+def _handler(routes: dict[str, bytes], latency: float) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the crawler's HTTP session expects
 
         def do_GET(self) -> None:
+            if latency:
+                time.sleep(latency)
             self.wfile.write(routes.get(self.path, _NOT_FOUND))
 
         def log_message(self, format: str, *args: object) -> None:
@@ -139,8 +142,8 @@ class SiteServer:
     its own; with every response pre-rendered a request costs well under a millisecond.
     """
 
-    def __init__(self, site: Site, port: int = 0, processes: int = 2) -> None:
-        self.httpd = _Server(("127.0.0.1", port), _handler(site.responses()))
+    def __init__(self, site: Site, port: int = 0, processes: int = 2, latency: float = 0.0) -> None:
+        self.httpd = _Server(("127.0.0.1", port), _handler(site.responses(), latency))
         self.processes = processes
         self.pids: list[int] = []
 
@@ -193,10 +196,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--seed", type=int, default=Site.seed)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds each response waits, as the web would")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _stop_on_signal)
     signal.signal(signal.SIGINT, _stop_on_signal)
-    with SiteServer(Site(pages=args.pages, seed=args.seed), port=args.port, processes=args.processes) as server:
+    site = Site(pages=args.pages, seed=args.seed)
+    with SiteServer(site, port=args.port, processes=args.processes, latency=args.latency) as server:
         print(server.url, flush=True)
         while True:
             signal.pause()
