@@ -43,7 +43,7 @@ class Transport(kombu_redis.Transport):  # type: ignore[misc]
     # Seconds an idle BRPOP waits (Redis 6 takes fractions). A closing channel waits for
     # its outstanding BRPOP's reply, so that no message it popped is lost: kombu's 1 s
     # made every worker take a second to stop.
-    brpop_timeout = 0.2
+    brpop_timeout = 0.2  # type: ignore[assignment]  # kombu writes its default as the int 1
 
 
 TRANSPORT_ALIASES.setdefault(SOCKET_SCHEME.split("+")[0], TRANSPORT)
