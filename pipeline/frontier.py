@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import redis
@@ -186,6 +187,10 @@ class Frontier:
             "COMPLETE", found=found, remember=True, url=lease.member, token=lease.token, failed=failed,
             limit=HANDOFF_LIMIT,
         )
+        if counted and int(depth) < found.depth and (found.pages or found.sitemaps):
+            # The script listed the links from the shorter depth, but the links left out
+            # as already sent were judged from the lease's: all of them go in again.
+            self.add(replace(found, depth=int(depth)))
         return Completed(bool(counted), [Lease.from_script(row) for row in rows], int(depth))
 
     def hand_back(self, leases: list[Lease]) -> int:

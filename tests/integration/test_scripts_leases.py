@@ -127,3 +127,24 @@ def test_a_frontier_holding_an_old_policy_reads_it_again_and_succeeds(redis_clie
 
     assert len(leases) == 2
     assert holder.policy().dispatch_window == 2
+
+
+def test_links_left_out_as_already_sent_still_count_from_a_depth_lowered_while_leased(redis_client):
+    """A worker leaves out links it sent before from a page as deep; when the page itself
+    was found by a shorter path while it was leased, its links count from that depth."""
+    frontier = new_frontier(redis_client, max_depth=2, host_concurrency=10)
+    root, near, child = "http://a.example/", "http://a.example/near", "http://a.example/child"
+    p, q = "http://a.example/p", "http://a.example/q"
+    frontier.add(Found.seeds([root, near]))
+    leases = {lease.url: lease for lease in frontier.lease()}
+    (one,) = frontier.complete(leases[root], failed=False, found=found(0, "http://a.example/1")).handoff
+    deep = {lease.url: lease for lease in frontier.complete(one, failed=False, found=found(1, p, q)).handoff}
+    assert frontier.complete(deep[p], failed=False, found=found(2, child)).handoff == []
+    assert frontier.stats().queued == 0, "the child of a depth-2 page is past max_depth"
+
+    frontier.complete(leases[near], failed=False, found=found(0, q))  # q is at depth 1 now
+    done = frontier.complete(deep[q], failed=False, found=found(2, child))
+
+    assert done.depth == 1
+    waiting = done.handoff or frontier.lease()
+    assert [(lease.url, lease.depth) for lease in waiting] == [(child, 2)]
