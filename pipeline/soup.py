@@ -15,6 +15,7 @@ from typing import Any
 from bs4 import BeautifulSoup
 from bs4.builder import ParserRejectedMarkup
 from bs4.builder._lxml import LXMLTreeBuilder
+from bs4.filter import SoupStrainer
 from lxml import etree
 
 
@@ -24,6 +25,7 @@ class StrainingBuilder(LXMLTreeBuilder):
     def __init__(self, names: Iterable[str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.names = frozenset(names)
+        self.truncated = False
 
     def feed(self, markup: str | bytes) -> None:
         """Called by BeautifulSoup with each candidate decoding of the document until one
@@ -31,12 +33,17 @@ class StrainingBuilder(LXMLTreeBuilder):
         soup = self.soup
         assert soup is not None, "BeautifulSoup sets its builder's soup before feeding it"
         encoding = None if isinstance(markup, str) else soup.original_encoding
-        parser = etree.HTMLParser(recover=True, encoding=encoding, remove_comments=True, remove_pis=True)
+        parser = etree.HTMLParser(
+            recover=True, encoding=encoding, remove_comments=True, remove_pis=True, huge_tree=True
+        )
         try:
             root = etree.fromstring(markup, parser)
         except (ValueError, LookupError, etree.ParserError) as exc:
             # e.g. a str with an XML encoding declaration: the bytes are tried next.
             raise ParserRejectedMarkup(exc) from exc
+        # A tree past libxml2's limits (even for huge trees: 2,048 levels deep) is cut
+        # short where bs4's own builder, which builds no tree, reads on.
+        self.truncated = any(error.type_name == "ERR_RESOURCE_LIMIT" for error in parser.error_log)
         if root is None:
             return
         # What comes after </html> is kept by libxml2 in a second root element, a sibling
@@ -58,10 +65,15 @@ def _replay(soup: BeautifulSoup, element: etree._Element) -> None:
             _replay(soup, child)
         if child.tail:
             soup.handle_data(child.tail)
-    soup.endData()
     soup.handle_endtag(element.tag)
 
 
 def strained_soup(markup: str, names: Iterable[str]) -> BeautifulSoup:
-    """`markup` as a soup holding only the elements named `names`."""
-    return BeautifulSoup(markup, builder=StrainingBuilder(names))
+    """`markup` as a soup holding only the elements named `names`; bs4's own lxml builder
+    with a SoupStrainer for the rare page lxml's tree cannot hold whole."""
+    names = tuple(names)
+    builder = StrainingBuilder(names)
+    soup = BeautifulSoup(markup, builder=builder)
+    if builder.truncated:
+        return BeautifulSoup(markup, "lxml", parse_only=SoupStrainer(list(names)))
+    return soup
