@@ -60,8 +60,9 @@ EXPIRE_LIMIT = 1000
 POLICY_TTL = 5.0
 # Times a call refused for a stale policy is repeated with a fresh one.
 STALE_RETRIES = 3
-# Links a process remembers having sent to one job's frontier (~200 bytes each).
+# Links a process remembers having sent to its jobs' frontiers (~400 bytes each).
 SENT_LINKS = 50_000
+_SENT = SentLinks(SENT_LINKS)
 
 
 class Frontier:
@@ -76,7 +77,6 @@ class Frontier:
         self.policy_ttl = policy_ttl
         self._policy: tuple[float, Policy] | None = None
         self._scripts = lua.register(client)
-        self._sent = SentLinks(SENT_LINKS)
 
     def create(self, policy: Policy) -> Policy:
         """Write the job's policy (keeping scope hosts of earlier seeds); a new job starts
@@ -233,7 +233,7 @@ class Frontier:
             depth = found.depth if found is not None else 0
             entries = found.entries(policy) if found is not None else []
             if remember:
-                entries = self._sent.unsent(entries, depth, policy.version)
+                entries = _SENT.unsent(self.job, entries, depth, policy.version)
             values = _script_params(policy, entries, params, depth=depth)
             args: list[str | bytes] = [json.dumps(values), *_link_args(entries)]
             try:
@@ -244,7 +244,7 @@ class Frontier:
                 self._policy = None
                 continue
             if remember and reply[0]:
-                self._sent.sent(entries, depth, policy.version)
+                _SENT.sent(self.job, entries, depth, policy.version)
             return reply
         raise StalePolicy(f"job {self.job!r} was re-seeded {STALE_RETRIES} times during one call")
 
