@@ -86,7 +86,8 @@ class Frontier:
         if old is not None:
             hosts = tuple(dict.fromkeys(old.scope_hosts + policy.scope_hosts))
             policy = policy.merged(scope_hosts=hosts)
-        # Versions only grow, even when this host's clock is behind the last seeder's.
+        # A re-seed's version is above the one it replaces, even when this host's clock is
+        # behind the last seeder's (two seedings at the same moment may still race).
         policy = policy.merged(version=max(time.time_ns() // 1000, old.version + 1 if old else 0))
         with self.redis.pipeline() as pipe:
             pipe.set(self.keys.key(keys.CONFIG), json.dumps(policy.to_json()))

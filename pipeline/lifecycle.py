@@ -217,8 +217,10 @@ def finish(ctx: Context, payload: Payload, attempt: int = 0, renewed: bool = Fal
     nothing. A store that cannot be written now is tried again without a refetch.
 
     `renewed` says the caller is the process whose fetch just returned `Fetched` for
-    this payload: that release checked and renewed the lease a moment ago, so the
-    check is not repeated (one Redis round trip of four per URL)."""
+    this payload: that release checked and renewed the lease before the parse, so the
+    check is not repeated (one Redis round trip of four per URL). A lease taken away
+    within that parse would see its record written anyway; its completion is still
+    refused."""
     frontier = ctx.frontier(payload.job)
     if not renewed and not frontier.extend(payload.lease):
         return LEASE_LOST

@@ -23,7 +23,10 @@ _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Links repeat from page to page (navigation, footers, indexes): a worker remembers the
 # canonical form of this many recent ones (a few MB) instead of working it out again.
+# Longer URLs (a data: href, a trap) are worked out each time, so that a hostile page
+# cannot fill the memory with them.
 CANONICAL_CACHE_SIZE = 16_384
+CACHED_URL_LENGTH = 2048
 
 
 def canonicalize(url: str, drop_params: Iterable[str] = ()) -> str | None:
@@ -32,6 +35,8 @@ def canonicalize(url: str, drop_params: Iterable[str] = ()) -> str | None:
     `drop_params` names query parameters that never change the page (session ids,
     tracking tags); a name ending in ``*`` is a prefix. Dropping them keeps one page
     from becoming endless URLs."""
+    if len(url) > CACHED_URL_LENGTH:
+        return _canonical.__wrapped__(url, tuple(drop_params))
     return _canonical(url, tuple(drop_params))
 
 
@@ -96,8 +101,12 @@ def host_key(url: str) -> str:
     return urlsplit(url).netloc
 
 
-@lru_cache(maxsize=CANONICAL_CACHE_SIZE)
 def hostname(url: str) -> str:
+    return _hostname(url) if len(url) <= CACHED_URL_LENGTH else urlsplit(url).hostname or ""
+
+
+@lru_cache(maxsize=CANONICAL_CACHE_SIZE)
+def _hostname(url: str) -> str:
     return urlsplit(url).hostname or ""
 
 

@@ -201,3 +201,14 @@ def test_session_and_tracking_parameters_are_dropped_when_asked():
     assert canonicalize(url, drop) == "http://example.com/a?a=1&b=2"
     assert canonicalize("http://example.com/?utm_source=x", drop) == "http://example.com/"
     assert canonicalize(url) == "http://example.com/a?SessionID=9&a=1&b=2&phpsessid=abc&utm_medium=y&utm_source=x"
+
+
+def test_long_urls_are_canonicalized_but_not_remembered():
+    """A hostile page's huge hrefs must not fill the worker's cache of canonical links."""
+    from pipeline import urls
+
+    long_url = "http://a.example/" + "x" * (urls.CACHED_URL_LENGTH + 1)
+    before = urls._canonical.cache_info().currsize, urls._hostname.cache_info().currsize
+
+    assert canonicalize(long_url) == long_url and hostname(long_url) == "a.example"
+    assert (urls._canonical.cache_info().currsize, urls._hostname.cache_info().currsize) == before
