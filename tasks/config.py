@@ -46,9 +46,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "accept_content": ["json"],
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
-        # Two messages a pool slot: a slot that finishes finds its next task already
-        # reserved (4% more pages/s than one); the frontier bounds what the broker holds.
-        "worker_prefetch_multiplier": 2,
+        # One message a pool slot: with two (4% more pages/s on one job), the job whose
+        # chains started first kept the others' messages waiting behind its own.
+        "worker_prefetch_multiplier": 1,
         "worker_consumer": "tasks.recovery:HandingBackConsumer",
         # Celery would cancel running tasks when the broker connection drops (their
         # messages may be redelivered); the leases already stop a duplicate chain, and
