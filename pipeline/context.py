@@ -1,12 +1,14 @@
 """What one worker process holds on to: a Redis client, an HTTP session, the robots
-cache, the store, and a frontier per job (each keeps its job's policy). Built lazily,
+cache, the store, its WARC files, and a frontier per job (each keeps its job's policy). Built lazily,
 so a process that forks workers opens nothing before the fork; the HTTP session is
 kept per thread, so a threads or gevent pool shares nothing that is not thread-safe."""
 
 from __future__ import annotations
 
+import atexit
 import threading
 from functools import cached_property
+from pathlib import Path
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -20,6 +22,8 @@ from pipeline.proxies import ProxyRotation, parse_proxy
 from pipeline.robots import Robots
 from pipeline.settings import Policy, Settings
 from pipeline.store import Store, open_store
+from pipeline.warc import WarcWriter, warcinfo
+from pipeline.warc_upload import WarcUploader, upload_leftovers
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # Longest wait, in seconds, between two tries of a Redis command while Redis is away.
@@ -46,7 +50,8 @@ class Context:
     @property
     def fetcher(self) -> Fetcher:
         if not hasattr(self._local, "fetcher"):
-            self._local.fetcher = Fetcher(self._proxies)
+            warc = self.warc
+            self._local.fetcher = Fetcher(self._proxies, warc.exchange if warc is not None else None)
         fetcher: Fetcher = self._local.fetcher
         return fetcher
 
@@ -57,6 +62,41 @@ class Context:
     @cached_property
     def store(self) -> Store:
         return open_store(self.settings.store_url, self.settings.store_timeout)
+
+    @cached_property
+    def warc(self) -> WarcWriter | None:
+        """This process's WARC files, when the host writes WARC; closed at exit at the latest."""
+        settings = self.settings
+        if not settings.warc_dir:
+            return None
+        uploader = self._uploader
+        policy = settings.policy
+        writer = WarcWriter(
+            settings.warc_dir,
+            settings.warc_prefix,
+            settings.warc_max_bytes,
+            warcinfo(policy.robots, settings.warc_operator, policy.user_agent),
+            on_closed=uploader.submit if uploader is not None else None,
+        )
+        atexit.register(self.close_warc)
+        return writer
+
+    @cached_property
+    def _uploader(self) -> WarcUploader | None:
+        settings = self.settings
+        if not settings.warc_upload_url:
+            return None
+        uploader = WarcUploader(settings.warc_upload_url, settings.s3_endpoint_url)
+        upload_leftovers(Path(settings.warc_dir), uploader)
+        return uploader
+
+    def close_warc(self) -> None:
+        """Close the WARC file being written (it gets its final name) and finish uploads."""
+        if "warc" not in self.__dict__ or self.warc is None:
+            return
+        self.warc.close()
+        if self._uploader is not None:
+            self._uploader.close()
 
     def frontier(self, job: str) -> Frontier:
         if job not in self._frontiers:

@@ -1,6 +1,10 @@
 """One root exception and a tree under it, so callers retry exactly what is worth
 retrying (``TransientFetchError``) and report the rest once."""
 
+from __future__ import annotations
+
+from pipeline.exchange import Capture
+
 
 class CrawlError(Exception):
     """Root of every error the crawler raises on purpose."""
@@ -25,6 +29,8 @@ class FetchError(CrawlError):
         self.reason = reason
         self.status = status
         self.redirects: list[str] = []
+        # The WARC record of the response that failed, when there was one and an archive.
+        self.capture: Capture | None = None
 
 
 class TransientFetchError(FetchError):

@@ -10,7 +10,9 @@ from typing import Any, TextIO
 from pipeline.store.base import EXPORT_FIELDS, Record
 
 FORMATS = ("jsonl", "csv")
-_EXTRA_FIELDS = ("kind", "content_hash", "length", "elapsed", "encoding", "redirects")
+_EXTRA_FIELDS = (
+    "kind", "content_hash", "length", "elapsed", "encoding", "redirects", "warc_file", "warc_offset", "warc_length"
+)
 
 
 def export(records: Iterable[Record], out: TextIO, fmt: str) -> int:

@@ -4,6 +4,11 @@ One ``requests.Session`` per worker process keeps connections alive. Redirects a
 followed by hand so that every hop passes the caller's checks (scope, robots, address
 guard) before it is requested; the body is streamed so the size cap and the wall-clock
 deadline hold however the server behaves.
+
+Bodies are read as they came over the wire (content coding kept) and decoded here, in
+bounded steps: the size cap holds for a compressed body too, and with an archive every
+exchange (redirect hops, error pages, robots.txt, sitemaps) is handed to it with the
+bytes the server sent, without reading them twice.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -21,12 +27,21 @@ from urllib.parse import urljoin
 import requests
 from urllib3.exceptions import DecodeError, LocationParseError, ReadTimeoutError
 from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.response import ContentDecoder, DeflateDecoder, GzipDecoder, MultiDecoder
 
 from pipeline.connections import CrawlerAdapter
 from pipeline.deadline import deadline as exchange_deadline
 from pipeline.deadline import passed as deadline_passed
 from pipeline.encoding import decode_html
-from pipeline.errors import EgressUnavailable, PermanentFetchError, TransientFetchError
+from pipeline.errors import EgressUnavailable, FetchError, PermanentFetchError, TransientFetchError
+from pipeline.exchange import (
+    TRUNCATED_DISCONNECT,
+    TRUNCATED_LENGTH,
+    TRUNCATED_TIME,
+    Archive,
+    Capture,
+    Exchange,
+)
 from pipeline.guard import check_url
 from pipeline.proxies import ProxyRotation
 from pipeline.settings import Policy
@@ -62,6 +77,10 @@ class FetchResult:
     fetched_at: str = field(default_factory=lambda: utcnow())
     links: list[str] | None = None
     sitemaps: list[str] = field(default_factory=list)
+    warc_file: str | None = None
+    warc_offset: int | None = None
+    warc_length: int | None = None
+    warc_record_id: str | None = None
     body: bytes | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -75,9 +94,24 @@ class FetchResult:
         return cls(**{name: value for name, value in data.items() if name != "body"})
 
     @classmethod
-    def failed(cls, url: str, reason: str, status: int | None = None, redirects: Sequence[str] = ()) -> FetchResult:
+    def failed(
+        cls,
+        url: str,
+        reason: str,
+        status: int | None = None,
+        redirects: Sequence[str] = (),
+        capture: Capture | None = None,
+    ) -> FetchResult:
         final = redirects[-1] if redirects else url
-        return cls(url=url, final_url=final, status=status, error=reason, redirects=list(redirects))
+        result = cls(url=url, final_url=final, status=status, error=reason, redirects=list(redirects))
+        result.archived(capture)
+        return result
+
+    def archived(self, capture: Capture | None) -> None:
+        """Point at the WARC record of the response this result is about."""
+        if capture is not None:
+            self.warc_file, self.warc_offset = capture.file, capture.offset
+            self.warc_length, self.warc_record_id = capture.length, capture.record_id
 
 
 def utcnow() -> str:
@@ -112,16 +146,38 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
+@dataclass
+class _Body:
+    """What was read of one response body: the bytes as received (kept for an archive),
+    the decoded bytes within the limit, and why reading stopped early, if it did."""
+
+    raw: list[bytes] = field(default_factory=list)
+    decoded: list[bytes] = field(default_factory=list)
+    truncated: str | None = None
+    error: FetchError | None = None
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """When the current request went out, and to which address."""
+
+    date: str
+    ip: str | None
+
+
 class Fetcher:
     """Fetches one URL at a time for one worker thread, over kept-alive connections.
 
     Two sessions: one whose connections pass the address guard, and a plain one for
     jobs that allow private addresses. With `proxies`, every request, robots.txt and
-    redirect hops included, goes out through one of them."""
+    redirect hops included, goes out through one of them. With `archive`, every exchange
+    is handed to it as it ends."""
 
-    def __init__(self, proxies: ProxyRotation | None = None) -> None:
+    def __init__(self, proxies: ProxyRotation | None = None, archive: Archive | None = None) -> None:
         self._sessions: dict[bool, requests.Session] = {}
         self.proxies = proxies
+        self.archive = archive
+        self._sent = _Sent("", None)
 
     def session(self, policy: Policy) -> requests.Session:
         if policy.allow_private not in self._sessions:
@@ -150,11 +206,15 @@ class Fetcher:
                 result, body = self._exchange(url, policy, check, limit.at)
             except TransientFetchError as exc:
                 if limit.expired:
-                    raise TransientFetchError("download deadline exceeded", exc.status) from exc
+                    error = TransientFetchError("download deadline exceeded", exc.status)
+                    error.capture = exc.capture
+                    raise error from exc
                 raise
         if limit.expired:
             # A cut connection can also look like a short, complete response.
-            raise TransientFetchError("download deadline exceeded", result.status)
+            error = TransientFetchError("download deadline exceeded", result.status)
+            error.capture = _capture_of(result)
+            raise error
         if keep_body:
             result.body = body
         return result
@@ -174,7 +234,7 @@ class Fetcher:
             location = response.headers.get("Location") if response.status_code in REDIRECT_STATUSES else None
             if location is None:
                 break
-            _drain(response)
+            self._drain(response)
             response.close()
             target = _resolve(current, location, policy.drop_params)
             if target is None:
@@ -204,7 +264,7 @@ class Fetcher:
                 location = response.headers.get("Location") if response.status_code in REDIRECT_STATUSES else None
                 if location is None:
                     break
-                _drain(response)
+                self._drain(response)
                 response.close()
                 url = _resolve(url, location) or ""
                 hops += 1
@@ -217,15 +277,11 @@ class Fetcher:
         except (requests.RequestException, TransientFetchError, ValueError, UnicodeError, LocationParseError):
             return None, ""
         with response:
-            body = b""
-            try:
-                while chunk := response.raw.read1(CHUNK, decode_content=True):
-                    body += chunk
-                    if len(body) >= limit:
-                        break
-            except (Urllib3Error, OSError):
+            body = self._take(response, limit, decode=True, stop_at_limit=True)
+            self._capture(response, body)
+            if body.error is not None and body.truncated != TRUNCATED_LENGTH:
                 return None, ""
-            return response.status_code, body[:limit].decode("utf-8", errors="replace")
+            return response.status_code, b"".join(body.decoded)[:limit].decode("utf-8", errors="replace")
 
     def _get(self, url: str, policy: Policy) -> requests.Response:
         """One request, one hop: redirects are the caller's to check and follow."""
@@ -265,7 +321,8 @@ class Fetcher:
         raise TransientFetchError("download deadline exceeded")
 
     def _request(self, url: str, policy: Policy, proxy: str | None = None) -> requests.Response:
-        return self.session(policy).get(
+        date = _warc_date() if self.archive is not None else ""
+        response = self.session(policy).get(
             url,
             timeout=(policy.timeout, policy.timeout),
             headers={"User-Agent": policy.user_agent},
@@ -273,6 +330,9 @@ class Fetcher:
             allow_redirects=False,
             proxies={"http": proxy, "https": proxy} if proxy else None,
         )
+        if self.archive is not None:
+            self._sent = _Sent(date, None if proxy else _peer(response))
+        return response
 
     def _send(self, url: str, policy: Policy) -> requests.Response:
         try:
@@ -283,8 +343,11 @@ class Fetcher:
             raise PermanentFetchError(f"unusable URL: {type(exc).__name__}") from exc
         if response.status_code in TRANSIENT_STATUSES:
             wait = retry_after(response.headers.get("Retry-After"))
+            capture = self._drain(response)
             response.close()
-            raise TransientFetchError(f"HTTP {response.status_code}", response.status_code, wait)
+            error = TransientFetchError(f"HTTP {response.status_code}", response.status_code, wait)
+            error.capture = capture
+            raise error
         return response
 
     def _read(
@@ -306,11 +369,12 @@ class Fetcher:
             redirects=redirects,
         )
         if response.status_code >= 400:
-            _drain(response)
+            result.archived(self._drain(response))
             result.error = f"HTTP {response.status_code}"
             result.elapsed = round(time.monotonic() - started, 4)
             return result, b""
-        body = self._body(response, policy, deadline)
+        body, capture = self._body(response, policy, deadline)
+        result.archived(capture)
         result.length = len(body)
         result.content_hash = hashlib.sha1(body).hexdigest()
         if media_type in policy.parse_types or media_type is None:
@@ -318,25 +382,129 @@ class Fetcher:
         result.elapsed = round(time.monotonic() - started, 4)
         return result, body
 
-    def _body(self, response: requests.Response, policy: Policy, deadline: float) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            while chunk := response.raw.read1(CHUNK, decode_content=True):
-                size += len(chunk)
-                if size > policy.max_bytes:
-                    raise PermanentFetchError("too large", response.status_code)
-                if time.monotonic() > deadline:
-                    raise TransientFetchError("download deadline exceeded", response.status_code)
-                chunks.append(chunk)
-        except DecodeError as exc:
-            raise PermanentFetchError("undecodable content encoding", response.status_code) from exc
-        except ReadTimeoutError as exc:
-            raise TransientFetchError("timeout", response.status_code) from exc
-        except (Urllib3Error, OSError) as exc:
-            raise TransientFetchError("connection error", response.status_code) from exc
+    def _body(self, response: requests.Response, policy: Policy, deadline: float) -> tuple[bytes, Capture | None]:
+        """The decoded body within the size cap and the deadline; a body past either is an
+        error, archived as far as it was read."""
+        body = self._take(response, policy.max_bytes, decode=True, deadline=deadline)
+        capture = self._capture(response, body)
+        if body.error is not None:
+            body.error.capture = capture
+            raise body.error
         response.raw.release_conn()
-        return b"".join(chunks)
+        return b"".join(body.decoded), capture
+
+    def _drain(self, response: requests.Response, limit: int = DRAIN_BYTES) -> Capture | None:
+        """Read a small body we do not need to its end, so the connection can be reused;
+        a large or broken one is left for close() to drop. Archived all the same."""
+        body = self._take(response, limit, decode=False, stop_at_limit=True)
+        capture = self._capture(response, body)
+        if body.error is None:
+            response.raw.release_conn()
+        return capture
+
+    def _take(
+        self,
+        response: requests.Response,
+        limit: int,
+        decode: bool,
+        deadline: float | None = None,
+        stop_at_limit: bool = False,
+    ) -> _Body:
+        """Read the body as received, decoding it (when `decode`) in steps that never
+        produce more than `limit` bytes, however well a gzip bomb compresses. Past the
+        limit, reading stops: silently with `stop_at_limit`, else as "too large"."""
+        body, size = _Body(), 0
+        try:
+            decoder = _decoder(response.headers.get("Content-Encoding")) if decode else None
+            while chunk := response.raw.read1(CHUNK, decode_content=False):
+                if self.archive is not None:
+                    body.raw.append(chunk)
+                data = decoder.decompress(chunk, max_length=limit - size + 1) if decoder else chunk
+                if not self._keep(body, data, limit - size, response.status_code, stop_at_limit):
+                    return body
+                size += len(data)
+                if deadline is not None and time.monotonic() > deadline:
+                    body.truncated = TRUNCATED_TIME
+                    body.error = TransientFetchError("download deadline exceeded", response.status_code)
+                    return body
+            if decoder is not None:
+                self._keep(body, decoder.decompress(b"") + decoder.flush(), limit - size, response.status_code,
+                           stop_at_limit)
+        except (DecodeError, zlib.error) as exc:
+            body.error = PermanentFetchError("undecodable content encoding", response.status_code)
+            body.error.__cause__ = exc
+        except ReadTimeoutError:
+            body.truncated = TRUNCATED_TIME if deadline_passed() else TRUNCATED_DISCONNECT
+            body.error = TransientFetchError("timeout", response.status_code)
+        except (Urllib3Error, OSError):
+            body.truncated = TRUNCATED_TIME if deadline_passed() else TRUNCATED_DISCONNECT
+            body.error = TransientFetchError("connection error", response.status_code)
+        return body
+
+    @staticmethod
+    def _keep(body: _Body, data: bytes, room: int, status: int, stop_at_limit: bool) -> bool:
+        """Add decoded `data` to the body if it fits in `room`; False when reading must stop."""
+        if len(data) <= room:
+            body.decoded.append(data)
+            return True
+        body.truncated = TRUNCATED_LENGTH
+        if stop_at_limit:
+            body.decoded.append(data[:room])
+        body.error = PermanentFetchError("too large", status)
+        return False
+
+    def _capture(self, response: requests.Response, body: _Body) -> Capture | None:
+        """Hand the exchange to the archive, with the payload as far as it was read."""
+        if self.archive is None:
+            return None
+        request = response.request
+        version = {10: "HTTP/1.0", 11: "HTTP/1.1"}.get(response.raw.version, "HTTP/1.1")
+        exchange = Exchange(
+            url=response.url,
+            date=self._sent.date,
+            request_line=f"{request.method or 'GET'} {request.path_url} HTTP/1.1",
+            request_headers=list(request.headers.items()),
+            protocol=version,
+            status=response.status_code,
+            reason=response.reason or "",
+            headers=list(response.raw.headers.items()),
+            payload=b"".join(body.raw),
+            ip=self._sent.ip,
+            truncated=body.truncated,
+        )
+        return self.archive(exchange)
+
+
+def _decoder(encoding: str | None) -> ContentDecoder | None:
+    """urllib3's decoder of a Content-Encoding; None for identity, or for one we did not
+    ask for (the body is then kept as it came, as urllib3 would keep it)."""
+    value = (encoding or "").strip().lower()
+    if "," in value:
+        return MultiDecoder(value)
+    if value in ("gzip", "x-gzip"):
+        return GzipDecoder()
+    if value == "deflate":
+        return DeflateDecoder()
+    return None
+
+
+def _capture_of(result: FetchResult) -> Capture | None:
+    if result.warc_file is None or result.warc_offset is None or result.warc_length is None:
+        return None
+    return Capture(result.warc_file, result.warc_offset, result.warc_length, result.warc_record_id or "")
+
+
+def _peer(response: requests.Response) -> str | None:
+    """The address the response's connection goes to: the one the guard checked."""
+    sock = getattr(response.raw.connection, "sock", None)
+    try:
+        return str(sock.getpeername()[0]) if sock is not None else None
+    except OSError:
+        return None
+
+
+def _warc_date() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _tunnel_status(exc: requests.RequestException) -> int | None:
@@ -351,20 +519,6 @@ def _resolve(base: str, location: str, drop_params: tuple[str, ...] = ()) -> str
         return canonicalize(urljoin(base, location), drop_params)
     except (ValueError, UnicodeError):
         return None
-
-
-def _drain(response: requests.Response, limit: int = DRAIN_BYTES) -> None:
-    """Read a small body we do not need to its end, so the connection can be reused;
-    a large or broken one is left for close() to drop."""
-    size = 0
-    try:
-        while chunk := response.raw.read1(CHUNK, decode_content=False):
-            size += len(chunk)
-            if size > limit:
-                return
-    except (Urllib3Error, OSError):
-        return
-    response.raw.release_conn()
 
 
 def _media_type(header: str | None) -> str | None:

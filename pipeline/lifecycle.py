@@ -180,7 +180,7 @@ def _request(ctx: Context, frontier: Frontier, lease: Lease, attempt: int) -> Fe
     except TransientFetchError as exc:
         return _transient(frontier, lease, attempt, exc)
     except PermanentFetchError as exc:
-        return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects)
+        return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects, exc.capture)
     except EgressUnavailable as exc:
         # Our proxies are down, not the site: wait for one to come back, same attempt,
         # waking within the lease to renew it however long the proxies' cooldown is.
@@ -202,13 +202,18 @@ def _transient(frontier: Frontier, lease: Lease, attempt: int, exc: TransientFet
     else:
         frontier.postpone(lease.host, countdown, exc.reason)
     if attempt >= policy.max_retries:
-        return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects)
+        return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects, exc.capture)
     return _keep(frontier, lease, RetryAt(countdown, attempt + 1))
 
 
 def parse(ctx: Context, payload: Payload) -> Payload:
-    """Title and outlinks; the page text stops here."""
-    return steps.parse(payload, ctx.frontier(payload.job).policy())
+    """Title and outlinks; the page text stops here. With WARC on, what was found is
+    archived beside the response, as a metadata record that refers to it."""
+    parsed = steps.parse(payload, ctx.frontier(payload.job).policy())
+    record_id = parsed.result.warc_record_id
+    if ctx.warc is not None and record_id:
+        ctx.warc.metadata(parsed.result.final_url, record_id, steps.warc_metadata(parsed))
+    return parsed
 
 
 def finish(ctx: Context, payload: Payload, attempt: int = 0, renewed: bool = False) -> StoreOutcome:

@@ -163,6 +163,20 @@ class Settings:
     flower_user: str = _doc("User name of Flower's basic auth (`celery -A tasks flower`).", "")
     flower_password: str = _doc("Password of Flower's basic auth; Flower refuses to start without both.", "")
     flower_local_only: bool = _doc("Let Flower start without auth, bound to 127.0.0.1 only.", False)
+    warc_dir: str = _doc(
+        "Directory this host's worker processes write WARC files of every HTTP exchange into, each process "
+        "its own files; empty: no WARC.",
+        "",
+    )
+    warc_prefix: str = _doc("First part of each WARC file's name.", "crawler")
+    warc_max_bytes: int = _doc("A WARC file is closed and a new one begun past this size, in bytes.", 1_000_000_000)
+    warc_operator: str = _doc("Who runs the crawl (contact), written into each WARC file's warcinfo record.", "")
+    warc_upload_url: str = _doc(
+        "s3://bucket/prefix: each closed WARC file is uploaded there and removed locally once the upload is "
+        "verified; empty: files stay in CRAWLER_WARC_DIR.",
+        "",
+    )
+    s3_endpoint_url: str = _doc("Endpoint of an S3-compatible store for CRAWLER_WARC_UPLOAD_URL; empty: AWS.", "")
     policy: Policy = field(default_factory=Policy)
 
     def __post_init__(self) -> None:
@@ -173,6 +187,10 @@ class Settings:
             raise ConfigError("CRAWLER_WORKERS and CRAWLER_WORKER_CONCURRENCY must be at least 1")
         if self.robots_cache_size < 1:
             raise ConfigError("CRAWLER_ROBOTS_CACHE_SIZE must be at least 1")
+        if self.warc_max_bytes < 1:
+            raise ConfigError("CRAWLER_WARC_MAX_BYTES must be at least 1")
+        if self.warc_upload_url and not self.warc_dir:
+            raise ConfigError("CRAWLER_WARC_UPLOAD_URL needs CRAWLER_WARC_DIR, where files wait for their upload")
         for proxy in self.proxies:
             parse_proxy(proxy)
 

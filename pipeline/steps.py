@@ -84,7 +84,25 @@ def to_record(payload: Payload) -> Record:
         elapsed=result.elapsed,
         encoding=result.encoding,
         redirects=result.redirects,
+        warc_file=result.warc_file,
+        warc_offset=result.warc_offset,
+        warc_length=result.warc_length,
     )
+
+
+def warc_metadata(payload: Payload) -> list[tuple[str, str]]:
+    """The fields of a page's WARC metadata record: how it was reached and what it links to."""
+    result = payload.result
+    fields = [
+        ("job", payload.job),
+        ("depth", str(payload.lease.depth)),
+        ("fetchedAt", result.fetched_at),
+        ("fetchTimeMs", str(round(result.elapsed * 1000))),
+    ]
+    fields += [("redirect", url) for url in result.redirects]
+    fields += [("outlink", url) for url in payload.outlinks]
+    fields += [("sitemap", url) for url in result.sitemaps]
+    return fields
 
 
 def found(payload: Payload) -> Found:

@@ -10,6 +10,7 @@ from functools import cache, cached_property
 from typing import Any
 
 from celery import Celery
+from celery.signals import worker_process_shutdown, worker_shutdown
 
 from pipeline.context import Context
 from pipeline.settings import Settings
@@ -41,3 +42,11 @@ class _LazyConfig(Mapping[str, Any]):
 
 app = Celery("tasks")
 app.config_from_object(_LazyConfig())
+
+
+@worker_shutdown.connect
+@worker_process_shutdown.connect
+def close_warc(**_: Any) -> None:
+    """A worker that stops (a prefork child too) closes its WARC file, which then gets its
+    final name; one killed outright leaves it as ….open, readable to its last record."""
+    runtime().close_warc()

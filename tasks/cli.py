@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -77,11 +78,13 @@ def _fail(message: str, code: int) -> int:
 
 def cmd_crawl(args: argparse.Namespace) -> int:
     policy = _policy_flags(args)
-    settings = Settings.load(workers=args.workers, proxies=args.proxy, **policy)
+    settings = Settings.load(workers=args.workers, proxies=args.proxy, warc_dir=args.warc, **policy)
     seeds = [require_canonical(url) for url in args.seeds]
     console = Console(stderr=True)
     if settings.proxies:
         os.environ["CRAWLER_PROXIES"] = ",".join(settings.proxies)
+    if args.warc:
+        os.environ["CRAWLER_WARC_DIR"] = str(Path(args.warc).resolve())
     with ExitStack() as stack:
         if args.demo:
             server = stack.enter_context(_demo_server())
@@ -363,6 +366,7 @@ def _parser() -> argparse.ArgumentParser:
         "--proxy", action="append", metavar="URL", help="send requests through this proxy (repeatable: rotation)"
     )
     crawl.add_argument("--demo", action="store_true", help="serve and crawl the bundled demo site")
+    crawl.add_argument("--warc", metavar="DIR", help="write WARC files of every exchange into DIR")
     _add_policy_flags(crawl)
     crawl.set_defaults(run=cmd_crawl)
 

@@ -33,6 +33,11 @@ class Record:
     elapsed: float = 0.0
     encoding: str | None = None
     redirects: list[str] = field(default_factory=list)
+    # The response's WARC record, when the worker wrote WARC: the file's name, and the
+    # record's gzip member in it (seek to the offset, read the length).
+    warc_file: str | None = None
+    warc_offset: int | None = None
+    warc_length: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -17,7 +17,8 @@ TABLE = "pages"
 KEY = ("job", "url", "kind")
 # 1: the table as first released, before versions were kept (an unversioned table is 1).
 # 2: `kind`, in the key; a sitemap's record has its real URL, no longer "sitemap:URL".
-SCHEMA_VERSION = 2
+# 3: warc_file, warc_offset, warc_length.
+SCHEMA_VERSION = 3
 # How schema 1 told a sitemap's record from the page at the same URL.
 _OLD_SITEMAP_PREFIX = "sitemap:"
 # Data changes a version brings, run once on a store brought up to it from an older one.

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import threading
+import zlib
+from collections import Counter
+from pathlib import Path
 
 import pytest
 import redis
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.recordloader import ArcWarcRecord
 
 from pipeline.frontier import Found, Frontier
 from pipeline.settings import Settings
+from pipeline.store.base import Record
+from pipeline.warc import OPEN_SUFFIX
 from tasks import seed
 from tests.conftest import TEST_REDIS_URL
 from tests.integration.cluster import Cluster, wait_until
@@ -33,8 +43,11 @@ def _expected(host: Host) -> set[str]:
     return {host.url("/")} | {host.url(f"/p/{i}") for i in range(1, PAGES + 1)}
 
 
-def test_worker_killed_mid_crawl_loses_nothing_and_stores_nothing_twice(tmp_path, redis_client, slow_site):
-    cluster = Cluster(tmp_path, TEST_REDIS_URL, CRAWLER_LEASE_TIMEOUT="9")
+def test_worker_killed_mid_crawl_loses_nothing_and_stores_nothing_twice(
+    tmp_path, redis_client, slow_site, record_property
+):
+    warc_dir = tmp_path / "warc"
+    cluster = Cluster(tmp_path, TEST_REDIS_URL, CRAWLER_LEASE_TIMEOUT="9", CRAWLER_WARC_DIR=str(warc_dir))
     try:
         victim = cluster.start_worker("victim", concurrency=2)
         cluster.start_beat()
@@ -55,6 +68,41 @@ def test_worker_killed_mid_crawl_loses_nothing_and_stores_nothing_twice(tmp_path
     assert stats.stored == len(urls), "each URL counted as stored exactly once"
     assert stats.requeued > 0, "the kill hit URLs in flight, and they were handed out again"
     assert all(record.error is None for record in records)
+    # At least once into WARC: a URL fetched by the victim and never stored was fetched
+    # again, so its capture may be there twice; never more often than URLs were re-leased.
+    captures = _page_captures(warc_dir, _expected(slow_site))
+    extra = sum(captures.values()) - len(captures)
+    record_property("warc_extra_captures", extra)
+    record_property("requeued", stats.requeued)
+    assert set(captures) == _expected(slow_site)
+    assert extra <= stats.requeued
+    for record in records:
+        assert _response_at(warc_dir, record).rec_headers.get_header("WARC-Target-URI") == record.url
+    assert any(path.name.endswith(OPEN_SUFFIX) for path in warc_dir.iterdir()), "the victim's files stay .open"
+
+
+def _page_captures(warc_dir: Path, pages: set[str]) -> Counter[str]:
+    """How many response records each page has, over every file (a killed worker's too,
+    read up to its last complete record)."""
+    captures: Counter[str] = Counter()
+    for path in warc_dir.iterdir():
+        with open(path, "rb") as stream, contextlib.suppress(ArchiveLoadFailed, EOFError, zlib.error):
+            for record in ArchiveIterator(stream):
+                target = record.rec_headers.get_header("WARC-Target-URI")
+                if record.rec_type == "response" and target in pages:
+                    captures[target] += 1
+    return captures
+
+
+def _response_at(warc_dir: Path, record: Record) -> ArcWarcRecord:
+    """The record's pointer, followed: its file keeps `.open` when its worker was killed."""
+    path = warc_dir / record.warc_file
+    if not path.exists():
+        path = warc_dir / (record.warc_file + OPEN_SUFFIX)
+    with open(path, "rb") as stream:
+        stream.seek(record.warc_offset)
+        member = stream.read(record.warc_length)
+    return next(iter(ArchiveIterator(io.BytesIO(member))))
 
 
 def test_two_dispatchers_lease_each_url_once(redis_client):

@@ -1,0 +1,302 @@
+"""WARC capture without services: the fetcher hands every exchange to a real WarcWriter,
+and the files are read back with warcio as any archive tool would read them."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from pipeline.errors import PermanentFetchError, TransientFetchError
+from pipeline.fetch import Fetcher
+from pipeline.settings import Policy
+from pipeline.warc import OPEN_SUFFIX, WarcWriter, warcinfo
+from tests.unit.conftest import BIG_SIZE, PAGE_HTML
+
+HOST = "warc.test"
+
+
+@pytest.fixture
+def guarded_loopback(monkeypatch):
+    """HOST resolves to 127.0.0.1 and the guard counts that address (only) as public, so
+    the guarded connections run as they do against the real web."""
+    import socket
+
+    from pipeline import guard
+
+    resolve = socket.getaddrinfo
+    monkeypatch.setattr(guard, "is_public", lambda address: address == "127.0.0.1")
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *args, **kw: resolve("127.0.0.1", *args, **kw))
+
+
+@pytest.fixture
+def writer(tmp_path):
+    writer = WarcWriter(str(tmp_path), "test", 10**9, warcinfo(True, "ops@example.org", "test-agent"))
+    yield writer
+    writer.close()
+
+
+@pytest.fixture
+def fetcher(writer):
+    fetcher = Fetcher(archive=writer.exchange)
+    yield fetcher
+    fetcher.close()
+
+
+def url(site, path):
+    return site.url(path).replace("127.0.0.1", HOST)
+
+
+def records(directory):
+    """Every record of every WARC file in `directory`, digests checked, in file order."""
+    found = []
+    for path in sorted(directory.iterdir()):
+        with open(path, "rb") as stream:
+            for record in ArchiveIterator(stream, check_digests="raise"):
+                found.append((path.name, record.rec_type, record.rec_headers, record.http_headers,
+                              record.content_stream().read() if record.rec_type == "metadata"
+                              else record.raw_stream.read()))
+    return found
+
+
+def test_a_page_is_archived_as_a_request_and_a_response_tied_together(site, fetcher, writer, tmp_path,
+                                                                      guarded_loopback):
+    result = fetcher.fetch(url(site, "/html"), Policy(timeout=5.0))
+    writer.close()
+
+    found = records(tmp_path)
+    kinds = [kind for _, kind, *_ in found]
+    assert kinds == ["warcinfo", "response", "request"]
+    info = found[0][4].decode()
+    assert "software: celery-crawler/" in info and "operator: ops@example.org" in info
+    assert "robots: obey" in info and "format: WARC File Format 1.1" in info
+    _, _, response_headers, http, payload = found[1]
+    _, _, request_headers, request_http, _ = found[2]
+    assert response_headers.get_header("WARC-Target-URI") == url(site, "/html")
+    assert response_headers.get_header("WARC-IP-Address") == "127.0.0.1"
+    assert request_headers.get_header("WARC-Concurrent-To") == response_headers.get_header("WARC-Record-ID")
+    assert response_headers.get_header("WARC-Payload-Digest", "").startswith("sha1:")
+    assert response_headers.get_header("WARC-Block-Digest", "").startswith("sha1:")
+    assert http.get_statuscode() == "200" and http.get_header("Content-Type") == "text/html; charset=utf-8"
+    assert payload == PAGE_HTML
+    assert request_http.protocol == "GET" and request_http.statusline == "/html HTTP/1.1"
+    assert request_http.get_header("User-Agent") == Policy().user_agent
+    assert request_http.get_header("Host") == url(site, "").removeprefix("http://")
+    assert result.warc_file == found[1][0] and result.warc_record_id == response_headers.get_header("WARC-Record-ID")
+
+
+def test_the_records_pointer_seeks_straight_to_its_response(site, fetcher, writer, tmp_path):
+    policy = Policy(allow_private=True, timeout=5.0)
+    results = [fetcher.fetch(site.url(path), policy) for path in ("/html", "/plain", "/sjis")]
+    writer.close()
+
+    for result in results:
+        with open(tmp_path / result.warc_file, "rb") as stream:
+            stream.seek(result.warc_offset)
+            member = stream.read(result.warc_length)
+        record = next(iter(ArchiveIterator(io.BytesIO(member))))
+        assert record.rec_type == "response"
+        assert record.rec_headers.get_header("WARC-Target-URI") == result.url
+
+
+def test_a_gzip_body_is_archived_as_sent_and_parsed_decoded(site, fetcher, writer, tmp_path):
+    result = fetcher.fetch(site.url("/gzip-page"), Policy(allow_private=True, timeout=5.0))
+    writer.close()
+
+    assert result.text is not None and "<title>" in result.text
+    (_, _, headers, http, payload) = records(tmp_path)[1]
+    assert http.get_header("Content-Encoding") == "gzip"
+    assert payload[:2] == b"\x1f\x8b" and gzip.decompress(payload) == PAGE_HTML
+    assert headers.get_header("WARC-Truncated") is None
+
+
+def test_every_redirect_hop_is_an_exchange_of_its_own(site, fetcher, writer, tmp_path):
+    result = fetcher.fetch(site.url("/redirect/3"), Policy(allow_private=True, timeout=5.0))
+    writer.close()
+
+    responses = [(h.get_header("WARC-Target-URI"), http.get_statuscode())
+                 for _, kind, h, http, _ in records(tmp_path) if kind == "response"]
+    assert responses == [
+        (site.url("/redirect/3"), "302"),
+        (site.url("/redirect/2?code=302"), "302"),
+        (site.url("/redirect/1?code=302"), "302"),
+        (site.url("/html"), "200"),
+    ]
+    assert result.final_url == site.url("/html")
+    requests = [h.get_header("WARC-Target-URI") for _, kind, h, _, _ in records(tmp_path) if kind == "request"]
+    assert requests == [target for target, _ in responses]
+
+
+def test_error_pages_are_archived_with_their_bodies(site, fetcher, writer, tmp_path):
+    policy = Policy(allow_private=True, timeout=5.0, max_retries=0)
+    result = fetcher.fetch(site.url("/status/404"), policy)
+    with pytest.raises(TransientFetchError) as info:
+        fetcher.fetch(site.url("/status/503"), policy)
+    writer.close()
+
+    found = [(http.get_statuscode(), payload) for _, kind, _, http, payload in records(tmp_path) if kind == "response"]
+    assert found == [
+        ("404", b"<html><title>status 404</title></html>"),
+        ("503", b"<html><title>status 503</title></html>"),
+    ]
+    assert result.error == "HTTP 404" and result.warc_file is not None
+    assert info.value.capture is not None
+
+
+def test_a_body_past_the_size_cap_is_archived_as_far_as_read_and_marked(site, fetcher, writer, tmp_path):
+    cap = BIG_SIZE // 2
+    with pytest.raises(PermanentFetchError) as info:
+        fetcher.fetch(site.url("/big"), Policy(allow_private=True, max_bytes=cap, timeout=5.0))
+    writer.close()
+
+    (_, _, headers, http, payload) = records(tmp_path)[1]
+    assert info.value.reason == "too large" and info.value.capture is not None
+    assert headers.get_header("WARC-Truncated") == "length"
+    assert http.get_header("Content-Length") == str(BIG_SIZE)
+    # What was read within the cap, plus at most the one read that went past it.
+    assert cap < len(payload) <= cap + 64 * 1024 and set(payload) == {ord("x")}
+
+
+def test_a_gzip_bomb_is_archived_compressed_and_cut_at_the_decoded_cap(site, fetcher, writer, tmp_path):
+    with pytest.raises(PermanentFetchError):
+        fetcher.fetch(site.url("/gzip-bomb"), Policy(allow_private=True, max_bytes=100 * 1024, timeout=5.0))
+    writer.close()
+
+    (_, _, headers, _, payload) = records(tmp_path)[1]
+    assert headers.get_header("WARC-Truncated") == "length"
+    assert payload[:2] == b"\x1f\x8b" and len(payload) <= 64 * 1024
+
+
+def test_a_body_cut_by_the_download_deadline_is_marked_time(site, fetcher, writer, tmp_path):
+    policy = Policy(allow_private=True, timeout=5.0, download_deadline=0.5, lease_timeout=600)
+    with pytest.raises(TransientFetchError) as info:
+        fetcher.fetch(site.url("/trickle?size=100&every=0.02"), policy)
+    writer.close()
+
+    (_, _, headers, _, payload) = records(tmp_path)[1]
+    assert info.value.reason == "download deadline exceeded"
+    assert headers.get_header("WARC-Truncated") == "time"
+    assert 0 < len(payload) < 100 and set(payload) == {ord("x")}
+
+
+def test_robots_txt_is_archived_like_a_page(site, fetcher, writer, tmp_path):
+    status, _ = fetcher.get_text(site.url("/robots.txt"), Policy(allow_private=True, timeout=5.0), 1000)
+    writer.close()
+
+    responses = [(h.get_header("WARC-Target-URI"), http.get_statuscode())
+                 for _, kind, h, http, _ in records(tmp_path) if kind == "response"]
+    assert status == 404 and responses == [(site.url("/robots.txt"), "404")]
+
+
+def test_files_rotate_at_their_size_and_each_starts_with_warcinfo(site, tmp_path):
+    writer = WarcWriter(str(tmp_path), "rot", 2000, warcinfo(True, "", "agent"))
+    fetcher = Fetcher(archive=writer.exchange)
+    paths = ["/html", "/plain", "/sjis", "/untyped", "/exact/300", "/gzip-page"]
+    results = [fetcher.fetch(site.url(path), Policy(allow_private=True, timeout=5.0)) for path in paths]
+    open_before_close = [p.name for p in tmp_path.iterdir() if p.name.endswith(OPEN_SUFFIX)]
+    writer.close()
+
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len(names) >= 3 and not any(name.endswith(OPEN_SUFFIX) for name in names)
+    assert len(open_before_close) <= 1
+    serials = [name.split("-")[2] for name in names]
+    assert serials == [f"{n:05d}" for n in range(len(names))]
+    for name in names:
+        assert name.startswith("rot-") and name.endswith(f"-{os.getpid()}.warc.gz")
+        with open(tmp_path / name, "rb") as stream:
+            assert next(iter(ArchiveIterator(stream))).rec_type == "warcinfo"
+    assert {result.warc_file for result in results} <= set(names)
+    fetcher.close()
+
+
+def test_a_killed_writer_leaves_an_open_file_readable_to_its_last_record(site, tmp_path):
+    """A child writes records until it is SIGKILLed mid-way; what it left is a valid WARC up
+    to the last complete record, and another writer never appends to it."""
+    script = textwrap.dedent(f"""
+        import sys
+        from pipeline.exchange import Exchange
+        from pipeline.warc import WarcWriter, warcinfo
+        writer = WarcWriter({str(tmp_path)!r}, "killed", 10**9, warcinfo(True, "", "agent"))
+        body = bytes(range(256)) * 4096
+        n = 0
+        while True:
+            writer.exchange(Exchange("http://example.com/%d" % n, "2026-01-01T00:00:00Z", "GET / HTTP/1.1", [],
+                                     "HTTP/1.1", 200, "OK", [("Content-Length", str(len(body)))], body))
+            n += 1
+            if n == 20:
+                print("ready", flush=True)
+    """)
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, cwd=os.getcwd())
+    assert child.stdout.readline() == b"ready\n"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    after = WarcWriter(str(tmp_path), "killed", 10**9, warcinfo(True, "", "agent"))
+    after.exchange(_exchange())
+    after.close()
+
+    left = [p for p in tmp_path.iterdir() if p.name.endswith(OPEN_SUFFIX)]
+    assert len(left) == 1 and left[0].name.endswith(f"-{child.pid}.warc.gz{OPEN_SUFFIX}")
+    responses = 0
+    with open(left[0], "rb") as stream:
+        iterator = ArchiveIterator(stream, check_digests="raise")
+        try:
+            for record in iterator:
+                if record.rec_type == "response":
+                    assert hashlib.sha1(record.raw_stream.read()).digest() == hashlib.sha1(
+                        bytes(range(256)) * 4096).digest()
+                    responses += 1
+        except Exception:
+            pass  # the record the kill cut short: everything before it was read and checked
+    assert responses >= 20
+    closed = [p for p in tmp_path.iterdir() if not p.name.endswith(OPEN_SUFFIX)]
+    assert len(closed) == 1 and closed[0].name.endswith(f"-{os.getpid()}.warc.gz")
+
+
+def test_a_forked_child_writes_a_file_of_its_own(tmp_path):
+    writer = WarcWriter(str(tmp_path), "fork", 10**9, warcinfo(True, "", "agent"))
+    writer.exchange(_exchange())
+    pid = os.fork()
+    if pid == 0:
+        writer.exchange(_exchange())
+        writer.close()
+        os._exit(0)
+    os.waitpid(pid, 0)
+    writer.exchange(_exchange())
+    writer.close()
+
+    kinds = {}
+    for path in tmp_path.iterdir():
+        with open(path, "rb") as stream:
+            kinds[path.name.rsplit("-", 1)[1]] = [record.rec_type for record in ArchiveIterator(stream)]
+    assert kinds == {
+        f"{os.getpid()}.warc.gz": ["warcinfo", "response", "request", "response", "request"],
+        f"{pid}.warc.gz": ["warcinfo", "response", "request"],
+    }
+
+
+def test_warcio_check_accepts_the_files(site, fetcher, writer, tmp_path):
+    policy = Policy(allow_private=True, timeout=5.0, max_retries=0)
+    for path in ("/html", "/gzip-page", "/redirect/2", "/status/404", "/plain"):
+        fetcher.fetch(site.url(path), policy)
+    writer.close()
+
+    files = [str(p) for p in tmp_path.iterdir()]
+    checked = subprocess.run([sys.executable, "-m", "warcio.cli", "check", "-v", *files],
+                             capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "digest pass" in checked.stdout
+
+
+def _exchange():
+    from pipeline.exchange import Exchange
+
+    return Exchange("http://example.com/", "2026-01-01T00:00:00Z", "GET / HTTP/1.1", [("Accept", "*/*")],
+                    "HTTP/1.1", 200, "OK", [("Content-Length", "2")], b"ok")
