@@ -17,7 +17,7 @@ import hashlib
 import re
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -146,6 +146,16 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
+class _Session(requests.Session):
+    """Redirects are followed by the fetcher, hop by hop. requests would still read a
+    redirect's whole body, without a size cap or a deadline, to prepare `Response.next`
+    (which nothing here uses), and so take it from the archive and the connection's
+    address from its record."""
+
+    def resolve_redirects(self, *args: Any, **kwargs: Any) -> Generator[requests.Response, None, None]:
+        yield from ()
+
+
 @dataclass
 class _Body:
     """What was read of one response body: the bytes as received (kept for an archive),
@@ -181,7 +191,7 @@ class Fetcher:
 
     def session(self, policy: Policy) -> requests.Session:
         if policy.allow_private not in self._sessions:
-            session = requests.Session()
+            session = _Session()
             # Proxies come from CRAWLER_PROXIES only: HTTP_PROXY and the like are not for us.
             session.trust_env = False
             adapter = CrawlerAdapter(guarded=not policy.allow_private)

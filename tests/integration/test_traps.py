@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from warcio.archiveiterator import ArchiveIterator
 
 from tasks import seed
 from tests.integration.site import Host, Response, page
@@ -93,10 +94,16 @@ def _peak_rss_mib(pid: int) -> float:
     raise AssertionError("no VmHWM")
 
 
-@pytest.mark.parametrize(("pool", "concurrency"), [("solo", 1), ("gevent", 8)])
+@pytest.mark.parametrize(
+    ("pool", "concurrency", "warc"), [("solo", 1, False), ("gevent", 8, False), ("gevent", 8, True)]
+)
 def test_a_hostile_site_is_crawled_to_the_end_within_bounded_memory(
-    cluster, hostile, record_property, pool, concurrency
+    cluster, hostile, record_property, tmp_path, pool, concurrency, warc
 ):
+    """With WARC on too: what is archived of a huge page or a bomb is what was read within
+    the cap, never a second copy of the rest."""
+    if warc:
+        cluster.env["CRAWLER_WARC_DIR"] = str(tmp_path / "warc")
     worker = cluster.start_worker(pool, concurrency=concurrency, pool=pool)
     cluster.start_beat()
     started = time.monotonic()
@@ -122,6 +129,23 @@ def test_a_hostile_site_is_crawled_to_the_end_within_bounded_memory(
     assert [url for url in records if "/sess" in url] == [hostile.url("/sess")], "session ids are dropped"
     assert max(url.count("/a") for url in records) <= 6
     assert elapsed < 60, "the trickling page did not hold the crawl up"
+    if warc:
+        cluster.stop()
+        truncated = _truncated_captures(tmp_path / "warc")
+        assert truncated[hostile.url("/huge")] == "length" and truncated[hostile.url("/bomb")] == "length"
+        assert truncated[hostile.url("/slow")] == "time"
+
+
+def _truncated_captures(warc_dir: Path) -> dict[str, str]:
+    """WARC-Truncated of every response record that has one, by URL."""
+    found = {}
+    for path in warc_dir.iterdir():
+        with open(path, "rb") as stream:
+            for record in ArchiveIterator(stream):
+                reason = record.rec_headers.get_header("WARC-Truncated")
+                if record.rec_type == "response" and reason:
+                    found[record.rec_headers.get_header("WARC-Target-URI")] = reason
+    return found
 
 
 LOOPBACK_SPELLINGS = ["127.0.0.1", "127.1.2.3", "localhost", "[::1]", "[::ffff:127.0.0.1]", "0.0.0.0", "2130706433"]

@@ -1,0 +1,657 @@
+"""WARC output end to end: the real `crawler crawl --warc DIR` against a small site that
+records every byte it sends, then the files read back with the tools an archive uses
+(warcio, cdxj-indexer, pywb) and checked against what the server actually sent and what
+the store points at.
+
+The site is crawled once per module (two worker processes, so two WARC files); every
+test reads that crawl. The pywb replay runs from its own virtual environment (pywb pins
+an old redis client, so it cannot share the project's): CRAWLER_TEST_PYWB names its bin
+directory, else <repo>/.venv-replay/bin, which `.ci/run` creates."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import gzip
+import hashlib
+import http.client
+import io
+import json
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from warcio.archiveiterator import ArchiveIterator
+
+from tests.conftest import TEST_REDIS_URL
+from tests.integration.cli import REPO, assert_nothing_left, by_url, cli_env, crawl_ok, export_jsonl, kill_leftovers
+from tests.integration.site import QuietServer
+
+pytestmark = pytest.mark.integration
+
+JOB = "warc-e2e"
+MAX_BYTES = 100_000  # CRAWLER_MAX_BYTES of the crawl: /huge is three times that
+HUGE_SIZE = 300_000
+PYWB_START_WITHIN = 60  # seconds for `wayback` to answer its first request
+# {prefix}-{17-digit UTC timestamp}-{5-digit serial}-{hostname}-{pid}.warc.gz
+FILE_NAME = re.compile(r"crawler-(\d{17})-(\d{5})-(.+)-(\d+)\.warc\.gz")
+
+
+# --- the site -----------------------------------------------------------------------------
+
+
+def _html(title: str, body: str = "") -> bytes:
+    return f"<html><head><title>{title}</title></head><body>{body}</body></html>".encode()
+
+
+_rng = random.Random(20260101)  # the same bytes every run
+BINARY = _rng.randbytes(4096)
+HUGE = b"<html><body>" + _rng.randbytes(HUGE_SIZE // 2).hex().encode()[: HUGE_SIZE - 12]
+LINKS = ["/hop1", "/gzip", "/chunked", "/blob.bin", "/huge", "/missing"]
+HOME = _html("WARC home", "".join(f'<a href="{link}">{link}</a> ' for link in LINKS))
+LANDED = _html("Landed", "<p>after two redirects</p>")
+GZIP_HTML = _html("Gzipped", "<p>" + "compressible text " * 200 + "</p>")
+GZIP_BODY = gzip.compress(GZIP_HTML, mtime=0)
+CHUNKED_HTML = _html("Chunked", "<p>" + "sent in pieces " * 300 + "</p>")
+CHUNK_SIZES = (1, 100, 1000)  # then the rest: chunks of different sizes, one of a byte
+MISSING = _html("Not here", "<p>404</p>")
+ROBOTS = b"User-agent: *\nAllow: /\n"
+SITEMAP_MISSING = b"no sitemap here"
+
+
+@dataclass
+class Sent:
+    """One request the site answered: what it sent, body byte for byte (for /huge, the
+    whole body it set out to send; the crawler hangs up part way)."""
+
+    path: str
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sha1(self) -> str:
+        return hashlib.sha1(self.body).hexdigest()
+
+
+class WarcSite:
+    """127.0.0.1, a port of its own: every kind of exchange the WARC output must keep."""
+
+    def __init__(self) -> None:
+        self.sent: list[Sent] = []
+        self._lock = threading.Lock()
+        self.server = QuietServer(("127.0.0.1", 0), self._handler())
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def start(self) -> WarcSite:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def log(self) -> list[Sent]:
+        with self._lock:
+            return list(self.sent)
+
+    def by_path(self) -> dict[str, Sent]:
+        log = self.log()
+        paths = Counter(sent.path for sent in log)
+        assert all(n == 1 for n in paths.values()), f"paths requested more than once: {paths}"
+        return {sent.path: sent for sent in log}
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                path = self.path
+                if path == "/":
+                    self.plain(path, 200, HOME)
+                elif path == "/robots.txt":
+                    self.plain(path, 200, ROBOTS, "text/plain")
+                elif path == "/sitemap.xml":
+                    self.plain(path, 404, SITEMAP_MISSING, "text/plain")
+                elif path == "/hop1":
+                    self.plain(path, 301, b"moved permanently", "text/plain", {"Location": "/hop2"})
+                elif path == "/hop2":
+                    self.plain(path, 302, b"found elsewhere", "text/plain", {"Location": site.url("/landed")})
+                elif path == "/landed":
+                    self.plain(path, 200, LANDED)
+                elif path == "/gzip":
+                    self.plain(path, 200, GZIP_BODY, extra={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+                elif path == "/chunked":
+                    self.chunked(path, CHUNKED_HTML)
+                elif path == "/blob.bin":
+                    self.plain(path, 200, BINARY, "application/octet-stream")
+                elif path == "/huge":
+                    self.plain(path, 200, HUGE)
+                else:
+                    self.plain(path, 404, MISSING)
+
+            def record(self, path: str, status: int, body: bytes, headers: dict[str, str]) -> None:
+                # Logged before the body goes out: the crawl may hang up on /huge mid-way.
+                with site._lock:
+                    site.sent.append(Sent(path, status, body, headers))
+
+            def plain(
+                self,
+                path: str,
+                status: int,
+                body: bytes,
+                content_type: str = "text/html; charset=utf-8",
+                extra: dict[str, str] | None = None,
+            ) -> None:
+                headers = {"Content-Type": content_type, "Content-Length": str(len(body)), **(extra or {})}
+                self.record(path, status, body, headers)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                try:
+                    self.wfile.write(body)
+                except OSError:
+                    self.close_connection = True  # the client stopped reading (/huge)
+
+            def chunked(self, path: str, body: bytes) -> None:
+                headers = {"Content-Type": "text/html; charset=utf-8", "Transfer-Encoding": "chunked"}
+                self.record(path, 200, body, headers)
+                self.send_response(200)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                pieces, rest = [], body
+                for size in CHUNK_SIZES:
+                    pieces.append(rest[:size])
+                    rest = rest[size:]
+                pieces.append(rest)
+                for piece in pieces:
+                    self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+
+            def log_message(self, format: str, *args: object) -> None:
+                """`sent` is the record."""
+
+        return Handler
+
+
+# --- the WARC files, read back --------------------------------------------------------------
+
+
+@dataclass
+class WarcRecord:
+    file: str
+    offset: int
+    length: int
+    kind: str
+    headers: Any  # warcio StatusAndHeaders of the WARC record
+    http: Any  # the HTTP headers (response, request), else None
+    payload: bytes  # response/request: the payload as stored (no decoding); others: the block
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get_header(name)
+
+    @property
+    def uri(self) -> str | None:
+        return self.header("WARC-Target-URI")
+
+    @property
+    def id(self) -> str:
+        return self.header("WARC-Record-ID") or ""
+
+
+def read_warcs(directory: Path) -> list[WarcRecord]:
+    """Every record of every file, in file order. Digests are the business of the tests
+    that check them (warcio check, the payloads against what was sent), not of this."""
+    found = []
+    for path in sorted(directory.iterdir()):
+        with open(path, "rb") as stream:
+            iterator = ArchiveIterator(stream)
+            for record in iterator:
+                if record.rec_type in ("response", "request"):
+                    payload = record.raw_stream.read()
+                else:
+                    payload = record.content_stream().read()
+                iterator.read_to_end(record)
+                found.append(WarcRecord(path.name, iterator.get_record_offset(), iterator.get_record_length(),
+                                        record.rec_type, record.rec_headers, record.http_headers, payload))
+    return found
+
+
+def warc_sha1(data: bytes) -> str:
+    """A payload digest as warcio writes it: sha1:BASE32."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode()
+
+
+def warc_date(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+# --- the crawl, shared by the tests -----------------------------------------------------------
+
+
+@dataclass
+class Crawl:
+    site: WarcSite
+    directory: Path  # the crawl's working directory: ./crawl.db is the store
+    warc_dir: Path
+    names: list[str]  # the WARC directory's entries when `crawler crawl` had exited
+    records: list[WarcRecord]
+    export: dict[str, dict]
+    env: dict[str, str]
+    started: datetime
+    ended: datetime
+
+    def responses(self, url: str) -> list[WarcRecord]:
+        return [r for r in self.records if r.kind == "response" and r.uri == url]
+
+    def response(self, url: str) -> WarcRecord:
+        found = self.responses(url)
+        assert len(found) == 1, f"{len(found)} response records of {url}"
+        return found[0]
+
+    def files(self) -> list[str]:
+        return [str(self.warc_dir / name) for name in self.names]
+
+
+@pytest.fixture(scope="module")
+def crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawl]:
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"integration tests need a Redis at {TEST_REDIS_URL}: {exc}")
+    client.flushdb()
+    site = WarcSite().start()
+    directory = tmp_path_factory.mktemp("warc-crawl")
+    warc_dir = directory / "warc"
+    env = cli_env(TEST_REDIS_URL, CRAWLER_MAX_BYTES=str(MAX_BYTES), CRAWLER_SITEMAPS="true")
+    for name in [name for name in env if name.startswith("CRAWLER_WARC_") or name == "CRAWLER_S3_ENDPOINT_URL"]:
+        del env[name]
+    try:
+        started = datetime.now(UTC)
+        job, _ = crawl_ok(
+            directory, site.url("/"), "--job", JOB, "--warc", str(warc_dir), "--allow-private", "--delay", "0",
+            "--workers", "2", env=env,
+        )
+        ended = datetime.now(UTC)
+        assert job == JOB
+        assert_nothing_left(directory)  # the workers shut down: that is when files are closed
+        names = sorted(path.name for path in warc_dir.iterdir())
+        export = by_url(export_jsonl(directory, JOB, env=env))
+        yield Crawl(site, directory, warc_dir, names, read_warcs(warc_dir), export, env, started, ended)
+    finally:
+        kill_leftovers(directory)
+        site.stop()
+        client.flushdb()
+        client.close()
+
+
+# --- the tests ---------------------------------------------------------------------------------
+
+
+EXPECTED_PATHS = {"/robots.txt", "/sitemap.xml", "/", "/hop1", "/hop2", "/landed", *LINKS}
+
+
+def test_files_are_closed_named_and_each_begins_with_warcinfo(crawl: Crawl) -> None:
+    # (g) `crawler crawl` exited: every worker closed its file, none is left as ….open.
+    assert crawl.names, "no WARC file written"
+    assert not [name for name in crawl.names if name.endswith(".open")], f"files left open: {crawl.names}"
+    assert all(FILE_NAME.fullmatch(name) for name in crawl.names), crawl.names
+    # Two worker processes, a file each (a process that fetched nothing writes none).
+    pids = {FILE_NAME.fullmatch(name).group(4) for name in crawl.names}
+    assert len(pids) == len(crawl.names) <= 2, crawl.names
+    by_file: dict[str, list[WarcRecord]] = {}
+    for record in crawl.records:
+        by_file.setdefault(record.file, []).append(record)
+    assert sorted(by_file) == crawl.names
+    for name, records in by_file.items():
+        assert records[0].kind == "warcinfo" and records[0].offset == 0, name
+        assert records[0].header("WARC-Filename") == name
+        assert [r.kind for r in records].count("warcinfo") == 1, name
+        info = records[0].payload.decode()
+        assert "software: celery-crawler/" in info and "format: WARC File Format 1.1" in info, info
+        assert "robots: obey" in info, info
+        for record in records:
+            assert record.headers.protocol == "WARC/1.1", (name, record.kind, record.headers.protocol)
+        # The records tile the file: each gzip member starts where the one before ended.
+        ends = [r.offset + r.length for r in records]
+        assert [r.offset for r in records[1:]] == ends[:-1], name
+        assert ends[-1] == (crawl.warc_dir / name).stat().st_size, name
+
+
+def test_every_exchange_is_one_response_and_one_request_tied_together(crawl: Crawl) -> None:
+    # (a) What the server answered, and the WARC files, URL by URL.
+    sent = crawl.site.by_path()
+    assert set(sent) == EXPECTED_PATHS
+    server = Counter(crawl.site.url(path) for path in sent)
+    responses = Counter(r.uri for r in crawl.records if r.kind == "response")
+    requests = Counter(r.uri for r in crawl.records if r.kind == "request")
+    assert responses == server, "response records per URL differ from the requests the site answered"
+    assert requests == server, "request records per URL differ from the requests the site answered"
+    by_id = {r.id: r for r in crawl.records}
+    assert len(by_id) == len(crawl.records), "WARC-Record-IDs are not unique"
+    for request in (r for r in crawl.records if r.kind == "request"):
+        response = by_id.get(request.header("WARC-Concurrent-To") or "")
+        assert response is not None and response.kind == "response", f"request of {request.uri} ties to nothing"
+        assert response.uri == request.uri
+        # The request directly follows its response, in the same file.
+        index = crawl.records.index(response)
+        assert crawl.records[index + 1] is request, request.uri
+        path = request.uri.removeprefix(crawl.site.base)
+        assert (request.http.protocol, request.http.statusline) == ("GET", f"{path} HTTP/1.1")
+        assert request.http.get_header("Host") == crawl.site.base.removeprefix("http://")
+        assert (request.http.get_header("User-Agent") or "").startswith("celery-crawler/")
+        assert request.payload == b""
+        assert request.header("WARC-Date") == response.header("WARC-Date")
+
+
+def test_every_exchange_has_its_date_and_the_address_it_went_to(crawl: Crawl) -> None:
+    wrong = []
+    for record in crawl.records:
+        if record.kind not in ("response", "request"):
+            continue
+        when = warc_date(record.header("WARC-Date") or "")
+        assert crawl.started <= when <= crawl.ended, (record.uri, when)
+        if record.header("WARC-IP-Address") != "127.0.0.1":
+            wrong.append((record.kind, record.uri, record.header("WARC-IP-Address")))
+    assert wrong == [], f"records without the server's address as WARC-IP-Address: {wrong}"
+
+
+def test_payloads_are_the_bytes_the_server_sent(crawl: Crawl) -> None:
+    # (b) The payload, as stored (no decoding), is what went over the wire: every URL is
+    # checked before the assertion, so a failure lists all the payloads that differ.
+    differ = []
+    for path, sent in crawl.site.by_path().items():
+        response = crawl.response(crawl.site.url(path))
+        assert int(response.http.get_statuscode()) == sent.status, path
+        for name, value in sent.headers.items():
+            if name != "Transfer-Encoding":
+                assert response.http.get_header(name) == value, (path, name)
+        if path == "/huge":
+            continue
+        assert response.header("WARC-Truncated") is None, path
+        if hashlib.sha1(response.payload).hexdigest() != sent.sha1:
+            differ.append(f"{path}: payload {response.payload[:40]!r} ({len(response.payload)} bytes), "
+                          f"the site sent {sent.body[:40]!r} ({len(sent.body)} bytes)")
+        elif response.header("WARC-Payload-Digest") != warc_sha1(sent.body):
+            differ.append(f"{path}: WARC-Payload-Digest {response.header('WARC-Payload-Digest')}, "
+                          f"sha1 of what was sent {warc_sha1(sent.body)}")
+    assert differ == [], "payloads that are not what the site sent:\n" + "\n".join(differ)
+
+    gzipped = crawl.response(crawl.site.url("/gzip"))
+    assert gzipped.payload[:2] == b"\x1f\x8b"
+    assert gzip.decompress(gzipped.payload) == GZIP_HTML
+    assert gzipped.http.get_header("Content-Encoding") == "gzip"
+
+    chunked = crawl.response(crawl.site.url("/chunked"))
+    assert chunked.payload == CHUNKED_HTML  # de-chunked
+    assert chunked.http.get_header("Transfer-Encoding") is None
+    assert chunked.http.get_header("X-Crawler-Transfer-Encoding") == "chunked"
+
+    assert crawl.response(crawl.site.url("/blob.bin")).payload == BINARY
+    hops = [crawl.response(crawl.site.url(p)) for p in ("/hop1", "/hop2")]
+    assert [(h.http.get_statuscode(), h.http.get_header("Location")) for h in hops] == [
+        ("301", "/hop2"), ("302", crawl.site.url("/landed"))
+    ]
+
+
+def test_a_body_past_max_bytes_is_a_truncated_prefix(crawl: Crawl) -> None:
+    # (c)
+    sent = crawl.site.by_path()["/huge"]
+    assert len(sent.body) == HUGE_SIZE
+    response = crawl.response(crawl.site.url("/huge"))
+    assert response.header("WARC-Truncated") == "length"
+    assert MAX_BYTES <= len(response.payload) < HUGE_SIZE, len(response.payload)
+    assert sent.body.startswith(response.payload), "the truncated payload is not a prefix of the body sent"
+    assert response.header("WARC-Payload-Digest") == warc_sha1(response.payload)
+    assert response.http.get_header("Content-Length") == str(HUGE_SIZE)
+    record = crawl.export[crawl.site.url("/huge")]
+    assert record["error"] == "too large"
+
+
+def test_warcio_check_passes_every_file(crawl: Crawl) -> None:
+    # (d)
+    checked = subprocess.run(
+        [sys.executable, "-m", "warcio.cli", "check", "-v", *crawl.files()],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    out = checked.stdout + checked.stderr
+    assert checked.returncode == 0, out
+    assert "digest pass" in checked.stdout, out
+    assert "digest fail" not in out and "invalid" not in out.lower(), out
+    for name in crawl.names:
+        assert name in checked.stdout, out
+
+
+def test_cdxj_indexer_indexes_every_file_and_page(crawl: Crawl) -> None:
+    # (e)
+    script = Path(sys.executable).parent / "cdxj-indexer"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "cdxj_indexer.main"]
+    indexed = subprocess.run(
+        [*command, *crawl.files()],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert indexed.returncode == 0, indexed.stdout + indexed.stderr
+    lines = [line for line in indexed.stdout.splitlines() if line.strip()]
+    entries = []
+    for line in lines:
+        surt, stamp, data = line.split(" ", 2)
+        assert surt.startswith("1,0,0,127:") and re.fullmatch(r"\d{14}", stamp), line
+        entries.append(json.loads(data))
+    assert {entry["filename"] for entry in entries} == set(crawl.names)
+    responses = {(e["url"], e["filename"], int(e["offset"]), int(e["length"])): e for e in entries if "status" in e}
+    digests = []
+    for path, sent in crawl.site.by_path().items():
+        url = crawl.site.url(path)
+        record = crawl.response(url)
+        entry = responses.get((url, record.file, record.offset, record.length))
+        assert entry is not None, f"no index line for the response of {url}: {lines}"
+        assert int(entry["status"]) == sent.status, url
+        if path != "/huge" and entry["digest"] != warc_sha1(sent.body):
+            digests.append(f"{path}: indexed {entry['digest']}, sent {warc_sha1(sent.body)}")
+    for record in crawl.export.values():
+        key = (record["final_url"], record["warc_file"], record["warc_offset"], record["warc_length"])
+        assert key in responses, f"the store's pointer of {record['url']} is not an indexed response: {key}"
+    assert digests == [], "index digests that are not those of what the site sent:\n" + "\n".join(digests)
+
+
+def test_the_stores_pointers_seek_to_the_final_response(crawl: Crawl) -> None:
+    # (f)
+    site = crawl.site
+    expected = {site.url(p) for p in ("/", *LINKS, "/sitemap.xml")}
+    assert set(crawl.export) == expected
+    assert crawl.export[site.url("/hop1")]["final_url"] == site.url("/landed")
+    assert crawl.export[site.url("/gzip")]["title"] == "Gzipped"
+    assert crawl.export[site.url("/chunked")]["title"] == "Chunked"
+    assert crawl.export[site.url("/missing")]["status"] == 404
+    assert crawl.export[site.url("/sitemap.xml")]["status"] == 404
+    ids = {r.id for r in crawl.records if r.kind == "response"}
+    for url, record in crawl.export.items():
+        name, offset, length = record["warc_file"], record["warc_offset"], record["warc_length"]
+        assert isinstance(name, str) and isinstance(offset, int) and isinstance(length, int), (url, record)
+        assert name in crawl.names, f"{url} points at {name!r}, not a file of the crawl ({crawl.names})"
+        with open(crawl.warc_dir / name, "rb") as stream:
+            stream.seek(offset)
+            member = stream.read(length)
+            after = stream.read(2)
+        assert len(member) == length, url
+        # Exactly one gzip member: nothing of it is cut off, nothing of the next is in it.
+        decompressor = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        decompressor.decompress(member)
+        assert decompressor.eof and decompressor.unused_data == b"", f"{url}: not one whole gzip member"
+        assert after in (b"", b"\x1f\x8b"), f"{url}: the next record does not start where the pointer ends"
+        parsed = list(ArchiveIterator(io.BytesIO(member), check_digests="raise"))
+        assert len(parsed) == 1 and parsed[0].rec_type == "response", url
+        assert parsed[0].rec_headers.get_header("WARC-Target-URI") == record["final_url"], url
+        assert parsed[0].rec_headers.get_header("WARC-Record-ID") in ids
+        assert int(parsed[0].http_headers.get_statuscode()) == record["status"], url
+
+
+def test_metadata_records_refer_to_their_response(crawl: Crawl) -> None:
+    # (h)
+    site = crawl.site
+    metadata = [r for r in crawl.records if r.kind == "metadata"]
+    home = crawl.response(site.url("/"))
+    about_home = [m for m in metadata if m.header("WARC-Refers-To") == home.id]
+    assert len(about_home) == 1, f"metadata records about {site.url('/')}: {len(about_home)}"
+    record = about_home[0]
+    assert record.uri == site.url("/") and record.header("Content-Type") == "application/warc-fields"
+    fields = [tuple(line.split(": ", 1)) for line in record.payload.decode().splitlines()]
+    values = {name: value for name, value in fields}
+    assert values["job"] == JOB and values["depth"] == "0", fields
+    assert warc_date(values["fetchedAt"]) and int(values["fetchTimeMs"]) >= 0
+    outlinks = [value for name, value in fields if name == "outlink"]
+    assert sorted(outlinks) == sorted(site.url(link) for link in LINKS)
+    assert sorted(outlinks) == sorted(crawl.export[site.url("/")]["outlinks"])
+
+    landed = crawl.response(site.url("/landed"))
+    about_landed = [m for m in metadata if m.header("WARC-Refers-To") == landed.id]
+    assert len(about_landed) == 1
+    redirects = [line.split(": ", 1)[1] for line in about_landed[0].payload.decode().splitlines()
+                 if line.startswith("redirect: ")]
+    assert redirects == [site.url("/hop2"), site.url("/landed")]
+    # Every metadata record refers to a response of the crawl.
+    responses = {r.id for r in crawl.records if r.kind == "response"}
+    assert all(m.header("WARC-Refers-To") in responses for m in metadata)
+
+
+# --- replay with pywb -------------------------------------------------------------------------
+
+
+def pywb_bin() -> Path:
+    configured = os.environ.get("CRAWLER_TEST_PYWB")
+    directory = Path(configured) if configured else REPO / ".venv-replay" / "bin"
+    if not ((directory / "wb-manager").exists() and (directory / "wayback").exists()):
+        where = "CRAWLER_TEST_PYWB" if configured else "CRAWLER_TEST_PYWB is not set: the default"
+        pytest.fail(
+            f"pywb is needed for the replay test: no wb-manager and wayback in {directory} ({where})."
+            " Run `bash .ci/run`, or create its venv: "
+            "python3 -m venv .venv-replay && .venv-replay/bin/pip install 'pywb>=2.8,<3'"
+        )
+    return directory
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get(port: int, path: str, encoding: str = "identity", timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
+    """One GET, the body as it came (no content decoding, no redirect followed)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", path, headers={"Accept-Encoding": encoding})
+        response = connection.getresponse()
+        headers = {k.lower(): v for k, v in response.getheaders()}
+        try:
+            return response.status, headers, response.read()
+        except (TimeoutError, http.client.IncompleteRead) as exc:
+            raise AssertionError(
+                f"GET {path}: {response.status} {headers}, then the body did not come to its end ({exc!r})"
+            ) from exc
+    finally:
+        connection.close()
+
+
+@contextlib.contextmanager
+def wayback(directory: Path, bin_dir: Path) -> Iterator[int]:
+    port = free_port()
+    log = open(directory / "wayback.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [str(bin_dir / "wayback"), "-p", str(port), "-b", "127.0.0.1"],
+        cwd=directory, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + PYWB_START_WITHIN
+        while True:
+            assert process.poll() is None, f"wayback exited {process.returncode}:\n{_tail(directory / 'wayback.log')}"
+            try:
+                get(port, "/", timeout=2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, (
+                    f"wayback did not answer within {PYWB_START_WITHIN}s:\n{_tail(directory / 'wayback.log')}"
+                )
+                time.sleep(0.1)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def _tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+
+def test_pywb_replays_the_pages_as_served(crawl: Crawl, tmp_path: Path) -> None:
+    bin_dir = pywb_bin()
+    for command in (["init", "coll"], ["add", "coll", *crawl.files()]):
+        done = subprocess.run([str(bin_dir / "wb-manager"), *command], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=120, check=False)
+        assert done.returncode == 0, f"wb-manager {' '.join(command)}:\n{done.stdout}\n{done.stderr}"
+
+    site = crawl.site
+    served = {
+        "/": (200, HOME),
+        "/landed": (200, LANDED),
+        "/gzip": (200, GZIP_HTML),
+        "/chunked": (200, CHUNKED_HTML),
+        "/blob.bin": (200, BINARY),
+        "/robots.txt": (200, ROBOTS),
+        "/missing": (404, MISSING),
+    }
+    with wayback(tmp_path, bin_dir) as port:
+        for path, (status, body) in served.items():
+            got_status, headers, got = get(port, f"/coll/id_/{site.url(path)}")
+            context = f"{path}: pywb answered {got_status} {headers}\n{got[:300]!r}\n{_tail(tmp_path / 'wayback.log')}"
+            assert got_status == status, context
+            # To a client that does not take gzip, pywb sends the gzip page decoded.
+            if headers.get("content-encoding") == "gzip":
+                got = gzip.decompress(got)
+            assert got == body, context
+        # To one that does, the archived bytes as they are: what the site sent.
+        got_status, headers, got = get(port, f"/coll/id_/{site.url('/gzip')}", encoding="gzip")
+        assert (got_status, headers.get("content-encoding")) == (200, "gzip"), (got_status, headers)
+        assert got == GZIP_BODY
+        # The redirect hops replay as the redirects they were, bodies and all.
+        for path, status, location, body in (
+            ("/hop1", 301, "/hop2", b"moved permanently"),
+            ("/hop2", 302, site.url("/landed"), b"found elsewhere"),
+        ):
+            got_status, headers, got = get(port, f"/coll/id_/{site.url(path)}", timeout=5)
+            assert (got_status, got) == (status, body), (path, got_status, headers, got)
+            assert headers.get("location", "").endswith(location), (path, headers)
