@@ -173,7 +173,7 @@ class Settings:
     warc_operator: str = _doc("Who runs the crawl (contact), written into each WARC file's warcinfo record.", "")
     warc_upload_url: str = _doc(
         "s3://bucket/prefix: each closed WARC file is uploaded there and removed locally once the upload is "
-        "verified; empty: files stay in CRAWLER_WARC_DIR.",
+        "verified (with CRAWLER_WARC_DIR, where they wait for it); empty: files stay there.",
         "",
     )
     s3_endpoint_url: str = _doc("Endpoint of an S3-compatible store for CRAWLER_WARC_UPLOAD_URL; empty: AWS.", "")
@@ -189,8 +189,6 @@ class Settings:
             raise ConfigError("CRAWLER_ROBOTS_CACHE_SIZE must be at least 1")
         if self.warc_max_bytes < 1:
             raise ConfigError("CRAWLER_WARC_MAX_BYTES must be at least 1")
-        if self.warc_upload_url and not self.warc_dir:
-            raise ConfigError("CRAWLER_WARC_UPLOAD_URL needs CRAWLER_WARC_DIR, where files wait for their upload")
         for proxy in self.proxies:
             parse_proxy(proxy)
 

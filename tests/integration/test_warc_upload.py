@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import logging
 import os
 import socket
@@ -20,10 +21,12 @@ from typing import Any
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+from warcio.archiveiterator import ArchiveIterator
 
 from pipeline import warc_upload
 from pipeline.errors import ConfigError
 from pipeline.warc_upload import WarcUploader, upload_leftovers
+from tests.integration.cli import cli_env, crawl_ok, export_jsonl
 
 pytestmark = pytest.mark.integration
 
@@ -249,3 +252,29 @@ def test_a_forked_child_starts_with_an_empty_queue_of_its_own(tmp_path):
 
     assert os.waitstatus_to_exitcode(status) == 0
     assert path.exists()
+
+
+def test_a_crawl_ships_its_closed_files_and_keeps_none_locally(
+    tmp_path: Path, endpoint: str, s3: Any, bucket: str
+) -> None:
+    """The whole path: worker processes rotate small files while crawling, upload each
+    closed one, and finish the uploads when they stop; the records point at the objects."""
+    env = cli_env(
+        CRAWLER_WARC_UPLOAD_URL=f"s3://{bucket}/crawls/demo", CRAWLER_S3_ENDPOINT_URL=endpoint,
+        CRAWLER_WARC_MAX_BYTES="200000",
+    )
+    job, _ = crawl_ok(tmp_path, "--demo", "--warc", "warc", "--workers", "2", env=env)
+
+    assert sorted(path.name for path in (tmp_path / "warc").iterdir()) == []
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="crawls/demo/")["Contents"]
+    names = {item["Key"].removeprefix("crawls/demo/") for item in listed}
+    assert len(names) > 2 and all(name.endswith(".warc.gz") for name in names)
+    records = export_jsonl(tmp_path, job, env)
+    answered = [record for record in records if record["status"] is not None]
+    assert len(answered) > 100 and {record["warc_file"] for record in answered} <= names
+    record = next(record for record in records if record["error"] is None)
+    body = s3.get_object(Bucket=bucket, Key=f"crawls/demo/{record['warc_file']}")["Body"].read()
+    member = body[record["warc_offset"] : record["warc_offset"] + record["warc_length"]]
+    response = next(iter(ArchiveIterator(io.BytesIO(member))))
+    assert response.rec_type == "response"
+    assert response.rec_headers.get_header("WARC-Target-URI") == record["final_url"]
