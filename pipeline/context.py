@@ -77,6 +77,7 @@ class Context:
             settings.warc_max_bytes,
             warcinfo(policy.robots, settings.warc_operator, policy.user_agent),
             on_closed=uploader.submit if uploader is not None else None,
+            gzip_level=settings.warc_gzip_level,
         )
         atexit.register(self.close_warc)
         return writer

@@ -170,6 +170,9 @@ class Settings:
     )
     warc_prefix: str = _doc("First part of each WARC file's name.", "crawler")
     warc_max_bytes: int = _doc("A WARC file is closed and a new one begun past this size, in bytes.", 1_000_000_000)
+    warc_gzip_level: int = _doc(
+        "zlib level (1-9) of the WARC files' gzip members: 1 is fastest, 9 smallest.", 3
+    )
     warc_operator: str = _doc("Who runs the crawl (contact), written into each WARC file's warcinfo record.", "")
     warc_upload_url: str = _doc(
         "s3://bucket/prefix: each closed WARC file is uploaded there and removed locally once the upload is "
@@ -189,6 +192,8 @@ class Settings:
             raise ConfigError("CRAWLER_ROBOTS_CACHE_SIZE must be at least 1")
         if self.warc_max_bytes < 1:
             raise ConfigError("CRAWLER_WARC_MAX_BYTES must be at least 1")
+        if not 1 <= self.warc_gzip_level <= 9:
+            raise ConfigError("CRAWLER_WARC_GZIP_LEVEL must be between 1 and 9")
         for proxy in self.proxies:
             parse_proxy(proxy)
 

@@ -9,7 +9,9 @@ records). Each process writes its own files, so no two writers ever share one:
   handed to the OS at once: a worker killed mid-write leaves every complete record
   readable, and a pointer in the store never points at bytes still in a buffer;
 - records are built and compressed outside the file's lock, so the threads of a worker
-  only queue for the append itself.
+  only queue for the append itself. They are compressed here rather than by warcio,
+  whose level 9 took 0.86 ms for a 30 KB page where level 3 takes 0.34 ms for a file 6%
+  larger (`CRAWLER_WARC_GZIP_LEVEL`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import logging
 import os
 import socket
 import threading
+import zlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +45,8 @@ CONFORMS_TO = "https://iipc.github.io/warc-specifications/specifications/warc-fo
 TRANSFER_ENCODING = "transfer-encoding"
 RENAMED_TRANSFER_ENCODING = "X-Crawler-Transfer-Encoding"
 SOFTWARE = f"celery-crawler/{__version__}"
+# zlib's window bits for a gzip header and trailer around the deflate stream.
+GZIP_WBITS = 16 + zlib.MAX_WBITS
 logger = logging.getLogger(__name__)
 OnClosed = Callable[[Path], None]
 
@@ -56,10 +61,12 @@ class WarcWriter:
         max_bytes: int,
         info: Mapping[str, str],
         on_closed: OnClosed | None = None,
+        gzip_level: int = 3,
     ) -> None:
         self.directory = Path(directory)
         self.prefix = prefix
         self.max_bytes = max_bytes
+        self.gzip_level = gzip_level
         self.info = dict(info)
         self.on_closed = on_closed
         self.hostname = socket.gethostname()
@@ -73,14 +80,14 @@ class WarcWriter:
         """Append the response and request records of `exchange`; where the response went."""
         response = _response(exchange)
         request = _request(exchange, response.rec_headers.get_header("WARC-Record-ID"))
-        first = _gzipped(response)
-        name, offset = self._append(first + _gzipped(request))
+        first = self._gzipped(response)
+        name, offset = self._append(first + self._gzipped(request))
         return Capture(name, offset, len(first), response.rec_headers.get_header("WARC-Record-ID"))
 
     def metadata(self, url: str, refers_to: str, fields: list[tuple[str, str]]) -> None:
         """A ``metadata`` record about the response record `refers_to` (application/warc-fields)."""
         body = "".join(f"{name}: {value}\r\n" for name, value in fields).encode("utf-8")
-        record = _builder().create_warc_record(
+        record = _builder.writer.create_warc_record(
             url,
             "metadata",
             payload=io.BytesIO(body),
@@ -88,7 +95,7 @@ class WarcWriter:
             warc_content_type="application/warc-fields",
             warc_headers_dict={"WARC-Refers-To": refers_to, "WARC-Concurrent-To": refers_to},
         )
-        self._append(_gzipped(record))
+        self._append(self._gzipped(record))
 
     def close(self) -> None:
         """Close the file being written, if any, and give it its final name."""
@@ -121,10 +128,20 @@ class WarcWriter:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._name = self._next_name()
         out = io.FileIO(self.directory / (self._name + OPEN_SUFFIX), "xb")
-        info = _builder().create_warcinfo_record(self._name, {**self.info, "hostname": self.hostname})
-        out.write(_gzipped(info))
+        info = _builder.writer.create_warcinfo_record(self._name, {**self.info, "hostname": self.hostname})
+        out.write(self._gzipped(info))
         self._file = out
         return out
+
+    def _gzipped(self, record: Any) -> bytes:
+        """One record as a gzip member of its own, as every WARC reader seeks to them."""
+        buffer = io.BytesIO()
+        writer = _builder.writer
+        writer.out = buffer
+        writer.write_record(record)
+        compressor = zlib.compressobj(self.gzip_level, zlib.DEFLATED, GZIP_WBITS)
+        with buffer.getbuffer() as view:
+            return compressor.compress(view) + compressor.flush()
 
     def _next_name(self) -> str:
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")[:17]
@@ -158,16 +175,15 @@ def warcinfo(robots: bool, operator: str, user_agent: str) -> dict[str, str]:
     return info
 
 
-def _builder() -> WARCWriter:
-    """A record builder, writing nowhere: records are serialised by `_gzipped`."""
-    return WARCWriter(None, gzip=True, warc_version=WARC_VERSION)
+class _Builder(threading.local):
+    """warcio's record builder and writer, one per thread: making one looks the hostname
+    up again, which cost more than a page's records."""
+
+    def __init__(self) -> None:
+        self.writer = WARCWriter(None, gzip=False, warc_version=WARC_VERSION)
 
 
-def _gzipped(record: Any) -> bytes:
-    """One record as a gzip member of its own, as every WARC reader seeks to them."""
-    buffer = io.BytesIO()
-    WARCWriter(buffer, gzip=True, warc_version=WARC_VERSION).write_record(record)
-    return buffer.getvalue()
+_builder = _Builder()
 
 
 def _response(exchange: Exchange) -> Any:
@@ -181,7 +197,7 @@ def _response(exchange: Exchange) -> Any:
         warc_headers["WARC-IP-Address"] = exchange.ip
     if exchange.truncated:
         warc_headers["WARC-Truncated"] = exchange.truncated
-    return _builder().create_warc_record(
+    return _builder.writer.create_warc_record(
         exchange.url,
         "response",
         payload=io.BytesIO(exchange.payload),
@@ -198,6 +214,6 @@ def _request(exchange: Exchange, response_id: str) -> Any:
     warc_headers = {"WARC-Date": exchange.date, "WARC-Concurrent-To": response_id}
     if exchange.ip:
         warc_headers["WARC-IP-Address"] = exchange.ip
-    return _builder().create_warc_record(
+    return _builder.writer.create_warc_record(
         exchange.url, "request", payload=io.BytesIO(b""), length=0, http_headers=status, warc_headers_dict=warc_headers
     )
