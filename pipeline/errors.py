@@ -64,6 +64,12 @@ class EgressUnavailable(CrawlError):
         self.wait = wait
 
 
+class ArchiveUnavailable(EgressUnavailable):
+    """This worker cannot write its WARC files (a full disk, a directory it may not
+    write). A page fetched now could not be archived, so, as without an egress, the URL
+    waits without spending an attempt until the archive can be written again."""
+
+
 class RobotsPending(CrawlError):
     """The robots.txt of `site` is not known yet: it is fetched first, as a request of
     its own under the host's politeness, and the URL comes back afterwards."""

@@ -13,6 +13,7 @@ from typing import Any
 from pipeline import steps
 from pipeline.context import Context
 from pipeline.errors import (
+    ArchiveUnavailable,
     ConfigError,
     EgressUnavailable,
     PermanentFetchError,
@@ -212,7 +213,11 @@ def parse(ctx: Context, payload: Payload) -> Payload:
     parsed = steps.parse(payload, ctx.frontier(payload.job).policy())
     record_id = parsed.result.warc_record_id
     if ctx.warc is not None and record_id:
-        ctx.warc.metadata(parsed.result.final_url, record_id, steps.warc_metadata(parsed))
+        try:
+            ctx.warc.metadata(parsed.result.final_url, record_id, steps.warc_metadata(parsed))
+        except ArchiveUnavailable as exc:
+            # The response is archived; only what was found in it is missing there.
+            logger.warning("no WARC metadata record for %s: %s", parsed.result.final_url, exc)
     return parsed
 
 

@@ -32,9 +32,12 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from pipeline import __version__
+from pipeline.errors import ArchiveUnavailable
 from pipeline.exchange import Capture, Exchange
 
 OPEN_SUFFIX = ".open"
+# Seconds a URL waits when the WARC files cannot be written.
+UNAVAILABLE_WAIT = 30.0
 EXTENSION = ".warc.gz"
 WARC_VERSION = "WARC/1.1"
 FORMAT = "WARC File Format 1.1"
@@ -107,17 +110,32 @@ class WarcWriter:
     def _append(self, data: bytes) -> tuple[str, int]:
         closed = None
         with self._lock:
-            out = self._current()
-            offset = out.tell()
-            view = memoryview(data)
-            while view:
-                view = view[out.write(view) or 0 :]
+            try:
+                out = self._current()
+                offset = out.tell()
+                self._write(out, offset, data)
+            except OSError as exc:
+                logger.error("cannot write WARC files in %s: %s", self.directory, exc)
+                raise ArchiveUnavailable(f"cannot write WARC files: {exc}", UNAVAILABLE_WAIT) from exc
             name = self._name
             if out.tell() >= self.max_bytes:
                 closed = self._close_current()
         if closed is not None and self.on_closed is not None:
             self.on_closed(closed)
         return name, offset
+
+    @staticmethod
+    def _write(out: io.FileIO, offset: int, data: bytes) -> None:
+        """Append `data` whole, or not at all: a write cut short (a full disk) is taken
+        back, so the file stays a sequence of complete records."""
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[out.write(view) or 0 :]
+        except OSError:
+            out.truncate(offset)
+            out.seek(offset)
+            raise
 
     def _current(self) -> io.FileIO:
         """The file to append to; a new one after a rotation, or in a forked child (whose

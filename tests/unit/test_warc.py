@@ -300,3 +300,35 @@ def _exchange():
 
     return Exchange("http://example.com/", "2026-01-01T00:00:00Z", "GET / HTTP/1.1", [("Accept", "*/*")],
                     "HTTP/1.1", 200, "OK", [("Content-Length", "2")], b"ok")
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 256 KiB file system, to run out of space on for real (needs root, as CI has)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], check=True)
+    yield mount
+    subprocess.run(["umount", "--lazy", str(mount)], check=True)
+
+
+def test_a_full_disk_stops_archiving_without_leaving_a_partial_record(tiny_disk):
+    from pipeline.errors import ArchiveUnavailable
+    from pipeline.exchange import Exchange
+
+    writer = WarcWriter(str(tiny_disk), "full", 10**9, warcinfo(True, "", "agent"), gzip_level=1)
+    body = os.urandom(40 * 1024)
+    exchange = Exchange("http://example.com/", "2026-01-01T00:00:00Z", "GET / HTTP/1.1", [], "HTTP/1.1", 200, "OK",
+                        [("Content-Length", str(len(body)))], body)
+    written = 0
+    with pytest.raises(ArchiveUnavailable) as info:
+        for _ in range(100):
+            writer.exchange(exchange)
+            written += 1
+    assert 0 < written < 100 and "No space left on device" in str(info.value)
+    writer.close()
+
+    (path,) = tiny_disk.iterdir()
+    with open(path, "rb") as stream:
+        kinds = [record.rec_type for record in ArchiveIterator(stream, check_digests="raise")]
+    assert kinds == ["warcinfo"] + ["response", "request"] * written
