@@ -35,15 +35,29 @@ def _raw(sock: socket.socket | SSLTransport | None) -> socket.socket | None:
 class _DeadlineMixin(HTTPConnection):
     """Subclasses urllib3's HTTPConnection so that the type checker knows what super() and
     self are; it goes before the concrete connection class in each MRO below, so super()
-    is still that class (HTTPS, SOCKS) at run time."""
+    is still that class (HTTPS, SOCKS) at run time.
+
+    The address connected to is kept as `peer_address` for the WARC records: http.client
+    drops the socket as soon as a response says it ends with the connection."""
+
+    peer_address: str | None = None
 
     def connect(self) -> None:
         super().connect()
-        watch_current(_raw(self.sock))
+        sock = _raw(self.sock)
+        watch_current(sock)
+        self.peer_address = _peer_of(sock)
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         watch_current(_raw(self.sock))
         super().request(*args, **kwargs)
+
+
+def _peer_of(sock: socket.socket | None) -> str | None:
+    try:
+        return str(sock.getpeername()[0]) if sock is not None else None
+    except OSError:
+        return None
 
 
 class _GuardMixin(HTTPConnection):

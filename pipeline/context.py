@@ -35,6 +35,8 @@ class Context:
         self.settings = settings
         self._frontiers: dict[str, Frontier] = {}
         self._local = threading.local()
+        self._warc: WarcWriter | None = None
+        self._warc_lock = threading.Lock()
         # One rotation for all threads, so a proxy that failed for one is skipped by all.
         self._proxies = (
             ProxyRotation([parse_proxy(url) for url in settings.proxies], settings.proxy_cooldown)
@@ -51,7 +53,7 @@ class Context:
     def fetcher(self) -> Fetcher:
         if not hasattr(self._local, "fetcher"):
             warc = self.warc
-            self._local.fetcher = Fetcher(self._proxies, warc.exchange if warc is not None else None)
+            self._local.fetcher = Fetcher(self._proxies, warc)
         fetcher: Fetcher = self._local.fetcher
         return fetcher
 
@@ -63,12 +65,19 @@ class Context:
     def store(self) -> Store:
         return open_store(self.settings.store_url, self.settings.store_timeout)
 
-    @cached_property
+    @property
     def warc(self) -> WarcWriter | None:
-        """This process's WARC files, when the host writes WARC; closed at exit at the latest."""
+        """This process's WARC files, when the host writes WARC: one writer for all its
+        threads (made under a lock, as cached_property no longer is from Python 3.12)."""
+        if self._warc is None and self.settings.warc_dir:
+            with self._warc_lock:
+                if self._warc is None:
+                    self._warc = self._open_warc()
+        return self._warc
+
+    def _open_warc(self) -> WarcWriter:
+        """The writer, closed at exit at the latest."""
         settings = self.settings
-        if not settings.warc_dir:
-            return None
         uploader = self._uploader
         policy = settings.policy
         writer = WarcWriter(
@@ -93,9 +102,9 @@ class Context:
 
     def close_warc(self) -> None:
         """Close the WARC file being written (it gets its final name) and finish uploads."""
-        if "warc" not in self.__dict__ or self.warc is None:
+        if self._warc is None:
             return
-        self.warc.close()
+        self._warc.close()
         if self._uploader is not None:
             self._uploader.close()
 

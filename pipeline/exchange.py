@@ -3,8 +3,9 @@ data between the fetcher, which sees the bytes, and the archive, which keeps the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 # Why a payload is shorter than what the server had (the WARC-Truncated values).
 TRUNCATED_LENGTH = "length"
@@ -14,9 +15,9 @@ TRUNCATED_DISCONNECT = "disconnect"
 
 @dataclass(frozen=True)
 class Exchange:
-    """A request and its response. `payload` is the entity body as received: content
-    coding kept (a gzip body stays gzip), transfer coding (chunks) removed, cut short
-    where `truncated` says why."""
+    """A request and its response. `payload` is the entity body as received, in the
+    pieces it was read in: content coding kept (a gzip body stays gzip), transfer coding
+    (chunks) removed, cut short where `truncated` says why."""
 
     url: str
     date: str
@@ -26,7 +27,7 @@ class Exchange:
     status: int
     reason: str
     headers: list[tuple[str, str]]
-    payload: bytes
+    payload: Sequence[bytes]
     ip: str | None = None
     truncated: str | None = None
 
@@ -42,4 +43,12 @@ class Capture:
     record_id: str
 
 
-Archive = Callable[[Exchange], Capture]
+class Archive(Protocol):
+    """Where the fetcher hands its exchanges (pipeline.warc.WarcWriter)."""
+
+    def exchange(self, exchange: Exchange) -> Capture:
+        """Keep `exchange`; raises ArchiveUnavailable when it cannot."""
+
+    def check(self) -> None:
+        """Raise ArchiveUnavailable while the archive is known not to take records, so
+        that no request is sent whose answer could not be kept."""

@@ -33,7 +33,13 @@ from pipeline.connections import CrawlerAdapter
 from pipeline.deadline import deadline as exchange_deadline
 from pipeline.deadline import passed as deadline_passed
 from pipeline.encoding import decode_html
-from pipeline.errors import EgressUnavailable, FetchError, PermanentFetchError, TransientFetchError
+from pipeline.errors import (
+    ArchiveUnavailable,
+    EgressUnavailable,
+    FetchError,
+    PermanentFetchError,
+    TransientFetchError,
+)
 from pipeline.exchange import (
     TRUNCATED_DISCONNECT,
     TRUNCATED_LENGTH,
@@ -48,6 +54,9 @@ from pipeline.settings import Policy
 from pipeline.urls import canonicalize
 
 CHUNK = 64 * 1024
+# The codings the fetcher decodes itself; requests would advertise brotli or zstd too
+# when their modules happen to be installed.
+ACCEPT_ENCODING = "gzip, deflate"
 # Bodies of redirects and error pages up to this size are read, to keep the connection.
 DRAIN_BYTES = 64 * 1024
 TRANSIENT_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
@@ -233,26 +242,28 @@ class Fetcher:
         started = time.monotonic()
         redirects: list[str] = []
         current, status = url, None
+        hop: Capture | None = None
         while True:
             try:
                 check(current)
             except PermanentFetchError as exc:
                 exc.status, exc.redirects = exc.status or status, redirects
+                exc.capture = exc.capture or hop
                 raise
             response = self._send(current, policy)
             status = response.status_code
             location = response.headers.get("Location") if response.status_code in REDIRECT_STATUSES else None
             if location is None:
                 break
-            self._drain(response)
+            hop = self._drain(response)
             response.close()
             target = _resolve(current, location, policy.drop_params)
-            if target is None:
-                raise PermanentFetchError("redirect to a non-http(s) URL", response.status_code)
-            if target in redirects or target == url:
-                raise PermanentFetchError("redirect loop", response.status_code)
-            if len(redirects) >= policy.max_redirects:
-                raise PermanentFetchError("too many redirects", response.status_code)
+            refusal = _refused_redirect(target, url, redirects, policy.max_redirects)
+            if refusal is not None:
+                error = PermanentFetchError(refusal, response.status_code)
+                error.capture = hop
+                raise error
+            assert target is not None
             redirects.append(target)
             current = target
         with response:
@@ -331,11 +342,13 @@ class Fetcher:
         raise TransientFetchError("download deadline exceeded")
 
     def _request(self, url: str, policy: Policy, proxy: str | None = None) -> requests.Response:
+        if self.archive is not None:
+            self.archive.check()
         date = _warc_date() if self.archive is not None else ""
         response = self.session(policy).get(
             url,
             timeout=(policy.timeout, policy.timeout),
-            headers={"User-Agent": policy.user_agent},
+            headers={"User-Agent": policy.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
             stream=True,
             allow_redirects=False,
             proxies={"http": proxy, "https": proxy} if proxy else None,
@@ -437,6 +450,12 @@ class Fetcher:
                     body.truncated = TRUNCATED_TIME
                     body.error = TransientFetchError("download deadline exceeded", response.status_code)
                     return body
+            if deadline is not None and deadline_passed():
+                # The deadline shut the socket: a body that ends with its connection
+                # looks complete then.
+                body.truncated = TRUNCATED_TIME
+                body.error = TransientFetchError("download deadline exceeded", response.status_code)
+                return body
             if decoder is not None:
                 self._keep(body, decoder.decompress(b"") + decoder.flush(), limit - size, response.status_code,
                            stop_at_limit)
@@ -477,12 +496,16 @@ class Fetcher:
             protocol=version,
             status=response.status_code,
             reason=response.reason or "",
-            headers=list(response.raw.headers.items()),
-            payload=b"".join(body.raw),
+            headers=_received_headers(response),
+            payload=body.raw,
             ip=self._sent.ip,
             truncated=body.truncated,
         )
-        return self.archive(exchange)
+        try:
+            return self.archive.exchange(exchange)
+        except ArchiveUnavailable:
+            response.close()
+            raise
 
 
 def _decoder(encoding: str | None) -> ContentDecoder | None:
@@ -498,6 +521,26 @@ def _decoder(encoding: str | None) -> ContentDecoder | None:
     return None
 
 
+def _refused_redirect(target: str | None, url: str, redirects: list[str], max_redirects: int) -> str | None:
+    """Why a redirect to `target` is not followed, if it is not."""
+    if target is None:
+        return "redirect to a non-http(s) URL"
+    if target in redirects or target == url:
+        return "redirect loop"
+    if len(redirects) >= max_redirects:
+        return "too many redirects"
+    return None
+
+
+def _received_headers(response: requests.Response) -> list[tuple[str, str]]:
+    """The response's headers in the order and spelling they came in (urllib3's own
+    mapping groups repeated names together)."""
+    original = getattr(response.raw, "_original_response", None)
+    if original is not None:
+        return [(str(name), str(value)) for name, value in original.msg.items()]
+    return list(response.raw.headers.items())
+
+
 def _capture_of(result: FetchResult) -> Capture | None:
     if result.warc_file is None or result.warc_offset is None or result.warc_length is None:
         return None
@@ -505,12 +548,9 @@ def _capture_of(result: FetchResult) -> Capture | None:
 
 
 def _peer(response: requests.Response) -> str | None:
-    """The address the response's connection goes to: the one the guard checked."""
-    sock = getattr(response.raw.connection, "sock", None)
-    try:
-        return str(sock.getpeername()[0]) if sock is not None else None
-    except OSError:
-        return None
+    """The address the response's connection went to: the one the guard checked."""
+    address = getattr(response.raw.connection, "peer_address", None)
+    return address if isinstance(address, str) else None
 
 
 def _warc_date() -> str:

@@ -210,11 +210,12 @@ def _transient(frontier: Frontier, lease: Lease, attempt: int, exc: TransientFet
 def parse(ctx: Context, payload: Payload) -> Payload:
     """Title and outlinks; the page text stops here. With WARC on, what was found is
     archived beside the response, as a metadata record that refers to it."""
-    parsed = steps.parse(payload, ctx.frontier(payload.job).policy())
+    policy = ctx.frontier(payload.job).policy()
+    parsed = steps.parse(payload, policy)
     record_id = parsed.result.warc_record_id
     if ctx.warc is not None and record_id:
         try:
-            ctx.warc.metadata(parsed.result.final_url, record_id, steps.warc_metadata(parsed))
+            ctx.warc.metadata(parsed.result.final_url, record_id, steps.warc_metadata(parsed, policy))
         except ArchiveUnavailable as exc:
             # The response is archived; only what was found in it is missing there.
             logger.warning("no WARC metadata record for %s: %s", parsed.result.final_url, exc)

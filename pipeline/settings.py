@@ -194,6 +194,12 @@ class Settings:
             raise ConfigError("CRAWLER_WARC_MAX_BYTES must be at least 1")
         if not 1 <= self.warc_gzip_level <= 9:
             raise ConfigError("CRAWLER_WARC_GZIP_LEVEL must be between 1 and 9")
+        if self.warc_upload_url:
+            # Here, not at a worker's first fetch, where it would fail every URL instead.
+            from pipeline.warc_upload import check_endpoint, parse_upload_url
+
+            parse_upload_url(self.warc_upload_url)
+            check_endpoint(self.s3_endpoint_url)
         for proxy in self.proxies:
             parse_proxy(proxy)
 

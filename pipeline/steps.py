@@ -90,11 +90,15 @@ def to_record(payload: Payload) -> Record:
     )
 
 
-def warc_metadata(payload: Payload) -> list[tuple[str, str]]:
-    """The fields of a page's WARC metadata record: how it was reached and what it links to."""
+def warc_metadata(payload: Payload, policy: Policy) -> list[tuple[str, str]]:
+    """The fields of a page's WARC metadata record: how it was reached and what it links
+    to, and the job's robots policy and user agent (a file's warcinfo has only the
+    worker's defaults: one file holds the pages of every job its worker ran)."""
     result = payload.result
     fields = [
         ("job", payload.job),
+        ("robots", "obey" if policy.robots else "ignore"),
+        ("http-header-user-agent", policy.user_agent),
         ("depth", str(payload.lease.depth)),
         ("fetchedAt", result.fetched_at),
         ("fetchTimeMs", str(round(result.elapsed * 1000))),

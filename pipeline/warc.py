@@ -21,8 +21,9 @@ import logging
 import os
 import socket
 import threading
+import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -78,14 +79,16 @@ class WarcWriter:
         self._name = ""
         self._pid = 0
         self._serial = 0
+        self._unavailable_until = 0.0
+        self._unavailable = ""
 
     def exchange(self, exchange: Exchange) -> Capture:
         """Append the response and request records of `exchange`; where the response went."""
         response = _response(exchange)
-        request = _request(exchange, response.rec_headers.get_header("WARC-Record-ID"))
+        record_id = response.rec_headers.get_header("WARC-Record-ID")
         first = self._gzipped(response)
-        name, offset = self._append(first + self._gzipped(request))
-        return Capture(name, offset, len(first), response.rec_headers.get_header("WARC-Record-ID"))
+        name, offset = self._append(first + self._gzipped(_request(exchange, record_id)))
+        return Capture(name, offset, sum(len(part) for part in first), record_id)
 
     def metadata(self, url: str, refers_to: str, fields: list[tuple[str, str]]) -> None:
         """A ``metadata`` record about the response record `refers_to` (application/warc-fields)."""
@@ -100,6 +103,13 @@ class WarcWriter:
         )
         self._append(self._gzipped(record))
 
+    def check(self) -> None:
+        """After a failed write, requests wait until the next try is due: their answers
+        could not be kept, and the sites would be asked for nothing."""
+        wait = self._unavailable_until - time.monotonic()
+        if wait > 0:
+            raise ArchiveUnavailable(self._unavailable, wait)
+
     def close(self) -> None:
         """Close the file being written, if any, and give it its final name."""
         with self._lock:
@@ -107,16 +117,18 @@ class WarcWriter:
         if closed is not None and self.on_closed is not None:
             self.on_closed(closed)
 
-    def _append(self, data: bytes) -> tuple[str, int]:
+    def _append(self, parts: list[bytes]) -> tuple[str, int]:
         closed = None
         with self._lock:
             try:
                 out = self._current()
                 offset = out.tell()
-                self._write(out, offset, data)
+                self._write(out, offset, parts)
             except OSError as exc:
-                logger.error("cannot write WARC files in %s: %s", self.directory, exc)
-                raise ArchiveUnavailable(f"cannot write WARC files: {exc}", UNAVAILABLE_WAIT) from exc
+                raise self._failed(exc) from exc
+            if self._unavailable_until:
+                logger.warning("WARC files in %s can be written again", self.directory)
+                self._unavailable_until = 0.0
             name = self._name
             if out.tell() >= self.max_bytes:
                 closed = self._close_current()
@@ -124,17 +136,31 @@ class WarcWriter:
             self.on_closed(closed)
         return name, offset
 
-    @staticmethod
-    def _write(out: io.FileIO, offset: int, data: bytes) -> None:
-        """Append `data` whole, or not at all: a write cut short (a full disk) is taken
-        back, so the file stays a sequence of complete records."""
-        view = memoryview(data)
+    def _failed(self, exc: OSError) -> ArchiveUnavailable:
+        """Stop requests for a while, saying why once rather than for every URL."""
+        self._unavailable = f"cannot write WARC files in {self.directory}: {exc}"
+        if not self._unavailable_until:
+            logger.error("%s; requests wait %g s at a time until it can", self._unavailable, UNAVAILABLE_WAIT)
+        self._unavailable_until = time.monotonic() + UNAVAILABLE_WAIT
+        return ArchiveUnavailable(self._unavailable, UNAVAILABLE_WAIT)
+
+    def _write(self, out: io.FileIO, offset: int, parts: list[bytes]) -> None:
+        """Append `parts` whole, or not at all: a write cut short (a full disk) is taken
+        back, so the file stays a sequence of complete records. A file that cannot even
+        be cut back is left as it is (readable up to there), and the next write begins
+        another one."""
         try:
-            while view:
-                view = view[out.write(view) or 0 :]
+            for part in parts:
+                view = memoryview(part)
+                while view:
+                    view = view[out.write(view) or 0 :]
         except OSError:
-            out.truncate(offset)
-            out.seek(offset)
+            try:
+                out.truncate(offset)
+                out.seek(offset)
+            except OSError:
+                self._file = None
+                out.close()
             raise
 
     def _current(self) -> io.FileIO:
@@ -145,21 +171,26 @@ class WarcWriter:
         self._file, self._pid = None, os.getpid()
         self.directory.mkdir(parents=True, exist_ok=True)
         self._name = self._next_name()
-        out = io.FileIO(self.directory / (self._name + OPEN_SUFFIX), "xb")
+        path = self.directory / (self._name + OPEN_SUFFIX)
+        out = io.FileIO(path, "xb")
         info = _builder.writer.create_warcinfo_record(self._name, {**self.info, "hostname": self.hostname})
-        out.write(self._gzipped(info))
+        try:
+            self._write(out, 0, self._gzipped(info))
+        except OSError:
+            out.close()
+            path.unlink(missing_ok=True)
+            raise
         self._file = out
         return out
 
-    def _gzipped(self, record: Any) -> bytes:
-        """One record as a gzip member of its own, as every WARC reader seeks to them."""
-        buffer = io.BytesIO()
+    def _gzipped(self, record: Any) -> list[bytes]:
+        """One record as a gzip member of its own, as every WARC reader seeks to them,
+        compressed as warcio writes it out: the payload is not copied whole again."""
+        sink = _GzipMember(self.gzip_level)
         writer = _builder.writer
-        writer.out = buffer
+        writer.out = sink
         writer.write_record(record)
-        compressor = zlib.compressobj(self.gzip_level, zlib.DEFLATED, GZIP_WBITS)
-        with buffer.getbuffer() as view:
-            return compressor.compress(view) + compressor.flush()
+        return sink.finish()
 
     def _next_name(self) -> str:
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")[:17]
@@ -168,15 +199,72 @@ class WarcWriter:
         return name
 
     def _close_current(self) -> Path | None:
-        if self._file is None or self._pid != os.getpid():
-            self._file = None
+        """Flush the file to disk and rename it; a file that cannot be closed stays `.open`
+        (its records are complete) and the next write begins another."""
+        out, self._file = self._file, None
+        if out is None or self._pid != os.getpid():
             return None
-        self._file.close()
-        self._file = None
         final = self.directory / self._name
-        (self.directory / (self._name + OPEN_SUFFIX)).rename(final)
+        try:
+            os.fsync(out.fileno())
+            out.close()
+            (self.directory / (self._name + OPEN_SUFFIX)).rename(final)
+        except OSError as exc:
+            logger.error("could not close WARC file %s: %s", final, exc)
+            return None
         logger.info("closed WARC file %s", final)
         return final
+
+
+class _GzipMember:
+    """Where warcio writes one record: compressed as it comes, into a gzip member."""
+
+    def __init__(self, level: int) -> None:
+        self._compressor = zlib.compressobj(level, zlib.DEFLATED, GZIP_WBITS)
+        self._parts: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if compressed := self._compressor.compress(data):
+            self._parts.append(compressed)
+
+    def flush(self) -> None:
+        """warcio flushes after each record; the member ends in `finish` instead."""
+
+    def finish(self) -> list[bytes]:
+        self._parts.append(self._compressor.flush())
+        return self._parts
+
+
+class _Chunks:
+    """A payload in the pieces it was read in, as the seekable stream warcio reads twice
+    (digests, then the write) without the pieces being joined into one copy."""
+
+    def __init__(self, chunks: Sequence[bytes]) -> None:
+        self._chunks = chunks
+        self._index = 0
+        self._offset = 0
+        self._position = 0
+
+    def read(self, size: int = -1) -> bytes:
+        while self._index < len(self._chunks) and self._offset >= len(self._chunks[self._index]):
+            self._index, self._offset = self._index + 1, 0
+        if self._index >= len(self._chunks):
+            return b""
+        chunk = self._chunks[self._index]
+        end = len(chunk) if size < 0 else min(len(chunk), self._offset + size)
+        data = chunk[self._offset : end]
+        self._offset = end
+        self._position += len(data)
+        return data
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, position: int) -> int:
+        self._index = self._offset = self._position = 0
+        while self._position < position and self.read(position - self._position):
+            pass
+        return self._position
 
 
 def warcinfo(robots: bool, operator: str, user_agent: str) -> dict[str, str]:
@@ -218,8 +306,8 @@ def _response(exchange: Exchange) -> Any:
     return _builder.writer.create_warc_record(
         exchange.url,
         "response",
-        payload=io.BytesIO(exchange.payload),
-        length=len(exchange.payload),
+        payload=_Chunks(exchange.payload),
+        length=sum(len(chunk) for chunk in exchange.payload),
         http_headers=status,
         warc_headers_dict=warc_headers,
     )

@@ -74,7 +74,7 @@ class WarcUploader:
         single_put_limit: int = SINGLE_PUT_LIMIT,
     ) -> None:
         self.bucket, self.prefix = parse_upload_url(url)
-        self.endpoint_url = _check_endpoint(endpoint_url)
+        self.endpoint_url = check_endpoint(endpoint_url)
         self.retries = max(1, retries)
         self.backoff = backoff
         self.single_put_limit = single_put_limit
@@ -227,7 +227,7 @@ def parse_upload_url(url: str) -> tuple[str, str]:
     return parts.netloc, parts.path.strip("/")
 
 
-def _check_endpoint(endpoint_url: str) -> str:
+def check_endpoint(endpoint_url: str) -> str:
     parts = urlsplit(endpoint_url)
     if endpoint_url and (parts.scheme not in ("http", "https") or not parts.netloc):
         raise ConfigError(f"CRAWLER_S3_ENDPOINT_URL must be an http:// or https:// URL, not {endpoint_url!r}")

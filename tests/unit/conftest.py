@@ -156,6 +156,19 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.wfile.write(b"Content-Length: 0\r\n\r\n")
 
+    def close_delimited(self, size: str = "20", every: str = "0") -> None:
+        """An HTTP/1.0 answer without Content-Length: the body ends with the connection."""
+        self.close_connection = True
+        self.wfile.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nSet-Cookie: a=1\r\nX-Between: y\r\n"
+                         b"Set-Cookie: b=2\r\n\r\n")
+        try:
+            for _ in range(int(size)):
+                self.wfile.write(b"z")
+                self.wfile.flush()
+                time.sleep(float(every))
+        except OSError:
+            return
+
     def stacked(self, layers: str = "6") -> None:
         body = b"<html><title>deep</title></html>"
         for _ in range(int(layers)):
@@ -179,6 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
 _ROUTES = [
     (r"/html", "html"),
     (r"/stacked", "stacked"),
+    (r"/close-delimited", "close_delimited"),
     (r"/trickle-headers", "trickle_headers"),
     (r"/sjis", "sjis"),
     (r"/plain", "plain"),

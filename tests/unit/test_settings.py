@@ -228,3 +228,17 @@ def test_every_setting_is_documented():
     assert len(names) == len(set(names))
     assert all(meaning.strip() for _, _, meaning in rows)
     assert ("CRAWLER_STORE_URL", "sqlite:///crawl.db") in [(n, d) for n, d, _ in rows]
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"CRAWLER_WARC_UPLOAD_URL": "http://bucket/prefix"}, "CRAWLER_WARC_UPLOAD_URL"),
+        ({"CRAWLER_WARC_UPLOAD_URL": "s3://warcs", "CRAWLER_S3_ENDPOINT_URL": "minio:9000"}, "CRAWLER_S3_ENDPOINT_URL"),
+        ({"CRAWLER_WARC_GZIP_LEVEL": "0"}, "CRAWLER_WARC_GZIP_LEVEL"),
+        ({"CRAWLER_WARC_MAX_BYTES": "0"}, "CRAWLER_WARC_MAX_BYTES"),
+    ],
+)
+def test_warc_settings_are_checked_when_loaded_not_at_the_first_fetch(variables, named):
+    with pytest.raises(ConfigError, match=named):
+        Settings.load(variables)

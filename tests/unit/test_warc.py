@@ -46,7 +46,7 @@ def writer(tmp_path):
 
 @pytest.fixture
 def fetcher(writer):
-    fetcher = Fetcher(archive=writer.exchange)
+    fetcher = Fetcher(archive=writer)
     yield fetcher
     fetcher.close()
 
@@ -198,7 +198,7 @@ def test_robots_txt_is_archived_like_a_page(site, fetcher, writer, tmp_path):
 
 def test_files_rotate_at_their_size_and_each_starts_with_warcinfo(site, tmp_path):
     writer = WarcWriter(str(tmp_path), "rot", 2000, warcinfo(True, "", "agent"))
-    fetcher = Fetcher(archive=writer.exchange)
+    fetcher = Fetcher(archive=writer)
     paths = ["/html", "/plain", "/sjis", "/untyped", "/exact/300", "/gzip-page"]
     results = [fetcher.fetch(site.url(path), Policy(allow_private=True, timeout=5.0)) for path in paths]
     open_before_close = [p.name for p in tmp_path.iterdir() if p.name.endswith(OPEN_SUFFIX)]
@@ -229,7 +229,7 @@ def test_a_killed_writer_leaves_an_open_file_readable_to_its_last_record(site, t
         n = 0
         while True:
             writer.exchange(Exchange("http://example.com/%d" % n, "2026-01-01T00:00:00Z", "GET / HTTP/1.1", [],
-                                     "HTTP/1.1", 200, "OK", [("Content-Length", str(len(body)))], body))
+                                     "HTTP/1.1", 200, "OK", [("Content-Length", str(len(body)))], [body]))
             n += 1
             if n == 20:
                 print("ready", flush=True)
@@ -299,7 +299,7 @@ def _exchange():
     from pipeline.exchange import Exchange
 
     return Exchange("http://example.com/", "2026-01-01T00:00:00Z", "GET / HTTP/1.1", [("Accept", "*/*")],
-                    "HTTP/1.1", 200, "OK", [("Content-Length", "2")], b"ok")
+                    "HTTP/1.1", 200, "OK", [("Content-Length", "2")], [b"o", b"k"])
 
 
 @pytest.fixture
@@ -312,14 +312,14 @@ def tiny_disk(tmp_path):
     subprocess.run(["umount", "--lazy", str(mount)], check=True)
 
 
-def test_a_full_disk_stops_archiving_without_leaving_a_partial_record(tiny_disk):
+def test_a_full_disk_stops_archiving_without_leaving_a_partial_record(tiny_disk, site):
     from pipeline.errors import ArchiveUnavailable
     from pipeline.exchange import Exchange
 
     writer = WarcWriter(str(tiny_disk), "full", 10**9, warcinfo(True, "", "agent"), gzip_level=1)
     body = os.urandom(40 * 1024)
     exchange = Exchange("http://example.com/", "2026-01-01T00:00:00Z", "GET / HTTP/1.1", [], "HTTP/1.1", 200, "OK",
-                        [("Content-Length", str(len(body)))], body)
+                        [("Content-Length", str(len(body)))], [body])
     written = 0
     with pytest.raises(ArchiveUnavailable) as info:
         for _ in range(100):
@@ -328,7 +328,44 @@ def test_a_full_disk_stops_archiving_without_leaving_a_partial_record(tiny_disk)
     assert 0 < written < 100 and "No space left on device" in str(info.value)
     writer.close()
 
+    before = list(site.requests)
+    with pytest.raises(ArchiveUnavailable):
+        Fetcher(archive=writer).fetch(site.url("/html"), Policy(allow_private=True, timeout=5.0))
+    assert site.requests == before, "no request is sent while its answer could not be kept"
+
     (path,) = tiny_disk.iterdir()
     with open(path, "rb") as stream:
         kinds = [record.rec_type for record in ArchiveIterator(stream, check_digests="raise")]
     assert kinds == ["warcinfo"] + ["response", "request"] * written
+
+
+def test_a_response_that_ends_with_its_connection_keeps_its_address_and_headers(site, fetcher, writer, tmp_path):
+    result = fetcher.fetch(site.url("/close-delimited"), Policy(allow_private=True, timeout=5.0))
+    writer.close()
+
+    (_, _, headers, http, payload) = records(tmp_path)[1]
+    assert result.error is None and payload == b"z" * 20
+    assert headers.get_header("WARC-IP-Address") == "127.0.0.1"
+    assert http.protocol == "HTTP/1.0"
+    assert [name for name, _ in http.headers] == ["Content-Type", "Set-Cookie", "X-Between", "Set-Cookie"]
+
+
+def test_a_close_delimited_body_cut_by_the_deadline_is_marked_time(site, fetcher, writer, tmp_path):
+    policy = Policy(allow_private=True, timeout=5.0, download_deadline=0.5)
+    with pytest.raises(TransientFetchError) as info:
+        fetcher.fetch(site.url("/close-delimited?size=100&every=0.02"), policy)
+    writer.close()
+
+    (_, _, headers, _, payload) = records(tmp_path)[1]
+    assert info.value.reason == "download deadline exceeded" and info.value.capture is not None
+    assert headers.get_header("WARC-Truncated") == "time" and 0 < len(payload) < 100
+
+
+def test_a_refused_redirect_points_at_the_hop_it_refused(site, fetcher, writer, tmp_path):
+    with pytest.raises(PermanentFetchError) as info:
+        fetcher.fetch(site.url("/loop/a"), Policy(allow_private=True, timeout=5.0))
+    writer.close()
+
+    assert info.value.reason == "redirect loop"
+    responses = [h for _, kind, h, _, _ in records(tmp_path) if kind == "response"]
+    assert info.value.capture.record_id == responses[-1].get_header("WARC-Record-ID")
