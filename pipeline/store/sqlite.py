@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -30,6 +31,8 @@ from pipeline.store.schema import (
 )
 
 _UPSERT = upsert_sql("?")
+# Seconds between two tries to open a store another connection is migrating.
+OPEN_RETRY_SECONDS = 0.05
 # What another connection holding the database makes a statement fail with, once the
 # busy timeout has passed (extended codes such as SQLITE_BUSY_SNAPSHOT included).
 _BUSY = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
@@ -73,6 +76,22 @@ class SQLiteStore(Store):
                 raise StoreUnavailable(self._locked(exc)) from None
             raise
 
+    def _open(self) -> sqlite3.Connection:
+        """A connection in WAL mode on an up-to-date table. Of several processes opening an
+        old store at once, one may be refused at once rather than made to wait (SQLite
+        does so where waiting could deadlock, as when switching a file to WAL while
+        another connection migrates it): the caller tries again until the timeout."""
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            _migrate(conn, self.path)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
     def _locked(self, exc: sqlite3.Error) -> str:
         return f"SQLite store {self.path!r}: {exc} for more than {self.timeout:g}s (CRAWLER_STORE_TIMEOUT)"
 
@@ -80,19 +99,19 @@ class SQLiteStore(Store):
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None and self._local.pid == os.getpid():
             return conn
-        try:
-            directory = os.path.dirname(os.path.abspath(self.path))
-            os.makedirs(directory, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            _migrate(conn, self.path)
-        except sqlite3.Error as exc:
-            if _busy(exc):
-                raise StoreUnavailable(self._locked(exc)) from None
-            raise ConfigError(f"cannot open SQLite store {self.path!r}: {exc}") from None
-        except OSError as exc:
-            raise ConfigError(f"cannot open SQLite store {self.path!r}: {exc}") from None
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                conn = self._open()
+                break
+            except sqlite3.Error as exc:
+                if not _busy(exc):
+                    raise ConfigError(f"cannot open SQLite store {self.path!r}: {exc}") from None
+                if time.monotonic() >= deadline:
+                    raise StoreUnavailable(self._locked(exc)) from None
+                time.sleep(OPEN_RETRY_SECONDS)
+            except OSError as exc:
+                raise ConfigError(f"cannot open SQLite store {self.path!r}: {exc}") from None
         conn.isolation_level = "DEFERRED"
         self._local.conn, self._local.pid = conn, os.getpid()
         return conn
