@@ -264,6 +264,9 @@ def _summary(stats: JobStats, settings: Settings, console: Console) -> None:
         f"(crawler export --job {stats.job} --format jsonl)",
         highlight=False,
     )
+    if settings.warc_dir:
+        where = settings.warc_upload_url or str(Path(settings.warc_dir).resolve())
+        console.print(f"WARC files in {where}", highlight=False)
     if stats.stopped_short:
         for text in [stopped_short(stats), *limit_lines(stats)]:
             console.print(text, highlight=False)

@@ -297,12 +297,13 @@ def crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawl]:
         del env[name]
     try:
         started = datetime.now(UTC)
-        job, _ = crawl_ok(
+        job, result = crawl_ok(
             directory, site.url("/"), "--job", JOB, "--warc", str(warc_dir), "--allow-private", "--delay", "0",
             "--workers", "2", env=env,
         )
         ended = datetime.now(UTC)
         assert job == JOB
+        assert f"WARC files in {warc_dir.resolve()}" in result.stdout + result.stderr
         assert_nothing_left(directory)  # the workers shut down: that is when files are closed
         names = sorted(path.name for path in warc_dir.iterdir())
         export = by_url(export_jsonl(directory, JOB, env=env))
