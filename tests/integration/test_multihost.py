@@ -17,9 +17,9 @@ import pytest
 
 from pipeline.frontier import FINISHED
 from tests.integration.cluster import wait_until
-from tests.integration.hosts import LEASE_TIMEOUT, MultiHost
-from tests.integration.netns import GATEWAY, Network, available
-from tests.integration.site import Host, page
+from tests.integration.hosts import LEASE_TIMEOUT, MultiHost, tree_site
+from tests.integration.netns import Network, available
+from tests.integration.site import Host
 
 PAGES = 2000
 
@@ -29,10 +29,7 @@ pytestmark = pytest.mark.skipif(available() is not None, reason=str(available())
 @pytest.fixture
 def multihost(tmp_path):
     with Network(3) as network:
-        site = Host(GATEWAY, delay=0.005)
-        site.routes["/"] = page("root", ["/p/1"])
-        for i in range(1, PAGES + 1):
-            site.routes[f"/p/{i}"] = page(f"p{i}", [f"/p/{c}" for c in (2 * i, 2 * i + 1, i + 1) if c <= PAGES])
+        site = tree_site(PAGES, delay=0.005)
         site.start()
         hosts = MultiHost(tmp_path, network)
         try:

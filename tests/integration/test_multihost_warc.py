@@ -26,9 +26,9 @@ from pipeline.frontier import FINISHED
 from pipeline.store import Record, open_store
 from pipeline.warc import EXTENSION, OPEN_SUFFIX
 from tests.integration.cluster import wait_until
-from tests.integration.hosts import MultiHost
+from tests.integration.hosts import MultiHost, tree_site
 from tests.integration.netns import GATEWAY, Network, available
-from tests.integration.site import Host, page
+from tests.integration.site import Host
 
 PAGES = 300
 JOB = "warc"
@@ -56,10 +56,7 @@ class Entry:
 @pytest.fixture
 def multihost(tmp_path):
     with Network(2) as network:
-        site = Host(GATEWAY, delay=0.002)
-        site.routes["/"] = page("root", ["/p/1"])
-        for i in range(1, PAGES + 1):
-            site.routes[f"/p/{i}"] = page(f"p{i}", [f"/p/{c}" for c in (2 * i, 2 * i + 1, i + 1) if c <= PAGES])
+        site = tree_site(PAGES, delay=0.002)
         site.start()
         hosts = MultiHost(tmp_path, network)
         try:
