@@ -5,10 +5,8 @@ followed by hand so that every hop passes the caller's checks (scope, robots, ad
 guard) before it is requested; the body is streamed so the size cap and the wall-clock
 deadline hold however the server behaves.
 
-Bodies are read as they came over the wire (content coding kept) and decoded here, in
-bounded steps: the size cap holds for a compressed body too, and with an archive every
-exchange (redirect hops, error pages, robots.txt, sitemaps) is handed to it with the
-bytes the server sent, without reading them twice.
+With an archive, every exchange (redirect hops, error pages, robots.txt, sitemaps) is
+handed to it with the bytes the server sent (pipeline/body.py reads them as received).
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-import zlib
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -25,10 +22,9 @@ from typing import Any
 from urllib.parse import urljoin
 
 import requests
-from urllib3.exceptions import DecodeError, LocationParseError, ReadTimeoutError
-from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.response import ContentDecoder, DeflateDecoder, GzipDecoder, MultiDecoder
+from urllib3.exceptions import LocationParseError
 
+from pipeline.body import Body, read_body
 from pipeline.connections import CrawlerAdapter
 from pipeline.deadline import deadline as exchange_deadline
 from pipeline.deadline import passed as deadline_passed
@@ -36,14 +32,11 @@ from pipeline.encoding import decode_html
 from pipeline.errors import (
     ArchiveUnavailable,
     EgressUnavailable,
-    FetchError,
     PermanentFetchError,
     TransientFetchError,
 )
 from pipeline.exchange import (
-    TRUNCATED_DISCONNECT,
     TRUNCATED_LENGTH,
-    TRUNCATED_TIME,
     Archive,
     Capture,
     Exchange,
@@ -53,7 +46,6 @@ from pipeline.proxies import ProxyRotation
 from pipeline.settings import Policy
 from pipeline.urls import canonicalize
 
-CHUNK = 64 * 1024
 # The codings the fetcher decodes itself; requests would advertise brotli or zstd too
 # when their modules happen to be installed.
 ACCEPT_ENCODING = "gzip, deflate"
@@ -163,17 +155,6 @@ class _Session(requests.Session):
 
     def resolve_redirects(self, *args: Any, **kwargs: Any) -> Generator[requests.Response, None, None]:
         yield from ()
-
-
-@dataclass
-class _Body:
-    """What was read of one response body: the bytes as received (kept for an archive),
-    the decoded bytes within the limit, and why reading stopped early, if it did."""
-
-    raw: list[bytes] = field(default_factory=list)
-    decoded: list[bytes] = field(default_factory=list)
-    truncated: str | None = None
-    error: FetchError | None = None
 
 
 @dataclass(frozen=True)
@@ -298,7 +279,7 @@ class Fetcher:
         except (requests.RequestException, TransientFetchError, ValueError, UnicodeError, LocationParseError):
             return None, ""
         with response:
-            body = self._take(response, limit, decode=True, stop_at_limit=True)
+            body = read_body(response, limit, decode=True, keep_raw=self.archive is not None, stop_at_limit=True)
             self._capture(response, body)
             if body.error is not None and body.truncated != TRUNCATED_LENGTH:
                 return None, ""
@@ -408,7 +389,9 @@ class Fetcher:
     def _body(self, response: requests.Response, policy: Policy, deadline: float) -> tuple[bytes, Capture | None]:
         """The decoded body within the size cap and the deadline; a body past either is an
         error, archived as far as it was read."""
-        body = self._take(response, policy.max_bytes, decode=True, deadline=deadline)
+        body = read_body(
+            response, policy.max_bytes, decode=True, keep_raw=self.archive is not None, deadline=deadline
+        )
         capture = self._capture(response, body)
         if body.error is not None:
             body.error.capture = capture
@@ -419,70 +402,13 @@ class Fetcher:
     def _drain(self, response: requests.Response, limit: int = DRAIN_BYTES) -> Capture | None:
         """Read a small body we do not need to its end, so the connection can be reused;
         a large or broken one is left for close() to drop. Archived all the same."""
-        body = self._take(response, limit, decode=False, stop_at_limit=True)
+        body = read_body(response, limit, decode=False, keep_raw=self.archive is not None, stop_at_limit=True)
         capture = self._capture(response, body)
         if body.error is None:
             response.raw.release_conn()
         return capture
 
-    def _take(
-        self,
-        response: requests.Response,
-        limit: int,
-        decode: bool,
-        deadline: float | None = None,
-        stop_at_limit: bool = False,
-    ) -> _Body:
-        """Read the body as received, decoding it (when `decode`) in steps that never
-        produce more than `limit` bytes, however well a gzip bomb compresses. Past the
-        limit, reading stops: silently with `stop_at_limit`, else as "too large"."""
-        body, size = _Body(), 0
-        try:
-            decoder = _decoder(response.headers.get("Content-Encoding")) if decode else None
-            while chunk := response.raw.read1(CHUNK, decode_content=False):
-                if self.archive is not None:
-                    body.raw.append(chunk)
-                data = decoder.decompress(chunk, max_length=limit - size + 1) if decoder else chunk
-                if not self._keep(body, data, limit - size, response.status_code, stop_at_limit):
-                    return body
-                size += len(data)
-                if deadline is not None and time.monotonic() > deadline:
-                    body.truncated = TRUNCATED_TIME
-                    body.error = TransientFetchError("download deadline exceeded", response.status_code)
-                    return body
-            if deadline is not None and deadline_passed():
-                # The deadline shut the socket: a body that ends with its connection
-                # looks complete then.
-                body.truncated = TRUNCATED_TIME
-                body.error = TransientFetchError("download deadline exceeded", response.status_code)
-                return body
-            if decoder is not None:
-                self._keep(body, decoder.decompress(b"") + decoder.flush(), limit - size, response.status_code,
-                           stop_at_limit)
-        except (DecodeError, zlib.error) as exc:
-            body.error = PermanentFetchError("undecodable content encoding", response.status_code)
-            body.error.__cause__ = exc
-        except ReadTimeoutError:
-            body.truncated = TRUNCATED_TIME if deadline_passed() else TRUNCATED_DISCONNECT
-            body.error = TransientFetchError("timeout", response.status_code)
-        except (Urllib3Error, OSError):
-            body.truncated = TRUNCATED_TIME if deadline_passed() else TRUNCATED_DISCONNECT
-            body.error = TransientFetchError("connection error", response.status_code)
-        return body
-
-    @staticmethod
-    def _keep(body: _Body, data: bytes, room: int, status: int, stop_at_limit: bool) -> bool:
-        """Add decoded `data` to the body if it fits in `room`; False when reading must stop."""
-        if len(data) <= room:
-            body.decoded.append(data)
-            return True
-        body.truncated = TRUNCATED_LENGTH
-        if stop_at_limit:
-            body.decoded.append(data[:room])
-        body.error = PermanentFetchError("too large", status)
-        return False
-
-    def _capture(self, response: requests.Response, body: _Body) -> Capture | None:
+    def _capture(self, response: requests.Response, body: Body) -> Capture | None:
         """Hand the exchange to the archive, with the payload as far as it was read."""
         if self.archive is None:
             return None
@@ -506,19 +432,6 @@ class Fetcher:
         except ArchiveUnavailable:
             response.close()
             raise
-
-
-def _decoder(encoding: str | None) -> ContentDecoder | None:
-    """urllib3's decoder of a Content-Encoding; None for identity, or for one we did not
-    ask for (the body is then kept as it came, as urllib3 would keep it)."""
-    value = (encoding or "").strip().lower()
-    if "," in value:
-        return MultiDecoder(value)
-    if value in ("gzip", "x-gzip"):
-        return GzipDecoder()
-    if value == "deflate":
-        return DeflateDecoder()
-    return None
 
 
 def _refused_redirect(target: str | None, url: str, redirects: list[str], max_redirects: int) -> str | None:
