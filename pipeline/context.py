@@ -1,7 +1,8 @@
 """What one worker process holds on to: a Redis client, an HTTP session, the robots
-cache, the store, its WARC files, and a frontier per job (each keeps its job's policy). Built lazily,
-so a process that forks workers opens nothing before the fork; the HTTP session is
-kept per thread, so a threads or gevent pool shares nothing that is not thread-safe."""
+cache, the store, its WARC files, and a frontier per job (each keeps its job's policy).
+Built lazily, so a process that forks workers opens nothing before the fork; the HTTP
+session is kept per thread, so a threads or gevent pool shares nothing that is not
+thread-safe."""
 
 from __future__ import annotations
 
@@ -52,8 +53,7 @@ class Context:
     @property
     def fetcher(self) -> Fetcher:
         if not hasattr(self._local, "fetcher"):
-            warc = self.warc
-            self._local.fetcher = Fetcher(self._proxies, warc)
+            self._local.fetcher = Fetcher(self._proxies, self.warc)
         fetcher: Fetcher = self._local.fetcher
         return fetcher
 
