@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
-from pipeline.store.base import EXPORT_FIELDS, Record
+from pipeline.store.base import EXPORT_FIELDS, Item, Record
 
 FORMATS = ("jsonl", "csv")
 _EXTRA_FIELDS = (
-    "kind", "content_hash", "length", "elapsed", "encoding", "redirects", "warc_file", "warc_offset", "warc_length"
+    "kind", "content_hash", "length", "elapsed", "encoding", "redirects", "warc_file", "warc_offset", "warc_length",
+    "extract_error",
 )
 
 
@@ -45,3 +46,40 @@ def _csv(records: Iterable[Record], out: TextIO) -> int:
         writer.writerow(row)
         count += 1
     return count
+
+
+Items = Callable[[], Iterable[tuple[str, Item]]]
+
+
+def export_items(items: Items, out: TextIO, fmt: str) -> int:
+    """Write the items of a job (`items` lists them afresh each time it is called), one
+    per line (JSON Lines) or row (CSV); returns how many."""
+    writer = {"jsonl": _items_jsonl, "csv": _items_csv}[fmt]
+    return writer(items, out)
+
+
+def _items_jsonl(items: Items, out: TextIO) -> int:
+    count = 0
+    for url, item in items():
+        out.write(json.dumps({"url": url, "extractor": item.extractor, "item": item.data}, ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+def _items_csv(items: Items, out: TextIO) -> int:
+    """`url`, `extractor`, then every key any item has, in the order first seen; nested
+    values as JSON text. The columns are only known once every item has been seen, so
+    the items are read twice rather than held in memory."""
+    keys = list(dict.fromkeys(key for _, item in items() for key in item.data))
+    writer = csv.DictWriter(out, fieldnames=["url", "extractor", *keys])
+    writer.writeheader()
+    count = 0
+    for url, item in items():
+        values = {key: _cell(value) for key, value in item.data.items()}
+        writer.writerow({"url": url, "extractor": item.extractor, **values})
+        count += 1
+    return count
+
+
+def _cell(value: Any) -> Any:
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value

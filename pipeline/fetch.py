@@ -78,6 +78,8 @@ class FetchResult:
     fetched_at: str = field(default_factory=lambda: utcnow())
     links: list[str] | None = None
     sitemaps: list[str] = field(default_factory=list)
+    # The response's headers, kept only for a job with extractors (they may read them).
+    headers: dict[str, str] | None = None
     warc_file: str | None = None
     warc_offset: int | None = None
     warc_length: int | None = None
@@ -379,6 +381,8 @@ class Fetcher:
             return result, b""
         body, capture = self._body(response, policy, deadline)
         result.archived(capture)
+        if policy.extract:
+            result.headers = dict(response.headers)
         result.length = len(body)
         result.content_hash = hashlib.sha1(body).hexdigest()
         if media_type in policy.parse_types or media_type is None:

@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pipeline import steps
+from pipeline import extract, steps
 from pipeline.context import Context
 from pipeline.errors import (
     ArchiveUnavailable,
@@ -99,6 +99,7 @@ def seed(frontier: Frontier, settings: Settings, urls: list[str], overrides: dic
             f"job {frontier.job!r} is cancelled: `crawler resume --job {frontier.job}` first, or use a new job name"
         )
     policy = (frontier.stored_policy() or settings.policy).merged(**overrides)
+    extract.check(policy.extract)
     canonical = [require_canonical(url, policy.drop_params) for url in urls]
     hosts = tuple(dict.fromkeys(policy.scope_hosts + tuple(hostname(url) for url in canonical)))
     policy = policy.merged(scope_hosts=hosts)
@@ -237,7 +238,7 @@ def finish(ctx: Context, payload: Payload, attempt: int = 0, renewed: bool = Fal
         return LEASE_LOST
     record = steps.to_record(payload)
     try:
-        ctx.store.put(record)
+        ctx.store.put(record, payload.items)
     except StoreUnavailable as exc:
         if attempt >= ctx.settings.store_retries:
             logger.error("giving up storing %s, its lease will hand it out again: %s", record.url, exc)

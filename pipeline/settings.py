@@ -26,7 +26,7 @@ WORKER_POOLS = ("threads", "solo", "prefork")
 # Zero would make every request fail at once: these must be positive.
 _POSITIVE = frozenset(
     {"timeout", "download_deadline", "lease_timeout", "dispatch_interval", "visibility_timeout", "proxy_cooldown",
-     "store_timeout"}
+     "store_timeout", "extract_timeout"}
 )
 DEFAULT_USER_AGENT = f"celery-crawler/{__version__} (+https://pypi.org/project/celery-crawler/)"
 
@@ -77,6 +77,17 @@ class Policy:
         "Media types parsed for links; others are stored without outlinks.",
         ("text/html", "application/xhtml+xml"),
     )
+    extract: tuple[str, ...] = _doc(
+        "Extractors run on every page of the job (`--extract`, repeatable): MODULE:FUNCTION, imported by each "
+        "worker from its own path, or a built-in: text, metadata.",
+        (),
+    )
+    extract_timeout: float = _doc(
+        "Seconds one extractor call may take on one page; past it the call is given up on and the page gets an "
+        "extract_error.",
+        10.0,
+    )
+    max_items: int = _doc("Items one extractor may make of one page; more is an extract_error.", 1000)
     lease_timeout: float = _doc("Seconds a dispatched URL may take before it is handed out again.", 600.0)
     max_requeues: int = _doc(
         "Times a URL whose lease expired (its worker died or was cut off) is handed out again; at the next "

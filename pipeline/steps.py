@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
+from pipeline import extract
 from pipeline.errors import PermanentFetchError
 from pipeline.fetch import Fetcher, FetchResult
 from pipeline.frontier import SITEMAP, Found, Lease
@@ -51,16 +53,48 @@ def _read_sitemap(lease: Lease, policy: Policy, fetcher: Fetcher, check: Callabl
 
 def parse(payload: Payload, policy: Policy) -> Payload:
     """Title and outlinks of a fetched page (a sitemap's outlinks are the pages it
-    lists). A page the parser chokes on is still recorded, with the reason."""
+    lists), and the items of the job's extractors. A page the parser chokes on is still
+    recorded, with the reason."""
     result = payload.result
     if result.text is None or result.error is not None:
-        return payload.parsed(None, list(result.links or []))
-    try:
-        page = parse_html(result.text, result.final_url, policy.max_outlinks, policy.max_url_length, policy.drop_params)
-    except Exception as exc:
-        logger.exception("parsing %s failed unexpectedly", payload.lease.url)
-        return payload.parsed(None, [], error=f"parse error: {type(exc).__name__}")
-    return payload.parsed(page.title, page.outlinks)
+        parsed = payload.parsed(None, list(result.links or []))
+    else:
+        try:
+            page = parse_html(
+                result.text, result.final_url, policy.max_outlinks, policy.max_url_length, policy.drop_params
+            )
+        except Exception as exc:
+            logger.exception("parsing %s failed unexpectedly", payload.lease.url)
+            parsed = payload.parsed(None, [], error=f"parse error: {type(exc).__name__}")
+        else:
+            parsed = payload.parsed(page.title, page.outlinks)
+    if not policy.extract:
+        return parsed
+    return _extracted(payload, parsed, policy)
+
+
+def _extracted(fetched: Payload, parsed: Payload, policy: Policy) -> Payload:
+    """Extraction of a page that came back (a failure has nothing to extract from, but
+    its empty list still replaces what an earlier fetch of the URL left in the store)."""
+    result = fetched.result
+    if result.error is not None or result.status is None or fetched.lease.kind == SITEMAP:
+        return replace(parsed, items=[])
+    page = extract.Page(
+        url=fetched.lease.url,
+        final_url=result.final_url,
+        status=result.status,
+        headers=result.headers or {},
+        content_type=result.content_type,
+        encoding=result.encoding,
+        text=result.text,
+        depth=fetched.lease.depth,
+        job=fetched.job,
+        drop_params=policy.drop_params,
+        max_url_length=policy.max_url_length,
+    )
+    done = extract.run(page, policy.extract, policy.extract_timeout, policy.max_items)
+    outlinks = list(dict.fromkeys(parsed.outlinks + page.followed))
+    return replace(parsed, outlinks=outlinks, items=done.items, extract_error=done.error)
 
 
 def to_record(payload: Payload) -> Record:
@@ -87,6 +121,7 @@ def to_record(payload: Payload) -> Record:
         warc_file=result.warc_file,
         warc_offset=result.warc_offset,
         warc_length=result.warc_length,
+        extract_error=payload.extract_error,
     )
 
 

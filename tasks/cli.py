@@ -25,7 +25,7 @@ from rich.console import Console
 from pipeline import __version__
 from pipeline.demo import DemoServer, DemoSite
 from pipeline.errors import ConfigError, CrawlError, JobNotFound
-from pipeline.export import FORMATS, export
+from pipeline.export import FORMATS, export, export_items
 from pipeline.frontier import CANCELLED, FINISHED, PAUSED, RUNNING, Frontier, JobStats, list_jobs
 from pipeline.settings import Settings
 from pipeline.store import open_store
@@ -170,12 +170,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         if store.count(args.job) == 0:
             raise JobNotFound(f"no records for job {args.job!r} in {settings.store_url}")
+        what = "items" if args.items else "records"
+        write = (lambda out: export_items(lambda: store.items(args.job), out, args.format)) if args.items else (
+            lambda out: export(store.records(args.job), out, args.format)
+        )
         if args.output:
             with open(args.output, "w", encoding="utf-8", newline="") as out:
-                count = export(store.records(args.job), out, args.format)
-            print(f"exported {count} records to {args.output}", file=sys.stderr)
+                count = write(out)
+            print(f"exported {count} {what} to {args.output}", file=sys.stderr)
         else:
-            export(store.records(args.job), sys.stdout, args.format)
+            write(sys.stdout)
     finally:
         store.close()
     return 0
@@ -340,6 +344,7 @@ def _policy_flags(args: argparse.Namespace) -> dict[str, Any]:
         "allowed_domains": tuple(args.allow_domain) if args.allow_domain else None,
         "allow_private": True if args.allow_private else None,
         "robots": False if args.no_robots else None,
+        "extract": tuple(args.extract) if args.extract else None,
     }
     return {name: value for name, value in flags.items() if value is not None}
 
@@ -354,6 +359,10 @@ def _add_policy_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-domain", action="append", metavar="HOST", help="another host in scope (repeatable)")
     parser.add_argument("--allow-private", action="store_true", help="allow loopback and private addresses")
     parser.add_argument("--no-robots", action="store_true", help="do not obey robots.txt")
+    parser.add_argument(
+        "--extract", action="append", metavar="MODULE:FUNCTION",
+        help="run this extractor on every page (repeatable; built-ins: text, metadata)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -389,6 +398,7 @@ def _parser() -> argparse.ArgumentParser:
     exporter.add_argument("--job", required=True)
     exporter.add_argument("--format", choices=FORMATS, default="jsonl")
     exporter.add_argument("--output", metavar="FILE")
+    exporter.add_argument("--items", action="store_true", help="export the extractors' items instead of the records")
     exporter.set_defaults(run=cmd_export)
 
     metrics = commands.add_parser("metrics", help="serve every job's numbers to Prometheus")

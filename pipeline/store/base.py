@@ -4,7 +4,7 @@ so a URL fetched twice after a crash still leaves exactly one record."""
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -38,6 +38,9 @@ class Record:
     warc_file: str | None = None
     warc_offset: int | None = None
     warc_length: int | None = None
+    # Why the page's extractors failed: the fetch worked (`error` is None) and the page
+    # still has a record, only its items are missing.
+    extract_error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,13 +51,29 @@ class Record:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+@dataclass(frozen=True)
+class Item:
+    """One item an extractor made of a page."""
+
+    extractor: str  # "mymodule:products", or a built-in name "text"/"metadata"
+    data: dict[str, Any]  # JSON-serialisable (already checked by the caller)
+
+
 class Store(abc.ABC):
-    """Where records go. Implementations must make `put` an upsert on (job, url, kind)."""
+    """Where records go. Implementations must make `put` an upsert on (job, url, kind), and
+    keep a page's items with its record, so a page stored twice still has one set of items."""
 
     @abc.abstractmethod
-    def put(self, record: Record) -> None:
-        """Insert or replace the record of (job, url, kind), unless the stored one
-        was fetched later (a late, redelivered chain)."""
+    def put(self, record: Record, items: Sequence[Item] | None = None) -> None:
+        """Upsert the record as today. `items` None leaves the URL's stored items as they are
+        (a record rewritten only to lower its depth); a sequence (maybe empty) replaces every item
+        of (job, url, kind) with these, in the same transaction, and only if the record itself was
+        written (a late, redelivered older fetch changes neither)."""
+
+    @abc.abstractmethod
+    def items(self, job: str) -> Iterator[tuple[str, Item]]:
+        """(page url, item) for every item of `job`: pages in first-stored order, each page's
+        items in the order given."""
 
     @abc.abstractmethod
     def records(self, job: str) -> Iterator[Record]:

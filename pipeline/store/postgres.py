@@ -1,5 +1,6 @@
 """PostgreSQL store (psycopg 3): one dataset that workers on many hosts write at once.
-Same contract as SQLite: an upsert on (job, url, kind), records in first-stored order. Each
+Same contract as SQLite: an upsert on (job, url, kind), records in first-stored order, a
+page's items replaced in the transaction that writes its record. Each
 process and thread keeps its own connection and opens a new one after a failure; when
 that fails too, the server is away (a restart, a network cut): StoreUnavailable. Opening
 a table of an older schema brings it up to date, under an advisory lock."""
@@ -10,22 +11,28 @@ import math
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 import psycopg
 from psycopg import sql
 
 from pipeline.errors import ConfigError, StoreUnavailable
-from pipeline.store.base import Record, Store
+from pipeline.store.base import Item, Record, Store
 from pipeline.store.schema import (
     COLUMNS,
     KEY,
     POSTGRES,
     SCHEMA_VERSION,
     TABLE,
+    create_items_table,
     create_table,
+    delete_items_sql,
+    from_item_row,
     from_row,
+    insert_item_sql,
+    item_rows,
+    items_sql,
     missing_columns,
     newer_schema,
     to_row,
@@ -34,6 +41,9 @@ from pipeline.store.schema import (
 )
 
 _UPSERT = upsert_sql("%s")
+_DELETE_ITEMS = delete_items_sql("%s")
+_INSERT_ITEM = insert_item_sql("%s")
+_ITEMS = items_sql(POSTGRES, "%s")
 # PostgreSQL has no PRAGMA user_version: the schema version is the table's comment.
 _COMMENT = "celery-crawler schema {}"
 _VERSION = re.compile(r"celery-crawler schema (\d+)")
@@ -71,19 +81,32 @@ class PostgresStore(Store):
                 raise StoreUnavailable(message) from None
             raise ConfigError(message) from None
 
-    def put(self, record: Record) -> None:
-        self._run(lambda conn: conn.execute(_UPSERT, to_row(record)))
+    def put(self, record: Record, items: Sequence[Item] | None = None) -> None:
+        row = to_row(record)
+        if items is None:
+            # One statement is a transaction of its own: no BEGIN and COMMIT to wait for.
+            self._run(lambda conn: conn.execute(_UPSERT, row))
+            return
+        rows = item_rows(record, items)
+
+        def write(conn: psycopg.Connection) -> None:
+            with conn.transaction(), conn.cursor() as cursor:
+                # The upsert holds the page's row until the commit: a put of the same page
+                # waits for it, so the items left are always those of the record left.
+                if cursor.execute(_UPSERT, row).rowcount:
+                    cursor.execute(_DELETE_ITEMS, (record.job, record.url, record.kind))
+                    cursor.executemany(_INSERT_ITEM, rows)
+
+        self._run(write)
 
     def records(self, job: str) -> Iterator[Record]:
-        try:
-            # A server-side cursor lives in a transaction: not on an autocommit connection.
-            with self._connect(autocommit=False) as conn, conn.cursor(name="export") as cursor:
-                cursor.itersize = _BATCH
-                cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM {TABLE} WHERE job = %s ORDER BY id", (job,))
-                for row in cursor:
-                    yield from_row(row)
-        except psycopg.OperationalError as exc:
-            raise StoreUnavailable(f"PostgreSQL store unavailable: {_first_line(exc)}") from None
+        query = f"SELECT {', '.join(COLUMNS)} FROM {TABLE} WHERE job = %s ORDER BY id"
+        for row in self._export(query, job):
+            yield from_row(row)
+
+    def items(self, job: str) -> Iterator[tuple[str, Item]]:
+        for row in self._export(_ITEMS, job):
+            yield from_item_row(row)
 
     def count(self, job: str) -> int:
         query = f"SELECT COUNT(*) FROM {TABLE} WHERE job = %s"
@@ -92,6 +115,18 @@ class PostgresStore(Store):
 
     def close(self) -> None:
         self._forget()
+
+    def _export(self, query: str, job: str) -> Iterator[tuple[object, ...]]:
+        """The rows of `query` for `job`, a batch per round trip: a job may have more than
+        memory holds."""
+        try:
+            # A server-side cursor lives in a transaction: not on an autocommit connection.
+            with self._connect(autocommit=False) as conn, conn.cursor(name="export") as cursor:
+                cursor.itersize = _BATCH
+                cursor.execute(query, (job,))
+                yield from cursor
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(f"PostgreSQL store unavailable: {_first_line(exc)}") from None
 
     def _conn(self) -> psycopg.Connection:
         conn: psycopg.Connection | None = getattr(self._local, "conn", None)
@@ -150,6 +185,7 @@ def _upgrade(conn: psycopg.Connection) -> None:
         # A table from before versions were kept is version 1.
         for statement in upgrades(max(version, 1)):
             conn.execute(statement)
+    conn.execute(create_items_table(POSTGRES))
     conn.execute(f"COMMENT ON TABLE {TABLE} IS '{_COMMENT.format(SCHEMA_VERSION)}'")
 
 

@@ -1,24 +1,28 @@
 """The one definition of the ``pages`` table in both SQL dialects: a column per field of
 `Record` (typed from its annotation, defaulted from its default), and the key. A new
 field of Record with a default, and SCHEMA_VERSION + 1, is a new column: opening an
-older store adds it (see `missing_columns`); a changed key is rebuilt by the backends."""
+older store adds it (see `missing_columns`); a changed key is rebuilt by the backends.
+Beside it the ``items`` table: the items extractors made of each page, keyed by the
+page's key, so that storing a page again replaces its items."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import types
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from pipeline.store.base import Record
+from pipeline.store.base import Item, Record
 
 TABLE = "pages"
 KEY = ("job", "url", "kind")
 # 1: the table as first released, before versions were kept (an unversioned table is 1).
 # 2: `kind`, in the key; a sitemap's record has its real URL, no longer "sitemap:URL".
 # 3: warc_file, warc_offset, warc_length.
-SCHEMA_VERSION = 3
+# 4: extract_error; the items table.
+SCHEMA_VERSION = 4
 # How schema 1 told a sitemap's record from the page at the same URL.
 _OLD_SITEMAP_PREFIX = "sitemap:"
 # Data changes a version brings, run once on a store brought up to it from an older one.
@@ -42,9 +46,13 @@ class Dialect:
     order_column: str | None
 
 
-SQLITE = Dialect("sqlite", {str: "TEXT", int: "INTEGER", float: "REAL", list: "TEXT"}, order_column=None)
+SQLITE = Dialect(
+    "sqlite", {str: "TEXT", int: "INTEGER", float: "REAL", list: "TEXT", dict: "TEXT"}, order_column=None
+)
 POSTGRES = Dialect(
-    "postgresql", {str: "TEXT", int: "BIGINT", float: "DOUBLE PRECISION", list: "JSONB"}, order_column="id"
+    "postgresql",
+    {str: "TEXT", int: "BIGINT", float: "DOUBLE PRECISION", list: "JSONB", dict: "JSONB"},
+    order_column="id",
 )
 
 
@@ -85,13 +93,40 @@ COLUMNS = tuple(column.name for column in COLUMN_DEFS)
 JSON_COLUMNS = frozenset(column.name for column in COLUMN_DEFS if column.type is list)
 
 
+ITEMS_TABLE = "items"
+ITEM_COLUMN_DEFS = (
+    Column("job", str, nullable=False),
+    Column("url", str, nullable=False),
+    Column("kind", str, nullable=False),
+    Column("extractor", str, nullable=False),
+    Column("seq", int, nullable=False),
+    Column("item", dict, nullable=False),
+)
+ITEM_COLUMNS = tuple(column.name for column in ITEM_COLUMN_DEFS)
+# Led by the job, then the page's key: the index that finds a job's items, each page's
+# together and in their order, and the rows a page stored again replaces.
+ITEMS_KEY = (*KEY, "seq")
+
+
 def create_table(dialect: Dialect, table: str = TABLE) -> str:
     lines = [column.sql(dialect) for column in COLUMN_DEFS]
     if dialect.order_column:
         lines.insert(0, f"{dialect.order_column} BIGSERIAL")
     lines.append(f"PRIMARY KEY ({', '.join(KEY)})")
+    return f"CREATE TABLE {_body(table, lines)}"
+
+
+def create_items_table(dialect: Dialect) -> str:
+    """Run by every migration, whatever version it starts from: every store older than
+    version 4 lacks the table, a fresh one as much as one being upgraded."""
+    lines = [column.sql(dialect) for column in ITEM_COLUMN_DEFS]
+    lines.append(f"PRIMARY KEY ({', '.join(ITEMS_KEY)})")
+    return f"CREATE TABLE IF NOT EXISTS {_body(ITEMS_TABLE, lines)}"
+
+
+def _body(table: str, lines: list[str]) -> str:
     body = ",\n    ".join(lines)
-    return f"CREATE TABLE {table} (\n    {body}\n)"
+    return f"{table} (\n    {body}\n)"
 
 
 def missing_columns(existing: set[str]) -> list[Column]:
@@ -122,6 +157,39 @@ def from_row(row: Any) -> Record:
         if isinstance(data[name], str):
             data[name] = json.loads(data[name])
     return Record(**data)
+
+
+def item_rows(record: Record, items: Sequence[Item]) -> list[tuple[Any, ...]]:
+    """Rows of ITEM_COLUMNS, numbered in the order given: `seq` keeps it for `items_sql`."""
+    return [
+        (record.job, record.url, record.kind, item.extractor, seq, json.dumps(item.data))
+        for seq, item in enumerate(items)
+    ]
+
+
+def from_item_row(row: Any) -> tuple[str, Item]:
+    """A row of `items_sql`; PostgreSQL hands JSONB back decoded, SQLite as text."""
+    url, extractor, data = row
+    return url, Item(extractor, json.loads(data) if isinstance(data, str) else data)
+
+
+def delete_items_sql(placeholder: str) -> str:
+    """Every item of one page (job, url, kind): what storing the page again replaces."""
+    return f"DELETE FROM {ITEMS_TABLE} WHERE {' AND '.join(f'{c} = {placeholder}' for c in KEY)}"
+
+
+def insert_item_sql(placeholder: str) -> str:
+    marks = ", ".join(placeholder for _ in ITEM_COLUMNS)
+    return f"INSERT INTO {ITEMS_TABLE} ({', '.join(ITEM_COLUMNS)}) VALUES ({marks})"
+
+
+def items_sql(dialect: Dialect, placeholder: str) -> str:
+    """A job's items, joined to their pages for the pages' first-stored order."""
+    on = " AND ".join(f"i.{c} = p.{c}" for c in KEY)
+    return (
+        f"SELECT i.url, i.extractor, i.item FROM {TABLE} p JOIN {ITEMS_TABLE} i ON {on}"
+        f" WHERE p.job = {placeholder} ORDER BY p.{dialect.order_column or 'rowid'}, i.seq"
+    )
 
 
 def upsert_sql(placeholder: str, table: str = TABLE) -> str:

@@ -2,7 +2,8 @@
 write at once; each process and thread opens its own connection (connections survive
 neither a fork nor a hand-over between threads). A database another process keeps
 locked past the store timeout is StoreUnavailable: the write is tried again later. The
-schema version is PRAGMA user_version; opening an older file brings it up to date."""
+schema version is PRAGMA user_version; opening an older file brings it up to date. A
+page's items are replaced in the transaction that writes its record, or not at all."""
 
 from __future__ import annotations
 
@@ -10,19 +11,25 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 from pipeline.errors import ConfigError, StoreUnavailable
-from pipeline.store.base import Record, Store
+from pipeline.store.base import Item, Record, Store
 from pipeline.store.schema import (
     COLUMNS,
     KEY,
     SCHEMA_VERSION,
     SQLITE,
     TABLE,
+    create_items_table,
     create_table,
+    delete_items_sql,
+    from_item_row,
     from_row,
+    insert_item_sql,
+    item_rows,
+    items_sql,
     missing_columns,
     newer_schema,
     to_row,
@@ -31,6 +38,9 @@ from pipeline.store.schema import (
 )
 
 _UPSERT = upsert_sql("?")
+_DELETE_ITEMS = delete_items_sql("?")
+_INSERT_ITEM = insert_item_sql("?")
+_ITEMS = items_sql(SQLITE, "?")
 # Seconds between two tries to open a store another connection is migrating.
 OPEN_RETRY_SECONDS = 0.05
 # What another connection holding the database makes a statement fail with, once the
@@ -46,12 +56,21 @@ class SQLiteStore(Store):
         self._local = threading.local()
         self._connect()
 
-    def put(self, record: Record) -> None:
+    def put(self, record: Record, items: Sequence[Item] | None = None) -> None:
+        rows = None if items is None else item_rows(record, items)
+
         def write(conn: sqlite3.Connection) -> None:
             with conn:
-                conn.execute(_UPSERT, to_row(record))
+                # No change is an upsert that found a newer record: its items stay too.
+                if conn.execute(_UPSERT, to_row(record)).rowcount and rows is not None:
+                    conn.execute(_DELETE_ITEMS, (record.job, record.url, record.kind))
+                    conn.executemany(_INSERT_ITEM, rows)
 
         self._run(write)
+
+    def items(self, job: str) -> Iterator[tuple[str, Item]]:
+        for row in self._run(lambda conn: conn.execute(_ITEMS, (job,))):
+            yield from_item_row(row)
 
     def records(self, job: str) -> Iterator[Record]:
         query = f"SELECT {', '.join(COLUMNS)} FROM {TABLE} WHERE job = ? ORDER BY rowid"
@@ -155,6 +174,7 @@ def _upgrade(conn: sqlite3.Connection, path: str) -> None:
         # A table from before versions were kept is version 1.
         for sql in upgrades(max(version, 1)):
             conn.execute(sql)
+    conn.execute(create_items_table(SQLITE))
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

@@ -17,11 +17,13 @@ import pytest
 
 from pipeline.errors import ConfigError, CrawlError
 from pipeline.store import Record, Store, open_store
+from pipeline.store.base import Item
 from pipeline.store.schema import (
     COLUMNS,
     POSTGRES,
     SCHEMA_VERSION,
     SQLITE,
+    create_items_table,
     create_table,
 )
 from tests.integration.test_stores import POSTGRES_URL
@@ -81,6 +83,70 @@ LEGACY_COLUMNS = ("job, url, final_url, status, depth, content_type, title, outl
                   "content_hash, length, elapsed, encoding, redirects")
 
 
+# The table of schema 3 (no extract_error, no items table), as its create_table made it.
+SCHEMA_3_SQLITE = """
+CREATE TABLE pages (
+    job TEXT NOT NULL,
+    url TEXT NOT NULL,
+    final_url TEXT NOT NULL,
+    status INTEGER,
+    depth INTEGER NOT NULL,
+    content_type TEXT,
+    title TEXT,
+    outlinks TEXT NOT NULL,
+    fetched_at TEXT NOT NULL,
+    error TEXT,
+    kind TEXT NOT NULL DEFAULT 'page',
+    content_hash TEXT,
+    length INTEGER NOT NULL DEFAULT 0,
+    elapsed REAL NOT NULL DEFAULT 0.0,
+    encoding TEXT,
+    redirects TEXT NOT NULL DEFAULT '[]',
+    warc_file TEXT,
+    warc_offset INTEGER,
+    warc_length INTEGER,
+    PRIMARY KEY (job, url, kind)
+)
+"""
+SCHEMA_3_POSTGRES = """
+CREATE TABLE pages (
+    id BIGSERIAL,
+    job TEXT NOT NULL,
+    url TEXT NOT NULL,
+    final_url TEXT NOT NULL,
+    status BIGINT,
+    depth BIGINT NOT NULL,
+    content_type TEXT,
+    title TEXT,
+    outlinks JSONB NOT NULL,
+    fetched_at TEXT NOT NULL,
+    error TEXT,
+    kind TEXT NOT NULL DEFAULT 'page',
+    content_hash TEXT,
+    length BIGINT NOT NULL DEFAULT 0,
+    elapsed DOUBLE PRECISION NOT NULL DEFAULT 0.0,
+    encoding TEXT,
+    redirects JSONB NOT NULL DEFAULT '[]',
+    warc_file TEXT,
+    warc_offset BIGINT,
+    warc_length BIGINT,
+    PRIMARY KEY (job, url, kind)
+)
+"""
+# Rows a schema-3 crawl left: a sitemap, a page written to WARC, and the page at the sitemap's URL.
+SCHEMA_3_ROWS = [
+    ("old", "http://a.example/sitemap.xml", "http://a.example/sitemap.xml", 200, 0, "application/xml", None,
+     '["http://a.example/2"]', "2026-11-01T10:00:00Z", None, "sitemap", None, 80, 0.01, None, "[]", None, None, None),
+    ("old", "http://a.example/2", "http://a.example/2", 200, 1, "text/html", "two", "[]", "2026-11-01T10:00:01Z",
+     None, "page", None, 120, 0.25, "utf-8", "[]", "crawl-1.warc.gz", 0, 512),
+    ("old", "http://a.example/sitemap.xml", "http://a.example/sitemap.xml", 200, 1, "text/html", "map", "[]",
+     "2026-11-01T10:00:02Z", None, "page", None, 90, 0.02, None, "[]", None, None, None),
+]
+SCHEMA_3_COLUMNS = ("job, url, final_url, status, depth, content_type, title, outlinks, fetched_at, error, kind, "
+                    "content_hash, length, elapsed, encoding, redirects, warc_file, warc_offset, warc_length")
+ITEM_COLUMNS = ["job", "url", "kind", "extractor", "seq", "item"]
+
+
 class Legacy:
     """One old store, in SQLite or PostgreSQL: its URL, and SQL run on it directly."""
 
@@ -125,10 +191,37 @@ def legacy(request: pytest.FixtureRequest) -> Legacy:
     """A store made by the first release's exact DDL, with LEGACY_ROWS in it."""
     old: Legacy = request.getfixturevalue(f"{request.param}_store")
     old.execute(LEGACY_SQLITE if request.param == "sqlite" else LEGACY_POSTGRES)
-    for row in LEGACY_ROWS:
-        values = ", ".join("NULL" if value is None else repr(value) for value in row)
-        old.execute(f"INSERT INTO pages ({LEGACY_COLUMNS}) VALUES ({values})")
+    _insert(old, LEGACY_COLUMNS, LEGACY_ROWS)
     return old
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def schema_3(request: pytest.FixtureRequest) -> Legacy:
+    """A store of schema 3, the last before items, with SCHEMA_3_ROWS in it."""
+    old: Legacy = request.getfixturevalue(f"{request.param}_store")
+    if request.param == "sqlite":
+        old.execute(SCHEMA_3_SQLITE)
+        old.execute("PRAGMA user_version = 3")
+    else:
+        old.execute(SCHEMA_3_POSTGRES)
+        old.execute("COMMENT ON TABLE pages IS 'celery-crawler schema 3'")
+    _insert(old, SCHEMA_3_COLUMNS, SCHEMA_3_ROWS)
+    return old
+
+
+def _insert(old: Legacy, columns: str, rows: list[tuple]) -> None:
+    for row in rows:
+        values = ", ".join("NULL" if value is None else repr(value) for value in row)
+        old.execute(f"INSERT INTO pages ({columns}) VALUES ({values})")
+
+
+def _columns(old: Legacy, table: str) -> list[str]:
+    if old.url.startswith("sqlite"):
+        return [row[1] for row in old.execute(f"PRAGMA table_info({table})")]
+    return [row[0] for row in old.execute(
+        "SELECT column_name FROM information_schema.columns"
+        f" WHERE table_schema = current_schema() AND table_name = '{table}' ORDER BY ordinal_position"
+    )]
 
 
 def _record(url: str, **changes: object) -> Record:
@@ -208,15 +301,15 @@ def test_a_store_of_a_newer_crawler_is_refused_with_a_one_line_error(legacy):
     assert "newer" in str(info.value) and "\n" not in str(info.value)
 
 
-def test_workers_opening_an_old_store_at_the_same_moment_all_succeed_and_keep_every_row(legacy):
-    opening = 6
+def _open_at_once(url: str, opening: int = 6) -> list[Exception]:
+    """What `opening` workers opening the store at the same moment failed with."""
     start = threading.Barrier(opening)
     failures: list[Exception] = []
 
     def open_it() -> None:
         start.wait()
         try:
-            _opened(legacy.url).close()
+            _opened(url).close()
         except (CrawlError, psycopg.Error, sqlite3.Error) as exc:
             failures.append(exc)
 
@@ -225,13 +318,104 @@ def test_workers_opening_an_old_store_at_the_same_moment_all_succeed_and_keep_ev
         thread.start()
     for thread in threads:
         thread.join()
+    return failures
 
-    assert failures == []
+
+def _takes_items(store: Store) -> None:
+    page = _record("http://a.example/with-items")
+    store.put(page, [Item("text", {"text": "one"}), Item("mod:x", {"n": 2})])
+    store.put(dataclasses.replace(page, fetched_at="2026-12-01T10:00:01.000Z"), [Item("mod:x", {"n": 3})])
+    assert list(store.items("old")) == [("http://a.example/with-items", Item("mod:x", {"n": 3}))]
+
+
+def test_workers_opening_an_old_store_at_the_same_moment_all_succeed_and_keep_every_row(legacy):
+    assert _open_at_once(legacy.url) == []
     store = _opened(legacy.url)
     try:
         assert [(r.url, r.kind) for r in store.records("old")] == [
             ("http://a.example/2", "page"), ("http://a.example/1", "page"), ("http://a.example/sitemap.xml", "sitemap"),
         ]
+        _takes_items(store)
+    finally:
+        store.close()
+
+
+def test_workers_opening_a_schema_3_store_at_the_same_moment_add_the_items_table_once(schema_3):
+    assert _open_at_once(schema_3.url) == []
+    assert _columns(schema_3, "items") == ITEM_COLUMNS
+    store = _opened(schema_3.url)
+    try:
+        assert [(r.url, r.kind, r.extract_error) for r in store.records("old")] == [
+            ("http://a.example/sitemap.xml", "sitemap", None),
+            ("http://a.example/2", "page", None),
+            ("http://a.example/sitemap.xml", "page", None),
+        ]
+        _takes_items(store)
+    finally:
+        store.close()
+
+
+def test_a_store_of_schema_3_gains_extract_error_and_the_items_table_and_keeps_its_rows(schema_3):
+    assert "extract_error" not in _columns(schema_3, "pages") and _columns(schema_3, "items") == []
+
+    store = _opened(schema_3.url)
+    try:
+        assert _columns(schema_3, "pages")[-1] == "extract_error"
+        assert _columns(schema_3, "items") == ITEM_COLUMNS
+        old = list(store.records("old"))
+        assert [(r.url, r.kind, r.title, r.outlinks, r.warc_file, r.warc_offset, r.warc_length, r.extract_error)
+                for r in old] == [
+            ("http://a.example/sitemap.xml", "sitemap", None, ["http://a.example/2"], None, None, None, None),
+            ("http://a.example/2", "page", "two", [], "crawl-1.warc.gz", 0, 512, None),
+            ("http://a.example/sitemap.xml", "page", "map", [], None, None, None, None),
+        ]
+        assert list(store.items("old")) == []
+
+        again = _record("http://a.example/2", extract_error="mod:x: KeyError 'price'")
+        store.put(again, [Item("text", {"text": "two"})])
+        store.put(_record("http://a.example/sitemap.xml", kind="sitemap"), [Item("mod:x", {"listed": 1})])
+        assert [(r.url, r.kind, r.extract_error) for r in store.records("old")] == [
+            ("http://a.example/sitemap.xml", "sitemap", None),
+            ("http://a.example/2", "page", "mod:x: KeyError 'price'"),
+            ("http://a.example/sitemap.xml", "page", None),
+        ]
+        assert list(store.items("old")) == [
+            ("http://a.example/sitemap.xml", Item("mod:x", {"listed": 1})),
+            ("http://a.example/2", Item("text", {"text": "two"})),
+        ]
+    finally:
+        store.close()
+    if schema_3.url.startswith("sqlite"):
+        assert schema_3.execute("PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    else:
+        assert schema_3.execute("SELECT obj_description('pages'::regclass, 'pg_class')") == [
+            (f"celery-crawler schema {SCHEMA_VERSION}",)
+        ]
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_a_put_the_database_refuses_halfway_changes_neither_the_record_nor_the_items(request, dialect):
+    """The record, the old items' removal and the new items are one transaction: a put that
+    fails after the first of them leaves the page as the last good put left it."""
+    old: Legacy = request.getfixturevalue(f"{dialect}_store")
+    store = _opened(old.url)
+    try:
+        page = _record("http://a.example/1")
+        store.put(page, [Item("text", {"text": "good"})])
+        if dialect == "sqlite":
+            old.execute("CREATE TRIGGER refuse BEFORE INSERT ON items WHEN NEW.extractor = 'refused'"
+                        " BEGIN SELECT RAISE(ABORT, 'refused'); END")
+        else:
+            old.execute("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                        " IF NEW.extractor = 'refused' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$")
+            old.execute("CREATE TRIGGER refuse BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION refuse()")
+
+        later = dataclasses.replace(page, title="refused", fetched_at="2026-12-01T10:00:01.000Z")
+        with pytest.raises((sqlite3.Error, psycopg.Error), match="refused"):
+            store.put(later, [Item("text", {"text": "new"}), Item("refused", {})])
+
+        assert list(store.records("old")) == [page]
+        assert list(store.items("old")) == [("http://a.example/1", Item("text", {"text": "good"}))]
     finally:
         store.close()
 
@@ -243,3 +427,11 @@ def test_both_dialects_define_every_field_of_record_and_nothing_else():
         ddl = create_table(dialect)
         assert all(f"\n    {name} " in ddl for name in names)
     assert "outlinks JSONB NOT NULL" in create_table(POSTGRES) and "outlinks TEXT NOT NULL" in create_table(SQLITE)
+
+
+def test_both_dialects_key_the_items_by_their_page_and_their_place_in_it():
+    for dialect, json_type in ((SQLITE, "TEXT"), (POSTGRES, "JSONB")):
+        ddl = create_items_table(dialect)
+        assert ddl.startswith("CREATE TABLE IF NOT EXISTS items (")
+        assert all(f"\n    {name} " in ddl for name in ITEM_COLUMNS)
+        assert f"item {json_type} NOT NULL" in ddl and "PRIMARY KEY (job, url, kind, seq)" in ddl

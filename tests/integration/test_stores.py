@@ -16,6 +16,7 @@ import pytest
 from pipeline.errors import ConfigError, CrawlError, StoreUnavailable
 from pipeline.settings import Settings
 from pipeline.store import Record, open_store
+from pipeline.store.base import Item
 from tests.integration.tcp_proxy import TcpProxy
 
 POSTGRES_URL = os.environ.get("CRAWLER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -104,6 +105,132 @@ def test_concurrent_writers_from_many_threads_lose_nothing(store):
         thread.join()
 
     assert store.count(job) == len({(n * 30 + i) % 120 for n in range(4) for i in range(50)})
+
+
+# --- items: a page's, replaced with its record ----------------------------------------
+
+
+def _later(record: Record, seconds: int, **changes: object) -> Record:
+    """`record` fetched again `seconds` later (fetched_at of _record is midnight)."""
+    return dataclasses.replace(record, fetched_at=f"2026-11-22T00:00:{seconds:02d}Z", **changes)
+
+
+def test_items_are_read_back_page_by_page_in_first_stored_order_each_in_the_order_given(store):
+    job = f"t-{uuid.uuid4().hex[:8]}"
+    second, first = _record(job, "http://a.example/b", "b", []), _record(job, "http://a.example/a", "a", [])
+    store.put(second, [Item("text", {"text": "b0"}), Item("mod:products", {"sku": 2, "tags": ["x", "é"]})])
+    store.put(first, [Item("text", {"text": "a0"})])
+    store.put(_record(job, "http://a.example/none", "no items", []))
+    store.put(_later(second, 1), [Item("mod:products", {"n": n}) for n in (3, 1, 2)])
+
+    assert list(store.items(job)) == [
+        ("http://a.example/b", Item("mod:products", {"n": 3})),
+        ("http://a.example/b", Item("mod:products", {"n": 1})),
+        ("http://a.example/b", Item("mod:products", {"n": 2})),
+        ("http://a.example/a", Item("text", {"text": "a0"})),
+    ]
+    assert list(store.items(job + "-none")) == []
+
+
+def test_a_later_fetch_replaces_the_items_of_the_page_and_the_removed_ones_are_gone(store):
+    """At-least-once delivery: the same page stored again, by a redelivery or a new fetch,
+    leaves one set of items."""
+    job = f"t-{uuid.uuid4().hex[:8]}"
+    page = _record(job, "http://a.example/1", "first", [])
+    store.put(page, [Item("text", {"n": 1}), Item("text", {"n": 2}), Item("text", {"n": 3})])
+    store.put(page, [Item("text", {"n": 1}), Item("text", {"n": 2}), Item("text", {"n": 3})])
+    assert [item.data["n"] for _, item in store.items(job)] == [1, 2, 3]
+
+    again = _later(page, 5, title="again", extract_error="ValueError: no price")
+    store.put(again, [Item("metadata", {"n": 9})])
+
+    assert list(store.records(job)) == [again]
+    assert list(store.items(job)) == [("http://a.example/1", Item("metadata", {"n": 9}))]
+
+
+def test_an_older_fetch_stored_late_changes_neither_the_record_nor_the_items(store):
+    job = f"t-{uuid.uuid4().hex[:8]}"
+    newer = _later(_record(job, "http://a.example/1", "newer", []), 30)
+    store.put(newer, [Item("text", {"text": "newer"})])
+
+    store.put(_later(newer, 10, title="older"), [Item("text", {"text": "older"}), Item("text", {"text": "more"})])
+    store.put(_later(newer, 10, title="older, none"), [])
+
+    assert list(store.records(job)) == [newer]
+    assert list(store.items(job)) == [("http://a.example/1", Item("text", {"text": "newer"}))]
+
+
+def test_no_items_keeps_those_stored_and_an_empty_list_removes_them(store):
+    """A record rewritten only to lower its depth has no items to give: it keeps the page's."""
+    job = f"t-{uuid.uuid4().hex[:8]}"
+    page = _record(job, "http://a.example/1", "page", [])
+    store.put(page, [Item("text", {"text": "kept"})])
+
+    store.put(dataclasses.replace(page, depth=0))
+    assert [r.depth for r in store.records(job)] == [0]
+    assert list(store.items(job)) == [("http://a.example/1", Item("text", {"text": "kept"}))]
+
+    store.put(_later(page, 1), [])
+    assert list(store.items(job)) == []
+    assert store.count(job) == 1
+
+
+def test_replacing_the_items_of_a_page_leaves_those_of_every_other_page_alone(store):
+    job, other_job = f"t-{uuid.uuid4().hex[:8]}", f"t-{uuid.uuid4().hex[:8]}"
+    url = "http://a.example/sitemap.xml"
+    page = _record(job, url, "page", [])
+    neighbours = [
+        (dataclasses.replace(page, job=other_job), Item("text", {"of": "other job"})),
+        (dataclasses.replace(page, url="http://a.example/other"), Item("text", {"of": "other url"})),
+        (dataclasses.replace(page, kind="sitemap"), Item("text", {"of": "other kind"})),
+    ]
+    store.put(page, [Item("text", {"of": "page"})])
+    for record, item in neighbours:
+        store.put(record, [item])
+
+    store.put(_later(page, 1), [Item("text", {"of": "page, again"})])
+    store.put(_later(neighbours[1][0], 1), [])
+
+    assert list(store.items(job)) == [
+        (url, Item("text", {"of": "page, again"})),
+        (url, Item("text", {"of": "other kind"})),
+    ]
+    assert list(store.items(other_job)) == [(url, Item("text", {"of": "other job"}))]
+
+
+def test_threads_storing_the_same_pages_at_once_leave_each_page_the_items_of_one_put(store):
+    """Redelivered chains may store a page while its first delivery does: the record and
+    items left are one put's, the whole list, never a mix of two or a duplicate."""
+    job = f"t-{uuid.uuid4().hex[:8]}"
+
+    def write(writer: int) -> None:
+        for n in range(20):
+            page = _record(job, f"http://a.example/{n}", f"by {writer}", [])
+            store.put(page, [Item("text", {"by": writer, "seq": seq}) for seq in range(writer + 1)])
+
+    threads = [threading.Thread(target=write, args=(writer,)) for writer in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    pages: dict[str, list[dict[str, int]]] = {}
+    for url, item in store.items(job):
+        pages.setdefault(url, []).append(item.data)
+    titles = {record.url: record.title for record in store.records(job)}
+    assert len(pages) == 20
+    for url, data in pages.items():
+        writer = data[0]["by"]
+        assert data == [{"by": writer, "seq": seq} for seq in range(writer + 1)]
+        assert titles[url] == f"by {writer}"
+
+
+def test_an_extract_error_is_kept_with_the_record(store):
+    job = f"t-{uuid.uuid4().hex[:8]}"
+    page = dataclasses.replace(_record(job, "http://a.example/1", "page", []), extract_error="mod:products: KeyError")
+    store.put(page, [])
+
+    assert list(store.records(job)) == [page]
 
 
 def test_an_unreachable_postgres_is_a_clear_error_worth_retrying():
