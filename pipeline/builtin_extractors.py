@@ -13,9 +13,10 @@ data a page gets wrong, such as JSON-LD that does not parse. They see the page
 through the small `PageLike` protocol below rather than the Page class, because
 pipeline/extract.py imports this module to resolve the built-in names.
 
-`text` runs trafilatura favouring precision, with its local fallback algorithms (which
-fetch nothing) and without comments or deduplication, so the same page always gives the
-same item. Date search is not "extensive": that mode guesses from free text and takes a
+`text` runs trafilatura favouring precision, in its fast mode (without the fallback
+algorithms it would run and compare on every page: 8.8 ms instead of 12 ms a page on the
+benchmark site's 30 KB pages, with the same results on the test articles), without
+comments or deduplication, so the same page always gives the same item. Date search is not "extensive": that mode guesses from free text and takes a
 footer's "© 2024" for a publication date of 2024-01-01. trafilatura reports a language
 only through an optional classifier this project does not install, so `language` is what
 the page declares (`<html lang>`, else a Content-Language or og:locale meta tag).
@@ -86,6 +87,7 @@ def text(page: PageLike) -> Iterator[dict[str, Any]]:
         tree,
         url=url,
         favor_precision=True,
+        fast=True,
         include_comments=False,
         with_metadata=True,
         date_extraction_params=DATE_PARAMS,
