@@ -16,8 +16,9 @@ pipeline/extract.py imports this module to resolve the built-in names.
 `text` runs trafilatura favouring precision, in its fast mode (without the fallback
 algorithms it would run and compare on every page: 8.8 ms instead of 12 ms a page on the
 benchmark site's 30 KB pages, with the same results on the test articles), without
-comments or deduplication, so the same page always gives the same item. Date search is not "extensive": that mode guesses from free text and takes a
-footer's "© 2024" for a publication date of 2024-01-01. trafilatura reports a language
+comments or deduplication, so the same page always gives the same item. Date search
+is not "extensive": that mode guesses from free text and takes a footer's "© 2024" for
+a publication date of 2024-01-01. trafilatura reports a language
 only through an optional classifier this project does not install, so `language` is what
 the page declares (`<html lang>`, else a Content-Language or og:locale meta tag).
 """

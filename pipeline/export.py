@@ -49,6 +49,8 @@ def _csv(records: Iterable[Record], out: TextIO) -> int:
 
 
 Items = Callable[[], Iterable[tuple[str, Item]]]
+# The items CSV's own first columns, which an item's keys of the same name must not take.
+_ITEM_CSV_OWN = frozenset({"url", "extractor"})
 
 
 def export_items(items: Items, out: TextIO, fmt: str) -> int:
@@ -68,17 +70,23 @@ def _items_jsonl(items: Items, out: TextIO) -> int:
 
 def _items_csv(items: Items, out: TextIO) -> int:
     """`url`, `extractor`, then every key any item has, in the order first seen; nested
-    values as JSON text. The columns are only known once every item has been seen, so
-    the items are read twice rather than held in memory."""
-    keys = list(dict.fromkeys(key for _, item in items() for key in item.data))
+    values as JSON text. An item's own `url` or `extractor` (a link it found) is the
+    column `item.url` or `item.extractor`, so the page's stay what they say. The columns
+    are only known once every item has been seen, so the items are read twice rather
+    than held in memory."""
+    keys = list(dict.fromkeys(_column(key) for _, item in items() for key in item.data))
     writer = csv.DictWriter(out, fieldnames=["url", "extractor", *keys])
     writer.writeheader()
     count = 0
     for url, item in items():
-        values = {key: _cell(value) for key, value in item.data.items()}
-        writer.writerow({"url": url, "extractor": item.extractor, **values})
+        values = {_column(key): _cell(value) for key, value in item.data.items()}
+        writer.writerow({**values, "url": url, "extractor": item.extractor})
         count += 1
     return count
+
+
+def _column(key: str) -> str:
+    return f"item.{key}" if key in _ITEM_CSV_OWN else key
 
 
 def _cell(value: Any) -> Any:

@@ -160,6 +160,8 @@ def _collect(extractor: Extractor, page: Page, max_items: int) -> list[dict[str,
     result = extractor(page)
     if result is None:
         return []
+    if isinstance(result, (str, bytes)) or not isinstance(result, Iterable | dict):
+        raise TypeError(f"returned a {type(result).__name__}, not a dict or an iterable of dicts")
     found = [result] if isinstance(result, dict) else result
     items: list[dict[str, Any]] = []
     for number, item in enumerate(found):

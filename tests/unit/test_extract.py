@@ -51,6 +51,9 @@ def user_module(tmp_path, monkeypatch):
         def listing(page):
             return [1, 2]
 
+        def scalar(page):
+            return 42
+
         def unserialisable(page):
             return {"when": object()}
 
@@ -137,6 +140,7 @@ def test_names_that_cannot_be_imported_are_refused_with_one_line(user_module):
             "unserialisable: TypeError: item 0 is not JSON: Object of type object is not JSON serializable",
         ),
         ("nul", "nul: ValueError: item 0 holds a NUL character"),
+        ("scalar", "scalar: TypeError: returned a int, not a dict or an iterable of dicts"),
         ("many", "many: ValueError: more than 3 items (CRAWLER_MAX_ITEMS)"),
     ],
 )
