@@ -23,7 +23,7 @@ from pipeline.proxies import ProxyRotation, parse_proxy
 from pipeline.robots import Robots
 from pipeline.settings import Policy, Settings
 from pipeline.store import Store, open_store
-from pipeline.warc import WarcWriter, warcinfo
+from pipeline.warc import WarcWriter, adopt_orphans, warcinfo
 from pipeline.warc_upload import WarcUploader, upload_leftovers
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -78,6 +78,7 @@ class Context:
     def _open_warc(self) -> WarcWriter:
         """The writer, closed at exit at the latest."""
         settings = self.settings
+        adopt_orphans(Path(settings.warc_dir))
         uploader = self._uploader
         policy = settings.policy
         writer = WarcWriter(

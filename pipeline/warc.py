@@ -8,6 +8,9 @@ records). Each process writes its own files, so no two writers ever share one:
   its ``request`` record, each record a gzip member of its own, appended in one write and
   handed to the OS at once: a worker killed mid-write leaves every complete record
   readable, and a pointer in the store never points at bytes still in a buffer;
+- a writer holds an flock on its file while it writes it: a `.open` file nobody holds
+  was left by a killed worker, and the next writer on the host adopts it (cuts it back
+  to its last complete record and gives it its final name, so that it can be shipped);
 - records are built and compressed outside the file's lock, so the threads of a worker
   only queue for the append itself. They are compressed here rather than by warcio,
   whose level 9 took 0.86 ms for a 30 KB page where level 3 takes 0.34 ms for a file 6%
@@ -16,6 +19,7 @@ records). Each process writes its own files, so no two writers ever share one:
 
 from __future__ import annotations
 
+import fcntl
 import io
 import logging
 import os
@@ -37,6 +41,10 @@ from pipeline.errors import ArchiveUnavailable
 from pipeline.exchange import Capture, Exchange
 
 OPEN_SUFFIX = ".open"
+# Seconds a `.open` file must have gone unwritten before it is taken for an orphan: a
+# writer locks its file just after creating it, and in between it must not be adopted.
+ORPHAN_MIN_AGE = 60.0
+READ_CHUNK = 1024 * 1024
 # Seconds a URL waits when the WARC files cannot be written.
 UNAVAILABLE_WAIT = 30.0
 EXTENSION = ".warc.gz"
@@ -173,6 +181,7 @@ class WarcWriter:
         self._name = self._next_name()
         path = self.directory / (self._name + OPEN_SUFFIX)
         out = io.FileIO(path, "xb")
+        fcntl.flock(out.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         info = _builder.writer.create_warcinfo_record(self._name, {**self.info, "hostname": self.hostname})
         try:
             self._write(out, 0, self._gzipped(info))
@@ -214,6 +223,69 @@ class WarcWriter:
             return None
         logger.info("closed WARC file %s", final)
         return final
+
+
+def adopt_orphans(directory: Path, min_age: float = ORPHAN_MIN_AGE) -> list[Path]:
+    """Give their final names to the `.open` files of writers that were killed: files no
+    writer holds locked and nobody wrote to for `min_age` seconds, each cut back to its
+    last complete record first. Returns the files adopted (to be shipped as any closed one)."""
+    adopted = []
+    for path in sorted(directory.glob(f"*{EXTENSION}{OPEN_SUFFIX}")):
+        try:
+            final = _adopt(path, min_age)
+        except FileNotFoundError:
+            continue  # adopted by another process meanwhile
+        except OSError as exc:
+            logger.warning("could not adopt the orphaned WARC file %s: %s", path, exc)
+            continue
+        if final is not None:
+            adopted.append(final)
+    return adopted
+
+
+def _adopt(path: Path, min_age: float) -> Path | None:
+    if time.time() - path.stat().st_mtime < min_age:
+        return None
+    with open(path, "r+b") as stream:
+        try:
+            fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None  # its writer is alive
+        if os.stat(path).st_ino != os.fstat(stream.fileno()).st_ino:
+            return None  # another process adopted it meanwhile
+        length = _complete_length(stream)
+        if length == 0:
+            path.unlink()
+            return None
+        stream.truncate(length)
+        os.fsync(stream.fileno())
+        final = path.with_name(path.name.removesuffix(OPEN_SUFFIX))
+        path.rename(final)
+    logger.warning("adopted %s, left open by a killed worker: cut to its last complete record", final)
+    return final
+
+
+def _complete_length(stream: Any) -> int:
+    """Bytes of `stream` up to the end of its last complete gzip member: a killed
+    writer's last record may be cut anywhere."""
+    end = base = 0
+    decompressor = zlib.decompressobj(GZIP_WBITS)
+    while chunk := stream.read(READ_CHUNK):
+        data = chunk
+        while data:
+            try:
+                decompressor.decompress(data)
+            except zlib.error:
+                return end
+            if not decompressor.eof:
+                base += len(data)
+                break
+            used = len(data) - len(decompressor.unused_data)
+            base += used
+            end = base
+            data = decompressor.unused_data
+            decompressor = zlib.decompressobj(GZIP_WBITS)
+    return end
 
 
 class _GzipMember:

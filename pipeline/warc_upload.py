@@ -16,6 +16,7 @@ process that uploads (a forked worker never reuses its parent's connections).
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import heapq
 import itertools
@@ -190,6 +191,8 @@ class WarcUploader:
             self._client = _connect(self.endpoint_url)
         key = self.key(path)
         with path.open("rb") as body:
+            if not _claim(body, path):
+                return
             size = os.fstat(body.fileno()).st_size
             if size > self.single_put_limit:
                 _upload_parts(self._client, path, self.bucket, key)
@@ -203,10 +206,28 @@ class WarcUploader:
                     ContentLength=size,
                     ContentMD5=base64.b64encode(md5).decode("ascii"),
                 )
-        stored = self._client.head_object(Bucket=self.bucket, Key=key)["ContentLength"]
-        if stored != size:
-            raise _Failed(f"the store holds {stored} bytes, the file has {size}")
-        path.unlink(missing_ok=True)
+            stored = self._client.head_object(Bucket=self.bucket, Key=key)["ContentLength"]
+            if stored != size:
+                raise _Failed(f"the store holds {stored} bytes, the file has {size}")
+            # Still holding the lock: no other process starts on it before it is gone.
+            path.unlink(missing_ok=True)
+
+
+def _claim(body: Any, path: Path) -> bool:
+    """The file is this process's to upload: every worker process of a host submits the
+    leftovers it finds, and the first to lock a file uploads it while the others skip it."""
+    try:
+        fcntl.flock(body.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        logger.info("%s is being uploaded by another process", path)
+        return False
+    try:
+        same = os.stat(path).st_ino == os.fstat(body.fileno()).st_ino
+    except FileNotFoundError:
+        same = False
+    if not same:
+        logger.info("%s was uploaded by another process", path)
+    return same
 
 
 def upload_leftovers(directory: Path, uploader: WarcUploader) -> int:

@@ -8,6 +8,7 @@ Every test waits with ``close()``, never with sleeps: it returns once the queue 
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import io
 import logging
@@ -238,6 +239,21 @@ def test_leftovers_are_the_closed_files_only(tmp_path, s3, bucket, endpoint):
 
 # Python 3.12+ warns about forking a process with threads; that is what a prefork worker does.
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_file_another_process_is_uploading_is_left_to_it(tmp_path, s3, bucket, endpoint, logs):
+    """Every worker process of a host submits the leftovers it finds: the one holding a
+    file's lock uploads it, the others pass."""
+    path = tmp_path / "crawl-20260101000000-00000-host-1.warc.gz"
+    write(path, 1000)
+    uploader = WarcUploader(f"s3://{bucket}", endpoint)
+    with open(path, "rb") as other:
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX)
+        uploader.submit(path)
+        uploader.close(timeout=30)
+
+    assert stored(s3, bucket) == {} and path.exists()
+    assert f"{path} is being uploaded by another process" in messages(logs, logging.INFO)
+
+
 def test_a_forked_child_starts_with_an_empty_queue_of_its_own(tmp_path):
     path = tmp_path / "a.warc.gz"
     write(path, 10)

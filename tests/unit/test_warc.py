@@ -18,7 +18,7 @@ from warcio.archiveiterator import ArchiveIterator
 from pipeline.errors import PermanentFetchError, TransientFetchError
 from pipeline.fetch import Fetcher
 from pipeline.settings import Policy
-from pipeline.warc import OPEN_SUFFIX, WarcWriter, warcinfo
+from pipeline.warc import OPEN_SUFFIX, WarcWriter, adopt_orphans, warcinfo
 from tests.unit.conftest import BIG_SIZE, PAGE_HTML
 
 HOST = "warc.test"
@@ -258,6 +258,25 @@ def test_a_killed_writer_leaves_an_open_file_readable_to_its_last_record(site, t
     assert responses >= 20
     closed = [p for p in tmp_path.iterdir() if not p.name.endswith(OPEN_SUFFIX)]
     assert len(closed) == 1 and closed[0].name.endswith(f"-{os.getpid()}.warc.gz")
+
+    # The next writer on the host adopts the orphan once it has gone unwritten a while.
+    assert adopt_orphans(tmp_path) == [], "too recent: it might be a writer that has not locked it yet"
+    (adopted,) = adopt_orphans(tmp_path, min_age=0)
+    assert adopted == left[0].with_name(left[0].name.removesuffix(OPEN_SUFFIX)) and not left[0].exists()
+    with open(adopted, "rb") as stream:
+        kinds = [record.rec_type for record in ArchiveIterator(stream, check_digests="raise")]
+    assert kinds[0] == "warcinfo" and kinds.count("response") == responses, "cut back to the last whole record"
+
+
+def test_a_live_writers_file_is_never_adopted(tmp_path):
+    writer = WarcWriter(str(tmp_path), "live", 10**9, warcinfo(True, "", "agent"))
+    writer.exchange(_exchange())
+    assert adopt_orphans(tmp_path, min_age=0) == []
+    writer.exchange(_exchange())
+    writer.close()
+    (path,) = tmp_path.iterdir()
+    with open(path, "rb") as stream:
+        assert [r.rec_type for r in ArchiveIterator(stream)] == ["warcinfo"] + ["response", "request"] * 2
 
 
 def test_a_forked_child_writes_a_file_of_its_own(tmp_path):
