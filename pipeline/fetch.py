@@ -80,6 +80,9 @@ class FetchResult:
     sitemaps: list[str] = field(default_factory=list)
     # The response's headers, kept only for a job with extractors (they may read them).
     headers: dict[str, str] | None = None
+    # The response's validators, for conditional requests when the URL is fetched again.
+    etag: str | None = None
+    last_modified: str | None = None
     warc_file: str | None = None
     warc_offset: int | None = None
     warc_length: int | None = None
@@ -383,6 +386,8 @@ class Fetcher:
         result.archived(capture)
         if policy.extract:
             result.headers = dict(response.headers)
+        result.etag = response.headers.get("ETag")
+        result.last_modified = response.headers.get("Last-Modified")
         result.length = len(body)
         result.content_hash = hashlib.sha1(body).hexdigest()
         if media_type in policy.parse_types or media_type is None:

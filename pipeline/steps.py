@@ -122,6 +122,10 @@ def to_record(payload: Payload) -> Record:
         warc_offset=result.warc_offset,
         warc_length=result.warc_length,
         extract_error=payload.extract_error,
+        etag=result.etag,
+        last_modified=result.last_modified,
+        first_fetched_at=result.fetched_at,
+        changed_at=result.fetched_at if result.content_hash is not None else None,
     )
 
 

@@ -41,6 +41,16 @@ class Record:
     # Why the page's extractors failed: the fetch worked (`error` is None) and the page
     # still has a record, only its items are missing.
     extract_error: str | None = None
+    # Fetch history, kept by the store's upsert across fetches of the URL: the validators
+    # of the last response, how often it was fetched, since when, when its content last
+    # changed, and what the last fetch found ("not-modified" for a 304, "unchanged" for
+    # the same content hash, "changed"; None on a first fetch).
+    etag: str | None = None
+    last_modified: str | None = None
+    fetch_count: int = 1
+    first_fetched_at: str | None = None
+    changed_at: str | None = None
+    revisit: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

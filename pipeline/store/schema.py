@@ -22,7 +22,8 @@ KEY = ("job", "url", "kind")
 # 2: `kind`, in the key; a sitemap's record has its real URL, no longer "sitemap:URL".
 # 3: warc_file, warc_offset, warc_length.
 # 4: extract_error; the items table.
-SCHEMA_VERSION = 4
+# 5: the fetch history (etag, last_modified, fetch_count, first_fetched_at, changed_at, revisit).
+SCHEMA_VERSION = 5
 # How schema 1 told a sitemap's record from the page at the same URL.
 _OLD_SITEMAP_PREFIX = "sitemap:"
 # Data changes a version brings, run once on a store brought up to it from an older one.
@@ -192,11 +193,35 @@ def items_sql(dialect: Dialect, placeholder: str) -> str:
     )
 
 
+# How the fetch history columns follow from the stored row ({t}) and the new one
+# (excluded). The same fetch written again (its depth lowered, a store retry) has the same
+# fetched_at and changes none of them.
+_HISTORY = {
+    "fetch_count": "CASE WHEN {t}.fetched_at = excluded.fetched_at THEN {t}.fetch_count ELSE {t}.fetch_count + 1 END",
+    "first_fetched_at": "COALESCE({t}.first_fetched_at, excluded.first_fetched_at)",
+    "changed_at": (
+        "CASE WHEN {t}.fetched_at = excluded.fetched_at OR excluded.content_hash IS NULL"
+        " OR excluded.content_hash = {t}.content_hash THEN {t}.changed_at ELSE excluded.fetched_at END"
+    ),
+    "revisit": (
+        "CASE WHEN {t}.fetched_at = excluded.fetched_at THEN {t}.revisit"
+        " WHEN excluded.status = 304 THEN 'not-modified'"
+        " WHEN excluded.content_hash IS NULL THEN NULL"
+        " WHEN excluded.content_hash = {t}.content_hash THEN 'unchanged' ELSE 'changed' END"
+    ),
+}
+
+
 def upsert_sql(placeholder: str, table: str = TABLE) -> str:
     """INSERT … ON CONFLICT (key) DO UPDATE, the same statement in SQLite and PostgreSQL.
     The update only happens for a fetch at least as recent as the stored one: an old chain
-    redelivered late must not replace what a newer fetch stored."""
-    updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c not in KEY)
+    redelivered late must not replace what a newer fetch stored. The fetch history is
+    carried over from the stored row rather than replaced."""
+    updates = ", ".join(
+        f"{c} = {_HISTORY[c].format(t=table)}" if c in _HISTORY else f"{c} = excluded.{c}"
+        for c in COLUMNS
+        if c not in KEY
+    )
     marks = ", ".join(placeholder for _ in COLUMNS)
     return (
         f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({marks})"

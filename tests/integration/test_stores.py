@@ -144,8 +144,39 @@ def test_a_later_fetch_replaces_the_items_of_the_page_and_the_removed_ones_are_g
     again = _later(page, 5, title="again", extract_error="ValueError: no price")
     store.put(again, [Item("metadata", {"n": 9})])
 
-    assert list(store.records(job)) == [again]
+    assert list(store.records(job)) == [dataclasses.replace(again, fetch_count=2)]
     assert list(store.items(job)) == [("http://a.example/1", Item("metadata", {"n": 9}))]
+
+
+def test_the_fetch_history_of_a_url_is_carried_from_fetch_to_fetch(store):
+    job = f"t-{uuid.uuid4().hex[:8]}"
+    first = dataclasses.replace(
+        _record(job, "http://a.example/h", "v1", []), content_hash="aaa", etag='"1"',
+        last_modified="Sun, 22 Nov 2026 00:00:00 GMT", first_fetched_at="2026-11-22T00:00:00Z",
+        changed_at="2026-11-22T00:00:00Z",
+    )
+    store.put(first)
+    (stored,) = store.records(job)
+    assert (stored.fetch_count, stored.revisit, stored.etag) == (1, None, '"1"')
+
+    same = _later(first, 10, first_fetched_at="2026-11-22T00:00:10Z", changed_at="2026-11-22T00:00:10Z")
+    store.put(same)
+    store.put(dataclasses.replace(same, depth=0))  # the same fetch written again: no new fetch
+    (stored,) = store.records(job)
+    assert (stored.fetch_count, stored.revisit, stored.depth) == (2, "unchanged", 0)
+    assert (stored.first_fetched_at, stored.changed_at) == ("2026-11-22T00:00:00Z", "2026-11-22T00:00:00Z")
+
+    changed = _later(first, 20, content_hash="bbb", etag='"2"', first_fetched_at="x", changed_at="2026-11-22T00:00:20Z")
+    store.put(changed)
+    store.put(_later(first, 15, content_hash="ccc"))  # an older fetch stored late changes nothing
+    (stored,) = store.records(job)
+    assert (stored.fetch_count, stored.revisit, stored.etag, stored.content_hash) == (3, "changed", '"2"', "bbb")
+    assert (stored.first_fetched_at, stored.changed_at) == ("2026-11-22T00:00:00Z", "2026-11-22T00:00:20Z")
+
+    failed = _later(first, 30, content_hash=None, status=503, error="HTTP 503", changed_at=None)
+    store.put(failed)
+    (stored,) = store.records(job)
+    assert (stored.fetch_count, stored.revisit, stored.changed_at) == (4, None, "2026-11-22T00:00:20Z")
 
 
 def test_an_older_fetch_stored_late_changes_neither_the_record_nor_the_items(store):

@@ -156,6 +156,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.wfile.write(b"Content-Length: 0\r\n\r\n")
 
+    def validated(self) -> None:
+        self._send(200, PAGE_HTML, ETag='"v1"', Last_Modified="Sun, 22 Nov 2026 10:00:00 GMT")
+
     def close_delimited(self, size: str = "20", every: str = "0") -> None:
         """An HTTP/1.0 answer without Content-Length: the body ends with the connection."""
         self.close_connection = True
@@ -193,6 +196,7 @@ _ROUTES = [
     (r"/html", "html"),
     (r"/stacked", "stacked"),
     (r"/close-delimited", "close_delimited"),
+    (r"/validated", "validated"),
     (r"/trickle-headers", "trickle_headers"),
     (r"/sjis", "sjis"),
     (r"/plain", "plain"),

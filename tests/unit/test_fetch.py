@@ -11,7 +11,10 @@ import requests
 
 from pipeline.errors import PermanentFetchError, TransientFetchError
 from pipeline.fetch import Fetcher, classify, retry_after
+from pipeline.frontier import Lease
+from pipeline.payload import Payload
 from pipeline.settings import Policy
+from pipeline.steps import to_record
 
 from .conftest import BIG_SIZE, PAGE_HTML, PAGE_TITLE, SJIS_TITLE
 
@@ -414,3 +417,14 @@ def test_stacked_content_encodings_are_capped(site, fetcher):
     with pytest.raises(PermanentFetchError) as info:
         fetcher.fetch(site.url("/stacked?layers=6"), policy)
     assert info.value.reason == "undecodable content encoding"
+
+
+def test_the_validators_of_a_response_are_kept_for_the_next_fetch(site, fetcher):
+    policy = Policy(allow_private=True, timeout=5.0)
+    result = fetcher.fetch(site.url("/validated"), policy)
+    plain = fetcher.fetch(site.url("/html"), policy)
+
+    assert (result.etag, result.last_modified) == ('"v1"', "Sun, 22 Nov 2026 10:00:00 GMT")
+    assert (plain.etag, plain.last_modified) == (None, None)
+    record = to_record(Payload("j", Lease(url=result.url, depth=0, host="h", token=1), result))
+    assert (record.etag, record.first_fetched_at, record.changed_at) == ('"v1"', result.fetched_at, result.fetched_at)
