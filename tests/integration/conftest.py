@@ -16,14 +16,20 @@ from tests.integration.cluster import Cluster
 from tests.integration.site import Host, Response, page
 
 
-@pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
+def flushed_test_redis() -> redis.Redis:
+    """A client of the test Redis, emptied; a missing Redis fails the test."""
     client = redis.Redis.from_url(TEST_REDIS_URL)
     try:
         client.ping()
     except redis.RedisError as exc:
         pytest.fail(f"integration tests need a Redis at {TEST_REDIS_URL}: {exc}")
     client.flushdb()
+    return client
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = flushed_test_redis()
     yield client
     client.flushdb()
 

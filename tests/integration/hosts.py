@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import redis
@@ -33,14 +34,28 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def tree_site(pages: int, delay: float) -> Host:
-    """A site on the bridge: `/`, then /p/1../p/N, page i linking to 2i, 2i+1 and i+1, so
-    each page is found several times over by workers on different hosts."""
-    site = Host(GATEWAY, delay=delay)
-    site.routes["/"] = page("root", ["/p/1"])
-    for i in range(1, pages + 1):
-        site.routes[f"/p/{i}"] = page(f"p{i}", [f"/p/{c}" for c in (2 * i, 2 * i + 1, i + 1) if c <= pages])
-    return site
+@contextlib.contextmanager
+def tree_cluster(tmp_path: Path, hosts: int, pages: int, delay: float) -> Iterator[tuple[MultiHost, Host]]:
+    """`hosts` namespace hosts and a site on the bridge: `/`, then /p/1../p/N, page i
+    linking to 2i, 2i+1 and i+1, so each page is found several times over by workers on
+    different hosts."""
+    with Network(hosts) as network:
+        site = Host(GATEWAY, delay=delay)
+        site.routes["/"] = page("root", ["/p/1"])
+        for i in range(1, pages + 1):
+            site.routes[f"/p/{i}"] = page(f"p{i}", [f"/p/{c}" for c in (2 * i, 2 * i + 1, i + 1) if c <= pages])
+        site.start()
+        cluster = MultiHost(tmp_path, network)
+        try:
+            yield cluster, site
+        finally:
+            cluster.stop()
+            site.stop()
+
+
+def tree_pages(site: Host, pages: int) -> set[str]:
+    """Every URL of a tree_cluster site."""
+    return {site.url("/")} | {site.url(f"/p/{i}") for i in range(1, pages + 1)}
 
 
 class MultiHost:

@@ -17,8 +17,8 @@ import pytest
 
 from pipeline.frontier import FINISHED
 from tests.integration.cluster import wait_until
-from tests.integration.hosts import LEASE_TIMEOUT, MultiHost, tree_site
-from tests.integration.netns import Network, available
+from tests.integration.hosts import LEASE_TIMEOUT, tree_cluster, tree_pages
+from tests.integration.netns import available
 from tests.integration.site import Host
 
 PAGES = 2000
@@ -28,19 +28,12 @@ pytestmark = pytest.mark.skipif(available() is not None, reason=str(available())
 
 @pytest.fixture
 def multihost(tmp_path):
-    with Network(3) as network:
-        site = tree_site(PAGES, delay=0.005)
-        site.start()
-        hosts = MultiHost(tmp_path, network)
-        try:
-            yield hosts, site
-        finally:
-            hosts.stop()
-            site.stop()
+    with tree_cluster(tmp_path, 3, PAGES, delay=0.005) as cluster:
+        yield cluster
 
 
 def _expected(site: Host) -> list[str]:
-    return sorted([site.url("/")] + [site.url(f"/p/{i}") for i in range(1, PAGES + 1)])
+    return sorted(tree_pages(site, PAGES))
 
 
 def test_workers_killed_again_and_again_lose_nothing(multihost, record_property):

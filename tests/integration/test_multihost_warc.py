@@ -26,8 +26,8 @@ from pipeline.frontier import FINISHED
 from pipeline.store import Record, open_store
 from pipeline.warc import EXTENSION, OPEN_SUFFIX
 from tests.integration.cluster import wait_until
-from tests.integration.hosts import MultiHost, tree_site
-from tests.integration.netns import GATEWAY, Network, available
+from tests.integration.hosts import MultiHost, tree_cluster, tree_pages
+from tests.integration.netns import GATEWAY, available
 from tests.integration.site import Host
 
 PAGES = 300
@@ -55,19 +55,12 @@ class Entry:
 
 @pytest.fixture
 def multihost(tmp_path):
-    with Network(2) as network:
-        site = tree_site(PAGES, delay=0.002)
-        site.start()
-        hosts = MultiHost(tmp_path, network)
-        try:
-            yield hosts, site
-        finally:
-            hosts.stop()
-            site.stop()
+    with tree_cluster(tmp_path, 2, PAGES, delay=0.002) as cluster:
+        yield cluster
 
 
 def _pages(site: Host) -> set[str]:
-    return {site.url("/")} | {site.url(f"/p/{i}") for i in range(1, PAGES + 1)}
+    return tree_pages(site, PAGES)
 
 
 def _group(pgid: int) -> set[int]:

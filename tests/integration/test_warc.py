@@ -35,11 +35,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from warcio.archiveiterator import ArchiveIterator
 
 from tests.conftest import TEST_REDIS_URL
 from tests.integration.cli import REPO, assert_nothing_left, by_url, cli_env, crawl_ok, export_jsonl, kill_leftovers
+from tests.integration.conftest import flushed_test_redis
 from tests.integration.site import QuietServer
 
 pytestmark = pytest.mark.integration
@@ -283,12 +283,7 @@ class Crawl:
 
 @pytest.fixture(scope="module")
 def crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawl]:
-    client = redis.Redis.from_url(TEST_REDIS_URL)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"integration tests need a Redis at {TEST_REDIS_URL}: {exc}")
-    client.flushdb()
+    client = flushed_test_redis()
     site = WarcSite().start()
     directory = tmp_path_factory.mktemp("warc-crawl")
     warc_dir = directory / "warc"
