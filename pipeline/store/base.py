@@ -51,6 +51,15 @@ class Record:
     first_fetched_at: str | None = None
     changed_at: str | None = None
     revisit: str | None = None
+    # The WARC-Record-ID and WARC-Payload-Digest ("sha1:BASE32") of the response record the
+    # warc_* pointer points at: what a revisit record of an identical payload refers to.
+    warc_record_id: str | None = None
+    warc_digest: str | None = None
+    # Seconds between revisits of the URL, as adapted so far; None: the job does not revisit.
+    revisit_interval: float | None = None
+    # When the URL is due again (Unix epoch seconds); None: not scheduled, a one-pass job's
+    # URL or one already handed to the frontier.
+    next_fetch_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,6 +76,16 @@ class Item:
 
     extractor: str  # "mymodule:products", or a built-in name "text"/"metadata"
     data: dict[str, Any]  # JSON-serialisable (already checked by the caller)
+
+
+@dataclass(frozen=True)
+class DueCounts:
+    """How many of a job's URLs are due for a revisit now, how many later, and when the next
+    is: enough for a continuous job to know whether to feed, wait, or stop."""
+
+    due: int  # next_fetch_at <= now
+    later: int  # next_fetch_at > now
+    next_at: float | None  # the smallest next_fetch_at > now; None when later is 0
 
 
 class Store(abc.ABC):
@@ -92,6 +111,27 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def count(self, job: str) -> int:
         """How many records `job` has."""
+
+    @abc.abstractmethod
+    def make_due(self, job: str, at: float, fetched_before: str | None = None) -> int:
+        """Schedule every record of `job` for `at`, or only those fetched at `fetched_before` or
+        earlier (ISO 8601, compared as text, as fetched_at is kept): the URLs fetched since keep
+        their own schedule. One statement, however large the job; returns how many."""
+
+    @abc.abstractmethod
+    def due(self, job: str, now: float, limit: int) -> list[Record]:
+        """At most `limit` records of `job` due by `now`, earliest first: a bounded batch read
+        off an index, so feeding a large job back costs no scan of it."""
+
+    @abc.abstractmethod
+    def mark_fed(self, job: str, keys: Sequence[tuple[str, str]], now: float) -> None:
+        """Unschedule the (url, kind) records handed to the frontier, in one transaction, so the
+        next `due` does not hand them again. Only where next_fetch_at is still <= `now`: a URL
+        revisited and rescheduled meanwhile keeps its new time."""
+
+    @abc.abstractmethod
+    def due_counts(self, job: str, now: float) -> DueCounts:
+        """The job's schedule at `now`, from the same index as `due`."""
 
     @abc.abstractmethod
     def close(self) -> None:

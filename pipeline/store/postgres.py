@@ -18,21 +18,29 @@ import psycopg
 from psycopg import sql
 
 from pipeline.errors import ConfigError, StoreUnavailable
-from pipeline.store.base import Item, Record, Store
+from pipeline.store.base import DueCounts, Item, Record, Store
 from pipeline.store.schema import (
     COLUMNS,
     KEY,
     POSTGRES,
     SCHEMA_VERSION,
     TABLE,
+    create_due_index,
     create_items_table,
     create_table,
     delete_items_sql,
+    due_counts_params,
+    due_counts_sql,
+    due_sql,
+    from_due_counts_row,
     from_item_row,
     from_row,
     insert_item_sql,
     item_rows,
     items_sql,
+    make_due_statement,
+    mark_fed_rows,
+    mark_fed_sql,
     missing_columns,
     newer_schema,
     to_row,
@@ -44,6 +52,9 @@ _UPSERT = upsert_sql("%s")
 _DELETE_ITEMS = delete_items_sql("%s")
 _INSERT_ITEM = insert_item_sql("%s")
 _ITEMS = items_sql(POSTGRES, "%s")
+_DUE = due_sql("%s")
+_MARK_FED = mark_fed_sql("%s")
+_DUE_COUNTS = due_counts_sql("%s")
 # PostgreSQL has no PRAGMA user_version: the schema version is the table's comment.
 _COMMENT = "celery-crawler schema {}"
 _VERSION = re.compile(r"celery-crawler schema (\d+)")
@@ -112,6 +123,28 @@ class PostgresStore(Store):
         query = f"SELECT COUNT(*) FROM {TABLE} WHERE job = %s"
         ((count,),) = self._run(lambda conn: conn.execute(query, (job,)).fetchall())
         return int(count)
+
+    def make_due(self, job: str, at: float, fetched_before: str | None = None) -> int:
+        query, params = make_due_statement("%s", job, at, fetched_before)
+        return self._run(lambda conn: conn.execute(query, params).rowcount)
+
+    def due(self, job: str, now: float, limit: int) -> list[Record]:
+        # A batch is small: no server-side cursor, and `_run`'s retry on a broken connection.
+        rows = self._run(lambda conn: conn.execute(_DUE, (job, now, limit)).fetchall())
+        return [from_row(row) for row in rows]
+
+    def mark_fed(self, job: str, keys: Sequence[tuple[str, str]], now: float) -> None:
+        rows = mark_fed_rows(job, keys, now)
+
+        def write(conn: psycopg.Connection) -> None:
+            with conn.transaction(), conn.cursor() as cursor:
+                cursor.executemany(_MARK_FED, rows)
+
+        self._run(write)
+
+    def due_counts(self, job: str, now: float) -> DueCounts:
+        params = due_counts_params(job, now)
+        return from_due_counts_row(self._run(lambda conn: conn.execute(_DUE_COUNTS, params).fetchone()))
 
     def close(self) -> None:
         self._forget()
@@ -186,6 +219,7 @@ def _upgrade(conn: psycopg.Connection) -> None:
         for statement in upgrades(max(version, 1)):
             conn.execute(statement)
     conn.execute(create_items_table(POSTGRES))
+    conn.execute(create_due_index())
     conn.execute(f"COMMENT ON TABLE {TABLE} IS '{_COMMENT.format(SCHEMA_VERSION)}'")
 
 

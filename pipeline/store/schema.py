@@ -3,7 +3,8 @@
 field of Record with a default, and SCHEMA_VERSION + 1, is a new column: opening an
 older store adds it (see `missing_columns`); a changed key is rebuilt by the backends.
 Beside it the ``items`` table: the items extractors made of each page, keyed by the
-page's key, so that storing a page again replaces its items."""
+page's key, so that storing a page again replaces its items; and the index of the URLs
+due for a revisit."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from pipeline.store.base import Item, Record
+from pipeline.store.base import DueCounts, Item, Record
 
 TABLE = "pages"
 KEY = ("job", "url", "kind")
@@ -23,7 +24,8 @@ KEY = ("job", "url", "kind")
 # 3: warc_file, warc_offset, warc_length.
 # 4: extract_error; the items table.
 # 5: the fetch history (etag, last_modified, fetch_count, first_fetched_at, changed_at, revisit).
-SCHEMA_VERSION = 5
+# 6: revisits (warc_record_id, warc_digest, revisit_interval, next_fetch_at); the pages_due index.
+SCHEMA_VERSION = 6
 # How schema 1 told a sitemap's record from the page at the same URL.
 _OLD_SITEMAP_PREFIX = "sitemap:"
 # Data changes a version brings, run once on a store brought up to it from an older one.
@@ -107,6 +109,7 @@ ITEM_COLUMNS = tuple(column.name for column in ITEM_COLUMN_DEFS)
 # Led by the job, then the page's key: the index that finds a job's items, each page's
 # together and in their order, and the rows a page stored again replaces.
 ITEMS_KEY = (*KEY, "seq")
+DUE_INDEX = f"{TABLE}_due"
 
 
 def create_table(dialect: Dialect, table: str = TABLE) -> str:
@@ -123,6 +126,13 @@ def create_items_table(dialect: Dialect) -> str:
     lines = [column.sql(dialect) for column in ITEM_COLUMN_DEFS]
     lines.append(f"PRIMARY KEY ({', '.join(ITEMS_KEY)})")
     return f"CREATE TABLE IF NOT EXISTS {_body(ITEMS_TABLE, lines)}"
+
+
+def create_due_index() -> str:
+    """Run by every migration, as `create_items_table` is. Led by the job, so that a job's due
+    URLs are one range of it, earliest first; partial, so that the URLs of one-pass jobs,
+    never scheduled, cost it nothing. The same statement in both dialects."""
+    return f"CREATE INDEX IF NOT EXISTS {DUE_INDEX} ON {TABLE} (job, next_fetch_at) WHERE next_fetch_at IS NOT NULL"
 
 
 def _body(table: str, lines: list[str]) -> str:
@@ -212,22 +222,89 @@ _HISTORY = {
 }
 
 
+# What a 304 (Not Modified, the answer to a conditional request) leaves of the stored row:
+# its content, which the 304 has none of, and the validators it may or may not repeat.
+_CONTENT = (
+    "final_url", "status", "content_type", "title", "outlinks", "content_hash", "length", "encoding", "redirects",
+    "warc_file", "warc_offset", "warc_length", "warc_record_id", "warc_digest", "extract_error",
+)
+_VALIDATORS = ("etag", "last_modified")
+
+
+def _update(column: str, table: str) -> str:
+    """The value the upsert gives `column` of a stored row that a new fetch replaces."""
+    if column in _HISTORY:
+        return _HISTORY[column].format(t=table)
+    if column in _CONTENT:
+        kept = f"{table}.{column}"
+    elif column in _VALIDATORS:
+        kept = f"COALESCE(excluded.{column}, {table}.{column})"
+    else:
+        return f"excluded.{column}"
+    return f"CASE WHEN excluded.status = 304 THEN {kept} ELSE excluded.{column} END"
+
+
 def upsert_sql(placeholder: str, table: str = TABLE) -> str:
     """INSERT … ON CONFLICT (key) DO UPDATE, the same statement in SQLite and PostgreSQL.
     The update only happens for a fetch at least as recent as the stored one: an old chain
     redelivered late must not replace what a newer fetch stored. The fetch history is
-    carried over from the stored row rather than replaced."""
-    updates = ", ".join(
-        f"{c} = {_HISTORY[c].format(t=table)}" if c in _HISTORY else f"{c} = excluded.{c}"
-        for c in COLUMNS
-        if c not in KEY
-    )
+    carried over from the stored row rather than replaced, and so is the content on a 304."""
+    updates = ", ".join(f"{c} = {_update(c, table)}" for c in COLUMNS if c not in KEY)
     marks = ", ".join(placeholder for _ in COLUMNS)
     return (
         f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({marks})"
         f" ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {updates}"
         f" WHERE {table}.fetched_at <= excluded.fetched_at"
     )
+
+
+def due_sql(placeholder: str) -> str:
+    """(job, now, limit): the equality on the job and the range on next_fetch_at, which implies
+    the index's IS NOT NULL, make it a range scan of DUE_INDEX already in the order wanted."""
+    return (
+        f"SELECT {', '.join(COLUMNS)} FROM {TABLE} WHERE job = {placeholder} AND next_fetch_at <= {placeholder}"
+        f" ORDER BY next_fetch_at LIMIT {placeholder}"
+    )
+
+
+def make_due_statement(
+    placeholder: str, job: str, at: float, fetched_before: str | None
+) -> tuple[str, tuple[Any, ...]]:
+    """The statement and its parameters: a condition on fetched_at only when one is given."""
+    query = f"UPDATE {TABLE} SET next_fetch_at = {placeholder} WHERE job = {placeholder}"
+    if fetched_before is None:
+        return query, (at, job)
+    return f"{query} AND fetched_at <= {placeholder}", (at, job, fetched_before)
+
+
+def mark_fed_sql(placeholder: str) -> str:
+    """(job, url, kind, now), a row per URL handed to the frontier."""
+    keys = " AND ".join(f"{c} = {placeholder}" for c in KEY)
+    return f"UPDATE {TABLE} SET next_fetch_at = NULL WHERE {keys} AND next_fetch_at <= {placeholder}"
+
+
+def mark_fed_rows(job: str, keys: Sequence[tuple[str, str]], now: float) -> list[tuple[Any, ...]]:
+    return [(job, url, kind, now) for url, kind in keys]
+
+
+def due_counts_sql(placeholder: str) -> str:
+    """(now, now, now, job), as `due_counts_params` gives them: one pass over the job's range
+    of DUE_INDEX, which holds every column the query reads."""
+    return (
+        f"SELECT COUNT(CASE WHEN next_fetch_at <= {placeholder} THEN 1 END),"
+        f" COUNT(CASE WHEN next_fetch_at > {placeholder} THEN 1 END),"
+        f" MIN(CASE WHEN next_fetch_at > {placeholder} THEN next_fetch_at END)"
+        f" FROM {TABLE} WHERE job = {placeholder} AND next_fetch_at IS NOT NULL"
+    )
+
+
+def due_counts_params(job: str, now: float) -> tuple[Any, ...]:
+    return (now, now, now, job)
+
+
+def from_due_counts_row(row: Any) -> DueCounts:
+    due, later, next_at = row
+    return DueCounts(int(due), int(later), None if next_at is None else float(next_at))
 
 
 def _literal(value: Any) -> str:

@@ -15,21 +15,29 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 from pipeline.errors import ConfigError, StoreUnavailable
-from pipeline.store.base import Item, Record, Store
+from pipeline.store.base import DueCounts, Item, Record, Store
 from pipeline.store.schema import (
     COLUMNS,
     KEY,
     SCHEMA_VERSION,
     SQLITE,
     TABLE,
+    create_due_index,
     create_items_table,
     create_table,
     delete_items_sql,
+    due_counts_params,
+    due_counts_sql,
+    due_sql,
+    from_due_counts_row,
     from_item_row,
     from_row,
     insert_item_sql,
     item_rows,
     items_sql,
+    make_due_statement,
+    mark_fed_rows,
+    mark_fed_sql,
     missing_columns,
     newer_schema,
     to_row,
@@ -41,6 +49,9 @@ _UPSERT = upsert_sql("?")
 _DELETE_ITEMS = delete_items_sql("?")
 _INSERT_ITEM = insert_item_sql("?")
 _ITEMS = items_sql(SQLITE, "?")
+_DUE = due_sql("?")
+_MARK_FED = mark_fed_sql("?")
+_DUE_COUNTS = due_counts_sql("?")
 # Seconds between two tries to open a store another connection is migrating.
 OPEN_RETRY_SECONDS = 0.05
 # What another connection holding the database makes a statement fail with, once the
@@ -80,6 +91,32 @@ class SQLiteStore(Store):
     def count(self, job: str) -> int:
         query = f"SELECT COUNT(*) FROM {TABLE} WHERE job = ?"
         return int(self._run(lambda conn: conn.execute(query, (job,)).fetchone()[0]))
+
+    def make_due(self, job: str, at: float, fetched_before: str | None = None) -> int:
+        query, params = make_due_statement("?", job, at, fetched_before)
+
+        def write(conn: sqlite3.Connection) -> int:
+            with conn:
+                return conn.execute(query, params).rowcount
+
+        return self._run(write)
+
+    def due(self, job: str, now: float, limit: int) -> list[Record]:
+        rows = self._run(lambda conn: conn.execute(_DUE, (job, now, limit)).fetchall())
+        return [from_row(row) for row in rows]
+
+    def mark_fed(self, job: str, keys: Sequence[tuple[str, str]], now: float) -> None:
+        rows = mark_fed_rows(job, keys, now)
+
+        def write(conn: sqlite3.Connection) -> None:
+            with conn:
+                conn.executemany(_MARK_FED, rows)
+
+        self._run(write)
+
+    def due_counts(self, job: str, now: float) -> DueCounts:
+        params = due_counts_params(job, now)
+        return from_due_counts_row(self._run(lambda conn: conn.execute(_DUE_COUNTS, params).fetchone()))
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -175,6 +212,7 @@ def _upgrade(conn: sqlite3.Connection, path: str) -> None:
         for sql in upgrades(max(version, 1)):
             conn.execute(sql)
     conn.execute(create_items_table(SQLITE))
+    conn.execute(create_due_index())
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

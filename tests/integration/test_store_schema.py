@@ -147,6 +147,67 @@ SCHEMA_3_COLUMNS = ("job, url, final_url, status, depth, content_type, title, ou
 ITEM_COLUMNS = ["job", "url", "kind", "extractor", "seq", "item"]
 
 
+# The tables of schema 5 (the fetch history, no revisit schedule, no pages_due index), as
+# its create_table and create_items_table made them.
+SCHEMA_5_SQLITE = (
+    SCHEMA_3_SQLITE.replace(
+        "    PRIMARY KEY (job, url, kind)",
+        """    extract_error TEXT,
+    etag TEXT,
+    last_modified TEXT,
+    fetch_count INTEGER NOT NULL DEFAULT 1,
+    first_fetched_at TEXT,
+    changed_at TEXT,
+    revisit TEXT,
+    PRIMARY KEY (job, url, kind)""",
+    ),
+    """
+CREATE TABLE IF NOT EXISTS items (
+    job TEXT NOT NULL,
+    url TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    extractor TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    item TEXT NOT NULL,
+    PRIMARY KEY (job, url, kind, seq)
+)
+""",
+)
+SCHEMA_5_POSTGRES = (
+    SCHEMA_3_POSTGRES.replace(
+        "    PRIMARY KEY (job, url, kind)",
+        """    extract_error TEXT,
+    etag TEXT,
+    last_modified TEXT,
+    fetch_count BIGINT NOT NULL DEFAULT 1,
+    first_fetched_at TEXT,
+    changed_at TEXT,
+    revisit TEXT,
+    PRIMARY KEY (job, url, kind)""",
+    ),
+    """
+CREATE TABLE IF NOT EXISTS items (
+    job TEXT NOT NULL,
+    url TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    extractor TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    item JSONB NOT NULL,
+    PRIMARY KEY (job, url, kind, seq)
+)
+""",
+)
+# Rows a schema-5 crawl left: a page fetched twice, written to WARC, with an item; and a sitemap.
+SCHEMA_5_ROWS = [
+    SCHEMA_3_ROWS[1] + (None, '"1"', "Sun, 01 Nov 2026 10:00:00 GMT", 2, "2026-10-01T10:00:00Z",
+                        "2026-10-01T10:00:00Z", "unchanged"),
+    SCHEMA_3_ROWS[0] + (None, None, None, 1, "2026-11-01T10:00:00Z", None, None),
+]
+SCHEMA_5_COLUMNS = (f"{SCHEMA_3_COLUMNS}, extract_error, etag, last_modified, fetch_count, first_fetched_at, "
+                    "changed_at, revisit")
+REVISIT_COLUMNS = ["warc_record_id", "warc_digest", "revisit_interval", "next_fetch_at"]
+
+
 class Legacy:
     """One old store, in SQLite or PostgreSQL: its URL, and SQL run on it directly."""
 
@@ -209,6 +270,24 @@ def schema_3(request: pytest.FixtureRequest) -> Legacy:
     return old
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def schema_5(request: pytest.FixtureRequest) -> Legacy:
+    """A store of schema 5, the last before revisits, with SCHEMA_5_ROWS and an item in it."""
+    old: Legacy = request.getfixturevalue(f"{request.param}_store")
+    if request.param == "sqlite":
+        for table in SCHEMA_5_SQLITE:
+            old.execute(table)
+        old.execute("PRAGMA user_version = 5")
+    else:
+        for table in SCHEMA_5_POSTGRES:
+            old.execute(table)
+        old.execute("COMMENT ON TABLE pages IS 'celery-crawler schema 5'")
+    _insert(old, SCHEMA_5_COLUMNS, SCHEMA_5_ROWS)
+    old.execute(f"INSERT INTO items ({', '.join(ITEM_COLUMNS)})"
+                """ VALUES ('old', 'http://a.example/2', 'page', 'text', 0, '{"text": "two"}')""")
+    return old
+
+
 def _insert(old: Legacy, columns: str, rows: list[tuple]) -> None:
     for row in rows:
         values = ", ".join("NULL" if value is None else repr(value) for value in row)
@@ -222,6 +301,24 @@ def _columns(old: Legacy, table: str) -> list[str]:
         "SELECT column_name FROM information_schema.columns"
         f" WHERE table_schema = current_schema() AND table_name = '{table}' ORDER BY ordinal_position"
     )]
+
+
+def _due_index(old: Legacy) -> str | None:
+    """The definition of the pages_due index, None while the table has none."""
+    if old.url.startswith("sqlite"):
+        rows = old.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'pages_due'")
+    else:
+        rows = old.execute("SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+                           " AND tablename = 'pages' AND indexname = 'pages_due'")
+    return rows[0][0] if rows else None
+
+
+def _has_revisits(old: Legacy) -> bool:
+    """The table has the revisit columns, last, and the partial index of due URLs."""
+    index = _due_index(old) or ""
+    return _columns(old, "pages")[-len(REVISIT_COLUMNS):] == REVISIT_COLUMNS and all(
+        part in index for part in ("(job, next_fetch_at)", "next_fetch_at IS NOT NULL")
+    )
 
 
 def _record(url: str, **changes: object) -> Record:
@@ -257,6 +354,29 @@ def test_a_store_of_the_first_release_opens_with_its_rows_and_takes_new_records(
         ]
     finally:
         store.close()
+
+
+def test_a_store_of_the_first_release_gains_the_revisit_columns_and_the_due_index(legacy):
+    assert _due_index(legacy) is None
+
+    store = _opened(legacy.url)
+    try:
+        assert _has_revisits(legacy)
+        assert [(r.next_fetch_at, r.revisit_interval, r.warc_record_id) for r in store.records("old")] == [
+            (None, None, None)
+        ] * 3
+        store.put(_record("http://a.example/1", next_fetch_at=5.0))
+        assert [r.url for r in store.due("old", 5.0, 10)] == ["http://a.example/1"]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_a_new_store_has_the_revisit_columns_and_the_due_index(request, dialect):
+    new: Legacy = request.getfixturevalue(f"{dialect}_store")
+    _opened(new.url).close()
+
+    assert _has_revisits(new)
 
 
 def test_opening_records_the_schema_version_so_the_next_open_has_nothing_to_do(legacy):
@@ -361,6 +481,7 @@ def test_a_store_of_schema_3_gains_extract_error_and_the_items_table_and_keeps_i
     store = _opened(schema_3.url)
     try:
         assert {"extract_error", "fetch_count", "revisit"} <= set(_columns(schema_3, "pages"))
+        assert _has_revisits(schema_3)
         assert _columns(schema_3, "items") == ITEM_COLUMNS
         old = list(store.records("old"))
         assert [(r.url, r.kind, r.title, r.outlinks, r.warc_file, r.warc_offset, r.warc_length, r.extract_error)
@@ -389,6 +510,37 @@ def test_a_store_of_schema_3_gains_extract_error_and_the_items_table_and_keeps_i
         assert schema_3.execute("PRAGMA user_version") == [(SCHEMA_VERSION,)]
     else:
         assert schema_3.execute("SELECT obj_description('pages'::regclass, 'pg_class')") == [
+            (f"celery-crawler schema {SCHEMA_VERSION}",)
+        ]
+
+
+def test_a_store_of_schema_5_gains_the_revisit_columns_and_the_due_index_and_keeps_its_rows(schema_5):
+    assert "next_fetch_at" not in _columns(schema_5, "pages") and _due_index(schema_5) is None
+
+    store = _opened(schema_5.url)
+    try:
+        assert _has_revisits(schema_5)
+        assert [(r.url, r.kind, r.warc_file, r.etag, r.fetch_count, r.revisit, r.warc_record_id, r.next_fetch_at)
+                for r in store.records("old")] == [
+            ("http://a.example/2", "page", "crawl-1.warc.gz", '"1"', 2, "unchanged", None, None),
+            ("http://a.example/sitemap.xml", "sitemap", None, None, 1, None, None, None),
+        ]
+        assert list(store.items("old")) == [("http://a.example/2", Item("text", {"text": "two"}))]
+
+        assert store.make_due("old", 5.0) == 2
+        assert [(r.url, r.kind) for r in store.due("old", 5.0, 10)] == [
+            ("http://a.example/2", "page"), ("http://a.example/sitemap.xml", "sitemap"),
+        ]
+        store.put(_record("http://a.example/2", status=304, title=None, warc_record_id="<urn:uuid:r>"))
+        page, _ = store.records("old")
+        assert (page.status, page.title, page.warc_file, page.warc_record_id) == (200, "two", "crawl-1.warc.gz", None)
+        assert page.fetch_count == 3
+    finally:
+        store.close()
+    if schema_5.url.startswith("sqlite"):
+        assert schema_5.execute("PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    else:
+        assert schema_5.execute("SELECT obj_description('pages'::regclass, 'pg_class')") == [
             (f"celery-crawler schema {SCHEMA_VERSION}",)
         ]
 
