@@ -8,6 +8,9 @@ records). Each process writes its own files, so no two writers ever share one:
   its ``request`` record, each record a gzip member of its own, appended in one write and
   handed to the OS at once: a worker killed mid-write leaves every complete record
   readable, and a pointer in the store never points at bytes still in a buffer;
+- a revisit that brought nothing new (a 304 to its conditional request, or the payload
+  digest of the last full response) is a ``revisit`` record instead of the response, as
+  Heritrix writes them: its status line and headers, and where the payload is archived;
 - a writer holds an flock on its file while it writes it: a `.open` file nobody holds
   was left by a killed worker, and the next writer on the host adopts it (cuts it back
   to its last complete record and gives it its final name, so that it can be shipped);
@@ -19,7 +22,9 @@ records). Each process writes its own files, so no two writers ever share one:
 
 from __future__ import annotations
 
+import base64
 import fcntl
+import hashlib
 import io
 import logging
 import os
@@ -29,6 +34,7 @@ import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,7 +44,7 @@ from warcio.warcwriter import WARCWriter
 
 from pipeline import __version__
 from pipeline.errors import ArchiveUnavailable
-from pipeline.exchange import Capture, Exchange
+from pipeline.exchange import REVISIT_IDENTICAL, REVISIT_NOT_MODIFIED, Capture, Exchange, Reference
 
 OPEN_SUFFIX = ".open"
 # Seconds a `.open` file must have gone unwritten before it is taken for an orphan: a
@@ -57,6 +63,12 @@ CONFORMS_TO = "https://iipc.github.io/warc-specifications/specifications/warc-fo
 TRANSFER_ENCODING = "transfer-encoding"
 RENAMED_TRANSFER_ENCODING = "X-Crawler-Transfer-Encoding"
 SOFTWARE = f"celery-crawler/{__version__}"
+# warcio's create_revisit_record knows only the second of these profiles, and wants a
+# payload digest that a 304 does not have: revisit records are built here.
+REVISIT_PROFILES = {
+    REVISIT_NOT_MODIFIED: "http://netpreserve.org/warc/1.1/revisit/server-not-modified",
+    REVISIT_IDENTICAL: "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest",
+}
 # zlib's window bits for a gzip header and trailer around the deflate stream.
 GZIP_WBITS = 16 + zlib.MAX_WBITS
 logger = logging.getLogger(__name__)
@@ -91,12 +103,15 @@ class WarcWriter:
         self._unavailable = ""
 
     def exchange(self, exchange: Exchange) -> Capture:
-        """Append the response and request records of `exchange`; where the response went."""
-        response = _response(exchange)
-        record_id = response.rec_headers.get_header("WARC-Record-ID")
-        first = self._gzipped(response)
+        """Append the response (or revisit) and request records of `exchange`; where the
+        response went."""
+        record, revisit = _answer(exchange)
+        headers = record.rec_headers
+        record_id = headers.get_header("WARC-Record-ID")
+        first = self._gzipped(record)
         name, offset = self._append(first + self._gzipped(_request(exchange, record_id)))
-        return Capture(name, offset, sum(len(part) for part in first), record_id)
+        length = sum(len(part) for part in first)
+        return Capture(name, offset, length, record_id, headers.get_header("WARC-Payload-Digest"), revisit)
 
     def metadata(self, url: str, refers_to: str, fields: list[tuple[str, str]]) -> None:
         """A ``metadata`` record about the response record `refers_to` (application/warc-fields)."""
@@ -364,34 +379,87 @@ class _Builder(threading.local):
 _builder = _Builder()
 
 
-def _response(exchange: Exchange) -> Any:
-    headers = [
-        (RENAMED_TRANSFER_ENCODING if name.lower() == TRANSFER_ENCODING else name, value)
-        for name, value in exchange.headers
-    ]
-    status = StatusAndHeaders(f"{exchange.status} {exchange.reason}".rstrip(), headers, protocol=exchange.protocol)
-    warc_headers = {"WARC-Date": exchange.date}
-    if exchange.ip:
-        warc_headers["WARC-IP-Address"] = exchange.ip
+def _answer(exchange: Exchange) -> tuple[Any, str | None]:
+    """The record of the response, and which kind of revisit record it is, if one."""
+    reference = exchange.refers_to
+    if reference is not None and exchange.status == HTTPStatus.NOT_MODIFIED:
+        return _revisit(exchange, reference, REVISIT_NOT_MODIFIED, None), REVISIT_NOT_MODIFIED
+    digest = _payload_digest(exchange.payload)
+    if reference is not None and _identical(exchange, reference, digest):
+        return _revisit(exchange, reference, REVISIT_IDENTICAL, digest), REVISIT_IDENTICAL
+    return _response(exchange, digest), None
+
+
+def _identical(exchange: Exchange, reference: Reference, digest: str) -> bool:
+    """A cut payload is never identical, whatever its digest: what the server had past
+    the cut may differ."""
+    return exchange.status == HTTPStatus.OK and not exchange.truncated and digest == reference.digest
+
+
+def _payload_digest(payload: Sequence[bytes]) -> str:
+    """WARC-Payload-Digest, worked out before warcio builds the record (which then takes
+    it as given), since whether a revisit record is written depends on it: the payload is
+    hashed once, straight from its pieces."""
+    digest = hashlib.sha1()
+    for chunk in payload:
+        digest.update(chunk)
+    return "sha1:" + base64.b32encode(digest.digest()).decode("ascii")
+
+
+def _response(exchange: Exchange, digest: str) -> Any:
+    warc_headers = _warc_headers(exchange)
     if exchange.truncated:
         warc_headers["WARC-Truncated"] = exchange.truncated
+    warc_headers["WARC-Payload-Digest"] = digest
     return _builder.writer.create_warc_record(
         exchange.url,
         "response",
         payload=_Chunks(exchange.payload),
         length=sum(len(chunk) for chunk in exchange.payload),
-        http_headers=status,
+        http_headers=_status(exchange),
         warc_headers_dict=warc_headers,
     )
+
+
+def _revisit(exchange: Exchange, reference: Reference, kind: str, digest: str | None) -> Any:
+    """A revisit record: the block is the status line and headers alone (WARC 1.1 says
+    so of both profiles; no WARC-Truncated marks the payload left out). `digest` is the
+    payload's, which a 304 has none of."""
+    warc_headers = {
+        **_warc_headers(exchange),
+        "WARC-Profile": REVISIT_PROFILES[kind],
+        "WARC-Refers-To-Target-URI": reference.target_uri,
+        "WARC-Refers-To-Date": reference.date,
+    }
+    if digest is not None:
+        warc_headers["WARC-Payload-Digest"] = digest
+    if reference.record_id:
+        warc_headers["WARC-Refers-To"] = reference.record_id
+    return _builder.writer.create_warc_record(
+        exchange.url, "revisit", http_headers=_status(exchange), warc_headers_dict=warc_headers
+    )
+
+
+def _status(exchange: Exchange) -> StatusAndHeaders:
+    headers = [
+        (RENAMED_TRANSFER_ENCODING if name.lower() == TRANSFER_ENCODING else name, value)
+        for name, value in exchange.headers
+    ]
+    return StatusAndHeaders(f"{exchange.status} {exchange.reason}".rstrip(), headers, protocol=exchange.protocol)
+
+
+def _warc_headers(exchange: Exchange) -> dict[str, str]:
+    warc_headers = {"WARC-Date": exchange.date}
+    if exchange.ip:
+        warc_headers["WARC-IP-Address"] = exchange.ip
+    return warc_headers
 
 
 def _request(exchange: Exchange, response_id: str) -> Any:
     host = urlsplit(exchange.url).netloc.rpartition("@")[2]
     headers = [("Host", host), *((n, v) for n, v in exchange.request_headers if n.lower() != "host")]
     status = StatusAndHeaders(exchange.request_line, headers, is_http_request=True)
-    warc_headers = {"WARC-Date": exchange.date, "WARC-Concurrent-To": response_id}
-    if exchange.ip:
-        warc_headers["WARC-IP-Address"] = exchange.ip
+    warc_headers = {**_warc_headers(exchange), "WARC-Concurrent-To": response_id}
     return _builder.writer.create_warc_record(
         exchange.url, "request", payload=io.BytesIO(b""), length=0, http_headers=status, warc_headers_dict=warc_headers
     )
