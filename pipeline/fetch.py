@@ -40,8 +40,10 @@ from pipeline.exchange import (
     Archive,
     Capture,
     Exchange,
+    Reference,
 )
 from pipeline.guard import check_url
+from pipeline.history import NOT_MODIFIED, Prior
 from pipeline.proxies import ProxyRotation
 from pipeline.settings import Policy
 from pipeline.urls import canonicalize
@@ -87,6 +89,10 @@ class FetchResult:
     warc_offset: int | None = None
     warc_length: int | None = None
     warc_record_id: str | None = None
+    # The response's WARC-Payload-Digest, and the revisit profile when the archive wrote a
+    # revisit record for it (its payload is the last fetch's record's).
+    warc_digest: str | None = None
+    warc_revisit: str | None = None
     body: bytes | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -118,12 +124,17 @@ class FetchResult:
         if capture is not None:
             self.warc_file, self.warc_offset = capture.file, capture.offset
             self.warc_length, self.warc_record_id = capture.length, capture.record_id
+            self.warc_digest, self.warc_revisit = capture.digest, capture.revisit
 
 
 def utcnow() -> str:
+    return utc_text(time.time())
+
+
+def utc_text(seconds: float) -> str:
     """ISO 8601 UTC to the millisecond: the store keeps the later of two fetches of one URL
     by comparing these as text, so two fetches within one second must still differ."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def classify(exc: requests.RequestException) -> TransientFetchError | PermanentFetchError:
@@ -164,10 +175,12 @@ class _Session(requests.Session):
 
 @dataclass(frozen=True)
 class _Sent:
-    """When the current request went out, and to which address."""
+    """When the current request went out, to which address, and the archived response
+    of the last fetch it revalidates."""
 
     date: str
     ip: str | None
+    refers_to: Reference | None = None
 
 
 class Fetcher:
@@ -201,14 +214,21 @@ class Fetcher:
         self._sessions.clear()
 
     def fetch(
-        self, url: str, policy: Policy, check: HopCheck = lambda url: None, keep_body: bool = False
+        self,
+        url: str,
+        policy: Policy,
+        check: HopCheck = lambda url: None,
+        keep_body: bool = False,
+        prior: Prior | None = None,
     ) -> FetchResult:
         """Fetch `url`, calling `check` on every hop; raises FetchError subclasses.
         With `keep_body`, the raw (decompressed) body is kept in `result.body`. The
-        whole exchange, redirects and robots.txt included, has `download_deadline`."""
+        whole exchange, redirects and robots.txt included, has `download_deadline`.
+        With `prior` (a revisit), the request to the URL that answered last time is
+        conditional on its validators: a 304 result has no content of its own."""
         with exchange_deadline(policy.download_deadline) as limit:
             try:
-                result, body = self._exchange(url, policy, check, limit.at)
+                result, body = self._exchange(url, policy, check, limit.at, prior)
             except TransientFetchError as exc:
                 if limit.expired:
                     error = TransientFetchError("download deadline exceeded", exc.status)
@@ -224,7 +244,9 @@ class Fetcher:
             result.body = body
         return result
 
-    def _exchange(self, url: str, policy: Policy, check: HopCheck, deadline: float) -> tuple[FetchResult, bytes]:
+    def _exchange(
+        self, url: str, policy: Policy, check: HopCheck, deadline: float, prior: Prior | None
+    ) -> tuple[FetchResult, bytes]:
         started = time.monotonic()
         redirects: list[str] = []
         current, status = url, None
@@ -236,7 +258,7 @@ class Fetcher:
                 exc.status, exc.redirects = exc.status or status, redirects
                 exc.capture = exc.capture or hop
                 raise
-            response = self._send(current, policy)
+            response = self._send(current, policy, prior if prior is not None and prior.url == current else None)
             status = response.status_code
             location = response.headers.get("Location") if response.status_code in REDIRECT_STATUSES else None
             if location is None:
@@ -290,15 +312,17 @@ class Fetcher:
                 return None, ""
             return response.status_code, b"".join(body.decoded)[:limit].decode("utf-8", errors="replace")
 
-    def _get(self, url: str, policy: Policy) -> requests.Response:
+    def _get(self, url: str, policy: Policy, prior: Prior | None = None) -> requests.Response:
         """One request, one hop: redirects are the caller's to check and follow."""
         if self.proxies is None:
-            return self._request(url, policy)
+            return self._request(url, policy, prior=prior)
         if not policy.allow_private:
             check_url(url)
-        return self._via_proxy(url, policy, self.proxies)
+        return self._via_proxy(url, policy, self.proxies, prior)
 
-    def _via_proxy(self, url: str, policy: Policy, proxies: ProxyRotation) -> requests.Response:
+    def _via_proxy(
+        self, url: str, policy: Policy, proxies: ProxyRotation, prior: Prior | None
+    ) -> requests.Response:
         """Through the next working proxy; one that fails is taken out of rotation and the
         next one tried, while the exchange's deadline lasts. Only the proxy's own failures
         bench it: a site it could not reach is that site's failure."""
@@ -306,7 +330,7 @@ class Fetcher:
         while not deadline_passed():
             proxy = proxies.pick()
             try:
-                response = self._request(url, policy, proxy.url)
+                response = self._request(url, policy, proxy.url, prior)
             except requests.ConnectionError as exc:
                 status = _tunnel_status(exc)
                 if status is not None and status != PROXY_AUTH_REQUIRED:
@@ -327,25 +351,31 @@ class Fetcher:
             raise EgressUnavailable("the proxies kept failing until the download deadline", wait=1.0)
         raise TransientFetchError("download deadline exceeded")
 
-    def _request(self, url: str, policy: Policy, proxy: str | None = None) -> requests.Response:
+    def _request(
+        self, url: str, policy: Policy, proxy: str | None = None, prior: Prior | None = None
+    ) -> requests.Response:
         if self.archive is not None:
             self.archive.check()
         date = _warc_date() if self.archive is not None else ""
+        headers = {"User-Agent": policy.user_agent, "Accept-Encoding": ACCEPT_ENCODING}
+        if prior is not None:
+            headers.update(prior.conditional_headers())
         response = self.session(policy).get(
             url,
             timeout=(policy.timeout, policy.timeout),
-            headers={"User-Agent": policy.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
+            headers=headers,
             stream=True,
             allow_redirects=False,
             proxies={"http": proxy, "https": proxy} if proxy else None,
         )
         if self.archive is not None:
-            self._sent = _Sent(date, None if proxy else _peer(response))
+            refers_to = prior.reference() if prior is not None else None
+            self._sent = _Sent(date, None if proxy else _peer(response), refers_to)
         return response
 
-    def _send(self, url: str, policy: Policy) -> requests.Response:
+    def _send(self, url: str, policy: Policy, prior: Prior | None = None) -> requests.Response:
         try:
-            response = self._get(url, policy)
+            response = self._get(url, policy, prior)
         except requests.RequestException as exc:
             raise classify(exc) from exc
         except (ValueError, UnicodeError, LocationParseError) as exc:
@@ -382,12 +412,17 @@ class Fetcher:
             result.error = f"HTTP {response.status_code}"
             result.elapsed = round(time.monotonic() - started, 4)
             return result, b""
+        result.etag = response.headers.get("ETag")
+        result.last_modified = response.headers.get("Last-Modified")
+        if response.status_code == NOT_MODIFIED:
+            # The page is as the last fetch found it: the store keeps that content.
+            result.archived(self._drain(response))
+            result.elapsed = round(time.monotonic() - started, 4)
+            return result, b""
         body, capture = self._body(response, policy, deadline)
         result.archived(capture)
         if policy.extract:
             result.headers = dict(response.headers)
-        result.etag = response.headers.get("ETag")
-        result.last_modified = response.headers.get("Last-Modified")
         result.length = len(body)
         result.content_hash = hashlib.sha1(body).hexdigest()
         if media_type in policy.parse_types or media_type is None:
@@ -435,6 +470,7 @@ class Fetcher:
             payload=body.raw,
             ip=self._sent.ip,
             truncated=body.truncated,
+            refers_to=self._sent.refers_to,
         )
         try:
             return self.archive.exchange(exchange)
@@ -466,7 +502,10 @@ def _received_headers(response: requests.Response) -> list[tuple[str, str]]:
 def _capture_of(result: FetchResult) -> Capture | None:
     if result.warc_file is None or result.warc_offset is None or result.warc_length is None:
         return None
-    return Capture(result.warc_file, result.warc_offset, result.warc_length, result.warc_record_id or "")
+    return Capture(
+        result.warc_file, result.warc_offset, result.warc_length, result.warc_record_id or "",
+        digest=result.warc_digest, revisit=result.warc_revisit,
+    )
 
 
 def _peer(response: requests.Response) -> str | None:

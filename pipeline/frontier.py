@@ -38,6 +38,7 @@ from pipeline.frontier_data import (
     JobStats,
     Lease,
     LostLease,
+    Revisit,
     Tick,
     member,
     text,
@@ -49,7 +50,7 @@ from pipeline.urls import fingerprint, host_key
 # The values every caller of the frontier needs, importable from here.
 __all__ = [
     "CANCELLED", "FINISHED", "HOST_LIMITS", "LIMITS", "MAX_PAGES", "PAGE", "PAUSED", "RUNNING", "SITEMAP", "STATES",
-    "Completed", "Found", "Frontier", "HostBackoff", "JobStats", "Lease", "LostLease", "Tick", "list_jobs",
+    "Completed", "Found", "Frontier", "HostBackoff", "JobStats", "Lease", "LostLease", "Revisit", "Tick", "list_jobs",
 ]
 
 # Leases handed out when a URL finishes: one for the slot it frees, one to grow.
@@ -219,6 +220,30 @@ class Frontier:
         keep = [[lease.member, lease.token] for lease in carried]
         return int(self._run("REQUEUE_EXCEPT", keep=keep))
 
+    def revisit(self, due: list[Revisit], done: bool, feed: str) -> int:
+        """Queue stored URLs that are due again; with `done`, the store has no more of
+        recrawl pass `feed`, which ends. Returns how many were queued (not those waiting
+        or leased already)."""
+        rows = [
+            [member(item.url, item.kind), host_key(item.url), item.depth, json.dumps(item.prior.to_json())]
+            for item in due
+        ]
+        return int(self._run("REVISIT", revisits=rows, done=done, feed=feed))
+
+    def recrawl(self) -> str:
+        """Begin a recrawl pass (the store has made the job's URLs due): a finished or
+        cancelled job runs again, and none finishes before the pass is fed in. Returns
+        the pass's number, which the feeder hands back when the store has no more."""
+        return str(self._run("RECRAWL"))
+
+    def feeding(self) -> str | None:
+        """The recrawl pass the store is still feeding in, if any."""
+        feed: str | None = text(self.redis.get(self.keys.key(keys.FEED)))
+        return feed
+
+    def revisits_waiting(self) -> int:
+        return int(self.redis.hget(self.keys.key(keys.STATS), "revisits_waiting") or 0)
+
     def stats(self) -> JobStats:
         return frontier_stats.read(self.redis, self.keys, self._now())
 
@@ -270,6 +295,7 @@ def _script_params(
         lease_timeout=policy.lease_timeout,
         max_requeues=policy.max_requeues,
         version=policy.version,
+        continuous=policy.revisit_interval > 0,
         links=_link_rows(entries),
         depth=depth,
     )

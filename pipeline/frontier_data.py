@@ -4,10 +4,12 @@ use them without the frontier's machinery."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pipeline.history import Prior
 from pipeline.settings import Policy
 from pipeline.urls import in_scope
 
@@ -27,7 +29,7 @@ LIMITS = (*HOST_LIMITS, MAX_DEPTH, MAX_PAGES)
 class Lease:
     """A URL handed to Celery; `token` tells a live lease from one handed out again.
     A sitemap travels the frontier like a page (politeness, leases, retries) but is
-    read for the URLs it lists."""
+    read for the URLs it lists. A revisit of a stored URL carries its last fetch."""
 
     url: str
     depth: int
@@ -35,6 +37,7 @@ class Lease:
     token: int
     countdown: float = 0.0
     kind: str = PAGE
+    prior: Prior | None = None
 
     @property
     def member(self) -> str:
@@ -46,15 +49,29 @@ class Lease:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Lease:
-        return cls(**data)
+        prior = data.get("prior")
+        return cls(**{**data, "prior": None if prior is None else Prior.from_json(prior)})
 
     @classmethod
     def from_script(cls, row: list[Any]) -> Lease:
-        name, depth, host, token, countdown = row
+        """A row of the LEASE helper: url, depth, host, token, countdown, and for a
+        revisit the JSON of its last fetch."""
+        name, depth, host, token, countdown = row[:5]
         url, kind = text(name), PAGE
         if url.startswith(SITEMAP_PREFIX):
             url, kind = url[len(SITEMAP_PREFIX):], SITEMAP
-        return cls(url, int(depth), text(host), int(token), max(0.0, float(countdown)), kind)
+        prior = Prior.from_json(json.loads(row[5])) if len(row) > 5 and row[5] else None
+        return cls(url, int(depth), text(host), int(token), max(0.0, float(countdown)), kind, prior)
+
+
+@dataclass(frozen=True)
+class Revisit:
+    """A stored URL due again, as the store feeds it to the frontier."""
+
+    url: str
+    kind: str
+    depth: int
+    prior: Prior
 
 
 @dataclass(frozen=True)
@@ -107,6 +124,10 @@ class JobStats:
     started_at: float | None
     finished_at: float | None
     backing_off: int = 0
+    # Revisits of stored URLs: waiting in Redis, handed out, and stored again.
+    revisits_waiting: int = 0
+    revisits: int = 0
+    revisited: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     dropped_hosts: dict[str, dict[str, int]] = field(default_factory=dict)
     hosts_at_limit: dict[str, int] = field(default_factory=dict)

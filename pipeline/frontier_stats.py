@@ -53,6 +53,9 @@ def read(client: redis.Redis, job_keys: keys.JobKeys, now: float) -> JobStats:
         started_at=counters.get("started_at"),
         finished_at=counters.get("finished_at"),
         backing_off=backing_off,
+        revisits_waiting=int(counters.get("revisits_waiting", 0)),
+        revisits=int(counters.get("revisits", 0)),
+        revisited=int(counters.get("revisited", 0)),
         # A job finishes with URLs still queued only when max_pages is spent.
         dropped={
             **{limit: int(counters.get(field, 0)) for limit, (_, field) in _OVERS.items()},

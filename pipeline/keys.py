@@ -21,6 +21,10 @@ _JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 SEEN = "seen"          # SET of 8-byte URL fingerprints: a URL is scheduled once
 DUE = "due"            # ZSET host -> planned time of its next request start
 QUEUE = "q:"           # ZSET per host (q:HOST): URL -> depth, shallowest first
+REVISITS = "rq:"       # ZSET per host (rq:HOST): stored URLs due again -> depth; before the host's new URLs
+PRIOR = "prior"        # HASH URL -> JSON of its last fetch (validators, hash, WARC record), while it is revisited
+PARKED = "parked"      # SET of hosts with only new URLs waiting while max_pages is spent (revisits go on)
+FEED = "feed"          # STRING: number of the recrawl pass whose due URLs the store is still feeding in
 SLOTS = "slots"        # HASH host -> URLs leased whose request has not finished
 PLANNED = "planned"    # HASH host -> earliest planned start of its next request
 STARTED = "started"    # HASH host -> when its last request really started
@@ -51,6 +55,10 @@ LUA_NAMES = {
     "SEEN": SEEN,
     "DUE": DUE,
     "QUEUE": QUEUE,
+    "REVISITS": REVISITS,
+    "PRIOR": PRIOR,
+    "PARKED": PARKED,
+    "FEED": FEED,
     "SLOTS": SLOTS,
     "PLANNED": PLANNED,
     "STARTED": STARTED,

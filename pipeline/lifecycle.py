@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pipeline import extract, steps
+from pipeline import extract, revisits, steps
 from pipeline.context import Context
 from pipeline.errors import (
     ArchiveUnavailable,
@@ -107,6 +107,23 @@ def seed(frontier: Frontier, settings: Settings, urls: list[str], overrides: dic
     frontier.create(policy)
     added = frontier.add(Found.seeds(canonical))
     return added, frontier.lease()
+
+
+def recrawl(ctx: Context, job: str, older_than: float | None = None) -> int:
+    """Revisit the job's stored URLs (those last fetched more than `older_than` seconds
+    ago) in place, with conditional requests; returns how many are due. The dispatcher
+    feeds them to the workers."""
+    return revisits.start_recrawl(ctx.frontier(job), ctx.store, older_than)
+
+
+def feed_revisits(ctx: Context, job: str) -> int:
+    """The job's due revisits from the store into its frontier, as room allows; a store
+    that is away now is asked again at the next tick."""
+    try:
+        return revisits.feed(ctx.frontier(job), ctx.store, ctx.settings.revisit_batch)
+    except StoreUnavailable as exc:
+        logger.warning("no revisits of job %s fed this tick: %s", job, exc)
+        return 0
 
 
 def requeue_uncarried(ctx: Context, carried: dict[str, list[Lease]]) -> None:
@@ -236,7 +253,7 @@ def finish(ctx: Context, payload: Payload, attempt: int = 0, renewed: bool = Fal
     frontier = ctx.frontier(payload.job)
     if not renewed and not frontier.extend(payload.lease):
         return LEASE_LOST
-    record = steps.to_record(payload)
+    record = steps.to_record(payload, frontier.policy())
     try:
         ctx.store.put(record, payload.items)
     except StoreUnavailable as exc:
@@ -275,7 +292,7 @@ def give_up(ctx: Context, job: str, lost: list[LostLease]) -> list[Lease]:
     for item in lost:
         failed = FetchResult.failed(item.lease.url, f"worker lost {item.times} times")
         try:
-            ctx.store.put(steps.to_record(Payload(job, item.lease, failed)))
+            ctx.store.put(steps.to_record(Payload(job, item.lease, failed), frontier.policy()))
         except StoreUnavailable as exc:
             logger.warning("store unavailable, %s is given up on at a later tick: %s", item.lease.url, exc)
             continue

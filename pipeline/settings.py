@@ -88,6 +88,14 @@ class Policy:
         10.0,
     )
     max_items: int = _doc("Items one extractor may make of one page; more is an extract_error.", 1000)
+    revisit_interval: float = _doc(
+        "Continuous crawling: seconds after its fetch that a stored page is due again, adapted per URL (x0.5 after "
+        "a change, x1.5 when unchanged, within CRAWLER_REVISIT_MIN..CRAWLER_REVISIT_MAX); the job runs until paused "
+        "or cancelled. 0: one pass (`crawler recrawl` revisits on demand).",
+        0.0,
+    )
+    revisit_min: float = _doc("Shortest revisit interval of a URL in continuous crawling, in seconds.", 60.0)
+    revisit_max: float = _doc("Longest revisit interval of a URL in continuous crawling, in seconds.", 2_592_000.0)
     lease_timeout: float = _doc("Seconds a dispatched URL may take before it is handed out again.", 600.0)
     max_requeues: int = _doc(
         "Times a URL whose lease expired (its worker died or was cut off) is handed out again; at the next "
@@ -108,6 +116,10 @@ class Policy:
             raise ConfigError("CRAWLER_LEASE_TIMEOUT must exceed CRAWLER_DOWNLOAD_DEADLINE plus CRAWLER_TIMEOUT")
         if self.dispatch_window < 1:
             raise ConfigError("CRAWLER_DISPATCH_WINDOW must be at least 1")
+        if self.revisit_interval and not self.revisit_min <= self.revisit_interval <= self.revisit_max:
+            raise ConfigError(
+                "CRAWLER_REVISIT_INTERVAL must lie between CRAWLER_REVISIT_MIN and CRAWLER_REVISIT_MAX"
+            )
 
     @property
     def fetch_time_limit(self) -> float:
@@ -169,6 +181,11 @@ class Settings:
         30,
     )
     proxy_cooldown: float = _doc("Seconds a proxy that failed stays out of the rotation.", 60.0)
+    revisit_batch: int = _doc(
+        "Revisits of a job held in Redis at most, fed from the store's due URLs as they are fetched: bounds Redis "
+        "memory however many records the job has.",
+        5000,
+    )
     metrics_bind: str = _doc("Address `crawler metrics` serves Prometheus metrics on.", "127.0.0.1")
     metrics_port: int = _doc("Port of `crawler metrics`.", 9810)
     flower_user: str = _doc("User name of Flower's basic auth (`celery -A tasks flower`).", "")
@@ -201,6 +218,8 @@ class Settings:
             raise ConfigError("CRAWLER_WORKERS and CRAWLER_WORKER_CONCURRENCY must be at least 1")
         if self.robots_cache_size < 1:
             raise ConfigError("CRAWLER_ROBOTS_CACHE_SIZE must be at least 1")
+        if self.revisit_batch < 1:
+            raise ConfigError("CRAWLER_REVISIT_BATCH must be at least 1")
         if self.warc_max_bytes < 1:
             raise ConfigError("CRAWLER_WARC_MAX_BYTES must be at least 1")
         if not 1 <= self.warc_gzip_level <= 9:

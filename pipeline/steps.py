@@ -10,8 +10,10 @@ from dataclasses import replace
 
 from pipeline import extract
 from pipeline.errors import PermanentFetchError
+from pipeline.exchange import REVISIT_IDENTICAL
 from pipeline.fetch import Fetcher, FetchResult
 from pipeline.frontier import SITEMAP, Found, Lease
+from pipeline.history import NOT_MODIFIED, Prior, next_visit
 from pipeline.keys import JobKeys
 from pipeline.parse import parse_html
 from pipeline.payload import Payload
@@ -35,13 +37,13 @@ def fetch_url(lease: Lease, keys: JobKeys, policy: Policy, fetcher: Fetcher, rob
             raise PermanentFetchError("blocked by robots.txt")
 
     if lease.kind != SITEMAP:
-        return fetcher.fetch(lease.url, policy, check)
+        return fetcher.fetch(lease.url, policy, check, prior=lease.prior)
     return _read_sitemap(lease, policy, fetcher, check)
 
 
 def _read_sitemap(lease: Lease, policy: Policy, fetcher: Fetcher, check: Callable[[str], None]) -> FetchResult:
     limits = policy.merged(max_bytes=policy.max_sitemap_bytes, parse_types=())
-    result = fetcher.fetch(lease.url, limits, check, keep_body=True)
+    result = fetcher.fetch(lease.url, limits, check, keep_body=True, prior=lease.prior)
     if result.error is None and result.body:
         found = parse_sitemap(
             result.body, policy.max_sitemap_urls, policy.max_sitemap_bytes, policy.drop_params, policy.max_url_length
@@ -54,8 +56,11 @@ def _read_sitemap(lease: Lease, policy: Policy, fetcher: Fetcher, check: Callabl
 def parse(payload: Payload, policy: Policy) -> Payload:
     """Title and outlinks of a fetched page (a sitemap's outlinks are the pages it
     lists), and the items of the job's extractors. A page the parser chokes on is still
-    recorded, with the reason."""
+    recorded, with the reason. A 304 has nothing new: the store keeps what the last full
+    response gave, items included."""
     result = payload.result
+    if result.status == NOT_MODIFIED:
+        return payload.parsed(None, [])
     if result.text is None or result.error is not None:
         parsed = payload.parsed(None, list(result.links or []))
     else:
@@ -97,10 +102,16 @@ def _extracted(fetched: Payload, parsed: Payload, policy: Policy) -> Payload:
     return replace(parsed, outlinks=outlinks, items=done.items, extract_error=done.error)
 
 
-def to_record(payload: Payload) -> Record:
+def to_record(payload: Payload, policy: Policy) -> Record:
     """The record of what was scheduled, under its real URL; its kind keeps a sitemap's
-    record apart from the page at the same URL (a footer link to /sitemap.xml)."""
+    record apart from the page at the same URL (a footer link to /sitemap.xml). A page
+    archived as a revisit of an identical payload points at the record that holds it;
+    a continuous job's page gets its next visit."""
     result, lease = payload.result, payload.lease
+    visit = next_visit(policy, lease.prior, result.status, result.content_hash, failed=result.error is not None)
+    archived: FetchResult | Prior = result
+    if result.warc_revisit == REVISIT_IDENTICAL and lease.prior is not None:
+        archived = lease.prior
     return Record(
         job=payload.job,
         url=lease.url,
@@ -118,14 +129,18 @@ def to_record(payload: Payload) -> Record:
         elapsed=result.elapsed,
         encoding=result.encoding,
         redirects=result.redirects,
-        warc_file=result.warc_file,
-        warc_offset=result.warc_offset,
-        warc_length=result.warc_length,
+        warc_file=archived.warc_file,
+        warc_offset=archived.warc_offset,
+        warc_length=archived.warc_length,
+        warc_record_id=archived.warc_record_id,
+        warc_digest=archived.warc_digest,
         extract_error=payload.extract_error,
         etag=result.etag,
         last_modified=result.last_modified,
         first_fetched_at=result.fetched_at,
         changed_at=result.fetched_at if result.content_hash is not None else None,
+        revisit_interval=visit.interval,
+        next_fetch_at=visit.at,
     )
 
 

@@ -1,4 +1,4 @@
-"""The `crawler` command: crawl, seed, status, export, pause, resume, cancel.
+"""The `crawler` command: crawl, seed, recrawl, status, export, pause, resume, cancel.
 
 Bad input ends in a one-line message and a non-zero exit, never a traceback. The
 Celery app is imported only after the Redis URL is known (it may be an embedded Redis
@@ -22,17 +22,18 @@ from typing import Any
 import redis
 from rich.console import Console
 
-from pipeline import __version__
+from pipeline import __version__, lifecycle
 from pipeline.demo import DemoServer, DemoSite
 from pipeline.errors import ConfigError, CrawlError, JobNotFound
 from pipeline.export import FORMATS, export, export_items
 from pipeline.frontier import CANCELLED, FINISHED, PAUSED, RUNNING, Frontier, JobStats, list_jobs
 from pipeline.settings import Settings
 from pipeline.store import open_store
+from pipeline.store.base import DueCounts
 from pipeline.urls import hostname, require_canonical
 from tasks.lifeline import RunLock
 from tasks.local import EmbeddedRedis, LocalWorkers, check_redis, embedded_exists
-from tasks.progress import Display, backoff_lines, limit_lines, line, stopped_short
+from tasks.progress import Display, backoff_lines, limit_lines, line, revisit_line, stopped_short
 
 DEMO_JOB = "demo"
 DEMO_PORT = 8765
@@ -104,9 +105,14 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         frontier = context.frontier(job)
         if not seeds and not frontier.exists():
             raise ConfigError("give at least one seed URL (or --demo, or --job of an existing job)")
+        if args.recrawl and not frontier.exists():
+            raise ConfigError(f"nothing to recrawl: job {job!r} has not run yet (drop --recrawl)")
         if embedded:
             resume_in_flight(context)
         workers = _start_workers(settings, stack, lock)
+        if args.recrawl:
+            due = lifecycle.recrawl(context, job)
+            console.print(f"recrawling job {job!r}: {due} stored URLs due again", highlight=False)
         if seeds:
             seed(seeds, job=job, **policy)
         if frontier.state() == PAUSED:
@@ -136,6 +142,17 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recrawl(args: argparse.Namespace) -> int:
+    settings = Settings.load()
+    with _redis_client(settings) as (_, url):
+        os.environ["CRAWLER_REDIS_URL"] = url
+        from tasks.app import runtime
+
+        due = lifecycle.recrawl(runtime(), args.job, args.older_than)
+    print(f"job {args.job}: {due} stored URL(s) due again; the workers revisit them now")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     settings = Settings.load()
     with _redis_client(settings) as (client, _):
@@ -145,18 +162,18 @@ def cmd_status(args: argparse.Namespace) -> int:
             return _watch(frontiers)
         stats = [frontier.stats() for frontier in frontiers]
         backoffs = frontiers[0].backoffs(BACKOFFS_SHOWN) if args.job else []
+        due = _due_counts(settings, frontiers, stats)
     if args.json:
-        payload: Any = (
-            dict(stats[0].to_json(), backoffs=[b.to_json() for b in backoffs])
-            if args.job
-            else [s.to_json() for s in stats]
-        )
+        reports = [dict(s.to_json(), **_due_json(due.get(s.job))) for s in stats]
+        payload: Any = dict(reports[0], backoffs=[b.to_json() for b in backoffs]) if args.job else reports
         print(json.dumps(payload, indent=2))
         return 0
     if not stats:
         print("no jobs")
     for item in stats:
         print(line(item, _average_rate(item)))
+        if item.job in due:
+            print(revisit_line(item, due[item.job], time.time()))
         for text in limit_lines(item):
             print(text)
     for text in backoff_lines(backoffs):
@@ -216,6 +233,29 @@ def cmd_state(args: argparse.Namespace) -> int:
 # --- helpers --------------------------------------------------------------------------
 
 
+def _due_counts(settings: Settings, frontiers: list[Frontier], stats: list[JobStats]) -> dict[str, DueCounts]:
+    """How many URLs of each job that revisits are due now and later, from the store (a
+    job that crawls once has no schedule to show)."""
+    revisiting = [
+        frontier.job for frontier, item in zip(frontiers, stats, strict=True)
+        if item.revisits or frontier.feeding() is not None or frontier.policy().revisit_interval > 0
+    ]
+    if not revisiting:
+        return {}
+    store = open_store(settings.store_url)
+    try:
+        now = time.time()
+        return {job: store.due_counts(job, now) for job in revisiting}
+    finally:
+        store.close()
+
+
+def _due_json(due: DueCounts | None) -> dict[str, Any]:
+    if due is None:
+        return {}
+    return {"due_now": due.due, "due_later": due.later, "next_due_at": due.next_at}
+
+
 def _wait(frontier: Frontier, workers: LocalWorkers, settings: Settings, console: Console) -> JobStats:
     """Tick the dispatcher and show progress until the job ends."""
     from tasks.app import runtime
@@ -271,6 +311,8 @@ def _summary(stats: JobStats, settings: Settings, console: Console) -> None:
     if settings.warc_dir:
         where = settings.warc_upload_url or str(Path(settings.warc_dir).resolve())
         console.print(f"WARC files in {where}", highlight=False)
+    if stats.revisited:
+        console.print(f"{stats.revisited} stored URLs revisited", highlight=False)
     if stats.stopped_short:
         for text in [stopped_short(stats), *limit_lines(stats)]:
             console.print(text, highlight=False)
@@ -280,7 +322,7 @@ def _average_rate(stats: JobStats) -> float:
     if not stats.started_at:
         return 0.0
     elapsed = (stats.finished_at or time.time()) - stats.started_at
-    return stats.stored / elapsed if elapsed > 0 else 0.0
+    return (stats.stored + stats.revisited) / elapsed if elapsed > 0 else 0.0
 
 
 def _redis_for_crawl(settings: Settings, stack: ExitStack, lock: RunLock) -> tuple[str, bool]:
@@ -326,6 +368,17 @@ def _demo_server() -> Iterator[DemoServer]:
         yield server
 
 
+def _seconds(value: str) -> float:
+    """A non-negative number of seconds, or argparse's one-line usage error."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}")
+    return seconds
+
+
 def _job_name(seeds: list[str]) -> str:
     """The first seed's host, made a valid job name (an IPv6 host keeps its hex digits)."""
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", hostname(seeds[0])).strip("-._")[:64] if seeds else ""
@@ -345,6 +398,9 @@ def _policy_flags(args: argparse.Namespace) -> dict[str, Any]:
         "allow_private": True if args.allow_private else None,
         "robots": False if args.no_robots else None,
         "extract": tuple(args.extract) if args.extract else None,
+        "revisit_interval": args.revisit_interval,
+        "revisit_min": args.revisit_min,
+        "revisit_max": args.revisit_max,
     }
     return {name: value for name, value in flags.items() if value is not None}
 
@@ -363,6 +419,12 @@ def _add_policy_flags(parser: argparse.ArgumentParser) -> None:
         "--extract", action="append", metavar="MODULE:FUNCTION",
         help="run this extractor on every page (repeatable; built-ins: text, metadata)",
     )
+    parser.add_argument(
+        "--revisit-interval", type=float, metavar="SECONDS",
+        help="crawl continuously: revisit each stored page about this often, adapted per page (0: one pass)",
+    )
+    parser.add_argument("--revisit-min", type=float, metavar="SECONDS", help="shortest revisit interval of a page")
+    parser.add_argument("--revisit-max", type=float, metavar="SECONDS", help="longest revisit interval of a page")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -379,6 +441,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     crawl.add_argument("--demo", action="store_true", help="serve and crawl the bundled demo site")
     crawl.add_argument("--warc", metavar="DIR", help="write WARC files of every exchange into DIR")
+    crawl.add_argument(
+        "--recrawl", action="store_true",
+        help="revisit every URL the job stored, with conditional requests, and follow new links",
+    )
     _add_policy_flags(crawl)
     crawl.set_defaults(run=cmd_crawl)
 
@@ -387,6 +453,13 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--job", required=True)
     _add_policy_flags(seed)
     seed.set_defaults(run=cmd_seed)
+
+    recrawl = commands.add_parser("recrawl", help="revisit a job's stored URLs on a running cluster")
+    recrawl.add_argument("--job", required=True)
+    recrawl.add_argument(
+        "--older-than", type=_seconds, metavar="SECONDS", help="only URLs last fetched more than SECONDS ago"
+    )
+    recrawl.set_defaults(run=cmd_recrawl)
 
     status = commands.add_parser("status", help="show jobs' counters")
     status.add_argument("--job")

@@ -1,5 +1,6 @@
 """The beat-scheduled dispatcher: a heartbeat that re-queues expired leases (and gives up
-on URLs that lost their worker too often) and tops up each running job's window. The
+on URLs that lost their worker too often), feeds each job's due revisits in from the
+store, and tops up each running job's window. The
 pace of a crawl comes from hand-offs in the stages; this tick only catches what they
 cannot (new seeds, delays, dead workers)."""
 
@@ -32,11 +33,13 @@ def tick(ctx: Context) -> int:
 
 
 def _tick_job(ctx: Context, job: str) -> int:
-    """Expired leases back to the frontier, URLs whose workers were lost too often stored
-    as failed, and what is due (hand-offs of those included) sent to the workers."""
+    """Due revisits in from the store, expired leases back to the frontier, URLs whose
+    workers were lost too often stored as failed, and what is due (hand-offs of those
+    included) sent to the workers."""
     frontier = ctx.frontier(job)
     if frontier.state() not in (RUNNING, PAUSED):
         return 0
+    lifecycle.feed_revisits(ctx, job)
     tick = frontier.tick()
     leases = tick.leases + lifecycle.give_up(ctx, job, tick.lost)
     send(job, leases)

@@ -20,11 +20,13 @@ _COUNTERS = (
     ("crawler_pages_stored", "stored", "Records stored, failures included."),
     ("crawler_pages_failed", "errors", "Records stored with an error."),
     ("crawler_leases_requeued", "requeued", "Leases that expired and went back to the frontier."),
+    ("crawler_pages_revisited", "revisited", "Stored URLs fetched again and stored again (recrawls, continuous)."),
 )
 _GAUGES = (
     ("crawler_urls_queued", "queued", "URLs waiting in the frontier."),
     ("crawler_urls_leased", "leased", "URLs handed out and not finished."),
     ("crawler_hosts_paused", "backing_off", "Hosts paused now (Retry-After or a failure's backoff)."),
+    ("crawler_revisits_waiting", "revisits_waiting", "Revisits fed in from the store and waiting in the frontier."),
 )
 
 

@@ -12,13 +12,15 @@ from rich.table import Table
 
 from pipeline.frontier import LIMITS, MAX_PAGES, HostBackoff, JobStats
 from pipeline.settings import ENV_PREFIX
+from pipeline.store.base import DueCounts
 
 PLAIN_EVERY = 5.0
 RATE_WINDOW = 10.0
 
 
 class Rate:
-    """Pages per second over the last few seconds, from successive `stored` counts."""
+    """Pages per second over the last few seconds, from successive counts of pages stored
+    (or stored again by a revisit)."""
 
     def __init__(self) -> None:
         self._samples: deque[tuple[float, int]] = deque()
@@ -36,21 +38,38 @@ class Rate:
 
 def table(stats: JobStats, rate: float) -> Table:
     grid = Table(title=f"job {stats.job}: {stats.state}", show_header=True, header_style="bold")
-    for column in ("stored", "queued", "leased", "errors", "requeued", "dropped", "hosts paused", "pages/s"):
-        grid.add_column(column, justify="right")
-    grid.add_row(
+    columns = ["stored", "queued", "leased", "errors", "requeued", "dropped", "hosts paused", "pages/s"]
+    values = [
         str(stats.stored), str(stats.queued), str(stats.leased), str(stats.errors), str(stats.requeued),
         str(sum(stats.dropped.values())), str(stats.backing_off), f"{rate:.1f}",
-    )
+    ]
+    if stats.revisits or stats.revisits_waiting:
+        columns[1:1] = ["revisited", "revisits waiting"]
+        values[1:1] = [str(stats.revisited), str(stats.revisits_waiting)]
+    for column in columns:
+        grid.add_column(column, justify="right")
+    grid.add_row(*values)
     return grid
 
 
 def line(stats: JobStats, rate: float) -> str:
     dropped = sum(stats.dropped.values())
     return (
-        f"job {stats.job} {stats.state}: stored {stats.stored}, queued {stats.queued}, "
+        f"job {stats.job} {stats.state}: stored {stats.stored}, "
+        + (f"revisited {stats.revisited}, " if stats.revisits else "")
+        + f"queued {stats.queued}, "
         f"leased {stats.leased}, errors {stats.errors}, " + (f"dropped {dropped}, " if dropped else "")
         + f"hosts paused {stats.backing_off}, {rate:.1f} pages/s"
+    )
+
+
+def revisit_line(stats: JobStats, due: DueCounts, now: float) -> str:
+    """What `crawler status` says of a job that revisits: what was revisited, what waits
+    in Redis, and what the store has due now and later."""
+    upcoming = f", the next in {max(0.0, due.next_at - now):.0f} s" if due.next_at is not None else ""
+    return (
+        f"  revisits: {stats.revisited} done, {stats.revisits_waiting} waiting; "
+        f"due now {due.due}, later {due.later}{upcoming}"
     )
 
 
@@ -104,7 +123,7 @@ class Display:
         return self
 
     def show(self, stats: JobStats) -> None:
-        rate = self.rate.update(stats.stored)
+        rate = self.rate.update(stats.stored + stats.revisited)
         if self._live is not None:
             self._live.update(table(stats, rate))
         elif time.monotonic() - self._last_plain >= PLAIN_EVERY:

@@ -10,11 +10,15 @@ from tasks.app import runtime
 from tasks.stages import send
 
 
-def seed(urls: Iterable[str], job: str = "default", **policy: Any) -> int:
+def seed(urls: Iterable[str], job: str = "default", recrawl: bool = False, **policy: Any) -> int:
     """Seed `urls` into `job` (created if new) with policy overrides such as
-    ``max_depth=3``; returns how many URLs were new. Workers pick them up at once."""
+    ``max_depth=3``; returns how many URLs were new. Workers pick them up at once. With
+    `recrawl`, every URL the job stored is revisited too (with conditional requests),
+    a finished or cancelled job included."""
     ctx = runtime()
     listed = [urls] if isinstance(urls, str) else list(urls)
+    if recrawl and ctx.frontier(job).exists():
+        lifecycle.recrawl(ctx, job)
     added, leases = lifecycle.seed(ctx.frontier(job), ctx.settings, listed, policy)
     send(job, leases)
     return added

@@ -21,6 +21,8 @@
 --                                 dispatched (read), finished_at
 --   state                 STRING  finished -> running when URLs were added; running -> finished
 --   leases                ZSET    URL -> lease deadline (read: is anything still in flight)
+--   feed                  STRING  a recrawl pass still being fed from the store (read: not finished)
+--   rq:HOST               ZSET    the host's revisits waiting -> depth; taken before its new URLs
 -- ARGV[1], a JSON object:
 --   version         int     policy version the caller holds (0: do not check)
 --   links           array   {member, host, is_sitemap} per URL, in ARGV[2..] order
@@ -30,6 +32,7 @@
 --   sitemap_budget  int     sitemaps scheduled per host at most (0: no limit)
 --   conc            int     requests in flight per host at most
 --   max_pages       int     URLs handed out for the job at most (0: no limit)
+--   continuous      bool    the job revisits for ever (it never finishes)
 -- ARGV[2..]: the 8-byte fingerprint of each entry of links.
 -- Returns the number of URLs scheduled.
 

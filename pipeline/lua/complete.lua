@@ -27,6 +27,10 @@
 --   planned               HASH    host -> planned start of its next request
 --   delay                 HASH    host -> robots.txt Crawl-delay (read)
 --   state                 STRING  only a running job hands URLs out; running -> finished
+--   feed                  STRING  a recrawl pass still being fed from the store (read: not finished)
+--   parked                SET     hosts with only new URLs waiting while max_pages is spent
+--   prior                 HASH    URL -> JSON of its last fetch, handed out with its revisit lease
+--   rq:HOST               ZSET    the host's revisits waiting -> depth; taken before its new URLs
 -- ARGV[1], a JSON object:
 --   version         int     policy version the caller holds (0: do not check)
 --   url             string  the leased member
@@ -43,6 +47,7 @@
 --   delay           float   seconds between request starts to one host
 --   max_pages       int     URLs handed out for the job at most (0: no limit)
 --   lease_timeout   float   seconds a lease lasts before it is handed out again
+--   continuous      bool    the job revisits for ever (it never finishes)
 -- ARGV[2..]: the 8-byte fingerprint of each entry of links.
 -- Returns {counted, leases, depth}: counted is 1 when the token owned the URL, 0
 -- otherwise; leases as LEASE returns them; the URL's depth as it was leased, or lower if
@@ -56,8 +61,14 @@ if lease_data then
   redis.call('ZREM', LEASES, A.url)
   redis.call('HDEL', LEASE, A.url)
   redis.call('HDEL', REQUEUES, A.url)
-  redis.call('HINCRBY', STATS, 'stored', 1)
-  if A.failed then redis.call('HINCRBY', STATS, 'errors', 1) end
+  if lease_data.r == 1 then
+    -- A revisit updated a record the job already counts.
+    redis.call('HDEL', PRIOR, A.url)
+    redis.call('HINCRBY', STATS, 'revisited', 1)
+  else
+    redis.call('HINCRBY', STATS, 'stored', 1)
+    if A.failed then redis.call('HINCRBY', STATS, 'errors', 1) end
+  end
   counted = 1
   add_links(lease_data.d)
 end

@@ -11,8 +11,12 @@
 --   planned   HASH    host -> planned start of its next request (moved on by its delay)
 --   delay     HASH    host -> robots.txt Crawl-delay (read)
 --   leases    ZSET    URL -> lease deadline (added)
---   lease     HASH    URL -> {t: token, h: host, d: depth, s: slot held} (added)
---   stats     HASH    counters: tokens, dispatched (+1), queued (-1)
+--   lease     HASH    URL -> {t: token, h: host, d: depth, s: slot held, r: a revisit} (added)
+--   stats     HASH    counters: tokens, dispatched (+1), queued (-1), revisits (+1),
+--                     revisits_waiting (-1)
+--   parked    SET     hosts with only new URLs waiting while max_pages is spent
+--   prior     HASH    URL -> JSON of its last fetch, handed out with its revisit lease
+--   rq:HOST   ZSET    the host's revisits waiting -> depth; taken before its new URLs
 -- ARGV[1], a JSON object:
 --   version        int     policy version the caller holds (0: do not check)
 --   limit          int     URLs to hand out at most
@@ -22,7 +26,8 @@
 --   delay          float   seconds between request starts to one host
 --   max_pages      int     URLs handed out for the job at most (0: no limit)
 --   lease_timeout  float   seconds a lease lasts before it is handed out again
--- Returns {url, depth, host, token, countdown} per lease; countdown is the seconds
--- until its host's turn.
+-- Returns {url, depth, host, token, countdown, prior} per lease; countdown is the
+-- seconds until its host's turn, prior the JSON of a revisit's last fetch ('' for a new
+-- URL).
 
 return lease(A.limit)

@@ -14,6 +14,7 @@
 --   due             ZSET    host -> planned start, for hosts with URLs waiting and a free slot
 --   backoff         ZSET    host -> when its pause ends (a longer pause wins)
 --   backoff-reason  HASH    host -> why it is paused
+--   rq:HOST         ZSET    the host's revisits waiting -> depth; taken before its new URLs
 -- ARGV[1], a JSON object:
 --   version   int     policy version the caller holds (0: do not check)
 --   host      string  the host to pause

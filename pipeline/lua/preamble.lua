@@ -27,11 +27,11 @@ local function num(value) return tonumber(value) or 0 end
 
 local function stat(name) return num(redis.call('HGET', STATS, name)) end
 
--- A host is due when it has URLs waiting and a free slot; its score is the planned
--- start of its next request.
+-- A host is due when it has URLs waiting (new ones or revisits) and a free slot; its
+-- score is the planned start of its next request.
 local function schedule(host)
-  local queue = QUEUE .. host
-  if redis.call('ZCARD', queue) > 0 and num(redis.call('HGET', SLOTS, host)) < A.conc then
+  local waiting = redis.call('ZCARD', QUEUE .. host) + redis.call('ZCARD', REVISITS .. host)
+  if waiting > 0 and num(redis.call('HGET', SLOTS, host)) < A.conc then
     redis.call('ZADD', DUE, num(redis.call('HGET', PLANNED, host)), host)
   else
     redis.call('ZREM', DUE, host)
@@ -44,7 +44,8 @@ local function delay_of(host)
 end
 
 -- The job has fetched (or handed out) as many URLs as max_pages allows. What is still
--- queued stays there: seeding again with a larger budget carries on from it.
+-- queued stays there: seeding again with a larger budget carries on from it. Revisits
+-- are not counted: they fetch URLs the budget already let in.
 local function spent()
   return A.max_pages > 0 and stat('dispatched') >= A.max_pages
 end
@@ -118,48 +119,95 @@ local function release_slot(host)
   schedule(host)
 end
 
--- A lease that will not complete: its URL goes back to its host's queue at its depth,
--- its host slot (if it held one) is freed, and the stat `why` counts it.
+-- A lease that will not complete: its URL goes back to its host's queue (a revisit to
+-- the revisit queue, its history kept) at its depth, its host slot (if it held one) is
+-- freed, and the stat `why` counts it.
 local function unlease(url, lease_data, why)
   redis.call('ZREM', LEASES, url)
   redis.call('HDEL', LEASE, url)
-  redis.call('ZADD', QUEUE .. lease_data.h, lease_data.d, url)
-  redis.call('HINCRBY', STATS, 'queued', 1)
-  redis.call('HINCRBY', STATS, 'dispatched', -1)
+  if lease_data.r == 1 then
+    redis.call('ZADD', REVISITS .. lease_data.h, lease_data.d, url)
+    redis.call('HINCRBY', STATS, 'revisits_waiting', 1)
+    redis.call('HINCRBY', STATS, 'revisits', -1)
+  else
+    redis.call('ZADD', QUEUE .. lease_data.h, lease_data.d, url)
+    redis.call('HINCRBY', STATS, 'queued', 1)
+    redis.call('HINCRBY', STATS, 'dispatched', -1)
+  end
   redis.call('HINCRBY', STATS, why, 1)
   if lease_data.s == 1 then release_slot(lease_data.h) else schedule(lease_data.h) end
 end
 
--- Lease up to `limit` URLs of due hosts, keeping at most A.window leased for the job.
+-- While max_pages is spent, a host with only new URLs waiting leaves the due hosts, so
+-- that revisits of other hosts go on; a larger budget brings it back.
+local function park(host)
+  redis.call('ZREM', DUE, host)
+  redis.call('SADD', PARKED, host)
+end
+
+local function unpark()
+  if redis.call('SCARD', PARKED) == 0 then return end
+  for _, host in ipairs(redis.call('SMEMBERS', PARKED)) do schedule(host) end
+  redis.call('DEL', PARKED)
+end
+
+-- The next URL of a due host: a revisit first (it was waiting for the host's turn since
+-- its due time), then a new URL while the budget lasts. Returns url, depth, whether it
+-- is a revisit; nil when the host has nothing to hand out now.
+local function next_of(host)
+  local item = redis.call('ZPOPMIN', REVISITS .. host)
+  if #item > 0 then return item[1], tonumber(item[2]), true end
+  if spent() then
+    park(host)
+    return nil
+  end
+  item = redis.call('ZPOPMIN', QUEUE .. host)
+  if #item == 0 then
+    redis.call('ZREM', DUE, host)
+    return nil
+  end
+  return item[1], tonumber(item[2]), false
+end
+
+-- Lease up to `limit` URLs of due hosts, keeping at most A.window leased for the job. A
+-- revisit's row carries its last fetch (PRIOR), for a conditional request.
 local function lease(limit)
   local out = {}
   if redis.call('GET', STATE) ~= 'running' then return out end
+  if not spent() then unpark() end
   while #out < limit and redis.call('ZCARD', LEASES) < A.window do
-    if spent() then break end
+    if spent() and stat('revisits_waiting') <= 0 then break end
     local due = redis.call('ZRANGEBYSCORE', DUE, '-inf', NOW + A.lookahead, 'WITHSCORES', 'LIMIT', 0, 1)
     if #due == 0 then break end
     local host, at = due[1], math.max(tonumber(due[2]), NOW)
-    local item = redis.call('ZPOPMIN', QUEUE .. host)
-    if #item == 0 then
-      redis.call('ZREM', DUE, host)
-    else
-      local url, depth = item[1], tonumber(item[2])
+    local url, depth, revisit = next_of(host)
+    if url then
       local token = redis.call('HINCRBY', STATS, 'tokens', 1)
-      redis.call('HINCRBY', STATS, 'dispatched', 1)
-      redis.call('HINCRBY', STATS, 'queued', -1)
+      local prior = ''
+      if revisit then
+        redis.call('HINCRBY', STATS, 'revisits', 1)
+        redis.call('HINCRBY', STATS, 'revisits_waiting', -1)
+        prior = redis.call('HGET', PRIOR, url) or ''
+      else
+        redis.call('HINCRBY', STATS, 'dispatched', 1)
+        redis.call('HINCRBY', STATS, 'queued', -1)
+      end
       redis.call('HINCRBY', SLOTS, host, 1)
       redis.call('HSET', PLANNED, host, tostring(at + delay_of(host)))
       redis.call('ZADD', LEASES, NOW + A.lease_timeout, url)
-      redis.call('HSET', LEASE, url, cjson.encode({t = token, h = host, d = depth, s = 1}))
+      redis.call('HSET', LEASE, url, cjson.encode({t = token, h = host, d = depth, s = 1, r = revisit and 1 or nil}))
       schedule(host)
-      out[#out + 1] = {url, depth, host, token, tostring(at - NOW)}
+      out[#out + 1] = {url, depth, host, token, tostring(at - NOW), prior}
     end
   end
   return out
 end
 
+-- A job that revisits continuously, or whose recrawl is still being fed from the store
+-- or has revisits waiting, is not done.
 local function finish_if_done()
   if redis.call('GET', STATE) ~= 'running' or redis.call('ZCARD', LEASES) > 0 then return end
+  if A.continuous or stat('revisits_waiting') > 0 or redis.call('EXISTS', FEED) == 1 then return end
   if stat('queued') == 0 or spent() then
     redis.call('SET', STATE, 'finished')
     redis.call('HSET', STATS, 'finished_at', tostring(NOW))

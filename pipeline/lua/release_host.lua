@@ -16,6 +16,9 @@
 --   state     STRING  only a running job hands URLs out
 --   leases    ZSET    URL -> lease deadline (renewed; new leases added)
 --   stats     HASH    counters: tokens, dispatched, queued
+--   parked    SET     hosts with only new URLs waiting while max_pages is spent
+--   prior     HASH    URL -> JSON of its last fetch, handed out with its revisit lease
+--   rq:HOST   ZSET    the host's revisits waiting -> depth; taken before its new URLs
 -- ARGV[1], a JSON object:
 --   version        int     policy version the caller holds (0: do not check)
 --   url            string  the leased member

@@ -12,6 +12,7 @@
 --   slots     HASH    host -> requests in flight (-1 for a lease that held one)
 --   due       ZSET    host -> planned start, for hosts with URLs waiting and a free slot
 --   planned   HASH    host -> planned start of its next request (read)
+--   rq:HOST   ZSET    the host's revisits waiting -> depth; taken before its new URLs
 -- ARGV[1], a JSON object:
 --   version   int     policy version the caller holds (0: do not check)
 --   keep      list    {member, token} pairs that a chain in the broker still carries

@@ -16,6 +16,10 @@
 --   planned   HASH    host -> planned start of its next request
 --   delay     HASH    host -> robots.txt Crawl-delay (read)
 --   state     STRING  only a running job hands URLs out; running -> finished
+--   feed      STRING  a recrawl pass still being fed from the store (read: not finished)
+--   parked    SET     hosts with only new URLs waiting while max_pages is spent
+--   prior     HASH    URL -> JSON of its last fetch, handed out with its revisit lease
+--   rq:HOST   ZSET    the host's revisits waiting -> depth; taken before its new URLs
 -- ARGV[1], a JSON object:
 --   version        int     policy version the caller holds (0: do not check)
 --   expire_all     bool    treat every lease as expired (no worker of the job is alive)
@@ -28,6 +32,7 @@
 --   delay          float   seconds between request starts to one host
 --   max_pages      int     URLs handed out for the job at most (0: no limit)
 --   lease_timeout  float   seconds a lease lasts before it is handed out again
+--   continuous     bool    the job revisits for ever (it never finishes)
 -- Returns {expired, leases, lost}: how many leases expired, new leases as LEASE returns
 -- them, and the URLs handed back, each as a lease row followed by the times it was lost.
 
@@ -37,7 +42,7 @@
 local function hand_back(url, lease_data, times)
   local token = redis.call('HINCRBY', STATS, 'tokens', 1)
   redis.call('ZADD', LEASES, NOW, url)
-  redis.call('HSET', LEASE, url, cjson.encode({t = token, h = lease_data.h, d = lease_data.d, s = 0}))
+  redis.call('HSET', LEASE, url, cjson.encode({t = token, h = lease_data.h, d = lease_data.d, s = 0, r = lease_data.r}))
   return {url, lease_data.d, lease_data.h, token, '0', times}
 end
 

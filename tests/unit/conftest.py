@@ -157,6 +157,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"Content-Length: 0\r\n\r\n")
 
     def validated(self) -> None:
+        """Validators, and a 304 to a request that names the ETag."""
+        if self.headers.get("If-None-Match") == '"v1"':
+            self.send_response(304)
+            self.send_header("ETag", '"v1"')
+            self.end_headers()
+            return
         self._send(200, PAGE_HTML, ETag='"v1"', Last_Modified="Sun, 22 Nov 2026 10:00:00 GMT")
 
     def close_delimited(self, size: str = "20", every: str = "0") -> None:

@@ -198,7 +198,7 @@ def test_the_parse_step_runs_the_jobs_extractors_and_schedules_followed_links(us
     assert [item.data["sku"] for item in parsed.items] == ["A1", "B2"]
     assert parsed.outlinks == ["http://shop.example/about", "http://shop.example/list?page=2"]
     assert parsed.result.text is None and parsed.result.headers is None, "the page stops at the parse step"
-    record = steps.to_record(replace_error(parsed, "x: boom"))
+    record = steps.to_record(replace_error(parsed, "x: boom"), Policy())
     assert record.extract_error == "x: boom"
 
 

@@ -12,6 +12,7 @@ import requests
 from pipeline.errors import PermanentFetchError, TransientFetchError
 from pipeline.fetch import Fetcher, classify, retry_after
 from pipeline.frontier import Lease
+from pipeline.history import Prior
 from pipeline.payload import Payload
 from pipeline.settings import Policy
 from pipeline.steps import to_record
@@ -426,5 +427,33 @@ def test_the_validators_of_a_response_are_kept_for_the_next_fetch(site, fetcher)
 
     assert (result.etag, result.last_modified) == ('"v1"', "Sun, 22 Nov 2026 10:00:00 GMT")
     assert (plain.etag, plain.last_modified) == (None, None)
-    record = to_record(Payload("j", Lease(url=result.url, depth=0, host="h", token=1), result))
+    record = to_record(Payload("j", Lease(url=result.url, depth=0, host="h", token=1), result), policy)
     assert (record.etag, record.first_fetched_at, record.changed_at) == ('"v1"', result.fetched_at, result.fetched_at)
+
+
+def test_a_revisit_asks_conditionally_and_a_304_brings_no_content(site, fetcher):
+    policy = Policy(allow_private=True, timeout=5.0)
+    first = fetcher.fetch(site.url("/validated"), policy)
+    prior = Prior(first.final_url, first.fetched_at, etag=first.etag, last_modified=first.last_modified,
+                  content_hash=first.content_hash)
+
+    again = fetcher.fetch(site.url("/validated"), policy, prior=prior)
+
+    assert (again.status, again.error, again.text, again.content_hash, again.length) == (304, None, None, None, 0)
+    assert again.etag == '"v1"'
+    record = to_record(Payload("j", Lease(url=again.url, depth=0, host="h", token=1, prior=prior), again), policy)
+    assert (record.status, record.content_hash) == (304, None), "the store keeps the content of the last 200"
+
+
+def test_only_the_url_that_answered_last_time_is_asked_conditionally(site, fetcher):
+    """The validators belong to the end of the redirects: the hops before it, and a URL that
+    now redirects elsewhere, are asked plainly."""
+    policy = Policy(allow_private=True, timeout=5.0)
+    target = site.url("/validated")
+    prior = Prior(target, "2026-12-01T00:00:00.000Z", etag='"v1"', last_modified="Sun, 22 Nov 2026 10:00:00 GMT")
+
+    through = fetcher.fetch(site.url(f"/redirect-to?to={target}"), policy, prior=prior)
+    elsewhere = fetcher.fetch(target, policy, prior=Prior(site.url("/html"), prior.fetched_at, etag='"v1"'))
+
+    assert (through.status, through.redirects) == (304, [target])
+    assert elsewhere.status == 200

@@ -71,7 +71,7 @@ def test_a_page_the_parser_chokes_on_is_recorded_with_the_reason(monkeypatch):
     monkeypatch.setattr("pipeline.steps.parse_html", choke)
     parsed = parse(fetched(), POLICY)
 
-    record = to_record(parsed)
+    record = to_record(parsed, POLICY)
     assert record.error == "parse error: RecursionError"
     assert record.outlinks == [] and record.status == 200
 
@@ -87,7 +87,7 @@ def test_a_sitemap_s_outlinks_are_the_pages_it_lists():
 def test_record_has_the_leased_url_and_depth():
     parsed = parse(fetched(final_url="http://example.com/home", redirects=["http://example.com/home"]), POLICY)
 
-    rec = to_record(parsed)
+    rec = to_record(parsed, POLICY)
 
     assert (rec.job, rec.url, rec.final_url, rec.depth) == ("job1", "http://example.com/", "http://example.com/home", 1)
     assert rec.title == "Home"
@@ -100,7 +100,7 @@ def test_a_sitemap_s_record_has_its_real_url_and_kind():
     lease = Lease(url="http://example.com/sitemap.xml", depth=0, host="example.com", token=1, kind=SITEMAP)
     result = FetchResult(url=lease.url, final_url=lease.url, status=200, links=["http://example.com/a"])
 
-    rec = to_record(parse(Payload("job1", lease, result), POLICY))
+    rec = to_record(parse(Payload("job1", lease, result), POLICY), POLICY)
 
     assert (rec.url, rec.kind, rec.outlinks) == ("http://example.com/sitemap.xml", SITEMAP, ["http://example.com/a"])
 

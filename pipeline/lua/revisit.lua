@@ -1,0 +1,46 @@
+-- REVISIT: stored URLs that are due again, fed in from the store a batch at a time:
+-- each waits in its host's revisit queue with its last fetch, unless it is already
+-- waiting or leased. They are no new URLs: `seen` and the budgets do not change. When
+-- the store has no more due URLs of the recrawl pass the caller read, the pass is over.
+--
+-- KEYS[1]  the job's key prefix, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
+-- Keys:
+--   version    STRING  the job's policy version, checked against ARGV[1].version
+--   lease      HASH    URL -> {t, h, d, s, r} (read: a leased URL is not queued again)
+--   rq:HOST    ZSET    the host's revisits waiting -> depth (added)
+--   q:HOST     ZSET    the host's new URLs waiting (read: such a URL is not queued twice)
+--   prior      HASH    URL -> JSON of its last fetch (set)
+--   stats      HASH    counters: revisits_waiting (+1 per URL), queued, dispatched (read),
+--                      finished_at
+--   slots      HASH    host -> requests in flight (read: is the host due)
+--   planned    HASH    host -> planned start of its next request (read)
+--   due        ZSET    host -> planned start, for hosts with URLs waiting and a free slot
+--   feed       STRING  the recrawl pass being fed: deleted when `done` and still `feed`
+--   state      STRING  running -> finished when nothing is left
+--   leases     ZSET    URL -> lease deadline (read: is anything still in flight)
+-- ARGV[1], a JSON object:
+--   version     int     policy version the caller holds (0: do not check)
+--   revisits    array   {member, host, depth, prior JSON} per URL
+--   done        bool    the store has no more due URLs
+--   feed        string  the pass the caller read from `feed` before it asked the store
+--   conc        int     requests in flight per host at most
+--   max_pages   int     URLs handed out for the job at most (0: no limit)
+--   continuous  bool    the job revisits for ever (it never finishes)
+-- Returns the number of URLs queued.
+
+local touched, added = {}, 0
+for _, item in ipairs(A.revisits) do
+  local url, host, depth, prior = item[1], item[2], item[3], item[4]
+  local waiting = redis.call('ZSCORE', REVISITS .. host, url) or redis.call('ZSCORE', QUEUE .. host, url)
+  if not waiting and redis.call('HEXISTS', LEASE, url) == 0 then
+    redis.call('ZADD', REVISITS .. host, depth, url)
+    redis.call('HSET', PRIOR, url, prior)
+    redis.call('HINCRBY', STATS, 'revisits_waiting', 1)
+    touched[host] = true
+    added = added + 1
+  end
+end
+for host in pairs(touched) do schedule(host) end
+if A.done and redis.call('GET', FEED) == A.feed then redis.call('DEL', FEED) end
+finish_if_done()
+return added
