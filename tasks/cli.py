@@ -312,7 +312,7 @@ def _summary(stats: JobStats, settings: Settings, console: Console) -> None:
         where = settings.warc_upload_url or str(Path(settings.warc_dir).resolve())
         console.print(f"WARC files in {where}", highlight=False)
     if stats.revisited:
-        console.print(f"{stats.revisited} stored URLs revisited", highlight=False)
+        console.print(f"{stats.revisited} revisits stored (all passes of the job)", highlight=False)
     if stats.stopped_short:
         for text in [stopped_short(stats), *limit_lines(stats)]:
             console.print(text, highlight=False)

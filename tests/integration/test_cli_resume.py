@@ -204,3 +204,26 @@ def test_a_second_crawl_in_the_same_directory_is_refused(workdir: Path, slow_hos
     assert first.returncode == 0 and f"job {JOB} finished" in " ".join(stderr.split()), stderr
     assert_nothing_left(workdir)
     _assert_every_page_stored_once(workdir, slow_host)
+
+
+def test_ctrl_c_during_a_recrawl_then_the_same_command_without_recrawl_carries_the_pass_on(
+    workdir: Path, slow_host: Host
+) -> None:
+    crawl_ok(workdir, *_args(slow_host))
+    first = {record.url: record.fetched_at for record in records(workdir, JOB)}
+    since = time.time()
+    process = start_crawl(workdir, *_args(slow_host), "--recrawl")
+    deadline = time.monotonic() + 60
+    while sum(_pages(slow_host, since).values()) < 8:
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.1)
+    _interrupt(process)
+    revisited = sum(1 for record in records(workdir, JOB) if record.fetched_at > first[record.url])
+    assert 8 <= revisited < PAGES, "the interrupt did not land in the middle of the recrawl"
+
+    job, result = crawl_ok(workdir, *_args(slow_host))
+
+    assert job == JOB and f"job {JOB} finished" in summary(result)
+    assert all(record.fetch_count == 2 for record in records(workdir, JOB)), "each URL revisited once in the pass"
+    twice = {path: n for path, n in _pages(slow_host, since).items() if n > 1}
+    assert twice == {}, f"pages requested again by the rerun: {twice}"
