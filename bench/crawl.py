@@ -245,12 +245,13 @@ def redis_cpu_seconds(client: redis.Redis) -> float:
 
 
 def seen_memory(client: redis.Redis, job: str) -> tuple[int, float | None]:
-    """(members of the seen set, its exact bytes per member); SAMPLES 0 counts every member."""
-    key = f"crawler:{{{job}}}:seen"
-    members = int(client.scard(key))
+    """(members of the job's seen sets, their exact bytes per member); SAMPLES 0 counts
+    every member."""
+    sets = list(client.scan_iter(match=f"crawler:{{{job}}}:seen:*", count=5000))
+    members = sum(int(client.scard(key)) for key in sets)
     if not members:
         return 0, None
-    return members, int(client.memory_usage(key, samples=0)) / members
+    return members, sum(int(client.memory_usage(key, samples=0) or 0) for key in sets) / members
 
 
 # --- the crawl ------------------------------------------------------------------------

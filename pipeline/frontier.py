@@ -45,7 +45,7 @@ from pipeline.frontier_data import (
 )
 from pipeline.sent_links import SentLinks
 from pipeline.settings import Policy
-from pipeline.urls import fingerprint, host_key
+from pipeline.urls import fingerprint, host_key, seen_entry
 
 # The values every caller of the frontier needs, importable from here.
 __all__ = [
@@ -260,8 +260,9 @@ class Frontier:
             entries = found.entries(policy) if found is not None else []
             if remember:
                 entries = _SENT.unsent(self.job, entries, depth, policy.version)
-            values = _script_params(policy, entries, params, depth=depth)
-            args: list[str | bytes] = [json.dumps(values), *_link_args(entries)]
+            rows, fingerprints = _links(entries)
+            values = _script_params(policy, rows, params, depth=depth)
+            args: list[str | bytes] = [json.dumps(values), *fingerprints]
             try:
                 reply = self._scripts[name](keys=[self.keys.prefix], args=args)
             except redis.ResponseError as exc:
@@ -276,10 +277,10 @@ class Frontier:
 
 
 def _script_params(
-    policy: Policy, entries: list[tuple[str, str]], params: dict[str, Any], depth: int
+    policy: Policy, links: list[list[Any]], params: dict[str, Any], depth: int
 ) -> dict[str, Any]:
     """What every script reads of the job's policy, with the call's own parameters and
-    the URLs to schedule, listed by a URL at `depth`."""
+    the URLs to schedule (`_links` rows), listed by a URL at `depth`."""
     values = dict(params)
     if values.pop("full_window", False):
         values["limit"] = policy.dispatch_window
@@ -296,7 +297,7 @@ def _script_params(
         max_requeues=policy.max_requeues,
         version=policy.version,
         continuous=policy.revisit_interval > 0,
-        links=_link_rows(entries),
+        links=links,
         depth=depth,
     )
     return values
@@ -307,9 +308,13 @@ def list_jobs(client: redis.Redis) -> list[str]:
 
 
 
-def _link_rows(entries: list[tuple[str, str]]) -> list[list[Any]]:
-    return [[member(url, kind), host_key(url), int(kind == SITEMAP)] for url, kind in entries]
-
-
-def _link_args(entries: list[tuple[str, str]]) -> list[bytes]:
-    return [fingerprint(member(url, kind)) for url, kind in entries]
+def _links(entries: list[tuple[str, str]]) -> tuple[list[list[Any]], list[bytes]]:
+    """Per URL to schedule, its row for the scripts ({member, host, is_sitemap, seen
+    bucket, seen entry}) and its fingerprint (an ARGV of its own: binary, not JSON)."""
+    rows, fingerprints = [], []
+    for url, kind in entries:
+        name = member(url, kind)
+        digest = fingerprint(name)
+        rows.append([name, host_key(url), int(kind == SITEMAP), *seen_entry(digest)])
+        fingerprints.append(digest)
+    return rows, fingerprints

@@ -26,7 +26,7 @@ def read(client: redis.Redis, job_keys: keys.JobKeys, now: float) -> JobStats:
     k = job_keys
     with client.pipeline(transaction=False) as pipe:
         pipe.get(k.key(keys.STATE))
-        pipe.scard(k.key(keys.SEEN))
+        pipe.scard(k.key(keys.LEGACY_SEEN))
         pipe.zcard(k.key(keys.LEASES))
         pipe.hgetall(k.key(keys.STATS))
         pipe.zcount(k.key(keys.BACKOFF), f"({now}", "+inf")
@@ -34,7 +34,7 @@ def read(client: redis.Redis, job_keys: keys.JobKeys, now: float) -> JobStats:
         for over, _ in _OVERS.values():
             pipe.zrevrange(k.key(over), 0, DROPPED_HOSTS_SHOWN - 1, withscores=True)
             pipe.zcard(k.key(over))
-        state, seen, leased, raw, backing_off, too_deep, *overs = pipe.execute()
+        state, legacy_seen, leased, raw, backing_off, too_deep, *overs = pipe.execute()
     if state is None:
         raise JobNotFound(f"no job named {k.job!r}")
     counters = {text(name): float(value) for name, value in raw.items()}
@@ -43,7 +43,7 @@ def read(client: redis.Redis, job_keys: keys.JobKeys, now: float) -> JobStats:
     return JobStats(
         job=k.job,
         state=state,
-        seen=seen,
+        seen=int(counters.get("seen", 0)) + legacy_seen,
         queued=queued,
         leased=leased,
         dispatched=int(counters.get("dispatched", 0)),

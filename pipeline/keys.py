@@ -18,7 +18,9 @@ DISPATCH_LOCK = f"{ROOT}:dispatch:lock"
 _JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 # Suffixes under a job's prefix. The Lua scripts get these same names from LUA_NAMES.
-SEEN = "seen"          # SET of 8-byte URL fingerprints: a URL is scheduled once
+SEEN = "seen:"         # SET per bucket (seen:BUCKET, 65,536 of them): the 48 low bits of each
+                       # URL fingerprint whose 16 high bits are BUCKET, as integers (intsets)
+LEGACY_SEEN = "seen"   # SET of 8-byte fingerprints, as jobs begun before the buckets keep them
 DUE = "due"            # ZSET host -> planned time of its next request start
 QUEUE = "q:"           # ZSET per host (q:HOST): URL -> depth, shallowest first
 REVISITS = "rq:"       # ZSET per host (rq:HOST): stored URLs due again -> depth; before the host's new URLs
@@ -53,6 +55,7 @@ ROBOTS_LOCK = "robots-lock:"  # STRING per host: one worker fetches robots.txt a
 
 LUA_NAMES = {
     "SEEN": SEEN,
+    "LEGACY_SEEN": LEGACY_SEEN,
     "DUE": DUE,
     "QUEUE": QUEUE,
     "REVISITS": REVISITS,

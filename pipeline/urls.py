@@ -27,6 +27,8 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # cannot fill the memory with them.
 CANONICAL_CACHE_SIZE = 16_384
 CACHED_URL_LENGTH = 2048
+# High bits of a URL fingerprint that pick its seen set (see `seen_entry`).
+SEEN_BUCKET_BITS = 16
 
 
 def canonicalize(url: str, drop_params: Iterable[str] = ()) -> str | None:
@@ -92,8 +94,18 @@ def require_canonical(url: str, drop_params: Iterable[str] = ()) -> str:
 
 
 def fingerprint(url: str) -> bytes:
-    """8 bytes identify a canonical URL: ~48 bytes of Redis memory per seen URL."""
+    """8 bytes identify a canonical URL."""
     return hashlib.blake2b(url.encode("utf-8"), digest_size=8).digest()
+
+
+def seen_entry(digest: bytes) -> tuple[str, str]:
+    """Where a fingerprint goes in the seen sets: its high SEEN_BUCKET_BITS name the set,
+    the other bits, as a decimal integer, are the member. Sets of small integers stay
+    intsets in Redis, 8 bytes a member, where one set of 8-byte strings costs ~48 bytes a
+    member; the 65,536 sets keep that up to set-max-intset-entries (512) each, 33M URLs."""
+    value = int.from_bytes(digest, "big")
+    low_bits = 8 * len(digest) - SEEN_BUCKET_BITS
+    return format(value >> low_bits, "04x"), str(value & ((1 << low_bits) - 1))
 
 
 def host_key(url: str) -> str:

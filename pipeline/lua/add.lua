@@ -4,7 +4,9 @@
 -- KEYS[1]  the job's key prefix, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
 -- Keys:
 --   version               STRING  the job's policy version, checked against ARGV[1].version
---   seen                  SET     fingerprints of every URL scheduled: a URL is scheduled once
+--   seen:BUCKET           SET     every URL scheduled, as its fingerprint's low 48 bits (an
+--                                 integer) in the set of its high 16: a URL is scheduled once
+--   seen                  SET     a job's 8-byte fingerprints from before the buckets (read)
 --   hostcount             HASH    host -> URLs scheduled for it, checked against host_budget
 --   hostsitemaps          HASH    host -> sitemaps scheduled for it, checked against sitemap_budget
 --   dropped-depth         HLL     unseen links past max_depth (added)
@@ -17,7 +19,7 @@
 --   slots                 HASH    host -> requests in flight (read: is the host due)
 --   planned               HASH    host -> planned start of its next request (read)
 --   due                   ZSET    host -> planned start, for hosts with URLs waiting and a free slot
---   stats                 HASH    counters: queued (+1 per URL), dropped_pages, dropped_sitemaps,
+--   stats                 HASH    counters: queued and seen (+1 per URL), dropped_pages, dropped_sitemaps,
 --                                 dispatched (read), finished_at
 --   state                 STRING  finished -> running when URLs were added; running -> finished
 --   leases                ZSET    URL -> lease deadline (read: is anything still in flight)
@@ -25,7 +27,8 @@
 --   rq:HOST               ZSET    the host's revisits waiting -> depth; taken before its new URLs
 -- ARGV[1], a JSON object:
 --   version         int     policy version the caller holds (0: do not check)
---   links           array   {member, host, is_sitemap} per URL, in ARGV[2..] order
+--   links           array   {member, host, is_sitemap, seen bucket, seen entry}
+--                           per URL, in ARGV[2..] order
 --   depth           int     depth of what listed them (-1 for seeds, which are depth 0)
 --   max_depth       int     pages deeper than this are kept out (and counted)
 --   host_budget     int     pages scheduled per host at most (0: no limit)

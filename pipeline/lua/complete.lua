@@ -12,9 +12,11 @@
 --   leases                ZSET    URL -> lease deadline: removed; new leases added
 --   requeues              HASH    URL -> times it was requeued: removed
 --   slots                 HASH    host -> requests in flight (-1 if the lease still held one)
---   stats                 HASH    counters: stored, errors, queued, dropped_pages, dropped_sitemaps,
+--   stats                 HASH    counters: stored, errors, queued, seen, dropped_pages, dropped_sitemaps,
 --                                 tokens, dispatched, finished_at
---   seen                  SET     fingerprints of every URL scheduled
+--   seen:BUCKET           SET     every URL scheduled, as its fingerprint's low 48 bits (an
+--                                 integer) in the set of its high 16: a URL is scheduled once
+--   seen                  SET     a job's 8-byte fingerprints from before the buckets (read)
 --   hostcount             HASH    host -> URLs scheduled for it, checked against host_budget
 --   hostsitemaps          HASH    host -> sitemaps scheduled for it, checked against sitemap_budget
 --   dropped-depth         HLL     unseen links past max_depth (added)
@@ -36,7 +38,8 @@
 --   url             string  the leased member
 --   token           int     the lease's token
 --   failed          bool    the record has an error (counted in errors)
---   links           array   {member, host, is_sitemap} per URL listed, in ARGV[2..] order
+--   links           array   {member, host, is_sitemap, seen bucket, seen entry}
+--                           per URL listed, in ARGV[2..] order
 --   max_depth       int     pages deeper than this are kept out (and counted)
 --   host_budget     int     pages scheduled per host at most (0: no limit)
 --   sitemap_budget  int     sitemaps scheduled per host at most (0: no limit)

@@ -84,13 +84,17 @@ end
 -- again with a larger limit can schedule it) and is counted, once per distinct URL.
 local function add_links(base)
   local touched, added = {}, 0
+  -- A job begun before the seen sets were bucketed keeps its old set, read as well.
+  local legacy = #A.links > 0 and redis.call('EXISTS', LEGACY_SEEN) == 1
   for i, link in ipairs(A.links) do
-    -- link = {member, host, is_sitemap}
+    -- link = {member, host, is_sitemap, seen bucket, seen entry}
     local url, host, sitemap, fingerprint = link[1], link[2], link[3] == 1, ARGV[i + 1]
+    local bucket, entry = SEEN .. link[4], link[5]
     local depth = sitemap and math.max(base, 0) or base + 1
     local counter = sitemap and HOST_SITEMAPS or HOST_COUNT
     local budget = sitemap and A.sitemap_budget or A.host_budget
-    if redis.call('SISMEMBER', SEEN, fingerprint) == 1 then
+    if redis.call('SISMEMBER', bucket, entry) == 1
+        or (legacy and redis.call('SISMEMBER', LEGACY_SEEN, fingerprint) == 1) then
       shorter(url, host, depth)
     elseif not sitemap and depth > A.max_depth then
       redis.call('PFADD', DROPPED_DEPTH, fingerprint)
@@ -102,7 +106,8 @@ local function add_links(base)
         drop_for_host(DROPPED_PAGES, OVER_PAGES, 'dropped_pages', host, fingerprint)
       end
     else
-      redis.call('SADD', SEEN, fingerprint)
+      redis.call('SADD', bucket, entry)
+      redis.call('HINCRBY', STATS, 'seen', 1)
       redis.call('HINCRBY', counter, host, 1)
       redis.call('ZADD', QUEUE .. host, depth, url)
       redis.call('HINCRBY', STATS, 'queued', 1)

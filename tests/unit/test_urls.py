@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.urls import canonicalize, fingerprint, host_key, hostname, in_scope, require_canonical
+from pipeline.urls import canonicalize, fingerprint, host_key, hostname, in_scope, require_canonical, seen_entry
 
 
 @pytest.mark.parametrize(
@@ -212,3 +212,12 @@ def test_long_urls_are_canonicalized_but_not_remembered():
 
     assert canonicalize(long_url) == long_url and hostname(long_url) == "a.example"
     assert (urls._canonical.cache_info().currsize, urls._hostname.cache_info().currsize) == before
+
+
+def test_a_fingerprint_goes_to_one_of_65536_seen_sets_as_a_small_integer():
+    digest = fingerprint("http://example.com/")
+
+    bucket, entry = seen_entry(digest)
+
+    assert len(bucket) == 4 and int(bucket, 16) == digest[0] << 8 | digest[1]
+    assert 0 <= int(entry) < 2**48 and (int(bucket, 16) << 48 | int(entry)).to_bytes(8, "big") == digest
