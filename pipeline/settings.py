@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, fields
 from typing import Any, get_type_hints
+from urllib.parse import urlsplit
 
 from pipeline import __version__
 from pipeline.errors import ConfigError
@@ -23,6 +24,8 @@ from pipeline.proxies import parse_proxy
 
 ENV_PREFIX = "CRAWLER_"
 WORKER_POOLS = ("threads", "solo", "prefork")
+BROKER_SCHEMES = ("redis", "rediss", "unix", "amqp", "amqps")
+AMQP_SCHEMES = ("amqp", "amqps")
 # Zero would make every request fail at once: these must be positive.
 _POSITIVE = frozenset(
     {"timeout", "download_deadline", "lease_timeout", "dispatch_interval", "visibility_timeout", "proxy_cooldown",
@@ -148,6 +151,11 @@ class Settings:
     """What a process needs; `policy` holds the defaults of every new job."""
 
     redis_url: str = _doc("Broker and frontier. Unset: `crawler crawl` starts an embedded Redis.", "")
+    broker_url: str = _doc(
+        "Where Celery's task messages go, when not the frontier's Redis: redis://, rediss:// or unix:// (a Redis "
+        "of its own), or amqp:// / amqps:// (RabbitMQ). Empty: CRAWLER_REDIS_URL.",
+        "",
+    )
     redis_ca_certs: str = _doc("CA bundle that verifies a rediss:// server (empty: the system's).", "")
     redis_certfile: str = _doc("Client certificate for a rediss:// server that asks for one.", "")
     redis_keyfile: str = _doc("Key of that client certificate.", "")
@@ -232,6 +240,10 @@ class Settings:
             check_endpoint(self.s3_endpoint_url)
         for proxy in self.proxies:
             parse_proxy(proxy)
+        if self.broker_url and urlsplit(self.broker_url).scheme not in BROKER_SCHEMES:
+            raise ConfigError(
+                f"CRAWLER_BROKER_URL: expected one of {', '.join(BROKER_SCHEMES)} URLs, got {self.broker_url!r}"
+            )
 
     def check_policy(self, policy: Policy) -> None:
         """A job's policy must fit this process's broker: a task the broker redelivers
@@ -243,6 +255,10 @@ class Settings:
             raise ConfigError(
                 "CRAWLER_VISIBILITY_TIMEOUT must exceed the fetch time limit and CRAWLER_RETRY_BACKOFF_MAX"
             )
+
+    @property
+    def broker_is_amqp(self) -> bool:
+        return urlsplit(self.broker_url).scheme in AMQP_SCHEMES
 
     def redis_tls(self) -> dict[str, str]:
         """TLS options of a rediss:// URL, spelled as redis-py and kombu both take them;

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from amqp.exceptions import AMQPError
+from kombu.exceptions import KombuError
 from rich.console import Console
 
 from pipeline import __version__, lifecycle
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (CrawlError, redis.RedisError, OSError) as exc:
+    except (CrawlError, redis.RedisError, OSError, KombuError, AMQPError) as exc:
         return _fail(str(exc) or type(exc).__name__, EXIT_ERROR)
     except KeyboardInterrupt:
         return _fail("interrupted", EXIT_INTERRUPTED)
@@ -107,7 +109,8 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             raise ConfigError("give at least one seed URL (or --demo, or --job of an existing job)")
         if args.recrawl and not frontier.exists():
             raise ConfigError(f"nothing to recrawl: job {job!r} has not run yet (drop --recrawl)")
-        if embedded:
+        if embedded and not settings.broker_url:
+            # What the earlier run left in flight is in the embedded Redis's queues.
             resume_in_flight(context)
         workers = _start_workers(settings, stack, lock)
         if args.recrawl:

@@ -1,5 +1,6 @@
 """Celery configuration derived from Settings: one Redis URL feeds broker, frontier and
-Flower, and every timeout is set relative to the others so none can undercut another."""
+Flower unless CRAWLER_BROKER_URL names another broker (a Redis, or RabbitMQ), and every
+timeout is set relative to the others so none can undercut another."""
 
 from __future__ import annotations
 
@@ -31,14 +32,28 @@ def _broker_tls(settings: Settings) -> dict[str, Any]:
     return options
 
 
-def celery_config(settings: Settings) -> dict[str, Any]:
-    url = broker_url(settings.redis_url or DEFAULT_REDIS_URL)
+def _broker(settings: Settings) -> dict[str, Any]:
+    """The frontier's Redis, a Redis of its own (kombu's transport with one client per
+    channel, either way), or RabbitMQ, with publisher confirms: a chain's next stage is
+    not taken for sent before the broker has it."""
+    if settings.broker_is_amqp:
+        return {
+            "broker_url": settings.broker_url,
+            "broker_use_ssl": True if settings.broker_url.startswith("amqps://") else None,
+            "broker_transport_options": {"confirm_publish": True},
+        }
     return {
-        "broker_url": url,
+        "broker_url": broker_url(settings.broker_url or settings.redis_url or DEFAULT_REDIS_URL),
         "broker_transport": TRANSPORT,
         "broker_use_ssl": _broker_tls(settings) or None,
-        "broker_connection_retry_on_startup": True,
         "broker_transport_options": {"visibility_timeout": settings.visibility_timeout},
+    }
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    return {
+        **_broker(settings),
+        "broker_connection_retry_on_startup": True,
         "result_backend": None,
         "task_ignore_result": True,
         "task_serializer": "json",
