@@ -1,9 +1,12 @@
 """What a frontier costs in Redis: seeds N URLs (~30 characters, over 1,000 hosts) into a
 fresh job in batches, as `seed()` does after canonicalizing them, and reports the
-seeding rate, the bytes of the seen sets per URL, and Redis's whole memory growth per
-queued URL (seen entry, host queues, per-host counters: everything the job holds).
+seeding rate, the bytes of the seen sets (or Bloom filter) per URL, and Redis's whole
+memory growth per queued URL (seen entry, host queues, per-host counters: everything the
+job holds). With `--dedup bloom` the filter is sized for N URLs; `--probes P` then asks
+whether P other URLs were seen (without adding them): each yes is a false positive.
 
     .venv/bin/python bench/frontier_memory.py --urls 1000000 [--redis redis://127.0.0.1:6379/13]
+    .venv/bin/python bench/frontier_memory.py --urls 1000000 --dedup bloom --probes 1000000
 
 The database is flushed before and after: use one nothing else needs (13 by default,
 the benchmarks' own).
@@ -26,38 +29,51 @@ BATCH = 1000
 HOSTS = 1000
 
 
-def urls(count: int, seed: int = 1) -> list[str]:
+def urls(count: int, seed: int = 1, prefix: str = "p") -> list[str]:
     """Distinct canonical URLs of about 30 characters, spread over HOSTS hosts."""
     rng = random.Random(seed)
-    return [f"http://h{rng.randrange(HOSTS)}.example/p/{number}" for number in range(count)]
+    return [f"http://h{rng.randrange(HOSTS)}.example/{prefix}/{number}" for number in range(count)]
 
 
 def seen_bytes(client: redis.Redis, frontier: Frontier) -> int:
     pattern = frontier.keys.key(keys.SEEN) + "*"
-    return sum(int(client.memory_usage(key, samples=0) or 0) for key in client.scan_iter(match=pattern, count=5000))
+    keys_ = [frontier.keys.key(keys.BLOOM), *client.scan_iter(match=pattern, count=5000)]
+    return sum(int(client.memory_usage(key, samples=0) or 0) for key in keys_)
+
+
+def add(frontier: Frontier, listed: list[str]) -> int:
+    return sum(frontier.add(Found.seeds(listed[start:start + BATCH])) for start in range(0, len(listed), BATCH))
+
+
+def taken_for_seen(frontier: Frontier, listed: list[str]) -> int:
+    return sum(sum(frontier.seen(listed[start:start + BATCH])) for start in range(0, len(listed), BATCH))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--urls", type=int, default=1_000_000)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/13")
+    parser.add_argument("--dedup", choices=("exact", "bloom"), default="exact")
+    parser.add_argument("--probes", type=int, default=0, help="URLs added after the others, to count false positives")
     args = parser.parse_args()
     client = redis.Redis.from_url(args.redis)
     client.flushdb()
     listed = urls(args.urls)
     frontier = Frontier(client, "memory")
-    frontier.create(Policy(max_pages=0, max_pages_per_host=0, max_depth=50))
+    frontier.create(Policy(max_pages=0, max_pages_per_host=0, max_depth=50, dedup=args.dedup,
+                           bloom_capacity=max(1, args.urls)))
     before = int(client.info("memory")["used_memory"])
     started = time.perf_counter()
-    for start in range(0, len(listed), BATCH):
-        frontier.add(Found.seeds(listed[start:start + BATCH]))
+    added = add(frontier, listed)
     seconds = time.perf_counter() - started
     after = int(client.info("memory")["used_memory"])
     stats = frontier.stats()
-    print("| URLs | seeding | seen sets, bytes per URL | Redis memory per queued URL |")
-    print("| --- | --- | --- | --- |")
-    print(f"| {stats.seen:,} | {stats.seen / seconds:,.0f} URLs/s | {seen_bytes(client, frontier) / stats.seen:.1f} "
-          f"| {(after - before) / stats.queued:.1f} |")
+    print(f"| URLs | seeding | {args.dedup} dedup, bytes per URL | Redis memory per queued URL | false positives |")
+    print("| --- | --- | --- | --- | --- |")
+    positives = f"{args.urls - added} while seeding, {taken_for_seen(frontier, urls(args.probes, 2, 'q'))} of " \
+        f"{args.probes:,} other URLs"
+    print(f"| {args.urls:,} | {args.urls / seconds:,.0f} URLs/s | {seen_bytes(client, frontier) / added:.1f} "
+          f"| {(after - before) / stats.queued:.1f} | {positives} |")
     client.flushdb()
     return 0
 

@@ -20,6 +20,7 @@ from typing import Any
 import redis
 
 from pipeline import frontier_stats, keys, lua
+from pipeline.bloom import geometry, halves
 from pipeline.errors import ConfigError, JobNotFound, StalePolicy
 from pipeline.frontier_data import (
     CANCELLED,
@@ -44,7 +45,7 @@ from pipeline.frontier_data import (
     text,
 )
 from pipeline.sent_links import SentLinks
-from pipeline.settings import Policy
+from pipeline.settings import DEDUP_BLOOM, Policy
 from pipeline.urls import fingerprint, host_key, seen_entry
 
 # The values every caller of the frontier needs, importable from here.
@@ -220,6 +221,11 @@ class Frontier:
         keep = [[lease.member, lease.token] for lease in carried]
         return int(self._run("REQUEUE_EXCEPT", keep=keep))
 
+    def seen(self, urls: list[str]) -> list[bool]:
+        """Whether the job scheduled each of `urls` (pages) before; with dedup=bloom, a
+        false positive answers True. Nothing is scheduled."""
+        return [bool(answer) for answer in self._run("SEEN", found=Found.seeds(urls))]
+
     def revisit(self, due: list[Revisit], done: bool, feed: str) -> int:
         """Queue stored URLs that are due again; with `done`, the store has no more of
         recrawl pass `feed`, which ends. Returns how many were queued (not those waiting
@@ -260,7 +266,7 @@ class Frontier:
             entries = found.entries(policy) if found is not None else []
             if remember:
                 entries = _SENT.unsent(self.job, entries, depth, policy.version)
-            rows, fingerprints = _links(entries)
+            rows, fingerprints = _links(entries, policy.dedup == DEDUP_BLOOM)
             values = _script_params(policy, rows, params, depth=depth)
             args: list[str | bytes] = [json.dumps(values), *fingerprints]
             try:
@@ -297,6 +303,7 @@ def _script_params(
         max_requeues=policy.max_requeues,
         version=policy.version,
         continuous=policy.revisit_interval > 0,
+        **_bloom_params(policy),
         links=links,
         depth=depth,
     )
@@ -308,13 +315,23 @@ def list_jobs(client: redis.Redis) -> list[str]:
 
 
 
-def _links(entries: list[tuple[str, str]]) -> tuple[list[list[Any]], list[bytes]]:
-    """Per URL to schedule, its row for the scripts ({member, host, is_sitemap, seen
-    bucket, seen entry}) and its fingerprint (an ARGV of its own: binary, not JSON)."""
+def _links(entries: list[tuple[str, str]], bloom: bool) -> tuple[list[list[Any]], list[bytes]]:
+    """Per URL to schedule, its row for the scripts ({member, host, is_sitemap, then the
+    seen set's bucket and entry, or the Bloom filter's h1 and h2}) and its fingerprint
+    (an ARGV of its own: binary, not JSON)."""
     rows, fingerprints = [], []
     for url, kind in entries:
         name = member(url, kind)
         digest = fingerprint(name)
-        rows.append([name, host_key(url), int(kind == SITEMAP), *seen_entry(digest)])
+        where: tuple[Any, Any] = halves(digest) if bloom else seen_entry(digest)
+        rows.append([name, host_key(url), int(kind == SITEMAP), *where])
         fingerprints.append(digest)
     return rows, fingerprints
+
+
+def _bloom_params(policy: Policy) -> dict[str, int]:
+    """The filter's size and positions a URL, or zeros for the exact seen sets."""
+    if policy.dedup != DEDUP_BLOOM:
+        return {"bloom_bits": 0, "bloom_hashes": 0}
+    shape = geometry(policy.bloom_capacity, policy.bloom_error_rate)
+    return {"bloom_bits": shape.bits, "bloom_hashes": shape.hashes}

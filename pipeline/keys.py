@@ -21,6 +21,7 @@ _JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 SEEN = "seen:"         # SET per bucket (seen:BUCKET, 65,536 of them): the 48 low bits of each
                        # URL fingerprint whose 16 high bits are BUCKET, as integers (intsets)
 LEGACY_SEEN = "seen"   # SET of 8-byte fingerprints, as jobs begun before the buckets keep them
+BLOOM = "bloom"        # STRING: the Bloom filter of a job with dedup=bloom, instead of the seen sets
 DUE = "due"            # ZSET host -> planned time of its next request start
 QUEUE = "q:"           # ZSET per host (q:HOST): URL -> depth, shallowest first
 REVISITS = "rq:"       # ZSET per host (rq:HOST): stored URLs due again -> depth; before the host's new URLs
@@ -56,6 +57,7 @@ ROBOTS_LOCK = "robots-lock:"  # STRING per host: one worker fetches robots.txt a
 LUA_NAMES = {
     "SEEN": SEEN,
     "LEGACY_SEEN": LEGACY_SEEN,
+    "BLOOM": BLOOM,
     "DUE": DUE,
     "QUEUE": QUEUE,
     "REVISITS": REVISITS,

@@ -24,7 +24,7 @@ from pipeline.errors import (
 from pipeline.fetch import FetchResult
 from pipeline.frontier import CANCELLED, PAUSED, RUNNING, Found, Frontier, Lease, LostLease, list_jobs
 from pipeline.payload import Payload
-from pipeline.settings import Policy, Settings
+from pipeline.settings import DEDUP_EXACT, Policy, Settings
 from pipeline.urls import hostname, require_canonical
 
 # Past this many doublings the backoff is at its cap anyway (and 2.0 ** attempt would
@@ -98,7 +98,13 @@ def seed(frontier: Frontier, settings: Settings, urls: list[str], overrides: dic
         raise ConfigError(
             f"job {frontier.job!r} is cancelled: `crawler resume --job {frontier.job}` first, or use a new job name"
         )
-    policy = (frontier.stored_policy() or settings.policy).merged(**overrides)
+    stored = frontier.stored_policy()
+    policy = (stored or settings.policy).merged(**overrides)
+    if stored is not None and _dedup(stored) != _dedup(policy):
+        raise ConfigError(
+            f"job {frontier.job!r} remembers its URLs with dedup={stored.dedup}: its dedup settings "
+            "are fixed when it is created (use a new job name)"
+        )
     extract.check(policy.extract)
     canonical = [require_canonical(url, policy.drop_params) for url in urls]
     hosts = tuple(dict.fromkeys(policy.scope_hosts + tuple(hostname(url) for url in canonical)))
@@ -107,6 +113,13 @@ def seed(frontier: Frontier, settings: Settings, urls: list[str], overrides: dic
     frontier.create(policy)
     added = frontier.add(Found.seeds(canonical))
     return added, frontier.lease()
+
+
+def _dedup(policy: Policy) -> tuple[str, int, float]:
+    """What the job's seen structure was built for: changing it would forget every URL."""
+    if policy.dedup == DEDUP_EXACT:
+        return (DEDUP_EXACT, 0, 0.0)
+    return (policy.dedup, policy.bloom_capacity, policy.bloom_error_rate)
 
 
 def recrawl(ctx: Context, job: str, older_than: float | None = None) -> int:

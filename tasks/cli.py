@@ -35,7 +35,7 @@ from pipeline.store.base import DueCounts
 from pipeline.urls import hostname, require_canonical
 from tasks.lifeline import RunLock
 from tasks.local import EmbeddedRedis, LocalWorkers, check_redis, embedded_exists
-from tasks.progress import Display, backoff_lines, limit_lines, line, revisit_line, stopped_short
+from tasks.progress import Display, backoff_lines, bloom_warning, limit_lines, line, revisit_line, stopped_short
 
 DEMO_JOB = "demo"
 DEMO_PORT = 8765
@@ -173,10 +173,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     if not stats:
         print("no jobs")
-    for item in stats:
+    for item, frontier in zip(stats, frontiers, strict=True):
         print(line(item, _average_rate(item)))
         if item.job in due:
             print(revisit_line(item, due[item.job], time.time()))
+        if (warning := bloom_warning(item, frontier.policy())) is not None:
+            print(warning)
         for text in limit_lines(item):
             print(text)
     for text in backoff_lines(backoffs):

@@ -11,7 +11,7 @@ from rich.live import Live
 from rich.table import Table
 
 from pipeline.frontier import LIMITS, MAX_PAGES, HostBackoff, JobStats
-from pipeline.settings import ENV_PREFIX
+from pipeline.settings import DEDUP_BLOOM, ENV_PREFIX, Policy
 from pipeline.store.base import DueCounts
 
 PLAIN_EVERY = 5.0
@@ -70,6 +70,18 @@ def revisit_line(stats: JobStats, due: DueCounts, now: float) -> str:
     return (
         f"  revisits: {stats.revisited} done, {stats.revisits_waiting} waiting; "
         f"due now {due.due}, later {due.later}{upcoming}"
+    )
+
+
+def bloom_warning(stats: JobStats, policy: Policy) -> str | None:
+    """Past its capacity a Bloom filter takes more new URLs for seen than it was sized
+    for: they are never crawled."""
+    if policy.dedup != DEDUP_BLOOM or stats.seen <= policy.bloom_capacity:
+        return None
+    return (
+        f"  warning: the Bloom filter of job {stats.job} holds {stats.seen} URLs, past its capacity of "
+        f"{policy.bloom_capacity}: more new URLs than {policy.bloom_error_rate:g} of them are taken for seen "
+        "(start a new job with a larger CRAWLER_BLOOM_CAPACITY)"
     )
 
 

@@ -7,6 +7,7 @@
 --   seen:BUCKET           SET     every URL scheduled, as its fingerprint's low 48 bits (an
 --                                 integer) in the set of its high 16: a URL is scheduled once
 --   seen                  SET     a job's 8-byte fingerprints from before the buckets (read)
+--   bloom                 STRING  the Bloom filter instead of the seen sets, with dedup=bloom
 --   hostcount             HASH    host -> URLs scheduled for it, checked against host_budget
 --   hostsitemaps          HASH    host -> sitemaps scheduled for it, checked against sitemap_budget
 --   dropped-depth         HLL     unseen links past max_depth (added)
@@ -27,7 +28,7 @@
 --   rq:HOST               ZSET    the host's revisits waiting -> depth; taken before its new URLs
 -- ARGV[1], a JSON object:
 --   version         int     policy version the caller holds (0: do not check)
---   links           array   {member, host, is_sitemap, seen bucket, seen entry}
+--   links           array   {member, host, is_sitemap, seen bucket or h1, seen entry or h2}
 --                           per URL, in ARGV[2..] order
 --   depth           int     depth of what listed them (-1 for seeds, which are depth 0)
 --   max_depth       int     pages deeper than this are kept out (and counted)
@@ -35,6 +36,8 @@
 --   sitemap_budget  int     sitemaps scheduled per host at most (0: no limit)
 --   conc            int     requests in flight per host at most
 --   max_pages       int     URLs handed out for the job at most (0: no limit)
+--   bloom_bits      int     bits of the job's Bloom filter (0: the exact seen sets)
+--   bloom_hashes    int     bits of the filter a URL sets
 --   continuous      bool    the job revisits for ever (it never finishes)
 -- ARGV[2..]: the 8-byte fingerprint of each entry of links.
 -- Returns the number of URLs scheduled.

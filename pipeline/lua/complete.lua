@@ -17,6 +17,7 @@
 --   seen:BUCKET           SET     every URL scheduled, as its fingerprint's low 48 bits (an
 --                                 integer) in the set of its high 16: a URL is scheduled once
 --   seen                  SET     a job's 8-byte fingerprints from before the buckets (read)
+--   bloom                 STRING  the Bloom filter instead of the seen sets, with dedup=bloom
 --   hostcount             HASH    host -> URLs scheduled for it, checked against host_budget
 --   hostsitemaps          HASH    host -> sitemaps scheduled for it, checked against sitemap_budget
 --   dropped-depth         HLL     unseen links past max_depth (added)
@@ -38,7 +39,7 @@
 --   url             string  the leased member
 --   token           int     the lease's token
 --   failed          bool    the record has an error (counted in errors)
---   links           array   {member, host, is_sitemap, seen bucket, seen entry}
+--   links           array   {member, host, is_sitemap, seen bucket or h1, seen entry or h2}
 --                           per URL listed, in ARGV[2..] order
 --   max_depth       int     pages deeper than this are kept out (and counted)
 --   host_budget     int     pages scheduled per host at most (0: no limit)
@@ -49,6 +50,8 @@
 --   conc            int     requests in flight per host at most
 --   delay           float   seconds between request starts to one host
 --   max_pages       int     URLs handed out for the job at most (0: no limit)
+--   bloom_bits      int     bits of the job's Bloom filter (0: the exact seen sets)
+--   bloom_hashes    int     bits of the filter a URL sets
 --   lease_timeout   float   seconds a lease lasts before it is handed out again
 --   continuous      bool    the job revisits for ever (it never finishes)
 -- ARGV[2..]: the 8-byte fingerprint of each entry of links.

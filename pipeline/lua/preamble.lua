@@ -82,19 +82,53 @@ end
 -- a sitemap keeps the depth of what listed it, whatever the limit. Each host has a
 -- budget of pages and one of sitemaps. What a limit keeps out stays unseen (seeding
 -- again with a larger limit can schedule it) and is counted, once per distinct URL.
+-- Whether a URL was scheduled before: in its seen set (and in the single set of a job
+-- begun before the sets were bucketed, when there is one), or, with dedup=bloom, when
+-- every one of its bits is set in the job's filter.
+-- A URL's i-th bit in the filter (i from 0).
+local function bloom_bit(link, i)
+  return (link[4] + i * link[5]) % A.bloom_bits
+end
+
+local function was_seen(link, fingerprint, legacy)
+  if A.bloom_bits > 0 then
+    -- A new URL has half its bits clear at capacity: most answers come after a bit or two.
+    for i = 0, A.bloom_hashes - 1 do
+      if redis.call('GETBIT', BLOOM, bloom_bit(link, i)) == 0 then return false end
+    end
+    return true
+  end
+  return redis.call('SISMEMBER', SEEN .. link[4], link[5]) == 1
+    or (legacy and redis.call('SISMEMBER', LEGACY_SEEN, fingerprint) == 1)
+end
+
+local function mark_seen(link)
+  if A.bloom_bits > 0 then
+    -- Every bit in one call.
+    local args = {}
+    for i = 0, A.bloom_hashes - 1 do
+      args[#args + 1] = 'SET'
+      args[#args + 1] = 'u1'
+      args[#args + 1] = bloom_bit(link, i)
+      args[#args + 1] = 1
+    end
+    redis.call('BITFIELD', BLOOM, unpack(args))
+  else
+    redis.call('SADD', SEEN .. link[4], link[5])
+  end
+  redis.call('HINCRBY', STATS, 'seen', 1)
+end
+
 local function add_links(base)
   local touched, added = {}, 0
-  -- A job begun before the seen sets were bucketed keeps its old set, read as well.
-  local legacy = #A.links > 0 and redis.call('EXISTS', LEGACY_SEEN) == 1
+  local legacy = #A.links > 0 and A.bloom_bits == 0 and redis.call('EXISTS', LEGACY_SEEN) == 1
   for i, link in ipairs(A.links) do
-    -- link = {member, host, is_sitemap, seen bucket, seen entry}
+    -- link = {member, host, is_sitemap, seen bucket or h1, seen entry or h2}
     local url, host, sitemap, fingerprint = link[1], link[2], link[3] == 1, ARGV[i + 1]
-    local bucket, entry = SEEN .. link[4], link[5]
     local depth = sitemap and math.max(base, 0) or base + 1
     local counter = sitemap and HOST_SITEMAPS or HOST_COUNT
     local budget = sitemap and A.sitemap_budget or A.host_budget
-    if redis.call('SISMEMBER', bucket, entry) == 1
-        or (legacy and redis.call('SISMEMBER', LEGACY_SEEN, fingerprint) == 1) then
+    if was_seen(link, fingerprint, legacy) then
       shorter(url, host, depth)
     elseif not sitemap and depth > A.max_depth then
       redis.call('PFADD', DROPPED_DEPTH, fingerprint)
@@ -106,8 +140,7 @@ local function add_links(base)
         drop_for_host(DROPPED_PAGES, OVER_PAGES, 'dropped_pages', host, fingerprint)
       end
     else
-      redis.call('SADD', bucket, entry)
-      redis.call('HINCRBY', STATS, 'seen', 1)
+      mark_seen(link)
       redis.call('HINCRBY', counter, host, 1)
       redis.call('ZADD', QUEUE .. host, depth, url)
       redis.call('HINCRBY', STATS, 'queued', 1)

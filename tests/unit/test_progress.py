@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pipeline.frontier import JobStats
-from tasks.progress import limit_lines, line, stopped_short
+from pipeline.settings import Policy
+from pipeline.store.base import DueCounts
+from tasks.progress import bloom_warning, limit_lines, line, revisit_line, stopped_short
 
 
 def _stats(**changes) -> JobStats:
@@ -42,3 +44,22 @@ def test_the_summary_names_each_limit_and_the_setting_to_raise():
         "(raise CRAWLER_MAX_DEPTH, CRAWLER_MAX_PAGES to crawl them)"
     )
     assert limit_lines(stats)[-1] == "  limit max_pages: dropped 7 URLs (left queued)"
+
+
+def test_a_bloom_filter_past_its_capacity_is_warned_of_and_one_within_it_is_not():
+    bloom = Policy(dedup="bloom", bloom_capacity=1000)
+
+    assert bloom_warning(_stats(seen=1000), bloom) is None
+    assert bloom_warning(_stats(seen=5000), Policy()) is None, "the exact sets have no capacity"
+    warning = bloom_warning(_stats(seen=1001), bloom)
+    assert warning is not None and "holds 1001 URLs, past its capacity of 1000" in warning
+    assert "CRAWLER_BLOOM_CAPACITY" in warning
+
+
+def test_status_says_what_a_revisiting_job_has_done_and_has_due():
+    stats = _stats(revisits=7, revisited=5, revisits_waiting=2)
+
+    assert revisit_line(stats, DueCounts(due=3, later=40, next_at=112.4), now=100.0) == (
+        "  revisits: 5 done, 2 waiting; due now 3, later 40, the next in 12 s"
+    )
+    assert "revisited 5" in line(stats, 1.0)
