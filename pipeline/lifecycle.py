@@ -21,7 +21,7 @@ from pipeline.errors import (
     StoreUnavailable,
     TransientFetchError,
 )
-from pipeline.fetch import FetchResult
+from pipeline.fetch_result import FetchResult
 from pipeline.frontier import CANCELLED, PAUSED, RUNNING, Found, Frontier, Lease, LostLease, list_jobs
 from pipeline.payload import Payload
 from pipeline.settings import DEDUP_EXACT, Policy, Settings

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from pipeline.errors import JobNotFound
-from pipeline.fetch import utc_text
+from pipeline.fetch_result import utc_text
 from pipeline.frontier import RUNNING, Frontier, Revisit
 from pipeline.history import Prior
 from pipeline.store.base import Record, Store

@@ -11,7 +11,8 @@ from dataclasses import replace
 from pipeline import extract
 from pipeline.errors import PermanentFetchError
 from pipeline.exchange import REVISIT_IDENTICAL
-from pipeline.fetch import Fetcher, FetchResult
+from pipeline.fetch import Fetcher
+from pipeline.fetch_result import FetchResult
 from pipeline.frontier import SITEMAP, Found, Lease
 from pipeline.history import NOT_MODIFIED, Prior, next_visit
 from pipeline.keys import JobKeys

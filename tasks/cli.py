@@ -33,6 +33,7 @@ from pipeline.settings import Settings
 from pipeline.store import open_store
 from pipeline.store.base import DueCounts
 from pipeline.urls import hostname, require_canonical
+from tasks.flags import add_policy_flags, policy_flags, seconds
 from tasks.lifeline import RunLock
 from tasks.local import EmbeddedRedis, LocalWorkers, check_redis, embedded_exists
 from tasks.progress import Display, backoff_lines, bloom_warning, limit_lines, line, revisit_line, stopped_short
@@ -80,7 +81,7 @@ def _fail(message: str, code: int) -> int:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
-    policy = _policy_flags(args)
+    policy = policy_flags(args)
     settings = Settings.load(workers=args.workers, proxies=args.proxy, warc_dir=args.warc, **policy)
     seeds = [require_canonical(url) for url in args.seeds]
     console = Console(stderr=True)
@@ -133,7 +134,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    policy = _policy_flags(args)
+    policy = policy_flags(args)
     settings = Settings.load(**policy)
     seeds = [require_canonical(url) for url in args.seeds]
     with _redis_client(settings) as (_, url):
@@ -373,63 +374,10 @@ def _demo_server() -> Iterator[DemoServer]:
         yield server
 
 
-def _seconds(value: str) -> float:
-    """A non-negative number of seconds, or argparse's one-line usage error."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}")
-    return seconds
-
-
 def _job_name(seeds: list[str]) -> str:
     """The first seed's host, made a valid job name (an IPv6 host keeps its hex digits)."""
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", hostname(seeds[0])).strip("-._")[:64] if seeds else ""
     return name or "default"
-
-
-def _policy_flags(args: argparse.Namespace) -> dict[str, Any]:
-    """Only the flags that were given: the rest come from the job, CRAWLER_* or defaults."""
-    flags = {
-        "max_pages": args.max_pages,
-        "max_depth": args.max_depth,
-        "delay": args.delay,
-        "host_concurrency": args.host_concurrency,
-        "timeout": args.timeout,
-        "user_agent": args.user_agent,
-        "allowed_domains": tuple(args.allow_domain) if args.allow_domain else None,
-        "allow_private": True if args.allow_private else None,
-        "robots": False if args.no_robots else None,
-        "extract": tuple(args.extract) if args.extract else None,
-        "revisit_interval": args.revisit_interval,
-        "revisit_min": args.revisit_min,
-        "revisit_max": args.revisit_max,
-    }
-    return {name: value for name, value in flags.items() if value is not None}
-
-
-def _add_policy_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--max-pages", type=int, help="URLs fetched for the job at most (0: no limit)")
-    parser.add_argument("--max-depth", type=int, help="links followed from the seeds at most")
-    parser.add_argument("--delay", type=float, help="seconds between request starts per host, cluster-wide")
-    parser.add_argument("--host-concurrency", type=int, help="requests in flight per host, cluster-wide")
-    parser.add_argument("--timeout", type=float, help="connect and read timeout of one request")
-    parser.add_argument("--user-agent", help="User-Agent sent and matched against robots.txt")
-    parser.add_argument("--allow-domain", action="append", metavar="HOST", help="another host in scope (repeatable)")
-    parser.add_argument("--allow-private", action="store_true", help="allow loopback and private addresses")
-    parser.add_argument("--no-robots", action="store_true", help="do not obey robots.txt")
-    parser.add_argument(
-        "--extract", action="append", metavar="MODULE:FUNCTION",
-        help="run this extractor on every page (repeatable; built-ins: text, metadata)",
-    )
-    parser.add_argument(
-        "--revisit-interval", type=float, metavar="SECONDS",
-        help="crawl continuously: revisit each stored page about this often, adapted per page (0: one pass)",
-    )
-    parser.add_argument("--revisit-min", type=float, metavar="SECONDS", help="shortest revisit interval of a page")
-    parser.add_argument("--revisit-max", type=float, metavar="SECONDS", help="longest revisit interval of a page")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -450,19 +398,19 @@ def _parser() -> argparse.ArgumentParser:
         "--recrawl", action="store_true",
         help="revisit every URL the job stored, with conditional requests, and follow new links",
     )
-    _add_policy_flags(crawl)
+    add_policy_flags(crawl)
     crawl.set_defaults(run=cmd_crawl)
 
     seed = commands.add_parser("seed", help="seed URLs into a running cluster")
     seed.add_argument("seeds", nargs="+", metavar="SEED")
     seed.add_argument("--job", required=True)
-    _add_policy_flags(seed)
+    add_policy_flags(seed)
     seed.set_defaults(run=cmd_seed)
 
     recrawl = commands.add_parser("recrawl", help="revisit a job's stored URLs on a running cluster")
     recrawl.add_argument("--job", required=True)
     recrawl.add_argument(
-        "--older-than", type=_seconds, metavar="SECONDS", help="only URLs last fetched more than SECONDS ago"
+        "--older-than", type=seconds, metavar="SECONDS", help="only URLs last fetched more than SECONDS ago"
     )
     recrawl.set_defaults(run=cmd_recrawl)
 

@@ -13,7 +13,7 @@ import pytest
 
 from pipeline import lifecycle
 from pipeline.context import Context
-from pipeline.fetch import FetchResult
+from pipeline.fetch_result import FetchResult
 from pipeline.payload import Payload
 from pipeline.settings import Settings
 from pipeline.store import open_store

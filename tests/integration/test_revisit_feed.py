@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import keys
-from pipeline.fetch import utc_text
+from pipeline.fetch_result import utc_text
 from pipeline.frontier import FINISHED, RUNNING, Found, Frontier
 from pipeline.revisits import feed, start_recrawl
 from pipeline.store import Record, open_store

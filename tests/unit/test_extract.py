@@ -11,7 +11,7 @@ import pytest
 
 from pipeline import extract, steps
 from pipeline.errors import ConfigError
-from pipeline.fetch import FetchResult
+from pipeline.fetch_result import FetchResult
 from pipeline.frontier import Lease
 from pipeline.payload import Payload
 from pipeline.settings import Policy

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from pipeline.fetch import FetchResult
+from pipeline.fetch_result import FetchResult
 from pipeline.frontier import PAGE, SITEMAP, Found, Lease
 from pipeline.payload import Payload
 from pipeline.settings import Policy

@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.errors import ConfigError
 from pipeline.export import export
-from pipeline.fetch import utcnow
+from pipeline.fetch_result import utcnow
 from pipeline.store import EXPORT_FIELDS, Record, open_store
 
 DESIGN_FIELDS = ("url", "final_url", "status", "depth", "content_type", "title", "outlinks", "fetched_at", "error")
