@@ -34,6 +34,7 @@ from pipeline.frontier_data import (
     SITEMAP,
     STATES,
     Completed,
+    FeedState,
     Found,
     HostBackoff,
     JobStats,
@@ -51,7 +52,8 @@ from pipeline.urls import fingerprint, host_key, seen_entry
 # The values every caller of the frontier needs, importable from here.
 __all__ = [
     "CANCELLED", "FINISHED", "HOST_LIMITS", "LIMITS", "MAX_PAGES", "PAGE", "PAUSED", "RUNNING", "SITEMAP", "STATES",
-    "Completed", "Found", "Frontier", "HostBackoff", "JobStats", "Lease", "LostLease", "Revisit", "Tick", "list_jobs",
+    "Completed", "FeedState", "Found", "Frontier", "HostBackoff", "JobStats", "Lease", "LostLease", "Revisit", "Tick",
+    "list_jobs",
 ]
 
 # Leases handed out when a URL finishes: one for the slot it frees, one to grow.
@@ -247,8 +249,14 @@ class Frontier:
         feed: str | None = text(self.redis.get(self.keys.key(keys.FEED)))
         return feed
 
-    def revisits_waiting(self) -> int:
-        return int(self.redis.hget(self.keys.key(keys.STATS), "revisits_waiting") or 0)
+    def feed_state(self) -> FeedState:
+        """What the feeder reads of the job at every tick, in one round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(self.keys.key(keys.STATE))
+            pipe.get(self.keys.key(keys.FEED))
+            pipe.hget(self.keys.key(keys.STATS), "revisits_waiting")
+            state, feed, waiting = pipe.execute()
+        return FeedState(text(state), text(feed), int(waiting or 0))
 
     def stats(self) -> JobStats:
         return frontier_stats.read(self.redis, self.keys, self._now())

@@ -75,6 +75,16 @@ class Revisit:
 
 
 @dataclass(frozen=True)
+class FeedState:
+    """The job's state, the recrawl pass the store is still feeding in (if any), and the
+    revisits waiting in Redis."""
+
+    state: str | None
+    feeding: str | None
+    waiting: int
+
+
+@dataclass(frozen=True)
 class Completed:
     """What completing a lease did: whether it counted (the lease was still the chain's),
     the URLs now due, and the URL's depth, lowered if a shorter path was found while it

@@ -30,15 +30,15 @@ def start_recrawl(frontier: Frontier, store: Store, older_than: float | None = N
 def feed(frontier: Frontier, store: Store, batch: int) -> int:
     """Top the job's revisits waiting in Redis up to `batch` with the store's due URLs;
     returns how many were queued. A recrawl pass whose URLs are all fed in ends here."""
-    pass_number = frontier.feeding()
-    if frontier.state() != RUNNING or (pass_number is None and frontier.policy().revisit_interval <= 0):
+    job = frontier.feed_state()
+    if job.state != RUNNING or (job.feeding is None and frontier.policy().revisit_interval <= 0):
         return 0
-    room = batch - frontier.revisits_waiting()
+    room = batch - job.waiting
     if room <= 0:
         return 0
     now = time.time()
     records = store.due(frontier.job, now, room)
-    queued = frontier.revisit([_revisit(record) for record in records], len(records) < room, pass_number or "")
+    queued = frontier.revisit([_revisit(record) for record in records], len(records) < room, job.feeding or "")
     # After the frontier: if this fails, the next feed offers them again, and the
     # frontier skips those still waiting or leased.
     store.mark_fed(frontier.job, [(record.url, record.kind) for record in records], now)

@@ -190,12 +190,12 @@ local function unpark()
 end
 
 -- The next URL of a due host: a revisit first (it was waiting for the host's turn since
--- its due time), then a new URL while the budget lasts. Returns url, depth, whether it
--- is a revisit; nil when the host has nothing to hand out now.
-local function next_of(host)
+-- its due time), then a new URL unless the budget is `exhausted`. Returns url, depth,
+-- whether it is a revisit; nil when the host has nothing to hand out now.
+local function next_of(host, exhausted)
   local item = redis.call('ZPOPMIN', REVISITS .. host)
   if #item > 0 then return item[1], tonumber(item[2]), true end
-  if spent() then
+  if exhausted then
     park(host)
     return nil
   end
@@ -214,11 +214,12 @@ local function lease(limit)
   if redis.call('GET', STATE) ~= 'running' then return out end
   if not spent() then unpark() end
   while #out < limit and redis.call('ZCARD', LEASES) < A.window do
-    if spent() and stat('revisits_waiting') <= 0 then break end
+    local exhausted = spent()
+    if exhausted and stat('revisits_waiting') <= 0 then break end
     local due = redis.call('ZRANGEBYSCORE', DUE, '-inf', NOW + A.lookahead, 'WITHSCORES', 'LIMIT', 0, 1)
     if #due == 0 then break end
     local host, at = due[1], math.max(tonumber(due[2]), NOW)
-    local url, depth, revisit = next_of(host)
+    local url, depth, revisit = next_of(host, exhausted)
     if url then
       local token = redis.call('HINCRBY', STATS, 'tokens', 1)
       local prior = ''
