@@ -23,7 +23,10 @@ SEEN = "seen:"         # SET per bucket (seen:BUCKET, 65,536 of them): the 48 lo
 LEGACY_SEEN = "seen"   # SET of 8-byte fingerprints, as jobs begun before the buckets keep them
 BLOOM = "bloom"        # STRING: the Bloom filter of a job with dedup=bloom, instead of the seen sets
 DUE = "due"            # ZSET host -> planned time of its next request start
-QUEUE = "q:"           # ZSET per host (q:HOST): URL -> depth, shallowest first
+QUEUE_DEPTHS = "qd:"   # ZSET per host (qd:HOST): the depths at which it has new URLs waiting
+QUEUE = "ql:"          # LIST per depth and host (ql:DEPTH:HOST): the host's new URLs at that depth, in
+                       # the order found, each as its path ('/...' for http, '+/...' for https)
+LEGACY_QUEUE = "q:"    # ZSET per host (q:HOST): URL -> depth, as jobs begun before the lists keep them
 REVISITS = "rq:"       # ZSET per host (rq:HOST): stored URLs due again -> depth; before the host's new URLs
 PRIOR = "prior"        # HASH URL -> JSON of its last fetch (validators, hash, WARC record), while it is revisited
 PARKED = "parked"      # SET of hosts with only new URLs waiting while max_pages is spent (revisits go on)
@@ -60,6 +63,8 @@ LUA_NAMES = {
     "BLOOM": BLOOM,
     "DUE": DUE,
     "QUEUE": QUEUE,
+    "QUEUE_DEPTHS": QUEUE_DEPTHS,
+    "LEGACY_QUEUE": LEGACY_QUEUE,
     "REVISITS": REVISITS,
     "PRIOR": PRIOR,
     "PARKED": PARKED,
@@ -106,8 +111,14 @@ class JobKeys:
     def key(self, suffix: str) -> str:
         return self.prefix + suffix
 
-    def queue(self, host: str) -> str:
-        return self.prefix + QUEUE + host
+    def queue(self, depth: int, host: str) -> str:
+        return f"{self.prefix}{QUEUE}{depth}:{host}"
+
+    def queue_depths(self, host: str) -> str:
+        return self.prefix + QUEUE_DEPTHS + host
+
+    def legacy_queue(self, host: str) -> str:
+        return self.prefix + LEGACY_QUEUE + host
 
     def robots(self, host: str) -> str:
         return self.prefix + ROBOTS + host

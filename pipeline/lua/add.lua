@@ -15,7 +15,8 @@
 --   dropped-sitemaps:HOST HLL     the host's sitemaps kept out by sitemap_budget (added)
 --   over-pages            ZSET    host -> URLs its page budget kept out (its HLL's count)
 --   over-sitemaps         ZSET    host -> sitemaps its sitemap budget kept out
---   q:HOST                ZSET    the host's waiting URLs -> depth; a shorter path lowers it
+--   ql:DEPTH:HOST         LIST    the host's new URLs at DEPTH, in the order found (pushed)
+--   qd:HOST               ZSET    the depths at which the host has new URLs waiting
 --   lease                 HASH    URL -> {t, h, d, s}: a shorter path lowers a leased URL's d
 --   slots                 HASH    host -> requests in flight (read: is the host due)
 --   planned               HASH    host -> planned start of its next request (read)
@@ -25,7 +26,6 @@
 --   state                 STRING  finished -> running when URLs were added; running -> finished
 --   leases                ZSET    URL -> lease deadline (read: is anything still in flight)
 --   feed                  STRING  a recrawl pass still being fed from the store (read: not finished)
---   rq:HOST               ZSET    the host's revisits waiting -> depth; taken before its new URLs
 -- ARGV[1], a JSON object:
 --   version         int     policy version the caller holds (0: do not check)
 --   links           array   {member, host, is_sitemap, seen bucket or h1, seen entry or h2}

@@ -25,7 +25,9 @@
 --   dropped-sitemaps:HOST HLL     the host's sitemaps kept out by sitemap_budget (added)
 --   over-pages            ZSET    host -> URLs its page budget kept out (its HLL's count)
 --   over-sitemaps         ZSET    host -> sitemaps its sitemap budget kept out
---   q:HOST                ZSET    each host's waiting URLs -> depth
+--   ql:DEPTH:HOST         LIST    the host's new URLs at DEPTH
+--   qd:HOST               ZSET    the depths at which the host has new URLs waiting
+--   q:HOST                ZSET    URL -> depth, as a job begun before the lists has it; taken first
 --   due                   ZSET    host -> planned start, for hosts with URLs waiting and a free slot
 --   planned               HASH    host -> planned start of its next request
 --   delay                 HASH    host -> robots.txt Crawl-delay (read)

@@ -3,20 +3,22 @@
 --
 -- KEYS[1]  the job's key prefix, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
 -- Keys:
---   version   STRING  the job's policy version, checked against ARGV[1].version
---   state     STRING  only a running job hands URLs out
---   due       ZSET    host -> planned start of its next request; the earliest goes first
---   q:HOST    ZSET    the host's waiting URLs -> depth; the shallowest is taken
---   slots     HASH    host -> requests in flight (+1 per lease)
---   planned   HASH    host -> planned start of its next request (moved on by its delay)
---   delay     HASH    host -> robots.txt Crawl-delay (read)
---   leases    ZSET    URL -> lease deadline (added)
---   lease     HASH    URL -> {t: token, h: host, d: depth, s: slot held, r: a revisit} (added)
---   stats     HASH    counters: tokens, dispatched (+1), queued (-1), revisits (+1),
---                     revisits_waiting (-1)
---   parked    SET     hosts with only new URLs waiting while max_pages is spent
---   prior     HASH    URL -> JSON of its last fetch, handed out with its revisit lease
---   rq:HOST   ZSET    the host's revisits waiting -> depth; taken before its new URLs
+--   version        STRING  the job's policy version, checked against ARGV[1].version
+--   state          STRING  only a running job hands URLs out
+--   due            ZSET    host -> planned start of its next request; the earliest goes first
+--   ql:DEPTH:HOST  LIST    the host's new URLs at DEPTH; the shallowest list is taken from
+--   qd:HOST        ZSET    the depths at which the host has new URLs waiting
+--   q:HOST         ZSET    URL -> depth, as a job begun before the lists has it; taken first
+--   slots          HASH    host -> requests in flight (+1 per lease)
+--   planned        HASH    host -> planned start of its next request (moved on by its delay)
+--   delay          HASH    host -> robots.txt Crawl-delay (read)
+--   leases         ZSET    URL -> lease deadline (added)
+--   lease          HASH    URL -> {t: token, h: host, d: depth, s: slot held, r: a revisit} (added)
+--   stats          HASH    counters: tokens, dispatched (+1), queued (-1), revisits (+1),
+--                          revisits_waiting (-1)
+--   parked         SET     hosts with only new URLs waiting while max_pages is spent
+--   prior          HASH    URL -> JSON of its last fetch, handed out with its revisit lease
+--   rq:HOST        ZSET    the host's revisits waiting -> depth; taken before its new URLs
 -- ARGV[1], a JSON object:
 --   version        int     policy version the caller holds (0: do not check)
 --   limit          int     URLs to hand out at most

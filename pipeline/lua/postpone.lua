@@ -9,7 +9,8 @@
 --   started         HASH    host -> last start, moved so that the next waits for the pause
 --   planned         HASH    host -> planned start of its next request (at least the end)
 --   delay           HASH    host -> robots.txt Crawl-delay (read)
---   q:HOST          ZSET    the host's waiting URLs (read: is the host due)
+--   qd:HOST         ZSET    the depths at which the host has new URLs waiting (read: is the host due)
+--   q:HOST          ZSET    URL -> depth, as a job begun before the lists has it (read)
 --   slots           HASH    host -> requests in flight (read)
 --   due             ZSET    host -> planned start, for hosts with URLs waiting and a free slot
 --   backoff         ZSET    host -> when its pause ends (a longer pause wins)

@@ -27,10 +27,49 @@ local function num(value) return tonumber(value) or 0 end
 
 local function stat(name) return num(redis.call('HGET', STATS, name)) end
 
+-- A host's new URLs wait in one list per depth, ql:DEPTH:HOST, in the order found, and
+-- qd:HOST holds the depths that have a list: a queued URL costs its path and a few
+-- bytes, where a sorted set of whole URLs cost ~130. A URL on the host is kept as its
+-- path ('/...') for http and as '+' and its path for https; any other member (a
+-- sitemap's) whole. A job begun before the lists may still have a sorted set q:HOST of
+-- URL -> depth: it is drained first.
+local function compact(url, host)
+  local http, https = 'http://' .. host .. '/', 'https://' .. host .. '/'
+  if url:sub(1, #http) == http then return url:sub(#http) end
+  if url:sub(1, #https) == https then return '+' .. url:sub(#https) end
+  return url
+end
+
+local function expand(entry, host)
+  local first = entry:sub(1, 1)
+  if first == '/' then return 'http://' .. host .. entry end
+  if first == '+' then return 'https://' .. host .. entry:sub(2) end
+  return entry
+end
+
+local function push_new(host, depth, url)
+  redis.call('RPUSH', QUEUE .. depth .. ':' .. host, compact(url, host))
+  redis.call('ZADD', QUEUE_DEPTHS .. host, depth, depth)
+end
+
+-- The host's next new URL, the shallowest first, and its depth; nil when none waits.
+local function pop_new(host)
+  local item = redis.call('ZPOPMIN', LEGACY_QUEUE .. host)
+  if #item > 0 then return item[1], tonumber(item[2]) end
+  local top = redis.call('ZRANGE', QUEUE_DEPTHS .. host, 0, 0)
+  if #top == 0 then return nil end
+  local list = QUEUE .. top[1] .. ':' .. host
+  local entry = redis.call('LPOP', list)
+  if redis.call('EXISTS', list) == 0 then redis.call('ZREM', QUEUE_DEPTHS .. host, top[1]) end
+  if not entry then return nil end
+  return expand(entry, host), tonumber(top[1])
+end
+
 -- A host is due when it has URLs waiting (new ones or revisits) and a free slot; its
 -- score is the planned start of its next request.
 local function schedule(host)
-  local waiting = redis.call('ZCARD', QUEUE .. host) + redis.call('ZCARD', REVISITS .. host)
+  local waiting = redis.call('ZCARD', QUEUE_DEPTHS .. host) + redis.call('ZCARD', LEGACY_QUEUE .. host)
+    + redis.call('ZCARD', REVISITS .. host)
   if waiting > 0 and num(redis.call('HGET', SLOTS, host)) < A.conc then
     redis.call('ZADD', DUE, num(redis.call('HGET', PLANNED, host)), host)
   else
@@ -61,13 +100,13 @@ local function drop_for_host(hll, over, field, host, fingerprint)
   end
 end
 
--- A URL found again by a shorter path takes the smaller depth while it waits in its
--- host's queue or is leased: COMPLETE then schedules its links from that depth and
--- hands it back for the record. One already completed keeps its depth: correcting it
--- would mean remembering every URL's depth (seen as a hash, not a set) and fetching,
--- or rewriting, its whole subtree again (measured: README, Export record).
-local function shorter(url, host, depth)
-  if redis.call('ZADD', QUEUE .. host, 'XX', 'LT', 'CH', depth, url) == 1 then return end
+-- A URL found again by a shorter path while it is leased takes the smaller depth:
+-- COMPLETE then schedules its links from that depth and hands it back for the record.
+-- One still waiting keeps the depth it was queued at, as one already completed does:
+-- finding it in its host's lists would take an index of every waiting URL (what the
+-- lists save), and correcting a completed one would mean remembering every URL's depth
+-- and fetching, or rewriting, its whole subtree again (measured: README, Export record).
+local function shorter(url, depth)
   local raw = redis.call('HGET', LEASE, url)
   if not raw then return end
   local lease_data = cjson.decode(raw)
@@ -77,19 +116,14 @@ local function shorter(url, host, depth)
   end
 end
 
--- Schedule the never-seen URLs of A.links, listed by a URL at depth `base`, whose
--- fingerprints are ARGV[2..]. A page is one link deeper, and kept out past max_depth;
--- a sitemap keeps the depth of what listed it, whatever the limit. Each host has a
--- budget of pages and one of sitemaps. What a limit keeps out stays unseen (seeding
--- again with a larger limit can schedule it) and is counted, once per distinct URL.
--- Whether a URL was scheduled before: in its seen set (and in the single set of a job
--- begun before the sets were bucketed, when there is one), or, with dedup=bloom, when
--- every one of its bits is set in the job's filter.
--- A URL's i-th bit in the filter (i from 0).
+-- A URL's i-th bit in the job's Bloom filter (i from 0).
 local function bloom_bit(link, i)
   return (link[4] + i * link[5]) % A.bloom_bits
 end
 
+-- Whether a URL was scheduled before: in its seen set (or in the single set of a job
+-- begun before the sets were bucketed, when there is one), or, with dedup=bloom, when
+-- every one of its bits is set in the job's filter.
 local function was_seen(link, fingerprint, legacy)
   if A.bloom_bits > 0 then
     -- A new URL has half its bits clear at capacity: most answers come after a bit or two.
@@ -102,9 +136,10 @@ local function was_seen(link, fingerprint, legacy)
     or (legacy and redis.call('SISMEMBER', LEGACY_SEEN, fingerprint) == 1)
 end
 
-local function mark_seen(link)
+-- Whether the URL is new, marking it seen: one call answers and marks at once (SADD to
+-- its seen set; BITFIELD setting its bits in the filter, each old bit returned).
+local function first_sight(link, fingerprint, legacy)
   if A.bloom_bits > 0 then
-    -- Every bit in one call.
     local args = {}
     for i = 0, A.bloom_hashes - 1 do
       args[#args + 1] = 'SET'
@@ -112,15 +147,52 @@ local function mark_seen(link)
       args[#args + 1] = bloom_bit(link, i)
       args[#args + 1] = 1
     end
-    redis.call('BITFIELD', BLOOM, unpack(args))
-  else
-    redis.call('SADD', SEEN .. link[4], link[5])
+    for _, bit in ipairs(redis.call('BITFIELD', BLOOM, unpack(args))) do
+      if bit == 0 then return true end
+    end
+    return false
   end
-  redis.call('HINCRBY', STATS, 'seen', 1)
+  if legacy and redis.call('SISMEMBER', LEGACY_SEEN, fingerprint) == 1 then return false end
+  return redis.call('SADD', SEEN .. link[4], link[5]) == 1
 end
 
+-- A host that has just had URLs queued is due if it has a free slot.
+local function schedule_queued(host)
+  if num(redis.call('HGET', SLOTS, host)) < A.conc then
+    redis.call('ZADD', DUE, num(redis.call('HGET', PLANNED, host)), host)
+  end
+end
+
+-- The URLs one call queues, gathered per host and depth so that each host's lists,
+-- counters and schedule are written once per call, not once per URL.
+local function queue_batch(batch)
+  local added = 0
+  for host, per_host in pairs(batch) do
+    if per_host.added > 0 then schedule_queued(host) end
+    for depth, entries in pairs(per_host.lists) do
+      local list = QUEUE .. depth .. ':' .. host
+      for first = 1, #entries, 1000 do
+        redis.call('RPUSH', list, unpack(entries, first, math.min(first + 999, #entries)))
+      end
+      redis.call('ZADD', QUEUE_DEPTHS .. host, depth, depth)
+    end
+    for counter, count in pairs(per_host.counted) do redis.call('HINCRBY', counter, host, count) end
+    added = added + per_host.added
+  end
+  if added > 0 then
+    redis.call('HINCRBY', STATS, 'queued', added)
+    redis.call('HINCRBY', STATS, 'seen', added)
+  end
+  return added
+end
+
+-- Schedule the never-seen URLs of A.links, listed by a URL at depth `base`, whose
+-- fingerprints are ARGV[2..]. A page is one link deeper, and kept out past max_depth;
+-- a sitemap keeps the depth of what listed it, whatever the limit. Each host has a
+-- budget of pages and one of sitemaps. What a limit keeps out stays unseen (seeding
+-- again with a larger limit can schedule it) and is counted, once per distinct URL.
 local function add_links(base)
-  local touched, added = {}, 0
+  local batch = {}
   local legacy = #A.links > 0 and A.bloom_bits == 0 and redis.call('EXISTS', LEGACY_SEEN) == 1
   for i, link in ipairs(A.links) do
     -- link = {member, host, is_sitemap, seen bucket or h1, seen entry or h2}
@@ -128,28 +200,40 @@ local function add_links(base)
     local depth = sitemap and math.max(base, 0) or base + 1
     local counter = sitemap and HOST_SITEMAPS or HOST_COUNT
     local budget = sitemap and A.sitemap_budget or A.host_budget
-    if was_seen(link, fingerprint, legacy) then
-      shorter(url, host, depth)
-    elseif not sitemap and depth > A.max_depth then
-      redis.call('PFADD', DROPPED_DEPTH, fingerprint)
-    elseif budget > 0 and num(redis.call('HGET', counter, host)) >= budget then
-      -- A crawler trap, or just a huge host.
-      if sitemap then
+    local per_host = batch[host]
+    if not per_host then
+      per_host = {lists = {}, counted = {}, used = {}, added = 0}
+      batch[host] = per_host
+    end
+    if budget > 0 and per_host.used[counter] == nil then
+      per_host.used[counter] = num(redis.call('HGET', counter, host))
+    end
+    if not sitemap and depth > A.max_depth then
+      if not was_seen(link, fingerprint, legacy) then redis.call('PFADD', DROPPED_DEPTH, fingerprint) end
+    elseif budget > 0 and per_host.used[counter] >= budget then
+      if was_seen(link, fingerprint, legacy) then
+        shorter(url, depth)
+      elseif sitemap then
+        -- A crawler trap, or just a huge host.
         drop_for_host(DROPPED_SITEMAPS, OVER_SITEMAPS, 'dropped_sitemaps', host, fingerprint)
       else
         drop_for_host(DROPPED_PAGES, OVER_PAGES, 'dropped_pages', host, fingerprint)
       end
+    elseif first_sight(link, fingerprint, legacy) then
+      per_host.used[counter] = (per_host.used[counter] or 0) + 1
+      per_host.counted[counter] = (per_host.counted[counter] or 0) + 1
+      local entries = per_host.lists[depth]
+      if not entries then
+        entries = {}
+        per_host.lists[depth] = entries
+      end
+      entries[#entries + 1] = compact(url, host)
+      per_host.added = per_host.added + 1
     else
-      mark_seen(link)
-      redis.call('HINCRBY', counter, host, 1)
-      redis.call('ZADD', QUEUE .. host, depth, url)
-      redis.call('HINCRBY', STATS, 'queued', 1)
-      touched[host] = true
-      added = added + 1
+      shorter(url, depth)
     end
   end
-  for host in pairs(touched) do schedule(host) end
-  return added
+  return queue_batch(batch)
 end
 
 local function release_slot(host)
@@ -168,7 +252,7 @@ local function unlease(url, lease_data, why)
     redis.call('HINCRBY', STATS, 'revisits_waiting', 1)
     redis.call('HINCRBY', STATS, 'revisits', -1)
   else
-    redis.call('ZADD', QUEUE .. lease_data.h, lease_data.d, url)
+    push_new(lease_data.h, lease_data.d, url)
     redis.call('HINCRBY', STATS, 'queued', 1)
     redis.call('HINCRBY', STATS, 'dispatched', -1)
   end
@@ -199,12 +283,12 @@ local function next_of(host, exhausted)
     park(host)
     return nil
   end
-  item = redis.call('ZPOPMIN', QUEUE .. host)
-  if #item == 0 then
+  local url, depth = pop_new(host)
+  if not url then
     redis.call('ZREM', DUE, host)
     return nil
   end
-  return item[1], tonumber(item[2]), false
+  return url, depth, false
 end
 
 -- Lease up to `limit` URLs of due hosts, keeping at most A.window leased for the job. A

@@ -5,20 +5,22 @@
 --
 -- KEYS[1]  the job's key prefix, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
 -- Keys:
---   version   STRING  the job's policy version, checked against ARGV[1].version
---   lease     HASH    URL -> {t, h, d, s}: s (slot held) goes to 0; new leases added
---   started   HASH    host -> when its last request started (read)
---   planned   HASH    host -> planned start of its next request
---   delay     HASH    host -> robots.txt Crawl-delay (read)
---   slots     HASH    host -> requests in flight (-1, +1 per new lease)
---   due       ZSET    host -> planned start, for hosts with URLs waiting and a free slot
---   q:HOST    ZSET    the host's waiting URLs -> depth
---   state     STRING  only a running job hands URLs out
---   leases    ZSET    URL -> lease deadline (renewed; new leases added)
---   stats     HASH    counters: tokens, dispatched, queued
---   parked    SET     hosts with only new URLs waiting while max_pages is spent
---   prior     HASH    URL -> JSON of its last fetch, handed out with its revisit lease
---   rq:HOST   ZSET    the host's revisits waiting -> depth; taken before its new URLs
+--   version        STRING  the job's policy version, checked against ARGV[1].version
+--   lease          HASH    URL -> {t, h, d, s}: s (slot held) goes to 0; new leases added
+--   started        HASH    host -> when its last request started (read)
+--   planned        HASH    host -> planned start of its next request
+--   delay          HASH    host -> robots.txt Crawl-delay (read)
+--   slots          HASH    host -> requests in flight (-1, +1 per new lease)
+--   due            ZSET    host -> planned start, for hosts with URLs waiting and a free slot
+--   ql:DEPTH:HOST  LIST    the host's new URLs at DEPTH
+--   qd:HOST        ZSET    the depths at which the host has new URLs waiting
+--   q:HOST         ZSET    URL -> depth, as a job begun before the lists has it; taken first
+--   state          STRING  only a running job hands URLs out
+--   leases         ZSET    URL -> lease deadline (renewed; new leases added)
+--   stats          HASH    counters: tokens, dispatched, queued
+--   parked         SET     hosts with only new URLs waiting while max_pages is spent
+--   prior          HASH    URL -> JSON of its last fetch, handed out with its revisit lease
+--   rq:HOST        ZSET    the host's revisits waiting -> depth; taken before its new URLs
 -- ARGV[1], a JSON object:
 --   version        int     policy version the caller holds (0: do not check)
 --   url            string  the leased member

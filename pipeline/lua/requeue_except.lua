@@ -4,15 +4,17 @@
 --
 -- KEYS[1]  the job's key prefix, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
 -- Keys:
---   version   STRING  the job's policy version, checked against ARGV[1].version
---   leases    ZSET    URL -> lease deadline: read whole; the uncarried ones removed
---   lease     HASH    URL -> {t, h, d, s}: read (token), the uncarried ones removed
---   q:HOST    ZSET    each host's waiting URLs -> depth (the URL put back)
---   stats     HASH    counters: queued, dispatched, requeued
---   slots     HASH    host -> requests in flight (-1 for a lease that held one)
---   due       ZSET    host -> planned start, for hosts with URLs waiting and a free slot
---   planned   HASH    host -> planned start of its next request (read)
---   rq:HOST   ZSET    the host's revisits waiting -> depth; taken before its new URLs
+--   version        STRING  the job's policy version, checked against ARGV[1].version
+--   leases         ZSET    URL -> lease deadline: read whole; the uncarried ones removed
+--   lease          HASH    URL -> {t, h, d, s}: read (token), the uncarried ones removed
+--   ql:DEPTH:HOST  LIST    the host's new URLs at DEPTH (the URL put back)
+--   qd:HOST        ZSET    the depths at which the host has new URLs waiting
+--   q:HOST         ZSET    URL -> depth, as a job begun before the lists has it; taken first
+--   stats          HASH    counters: queued, dispatched, requeued
+--   slots          HASH    host -> requests in flight (-1 for a lease that held one)
+--   due            ZSET    host -> planned start, for hosts with URLs waiting and a free slot
+--   planned        HASH    host -> planned start of its next request (read)
+--   rq:HOST        ZSET    the host's revisits waiting -> depth; taken before its new URLs
 -- ARGV[1], a JSON object:
 --   version   int     policy version the caller holds (0: do not check)
 --   keep      list    {member, token} pairs that a chain in the broker still carries

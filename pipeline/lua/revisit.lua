@@ -1,6 +1,8 @@
 -- REVISIT: stored URLs that are due again, fed in from the store a batch at a time:
 -- each waits in its host's revisit queue with its last fetch, unless it is already
--- waiting or leased. They are no new URLs: `seen` and the budgets do not change. When
+-- waiting or leased. (A stored URL is not among the new URLs waiting, but in one case:
+-- its lease expired while its chain went on to store it. Both fetches then store it.)
+-- They are no new URLs: `seen` and the budgets do not change. When
 -- the store has no more due URLs of the recrawl pass the caller read, the pass is over.
 --
 -- KEYS[1]  the job's key prefix, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
@@ -8,7 +10,8 @@
 --   version    STRING  the job's policy version, checked against ARGV[1].version
 --   lease      HASH    URL -> {t, h, d, s, r} (read: a leased URL is not queued again)
 --   rq:HOST    ZSET    the host's revisits waiting -> depth (added)
---   q:HOST     ZSET    the host's new URLs waiting (read: such a URL is not queued twice)
+--   qd:HOST    ZSET    the depths at which the host has new URLs waiting (read: is the host due)
+--   q:HOST     ZSET    URL -> depth, as a job begun before the lists has it (read)
 --   prior      HASH    URL -> JSON of its last fetch (set)
 --   stats      HASH    counters: revisits_waiting (+1 per URL), queued, dispatched (read),
 --                      finished_at
@@ -31,8 +34,7 @@
 local touched, added = {}, 0
 for _, item in ipairs(A.revisits) do
   local url, host, depth, prior = item[1], item[2], item[3], item[4]
-  local waiting = redis.call('ZSCORE', REVISITS .. host, url) or redis.call('ZSCORE', QUEUE .. host, url)
-  if not waiting and redis.call('HEXISTS', LEASE, url) == 0 then
+  if not redis.call('ZSCORE', REVISITS .. host, url) and redis.call('HEXISTS', LEASE, url) == 0 then
     redis.call('ZADD', REVISITS .. host, depth, url)
     redis.call('HSET', PRIOR, url, prior)
     redis.call('HINCRBY', STATS, 'revisits_waiting', 1)

@@ -5,21 +5,23 @@
 --
 -- KEYS[1]  the job's key prefix, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
 -- Keys:
---   version   STRING  the job's policy version, checked against ARGV[1].version
---   leases    ZSET    URL -> lease deadline: expired ones removed; new leases added
---   lease     HASH    URL -> {t, h, d, s}: expired ones removed; new leases added
---   requeues  HASH    URL -> times it was requeued (+1 per requeue)
---   q:HOST    ZSET    each host's waiting URLs -> depth (expired ones put back)
---   stats     HASH    counters: queued, dispatched, requeued, tokens, finished_at
---   slots     HASH    host -> requests in flight (-1 per expired lease that held one)
---   due       ZSET    host -> planned start, for hosts with URLs waiting and a free slot
---   planned   HASH    host -> planned start of its next request
---   delay     HASH    host -> robots.txt Crawl-delay (read)
---   state     STRING  only a running job hands URLs out; running -> finished
---   feed      STRING  a recrawl pass still being fed from the store (read: not finished)
---   parked    SET     hosts with only new URLs waiting while max_pages is spent
---   prior     HASH    URL -> JSON of its last fetch, handed out with its revisit lease
---   rq:HOST   ZSET    the host's revisits waiting -> depth; taken before its new URLs
+--   version        STRING  the job's policy version, checked against ARGV[1].version
+--   leases         ZSET    URL -> lease deadline: expired ones removed; new leases added
+--   lease          HASH    URL -> {t, h, d, s}: expired ones removed; new leases added
+--   requeues       HASH    URL -> times it was requeued (+1 per requeue)
+--   ql:DEPTH:HOST  LIST    the host's new URLs at DEPTH (the URL put back)
+--   qd:HOST        ZSET    the depths at which the host has new URLs waiting
+--   q:HOST         ZSET    URL -> depth, as a job begun before the lists has it; taken first
+--   stats          HASH    counters: queued, dispatched, requeued, tokens, finished_at
+--   slots          HASH    host -> requests in flight (-1 per expired lease that held one)
+--   due            ZSET    host -> planned start, for hosts with URLs waiting and a free slot
+--   planned        HASH    host -> planned start of its next request
+--   delay          HASH    host -> robots.txt Crawl-delay (read)
+--   state          STRING  only a running job hands URLs out; running -> finished
+--   feed           STRING  a recrawl pass still being fed from the store (read: not finished)
+--   parked         SET     hosts with only new URLs waiting while max_pages is spent
+--   prior          HASH    URL -> JSON of its last fetch, handed out with its revisit lease
+--   rq:HOST        ZSET    the host's revisits waiting -> depth; taken before its new URLs
 -- ARGV[1], a JSON object:
 --   version        int     policy version the caller holds (0: do not check)
 --   expire_all     bool    treat every lease as expired (no worker of the job is alive)

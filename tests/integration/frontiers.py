@@ -47,9 +47,14 @@ def deadline(frontier: Frontier, lease: Lease) -> float | None:
 
 
 def waiting(frontier: Frontier, host: str) -> dict[str, int]:
-    """The host's queue: URL -> depth."""
-    return {url.decode(): int(depth) for url, depth in frontier.redis.zrange(frontier.keys.queue(host), 0, -1,
-                                                                             withscores=True)}
+    """The host's new URLs waiting: URL -> depth (its lists, as the scripts keep paths)."""
+    urls = {}
+    for depth in frontier.redis.zrange(frontier.keys.queue_depths(host), 0, -1):
+        for entry in frontier.redis.lrange(frontier.keys.queue(int(depth), host), 0, -1):
+            path = entry.decode()
+            url = f"https://{host}{path[1:]}" if path.startswith("+") else f"http://{host}{path}"
+            urls[url if path[:1] in "/+" else path] = int(depth)
+    return urls
 
 
 def counter(frontier: Frontier, name: str) -> int:

@@ -11,6 +11,7 @@ import pytest
 
 from pipeline import keys
 from pipeline.frontier import FINISHED, RUNNING, Found, Frontier
+from pipeline.frontier_data import PAGE, SITEMAP
 from tests.integration.frontiers import deadline, found, new_frontier, pages, redis_now, waiting
 
 pytestmark = pytest.mark.integration
@@ -37,16 +38,61 @@ def test_add_keeps_each_host_within_its_budget(redis_client):
     assert len(waiting(frontier, "a.example")) == 3 and len(waiting(frontier, "b.example")) == 2
 
 
-def test_add_lowers_the_depth_of_a_waiting_url_found_by_a_shorter_path(redis_client):
+def test_a_waiting_url_found_again_keeps_the_depth_it_was_queued_at(redis_client):
     frontier = new_frontier(redis_client)
     url = "http://a.example/deep"
 
     frontier.add(found(4, url))
     assert frontier.add(found(1, url)) == 0
-    frontier.add(found(6, url))
 
-    assert waiting(frontier, "a.example") == {url: 2}
-    assert [lease.depth for lease in frontier.lease()] == [2]
+    assert waiting(frontier, "a.example") == {url: 5}
+    assert [lease.depth for lease in frontier.lease()] == [5]
+
+
+def test_links_that_were_all_seen_do_not_make_their_host_due(redis_client):
+    frontier = new_frontier(redis_client)
+    frontier.add(Found.seeds(["http://a.example/"]))
+    (lease,) = frontier.lease()
+    frontier.release_host(lease)
+
+    frontier.add(found(0, "http://a.example/"))
+
+    assert frontier.redis.zscore(frontier.keys.key(keys.DUE), "a.example") is None
+
+
+def test_a_host_hands_out_its_shallowest_urls_first_then_in_the_order_found(redis_client):
+    frontier = new_frontier(redis_client, host_concurrency=10)
+    frontier.add(found(2, "http://a.example/c", "http://a.example/a"))
+    frontier.add(found(0, "https://a.example/b?x=1", "http://a.example/z"))
+
+    assert [(lease.url, lease.depth) for lease in frontier.lease()] == [
+        ("https://a.example/b?x=1", 1), ("http://a.example/z", 1), ("http://a.example/c", 3), ("http://a.example/a", 3)
+    ]
+
+
+def test_urls_of_every_form_come_out_of_the_host_queue_as_they_went_in(redis_client):
+    frontier = new_frontier(redis_client, host_concurrency=10)
+    urls = ["http://a.example/", "https://a.example/+plus", "http://a.example:8080/port", "https://a.example/s?q=%2F"]
+    sitemap = "http://a.example/sitemap.xml"
+    frontier.add(Found(-1, pages=tuple(urls), sitemaps=(sitemap,)))
+
+    leases = frontier.lease()
+
+    assert sorted((lease.url, lease.kind) for lease in leases) == sorted(
+        [(url, PAGE) for url in urls] + [(sitemap, SITEMAP)]
+    )
+
+
+def test_a_job_queued_before_the_lists_hands_out_its_sorted_set_first(redis_client):
+    frontier = new_frontier(redis_client, host_concurrency=10)
+    frontier.add(Found.seeds(["http://a.example/new"]))
+    frontier.redis.zadd(frontier.keys.legacy_queue("a.example"), {"http://a.example/old": 3})
+    frontier.redis.hincrby(frontier.keys.key(keys.STATS), "queued", 1)
+
+    assert [(lease.url, lease.depth) for lease in frontier.lease()] == [
+        ("http://a.example/old", 3), ("http://a.example/new", 0)
+    ]
+    assert frontier.stats().queued == 0
 
 
 def _finished(frontier: Frontier, max_pages: int = 0) -> None:

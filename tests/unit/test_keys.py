@@ -31,7 +31,8 @@ def test_job_names_that_could_break_keys_are_refused(job):
 def test_every_key_of_a_job_is_in_one_cluster_slot():
     job = keys.JobKeys("news.site-1")
     names = [job.key(suffix) for suffix in keys.LUA_NAMES.values()]
-    names += [job.queue("example.com:8080"), job.robots("example.com"), job.robots_lock("example.com")]
+    names += [job.queue(3, "example.com:8080"), job.queue_depths("example.com:8080"), job.legacy_queue("a.example")]
+    names += [job.robots("example.com"), job.robots_lock("example.com")]
 
     assert {hash_tag(name) for name in names} == {"news.site-1"}
 

@@ -14,7 +14,7 @@ from pipeline.keys import LUA_NAMES
 KEY_VARIABLE = re.compile(r"\b(" + "|".join(sorted(LUA_NAMES, key=len, reverse=True)) + r")\b")
 PARAMETER = re.compile(r"\bA\.(\w+)")
 # A helper: one line ending in `end`, or lines up to an `end` at the start of a line.
-_PER_KEY = {"SEEN": "BUCKET"}
+_PER_KEY = {"SEEN": "BUCKET", "QUEUE": "DEPTH:HOST"}
 FUNCTION = re.compile(r"^local function (\w+)\((?:[^\n]* end|.*?\nend)$", re.S | re.M)
 
 
@@ -46,7 +46,8 @@ def reached(body: str, functions: dict[str, str]) -> str:
 def used(name: str) -> tuple[set[str], set[str]]:
     functions, top = helpers()
     text = reached(top + code(lua.text(name)), functions)
-    # A key per host (q:HOST) is listed with HOST after its prefix, a seen set with BUCKET.
+    # A key per host (rq:HOST) is listed with HOST after its prefix, a seen set with BUCKET,
+    # a list of new URLs with DEPTH:HOST.
     suffixes = {LUA_NAMES[v] + _PER_KEY.get(v, "HOST" if LUA_NAMES[v].endswith(":") else "")
                 for v in KEY_VARIABLE.findall(text)}
     return suffixes, set(PARAMETER.findall(text))
