@@ -3,6 +3,8 @@ anything that is not an absolute http(s) URL must be refused."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from pipeline.errors import ConfigError
@@ -207,11 +209,33 @@ def test_long_urls_are_canonicalized_but_not_remembered():
     """A hostile page's huge hrefs must not fill the worker's cache of canonical links."""
     from pipeline import urls
 
-    long_url = "http://a.example/" + "x" * (urls.CACHED_URL_LENGTH + 1)
+    long_url = "http://a.example/?q=" + "x" * (urls.CACHED_URL_LENGTH + 1)
+    long_host = "http://" + "a" * urls.CACHED_URL_LENGTH + ".example/"
     before = urls._canonical.cache_info().currsize, urls._hostname.cache_info().currsize
 
-    assert canonicalize(long_url) == long_url and hostname(long_url) == "a.example"
+    assert canonicalize(long_url) == long_url and hostname(long_host) == long_host[7:-1]
     assert (urls._canonical.cache_info().currsize, urls._hostname.cache_info().currsize) == before
+
+
+def test_urls_already_canonical_in_form_get_the_same_answer_as_the_full_canonicalization():
+    """Plain URLs skip w3lib: over URLs made of every part that matters, the short way
+    must give what the long way gives, None included."""
+    from pipeline import urls
+
+    rng = random.Random(7)
+    schemes = ["http", "https"] * 3 + ["HTTP", "ftp"]
+    hosts = ["a.example"] * 4 + ["A.example", "a..example", "-a.example", "a-.example", "127.0.0.1", "123",
+                                 "a_b.example", "x" * 64 + ".example", "xn--bcher-kva.example", "a.example."]
+    ports = [""] * 4 + [":80", ":443", ":8080", ":080", ":0", ":65536", ":99999", ":"]
+    segments = ["p"] * 6 + [".", "..", ".x", "a~b_c-d.e", "", "A%7eB", "%41", "x y", "caf\u00e9", "a+b", "a;b", "a:b"]
+    tails = [""] * 4 + ["?", "?b=2&a=1", "#f", "?a=1#f"]
+    checked = 0
+    for _ in range(20_000):
+        path = "".join("/" + rng.choice(segments) for _ in range(rng.randrange(4)))
+        url = f"{rng.choice(schemes)}://{rng.choice(hosts)}{rng.choice(ports)}{path}{rng.choice(tails)}"
+        checked += urls._PLAIN.fullmatch(url) is not None and "/." not in url
+        assert canonicalize(url) == urls._canonical.__wrapped__(url, ()), url
+    assert checked > 1_000
 
 
 def test_a_fingerprint_goes_to_one_of_65536_seen_sets_as_a_small_integer():
