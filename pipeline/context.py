@@ -10,9 +10,11 @@ import atexit
 import threading
 from functools import cached_property
 from pathlib import Path
+from typing import cast
 
 import redis
 from redis.backoff import ExponentialBackoff
+from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from pipeline import sitemaps
@@ -48,7 +50,8 @@ class Context:
     @cached_property
     def redis(self) -> redis.Redis:
         settings = self.settings
-        return connect(settings.redis_url or DEFAULT_REDIS_URL, settings.redis_tls(), settings.redis_retries)
+        return connect(settings.redis_url or DEFAULT_REDIS_URL, settings.redis_tls(), settings.redis_retries,
+                       cluster=settings.redis_cluster)
 
     @property
     def fetcher(self) -> Fetcher:
@@ -124,16 +127,22 @@ class Context:
             frontier.add(Found(depth=0, sitemaps=tuple(sitemaps.locations(robots_body, site))))
 
 
-def connect(url: str, tls: dict[str, str] | None = None, retries: int = 3) -> redis.Redis:
+def connect(url: str, tls: dict[str, str] | None = None, retries: int = 3, cluster: bool = False) -> redis.Redis:
     """A client for `url` (redis://, rediss:// with `tls` options, or unix://), with health
     checks for long idles. A command that loses its connection is tried again `retries`
     times, backing off to 2 s: a worker rides out a Redis restart instead of failing the
-    task. Every frontier script tolerates a repeat: a stale token or a seen URL is a no-op."""
-    options: dict[str, object] = {
-        "health_check_interval": 30,
-        "retry": Retry(ExponentialBackoff(cap=RETRY_CAP, base=0.2), retries),
-        "retry_on_error": [redis.ConnectionError, redis.TimeoutError],
-    }
+    task. Every frontier script tolerates a repeat: a stale token or a seen URL is a no-op.
+
+    With `cluster`, `url` is one node of a Redis Cluster: the client learns the others
+    and sends each command to the master of its key's slot, following the cluster when a
+    replica takes over (the same retries cover the failover)."""
+    retry = Retry(ExponentialBackoff(cap=RETRY_CAP, base=0.2), retries)
+    options: dict[str, object] = {"health_check_interval": 30}
     if not url.startswith("unix://"):
         options.update(socket_keepalive=True, **(tls or {}))
-    return redis.Redis.from_url(url, **options)
+    if cluster:
+        # The frontier uses only commands that name their keys, which a cluster client
+        # routes as a Redis client would run them: it stands in for one.
+        return cast(redis.Redis, RedisCluster.from_url(url, retry=retry, **options))
+    return redis.Redis.from_url(url, retry=retry, retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+                                **options)

@@ -93,13 +93,15 @@ class Frontier:
         # A re-seed's version is above the one it replaces, even when this host's clock is
         # behind the last seeder's (two seedings at the same moment may still race).
         policy = policy.merged(version=max(time.time_ns() // 1000, old.version + 1 if old else 0))
-        with self.redis.pipeline() as pipe:
+        # One transaction in the job's slot; the list of jobs lives elsewhere (a cluster
+        # has it in another slot), so the job is listed once it exists.
+        with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(self.keys.key(keys.CONFIG), json.dumps(policy.to_json()))
             pipe.set(self.keys.key(keys.VERSION), policy.version)
             pipe.set(self.keys.key(keys.STATE), RUNNING, nx=True)
             pipe.hsetnx(self.keys.key(keys.STATS), "started_at", time.time())
-            pipe.sadd(keys.JOBS, self.job)
             pipe.execute()
+        self.redis.sadd(keys.JOBS, self.job)
         self._policy = (time.monotonic() + self.policy_ttl, policy)
         return policy
 

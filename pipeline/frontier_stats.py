@@ -30,7 +30,9 @@ def read(client: redis.Redis, job_keys: keys.JobKeys, now: float) -> JobStats:
         pipe.zcard(k.key(keys.LEASES))
         pipe.hgetall(k.key(keys.STATS))
         pipe.zcount(k.key(keys.BACKOFF), f"({now}", "+inf")
-        pipe.pfcount(k.key(keys.DROPPED_DEPTH))
+        # As a plain command: a cluster pipeline refuses pfcount(), which may name keys
+        # of several slots; this one names one.
+        pipe.execute_command("PFCOUNT", k.key(keys.DROPPED_DEPTH))  # type: ignore[no-untyped-call]
         for over, _ in _OVERS.values():
             pipe.zrevrange(k.key(over), 0, DROPPED_HOSTS_SHOWN - 1, withscores=True)
             pipe.zcard(k.key(over))

@@ -107,7 +107,7 @@ class Robots:
         if self.on_fetched is not None and body != DISALLOW_ALL:
             # Before the cache is written: if this fails, the next URL fetches again.
             self.on_fetched(keys, site, body)
-        with self.redis.pipeline() as pipe:
+        with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(keys.robots(site), json.dumps({"body": body}), ex=ttl)
             pipe.hset(keys.key(HOST_DELAY), urlsplit(site).netloc, delay)
             pipe.execute()

@@ -174,6 +174,11 @@ class Settings:
         "of its own), or amqp:// / amqps:// (RabbitMQ). Empty: CRAWLER_REDIS_URL.",
         "",
     )
+    redis_cluster: bool = _doc(
+        "The frontier is on a Redis Cluster, CRAWLER_REDIS_URL one of its nodes (each job's keys share one slot). "
+        "Needs CRAWLER_BROKER_URL: Celery has no Redis Cluster broker.",
+        False,
+    )
     redis_ca_certs: str = _doc("CA bundle that verifies a rediss:// server (empty: the system's).", "")
     redis_certfile: str = _doc("Client certificate for a rediss:// server that asks for one.", "")
     redis_keyfile: str = _doc("Key of that client certificate.", "")
@@ -258,6 +263,11 @@ class Settings:
             check_endpoint(self.s3_endpoint_url)
         for proxy in self.proxies:
             parse_proxy(proxy)
+        if self.redis_cluster and not (self.redis_url and self.broker_url):
+            raise ConfigError(
+                "CRAWLER_REDIS_CLUSTER needs CRAWLER_REDIS_URL (a node of the cluster) and CRAWLER_BROKER_URL "
+                "(a Redis of its own or RabbitMQ: Celery has no Redis Cluster broker)"
+            )
         if self.broker_url and urlsplit(self.broker_url).scheme not in BROKER_SCHEMES:
             raise ConfigError(
                 f"CRAWLER_BROKER_URL: expected one of {', '.join(BROKER_SCHEMES)} URLs, got {self.broker_url!r}"

