@@ -61,6 +61,7 @@ class Result:
     site_cpu_s: float | None
     seen_urls: int
     redis_bytes_per_seen_url: float | None
+    pages_deeper_than_bfs: int | None
 
 
 @dataclass
@@ -318,6 +319,26 @@ def stored_pages(database: Path, job: str) -> int:
         return connection.execute("SELECT COUNT(*) FROM pages WHERE job = ?", (job,)).fetchone()[0]
 
 
+def deeper_than_breadth_first(database: Path, job: str, seed: str) -> int | None:
+    """Pages stored with a depth above their breadth-first distance from the seed over
+    the stored links: what the frontier's depth bookkeeping costs in accuracy."""
+    if not database.exists():
+        return None
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute("SELECT url, depth, outlinks FROM pages WHERE job = ? AND kind = 'page'", (job,))
+        stored = {url: (depth, json.loads(outlinks or "[]")) for url, depth, outlinks in rows}
+    distance, frontier = {seed: 0}, [seed]
+    while frontier:
+        following = []
+        for url in frontier:
+            for link in stored.get(url, (0, []))[1]:
+                if link not in distance:
+                    distance[link] = distance[url] + 1
+                    following.append(link)
+        frontier = following
+    return sum(1 for url, (depth, _) in stored.items() if url in distance and depth > distance[url])
+
+
 def benchmark(args: argparse.Namespace, stack: ExitStack) -> tuple[Result, Path]:
     """Run one crawl and collect its figures; returns them and the crawl's log file."""
     workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="crawl-bench-")))
@@ -341,6 +362,7 @@ def benchmark(args: argparse.Namespace, stack: ExitStack) -> tuple[Result, Path]
         pages_per_s=pages / wall, job_pages_per_s=pages / job_s if job_s else None,
         crawler_cpu_s=cpu, cpu_ms_per_page=1000 * cpu / pages if pages else None,
         redis_cpu_s=redis_cpu, site_cpu_s=site_cpu, seen_urls=seen, redis_bytes_per_seen_url=bytes_per_url,
+        pages_deeper_than_bfs=deeper_than_breadth_first(database, args.job, url),
     )
     return result, workdir / "crawl.log"
 
@@ -369,6 +391,7 @@ _LABELS = {
     "site_cpu_s": "CPU s, bench site server",
     "seen_urls": "seen URLs in Redis",
     "redis_bytes_per_seen_url": "Redis bytes per seen URL",
+    "pages_deeper_than_bfs": "pages stored deeper than breadth-first",
 }
 
 

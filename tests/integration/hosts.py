@@ -96,11 +96,14 @@ class MultiHost:
             stdout=subprocess.DEVNULL,
         )
 
-    def start_worker(self, host: str, **env: str) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, host: str, concurrency: int = 2, pool: str = "prefork", **env: str
+    ) -> subprocess.Popen[bytes]:
         """A worker in namespace `host`; `env` is added to this one process's environment.
         `ip netns exec` execs the command, so the process is the Celery main process
         (its pool children share its process group)."""
-        argv = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-Q", "fetch,parse,store", "-c", "2",
+        argv = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-Q", "fetch,parse,store",
+                "-c", str(concurrency), "--pool", pool,
                 "-n", f"{host}@%h", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"]
         with open(self.tmp_path / f"{host}.log", "ab") as log:
             process = self.workers[host] = subprocess.Popen(

@@ -26,35 +26,36 @@ NODE_TIMEOUT_MS = 1500
 BUS_OFFSET = 10_000
 
 
-def _bindable(port: int) -> bool:
+def _bindable(host: str, port: int) -> bool:
     with socket.socket() as probe:
         try:
-            probe.bind((HOST, port))
+            probe.bind((host, port))
         except OSError:
             return False
     return True
 
 
-def node_port() -> int:
+def node_port(host: str) -> int:
     while True:
         port = random.randrange(20_000, 50_000)
-        if _bindable(port) and _bindable(port + BUS_OFFSET):
+        if _bindable(host, port) and _bindable(host, port + BUS_OFFSET):
             return port
 
 
 class RedisClusterNodes:
-    """`masters` masters, each with one replica, covering every slot."""
+    """`masters` masters, each with one replica, covering every slot, listening on `host`."""
 
-    def __init__(self, directory: Path, masters: int = 3) -> None:
+    def __init__(self, directory: Path, masters: int = 3, host: str = HOST) -> None:
         self.directory = directory
-        self.ports = [node_port() for _ in range(2 * masters)]
+        self.host = host
+        self.ports = [node_port(host) for _ in range(2 * masters)]
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
         for port in self.ports:
             self.processes[port] = self._start(port)
         for port in self.ports:
             wait_until(lambda port=port: self._answers(port), f"cluster node {port} to start", timeout=15)
         subprocess.run(
-            [str(REDIS_CLI), "--cluster", "create", *(f"{HOST}:{port}" for port in self.ports),
+            [str(REDIS_CLI), "--cluster", "create", *(f"{host}:{port}" for port in self.ports),
              "--cluster-replicas", "1", "--cluster-yes"],
             check=True, capture_output=True, timeout=60,
         )
@@ -62,17 +63,17 @@ class RedisClusterNodes:
 
     @property
     def url(self) -> str:
-        return f"redis://{HOST}:{self.ports[0]}"
+        return f"redis://{self.host}:{self.ports[0]}"
 
     def client(self) -> redis.Redis:
-        cluster: redis.Redis = RedisCluster(host=HOST, port=self.ports[0])  # type: ignore[assignment]
+        cluster: redis.Redis = RedisCluster(host=self.host, port=self.ports[0])  # type: ignore[assignment]
         return cluster
 
     def _start(self, port: int) -> subprocess.Popen[bytes]:
         node_dir = self.directory / f"node-{port}"
         node_dir.mkdir(parents=True, exist_ok=True)
         return subprocess.Popen(
-            [str(REDIS_SERVER), "--bind", HOST, "--port", str(port), "--cluster-enabled", "yes",
+            [str(REDIS_SERVER), "--bind", self.host, "--port", str(port), "--cluster-enabled", "yes",
              "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
              "--appendonly", "yes", "--save", "", "--dir", str(node_dir)],
             stdout=subprocess.DEVNULL, start_new_session=True,
@@ -80,12 +81,12 @@ class RedisClusterNodes:
 
     def _answers(self, port: int) -> bool:
         try:
-            return bool(redis.Redis(host=HOST, port=port, socket_timeout=1).ping())
+            return bool(redis.Redis(host=self.host, port=port, socket_timeout=1).ping())
         except redis.RedisError:
             return False
 
     def _info(self, port: int) -> dict[str, str]:
-        raw = redis.Redis(host=HOST, port=port, socket_timeout=1, decode_responses=True).execute_command(
+        raw = redis.Redis(host=self.host, port=port, socket_timeout=1, decode_responses=True).execute_command(
             "CLUSTER", "INFO"
         )
         text = raw if isinstance(raw, str) else raw.decode()
@@ -104,7 +105,7 @@ class RedisClusterNodes:
         for port, process in self.processes.items():
             if process.poll() is not None:
                 continue
-            node = redis.Redis(host=HOST, port=port, socket_timeout=1)
+            node = redis.Redis(host=self.host, port=port, socket_timeout=1)
             slot = int(node.execute_command("CLUSTER", "KEYSLOT", key))
             for start, end, master, *_ in node.execute_command("CLUSTER", "SLOTS"):
                 if start <= slot <= end:
