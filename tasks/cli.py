@@ -33,7 +33,7 @@ from pipeline.settings import Settings
 from pipeline.store import open_store
 from pipeline.store.base import DueCounts
 from pipeline.urls import hostname, require_canonical
-from tasks.flags import add_policy_flags, policy_flags, seconds
+from tasks.flags import add_policy_flags, policy_flags, positive, seconds
 from tasks.lifeline import RunLock
 from tasks.local import EmbeddedRedis, LocalWorkers, check_redis, embedded_exists
 from tasks.progress import Display, backoff_lines, bloom_warning, limit_lines, line, revisit_line, stopped_short
@@ -197,7 +197,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         write = (lambda out: export_items(lambda: store.items(args.job), out, args.format)) if args.items else (
             lambda out: export(store.records(args.job), out, args.format)
         )
-        if args.output:
+        if args.output and args.output != "-":
             with open(args.output, "w", encoding="utf-8", newline="") as out:
                 count = write(out)
             print(f"exported {count} {what} to {args.output}", file=sys.stderr)
@@ -380,15 +380,21 @@ def _job_name(seeds: list[str]) -> str:
     return name or "default"
 
 
+_KEPT = "Policy flags that are not given keep the job's own values when the job exists."
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crawler", description="A distributed web crawler on Celery and Redis.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    crawl = commands.add_parser("crawl", help="run a whole crawl on this machine")
+    crawl = commands.add_parser(
+        "crawl", help="run a whole crawl on this machine", description=f"Run a whole crawl on this machine. {_KEPT}"
+    )
     crawl.add_argument("seeds", nargs="*", metavar="SEED")
     crawl.add_argument("--job", help="job name (default: the first seed's host)")
-    crawl.add_argument("--workers", type=int, help="worker processes to start here")
+    crawl.add_argument("--workers", type=positive,
+                       help="worker processes to start here (default: CRAWLER_WORKERS, else one per CPU)")
     crawl.add_argument(
         "--proxy", action="append", metavar="URL", help="send requests through this proxy (repeatable: rotation)"
     )
@@ -401,7 +407,9 @@ def _parser() -> argparse.ArgumentParser:
     add_policy_flags(crawl)
     crawl.set_defaults(run=cmd_crawl)
 
-    seed = commands.add_parser("seed", help="seed URLs into a running cluster")
+    seed = commands.add_parser(
+        "seed", help="seed URLs into a running cluster", description=f"Seed URLs into a running cluster. {_KEPT}"
+    )
     seed.add_argument("seeds", nargs="+", metavar="SEED")
     seed.add_argument("--job", required=True)
     add_policy_flags(seed)
@@ -423,7 +431,7 @@ def _parser() -> argparse.ArgumentParser:
     exporter = commands.add_parser("export", help="write a job's records")
     exporter.add_argument("--job", required=True)
     exporter.add_argument("--format", choices=FORMATS, default="jsonl")
-    exporter.add_argument("--output", metavar="FILE")
+    exporter.add_argument("--output", metavar="FILE", help="file to write (default, or -: standard output)")
     exporter.add_argument("--items", action="store_true", help="export the extractors' items instead of the records")
     exporter.set_defaults(run=cmd_export)
 

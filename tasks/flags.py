@@ -6,6 +6,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pipeline.settings import Policy
+
+_DEFAULTS = Policy()
+
 
 def policy_flags(args: argparse.Namespace) -> dict[str, Any]:
     """Only the flags that were given: the rest come from the job, CRAWLER_* or defaults."""
@@ -28,12 +32,16 @@ def policy_flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_policy_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--max-pages", type=int, help="URLs fetched for the job at most (0: no limit)")
-    parser.add_argument("--max-depth", type=int, help="links followed from the seeds at most")
-    parser.add_argument("--delay", type=float, help="seconds between request starts per host, cluster-wide")
-    parser.add_argument("--host-concurrency", type=int, help="requests in flight per host, cluster-wide")
-    parser.add_argument("--timeout", type=float, help="connect and read timeout of one request")
-    parser.add_argument("--user-agent", help="User-Agent sent and matched against robots.txt")
+    parser.add_argument("--max-pages", type=count, help=_default("URLs fetched for the job at most (0: no limit)",
+                                                                   "max_pages"))
+    parser.add_argument("--max-depth", type=count, help=_default("links followed from the seeds at most", "max_depth"))
+    parser.add_argument("--delay", type=seconds, help=_default("seconds between request starts per host, "
+                                                               "cluster-wide", "delay"))
+    parser.add_argument("--host-concurrency", type=positive, help=_default("requests in flight per host, "
+                                                                           "cluster-wide", "host_concurrency"))
+    parser.add_argument("--timeout", type=duration, help=_default("connect and read timeout of one request, "
+                                                                  "seconds", "timeout"))
+    parser.add_argument("--user-agent", help=_default("User-Agent sent and matched against robots.txt", "user_agent"))
     parser.add_argument("--allow-domain", action="append", metavar="HOST", help="another host in scope (repeatable)")
     parser.add_argument("--allow-private", action="store_true", help="allow loopback and private addresses")
     parser.add_argument("--no-robots", action="store_true", help="do not obey robots.txt")
@@ -42,11 +50,48 @@ def add_policy_flags(parser: argparse.ArgumentParser) -> None:
         help="run this extractor on every page (repeatable; built-ins: text, metadata)",
     )
     parser.add_argument(
-        "--revisit-interval", type=float, metavar="SECONDS",
-        help="crawl continuously: revisit each stored page about this often, adapted per page (0: one pass)",
+        "--revisit-interval", type=seconds, metavar="SECONDS",
+        help=_default("crawl continuously: revisit each stored page about this often, adapted per page "
+                      "(0: one pass)", "revisit_interval"),
     )
-    parser.add_argument("--revisit-min", type=float, metavar="SECONDS", help="shortest revisit interval of a page")
-    parser.add_argument("--revisit-max", type=float, metavar="SECONDS", help="longest revisit interval of a page")
+    parser.add_argument("--revisit-min", type=seconds, metavar="SECONDS",
+                        help=_default("shortest revisit interval of a page", "revisit_min"))
+    parser.add_argument("--revisit-max", type=seconds, metavar="SECONDS",
+                        help=_default("longest revisit interval of a page", "revisit_max"))
+
+
+def _default(text: str, name: str) -> str:
+    """A flag's help with where its value comes from when it is not given: the job's
+    policy for a job that exists, else its CRAWLER_* variable, else the built-in default."""
+    return f"{text} (default: CRAWLER_{name.upper()}, else {getattr(_DEFAULTS, name)})"
+
+
+def count(value: str) -> int:
+    """A whole number, 0 or more."""
+    return _whole(value, 0)
+
+
+def positive(value: str) -> int:
+    """A whole number, 1 or more."""
+    return _whole(value, 1)
+
+
+def _whole(value: str, least: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = least - 1
+    if number < least:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least {least}, got {value!r}")
+    return number
+
+
+def duration(value: str) -> float:
+    """A number of seconds above 0."""
+    number = seconds(value)
+    if number == 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {value!r}")
+    return number
 
 
 def seconds(value: str) -> float:

@@ -6,6 +6,7 @@ what the web servers were asked for, and which processes it leaves behind."""
 from __future__ import annotations
 
 import csv
+import json
 import re
 import subprocess
 import time
@@ -123,6 +124,9 @@ def test_crawl_on_embedded_redis_exports_every_reachable_page(embedded_crawl: Em
         rows = list(reader)
     assert tuple(reader.fieldnames[: len(EXPORT_FIELDS)]) == EXPORT_FIELDS
     assert len(rows) == len(expected) and {row["url"] for row in rows} == set(expected)
+    to_stdout = crawler(crawl.directory, "export", "--job", crawl.job, "--output", "-")
+    assert to_stdout.returncode == 0 and not (crawl.directory / "-").exists(), describe(to_stdout, crawl.directory)
+    assert {json.loads(line)["url"] for line in to_stdout.stdout.splitlines()} == set(expected)
 
     stats = status_json(crawl.directory, crawl.job)
     assert stats["state"] == FINISHED and stats["stored"] == len(records) and stats["leased"] == 0

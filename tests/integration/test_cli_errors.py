@@ -59,10 +59,23 @@ def test_seed_with_an_invalid_job_name(workdir: Path, redis_client) -> None:
     assert redis_client.dbsize() == 0, "a rejected seed changed Redis"
 
 
-def test_bad_flag_is_a_usage_error(workdir: Path) -> None:
-    result = crawler(workdir, "crawl", "--max-pages", "lots", "http://127.0.0.1:9/")
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--max-pages", "lots"), ("--max-depth", "-1"), ("--host-concurrency", "0"), ("--delay", "-2"),
+     ("--timeout", "0"), ("--workers", "0")],
+)
+def test_bad_flag_is_a_usage_error_naming_the_flag(workdir: Path, flag: str, value: str) -> None:
+    result = crawler(workdir, "crawl", flag, value, "http://127.0.0.1:9/")
 
     assert result.returncode == 2
     assert result.stderr.startswith("usage: crawler crawl")
-    assert result.stderr.strip().splitlines()[-1].startswith("crawler crawl: error: argument --max-pages")
+    assert result.stderr.strip().splitlines()[-1].startswith(f"crawler crawl: error: argument {flag}: ")
+    assert value in result.stderr and "CRAWLER_" not in result.stderr
     assert not (workdir / ".crawler").exists() and not (workdir / "crawl.db").exists()
+
+
+def test_the_help_of_a_policy_flag_names_its_variable_and_default(workdir: Path) -> None:
+    result = crawler(workdir, "crawl", "--help")
+
+    assert result.returncode == 0
+    assert "CRAWLER_MAX_DEPTH, else 10)" in " ".join(result.stdout.split())
