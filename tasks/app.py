@@ -10,7 +10,7 @@ from functools import cache, cached_property
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_shutdown, worker_shutdown
+from celery.signals import beat_init, worker_process_shutdown, worker_shutdown
 
 from pipeline.context import Context
 from pipeline.settings import Settings
@@ -50,3 +50,9 @@ def close_warc(**_: Any) -> None:
     """A worker that stops (a prefork child too) closes its WARC file, which then gets its
     final name; one killed outright leaves it as ….open, readable to its last record."""
     runtime().close_warc()
+
+
+@beat_init.connect
+def no_sent_events_from_beat(sender: Any, **_: Any) -> None:
+    """Beat only ever sends the dispatcher's heartbeat, which is kept out of Flower."""
+    sender.app.conf.task_send_sent_event = False

@@ -61,6 +61,8 @@ def locked_tick(ctx: Context) -> int | None:
             logger.warning("the dispatcher lock expired during a tick")
 
 
-@app.task(name=DISPATCH)
+# The heartbeat sends no task events: one a second would bury the fetch, parse and
+# store tasks in Flower's task list. Beat sends no task-sent events for it either.
+@app.task(name=DISPATCH, send_events=False)
 def dispatch() -> int | None:
     return locked_tick(runtime())

@@ -81,3 +81,30 @@ def test_a_job_and_a_worker_named_flower_need_no_flower_credentials(tmp_path, cl
 
     assert (stats["job"], stats["state"], stats["stored"]) == ("flower", "finished", 1)
     assert worker.poll() is None, cluster.logs()
+
+
+def test_flower_lists_the_crawl_tasks_but_not_the_dispatcher_heartbeat(tmp_path, cluster, site):
+    cluster.env.update(CRAWLER_TASK_EVENTS="true")
+    cluster.start_worker("events", pool="threads", concurrency=4)
+    cluster.start_beat()
+    port = _free_port()
+    flower = _flower(tmp_path, port, CRAWLER_FLOWER_USER=USER, CRAWLER_FLOWER_PASSWORD=PASSWORD,
+                     CRAWLER_TASK_EVENTS="true")
+    try:
+        time.sleep(3)  # Flower subscribes to events before the crawl begins
+        seeded = crawler(tmp_path, "seed", site.a.url("/"), "--job", "events", "--allow-private", "--delay", "0",
+                         env=cli_env(TEST_REDIS_URL))
+        assert seeded.returncode == 0, describe(seeded, tmp_path)
+        cluster.wait_finished("events")
+        names: list[str] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "crawler.fetch" not in names:
+            answer = requests.get(f"http://127.0.0.1:{port}/api/tasks", auth=(USER, PASSWORD), timeout=10)
+            names = [task.get("name") or "" for task in answer.json().values()] if answer.status_code == 200 else []
+            time.sleep(0.5)
+    finally:
+        os.killpg(flower.pid, signal.SIGTERM)
+        flower.wait(15)
+
+    assert "crawler.fetch" in names, names
+    assert "crawler.dispatch" not in names
