@@ -64,6 +64,8 @@ EXPIRE_LIMIT = 1000
 POLICY_TTL = 5.0
 # Times a call refused for a stale policy is repeated with a fresh one.
 STALE_RETRIES = 3
+# Keys of a job removed per UNLINK when it is forgotten.
+FORGET_BATCH = 1000
 # Links a process remembers having sent to its jobs' frontiers (~400 bytes each).
 SENT_LINKS = 50_000
 _SENT = SentLinks(SENT_LINKS)
@@ -104,6 +106,21 @@ class Frontier:
         self.redis.sadd(keys.JOBS, self.job)
         self._policy = (time.monotonic() + self.policy_ttl, policy)
         return policy
+
+    def forget(self) -> None:
+        """Remove every key of the job (frontier, counters, policy) and its name from the
+        list of jobs, so that it can start over. The keys are found a batch at a time
+        (SCAN, on every master of a cluster), never with KEYS."""
+        batch: list[Any] = []
+        for key in self.redis.scan_iter(match=self.keys.prefix + "*", count=FORGET_BATCH):
+            batch.append(key)
+            if len(batch) == FORGET_BATCH:
+                self.redis.unlink(*batch)
+                batch = []
+        if batch:
+            self.redis.unlink(*batch)
+        self.redis.srem(keys.JOBS, self.job)
+        self._policy = None
 
     def exists(self) -> bool:
         return bool(self.redis.exists(self.keys.key(keys.CONFIG)))

@@ -25,10 +25,11 @@ from kombu.exceptions import KombuError
 from rich.console import Console
 
 from pipeline import __version__, lifecycle
+from pipeline.context import Context
 from pipeline.demo import DemoServer, DemoSite
 from pipeline.errors import ConfigError, CrawlError, JobNotFound
 from pipeline.export import FORMATS, export, export_items
-from pipeline.frontier import CANCELLED, FINISHED, PAUSED, RUNNING, Frontier, JobStats, list_jobs
+from pipeline.frontier import CANCELLED, FINISHED, MAX_PAGES, PAUSED, RUNNING, Frontier, JobStats, list_jobs
 from pipeline.settings import Settings
 from pipeline.store import open_store
 from pipeline.store.base import DueCounts
@@ -84,7 +85,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     policy = policy_flags(args)
     settings = Settings.load(workers=args.workers, proxies=args.proxy, warc_dir=args.warc, **policy)
     seeds = [require_canonical(url) for url in args.seeds]
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     if settings.proxies:
         os.environ["CRAWLER_PROXIES"] = ",".join(settings.proxies)
     if args.warc:
@@ -110,6 +111,9 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             raise ConfigError("give at least one seed URL (or --demo, or --job of an existing job)")
         if args.recrawl and not frontier.exists():
             raise ConfigError(f"nothing to recrawl: job {job!r} has not run yet (drop --recrawl)")
+        if args.restart:
+            _restart(context, frontier, seeds, args.recrawl, console)
+        was_finished = frontier.state() == FINISHED
         if embedded and not settings.broker_url:
             # What the earlier run left in flight is in the embedded Redis's queues.
             resume_in_flight(context)
@@ -121,6 +125,12 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             seed(seeds, job=job, **policy)
         if frontier.state() == PAUSED:
             frontier.set_state(RUNNING)
+        if was_finished and frontier.state() == FINISHED:
+            console.print(
+                f"job {job!r} had already finished, and nothing new was seeded: --recrawl revisits its pages, "
+                "--restart crawls it again from nothing (its records removed), or give another --job",
+                highlight=False,
+            )
         console.print(
             f"crawling job {job!r} with {settings.workers} worker processes; Ctrl-C stops, re-running resumes"
         )
@@ -129,8 +139,22 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             console.print("stopping: letting running tasks finish (run the same command again to resume)")
             raise
-    _summary(stats, settings, console)
+    _summary(stats, settings, Console(soft_wrap=True))
     return 0
+
+
+def _restart(context: Context, frontier: Frontier, seeds: list[str], recrawl: bool, console: Console) -> None:
+    """Forget the job (frontier and records) so that this crawl starts it from nothing."""
+    if recrawl:
+        raise ConfigError("--restart crawls the job from nothing, --recrawl revisits what it stored: choose one")
+    if not seeds:
+        raise ConfigError("--restart needs the seed URLs to start from")
+    if not frontier.exists():
+        return
+    removed = context.store.forget(frontier.job)
+    frontier.forget()
+    console.print(f"job {frontier.job!r} starts over: its frontier and its {removed} records are removed",
+                  highlight=False)
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
@@ -309,8 +333,8 @@ def _summary(stats: JobStats, settings: Settings, console: Console) -> None:
     (a finished job may not have crawled all it found)."""
     rate = _average_rate(stats)
     console.print(
-        f"job {stats.job} {stats.state}: {stats.stored} stored, {stats.errors} with errors, "
-        f"{rate:.1f} pages/s; records in {settings.store_url} "
+        f"job {stats.job} {_ending(stats)}: {stats.stored} stored ({stats.stored - stats.errors} fetched OK, "
+        f"{stats.errors} failed){_left_queued(stats)}, {rate:.1f} pages/s; records in {settings.store_url} "
         f"(crawler export --job {stats.job} --format jsonl)",
         highlight=False,
     )
@@ -322,6 +346,15 @@ def _summary(stats: JobStats, settings: Settings, console: Console) -> None:
     if stats.stopped_short:
         for text in [stopped_short(stats), *limit_lines(stats)]:
             console.print(text, highlight=False)
+
+
+def _ending(stats: JobStats) -> str:
+    """How the job ended: a job that max_pages stopped did not finish its crawl."""
+    return f"stopped at its max_pages limit ({stats.dispatched} URLs)" if stats.dropped.get(MAX_PAGES) else stats.state
+
+
+def _left_queued(stats: JobStats) -> str:
+    return f", {stats.queued} URLs left queued" if stats.dropped.get(MAX_PAGES) and stats.queued else ""
 
 
 def _average_rate(stats: JobStats) -> float:
@@ -400,6 +433,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     crawl.add_argument("--demo", action="store_true", help="serve and crawl the bundled demo site")
     crawl.add_argument("--warc", metavar="DIR", help="write WARC files of every exchange into DIR")
+    crawl.add_argument(
+        "--restart", action="store_true",
+        help="crawl the job again from nothing: its frontier and its stored records are removed first",
+    )
     crawl.add_argument(
         "--recrawl", action="store_true",
         help="revisit every URL the job stored, with conditional requests, and follow new links",

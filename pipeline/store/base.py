@@ -113,6 +113,10 @@ class Store(abc.ABC):
         """How many records `job` has."""
 
     @abc.abstractmethod
+    def forget(self, job: str) -> int:
+        """Remove every record and item of `job` in one transaction; returns how many records."""
+
+    @abc.abstractmethod
     def make_due(self, job: str, at: float, fetched_before: str | None = None) -> int:
         """Schedule every record of `job` for `at`, or only those fetched at `fetched_before` or
         earlier (ISO 8601, compared as text, as fetched_at is kept): the URLs fetched since keep

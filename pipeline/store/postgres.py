@@ -32,6 +32,7 @@ from pipeline.store.schema import (
     due_counts_params,
     due_counts_sql,
     due_sql,
+    forget_sql,
     from_due_counts_row,
     from_item_row,
     from_row,
@@ -123,6 +124,17 @@ class PostgresStore(Store):
         query = f"SELECT COUNT(*) FROM {TABLE} WHERE job = %s"
         ((count,),) = self._run(lambda conn: conn.execute(query, (job,)).fetchall())
         return int(count)
+
+    def forget(self, job: str) -> int:
+        items, records = forget_sql("%s")
+
+        def write(conn: psycopg.Connection) -> int:
+            with conn.transaction(), conn.cursor() as cursor:
+                cursor.execute(items, (job,))
+                cursor.execute(records, (job,))
+                return cursor.rowcount
+
+        return self._run(write)
 
     def make_due(self, job: str, at: float, fetched_before: str | None = None) -> int:
         query, params = make_due_statement("%s", job, at, fetched_before)

@@ -189,6 +189,11 @@ def delete_items_sql(placeholder: str) -> str:
     return f"DELETE FROM {ITEMS_TABLE} WHERE {' AND '.join(f'{c} = {placeholder}' for c in KEY)}"
 
 
+def forget_sql(placeholder: str) -> tuple[str, str]:
+    """Every item, then every record, of one job: what starting the job over removes."""
+    return (f"DELETE FROM {ITEMS_TABLE} WHERE job = {placeholder}", f"DELETE FROM {TABLE} WHERE job = {placeholder}")
+
+
 def insert_item_sql(placeholder: str) -> str:
     marks = ", ".join(placeholder for _ in ITEM_COLUMNS)
     return f"INSERT INTO {ITEMS_TABLE} ({', '.join(ITEM_COLUMNS)}) VALUES ({marks})"

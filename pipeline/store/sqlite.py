@@ -29,6 +29,7 @@ from pipeline.store.schema import (
     due_counts_params,
     due_counts_sql,
     due_sql,
+    forget_sql,
     from_due_counts_row,
     from_item_row,
     from_row,
@@ -91,6 +92,16 @@ class SQLiteStore(Store):
     def count(self, job: str) -> int:
         query = f"SELECT COUNT(*) FROM {TABLE} WHERE job = ?"
         return int(self._run(lambda conn: conn.execute(query, (job,)).fetchone()[0]))
+
+    def forget(self, job: str) -> int:
+        items, records = forget_sql("?")
+
+        def write(conn: sqlite3.Connection) -> int:
+            with conn:
+                conn.execute(items, (job,))
+                return conn.execute(records, (job,)).rowcount
+
+        return self._run(write)
 
     def make_due(self, job: str, at: float, fetched_before: str | None = None) -> int:
         query, params = make_due_statement("?", job, at, fetched_before)

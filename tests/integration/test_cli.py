@@ -102,6 +102,8 @@ def test_crawl_on_embedded_redis_exports_every_reachable_page(embedded_crawl: Em
     assert uses_embedded_redis(crawl.directory), "no embedded Redis data in ./.crawler"
     assert crawl.left_running == {}, f"the crawl left processes running: {crawl.left_running}"
     assert f"job {crawl.job} finished: {len(expected)} stored" in summary(crawl.result), crawl.result.stderr
+    failed = sum(1 for record in export_jsonl(crawl.directory, crawl.job) if record["error"])
+    assert f"({len(expected) - failed} fetched OK, {failed} failed)" in crawl.result.stdout
 
     records = by_url(export_jsonl(crawl.directory, crawl.job))
     assert set(records) == set(expected)
@@ -140,7 +142,8 @@ def test_running_the_same_crawl_again_fetches_nothing_and_duplicates_nothing(emb
 
     result = crawl.rerun()
 
-    assert f"job {crawl.job} finished: {before} stored" in summary(result), result.stderr
+    assert f"job {crawl.job} finished: {before} stored" in " ".join(result.stdout.split()), result.stderr
+    assert f"job {crawl.job!r} had already finished" in summary(result) and "--restart" in result.stderr
     assert_nothing_left(crawl.directory)
     new = _all_requests(site) - crawl.requests_after
     # The job was finished: not one page is asked for again. robots.txt is cached in the
@@ -154,7 +157,7 @@ def test_running_the_same_crawl_again_fetches_nothing_and_duplicates_nothing(emb
 
 
 def _reported_rate(result: subprocess.CompletedProcess[str]) -> str:
-    match = re.search(r"finished: \d+ stored, \d+ with errors, ([\d.]+) pages/s", summary(result))
+    match = re.search(r"finished: \d+ stored \(\d+ fetched OK, \d+ failed\), ([\d.]+) pages/s", result.stdout)
     assert match, f"no summary line in the output:\n{result.stderr}"
     return match.group(1)
 
@@ -189,6 +192,35 @@ def test_crawl_on_the_configured_redis(workdir: Path, site: TwoHostSite, redis_c
     records = by_url(export_jsonl(workdir, job, env=env))
     assert set(records) == set(expected)
     assert_nothing_left(workdir)
+
+
+def test_restart_crawls_a_finished_job_again_from_nothing(workdir: Path, site: TwoHostSite, redis_client) -> None:
+    env = cli_env(TEST_REDIS_URL)
+    job, _ = crawl_ok(workdir, *_site_args(site), env=env)
+    expected = site.depths(site.a.url("/"))
+    first = _all_requests(site)
+
+    _, result = crawl_ok(workdir, *_site_args(site), "--restart", env=env)
+
+    assert f"job {job!r} starts over: its frontier and its {len(expected)} records are removed" in summary(result)
+    again = _all_requests(site) - first
+    assert {url for url in again if not url.endswith("/robots.txt")} == set(expected) - {site.a.url("/private/x")}
+    records = export_jsonl(workdir, job, env=env)
+    assert len(records) == len(by_url(records)) == len(expected)
+    assert Frontier(redis_client, job).stats().stored == len(expected)
+
+
+def test_restart_with_recrawl_or_without_seeds_is_refused_and_removes_nothing(workdir: Path, site: TwoHostSite,
+                                                                           redis_client) -> None:
+    env = cli_env(TEST_REDIS_URL)
+    job, _ = crawl_ok(workdir, *_site_args(site), env=env)
+
+    both = crawler(workdir, "crawl", *_site_args(site), "--restart", "--recrawl", env=env)
+    no_seeds = crawler(workdir, "crawl", "--job", job, "--restart", env=env)
+
+    assert both.returncode == 2 and "choose one" in both.stderr
+    assert no_seeds.returncode == 2 and "--restart needs the seed URLs" in no_seeds.stderr
+    assert len(export_jsonl(workdir, job, env=env)) == len(site.depths(site.a.url("/")))
 
 
 def test_crawl_through_a_proxy(workdir: Path, site: TwoHostSite, redis_client) -> None:

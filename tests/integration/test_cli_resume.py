@@ -174,13 +174,13 @@ def test_a_rerun_stops_a_redis_server_left_by_a_killed_crawl(workdir: Path, slow
     try:
         wait_stored(rerun, workdir, JOB, len(records(workdir, JOB)) + 1)
         assert _alive({server}) == set(), "the rerun is crawling on the killed crawl's redis-server"
-        _, stderr = rerun.communicate(timeout=120)
+        out, err = rerun.communicate(timeout=120)
     finally:
         if rerun.poll() is None:
             os.killpg(rerun.pid, signal.SIGKILL)
             rerun.wait()
 
-    assert rerun.returncode == 0 and f"job {JOB} finished" in " ".join(stderr.split()), stderr
+    assert rerun.returncode == 0 and f"job {JOB} finished" in " ".join(out.split()), err
     assert_nothing_left(workdir)
     _assert_every_page_stored_once(workdir, slow_host)
 
@@ -195,13 +195,13 @@ def test_a_second_crawl_in_the_same_directory_is_refused(workdir: Path, slow_hos
         lines = second.stderr.strip().splitlines()
         assert second.returncode == 1 and len(lines) == 1, second.stderr
         assert lines[0].startswith(f"crawler: error: another `crawler crawl` (pid {first.pid}) is running"), lines
-        _, stderr = first.communicate(timeout=120)
+        out, err = first.communicate(timeout=120)
     finally:
         if first.poll() is None:
             os.killpg(first.pid, signal.SIGKILL)
             first.wait()
 
-    assert first.returncode == 0 and f"job {JOB} finished" in " ".join(stderr.split()), stderr
+    assert first.returncode == 0 and f"job {JOB} finished" in " ".join(out.split()), err
     assert_nothing_left(workdir)
     _assert_every_page_stored_once(workdir, slow_host)
 

@@ -433,7 +433,7 @@ def test_failing_extractors_leave_every_record_and_name_each_failure(
     )
 
     pages = [plain_site.url("/")] + [plain_site.url(f"/p/{n}") for n in range(1, FAULTY_PAGES + 1)]
-    assert f"job {job} finished: {len(pages) + 1} stored" in " ".join(result.stderr.split()), result.stderr
+    assert f"job {job} finished: {len(pages) + 1} stored" in " ".join(result.stdout.split()), result.stderr
     records = by_url(export_jsonl(workdir, job, env=env))
     assert set(records) == {*pages, plain_site.url("/missing")}
     error = "; ".join([

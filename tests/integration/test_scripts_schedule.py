@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from pipeline import keys
-from pipeline.frontier import FINISHED, RUNNING, Found, Frontier
+from pipeline.frontier import FINISHED, RUNNING, Found, Frontier, list_jobs
 from pipeline.frontier_data import PAGE, SITEMAP
 from tests.integration.frontiers import deadline, found, new_frontier, pages, redis_now, waiting
 
@@ -260,3 +260,19 @@ def test_postpone_prunes_pauses_that_are_over(redis_client):
 
     assert redis_client.zrange(frontier.keys.key(keys.BACKOFF), 0, -1) == [b"b.example"]
     assert redis_client.hkeys(frontier.keys.key(keys.BACKOFF_REASON)) == [b"b.example"]
+
+
+def test_a_forgotten_job_has_no_key_left_and_starts_over_from_nothing(redis_client):
+    frontier, other = new_frontier(redis_client), Frontier(redis_client, "other")
+    other.create(frontier.policy())
+    frontier.add(Found.seeds(pages("a.example", 3)))
+    other.add(Found.seeds(pages("a.example", 3)))
+    frontier.lease()
+
+    frontier.forget()
+
+    assert list(redis_client.scan_iter(match=frontier.keys.prefix + "*")) == []
+    assert frontier.job not in list_jobs(redis_client) and not frontier.exists()
+    assert other.stats().queued == 3
+    frontier.create(other.policy())
+    assert frontier.add(Found.seeds(pages("a.example", 3))) == 3

@@ -500,3 +500,17 @@ def test_the_store_timeout_is_a_setting_with_a_safe_default(monkeypatch, tmp_pat
         store.close()
     with pytest.raises(ConfigError):
         Settings.load({"CRAWLER_STORE_TIMEOUT": "0"})
+
+
+def test_forget_removes_every_record_and_item_of_the_job_and_nothing_of_another(store):
+    job, other = f"t-{uuid.uuid4().hex[:8]}", f"t-{uuid.uuid4().hex[:8]}"
+    for name in (job, other):
+        store.put(_record(name, "http://a.example/a", "a", []), [Item("text", {"text": "a"})])
+        store.put(_record(name, "http://a.example/b", "b", []))
+
+    assert store.forget(job) == 2
+
+    assert (store.count(job), list(store.items(job))) == (0, [])
+    assert store.count(other) == 2 and list(store.items(other)) == [("http://a.example/a", Item("text", {"text": "a"}))]
+    store.put(_record(job, "http://a.example/a", "again", []))
+    assert [record.title for record in store.records(job)] == ["again"]
