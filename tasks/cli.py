@@ -31,7 +31,7 @@ from pipeline.errors import ConfigError, CrawlError, JobNotFound
 from pipeline.export import FORMATS, export, export_items
 from pipeline.frontier import CANCELLED, FINISHED, MAX_PAGES, PAUSED, RUNNING, Frontier, JobStats, list_jobs
 from pipeline.settings import Settings
-from pipeline.store import open_store
+from pipeline.store import Store, open_store
 from pipeline.store.base import DueCounts
 from pipeline.urls import hostname, require_canonical
 from tasks.flags import add_policy_flags, policy_flags, positive, seconds
@@ -139,8 +139,23 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             console.print("stopping: letting running tasks finish (run the same command again to resume)")
             raise
+        unfetched = _unfetched_seeds(context.store, job, seeds, console)
     _summary(stats, settings, Console(soft_wrap=True))
+    if seeds and unfetched == len(seeds):
+        return _fail("no seed could be fetched (the reasons are above)", EXIT_ERROR)
     return 0
+
+
+def _unfetched_seeds(store: Store, job: str, seeds: list[str], console: Console) -> int:
+    """Say why each seed that failed failed (a refused address, a name that does not
+    resolve, an HTTP error): the reason is otherwise only in its record. Returns how many
+    seeds got no response at all."""
+    unfetched = 0
+    for record in store.pages(job, seeds):
+        if record.error:
+            console.print(f"seed {record.url} failed: {record.error}", highlight=False)
+        unfetched += record.status is None
+    return unfetched
 
 
 def _restart(context: Context, frontier: Frontier, seeds: list[str], recrawl: bool, console: Console) -> None:

@@ -109,6 +109,10 @@ class Store(abc.ABC):
         """Every record of `job`, in the order they were first stored."""
 
     @abc.abstractmethod
+    def pages(self, job: str, urls: Sequence[str]) -> list[Record]:
+        """The page records of `job` at `urls` that there are (a few: seeds, say), in no order."""
+
+    @abc.abstractmethod
     def count(self, job: str) -> int:
         """How many records `job` has."""
 

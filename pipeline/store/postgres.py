@@ -44,6 +44,7 @@ from pipeline.store.schema import (
     mark_fed_sql,
     missing_columns,
     newer_schema,
+    pages_sql,
     to_row,
     upgrades,
     upsert_sql,
@@ -119,6 +120,12 @@ class PostgresStore(Store):
     def items(self, job: str) -> Iterator[tuple[str, Item]]:
         for row in self._export(_ITEMS, job):
             yield from_item_row(row)
+
+    def pages(self, job: str, urls: Sequence[str]) -> list[Record]:
+        if not urls:
+            return []
+        query = pages_sql("%s", len(urls))
+        return [from_row(row) for row in self._run(lambda conn: conn.execute(query, (job, *urls)).fetchall())]
 
     def count(self, job: str) -> int:
         query = f"SELECT COUNT(*) FROM {TABLE} WHERE job = %s"

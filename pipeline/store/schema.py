@@ -189,6 +189,12 @@ def delete_items_sql(placeholder: str) -> str:
     return f"DELETE FROM {ITEMS_TABLE} WHERE {' AND '.join(f'{c} = {placeholder}' for c in KEY)}"
 
 
+def pages_sql(placeholder: str, count: int) -> str:
+    """The page records of one job at `count` URLs."""
+    urls = ", ".join(placeholder for _ in range(count))
+    return f"SELECT {', '.join(COLUMNS)} FROM {TABLE} WHERE job = {placeholder} AND kind = 'page' AND url IN ({urls})"
+
+
 def forget_sql(placeholder: str) -> tuple[str, str]:
     """Every item, then every record, of one job: what starting the job over removes."""
     return (f"DELETE FROM {ITEMS_TABLE} WHERE job = {placeholder}", f"DELETE FROM {TABLE} WHERE job = {placeholder}")

@@ -41,6 +41,7 @@ from pipeline.store.schema import (
     mark_fed_sql,
     missing_columns,
     newer_schema,
+    pages_sql,
     to_row,
     upgrades,
     upsert_sql,
@@ -88,6 +89,12 @@ class SQLiteStore(Store):
         query = f"SELECT {', '.join(COLUMNS)} FROM {TABLE} WHERE job = ? ORDER BY rowid"
         for row in self._run(lambda conn: conn.execute(query, (job,))):
             yield from_row(row)
+
+    def pages(self, job: str, urls: Sequence[str]) -> list[Record]:
+        if not urls:
+            return []
+        query = pages_sql("?", len(urls))
+        return [from_row(row) for row in self._run(lambda conn: conn.execute(query, (job, *urls)).fetchall())]
 
     def count(self, job: str) -> int:
         query = f"SELECT COUNT(*) FROM {TABLE} WHERE job = ?"

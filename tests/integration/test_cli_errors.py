@@ -79,3 +79,27 @@ def test_the_help_of_a_policy_flag_names_its_variable_and_default(workdir: Path)
 
     assert result.returncode == 0
     assert "CRAWLER_MAX_DEPTH, else 10)" in " ".join(result.stdout.split())
+
+
+def test_a_crawl_whose_only_seed_is_refused_says_why_and_exits_non_zero(workdir: Path, redis_client) -> None:
+    """The address guard on, as by default: a loopback seed is refused before any request."""
+    result = crawler(workdir, "crawl", "http://127.0.0.1:9/", "--workers", "1", env=cli_env(TEST_REDIS_URL))
+
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1, result.stderr
+    assert "seed http://127.0.0.1:9/ failed: address not allowed: 127.0.0.1 (use --allow-private)" in result.stderr
+    assert lines[-1] == "crawler: error: no seed could be fetched (the reasons are above)"
+    assert "1 stored (0 fetched OK, 1 failed)" in result.stdout
+    assert_nothing_left(workdir)
+
+
+def test_a_seed_that_failed_is_named_on_the_console_and_the_crawl_of_the_others_succeeds(
+    workdir: Path, site, redis_client
+) -> None:
+    gone, fine = site.a.url("/gone"), site.a.url("/a/16")
+    result = crawler(workdir, "crawl", gone, fine, "--allow-private", "--delay", "0", "--workers", "1",
+                     env=cli_env(TEST_REDIS_URL))
+
+    assert result.returncode == 0, result.stderr
+    assert f"seed {gone} failed: HTTP 404" in result.stderr and f"seed {fine}" not in result.stderr
+    assert "2 stored (1 fetched OK, 1 failed)" in result.stdout

@@ -514,3 +514,16 @@ def test_forget_removes_every_record_and_item_of_the_job_and_nothing_of_another(
     assert store.count(other) == 2 and list(store.items(other)) == [("http://a.example/a", Item("text", {"text": "a"}))]
     store.put(_record(job, "http://a.example/a", "again", []))
     assert [record.title for record in store.records(job)] == ["again"]
+
+
+def test_pages_reads_the_page_records_at_the_urls_asked_for(store):
+    job = f"t-{uuid.uuid4().hex[:8]}"
+    for url in ("http://a.example/a", "http://a.example/b", "http://a.example/c"):
+        store.put(_record(job, url, url[-1], []))
+    store.put(dataclasses.replace(_record(job, "http://a.example/a", "sitemap", []), kind="sitemap"))
+
+    found = store.pages(job, ["http://a.example/a", "http://a.example/c", "http://a.example/none"])
+
+    assert sorted((record.url, record.title) for record in found) == [("http://a.example/a", "a"),
+                                                                      ("http://a.example/c", "c")]
+    assert store.pages(job, []) == [] and store.pages(job + "-other", ["http://a.example/a"]) == []
