@@ -19,7 +19,7 @@ from typing import Any
 
 import redis
 
-from pipeline import frontier_stats, keys, lua
+from pipeline import frontier_hosts, frontier_stats, keys, lua
 from pipeline.bloom import geometry, halves
 from pipeline.errors import ConfigError, JobNotFound, StalePolicy
 from pipeline.frontier_data import (
@@ -45,6 +45,7 @@ from pipeline.frontier_data import (
     member,
     text,
 )
+from pipeline.frontier_hosts import HostView
 from pipeline.sent_links import SentLinks
 from pipeline.settings import DEDUP_BLOOM, Policy
 from pipeline.urls import fingerprint, host_key, seen_entry
@@ -52,8 +53,8 @@ from pipeline.urls import fingerprint, host_key, seen_entry
 # The values every caller of the frontier needs, importable from here.
 __all__ = [
     "CANCELLED", "FINISHED", "HOST_LIMITS", "LIMITS", "MAX_PAGES", "PAGE", "PAUSED", "RUNNING", "SITEMAP", "STATES",
-    "Completed", "FeedState", "Found", "Frontier", "HostBackoff", "JobStats", "Lease", "LostLease", "Revisit", "Tick",
-    "list_jobs",
+    "Completed", "FeedState", "Found", "Frontier", "HostBackoff", "HostView", "JobStats", "Lease", "LostLease",
+    "Revisit", "Tick", "list_jobs",
 ]
 
 # Leases handed out when a URL finishes: one for the slot it frees, one to grow.
@@ -64,6 +65,8 @@ EXPIRE_LIMIT = 1000
 POLICY_TTL = 5.0
 # Times a call refused for a stale policy is repeated with a fresh one.
 STALE_RETRIES = 3
+# Hosts the live view lists below the totals.
+BUSIEST_SHOWN = 5
 # Keys of a job removed per UNLINK when it is forgotten.
 FORGET_BATCH = 1000
 # Links a process remembers having sent to its jobs' frontiers (~400 bytes each).
@@ -279,6 +282,9 @@ class Frontier:
 
     def stats(self) -> JobStats:
         return frontier_stats.read(self.redis, self.keys, self._now())
+
+    def busiest_hosts(self, limit: int = BUSIEST_SHOWN) -> list[HostView]:
+        return frontier_hosts.busiest(self.redis, self.keys, self._now(), limit)
 
     def _run(self, name: str, found: Found | None = None, remember: bool = False, **params: Any) -> Any:
         """Run script `name` with the job's policy; a policy found stale is read again and

@@ -29,7 +29,17 @@ from pipeline.context import Context
 from pipeline.demo import DemoServer, DemoSite
 from pipeline.errors import ConfigError, CrawlError, JobNotFound
 from pipeline.export import FORMATS, export, export_items
-from pipeline.frontier import CANCELLED, FINISHED, MAX_PAGES, PAUSED, RUNNING, Frontier, JobStats, list_jobs
+from pipeline.frontier import (
+    CANCELLED,
+    FINISHED,
+    MAX_PAGES,
+    PAUSED,
+    RUNNING,
+    Frontier,
+    HostView,
+    JobStats,
+    list_jobs,
+)
 from pipeline.settings import Settings
 from pipeline.store import Store, open_store
 from pipeline.store.base import DueCounts
@@ -312,7 +322,7 @@ def _wait(frontier: Frontier, workers: LocalWorkers, settings: Settings, console
         while True:
             locked_tick(context)
             stats = frontier.stats()
-            display.show(stats)
+            display.show(stats, _busiest(frontier, stats), frontier.policy().max_pages)
             if stats.state in (FINISHED, CANCELLED):
                 return stats
             if not workers.alive():
@@ -336,11 +346,17 @@ def _watch(frontiers: list[Frontier]) -> int:
         raise ConfigError("--watch needs --job")
     with Display(console) as display:
         while True:
-            stats = frontiers[0].stats()
-            display.show(stats)
+            frontier = frontiers[0]
+            stats = frontier.stats()
+            display.show(stats, _busiest(frontier, stats), frontier.policy().max_pages)
             if stats.state in (FINISHED, CANCELLED):
                 return 0
             time.sleep(1)
+
+
+def _busiest(frontier: Frontier, stats: JobStats) -> list[HostView]:
+    """The hosts worth a look while the job runs; none once it is over."""
+    return frontier.busiest_hosts() if stats.state not in (FINISHED, CANCELLED) else []
 
 
 def _summary(stats: JobStats, settings: Settings, console: Console) -> None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
+from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from pipeline.frontier import LIMITS, MAX_PAGES, HostBackoff, JobStats
+from pipeline.frontier import LIMITS, MAX_PAGES, HostBackoff, HostView, JobStats
 from pipeline.settings import DEDUP_BLOOM, ENV_PREFIX, Policy
 from pipeline.store.base import DueCounts
 
@@ -52,7 +53,51 @@ def table(stats: JobStats, rate: float) -> Table:
     return grid
 
 
-def line(stats: JobStats, rate: float) -> str:
+def hosts_table(hosts: list[HostView]) -> Table:
+    grid = Table(title="busiest hosts", show_header=True, header_style="bold", title_justify="left")
+    grid.add_column("host")
+    grid.add_column("in flight", justify="right")
+    grid.add_column("queued", justify="right")
+    grid.add_column("paused")
+    for host in hosts:
+        grid.add_row(host.host, str(host.in_flight), str(host.queued), _pause(host))
+    return grid
+
+
+def _pause(host: HostView) -> str:
+    return f"{host.paused_for:g} s: {host.reason}" if host.paused_for else ""
+
+
+def progress_bar(stats: JobStats, bound: int) -> Table:
+    """How much of --max-pages the job has used (URLs handed out, revisits apart)."""
+    done = min(stats.dispatched, bound)
+    grid = Table.grid(padding=(0, 1))
+    grid.add_row(ProgressBar(total=bound, completed=done, width=40), f"{done} of {bound} pages ({_share(done, bound)})")
+    return grid
+
+
+def _share(done: int, bound: int) -> str:
+    return f"{100 * done / bound:.0f}%"
+
+
+def view(stats: JobStats, rate: float, hosts: list[HostView], bound: int) -> RenderableType:
+    """The live view: the totals, the progress toward a known bound, the busiest hosts."""
+    parts: list[RenderableType] = [table(stats, rate)]
+    if bound:
+        parts.append(progress_bar(stats, bound))
+    if hosts:
+        parts.append(hosts_table(hosts))
+    return Group(*parts)
+
+
+def hosts_line(hosts: list[HostView]) -> str:
+    """The busiest hosts in one line, for logs."""
+    parts = [f"{h.host} {h.in_flight} in flight, {h.queued} queued" + (f", paused {_pause(h)}" if h.paused_for else "")
+             for h in hosts]
+    return "  busiest: " + "; ".join(parts)
+
+
+def line(stats: JobStats, rate: float, bound: int = 0) -> str:
     dropped = sum(stats.dropped.values())
     return (
         f"job {stats.job} {stats.state}: stored {stats.stored}, "
@@ -60,6 +105,8 @@ def line(stats: JobStats, rate: float) -> str:
         + f"queued {stats.queued}, "
         f"leased {stats.leased}, errors {stats.errors}, " + (f"dropped {dropped}, " if dropped else "")
         + f"hosts paused {stats.backing_off}, {rate:.1f} pages/s"
+        + (f", {min(stats.dispatched, bound)} of {bound} pages ({_share(min(stats.dispatched, bound), bound)})"
+           if bound else "")
     )
 
 
@@ -134,13 +181,17 @@ class Display:
             self._live.__enter__()
         return self
 
-    def show(self, stats: JobStats) -> None:
+    def show(self, stats: JobStats, hosts: list[HostView] | None = None, bound: int = 0) -> None:
+        """`hosts`: the busiest ones, listed below the totals; `bound`: the job's
+        max_pages, shown as a progress bar (0: none)."""
         rate = self.rate.update(stats.stored + stats.revisited)
         if self._live is not None:
-            self._live.update(table(stats, rate))
+            self._live.update(view(stats, rate, hosts or [], bound))
         elif time.monotonic() - self._last_plain >= PLAIN_EVERY:
             self._last_plain = time.monotonic()
-            self.console.print(line(stats, rate), highlight=False)
+            self.console.print(line(stats, rate, bound), highlight=False)
+            if hosts:
+                self.console.print(hosts_line(hosts), highlight=False)
 
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:

@@ -74,6 +74,7 @@ def test_the_crawl_summary_says_the_job_stopped_short_which_limits_and_how_many(
 
     assert f"job {limited.job} stopped at its max_pages limit ({MAX_PAGES} URLs): {MAX_PAGES} stored" in text
     assert f"{LEFT} URLs left queued" in text
+    assert f" of {MAX_PAGES} pages (" in limited.result.stderr, "no progress toward --max-pages shown"
     match = re.search(r"stopped short: max_pages_per_host kept (\d+) URLs out, max_depth kept (\d+) URLs out, "
                       r"max_pages kept (\d+) URLs out \(raise CRAWLER_MAX_PAGES_PER_HOST, CRAWLER_MAX_DEPTH, "
                       r"CRAWLER_MAX_PAGES to crawl them\)", text)

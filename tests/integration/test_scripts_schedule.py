@@ -276,3 +276,21 @@ def test_a_forgotten_job_has_no_key_left_and_starts_over_from_nothing(redis_clie
     assert other.stats().queued == 3
     frontier.create(other.policy())
     assert frontier.add(Found.seeds(pages("a.example", 3))) == 3
+
+
+def test_the_busiest_hosts_are_those_in_flight_then_due_then_paused_with_their_queues(redis_client):
+    frontier = new_frontier(redis_client, host_concurrency=2, dispatch_window=3)
+    frontier.add(Found.seeds(pages("a.example", 5) + pages("b.example", 2) + pages("c.example", 1)))
+    frontier.add(found(0, "https://a.example/s", "http://a.example/deeper"))
+    leases = frontier.lease()
+    frontier.postpone("c.example", 30, "HTTP 429 Retry-After")
+
+    views = {view.host: view for view in frontier.busiest_hosts()}
+
+    in_flight = {host: sum(lease.host == host for lease in leases) for host in views}
+    assert {host: view.in_flight for host, view in views.items()} == in_flight and sum(in_flight.values()) == 3
+    assert {host: view.queued + view.in_flight for host, view in views.items()} == {
+        "a.example": 7, "b.example": 2, "c.example": 1
+    }
+    assert (views["c.example"].reason, 29 < views["c.example"].paused_for <= 30) == ("HTTP 429 Retry-After", True)
+    assert views["a.example"].paused_for == 0 and views["a.example"].reason == ""

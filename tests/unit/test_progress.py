@@ -1,11 +1,14 @@
-"""What `crawler status` and the crawl summary say about the limits that kept URLs out."""
+"""What `crawler status`, the live view and the crawl summary say: the limits that kept
+URLs out, the busiest hosts, the progress toward max_pages."""
 
 from __future__ import annotations
 
-from pipeline.frontier import JobStats
+from rich.console import Console
+
+from pipeline.frontier import HostView, JobStats
 from pipeline.settings import Policy
 from pipeline.store.base import DueCounts
-from tasks.progress import bloom_warning, limit_lines, line, revisit_line, stopped_short
+from tasks.progress import bloom_warning, hosts_line, limit_lines, line, revisit_line, stopped_short, view
 
 
 def _stats(**changes) -> JobStats:
@@ -63,3 +66,34 @@ def test_status_says_what_a_revisiting_job_has_done_and_has_due():
         "  revisits: 5 done, 2 waiting; due now 3, later 40, the next in 12 s"
     )
     assert "revisited 5" in line(stats, 1.0)
+
+
+HOSTS = [HostView("a.example", 4, 310, 0.0, ""), HostView("b.example:8080", 0, 12, 29.5, "HTTP 429 Retry-After")]
+
+
+def _rendered(renderable) -> str:
+    console = Console(record=True, width=120)
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_the_live_view_lists_the_busiest_hosts_below_the_totals_and_a_bar_toward_max_pages():
+    text = _rendered(view(_stats(state="running", dispatched=120, queued=380), 12.5, HOSTS, 500))
+
+    assert text.index("stored") < text.index("120 of 500 pages (24%)") < text.index("busiest hosts")
+    rows = [[cell.strip() for cell in row.split("│")[1:-1]] for row in text.splitlines() if "example" in row]
+    assert rows == [["a.example", "4", "310", ""], ["b.example:8080", "0", "12", "29.5 s: HTTP 429 Retry-After"]]
+
+
+def test_without_a_bound_or_busy_hosts_the_live_view_is_the_totals_alone():
+    text = _rendered(view(_stats(state="running"), 1.0, [], 0))
+
+    assert "pages (" not in text and "busiest" not in text
+
+
+def test_the_plain_lines_say_the_same_for_logs():
+    assert line(_stats(state="running", dispatched=120), 2.0, 500).endswith(", 120 of 500 pages (24%)")
+    assert hosts_line(HOSTS) == (
+        "  busiest: a.example 4 in flight, 310 queued; "
+        "b.example:8080 0 in flight, 12 queued, paused 29.5 s: HTTP 429 Retry-After"
+    )
