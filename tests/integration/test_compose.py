@@ -1,5 +1,5 @@
 """docker-compose.yml is valid as Docker reads it (no engine needed for `config`), and it
-will not start a Redis, PostgreSQL or Flower without their secrets."""
+will not start a Redis, PostgreSQL, Flower or Grafana without their secrets."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ SECRETS = {
     "CRAWLER_POSTGRES_PASSWORD": "pg-pw",
     "CRAWLER_FLOWER_USER": "admin",
     "CRAWLER_FLOWER_PASSWORD": "flower-pw",
+    "CRAWLER_GRAFANA_PASSWORD": "grafana-pw",
 }
 
 
@@ -40,8 +41,9 @@ def test_the_compose_file_is_valid_and_wires_every_service_to_the_same_secrets()
 
     assert result.returncode == 0, result.stderr
     config = result.stdout
-    for service in ("redis:", "postgres:", "worker:", "beat:", "flower:"):
+    for service in ("redis:", "postgres:", "worker:", "beat:", "flower:", "metrics:", "prometheus:", "grafana:"):
         assert service in config
+    assert "GF_SECURITY_ADMIN_PASSWORD: grafana-pw" in config and 'GF_AUTH_ANONYMOUS_ENABLED: "false"' in config
     assert "redis://:redis-pw@redis:6379/0" in config and "postgresql://crawler:pg-pw@postgres:5432/crawl" in config
     assert "appendonly" in config and "noeviction" in config
     assert "127.0.0.1" in config and "CRAWLER_FLOWER_PASSWORD: flower-pw" in config

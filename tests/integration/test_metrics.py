@@ -1,10 +1,14 @@
 """`crawler metrics` serves each job's numbers to Prometheus, read from Redis at every
-scrape: checked by scraping it during and after a real crawl."""
+scrape: checked by scraping it during and after a real crawl, and against every series
+the provisioned Grafana dashboard queries."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +21,14 @@ from tests.integration.scrape import scrape, serving
 from tests.integration.site import Host, Response, page
 
 pytestmark = pytest.mark.integration
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "dashboards" / "crawler.json"
+
+
+def _dashboard_queries() -> list[str]:
+    dashboard = json.loads(DASHBOARD.read_text())
+    queries = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    return queries + [variable["definition"] for variable in dashboard["templating"]["list"]]
 
 
 def test_metrics_follow_a_crawl(cluster, tmp_path):
@@ -52,3 +64,6 @@ def test_metrics_follow_a_crawl(cluster, tmp_path):
     assert metrics[("crawler_job_state", (("job", "metered"), ("state", "finished")))] == 1
     assert metrics[("crawler_job_state", (("job", "metered"), ("state", "running")))] == 0
     assert server.returncode is not None and b"Traceback" not in server.stderr.read()
+    queried = set(re.findall(r"\bcrawler_[a-z_]+", " ".join(_dashboard_queries())))
+    served = {name for name, _ in metrics}
+    assert len(queried) >= 10 and queried <= served, f"the dashboard queries series nobody serves: {queried - served}"
