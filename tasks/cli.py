@@ -47,7 +47,16 @@ from pipeline.urls import hostname, require_canonical
 from tasks.flags import add_policy_flags, policy_flags, positive, seconds
 from tasks.lifeline import RunLock
 from tasks.local import EmbeddedRedis, LocalWorkers, check_redis, embedded_exists
-from tasks.progress import Display, backoff_lines, bloom_warning, limit_lines, line, revisit_line, stopped_short
+from tasks.progress import (
+    Display,
+    average_rate,
+    backoff_lines,
+    bloom_warning,
+    limit_lines,
+    line,
+    revisit_line,
+    stopped_short,
+)
 
 DEMO_JOB = "demo"
 DEMO_PORT = 8765
@@ -224,7 +233,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not stats:
         print("no jobs")
     for item, frontier in zip(stats, frontiers, strict=True):
-        print(line(item, _average_rate(item)))
+        print(line(item))
         if item.job in due:
             print(revisit_line(item, due[item.job], time.time()))
         if (warning := bloom_warning(item, frontier.policy())) is not None:
@@ -341,7 +350,7 @@ def _sleep_unless_done(frontier: Frontier, seconds: float) -> None:
 
 
 def _watch(frontiers: list[Frontier]) -> int:
-    console = Console()
+    console = Console(soft_wrap=True)
     if len(frontiers) != 1:
         raise ConfigError("--watch needs --job")
     with Display(console) as display:
@@ -362,7 +371,7 @@ def _busiest(frontier: Frontier, stats: JobStats) -> list[HostView]:
 def _summary(stats: JobStats, settings: Settings, console: Console) -> None:
     """The end of a crawl: what was stored, and what the limits kept out, if anything
     (a finished job may not have crawled all it found)."""
-    rate = _average_rate(stats)
+    rate = average_rate(stats)
     console.print(
         f"job {stats.job} {_ending(stats)}: {stats.stored} stored ({stats.stored - stats.errors} fetched OK, "
         f"{stats.errors} failed){_left_queued(stats)}, {rate:.1f} pages/s; records in {settings.store_url} "
@@ -386,13 +395,6 @@ def _ending(stats: JobStats) -> str:
 
 def _left_queued(stats: JobStats) -> str:
     return f", {stats.queued} URLs left queued" if stats.dropped.get(MAX_PAGES) and stats.queued else ""
-
-
-def _average_rate(stats: JobStats) -> float:
-    if not stats.started_at:
-        return 0.0
-    elapsed = (stats.finished_at or time.time()) - stats.started_at
-    return (stats.stored + stats.revisited) / elapsed if elapsed > 0 else 0.0
 
 
 def _redis_for_crawl(settings: Settings, stack: ExitStack, lock: RunLock) -> tuple[str, bool]:

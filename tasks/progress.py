@@ -11,7 +11,7 @@ from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from pipeline.frontier import LIMITS, MAX_PAGES, HostBackoff, HostView, JobStats
+from pipeline.frontier import CANCELLED, FINISHED, LIMITS, MAX_PAGES, HostBackoff, HostView, JobStats
 from pipeline.settings import DEDUP_BLOOM, ENV_PREFIX, Policy
 from pipeline.store.base import DueCounts
 
@@ -37,13 +37,31 @@ class Rate:
         return (stored - first_stored) / (now - first_time)
 
 
-def table(stats: JobStats, rate: float) -> Table:
+def average_rate(stats: JobStats) -> float:
+    """The job's pages/s, the one figure the live view, `crawler status` and the summary
+    give: pages stored (and stored again by revisits) over the job's time, seeded to
+    finished (or to now while it runs)."""
+    if not stats.started_at:
+        return 0.0
+    elapsed = (stats.finished_at or time.time()) - stats.started_at
+    return (stats.stored + stats.revisited) / elapsed if elapsed > 0 else 0.0
+
+
+def _running(stats: JobStats) -> bool:
+    return stats.finished_at is None and stats.state not in (FINISHED, CANCELLED)
+
+
+def table(stats: JobStats, recent: float) -> Table:
+    """The totals; while the job runs, also the rate over the last RATE_WINDOW seconds."""
     grid = Table(title=f"job {stats.job}: {stats.state}", show_header=True, header_style="bold")
     columns = ["stored", "queued", "leased", "errors", "requeued", "dropped", "hosts paused", "pages/s"]
     values = [
         str(stats.stored), str(stats.queued), str(stats.leased), str(stats.errors), str(stats.requeued),
-        str(sum(stats.dropped.values())), str(stats.backing_off), f"{rate:.1f}",
+        str(sum(stats.dropped.values())), str(stats.backing_off), f"{average_rate(stats):.1f}",
     ]
+    if _running(stats):
+        columns.append(f"last {RATE_WINDOW:g} s")
+        values.append(f"{recent:.1f}")
     if stats.revisits or stats.revisits_waiting:
         columns[1:1] = ["revisited", "revisits waiting"]
         values[1:1] = [str(stats.revisited), str(stats.revisits_waiting)]
@@ -80,9 +98,9 @@ def _share(done: int, bound: int) -> str:
     return f"{100 * done / bound:.0f}%"
 
 
-def view(stats: JobStats, rate: float, hosts: list[HostView], bound: int) -> RenderableType:
+def view(stats: JobStats, recent: float, hosts: list[HostView], bound: int) -> RenderableType:
     """The live view: the totals, the progress toward a known bound, the busiest hosts."""
-    parts: list[RenderableType] = [table(stats, rate)]
+    parts: list[RenderableType] = [table(stats, recent)]
     if bound:
         parts.append(progress_bar(stats, bound))
     if hosts:
@@ -97,14 +115,16 @@ def hosts_line(hosts: list[HostView]) -> str:
     return "  busiest: " + "; ".join(parts)
 
 
-def line(stats: JobStats, rate: float, bound: int = 0) -> str:
+def line(stats: JobStats, recent: float | None = None, bound: int = 0) -> str:
+    """The totals in one line; `recent`: the rate over the last few seconds, while it runs."""
     dropped = sum(stats.dropped.values())
     return (
         f"job {stats.job} {stats.state}: stored {stats.stored}, "
         + (f"revisited {stats.revisited}, " if stats.revisits else "")
         + f"queued {stats.queued}, "
         f"leased {stats.leased}, errors {stats.errors}, " + (f"dropped {dropped}, " if dropped else "")
-        + f"hosts paused {stats.backing_off}, {rate:.1f} pages/s"
+        + f"hosts paused {stats.backing_off}, {average_rate(stats):.1f} pages/s"
+        + (f" ({recent:.1f} in the last {RATE_WINDOW:g} s)" if recent is not None and _running(stats) else "")
         + (f", {min(stats.dispatched, bound)} of {bound} pages ({_share(min(stats.dispatched, bound), bound)})"
            if bound else "")
     )

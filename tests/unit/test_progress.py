@@ -3,12 +3,24 @@ URLs out, the busiest hosts, the progress toward max_pages."""
 
 from __future__ import annotations
 
+import time
+
 from rich.console import Console
 
 from pipeline.frontier import HostView, JobStats
 from pipeline.settings import Policy
 from pipeline.store.base import DueCounts
-from tasks.progress import bloom_warning, hosts_line, limit_lines, line, revisit_line, stopped_short, view
+from tasks.progress import (
+    average_rate,
+    bloom_warning,
+    hosts_line,
+    limit_lines,
+    line,
+    revisit_line,
+    stopped_short,
+    table,
+    view,
+)
 
 
 def _stats(**changes) -> JobStats:
@@ -97,3 +109,14 @@ def test_the_plain_lines_say_the_same_for_logs():
         "  busiest: a.example 4 in flight, 310 queued; "
         "b.example:8080 0 in flight, 12 queued, paused 29.5 s: HTTP 429 Retry-After"
     )
+
+
+def test_pages_per_second_is_the_jobs_average_in_the_table_and_the_line_the_recent_rate_beside_it_while_running():
+    done = _stats(stored=50, revisited=10, started_at=100.0, finished_at=110.0)
+    running = _stats(state="running", stored=50, started_at=time.time() - 10.0, finished_at=None)
+
+    assert average_rate(done) == 6.0
+    assert line(done, 99.0).endswith(", 6.0 pages/s") and "last" not in _rendered(table(done, 99.0))
+    assert "(12.5 in the last 10 s)" in line(running, 12.5)
+    rendered = _rendered(table(running, 12.5))
+    assert "last 10 s" in rendered and "12.5" in rendered and f"{average_rate(running):.1f}" in rendered
