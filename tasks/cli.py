@@ -40,6 +40,8 @@ from pipeline.frontier import (
     JobStats,
     list_jobs,
 )
+from pipeline.report import summarize
+from pipeline.report_html import render as render_report
 from pipeline.settings import Settings
 from pipeline.store import Store, open_store
 from pipeline.store.base import DueCounts
@@ -159,10 +161,27 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             console.print("stopping: letting running tasks finish (run the same command again to resume)")
             raise
         unfetched = _unfetched_seeds(context.store, job, seeds, console)
-    _summary(stats, settings, Console(soft_wrap=True))
+    out = Console(soft_wrap=True)
+    _summary(stats, settings, out)
+    if not args.no_report:
+        _report_after_crawl(settings, job, stats, out)
     if seeds and unfetched == len(seeds):
         return _fail("no seed could be fetched (the reasons are above)", EXIT_ERROR)
     return 0
+
+
+def _report_after_crawl(settings: Settings, job: str, stats: JobStats, out: Console) -> None:
+    """The crawl is done and stored whatever happens here: a report that cannot be
+    written (a read-only directory) is said so, not an error of the crawl."""
+    store = open_store(settings.store_url)
+    try:
+        if store.count(job):
+            out.print(f"report: {write_report(store, job, stats.dropped, None)}", highlight=False)
+    except OSError as exc:
+        print(f"crawler: the report was not written: {exc} (crawler report --job {job} --output FILE)",
+              file=sys.stderr)
+    finally:
+        store.close()
 
 
 def _unfetched_seeds(store: Store, job: str, seeds: list[str], console: Console) -> int:
@@ -245,12 +264,47 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    settings = Settings.load()
+@contextmanager
+def _job_store(settings: Settings, job: str) -> Iterator[Store]:
+    """The store, holding records of `job`, or JobNotFound."""
     store = open_store(settings.store_url)
     try:
-        if store.count(args.job) == 0:
-            raise JobNotFound(f"no records for job {args.job!r} in {settings.store_url}")
+        if store.count(job) == 0:
+            raise JobNotFound(f"no records for job {job!r} in {settings.store_url}")
+        yield store
+    finally:
+        store.close()
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    settings = Settings.load()
+    with _job_store(settings, args.job) as store:
+        path = write_report(store, args.job, _frontier_dropped(settings, args.job), args.output)
+    print(path)
+    return 0
+
+
+def write_report(store: Store, job: str, dropped: dict[str, int], output: str | None) -> Path:
+    """The job's report from its records, as one HTML file; returns where it went."""
+    extractors = (item.extractor for _, item in store.items(job))
+    path = Path(output or f"report-{job}.html")
+    path.write_text(render_report(summarize(job, store.records(job), extractors, dropped)), encoding="utf-8")
+    return path.resolve()
+
+
+def _frontier_dropped(settings: Settings, job: str) -> dict[str, int]:
+    """What each limit kept out of the job, when its frontier is at hand (it is not in the
+    store); a report made where the frontier is not leaves it out."""
+    try:
+        with _redis_client(settings) as (client, _):
+            return Frontier(client, job).stats().dropped
+    except (ConfigError, JobNotFound, redis.RedisError):
+        return {}
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    settings = Settings.load()
+    with _job_store(settings, args.job) as store:
         what = "items" if args.items else "records"
         write = (lambda out: export_items(lambda: store.items(args.job), out, args.format)) if args.items else (
             lambda out: export(store.records(args.job), out, args.format)
@@ -261,8 +315,6 @@ def cmd_export(args: argparse.Namespace) -> int:
             print(f"exported {count} {what} to {args.output}", file=sys.stderr)
         else:
             write(sys.stdout)
-    finally:
-        store.close()
     return 0
 
 
@@ -466,6 +518,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     crawl.add_argument("--demo", action="store_true", help="serve and crawl the bundled demo site")
     crawl.add_argument("--warc", metavar="DIR", help="write WARC files of every exchange into DIR")
+    crawl.add_argument("--no-report", action="store_true", help="do not write report-JOB.html at the end")
     crawl.add_argument(
         "--restart", action="store_true",
         help="crawl the job again from nothing: its frontier and its stored records are removed first",
@@ -497,6 +550,11 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true")
     status.add_argument("--watch", action="store_true")
     status.set_defaults(run=cmd_status)
+
+    report = commands.add_parser("report", help="write a job's report: one HTML file with its numbers and charts")
+    report.add_argument("--job", required=True)
+    report.add_argument("--output", metavar="FILE", help="where to write it (default: report-JOB.html here)")
+    report.set_defaults(run=cmd_report)
 
     exporter = commands.add_parser("export", help="write a job's records")
     exporter.add_argument("--job", required=True)
