@@ -54,17 +54,17 @@ def _running(stats: JobStats) -> bool:
 def table(stats: JobStats, recent: float) -> Table:
     """The totals; while the job runs, also the rate over the last RATE_WINDOW seconds."""
     grid = Table(title=f"job {stats.job}: {stats.state}", show_header=True, header_style="bold")
-    columns = ["stored", "queued", "leased", "errors", "requeued", "dropped", "hosts paused", "pages/s"]
+    columns = ["stored", "fetched OK", "failed", "queued", "leased", "requeued", "dropped", "hosts paused", "pages/s"]
     values = [
-        str(stats.stored), str(stats.queued), str(stats.leased), str(stats.errors), str(stats.requeued),
-        str(sum(stats.dropped.values())), str(stats.backing_off), f"{average_rate(stats):.1f}",
+        str(stats.stored), str(stats.stored - stats.errors), str(stats.errors), str(stats.queued), str(stats.leased),
+        str(stats.requeued), str(sum(stats.dropped.values())), str(stats.backing_off), f"{average_rate(stats):.1f}",
     ]
     if _running(stats):
         columns.append(f"last {RATE_WINDOW:g} s")
         values.append(f"{recent:.1f}")
     if stats.revisits or stats.revisits_waiting:
-        columns[1:1] = ["revisited", "revisits waiting"]
-        values[1:1] = [str(stats.revisited), str(stats.revisits_waiting)]
+        columns[3:3] = ["revisited", "revisits waiting"]
+        values[3:3] = [str(stats.revisited), str(stats.revisits_waiting)]
     for column in columns:
         grid.add_column(column, justify="right")
     grid.add_row(*values)
@@ -119,10 +119,11 @@ def line(stats: JobStats, recent: float | None = None, bound: int = 0) -> str:
     """The totals in one line; `recent`: the rate over the last few seconds, while it runs."""
     dropped = sum(stats.dropped.values())
     return (
-        f"job {stats.job} {stats.state}: stored {stats.stored}, "
+        f"job {stats.job} {stats.state}: stored {stats.stored} "
+        f"({stats.stored - stats.errors} fetched OK, {stats.errors} failed), "
         + (f"revisited {stats.revisited}, " if stats.revisits else "")
         + f"queued {stats.queued}, "
-        f"leased {stats.leased}, errors {stats.errors}, " + (f"dropped {dropped}, " if dropped else "")
+        f"leased {stats.leased}, " + (f"dropped {dropped}, " if dropped else "")
         + f"hosts paused {stats.backing_off}, {average_rate(stats):.1f} pages/s"
         + (f" ({recent:.1f} in the last {RATE_WINDOW:g} s)" if recent is not None and _running(stats) else "")
         + (f", {min(stats.dispatched, bound)} of {bound} pages ({_share(min(stats.dispatched, bound), bound)})"

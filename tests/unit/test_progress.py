@@ -120,3 +120,13 @@ def test_pages_per_second_is_the_jobs_average_in_the_table_and_the_line_the_rece
     assert "(12.5 in the last 10 s)" in line(running, 12.5)
     rendered = _rendered(table(running, 12.5))
     assert "last 10 s" in rendered and "12.5" in rendered and f"{average_rate(running):.1f}" in rendered
+
+
+def test_the_totals_show_pages_fetched_ok_and_failed_apart_from_all_stored():
+    stats = _stats(state="running", stored=10, errors=2)
+
+    assert line(stats).startswith("job j running: stored 10 (8 fetched OK, 2 failed), ")
+    header, values = [row for row in _rendered(table(stats, 1.0)).splitlines() if "┃" in row or "│" in row][:2]
+    cells = dict(zip([c.strip() for c in header.split("┃")[1:-1]], [c.strip() for c in values.split("│")[1:-1]],
+                     strict=True))
+    assert (cells["stored"], cells["fetched OK"], cells["failed"]) == ("10", "8", "2")
