@@ -26,42 +26,37 @@ from rich.console import Console
 
 from pipeline import __version__, lifecycle
 from pipeline.context import Context
-from pipeline.demo import DemoServer, DemoSite
 from pipeline.errors import ConfigError, CrawlError, JobNotFound
 from pipeline.export import FORMATS, export, export_items
 from pipeline.frontier import (
     CANCELLED,
     FINISHED,
-    MAX_PAGES,
     PAUSED,
     RUNNING,
     Frontier,
-    HostView,
     JobStats,
     list_jobs,
 )
-from pipeline.report import summarize
-from pipeline.report_html import render as render_report
 from pipeline.settings import Settings
 from pipeline.store import Store, open_store
 from pipeline.store.base import DueCounts
 from pipeline.urls import hostname, require_canonical
 from tasks.flags import add_policy_flags, policy_flags, positive, seconds
 from tasks.lifeline import RunLock
-from tasks.local import EmbeddedRedis, LocalWorkers, check_redis, embedded_exists
+from tasks.local import LocalWorkers, demo_server, redis_client, redis_for_crawl, start_workers
+from tasks.outcome import report_after_crawl, summary, unfetched_seeds, write_report
 from tasks.progress import (
     Display,
-    average_rate,
     backoff_lines,
     bloom_warning,
+    busiest,
     limit_lines,
     line,
     revisit_line,
-    stopped_short,
+    watch,
 )
 
 DEMO_JOB = "demo"
-DEMO_PORT = 8765
 # The demo site is ours and local: no need to be gentle with it.
 DEMO_POLICY = {"allow_private": True, "delay": 0.0, "host_concurrency": 4, "sitemaps": True}
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -113,14 +108,14 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         os.environ["CRAWLER_WARC_DIR"] = str(Path(args.warc).resolve())
     with ExitStack() as stack:
         if args.demo:
-            server = stack.enter_context(_demo_server())
+            server = stack.enter_context(demo_server())
             seeds.append(server.url)
             for name, value in DEMO_POLICY.items():
                 policy.setdefault(name, value)
         job = args.job or (DEMO_JOB if args.demo else _job_name(seeds))
         open_store(settings.store_url).close()
         lock = stack.enter_context(RunLock(settings.data_dir))
-        redis_url, embedded = _redis_for_crawl(settings, stack, lock)
+        redis_url, embedded = redis_for_crawl(settings, stack, lock)
         os.environ["CRAWLER_REDIS_URL"] = redis_url
         from tasks.app import runtime
         from tasks.resume import resume_in_flight
@@ -138,7 +133,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         if embedded and not settings.broker_url:
             # What the earlier run left in flight is in the embedded Redis's queues.
             resume_in_flight(context)
-        workers = _start_workers(settings, stack, lock)
+        workers = start_workers(settings, stack, lock)
         if args.recrawl:
             due = lifecycle.recrawl(context, job)
             console.print(f"recrawling job {job!r}: {due} stored URLs due again", highlight=False)
@@ -160,40 +155,14 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             console.print("stopping: letting running tasks finish (run the same command again to resume)")
             raise
-        unfetched = _unfetched_seeds(context.store, job, seeds, console)
+        unfetched = unfetched_seeds(context.store, job, seeds, console)
     out = Console(soft_wrap=True)
-    _summary(stats, settings, out)
+    summary(stats, settings, out)
     if not args.no_report:
-        _report_after_crawl(settings, job, stats, out)
+        report_after_crawl(settings, job, stats, out)
     if seeds and unfetched == len(seeds):
         return _fail("no seed could be fetched (the reasons are above)", EXIT_ERROR)
     return 0
-
-
-def _report_after_crawl(settings: Settings, job: str, stats: JobStats, out: Console) -> None:
-    """The crawl is done and stored whatever happens here: a report that cannot be
-    written (a read-only directory) is said so, not an error of the crawl."""
-    store = open_store(settings.store_url)
-    try:
-        if store.count(job):
-            out.print(f"report: {write_report(store, job, stats.dropped, None)}", highlight=False)
-    except OSError as exc:
-        print(f"crawler: the report was not written: {exc} (crawler report --job {job} --output FILE)",
-              file=sys.stderr)
-    finally:
-        store.close()
-
-
-def _unfetched_seeds(store: Store, job: str, seeds: list[str], console: Console) -> int:
-    """Say why each seed that failed failed (a refused address, a name that does not
-    resolve, an HTTP error): the reason is otherwise only in its record. Returns how many
-    seeds got no response at all."""
-    unfetched = 0
-    for record in store.pages(job, seeds):
-        if record.error:
-            console.print(f"seed {record.url} failed: {record.error}", highlight=False)
-        unfetched += record.status is None
-    return unfetched
 
 
 def _restart(context: Context, frontier: Frontier, seeds: list[str], recrawl: bool, console: Console) -> None:
@@ -214,7 +183,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
     policy = policy_flags(args)
     settings = Settings.load(**policy)
     seeds = [require_canonical(url) for url in args.seeds]
-    with _redis_client(settings) as (_, url):
+    with redis_client(settings) as (_, url):
         os.environ["CRAWLER_REDIS_URL"] = url
         from tasks.seeding import seed
 
@@ -225,7 +194,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 def cmd_recrawl(args: argparse.Namespace) -> int:
     settings = Settings.load()
-    with _redis_client(settings) as (_, url):
+    with redis_client(settings) as (_, url):
         os.environ["CRAWLER_REDIS_URL"] = url
         from tasks.app import runtime
 
@@ -236,11 +205,11 @@ def cmd_recrawl(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     settings = Settings.load()
-    with _redis_client(settings) as (client, _):
+    with redis_client(settings) as (client, _):
         jobs = [args.job] if args.job else list_jobs(client)
         frontiers = [Frontier(client, job) for job in jobs]
         if args.watch:
-            return _watch(frontiers)
+            return watch(frontiers)
         stats = [frontier.stats() for frontier in frontiers]
         backoffs = frontiers[0].backoffs(BACKOFFS_SHOWN) if args.job else []
         due = _due_counts(settings, frontiers, stats)
@@ -284,19 +253,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_report(store: Store, job: str, dropped: dict[str, int], output: str | None) -> Path:
-    """The job's report from its records, as one HTML file; returns where it went."""
-    extractors = (item.extractor for _, item in store.items(job))
-    path = Path(output or f"report-{job}.html")
-    path.write_text(render_report(summarize(job, store.records(job), extractors, dropped)), encoding="utf-8")
-    return path.resolve()
-
-
 def _frontier_dropped(settings: Settings, job: str) -> dict[str, int]:
     """What each limit kept out of the job, when its frontier is at hand (it is not in the
     store); a report made where the frontier is not leaves it out."""
     try:
-        with _redis_client(settings) as (client, _):
+        with redis_client(settings) as (client, _):
             return Frontier(client, job).stats().dropped
     except (ConfigError, JobNotFound, redis.RedisError):
         return {}
@@ -324,7 +285,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     from tasks.metrics import FrontierCollector
 
     settings = Settings.load(metrics_bind=args.bind, metrics_port=args.port)
-    with _redis_client(settings) as (client, _):
+    with redis_client(settings) as (client, _):
         registry = CollectorRegistry()
         registry.register(FrontierCollector(client))
         server, _ = start_http_server(settings.metrics_port, settings.metrics_bind, registry=registry)
@@ -340,7 +301,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 def cmd_state(args: argparse.Namespace) -> int:
     settings = Settings.load()
     state = {"pause": PAUSED, "resume": RUNNING, "cancel": CANCELLED}[args.command]
-    with _redis_client(settings) as (client, _):
+    with redis_client(settings) as (client, _):
         Frontier(client, args.job).set_state(state)
     print(f"job {args.job}: {state}")
     return 0
@@ -383,7 +344,7 @@ def _wait(frontier: Frontier, workers: LocalWorkers, settings: Settings, console
         while True:
             locked_tick(context)
             stats = frontier.stats()
-            display.show(stats, _busiest(frontier, stats), frontier.policy().max_pages)
+            display.show(stats, busiest(frontier, stats), frontier.policy().max_pages)
             if stats.state in (FINISHED, CANCELLED):
                 return stats
             if not workers.alive():
@@ -399,97 +360,6 @@ def _sleep_unless_done(frontier: Frontier, seconds: float) -> None:
         if frontier.state() in (FINISHED, CANCELLED):
             return
         time.sleep(min(left, END_POLL_SECONDS))
-
-
-def _watch(frontiers: list[Frontier]) -> int:
-    console = Console(soft_wrap=True)
-    if len(frontiers) != 1:
-        raise ConfigError("--watch needs --job")
-    with Display(console) as display:
-        while True:
-            frontier = frontiers[0]
-            stats = frontier.stats()
-            display.show(stats, _busiest(frontier, stats), frontier.policy().max_pages)
-            if stats.state in (FINISHED, CANCELLED):
-                return 0
-            time.sleep(1)
-
-
-def _busiest(frontier: Frontier, stats: JobStats) -> list[HostView]:
-    """The hosts worth a look while the job runs; none once it is over."""
-    return frontier.busiest_hosts() if stats.state not in (FINISHED, CANCELLED) else []
-
-
-def _summary(stats: JobStats, settings: Settings, console: Console) -> None:
-    """The end of a crawl: what was stored, and what the limits kept out, if anything
-    (a finished job may not have crawled all it found)."""
-    rate = average_rate(stats)
-    console.print(
-        f"job {stats.job} {_ending(stats)}: {stats.stored} stored ({stats.stored - stats.errors} fetched OK, "
-        f"{stats.errors} failed){_left_queued(stats)}, {rate:.1f} pages/s; records in {settings.store_url} "
-        f"(crawler export --job {stats.job} --format jsonl)",
-        highlight=False,
-    )
-    if settings.warc_dir:
-        where = settings.warc_upload_url or str(Path(settings.warc_dir).resolve())
-        console.print(f"WARC files in {where}", highlight=False)
-    if stats.revisited:
-        console.print(f"{stats.revisited} revisits stored (all passes of the job)", highlight=False)
-    if stats.stopped_short:
-        for text in [stopped_short(stats), *limit_lines(stats)]:
-            console.print(text, highlight=False)
-
-
-def _ending(stats: JobStats) -> str:
-    """How the job ended: a job that max_pages stopped did not finish its crawl."""
-    return f"stopped at its max_pages limit ({stats.dispatched} URLs)" if stats.dropped.get(MAX_PAGES) else stats.state
-
-
-def _left_queued(stats: JobStats) -> str:
-    return f", {stats.queued} URLs left queued" if stats.dropped.get(MAX_PAGES) and stats.queued else ""
-
-
-def _redis_for_crawl(settings: Settings, stack: ExitStack, lock: RunLock) -> tuple[str, bool]:
-    if settings.redis_url:
-        check_redis(settings.redis_url, settings.redis_tls(), settings.redis_cluster)
-        return settings.redis_url, False
-    embedded = stack.enter_context(EmbeddedRedis(settings.data_dir))
-    lock.record(embedded.pid, worker=False)
-    return embedded.url, True
-
-
-def _start_workers(settings: Settings, stack: ExitStack, lock: RunLock) -> LocalWorkers:
-    workers = stack.enter_context(
-        LocalWorkers(
-            settings.workers, settings.worker_pool, settings.worker_concurrency, dict(os.environ), settings.data_dir
-        )
-    )
-    for child in workers.children:
-        lock.record(child.pid, worker=True)
-    return workers
-
-
-@contextmanager
-def _redis_client(settings: Settings) -> Iterator[tuple[redis.Redis, str]]:
-    """CRAWLER_REDIS_URL, or else the embedded Redis a `crawler crawl` left in the data dir."""
-    if settings.redis_url:
-        yield check_redis(settings.redis_url, settings.redis_tls(), settings.redis_cluster), settings.redis_url
-        return
-    if not embedded_exists(settings.data_dir):
-        raise ConfigError("CRAWLER_REDIS_URL is not set and no embedded crawl data is in "
-                          f"{settings.data_dir!r} (run `crawler crawl` first, or set CRAWLER_REDIS_URL)")
-    with EmbeddedRedis(settings.data_dir, owner=False) as embedded:
-        yield embedded.client, embedded.url
-
-
-@contextmanager
-def _demo_server() -> Iterator[DemoServer]:
-    try:
-        server = DemoServer(DemoSite(), port=DEMO_PORT)
-    except OSError:
-        server = DemoServer(DemoSite(), port=0)
-    with server:
-        yield server
 
 
 def _job_name(seeds: list[str]) -> str:

@@ -12,6 +12,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import redis
@@ -21,8 +23,10 @@ from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
 from pipeline.context import connect
+from pipeline.demo import DemoServer, DemoSite
 from pipeline.errors import ConfigError
-from tasks.lifeline import die_with_parent, start_reaper
+from pipeline.settings import Settings
+from tasks.lifeline import RunLock, die_with_parent, start_reaper
 
 EMBEDDED_DB = "redis.db"
 WORKER_LOG = "worker.log"
@@ -177,3 +181,50 @@ def _safe(url: str) -> str:
         return url
     scheme, _, rest = url.partition("://")
     return f"{scheme}://***@{rest.split('@', 1)[1]}"
+
+
+def redis_for_crawl(settings: Settings, stack: ExitStack, lock: RunLock) -> tuple[str, bool]:
+    if settings.redis_url:
+        check_redis(settings.redis_url, settings.redis_tls(), settings.redis_cluster)
+        return settings.redis_url, False
+    embedded = stack.enter_context(EmbeddedRedis(settings.data_dir))
+    lock.record(embedded.pid, worker=False)
+    return embedded.url, True
+
+
+def start_workers(settings: Settings, stack: ExitStack, lock: RunLock) -> LocalWorkers:
+    workers = stack.enter_context(
+        LocalWorkers(
+            settings.workers, settings.worker_pool, settings.worker_concurrency, dict(os.environ), settings.data_dir
+        )
+    )
+    for child in workers.children:
+        lock.record(child.pid, worker=True)
+    return workers
+
+
+@contextmanager
+def redis_client(settings: Settings) -> Iterator[tuple[redis.Redis, str]]:
+    """CRAWLER_REDIS_URL, or else the embedded Redis a `crawler crawl` left in the data dir."""
+    if settings.redis_url:
+        yield check_redis(settings.redis_url, settings.redis_tls(), settings.redis_cluster), settings.redis_url
+        return
+    if not embedded_exists(settings.data_dir):
+        raise ConfigError("CRAWLER_REDIS_URL is not set and no embedded crawl data is in "
+                          f"{settings.data_dir!r} (run `crawler crawl` first, or set CRAWLER_REDIS_URL)")
+    with EmbeddedRedis(settings.data_dir, owner=False) as embedded:
+        yield embedded.client, embedded.url
+
+
+# The demo site's port, when it is free (another one otherwise).
+DEMO_PORT = 8765
+
+
+@contextmanager
+def demo_server() -> Iterator[DemoServer]:
+    try:
+        server = DemoServer(DemoSite(), port=DEMO_PORT)
+    except OSError:
+        server = DemoServer(DemoSite(), port=0)
+    with server:
+        yield server

@@ -11,7 +11,8 @@ from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from pipeline.frontier import CANCELLED, FINISHED, LIMITS, MAX_PAGES, HostBackoff, HostView, JobStats
+from pipeline.errors import ConfigError
+from pipeline.frontier import CANCELLED, FINISHED, LIMITS, MAX_PAGES, Frontier, HostBackoff, HostView, JobStats
 from pipeline.settings import DEDUP_BLOOM, ENV_PREFIX, Policy
 from pipeline.store.base import DueCounts
 
@@ -217,3 +218,22 @@ class Display:
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
             self._live.__exit__(None, None, None)
+
+
+def busiest(frontier: Frontier, stats: JobStats) -> list[HostView]:
+    """The hosts worth a look while the job runs; none once it is over."""
+    return frontier.busiest_hosts() if stats.state not in (FINISHED, CANCELLED) else []
+
+
+def watch(frontiers: list[Frontier]) -> int:
+    console = Console(soft_wrap=True)
+    if len(frontiers) != 1:
+        raise ConfigError("--watch needs --job")
+    with Display(console) as display:
+        while True:
+            frontier = frontiers[0]
+            stats = frontier.stats()
+            display.show(stats, busiest(frontier, stats), frontier.policy().max_pages)
+            if stats.state in (FINISHED, CANCELLED):
+                return 0
+            time.sleep(1)
