@@ -63,7 +63,7 @@ def _headline(report: Report) -> list[tuple[str, str, str]]:
         ("failed", "failed", f"{report.failed:,}"),
         ("bytes", "bytes of content", _bytes(report.bytes)),
         ("duration", "first to last fetch", _duration(report.seconds)),
-        ("rate", "pages/s", f"{report.pages_per_s:.1f}"),
+        ("rate", "pages/s, first to last fetch", f"{report.pages_per_s:.1f}"),
         ("p50", "fetch time, median", f"{report.percentile(0.5):.3f} s"),
         ("p90", "fetch time, p90", f"{report.percentile(0.9):.3f} s"),
         ("p99", "fetch time, p99", f"{report.percentile(0.99):.3f} s"),
