@@ -13,7 +13,7 @@ from typing import Any
 import redis
 
 from pipeline import keys
-from pipeline.frontier_data import text
+from pipeline.frontier_data import HostBackoff, text
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,26 @@ class HostView:
     reason: str  # why it is paused ('' when not)
 
 
-def busiest(client: redis.Redis, job_keys: keys.JobKeys, now: float, limit: int) -> list[HostView]:
-    """At most `limit` hosts: those with most requests in flight, then those due next,
-    and the paused ones; each with its waiting URLs counted."""
-    k = job_keys
+def busiest(client: redis.Redis, shards: list[keys.JobKeys], now: float, limit: int) -> list[HostView]:
+    """At most `limit` hosts of the job's shards: those with most requests in flight,
+    then those due next, and the paused ones; each with its waiting URLs counted."""
+    views = [view for shard in shards for view in _busiest(client, shard, now, limit)]
+    return sorted(views, key=lambda view: -view.in_flight)[:limit]
+
+
+def backoffs(client: redis.Redis, shards: list[keys.JobKeys], now: float, limit: int) -> list[HostBackoff]:
+    """The hosts of the job's shards paused at `now`, longest pause first."""
+    with client.pipeline(transaction=False) as pipe:
+        for shard in shards:
+            pipe.zrevrangebyscore(shard.key(keys.BACKOFF), "+inf", f"({now}", start=0, num=limit, withscores=True)
+            pipe.hgetall(shard.key(keys.BACKOFF_REASON))
+        replies = pipe.execute()
+    reasons = {text(host): text(reason) for part in replies[1::2] for host, reason in part.items()}
+    paused = sorted((pair for part in replies[::2] for pair in part), key=lambda pair: -pair[1])[:limit]
+    return [HostBackoff(text(host), round(resume - now, 1), reasons.get(text(host), "")) for host, resume in paused]
+
+
+def _busiest(client: redis.Redis, k: keys.JobKeys, now: float, limit: int) -> list[HostView]:
     with client.pipeline(transaction=False) as pipe:
         pipe.hvals(k.key(keys.LEASE))
         pipe.zrange(k.key(keys.DUE), 0, limit - 1)

@@ -2,17 +2,30 @@
 progress, paused hosts, and what each limit kept out of the crawl. The scripts count
 distinct URLs kept out with HyperLogLogs (per host for the per-host budgets), which
 cost ~14 KB at most each however many URLs, where an exact count would need every
-dropped URL kept; the counts are estimates, about 1% off."""
+dropped URL kept; the counts are estimates, about 1% off. A job of several shards is
+read shard by shard and summed up."""
 
 from __future__ import annotations
 
+import heapq
+from dataclasses import replace
 from typing import Any
 
 import redis
 
 from pipeline import keys
 from pipeline.errors import JobNotFound
-from pipeline.frontier_data import FINISHED, HOST_LIMITS, MAX_DEPTH, MAX_PAGES, JobStats, text
+from pipeline.frontier_data import (
+    CANCELLED,
+    FINISHED,
+    HOST_LIMITS,
+    MAX_DEPTH,
+    MAX_PAGES,
+    PAUSED,
+    RUNNING,
+    JobStats,
+    text,
+)
 
 # Hosts listed per per-host limit, those that lost most URLs first.
 DROPPED_HOSTS_SHOWN = 10
@@ -71,3 +84,58 @@ def read(client: redis.Redis, job_keys: keys.JobKeys, now: float) -> JobStats:
 
 def _hosts(top: list[tuple[Any, float]]) -> dict[str, int]:
     return {text(host): int(count) for host, count in top}
+
+
+def state(client: redis.Redis, shards: list[keys.JobKeys]) -> str | None:
+    """The job's state; None for a job never seeded. A job of several shards is finished
+    when every shard is, read twice with no shard begun again in between (a shard
+    finished at the first read may have been given links by one that finished just
+    after): each was then finished at one same moment, with nothing left anywhere. Its
+    other states are written to every shard, and the strongest is the job's."""
+    if len(shards) == 1:
+        single: str | None = text(client.get(shards[0].key(keys.STATE)))
+        return single
+    first = _states(client, shards)
+    states = {shard_state for shard_state, _ in first}
+    if states == {FINISHED}:
+        return FINISHED if _states(client, shards) == first else RUNNING
+    if first[0][0] is None:
+        return None
+    return next((strong for strong in (CANCELLED, PAUSED) if strong in states), RUNNING)
+
+
+def _states(client: redis.Redis, shards: list[keys.JobKeys]) -> list[tuple[str | None, int]]:
+    """Each shard's state and the times it began again after finishing."""
+    with client.pipeline(transaction=False) as pipe:
+        for shard in shards:
+            pipe.get(shard.key(keys.STATE))
+            pipe.hget(shard.key(keys.STATS), "restarts")
+        replies = pipe.execute()
+    return [(text(name), int(restarts or 0)) for name, restarts in zip(replies[::2], replies[1::2], strict=True)]
+
+
+def combine(parts: list[JobStats], job_state: str) -> JobStats:
+    """The counters of a job's shards summed up, under the job's state."""
+    totals: dict[str, Any] = {
+        name: sum(int(getattr(part, name)) for part in parts)
+        for name in ("seen", "queued", "leased", "dispatched", "stored", "errors", "requeued", "backing_off",
+                     "revisits_waiting", "revisits", "revisited")
+    }
+    started = [part.started_at for part in parts if part.started_at is not None]
+    finished = [part.finished_at for part in parts if part.finished_at is not None]
+    return replace(
+        parts[0],
+        state=job_state,
+        **totals,
+        started_at=min(started) if started else None,
+        finished_at=max(finished) if finished and job_state == FINISHED else None,
+        dropped={limit: sum(part.dropped.get(limit, 0) for part in parts) for limit in parts[0].dropped},
+        dropped_hosts={
+            limit: dict(heapq.nlargest(DROPPED_HOSTS_SHOWN, (pair for part in parts
+                                                              for pair in part.dropped_hosts[limit].items()),
+                                       key=lambda pair: pair[1]))
+            for limit in parts[0].dropped_hosts
+        },
+        hosts_at_limit={limit: sum(part.hosts_at_limit.get(limit, 0) for part in parts)
+                        for limit in parts[0].hosts_at_limit},
+    )

@@ -1,12 +1,16 @@
 """Every Redis key the crawler uses, and nowhere else.
 
-A job's keys share the prefix ``crawler:{JOB}:``; the braces are a Redis Cluster hash
-tag, so one job's keys live in one slot and its Lua scripts may touch them all.
+A job's frontier is split into `frontier_shards` shards by host (fixed when the job is
+created; one by default). Shard 0's keys have the prefix ``crawler:{JOB}:``, shard S's
+``crawler:{JOB#S}:``. The braces are a Redis Cluster hash tag: one shard's keys live in
+one slot, so each Lua script works in one slot, and a job of several shards spreads over
+several masters. A host's keys, and a URL's seen entry, are in the host's shard.
 """
 
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass
 
 from pipeline.errors import ConfigError
@@ -43,9 +47,14 @@ LEASES = "leases"      # ZSET URL -> lease deadline
 LEASE = "lease"        # HASH URL -> JSON {t: token, h: host, d: depth, s: slot held}
 REQUEUES = "requeues"  # HASH URL -> times its lease expired and it was handed out again
 STATS = "stats"        # HASH of counters (dropped_pages, dropped_sitemaps: sums of OVER_*)
-CONFIG = "config"      # STRING: the job's Policy as JSON
-VERSION = "version"    # STRING: the version of that Policy; scripts refuse a stale copy
-STATE = "state"        # STRING: running | paused | cancelled | finished
+CONFIG = "config"      # STRING: the job's Policy as JSON (in shard 0)
+VERSION = "version"    # STRING: the version of that Policy, in every shard; scripts refuse a stale copy
+STATE = "state"        # STRING: running | paused | cancelled | finished (a job of several shards
+                       # is finished when each of them is; its other states are written to all)
+ALLOWANCE = "allowance"  # STRING: new URLs the shard may hand out of the job's max_pages, when
+                         # several shards share it out (pipeline/frontier_budget.py)
+BUDGET_SPENT = "budget-spent"  # STRING, set when no shard is given more of max_pages
+BUDGET_LOCK = "budget-lock"  # STRING in shard 0: one process shares the budget out at a time
 # What the limits kept out. Distinct URLs are counted by HyperLogLogs of fingerprints
 # (about 1% error, at most ~14 KB of Redis memory each however many URLs), never by a
 # set of the URLs.
@@ -82,6 +91,8 @@ LUA_NAMES = {
     "REQUEUES": REQUEUES,
     "STATS": STATS,
     "STATE": STATE,
+    "ALLOWANCE": ALLOWANCE,
+    "BUDGET_SPENT": BUDGET_SPENT,
     "VERSION": VERSION,
     "DROPPED_DEPTH": DROPPED_DEPTH,
     "DROPPED_PAGES": DROPPED_PAGES,
@@ -98,15 +109,22 @@ def check_job_name(job: str) -> str:
     return job
 
 
+def shard_of(host: str, shards: int) -> int:
+    """The shard that holds `host`'s keys: the same on every machine and Python run."""
+    return zlib.crc32(host.encode()) % shards if shards > 1 else 0
+
+
 @dataclass(frozen=True)
 class JobKeys:
-    """The key names of one job."""
+    """The key names of one shard of a job (shard 0 holds the job's policy)."""
 
     job: str
+    shard: int = 0
 
     @property
     def prefix(self) -> str:
-        return f"{ROOT}:{{{self.job}}}:"
+        tag = self.job if self.shard == 0 else f"{self.job}#{self.shard}"
+        return f"{ROOT}:{{{tag}}}:"
 
     def key(self, suffix: str) -> str:
         return self.prefix + suffix
@@ -125,3 +143,20 @@ class JobKeys:
 
     def robots_lock(self, host: str) -> str:
         return self.prefix + ROBOTS_LOCK + host
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """The keys of every shard of one job."""
+
+    job: str
+    shards: int = 1
+
+    def shard(self, index: int) -> JobKeys:
+        return JobKeys(self.job, index)
+
+    def all(self) -> list[JobKeys]:
+        return [JobKeys(self.job, index) for index in range(self.shards)]
+
+    def for_host(self, host: str) -> JobKeys:
+        return JobKeys(self.job, shard_of(host, self.shards))

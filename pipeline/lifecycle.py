@@ -105,6 +105,11 @@ def seed(frontier: Frontier, settings: Settings, urls: list[str], overrides: dic
             f"job {frontier.job!r} remembers its URLs with dedup={stored.dedup}: its dedup settings "
             "are fixed when it is created (use a new job name)"
         )
+    if stored is not None and stored.frontier_shards != policy.frontier_shards:
+        raise ConfigError(
+            f"job {frontier.job!r} has its frontier in {stored.frontier_shards} shard(s), fixed when it was "
+            "created (use a new job name)"
+        )
     extract.check(policy.extract)
     canonical = [require_canonical(url, policy.drop_params) for url in urls]
     hosts = tuple(dict.fromkeys(policy.scope_hosts + tuple(hostname(url) for url in canonical)))
@@ -158,7 +163,7 @@ def attempt_fetch(
     policy = frontier.policy()
     first = [robots_site + "/"] if robots_site else []
     for url in [*first, lease.url]:
-        site = ctx.robots.pending(frontier.keys, url, policy)
+        site = ctx.robots.pending(frontier.keyring, url, policy)
         if site is not None:
             return _fetch_robots(ctx, frontier, lease, site, attempt)
     wait = frontier.claim_start(lease)
@@ -183,7 +188,7 @@ def _fetch_robots(ctx: Context, frontier: Frontier, lease: Lease, site: str, att
     """robots.txt is a request to the host like any other: it takes the host's turn, and
     the URL itself comes back for the next one."""
     policy = frontier.policy()
-    with ctx.robots.fetching(frontier.keys, site, policy) as ours:
+    with ctx.robots.fetching(frontier.keyring, site, policy) as ours:
         if not ours:
             return _keep(frontier, lease, WaitAt(ROBOTS_POLL))
         wait = frontier.claim_start(lease)
@@ -192,7 +197,7 @@ def _fetch_robots(ctx: Context, frontier: Frontier, lease: Lease, site: str, att
         if wait > 0:
             return WaitAt(_within_lease(wait, policy), robots_site=site)
         try:
-            ctx.robots.download(frontier.keys, site, policy, ctx.fetcher)
+            ctx.robots.download(frontier.keyring, site, policy, ctx.fetcher)
         except PermanentFetchError as exc:
             failed = FetchResult.failed(lease.url, exc.reason, exc.status)
             return _fetched(frontier, Payload(frontier.job, lease, failed))
@@ -205,7 +210,7 @@ def _request(ctx: Context, frontier: Frontier, lease: Lease, attempt: int) -> Fe
     """The request itself: a result (maybe a failure to record), or when to come back."""
     policy = frontier.policy()
     try:
-        return steps.fetch_url(lease, frontier.keys, policy, ctx.fetcher, ctx.robots)
+        return steps.fetch_url(lease, frontier.keyring, policy, ctx.fetcher, ctx.robots)
     except RobotsPending as exc:
         # A redirect led to a site whose robots.txt is not known: it is fetched first.
         return WaitAt(0.0, robots_site=exc.site)

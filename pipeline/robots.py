@@ -23,7 +23,7 @@ from redis.exceptions import LockError
 
 from pipeline.errors import RobotsPending
 from pipeline.fetch import Fetcher
-from pipeline.keys import HOST_DELAY, JobKeys
+from pipeline.keys import HOST_DELAY, JobKeys, Keyring
 from pipeline.settings import Policy
 
 MAX_BYTES = 500 * 1024
@@ -63,28 +63,28 @@ class Robots:
         self._parsed: TTLCache[str, Protego] = TTLCache(maxsize=cache_size, ttl=LOCAL_TTL)
         self._lock = threading.Lock()
 
-    def allowed(self, keys: JobKeys, url: str, policy: Policy) -> bool:
+    def allowed(self, ring: Keyring, url: str, policy: Policy) -> bool:
         """Raises RobotsPending when the site's robots.txt has not been fetched yet."""
         if not policy.robots:
             return True
-        parser = self._known(keys, site_of(url))
+        parser = self._known(ring, site_of(url))
         if parser is None:
             raise RobotsPending(site_of(url))
         return bool(parser.can_fetch(url, policy.user_agent))
 
-    def pending(self, keys: JobKeys, url: str, policy: Policy) -> str | None:
+    def pending(self, ring: Keyring, url: str, policy: Policy) -> str | None:
         """The site whose robots.txt must be fetched before `url`, or None."""
-        if not policy.robots or self._known(keys, site_of(url)) is not None:
+        if not policy.robots or self._known(ring, site_of(url)) is not None:
             return None
         return site_of(url)
 
     @contextmanager
-    def fetching(self, keys: JobKeys, site: str, policy: Policy) -> Iterator[bool]:
+    def fetching(self, ring: Keyring, site: str, policy: Policy) -> Iterator[bool]:
         """Hold the cluster-wide right to fetch the robots.txt of `site` (True), or learn
         that another worker holds it (False: come back later rather than wait in a pool
         slot). The lock is token-checked: it never releases another worker's."""
         seconds = policy.download_deadline + policy.timeout + LOCK_SLACK
-        lock = self.redis.lock(keys.robots_lock(site), timeout=seconds, blocking=False)
+        lock = self.redis.lock(_keys(ring, site).robots_lock(site), timeout=seconds, blocking=False)
         if not lock.acquire():
             yield False
             return
@@ -96,9 +96,10 @@ class Robots:
             except LockError:
                 logger.warning("the robots.txt lock of %s expired during its download", site)
 
-    def download(self, keys: JobKeys, site: str, policy: Policy, fetcher: Fetcher) -> None:
+    def download(self, ring: Keyring, site: str, policy: Policy, fetcher: Fetcher) -> None:
         """Fetch the robots.txt of `site` and share it with every worker; call it while
         `fetching` says so, as the request the host's politeness allowed."""
+        keys = _keys(ring, site)
         if self.redis.exists(keys.robots(site)):
             return
         status, text = fetcher.get_text(site + "/robots.txt", policy, MAX_BYTES)
@@ -112,8 +113,8 @@ class Robots:
             pipe.hset(keys.key(HOST_DELAY), urlsplit(site).netloc, delay)
             pipe.execute()
 
-    def _known(self, keys: JobKeys, site: str) -> Protego | None:
-        key = keys.robots(site)
+    def _known(self, ring: Keyring, site: str) -> Protego | None:
+        key = _keys(ring, site).robots(site)
         with self._lock:
             parser = self._parsed.get(key)
         if parser is not None:
@@ -125,3 +126,8 @@ class Robots:
         with self._lock:
             self._parsed[key] = parser
         return parser
+
+
+def _keys(ring: Keyring, site: str) -> JobKeys:
+    """A site's robots.txt is kept in its host's shard, beside the host's Crawl-delay."""
+    return ring.for_host(urlsplit(site).netloc)

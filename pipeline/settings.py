@@ -28,6 +28,8 @@ BROKER_SCHEMES = ("redis", "rediss", "unix", "amqp", "amqps")
 AMQP_SCHEMES = ("amqp", "amqps")
 DEDUP_EXACT, DEDUP_BLOOM = "exact", "bloom"
 DEDUP_MODES = (DEDUP_EXACT, DEDUP_BLOOM)
+# A job's frontier shards at most: each is read on every tick and status.
+MAX_SHARDS = 64
 # Zero would make every request fail at once: these must be positive.
 _POSITIVE = frozenset(
     {"timeout", "download_deadline", "lease_timeout", "dispatch_interval", "visibility_timeout", "proxy_cooldown",
@@ -120,6 +122,12 @@ class Policy:
         5,
     )
     dispatch_window: int = _doc("URLs of the job leased to Celery at once: bounds the broker's queues.", 200)
+    frontier_shards: int = _doc(
+        "Parts the job's frontier is split into by host, each in a Redis Cluster slot of its own, so that one job "
+        "spreads over a cluster's masters (at least the number of masters); each part has its share of the "
+        "dispatch window and of the Bloom filter. Fixed when the job is created.",
+        1,
+    )
     dispatch_lookahead: float = _doc(
         "Seconds before its host's turn that a URL may be handed out, with a countdown (about one dispatcher tick).",
         1.0,
@@ -133,6 +141,8 @@ class Policy:
             raise ConfigError("CRAWLER_LEASE_TIMEOUT must exceed CRAWLER_DOWNLOAD_DEADLINE plus CRAWLER_TIMEOUT")
         if self.dispatch_window < 1:
             raise ConfigError("CRAWLER_DISPATCH_WINDOW must be at least 1")
+        if not 1 <= self.frontier_shards <= MAX_SHARDS:
+            raise ConfigError(f"CRAWLER_FRONTIER_SHARDS must be between 1 and {MAX_SHARDS}")
         if self.dedup not in DEDUP_MODES:
             raise ConfigError(f"CRAWLER_DEDUP must be one of {', '.join(DEDUP_MODES)}, not {self.dedup!r}")
         if self.dedup == DEDUP_BLOOM:

@@ -15,7 +15,7 @@ from pipeline.fetch import Fetcher
 from pipeline.fetch_result import FetchResult
 from pipeline.frontier import SITEMAP, Found, Lease
 from pipeline.history import NOT_MODIFIED, Prior, next_visit
-from pipeline.keys import JobKeys
+from pipeline.keys import Keyring
 from pipeline.parse import parse_html
 from pipeline.payload import Payload
 from pipeline.robots import Robots
@@ -27,14 +27,14 @@ from pipeline.urls import in_scope
 logger = logging.getLogger(__name__)
 
 
-def fetch_url(lease: Lease, keys: JobKeys, policy: Policy, fetcher: Fetcher, robots: Robots) -> FetchResult:
+def fetch_url(lease: Lease, ring: Keyring, policy: Policy, fetcher: Fetcher, robots: Robots) -> FetchResult:
     """Fetch the leased URL; every hop is checked for scope and robots.txt here, and for
     its address by the fetcher's connections."""
 
     def check(url: str) -> None:
         if url != lease.url and not in_scope(url, policy.scope_hosts, policy.allowed_domains):
             raise PermanentFetchError("redirect out of scope")
-        if not robots.allowed(keys, url, policy):
+        if not robots.allowed(ring, url, policy):
             raise PermanentFetchError("blocked by robots.txt")
 
     if lease.kind != SITEMAP:

@@ -27,6 +27,7 @@ def policy_flags(args: argparse.Namespace) -> dict[str, Any]:
         "revisit_interval": args.revisit_interval,
         "revisit_min": args.revisit_min,
         "revisit_max": args.revisit_max,
+        "frontier_shards": args.frontier_shards,
     }
     return {name: value for name, value in flags.items() if value is not None}
 
@@ -58,6 +59,9 @@ def add_policy_flags(parser: argparse.ArgumentParser) -> None:
                         help=_default("shortest revisit interval of a page", "revisit_min"))
     parser.add_argument("--revisit-max", type=seconds, metavar="SECONDS",
                         help=_default("longest revisit interval of a page", "revisit_max"))
+    parser.add_argument("--frontier-shards", type=positive, metavar="N",
+                        help=_default("split the job's frontier by host into N Redis Cluster slots, to spread it "
+                                      "over a cluster's masters (fixed when the job is created)", "frontier_shards"))
 
 
 def _default(text: str, name: str) -> str:

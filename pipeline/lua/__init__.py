@@ -19,7 +19,7 @@ from pipeline.keys import LUA_NAMES
 
 NAMES = (
     "ADD", "LEASE", "CLAIM_START", "RELEASE_HOST", "POSTPONE", "EXTEND", "COMPLETE", "TICK", "HAND_BACK",
-    "REQUEUE_EXCEPT", "REVISIT", "RECRAWL", "SEEN",
+    "REQUEUE_EXCEPT", "REVISIT", "RECRAWL", "SEEN", "SHARE",
 )
 PREAMBLE = "preamble"
 

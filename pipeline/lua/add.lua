@@ -26,6 +26,8 @@
 --   state                 STRING  finished -> running when URLs were added; running -> finished
 --   leases                ZSET    URL -> lease deadline (read: is anything still in flight)
 --   feed                  STRING  a recrawl pass still being fed from the store (read: not finished)
+--   allowance             STRING  new URLs the shard may hand out of a shared max_pages (read)
+--   budget-spent          STRING  set when no more of a shared max_pages will come (read)
 -- ARGV[1], a JSON object:
 --   version         int     policy version the caller holds (0: do not check)
 --   links           array   {member, host, is_sitemap, seen bucket or h1, seen entry or h2}
@@ -39,13 +41,11 @@
 --   bloom_bits      int     bits of the job's Bloom filter (0: the exact seen sets)
 --   bloom_hashes    int     bits of the filter a URL sets
 --   continuous      bool    the job revisits for ever (it never finishes)
+--   shared_budget   bool    the shards share max_pages out (allowance) instead of counting dispatched
 -- ARGV[2..]: the 8-byte fingerprint of each entry of links.
 -- Returns the number of URLs scheduled.
 
 local added = add_links(A.depth)
-if redis.call('GET', STATE) == 'finished' and stat('queued') > 0 and not spent() then
-  redis.call('SET', STATE, 'running')
-  redis.call('HDEL', STATS, 'finished_at')
-end
+if redis.call('GET', STATE) == 'finished' and stat('queued') > 0 and not spent() then restart() end
 finish_if_done()
 return added

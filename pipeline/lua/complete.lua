@@ -36,6 +36,8 @@
 --   parked                SET     hosts with only new URLs waiting while max_pages is spent
 --   prior                 HASH    URL -> JSON of its last fetch, handed out with its revisit lease
 --   rq:HOST               ZSET    the host's revisits waiting -> depth; taken before its new URLs
+--   allowance             STRING  new URLs the shard may hand out of a shared max_pages (-1 per new URL)
+--   budget-spent          STRING  set when no more of a shared max_pages will come (read)
 -- ARGV[1], a JSON object:
 --   version         int     policy version the caller holds (0: do not check)
 --   url             string  the leased member
@@ -56,6 +58,7 @@
 --   bloom_hashes    int     bits of the filter a URL sets
 --   lease_timeout   float   seconds a lease lasts before it is handed out again
 --   continuous      bool    the job revisits for ever (it never finishes)
+--   shared_budget   bool    the shards share max_pages out (allowance) instead of counting dispatched
 -- ARGV[2..]: the 8-byte fingerprint of each entry of links.
 -- Returns {counted, leases, depth}: counted is 1 when the token owned the URL, 0
 -- otherwise; leases as LEASE returns them; the URL's depth as it was leased, or lower if

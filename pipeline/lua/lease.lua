@@ -19,6 +19,7 @@
 --   parked         SET     hosts with only new URLs waiting while max_pages is spent
 --   prior          HASH    URL -> JSON of its last fetch, handed out with its revisit lease
 --   rq:HOST        ZSET    the host's revisits waiting -> depth; taken before its new URLs
+--   allowance      STRING  new URLs the shard may hand out of a shared max_pages (-1 per new URL)
 -- ARGV[1], a JSON object:
 --   version        int     policy version the caller holds (0: do not check)
 --   limit          int     URLs to hand out at most
@@ -28,6 +29,7 @@
 --   delay          float   seconds between request starts to one host
 --   max_pages      int     URLs handed out for the job at most (0: no limit)
 --   lease_timeout  float   seconds a lease lasts before it is handed out again
+--   shared_budget  bool    the shards share max_pages out (allowance) instead of counting dispatched
 -- Returns {url, depth, host, token, countdown, prior} per lease; countdown is the
 -- seconds until its host's turn, prior the JSON of a revisit's last fetch ('' for a new
 -- URL).

@@ -1,8 +1,9 @@
 -- The frontier scripts' shared start, put before each script when it is loaded, after
 -- one `local NAME = KEYS[1] .. 'suffix'` line per key of pipeline/keys.py's LUA_NAMES.
 --
--- Every script gets KEYS[1] = the job's key prefix, crawler:{JOB}: (the hash tag is the
--- job's Redis Cluster slot, so each script declares the one slot it works in), ARGV[1]
+-- Every script gets KEYS[1] = the key prefix of one shard of the job, crawler:{JOB}: or
+-- crawler:{JOB#SHARD}: (the hash tag is the shard's Redis Cluster slot, so each script
+-- declares the one slot it works in; its keys are found from it), ARGV[1]
 -- = a JSON object of parameters, and, for the scripts that schedule URLs, the URLs'
 -- 8-byte fingerprints from ARGV[2] on, one per entry of ARGV[1].links.
 --
@@ -82,11 +83,30 @@ local function delay_of(host)
   return math.max(A.delay, num(redis.call('HGET', HOST_DELAY, host)))
 end
 
+-- New URLs this shard may still hand out under max_pages. With A.shared_budget (a job
+-- of several shards with a max_pages), the dispatcher shares the budget out: each
+-- shard holds an allowance, spent as it hands URLs out and refilled on each tick.
+-- Revisits are not counted: they fetch URLs the budget already let in.
+local function allowed()
+  if A.shared_budget then return num(redis.call('GET', ALLOWANCE)) end
+  if A.max_pages == 0 then return math.huge end
+  return A.max_pages - stat('dispatched')
+end
+
 -- The job has fetched (or handed out) as many URLs as max_pages allows. What is still
--- queued stays there: seeding again with a larger budget carries on from it. Revisits
--- are not counted: they fetch URLs the budget already let in.
+-- queued stays there: seeding again with a larger budget carries on from it. A shard
+-- whose allowance is spent waits for more unless the dispatcher found none left.
 local function spent()
+  if A.shared_budget then return allowed() <= 0 and redis.call('EXISTS', BUDGET_SPENT) == 1 end
   return A.max_pages > 0 and stat('dispatched') >= A.max_pages
+end
+
+-- A finished job (or shard) given new work runs again; `restarts` lets a reader of
+-- several shards tell that one ran again between two of its reads.
+local function restart()
+  redis.call('SET', STATE, 'running')
+  redis.call('HDEL', STATS, 'finished_at')
+  redis.call('HINCRBY', STATS, 'restarts', 1)
 end
 
 -- A URL a per-host budget kept out: it joins the host's HyperLogLog, whose count is
@@ -255,6 +275,7 @@ local function unlease(url, lease_data, why)
     push_new(lease_data.h, lease_data.d, url)
     redis.call('HINCRBY', STATS, 'queued', 1)
     redis.call('HINCRBY', STATS, 'dispatched', -1)
+    if A.shared_budget then redis.call('INCR', ALLOWANCE) end
   end
   redis.call('HINCRBY', STATS, why, 1)
   if lease_data.s == 1 then release_slot(lease_data.h) else schedule(lease_data.h) end
@@ -296,9 +317,9 @@ end
 local function lease(limit)
   local out = {}
   if redis.call('GET', STATE) ~= 'running' then return out end
-  if not spent() then unpark() end
+  if allowed() > 0 then unpark() end
   while #out < limit and redis.call('ZCARD', LEASES) < A.window do
-    local exhausted = spent()
+    local exhausted = allowed() <= 0
     if exhausted and stat('revisits_waiting') <= 0 then break end
     local due = redis.call('ZRANGEBYSCORE', DUE, '-inf', NOW + A.lookahead, 'WITHSCORES', 'LIMIT', 0, 1)
     if #due == 0 then break end
@@ -314,6 +335,7 @@ local function lease(limit)
       else
         redis.call('HINCRBY', STATS, 'dispatched', 1)
         redis.call('HINCRBY', STATS, 'queued', -1)
+        if A.shared_budget then redis.call('DECR', ALLOWANCE) end
       end
       redis.call('HINCRBY', SLOTS, host, 1)
       redis.call('HSET', PLANNED, host, tostring(at + delay_of(host)))

@@ -5,17 +5,16 @@
 -- KEYS[1]  the job's key prefix, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
 -- Keys:
 --   version  STRING  the job's policy version, checked against ARGV[1].version
---   feed     STRING  the number of the recrawl pass being fed (+1)
+--   feed     STRING  the number of the recrawl pass being fed (+1, or set to ARGV[1].pass)
 --   state    STRING  finished or cancelled -> running
---   stats    HASH    counters: finished_at (removed)
+--   stats    HASH    counters: finished_at (removed), restarts
 -- ARGV[1], a JSON object:
 --   version  int  policy version the caller holds (0: do not check)
+--   pass     int  the pass's number, when shard 0 began it for the job's other shards (absent: +1)
 -- Returns the number of the pass.
 
-local pass = redis.call('INCR', FEED)
+local pass = A.pass or redis.call('INCR', FEED)
+if A.pass then redis.call('SET', FEED, A.pass) end
 local state = redis.call('GET', STATE)
-if state == 'finished' or state == 'cancelled' then
-  redis.call('SET', STATE, 'running')
-  redis.call('HDEL', STATS, 'finished_at')
-end
+if state == 'finished' or state == 'cancelled' then restart() end
 return pass

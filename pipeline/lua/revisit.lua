@@ -7,28 +7,31 @@
 --
 -- KEYS[1]  the job's key prefix, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
 -- Keys:
---   version    STRING  the job's policy version, checked against ARGV[1].version
---   lease      HASH    URL -> {t, h, d, s, r} (read: a leased URL is not queued again)
---   rq:HOST    ZSET    the host's revisits waiting -> depth (added)
---   qd:HOST    ZSET    the depths at which the host has new URLs waiting (read: is the host due)
---   q:HOST     ZSET    URL -> depth, as a job begun before the lists has it (read)
---   prior      HASH    URL -> JSON of its last fetch (set)
---   stats      HASH    counters: revisits_waiting (+1 per URL), queued, dispatched (read),
---                      finished_at
---   slots      HASH    host -> requests in flight (read: is the host due)
---   planned    HASH    host -> planned start of its next request (read)
---   due        ZSET    host -> planned start, for hosts with URLs waiting and a free slot
---   feed       STRING  the recrawl pass being fed: deleted when `done` and still `feed`
---   state      STRING  running -> finished when nothing is left
---   leases     ZSET    URL -> lease deadline (read: is anything still in flight)
+--   version       STRING  the job's policy version, checked against ARGV[1].version
+--   lease         HASH    URL -> {t, h, d, s, r} (read: a leased URL is not queued again)
+--   rq:HOST       ZSET    the host's revisits waiting -> depth (added)
+--   qd:HOST       ZSET    the depths at which the host has new URLs waiting (read: is the host due)
+--   q:HOST        ZSET    URL -> depth, as a job begun before the lists has it (read)
+--   prior         HASH    URL -> JSON of its last fetch (set)
+--   stats         HASH    counters: revisits_waiting (+1 per URL), queued, dispatched (read),
+--                         finished_at
+--   slots         HASH    host -> requests in flight (read: is the host due)
+--   planned       HASH    host -> planned start of its next request (read)
+--   due           ZSET    host -> planned start, for hosts with URLs waiting and a free slot
+--   feed          STRING  the recrawl pass being fed: deleted when `done` and still `feed`
+--   state         STRING  running -> finished when nothing is left
+--   leases        ZSET    URL -> lease deadline (read: is anything still in flight)
+--   allowance     STRING  new URLs the shard may hand out of a shared max_pages (read)
+--   budget-spent  STRING  set when no more of a shared max_pages will come (read)
 -- ARGV[1], a JSON object:
---   version     int     policy version the caller holds (0: do not check)
---   revisits    array   {member, host, depth, prior JSON} per URL
---   done        bool    the store has no more due URLs
---   feed        string  the pass the caller read from `feed` before it asked the store
---   conc        int     requests in flight per host at most
---   max_pages   int     URLs handed out for the job at most (0: no limit)
---   continuous  bool    the job revisits for ever (it never finishes)
+--   version        int     policy version the caller holds (0: do not check)
+--   revisits       array   {member, host, depth, prior JSON} per URL
+--   done           bool    the store has no more due URLs
+--   feed           string  the pass the caller read from `feed` before it asked the store
+--   conc           int     requests in flight per host at most
+--   max_pages      int     URLs handed out for the job at most (0: no limit)
+--   continuous     bool    the job revisits for ever (it never finishes)
+--   shared_budget  bool    the shards share max_pages out (allowance) instead of counting dispatched
 -- Returns the number of URLs queued.
 
 local touched, added = {}, 0

@@ -22,6 +22,8 @@
 --   parked         SET     hosts with only new URLs waiting while max_pages is spent
 --   prior          HASH    URL -> JSON of its last fetch, handed out with its revisit lease
 --   rq:HOST        ZSET    the host's revisits waiting -> depth; taken before its new URLs
+--   allowance      STRING  new URLs the shard may hand out of a shared max_pages (-1 per new URL, +1 per URL requeued)
+--   budget-spent   STRING  set when no more of a shared max_pages will come (read)
 -- ARGV[1], a JSON object:
 --   version        int     policy version the caller holds (0: do not check)
 --   expire_all     bool    treat every lease as expired (no worker of the job is alive)
@@ -35,6 +37,7 @@
 --   max_pages      int     URLs handed out for the job at most (0: no limit)
 --   lease_timeout  float   seconds a lease lasts before it is handed out again
 --   continuous     bool    the job revisits for ever (it never finishes)
+--   shared_budget  bool    the shards share max_pages out (allowance) instead of counting dispatched
 -- Returns {expired, leases, lost}: how many leases expired, new leases as LEASE returns
 -- them, and the URLs handed back, each as a lease row followed by the times it was lost.
 

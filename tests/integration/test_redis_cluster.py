@@ -1,7 +1,8 @@
 """The frontier on a real Redis Cluster (three masters, a replica each, on loopback),
 the broker on the test Redis: jobs whose slots live on different masters crawl at once
-and store every page once; a master killed mid-crawl is replaced by its replica and the
-crawl still stores every page once."""
+and store every page once; one job split into shards on three masters stores every page
+once, and keeps its max_pages exactly; a master killed mid-crawl is replaced by its
+replica and the crawl still stores every page once."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from pipeline import keys
 from pipeline.frontier import FINISHED, Frontier
 from pipeline.keys import JobKeys
+from pipeline.urls import host_key
 from tests.conftest import TEST_REDIS_URL
 from tests.integration.cluster import Cluster, wait_until
 from tests.integration.redis_cluster import RedisClusterNodes
@@ -56,12 +59,49 @@ def _workers(tmp_path, nodes: RedisClusterNodes) -> Cluster:
     return workers
 
 
-def _seed(workers: Cluster, site: Host, job: str) -> None:
+def _seed(workers: Cluster, site: Host, job: str, *flags: str) -> None:
     subprocess.run(
         [sys.executable, "-m", "tasks.cli", "seed", site.url("/"), "--job", job, "--allow-private",
-         "--delay", "0", "--host-concurrency", "8"],
+         "--delay", "0", "--host-concurrency", "8", *flags],
         env=workers.env, check=True, capture_output=True, timeout=60,
     )
+
+
+SHARDS = 3
+HOST_PAGES = 20
+
+
+@pytest.fixture
+def sharded_site() -> Iterator[list[Host]]:
+    """Two hosts per shard of a job of SHARDS shards; page i of each host links to the
+    next page of its host and to page i of the next host."""
+    kept: dict[int, list[Host]] = {}
+    while min((len(kept.get(shard, [])) for shard in range(SHARDS)), default=0) < 2:
+        host = Host("127.0.0.1", delay=0.01).start()
+        place = kept.setdefault(keys.shard_of(host_key(host.url("/")), SHARDS), [])
+        if len(place) < 2:
+            place.append(host)
+        else:
+            host.stop()
+    hosts = [host for shard in sorted(kept) for host in kept[shard]]
+    for index, host in enumerate(hosts):
+        following = hosts[(index + 1) % len(hosts)]
+        host.routes["/"] = page("root", ["/p/0"])
+        for i in range(HOST_PAGES):
+            links = [following.url(f"/p/{i}")] + ([f"/p/{i + 1}"] if i + 1 < HOST_PAGES else [])
+            host.routes[f"/p/{i}"] = page(f"p{i}", links)
+    yield hosts
+    for host in hosts:
+        host.stop()
+
+
+def _spread_job(nodes: RedisClusterNodes, name: str) -> str:
+    """A job name whose SHARDS shards are served by SHARDS different masters."""
+    for number in range(1000):
+        job = f"{name}{number}"
+        if len({nodes.master_of(JobKeys(job, shard).prefix) for shard in range(SHARDS)}) == SHARDS:
+            return job
+    raise AssertionError("no job name found whose shards are on every master")
 
 
 def _jobs_on_different_masters(nodes: RedisClusterNodes, count: int) -> list[str]:
@@ -102,6 +142,34 @@ def test_jobs_on_three_masters_each_store_every_page_once(tmp_path, redis_client
     for job in jobs:
         assert stored[job] == _expected(tree_site)
         assert (stats[job].stored, stats[job].queued, stats[job].leased) == (PAGES + 1, 0, 0)
+
+
+def test_one_job_split_into_shards_on_three_masters_stores_every_page_once(tmp_path, redis_client, nodes,
+                                                                           sharded_site):
+    whole, capped = _spread_job(nodes, "spread"), _spread_job(nodes, "capped")
+    workers = _workers(tmp_path, nodes)
+    client = nodes.client()
+    try:
+        _seed(workers, sharded_site[0], whole, "--frontier-shards", str(SHARDS), "--max-depth", "50")
+        _seed(workers, sharded_site[0], capped, "--frontier-shards", str(SHARDS), "--max-depth", "50",
+              "--max-pages", "50")
+        for job in (whole, capped):
+            frontier = Frontier(client, job)
+            wait_until(lambda frontier=frontier: frontier.state() == FINISHED, f"job {job} to finish",
+                       timeout=120, detail=lambda frontier=frontier: f"{frontier.stats()}\n{workers.logs()}")
+        stats = {job: Frontier(client, job).stats() for job in (whole, capped)}
+        stored = {job: _stored_once(workers, job) for job in (whole, capped)}
+        per_shard = [int(client.hget(JobKeys(whole, shard).key(keys.STATS), "stored") or 0) for shard in range(SHARDS)]
+    finally:
+        workers.stop()
+
+    expected = sorted([sharded_site[0].url("/")]
+                      + [host.url(f"/p/{i}") for host in sharded_site for i in range(HOST_PAGES)])
+    assert stored[whole] == expected
+    assert (stats[whole].stored, stats[whole].queued, stats[whole].leased) == (len(expected), 0, 0)
+    assert all(count > 0 for count in per_shard), f"each master stored part of the job: {per_shard}"
+    assert len(stored[capped]) == stats[capped].dispatched == 50, "max_pages kept exactly across the shards"
+    assert stats[capped].queued > 0
 
 
 def test_a_master_killed_mid_crawl_is_replaced_and_nothing_is_lost(tmp_path, redis_client, nodes, tree_site,

@@ -8,12 +8,12 @@ import pytest
 
 from pipeline.errors import RobotsPending
 from pipeline.fetch import Fetcher
-from pipeline.keys import HOST_DELAY, JobKeys
+from pipeline.keys import HOST_DELAY, Keyring
 from pipeline.robots import Robots
 from pipeline.settings import Policy
 from tests.integration.site import Host, Response
 
-KEYS = JobKeys("robots-test")
+KEYS = Keyring("robots-test")
 POLICY = Policy(user_agent="testbot/1.0", allow_private=True, timeout=2, download_deadline=3)
 
 
@@ -46,7 +46,7 @@ def test_an_unknown_site_is_pending_until_one_worker_fetched_it_for_all(redis_cl
     assert not second.allowed(KEYS, url, POLICY)
     assert second.allowed(KEYS, host.url("/public"), POLICY)
     assert host.requests()["/robots.txt"] == 1
-    assert float(redis_client.hget(KEYS.key(HOST_DELAY), host.base.split("//")[1])) == 2.0
+    assert float(redis_client.hget(KEYS.shard(0).key(HOST_DELAY), host.base.split("//")[1])) == 2.0
 
 
 def test_a_second_worker_is_told_to_come_back_instead_of_waiting(redis_client, host):
@@ -58,7 +58,7 @@ def test_a_second_worker_is_told_to_come_back_instead_of_waiting(redis_client, h
 
 def test_a_lock_that_expired_never_releases_the_next_owner_s(redis_client, host):
     first, second = Robots(redis_client, 10), Robots(redis_client, 10)
-    lock_key = KEYS.robots_lock(host.base)
+    lock_key = KEYS.shard(0).robots_lock(host.base)
 
     with first.fetching(KEYS, host.base, POLICY) as ours:
         assert ours
@@ -84,7 +84,7 @@ def test_the_parsed_cache_of_a_process_is_bounded(redis_client):
             _download(robots, server.base)
             assert robots.allowed(KEYS, server.url("/ok"), POLICY)
         for server in hosts:
-            redis_client.delete(KEYS.robots(server.base))
+            redis_client.delete(KEYS.shard(0).robots(server.base))
         # Only the two most recently used sites are still known without Redis.
         known = [robots.pending(KEYS, server.url("/"), POLICY) is None for server in hosts]
     finally:
