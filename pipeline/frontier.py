@@ -423,7 +423,7 @@ class Frontier:
         **params: Any,
     ) -> Any:
         """Run script `name` in `shard`, scheduling `entries` as listed by a URL at `depth`."""
-        rows, fingerprints = calls.links(entries or [], policy.dedup == DEDUP_BLOOM)
+        rows, fingerprints = calls.links(entries or [], policy.dedup == DEDUP_BLOOM, policy.frontier_shards)
         values = calls.params(policy, rows, params, depth=depth)
         args: list[str | bytes] = [json.dumps(values), *fingerprints]
         try:

@@ -64,7 +64,7 @@ def by_shard(policy: Policy, entries: list[tuple[str, str]]) -> dict[int, list[t
     return parts
 
 
-def links(entries: list[tuple[str, str]], bloom: bool) -> tuple[list[list[Any]], list[bytes]]:
+def links(entries: list[tuple[str, str]], bloom: bool, shards: int) -> tuple[list[list[Any]], list[bytes]]:
     """Per URL to schedule, its row for the scripts ({member, host, is_sitemap, then the
     seen set's bucket and entry, or the Bloom filter's h1 and h2}) and its fingerprint
     (an ARGV of its own: binary, not JSON)."""
@@ -72,7 +72,7 @@ def links(entries: list[tuple[str, str]], bloom: bool) -> tuple[list[list[Any]],
     for url, kind in entries:
         name = member(url, kind)
         digest = fingerprint(name)
-        where: tuple[Any, Any] = halves(digest) if bloom else seen_entry(digest)
+        where: tuple[Any, Any] = halves(digest) if bloom else seen_entry(digest, shards)
         rows.append([name, host_key(url), int(kind == SITEMAP), *where])
         fingerprints.append(digest)
     return rows, fingerprints

@@ -128,13 +128,15 @@ def fingerprint(url: str) -> bytes:
     return hashlib.blake2b(url.encode("utf-8"), digest_size=8).digest()
 
 
-def seen_entry(digest: bytes) -> tuple[str, str]:
+def seen_entry(digest: bytes, shards: int = 1) -> tuple[str, str]:
     """Where a fingerprint goes in the seen sets: its high SEEN_BUCKET_BITS name the set,
     the other bits, as a decimal integer, are the member. Sets of small integers stay
     intsets in Redis, 8 bytes a member, where one set of 8-byte strings costs ~48 bytes a
-    member; the 65,536 sets keep that up to set-max-intset-entries (512) each, 33M URLs."""
+    member; the 65,536 sets keep that up to set-max-intset-entries (512) each, 33M URLs.
+    A job of several frontier shards has fewer sets in each shard (a bit less per
+    doubling), as full as one shard's would be; the member keeps the bits the set lost."""
     value = int.from_bytes(digest, "big")
-    low_bits = 8 * len(digest) - SEEN_BUCKET_BITS
+    low_bits = 8 * len(digest) - SEEN_BUCKET_BITS + (shards - 1).bit_length()
     return format(value >> low_bits, "04x"), str(value & ((1 << low_bits) - 1))
 
 

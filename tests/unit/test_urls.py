@@ -245,3 +245,15 @@ def test_a_fingerprint_goes_to_one_of_65536_seen_sets_as_a_small_integer():
 
     assert len(bucket) == 4 and int(bucket, 16) == digest[0] << 8 | digest[1]
     assert 0 <= int(entry) < 2**48 and (int(bucket, 16) << 48 | int(entry)).to_bytes(8, "big") == digest
+
+
+@pytest.mark.parametrize(("shards", "sets"), [(2, 32_768), (3, 16_384), (4, 16_384), (64, 1024)])
+def test_a_shard_of_a_job_has_fewer_seen_sets_and_each_entry_still_names_its_url(shards, sets):
+    digests = [fingerprint(f"http://example.com/{i}") for i in range(5000)]
+
+    entries = [seen_entry(digest, shards) for digest in digests]
+
+    low_bits = 64 - 16 + (shards - 1).bit_length()
+    assert max(int(bucket, 16) for bucket, _ in entries) < sets
+    assert all(int(entry) < 2**63 for _, entry in entries), "an int64: the set stays an intset"
+    assert [(int(bucket, 16) << low_bits | int(entry)).to_bytes(8, "big") for bucket, entry in entries] == digests
