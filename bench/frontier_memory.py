@@ -7,6 +7,7 @@ whether P other URLs were seen (without adding them): each yes is a false positi
 
     .venv/bin/python bench/frontier_memory.py --urls 1000000 [--batch 10000] [--redis redis://127.0.0.1:6379/13]
     .venv/bin/python bench/frontier_memory.py --urls 1000000 --dedup bloom --probes 1000000
+    .venv/bin/python bench/frontier_memory.py --urls 1000000 --shards 3
 
 The database is flushed before and after: use one nothing else needs (13 by default,
 the benchmarks' own).
@@ -37,17 +38,18 @@ def urls(count: int, seed: int = 1, prefix: str = "p") -> list[str]:
 
 
 def seen_bytes(client: redis.Redis, frontier: Frontier) -> int:
-    pattern = frontier.keys.key(keys.SEEN) + "*"
-    keys_ = [frontier.keys.key(keys.BLOOM), *client.scan_iter(match=pattern, count=5000)]
+    keys_ = []
+    for shard in frontier.keyring.all():
+        keys_ += [shard.key(keys.BLOOM), *client.scan_iter(match=shard.key(keys.SEEN) + "*", count=5000)]
     return sum(int(client.memory_usage(key, samples=0) or 0) for key in keys_)
 
 
-def add(listed: list[str], batch: int, dedup: str) -> int:
+def add(listed: list[str], batch: int, dedup: str, shards: int) -> int:
     """Seed as a user does, from Python: the whole of seed(), canonicalization included."""
     from tasks import seed
 
     policy = {"max_pages": 0, "max_pages_per_host": 0, "max_depth": 50, "dedup": dedup,
-              "bloom_capacity": max(1, len(listed))}
+              "bloom_capacity": max(1, len(listed)), "frontier_shards": shards}
     return sum(seed(listed[start:start + batch], job=JOB, **policy) for start in range(0, len(listed), batch))
 
 
@@ -62,6 +64,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=BATCH, help="URLs per seed() call")
     parser.add_argument("--dedup", choices=("exact", "bloom"), default="exact")
     parser.add_argument("--probes", type=int, default=0, help="URLs added after the others, to count false positives")
+    parser.add_argument("--shards", type=int, default=1, help="frontier shards of the job")
     args = parser.parse_args()
     os.environ["CRAWLER_REDIS_URL"] = args.redis
     os.environ.pop("CRAWLER_BROKER_URL", None)
@@ -71,7 +74,7 @@ def main() -> int:
     frontier = Frontier(client, JOB)
     before = int(client.info("memory")["used_memory"])
     started = time.perf_counter()
-    added = add(listed, args.batch, args.dedup)
+    added = add(listed, args.batch, args.dedup, args.shards)
     seconds = time.perf_counter() - started
     after = int(client.info("memory")["used_memory"])
     stats = frontier.stats()

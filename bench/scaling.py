@@ -5,10 +5,12 @@ worker of the same pool and concurrency, the Redis, the store and the site on a 
 between them. Rounds alternate (1, N, 1, N, ...); prints each round's pages/s by the
 job's own clock (seeded to finished), the medians and their ratio. With --cluster the
 frontier is on a Redis Cluster of three masters and three replicas on the bridge, and
-the bridge's single Redis is only the broker.
+the bridge's single Redis is only the broker; with --shards N as well, the job's
+frontier is split into N shards (over the three masters) and the site is served by
+--sites servers, a host each.
 
     sudo .venv/bin/python -m bench.scaling [--hosts 3] [--pages 2000] [--latency 0.1] \\
-        [--concurrency 4] [--rounds 2] [--cluster]
+        [--concurrency 4] [--rounds 2] [--cluster [--shards 3 --sites 6]]
 
 Run from the repository root (it borrows the tests' network namespaces and cluster). Needs
 root (`ip netns`); uses only the private test bridge's addresses and removes the
@@ -37,7 +39,7 @@ def crawl(hosts: int, args: argparse.Namespace) -> tuple[int, float]:
     """Pages stored and seconds from seeding to finished, with `hosts` worker hosts (and
     the frontier on a cluster of its own on the bridge, with --cluster)."""
     with tempfile.TemporaryDirectory(prefix="scaling-") as workdir, \
-            tree_cluster(Path(workdir), hosts, args.pages, delay=args.latency) as (cluster, site):
+            tree_cluster(Path(workdir), hosts, args.pages, delay=args.latency, sites=args.sites) as (cluster, site):
         nodes = RedisClusterNodes(Path(workdir) / "redis-cluster", host=GATEWAY) if args.cluster else None
         try:
             return _crawl(cluster, site.url("/"), nodes, args)
@@ -60,7 +62,8 @@ def _crawl(
     time.sleep(args.warmup)
     subprocess.run(
         [sys.executable, "-m", "tasks.cli", "seed", seed, "--job", JOB, "--allow-private",
-         "--delay", "0", "--host-concurrency", str(4 * hosts * args.concurrency), "--max-depth", "50"],
+         "--delay", "0", "--host-concurrency", str(4 * hosts * args.concurrency), "--max-depth", "50",
+         "--frontier-shards", str(args.shards)],
         env=cluster.env, check=True, capture_output=True, timeout=60,
     )
     frontier = Frontier(nodes.client(), JOB) if nodes is not None else cluster.frontier(JOB)
@@ -86,6 +89,8 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds the workers get to start before seeding")
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--cluster", action="store_true", help="the frontier on a 3-master Redis Cluster")
+    parser.add_argument("--shards", type=int, default=1, help="frontier shards of the job")
+    parser.add_argument("--sites", type=int, default=1, help="servers (hosts) the site's pages are spread over")
     args = parser.parse_args()
     reason = available()
     if reason is not None:

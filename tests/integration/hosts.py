@@ -35,22 +35,33 @@ def _group_alive(pgid: int) -> bool:
 
 
 @contextlib.contextmanager
-def tree_cluster(tmp_path: Path, hosts: int, pages: int, delay: float) -> Iterator[tuple[MultiHost, Host]]:
+def tree_cluster(
+    tmp_path: Path, hosts: int, pages: int, delay: float, sites: int = 1
+) -> Iterator[tuple[MultiHost, Host]]:
     """`hosts` namespace hosts and a site on the bridge: `/`, then /p/1../p/N, page i
     linking to 2i, 2i+1 and i+1, so each page is found several times over by workers on
-    different hosts."""
+    different hosts. With `sites`, page i is served by the (i mod sites)-th of as many
+    servers (a port each), so that a frontier split by host has work in its shards; the
+    first, which serves `/`, is yielded."""
     with Network(hosts) as network:
-        site = Host(GATEWAY, delay=delay)
-        site.routes["/"] = page("root", ["/p/1"])
+        servers = [Host(GATEWAY, delay=delay) for _ in range(sites)]
+
+        def url(i: int) -> str:
+            return servers[i % sites].url(f"/p/{i}")
+
+        servers[0].routes["/"] = page("root", [url(1)])
         for i in range(1, pages + 1):
-            site.routes[f"/p/{i}"] = page(f"p{i}", [f"/p/{c}" for c in (2 * i, 2 * i + 1, i + 1) if c <= pages])
-        site.start()
+            servers[i % sites].routes[f"/p/{i}"] = page(f"p{i}", [url(c) for c in (2 * i, 2 * i + 1, i + 1)
+                                                                  if c <= pages])
+        for server in servers:
+            server.start()
         cluster = MultiHost(tmp_path, network)
         try:
-            yield cluster, site
+            yield cluster, servers[0]
         finally:
             cluster.stop()
-            site.stop()
+            for server in servers:
+                server.stop()
 
 
 def tree_pages(site: Host, pages: int) -> set[str]:
