@@ -393,12 +393,13 @@ class Frontier:
         if not lock.acquire():
             return
         try:
-            def give(shard: int, offer: int) -> int:
-                return int(self._call(policy, shard, "SHARE", target=policy.dispatch_window, offer=offer))
+            def give(shard: int, offer: int, strict: bool) -> int:
+                return int(self._call(policy, shard, "SHARE", target=policy.dispatch_window, offer=offer,
+                                      strict=strict))
 
-            left = frontier_budget.share(frontier_budget.read(self.redis, ring), policy.max_pages,
-                                         policy.dispatch_window, give)
-            frontier_budget.mark(self.redis, ring, spent=left == 0)
+            left, strict = frontier_budget.share(frontier_budget.read(self.redis, ring), policy.max_pages,
+                                                 policy.dispatch_window, give)
+            frontier_budget.mark(self.redis, ring, spent=strict and left == 0)
         finally:
             lock.release()
 

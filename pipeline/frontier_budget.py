@@ -3,11 +3,13 @@
 No script can read every shard (each runs in one Redis Cluster slot), so the budget is
 shared out: each shard holds an allowance of new URLs it may hand out, spent by its own
 scripts as they lease (a lease that goes back returns its right to the allowance). On
-each tick the dispatcher reads every shard and gives each what it can use, its new URLs
-waiting up to a target; an allowance above a shard's waiting URLs goes back. So the sum
-over shards of URLs handed out plus allowances only grows when this module gives, never
-past max_pages, and every allowance has URLs to spend it on. When nothing is left to
-give, each shard is told, and one that has spent its allowance is then done.
+each tick the dispatcher reads every shard and tops up each that has new URLs waiting,
+to a target; so the sum over shards of URLs handed out plus allowances only grows when
+this module gives, never past max_pages. Once what is left would not top every shard
+up, sharing turns strict: an allowance above a shard's waiting URLs goes back, and each
+is given at most what it has waiting, so that every allowance has URLs to spend it on.
+When strict sharing leaves nothing to give, each shard is told, and one that has spent
+its allowance is then done.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from pipeline import keys
 # Seconds the sharing lock lasts at most: one sharing takes milliseconds.
 LOCK_TIMEOUT = 10.0
 
-# Runs SHARE in shard `index` offering at most `offer`; returns the allowance's change.
-Give = Callable[[int, int], int]
+# Runs SHARE in shard `index` offering at most `offer`, strictly or not; returns the
+# allowance's change.
+Give = Callable[[int, int, bool], int]
 
 
 @dataclass(frozen=True)
@@ -33,9 +36,11 @@ class ShardBudget:
     allowance: int
     queued: int
 
-    def wanted(self, target: int) -> int:
+    def wanted(self, target: int, strict: bool) -> int:
         """Allowance the shard could use now beyond its own; below 0, what it holds too much."""
-        return min(self.queued, target) - self.allowance
+        if strict or self.queued == 0:
+            return min(self.queued, target) - self.allowance
+        return max(target - self.allowance, 0)
 
 
 def read(client: redis.Redis, ring: keys.Keyring) -> list[ShardBudget]:
@@ -50,19 +55,22 @@ def read(client: redis.Redis, ring: keys.Keyring) -> list[ShardBudget]:
     ]
 
 
-def share(budgets: list[ShardBudget], max_pages: int, target: int, give: Give) -> int:
-    """Hand back what shards hold too much, then give the shards that want most first;
-    returns what is left to give (0: the budget is spent)."""
+def share(budgets: list[ShardBudget], max_pages: int, target: int, give: Give) -> tuple[int, bool]:
+    """Hand back what shards hold too much, then give the shards that hold least first;
+    returns what is left to give and whether sharing was strict (0 left when strict: the
+    budget is spent)."""
     left = max_pages - sum(budget.dispatched + budget.allowance for budget in budgets)
+    strict = left < sum(max(budget.wanted(target, strict=False), 0) for budget in budgets)
     for index, budget in enumerate(budgets):
-        if budget.wanted(target) < 0:
-            left -= give(index, 0)
-    wanting = sorted((i for i, b in enumerate(budgets) if b.wanted(target) > 0), key=lambda i: budgets[i].allowance)
+        if budget.wanted(target, strict) < 0:
+            left -= give(index, 0, strict)
+    wanting = sorted((i for i, b in enumerate(budgets) if b.wanted(target, strict) > 0),
+                     key=lambda i: budgets[i].allowance)
     for index in wanting:
         if left <= 0:
             break
-        left -= give(index, min(budgets[index].wanted(target), left))
-    return max(left, 0)
+        left -= give(index, min(budgets[index].wanted(target, strict), left), strict)
+    return max(left, 0), strict
 
 
 def mark(client: redis.Redis, ring: keys.Keyring, spent: bool) -> None:

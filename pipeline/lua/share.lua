@@ -1,9 +1,11 @@
 -- SHARE: the dispatcher's share of a job's max_pages for one shard, when a job of
 -- several shards has a max_pages (pipeline/frontier_budget.py): the shard's allowance
--- (new URLs it may hand out) is brought up toward what it can use now, its new URLs
--- waiting but at most ARGV[1].target, from at most ARGV[1].offer more; an allowance above
--- its URLs waiting goes back at once, so that no shard holds what another could spend.
--- A finished shard given an allowance runs again.
+-- (new URLs it may hand out) is brought up toward ARGV[1].target, from at most
+-- ARGV[1].offer more, while it has new URLs waiting. Once the budget runs short
+-- (ARGV[1].strict) it is brought toward its new URLs waiting instead, and an allowance
+-- above them goes back at once, so that no shard holds what another could spend. A
+-- shard with no new URLs waiting hands its allowance back. A finished shard given an
+-- allowance runs again.
 --
 -- KEYS[1]  the shard's key prefix, crawler:{JOB}: or crawler:{JOB#SHARD}: ; each key
 --          below is KEYS[1] .. suffix
@@ -13,14 +15,21 @@
 --   stats      HASH    counters: queued (read), restarts, finished_at
 --   state      STRING  finished -> running when given an allowance
 -- ARGV[1], a JSON object:
---   version  int  policy version the caller holds (0: do not check)
---   target   int  allowance a shard is brought up to at most
---   offer    int  allowance the caller may give at most
+--   version  int   policy version the caller holds (0: do not check)
+--   target   int   allowance a shard is brought up to at most
+--   offer    int   allowance the caller may give at most
+--   strict   bool  no more than the shard's new URLs waiting
 -- Returns the change of the allowance: given (> 0) or handed back (< 0).
 
-local allowance = num(redis.call('GET', ALLOWANCE))
-local change = math.min(stat('queued'), A.target) - allowance
-if change > 0 then change = math.min(change, A.offer) end
+local allowance, queued = num(redis.call('GET', ALLOWANCE)), stat('queued')
+local wanted = A.target
+if A.strict or queued == 0 then wanted = math.min(queued, A.target) end
+local change = wanted - allowance
+if change > 0 then
+  change = math.min(change, A.offer)
+elseif not A.strict and queued > 0 then
+  change = 0
+end
 if change ~= 0 then redis.call('INCRBY', ALLOWANCE, change) end
 if change > 0 and redis.call('GET', STATE) == 'finished' then restart() end
 return change
