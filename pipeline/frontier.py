@@ -196,7 +196,7 @@ class Frontier:
         return self._retrying(lambda policy: self._add(policy, found.entries(policy), found.depth))
 
     def _add(self, policy: Policy, entries: list[tuple[str, str]], depth: int) -> int:
-        parts = calls.by_shard(policy, entries)
+        parts = calls.by_shard(policy, entries, calls.entry_host)
         return sum(int(self._call(policy, shard, "ADD", part, depth)) for shard, part in parts.items())
 
     def lease(self, limit: int | None = None) -> list[Lease]:
@@ -257,7 +257,7 @@ class Frontier:
         def attempt(policy: Policy) -> Completed:
             entries = _SENT.unsent(self.job, found.entries(policy), found.depth, policy.version)
             own = keys.shard_of(lease.host, policy.frontier_shards)
-            parts = calls.by_shard(policy, entries)
+            parts = calls.by_shard(policy, entries, calls.entry_host)
             for shard, part in parts.items():
                 if shard != own:
                     self._call(policy, shard, "ADD", part, found.depth)
@@ -280,11 +280,9 @@ class Frontier:
         """Requeue at once the leases whose chains were dropped unrun; returns how many
         were still owned (the others were done or handed out again meanwhile)."""
         def attempt(policy: Policy) -> int:
-            parts: dict[int, list[list[Any]]] = {}
-            for lease in leases:
-                parts.setdefault(keys.shard_of(lease.host, policy.frontier_shards), []).append(
-                    [lease.member, lease.token])
-            return sum(int(self._call(policy, shard, "HAND_BACK", leases=part)) for shard, part in parts.items())
+            parts = calls.by_shard(policy, leases, lambda lease: lease.host)
+            return sum(int(self._call(policy, shard, "HAND_BACK", leases=[[held.member, held.token] for held in part]))
+                       for shard, part in parts.items())
 
         return self._retrying(attempt)
 
@@ -322,7 +320,7 @@ class Frontier:
         def attempt(policy: Policy) -> list[bool]:
             entries = Found.seeds(urls).entries(policy)
             answers: dict[tuple[str, str], bool] = {}
-            for shard, part in calls.by_shard(policy, entries).items():
+            for shard, part in calls.by_shard(policy, entries, calls.entry_host).items():
                 answers.update(zip(part, map(bool, self._call(policy, shard, "SEEN", part)), strict=True))
             return [answers[entry] for entry in entries]
 
@@ -333,11 +331,11 @@ class Frontier:
         recrawl pass `feed`, which ends (in shard 0 last, whose pass `feeding` reads).
         Returns how many were queued (not those waiting or leased already)."""
         def attempt(policy: Policy) -> int:
-            parts: dict[int, list[list[Any]]] = {}
-            for item in due:
-                host = host_key(item.url)
-                parts.setdefault(keys.shard_of(host, policy.frontier_shards), []).append(
-                    [member(item.url, item.kind), host, item.depth, json.dumps(item.prior.to_json())])
+            rows: list[list[Any]] = [
+                [member(item.url, item.kind), host_key(item.url), item.depth, json.dumps(item.prior.to_json())]
+                for item in due
+            ]
+            parts = calls.by_shard(policy, rows, lambda row: str(row[1]))
             shards = reversed(range(policy.frontier_shards)) if done else sorted(parts) or [0]
             return sum(int(self._call(policy, shard, "REVISIT", revisits=parts.get(shard, []), done=done, feed=feed))
                        for shard in shards)

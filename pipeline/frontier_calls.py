@@ -5,13 +5,16 @@ shards (each has its part of the dispatch window and of the Bloom filter)."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from pipeline import keys
 from pipeline.bloom import geometry, halves
 from pipeline.frontier_data import SITEMAP, member
 from pipeline.settings import DEDUP_BLOOM, Policy
 from pipeline.urls import fingerprint, host_key, seen_entry
+
+T = TypeVar("T")
 
 
 def params(
@@ -54,14 +57,20 @@ def per_shard(policy: Policy, limit: int | None) -> int | None:
     return None if limit is None else math.ceil(limit / policy.frontier_shards)
 
 
-def by_shard(policy: Policy, entries: list[tuple[str, str]]) -> dict[int, list[tuple[str, str]]]:
-    """`entries` split by the shard of their host, in order."""
+def by_shard(policy: Policy, items: Iterable[T], host: Callable[[T], str]) -> dict[int, list[T]]:
+    """`items` split by the shard of their `host`, each part in order."""
     if policy.frontier_shards == 1:
-        return {0: entries} if entries else {}
-    parts: dict[int, list[tuple[str, str]]] = {}
-    for entry in entries:
-        parts.setdefault(keys.shard_of(host_key(entry[0]), policy.frontier_shards), []).append(entry)
+        whole = list(items)
+        return {0: whole} if whole else {}
+    parts: dict[int, list[T]] = {}
+    for item in items:
+        parts.setdefault(keys.shard_of(host(item), policy.frontier_shards), []).append(item)
     return parts
+
+
+def entry_host(entry: tuple[str, str]) -> str:
+    """The host of a (url, kind) entry to schedule."""
+    return host_key(entry[0])
 
 
 def links(entries: list[tuple[str, str]], bloom: bool, shards: int) -> tuple[list[list[Any]], list[bytes]]:
