@@ -21,7 +21,7 @@ def params(
     policy: Policy, rows: list[list[Any]], call: dict[str, Any], depth: int
 ) -> dict[str, Any]:
     """What every script reads of the job's policy, with the call's own parameters and
-    the URLs to schedule (`_links` rows), listed by a URL at `depth`. Each shard has its
+    the URLs to schedule (`links` rows), listed by a URL at `depth`. Each shard has its
     part of the window."""
     window = math.ceil(policy.dispatch_window / policy.frontier_shards)
     values = dict(call)
