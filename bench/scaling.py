@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.frontier import FINISHED, Frontier
+from pipeline.frontier.client import FINISHED, Frontier
 from tests.integration.hosts import MultiHost, tree_cluster
 from tests.integration.netns import GATEWAY, available
 from tests.integration.redis_cluster import RedisClusterNodes

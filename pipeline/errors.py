@@ -3,7 +3,7 @@ retrying (``TransientFetchError``) and report the rest once."""
 
 from __future__ import annotations
 
-from pipeline.exchange import Capture
+from pipeline.fetch.exchange import Capture
 
 
 class CrawlError(Exception):

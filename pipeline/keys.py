@@ -52,7 +52,7 @@ VERSION = "version"    # STRING: the version of that Policy, in every shard; scr
 STATE = "state"        # STRING: running | paused | cancelled | finished (a job of several shards
                        # is finished when each of them is; its other states are written to all)
 ALLOWANCE = "allowance"  # STRING: new URLs the shard may hand out of the job's max_pages, when
-                         # several shards share it out (pipeline/frontier_budget.py)
+                         # several shards share it out (pipeline/frontier/budget.py)
 BUDGET_SPENT = "budget-spent"  # STRING, set when no shard is given more of max_pages
 BUDGET_LOCK = "budget-lock"  # STRING in shard 0: one process shares the budget out at a time
 # What the limits kept out. Distinct URLs are counted by HyperLogLogs of fingerprints

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
-from pipeline import __version__, bloom
+from pipeline import __version__
 from pipeline.errors import ConfigError
-from pipeline.proxies import parse_proxy
+from pipeline.fetch.proxies import parse_proxy
+from pipeline.frontier import bloom
 
 ENV_PREFIX = "CRAWLER_"
 WORKER_POOLS = ("threads", "solo", "prefork")
@@ -267,7 +268,7 @@ class Settings:
             raise ConfigError("CRAWLER_WARC_GZIP_LEVEL must be between 1 and 9")
         if self.warc_upload_url:
             # Here, not at a worker's first fetch, where it would fail every URL instead.
-            from pipeline.warc_upload import check_endpoint, parse_upload_url
+            from pipeline.archive.upload import check_endpoint, parse_upload_url
 
             parse_upload_url(self.warc_upload_url)
             check_endpoint(self.s3_endpoint_url)

@@ -9,10 +9,11 @@ from __future__ import annotations
 from celery.utils.log import get_task_logger
 from redis.exceptions import LockError
 
-from pipeline import keys, lifecycle
-from pipeline.context import Context
+from pipeline import keys
+from pipeline.crawl import lifecycle
+from pipeline.crawl.context import Context
 from pipeline.errors import CrawlError
-from pipeline.frontier import PAUSED, RUNNING, list_jobs
+from pipeline.frontier.client import PAUSED, RUNNING, list_jobs
 from tasks.app import app, runtime
 from tasks.names import DISPATCH
 from tasks.stages import send

@@ -16,9 +16,9 @@ from kombu.exceptions import DecodeError, KombuError
 from kombu.serialization import prepare_accept_content
 from kombu.utils.json import loads
 
-from pipeline import lifecycle
-from pipeline.context import Context
-from pipeline.frontier import Lease
+from pipeline.crawl import lifecycle
+from pipeline.crawl.context import Context
+from pipeline.frontier.client import Lease
 from tasks.app import app
 from tasks.names import QUEUES
 from tasks.recovery import carried_lease

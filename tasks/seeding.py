@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pipeline import lifecycle
+from pipeline.crawl import lifecycle
 from tasks.app import runtime
 from tasks.stages import send
 

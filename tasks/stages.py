@@ -1,5 +1,5 @@
 """The three stages of one URL, each a task on its own queue, chained per URL:
-``fetch.s(job, lease) | parse.s() | store.s()``. Each body asks pipeline.lifecycle what
+``fetch.s(job, lease) | parse.s() | store.s()``. Each body asks pipeline.crawl.lifecycle what
 to do and translates the answer: the next stage, a retry, or `Ignore` for a stale chain.
 
 A worker that consumes the parse and store queues as well as fetch runs the rest of the
@@ -15,9 +15,9 @@ from typing import Any
 
 from celery.exceptions import Ignore
 
-from pipeline import lifecycle
-from pipeline.frontier import Lease
-from pipeline.payload import Payload
+from pipeline.crawl import lifecycle
+from pipeline.crawl.payload import Payload
+from pipeline.frontier.client import Lease
 from tasks.app import app, runtime
 from tasks.names import FETCH, PARSE, QUEUES, STORE
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import redis
 
-from pipeline.frontier import FINISHED, Frontier, JobStats
+from pipeline.frontier.client import FINISHED, Frontier, JobStats
 from pipeline.store import Record, open_store
 
 

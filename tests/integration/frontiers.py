@@ -8,7 +8,7 @@ from typing import Any
 import redis
 
 from pipeline import keys
-from pipeline.frontier import Found, Frontier, Lease
+from pipeline.frontier.client import Found, Frontier, Lease
 from pipeline.settings import Policy, Settings
 
 HOSTS = ("a.example", "b.example", "c.example")

@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pipeline.demo import DemoSite
-from pipeline.frontier import FINISHED, Frontier
+from pipeline.frontier.client import FINISHED, Frontier
 from pipeline.store import EXPORT_FIELDS
+from tasks.cli.demo import DemoSite
 from tests.conftest import TEST_REDIS_URL
 from tests.integration.cli import (
     GONE_WITHIN,

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from pipeline.frontier import FINISHED
+from pipeline.frontier.client import FINISHED
 from tasks import seed
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import lifecycle
-from pipeline.context import Context
-from pipeline.fetch_result import FetchResult
-from pipeline.payload import Payload
+from pipeline.crawl import lifecycle
+from pipeline.crawl.context import Context
+from pipeline.crawl.payload import Payload
+from pipeline.fetch.result import FetchResult
 from pipeline.settings import Settings
 from pipeline.store import open_store
 from tasks import seed

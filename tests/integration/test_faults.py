@@ -15,10 +15,10 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecord
 
-from pipeline.frontier import Found, Frontier
+from pipeline.archive.warc import OPEN_SUFFIX
+from pipeline.frontier.client import Found, Frontier
 from pipeline.settings import Settings
 from pipeline.store.base import Record
-from pipeline.warc import OPEN_SUFFIX
 from tasks import seed
 from tests.conftest import TEST_REDIS_URL
 from tests.integration.cluster import Cluster, wait_until

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from pipeline.frontier import CANCELLED, PAUSED, RUNNING
+from pipeline.frontier.client import CANCELLED, PAUSED, RUNNING
 from tasks import seed
 from tests.integration.cluster import wait_until
 from tests.integration.site import Host, page

@@ -1,4 +1,4 @@
-"""What pipeline.lifecycle decides for one URL, against a real Redis, a real HTTP server
+"""What pipeline.crawl.lifecycle decides for one URL, against a real Redis, a real HTTP server
 and a real SQLite store, without Celery: the Outcome each step returns, and what the
 server saw."""
 
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import lifecycle
-from pipeline.context import Context
-from pipeline.frontier import Frontier, Lease
-from pipeline.lifecycle import Abandon, Fetched, RetryAt, Stored, WaitAt
+from pipeline.crawl import lifecycle
+from pipeline.crawl.context import Context
+from pipeline.crawl.lifecycle import Abandon, Fetched, RetryAt, Stored, WaitAt
+from pipeline.frontier.client import Frontier, Lease
 from pipeline.settings import Settings
 from tests.conftest import TEST_REDIS_URL
 from tests.integration.site import Host, Response, page

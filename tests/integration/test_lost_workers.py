@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.context import Context
-from pipeline.frontier import FINISHED, RUNNING, Found
+from pipeline.crawl.context import Context
+from pipeline.frontier.client import FINISHED, RUNNING, Found
 from pipeline.settings import Settings
 from pipeline.store import open_store
 from tasks.dispatch import tick as dispatcher_tick

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from pipeline.frontier import FINISHED
+from pipeline.frontier.client import FINISHED
 from tests.integration.cluster import wait_until
 from tests.integration.hosts import LEASE_TIMEOUT, tree_cluster, tree_pages
 from tests.integration.netns import available

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from pipeline.frontier import FINISHED
+from pipeline.archive.warc import EXTENSION, OPEN_SUFFIX
+from pipeline.frontier.client import FINISHED
 from pipeline.store import Record, open_store
-from pipeline.warc import EXTENSION, OPEN_SUFFIX
 from tests.integration.cluster import wait_until
 from tests.integration.hosts import MultiHost, tree_cluster, tree_pages
 from tests.integration.netns import GATEWAY, available

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from pipeline.frontier import CANCELLED
+from pipeline.frontier.client import CANCELLED
 from tasks import seed
 from tests.conftest import TEST_REDIS_URL
 from tests.integration.cli import cli_env, crawler, status_json

@@ -19,9 +19,9 @@ import trustme
 from urllib3.exceptions import InsecureRequestWarning
 
 from pipeline.errors import EgressUnavailable, PermanentFetchError, TransientFetchError
-from pipeline.fetch import Fetcher
-from pipeline.frontier import FINISHED
-from pipeline.proxies import ProxyRotation, parse_proxy
+from pipeline.fetch.fetcher import Fetcher
+from pipeline.fetch.proxies import ProxyRotation, parse_proxy
+from pipeline.frontier.client import FINISHED
 from pipeline.settings import Policy
 from pipeline.store import open_store
 from tasks import seed
@@ -77,7 +77,7 @@ def test_each_kind_of_proxy_carries_the_requests(origin, proxy, scheme):
 def test_a_dead_proxy_is_taken_out_of_rotation_and_the_next_one_used(origin, proxy, dead_scheme, caplog):
     dead = dead_proxy_url(dead_scheme)
     fetcher = _fetcher(dead, proxy.url("http"))
-    caplog.set_level(logging.WARNING, logger="pipeline.proxies")
+    caplog.set_level(logging.WARNING, logger="pipeline.fetch.proxies")
     try:
         statuses = [fetcher.fetch(origin.url(f"/{i}"), POLICY).status for i in range(6)]
     finally:
@@ -201,7 +201,7 @@ def test_https_sites_are_reached_through_the_proxy_with_their_certificate_checke
 def test_a_407_from_the_site_through_a_tunnel_is_the_sites_answer(tls_origin, proxy, caplog):
     host, ca = tls_origin
     fetcher = _trusting(_fetcher(proxy.url("http")), ca)
-    caplog.set_level(logging.WARNING, logger="pipeline.proxies")
+    caplog.set_level(logging.WARNING, logger="pipeline.fetch.proxies")
     try:
         denied = fetcher.fetch(_https(host, "/denied"), POLICY)
         after = fetcher.fetch(_https(host, "/0"), POLICY)
@@ -256,7 +256,7 @@ def test_a_site_the_proxy_cannot_reach_fails_as_the_sites_failure(caplog):
     gateway = _BadGatewayProxy()
     rotation = ProxyRotation([parse_proxy(f"http://127.0.0.1:{gateway.server_address[1]}")], 60.0)
     fetcher = Fetcher(rotation)
-    caplog.set_level(logging.WARNING, logger="pipeline.proxies")
+    caplog.set_level(logging.WARNING, logger="pipeline.fetch.proxies")
     try:
         with pytest.raises(TransientFetchError) as info:
             fetcher.fetch("https://127.0.0.5:9/", POLICY)

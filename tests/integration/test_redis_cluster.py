@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from pipeline import keys
-from pipeline.frontier import FINISHED, Frontier
+from pipeline.frontier.client import FINISHED, Frontier
 from pipeline.keys import JobKeys
 from pipeline.urls import host_key
 from tests.conftest import TEST_REDIS_URL

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from pipeline.frontier import FINISHED, Frontier
+from pipeline.frontier.client import FINISHED, Frontier
 from tests.integration.cluster import Cluster, wait_until
 from tests.integration.hosts import REDIS_SERVER
 from tests.integration.proxy import free_port

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from pipeline import keys
-from pipeline.fetch_result import utc_text
-from pipeline.frontier import FINISHED, RUNNING, Found, Frontier
-from pipeline.revisits import feed, start_recrawl
+from pipeline.crawl.revisits import feed, start_recrawl
+from pipeline.fetch.result import utc_text
+from pipeline.frontier.client import FINISHED, RUNNING, Found, Frontier
 from pipeline.store import Record, open_store
 from tests.integration.frontiers import new_frontier, pages
 

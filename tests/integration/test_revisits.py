@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from pipeline.frontier import CANCELLED
+from pipeline.frontier.client import CANCELLED
 from pipeline.store import open_store
 from tasks import seed
 from tasks.app import runtime

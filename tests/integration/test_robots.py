@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from pipeline.errors import RobotsPending
-from pipeline.fetch import Fetcher
+from pipeline.fetch.fetcher import Fetcher
+from pipeline.fetch.robots import Robots
 from pipeline.keys import HOST_DELAY, Keyring
-from pipeline.robots import Robots
 from pipeline.settings import Policy
 from tests.integration.site import Host, Response
 

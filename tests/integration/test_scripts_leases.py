@@ -10,8 +10,9 @@ from dataclasses import replace
 import pytest
 import redis
 
-from pipeline import keys, lua
-from pipeline.frontier import FINISHED, RUNNING, Found, Frontier, Tick
+from pipeline import keys
+from pipeline.frontier import lua
+from pipeline.frontier.client import FINISHED, RUNNING, Found, Frontier, Tick
 from tests.integration.frontiers import SHORT_LEASE, counter, deadline, found, new_frontier, pages, policy
 
 pytestmark = pytest.mark.integration

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.frontier import FINISHED, SITEMAP, Found
+from pipeline.frontier.client import FINISHED, SITEMAP, Found
 from tests.integration.frontiers import found, new_frontier, pages, policy
 
 pytestmark = pytest.mark.integration

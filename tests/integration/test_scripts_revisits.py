@@ -10,8 +10,8 @@ import time
 import pytest
 
 from pipeline import keys
-from pipeline.frontier import FINISHED, PAGE, RUNNING, Found, Frontier, Lease, Revisit
-from pipeline.history import Prior
+from pipeline.fetch.history import Prior
+from pipeline.frontier.client import FINISHED, PAGE, RUNNING, Found, Frontier, Lease, Revisit
 from tests.integration.frontiers import SHORT_LEASE, counter, new_frontier, pages
 
 pytestmark = pytest.mark.integration

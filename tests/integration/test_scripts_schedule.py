@@ -10,8 +10,8 @@ from dataclasses import replace
 import pytest
 
 from pipeline import keys
-from pipeline.frontier import FINISHED, RUNNING, Found, Frontier, list_jobs
-from pipeline.frontier_data import PAGE, SITEMAP
+from pipeline.frontier.client import FINISHED, RUNNING, Found, Frontier, list_jobs
+from pipeline.frontier.data import PAGE, SITEMAP
 from tests.integration.frontiers import deadline, found, new_frontier, pages, redis_now, waiting
 
 pytestmark = pytest.mark.integration

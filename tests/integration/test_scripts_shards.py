@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 
 from pipeline import keys
+from pipeline.crawl.lifecycle import seed
 from pipeline.errors import ConfigError
-from pipeline.frontier import FINISHED, PAGE, RUNNING, Found, Frontier, Lease, Revisit
-from pipeline.history import Prior
-from pipeline.lifecycle import seed
+from pipeline.fetch.history import Prior
+from pipeline.frontier.client import FINISHED, PAGE, RUNNING, Found, Frontier, Lease, Revisit
 from pipeline.settings import Settings
 from tests.integration.frontiers import new_frontier
 

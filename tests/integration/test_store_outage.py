@@ -8,7 +8,7 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
-from pipeline.frontier import FINISHED
+from pipeline.frontier.client import FINISHED
 from tasks import seed
 from tests.conftest import TEST_REDIS_URL
 from tests.integration.cluster import Cluster, wait_until

@@ -24,14 +24,14 @@ import pytest
 from moto.server import ThreadedMotoServer
 from warcio.archiveiterator import ArchiveIterator
 
-from pipeline import warc_upload
+from pipeline.archive import upload as warc_upload
+from pipeline.archive.upload import WarcUploader, upload_leftovers
 from pipeline.errors import ConfigError
-from pipeline.warc_upload import WarcUploader, upload_leftovers
 from tests.integration.cli import cli_env, crawl_ok, export_jsonl
 
 pytestmark = pytest.mark.integration
 
-LOGGER = "pipeline.warc_upload"
+LOGGER = "pipeline.archive.upload"
 
 
 @pytest.fixture(scope="module")

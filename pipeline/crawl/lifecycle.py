@@ -1,0 +1,319 @@
+"""The fate of one URL, decided in one place: when its request may start, what a failure
+means (retry, pause the host, record it), when a chain is stale and must stop, and when
+its record is written. Each step returns an Outcome, a small closed set of plain values
+that the Celery tasks only translate (`retry`, `Ignore`, the next stage)."""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pipeline.crawl import revisits, steps
+from pipeline.crawl.context import Context
+from pipeline.crawl.payload import Payload
+from pipeline.errors import (
+    ArchiveUnavailable,
+    ConfigError,
+    EgressUnavailable,
+    PermanentFetchError,
+    RobotsPending,
+    StoreUnavailable,
+    TransientFetchError,
+)
+from pipeline.fetch.result import FetchResult
+from pipeline.frontier.client import CANCELLED, PAUSED, RUNNING, Found, Frontier, Lease, LostLease, list_jobs
+from pipeline.parse import extract
+from pipeline.settings import DEDUP_EXACT, Policy, Settings
+from pipeline.urls import hostname, require_canonical
+
+# Past this many doublings the backoff is at its cap anyway (and 2.0 ** attempt would
+# overflow for a very large CRAWLER_MAX_RETRIES).
+MAX_DOUBLINGS = 32
+# Seconds a URL waits while another worker fetches its host's robots.txt.
+ROBOTS_POLL = 0.5
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """The request is over (maybe as a failure to record): parse it next. `handoff` are
+    the host's URLs that its freed slot made due."""
+
+    payload: Payload
+    handoff: list[Lease]
+
+
+@dataclass(frozen=True)
+class RetryAt:
+    """Try again in `countdown` seconds, as attempt number `attempt`."""
+
+    countdown: float
+    attempt: int
+
+
+@dataclass(frozen=True)
+class WaitAt:
+    """Not this URL's turn yet (politeness, robots.txt first, no proxy): the same
+    attempt again in `countdown` seconds, fetching `robots_site`'s robots.txt first."""
+
+    countdown: float
+    robots_site: str | None = None
+
+
+@dataclass(frozen=True)
+class Abandon:
+    """This chain no longer owns the URL (its lease expired and went to another, or the
+    URL is done): it stops without a request or a write."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The record is written and the lease released; `handoff` are URLs now due."""
+
+    handoff: list[Lease]
+
+
+FetchOutcome = Fetched | RetryAt | WaitAt | Abandon
+StoreOutcome = Stored | RetryAt | Abandon
+LEASE_LOST = Abandon("lease lost")
+
+
+def backoff(attempt: int, policy: Policy, retry_after: float | None = None) -> float:
+    """Exponential with jitter, never past the cap (a longer Retry-After is kept by the
+    host's schedule: the retry waits there without counting as an attempt)."""
+    wait = random.uniform(0.5, 1.0) * policy.retry_backoff * 2.0 ** min(attempt, MAX_DOUBLINGS)
+    return min(policy.retry_backoff_max, max(wait, retry_after or 0.0))
+
+
+def seed(frontier: Frontier, settings: Settings, urls: list[str], overrides: dict[str, Any]) -> tuple[int, list[Lease]]:
+    """Add seed URLs to the job (created if new) with policy overrides; returns how many
+    were new and the leases due at once. The merged policy must fit this process's
+    broker, as the defaults must."""
+    if not urls:
+        raise ConfigError("no seed URLs given")
+    if frontier.state() == CANCELLED:
+        raise ConfigError(
+            f"job {frontier.job!r} is cancelled: `crawler resume --job {frontier.job}` first, or use a new job name"
+        )
+    stored = frontier.stored_policy()
+    policy = (stored or settings.policy).merged(**overrides)
+    if stored is not None and _dedup(stored) != _dedup(policy):
+        raise ConfigError(
+            f"job {frontier.job!r} remembers its URLs with dedup={stored.dedup}: its dedup settings "
+            "are fixed when it is created (use a new job name)"
+        )
+    if stored is not None and stored.frontier_shards != policy.frontier_shards:
+        raise ConfigError(
+            f"job {frontier.job!r} has its frontier in {stored.frontier_shards} shard(s), fixed when it was "
+            "created (use a new job name)"
+        )
+    extract.check(policy.extract)
+    canonical = [require_canonical(url, policy.drop_params) for url in urls]
+    hosts = tuple(dict.fromkeys(policy.scope_hosts + tuple(hostname(url) for url in canonical)))
+    policy = policy.merged(scope_hosts=hosts)
+    settings.check_policy(policy)
+    frontier.create(policy)
+    added = frontier.add(Found.seeds(canonical))
+    return added, frontier.lease()
+
+
+def _dedup(policy: Policy) -> tuple[str, int, float]:
+    """What the job's seen structure was built for: changing it would forget every URL."""
+    if policy.dedup == DEDUP_EXACT:
+        return (DEDUP_EXACT, 0, 0.0)
+    return (policy.dedup, policy.bloom_capacity, policy.bloom_error_rate)
+
+
+def recrawl(ctx: Context, job: str, older_than: float | None = None) -> int:
+    """Revisit the job's stored URLs (those last fetched more than `older_than` seconds
+    ago) in place, with conditional requests; returns how many are due. The dispatcher
+    feeds them to the workers."""
+    return revisits.start_recrawl(ctx.frontier(job), ctx.store, older_than)
+
+
+def feed_revisits(ctx: Context, job: str) -> int:
+    """The job's due revisits from the store into its frontier, as room allows; a store
+    that is away now is asked again at the next tick."""
+    try:
+        return revisits.feed(ctx.frontier(job), ctx.store, ctx.settings.revisit_batch)
+    except StoreUnavailable as exc:
+        logger.warning("no revisits of job %s fed this tick: %s", job, exc)
+        return 0
+
+
+def requeue_uncarried(ctx: Context, carried: dict[str, list[Lease]]) -> None:
+    """After a restart in which no worker of the earlier run can be alive: each live
+    job's leases that no chain in the broker still carries (`carried`, per job) died
+    with their workers, and go back to the frontier now rather than at their deadline."""
+    for job in list_jobs(ctx.redis):
+        frontier = ctx.frontier(job)
+        if frontier.state() in (RUNNING, PAUSED):
+            frontier.requeue_all_but(carried.get(job, []))
+
+
+def attempt_fetch(
+    ctx: Context, job: str, lease: Lease, attempt: int = 0, robots_site: str | None = None
+) -> FetchOutcome:
+    """One go at the leased URL: robots.txt first when its host's is not known, then the
+    request when the host's politeness allows it."""
+    frontier = ctx.frontier(job)
+    policy = frontier.policy()
+    first = [robots_site + "/"] if robots_site else []
+    for url in [*first, lease.url]:
+        site = ctx.robots.pending(frontier.keyring, url, policy)
+        if site is not None:
+            return _fetch_robots(ctx, frontier, lease, site, attempt)
+    wait = frontier.claim_start(lease)
+    if wait < 0:
+        return LEASE_LOST
+    if wait > 0:
+        return WaitAt(_within_lease(wait, policy))
+    outcome = _request(ctx, frontier, lease, attempt)
+    if isinstance(outcome, FetchResult):
+        return _fetched(frontier, Payload(job, lease, outcome))
+    return outcome
+
+
+def _fetched(frontier: Frontier, payload: Payload) -> FetchOutcome:
+    """The request is over: its host's slot is freed and the lease renewed, unless the
+    lease went to another chain meanwhile, which then owns the URL."""
+    handoff = frontier.release_host(payload.lease)
+    return LEASE_LOST if handoff is None else Fetched(payload, handoff)
+
+
+def _fetch_robots(ctx: Context, frontier: Frontier, lease: Lease, site: str, attempt: int) -> FetchOutcome:
+    """robots.txt is a request to the host like any other: it takes the host's turn, and
+    the URL itself comes back for the next one."""
+    policy = frontier.policy()
+    with ctx.robots.fetching(frontier.keyring, site, policy) as ours:
+        if not ours:
+            return _keep(frontier, lease, WaitAt(ROBOTS_POLL))
+        wait = frontier.claim_start(lease)
+        if wait < 0:
+            return LEASE_LOST
+        if wait > 0:
+            return WaitAt(_within_lease(wait, policy), robots_site=site)
+        try:
+            ctx.robots.download(frontier.keyring, site, policy, ctx.fetcher)
+        except PermanentFetchError as exc:
+            failed = FetchResult.failed(lease.url, exc.reason, exc.status)
+            return _fetched(frontier, Payload(frontier.job, lease, failed))
+        except EgressUnavailable as exc:
+            return _keep(frontier, lease, WaitAt(_within_lease(exc.wait, policy), robots_site=site))
+    return attempt_fetch(ctx, frontier.job, lease, attempt)
+
+
+def _request(ctx: Context, frontier: Frontier, lease: Lease, attempt: int) -> FetchResult | FetchOutcome:
+    """The request itself: a result (maybe a failure to record), or when to come back."""
+    policy = frontier.policy()
+    try:
+        return steps.fetch_url(lease, frontier.keyring, policy, ctx.fetcher, ctx.robots)
+    except RobotsPending as exc:
+        # A redirect led to a site whose robots.txt is not known: it is fetched first.
+        return WaitAt(0.0, robots_site=exc.site)
+    except TransientFetchError as exc:
+        return _transient(frontier, lease, attempt, exc)
+    except PermanentFetchError as exc:
+        return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects, exc.capture)
+    except EgressUnavailable as exc:
+        # Our proxies are down, not the site: wait for one to come back, same attempt,
+        # waking within the lease to renew it however long the proxies' cooldown is.
+        return _keep(frontier, lease, WaitAt(_within_lease(exc.wait, policy)))
+    except Exception as exc:
+        # A bug or a limit hit deep in a library must not send the URL round forever:
+        # it is recorded as failed, and the log has the traceback.
+        logger.exception("fetching %s failed unexpectedly", lease.url)
+        return FetchResult.failed(lease.url, f"internal error: {type(exc).__name__}")
+
+
+def _transient(frontier: Frontier, lease: Lease, attempt: int, exc: TransientFetchError) -> FetchResult | FetchOutcome:
+    """The whole host pauses, on every worker (a failing server gets a rest, not the same
+    load from the host's other URLs); the URL is retried, or recorded once out of tries."""
+    policy = frontier.policy()
+    countdown = backoff(attempt, policy, exc.retry_after)
+    if exc.retry_after:
+        frontier.postpone(lease.host, min(exc.retry_after, policy.max_retry_after), f"{exc.reason}, Retry-After")
+    else:
+        frontier.postpone(lease.host, countdown, exc.reason)
+    if attempt >= policy.max_retries:
+        return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects, exc.capture)
+    return _keep(frontier, lease, RetryAt(countdown, attempt + 1))
+
+
+def parse(ctx: Context, payload: Payload) -> Payload:
+    """Title and outlinks; the page text stops here. With WARC on, what was found is
+    archived beside the response, as a metadata record that refers to it."""
+    policy = ctx.frontier(payload.job).policy()
+    parsed = steps.parse(payload, policy)
+    record_id = parsed.result.warc_record_id
+    if ctx.warc is not None and record_id:
+        try:
+            ctx.warc.metadata(parsed.result.final_url, record_id, steps.warc_metadata(parsed, policy))
+        except ArchiveUnavailable as exc:
+            # The response is archived; only what was found in it is missing there.
+            logger.warning("no WARC metadata record for %s: %s", parsed.result.final_url, exc)
+    return parsed
+
+
+def finish(ctx: Context, payload: Payload, attempt: int = 0, renewed: bool = False) -> StoreOutcome:
+    """Write the record and complete the lease, only while the lease is this chain's: a
+    chain redelivered after its URL was done, or handed to another worker, writes
+    nothing. A store that cannot be written now is tried again without a refetch.
+
+    `renewed` says the caller is the process whose fetch just returned `Fetched` for
+    this payload: that release checked and renewed the lease before the parse, so the
+    check is not repeated (one Redis round trip of four per URL). A lease taken away
+    within that parse would see its record written anyway; its completion is still
+    refused."""
+    frontier = ctx.frontier(payload.job)
+    if not renewed and not frontier.extend(payload.lease):
+        return LEASE_LOST
+    record = steps.to_record(payload, frontier.policy())
+    try:
+        ctx.store.put(record, payload.items)
+    except StoreUnavailable as exc:
+        if attempt >= ctx.settings.store_retries:
+            logger.error("giving up storing %s, its lease will hand it out again: %s", record.url, exc)
+            return Abandon(f"store unavailable: {exc}")
+        logger.warning("store unavailable, retrying %s: %s", record.url, exc)
+        return RetryAt(backoff(attempt, frontier.policy()), attempt + 1)
+    done = frontier.complete(payload.lease, failed=record.error is not None, found=steps.found(payload))
+    if done.counted and done.depth < record.depth:
+        # A shorter path was found while the URL was leased: its record says so too.
+        try:
+            ctx.store.put(replace(record, depth=done.depth))
+        except StoreUnavailable as exc:
+            logger.warning("%s keeps depth %d, not %d: %s", record.url, record.depth, done.depth, exc)
+    return Stored(done.handoff)
+
+
+def _keep(frontier: Frontier, lease: Lease, outcome: RetryAt | WaitAt) -> FetchOutcome:
+    """Before waiting, push the lease deadline out; a lease already handed to another
+    worker means this chain is stale and stops here."""
+    return outcome if frontier.extend(lease) else LEASE_LOST
+
+
+def _within_lease(seconds: float, policy: Policy) -> float:
+    """A wait is cut so that the chain wakes in time to renew its lease."""
+    return min(seconds, policy.lease_timeout / 2)
+
+
+def give_up(ctx: Context, job: str, lost: list[LostLease]) -> list[Lease]:
+    """URLs whose workers were lost again and again are stored as failed and completed,
+    so the job can finish; returns the leases their completion made due. A record the
+    store cannot take now waits for the next tick, which hands the URL back again."""
+    frontier = ctx.frontier(job)
+    handoff: list[Lease] = []
+    for item in lost:
+        failed = FetchResult.failed(item.lease.url, f"worker lost {item.times} times")
+        try:
+            ctx.store.put(steps.to_record(Payload(job, item.lease, failed), frontier.policy()))
+        except StoreUnavailable as exc:
+            logger.warning("store unavailable, %s is given up on at a later tick: %s", item.lease.url, exc)
+            continue
+        handoff += frontier.complete(item.lease, failed=True, found=Found(item.lease.depth)).handoff
+    return handoff

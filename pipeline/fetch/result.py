@@ -1,0 +1,87 @@
+"""What fetching one URL gave, as plain data that travels between the tasks as JSON, and
+the time stamps the store compares."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pipeline.fetch.exchange import Capture
+
+
+@dataclass
+class FetchResult:
+    """What one URL gave; plain data, so it travels between tasks as JSON."""
+
+    url: str
+    final_url: str
+    status: int | None = None
+    content_type: str | None = None
+    encoding: str | None = None
+    text: str | None = None
+    length: int = 0
+    content_hash: str | None = None
+    elapsed: float = 0.0
+    redirects: list[str] = field(default_factory=list)
+    error: str | None = None
+    fetched_at: str = field(default_factory=lambda: utcnow())
+    links: list[str] | None = None
+    sitemaps: list[str] = field(default_factory=list)
+    # The response's headers, kept only for a job with extractors (they may read them).
+    headers: dict[str, str] | None = None
+    # The response's validators, for conditional requests when the URL is fetched again.
+    etag: str | None = None
+    last_modified: str | None = None
+    warc_file: str | None = None
+    warc_offset: int | None = None
+    warc_length: int | None = None
+    warc_record_id: str | None = None
+    # The response's WARC-Payload-Digest, and the revisit profile when the archive wrote a
+    # revisit record for it (its payload is the last fetch's record's).
+    warc_digest: str | None = None
+    warc_revisit: str | None = None
+    body: bytes | None = field(default=None, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything but the raw body, which never travels between tasks."""
+        data = asdict(self)
+        data.pop("body")
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FetchResult:
+        return cls(**{name: value for name, value in data.items() if name != "body"})
+
+    @classmethod
+    def failed(
+        cls,
+        url: str,
+        reason: str,
+        status: int | None = None,
+        redirects: Sequence[str] = (),
+        capture: Capture | None = None,
+    ) -> FetchResult:
+        final = redirects[-1] if redirects else url
+        result = cls(url=url, final_url=final, status=status, error=reason, redirects=list(redirects))
+        result.archived(capture)
+        return result
+
+    def archived(self, capture: Capture | None) -> None:
+        """Point at the WARC record of the response this result is about."""
+        if capture is not None:
+            self.warc_file, self.warc_offset = capture.file, capture.offset
+            self.warc_length, self.warc_record_id = capture.length, capture.record_id
+            self.warc_digest, self.warc_revisit = capture.digest, capture.revisit
+
+
+def utcnow() -> str:
+    return utc_text(time.time())
+
+
+def utc_text(seconds: float) -> str:
+    """ISO 8601 UTC to the millisecond: the store keeps the later of two fetches of one URL
+    by comparing these as text, so two fetches within one second must still differ."""
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,440 @@
+"""The Redis frontier of one job: what has been seen, what waits per host, what is
+leased to workers, and the counters that say when the job is done.
+
+The frontier, not the broker, is the source of truth. URLs are leased with a deadline
+when they are handed to Celery; a lease that is not completed in time (its worker died
+or was cut off) goes back to its host's queue, so no URL is ever dropped; one whose
+lease expired max_requeues + 1 times is handed back to the dispatcher instead, to be
+stored as failed. Its Lua scripts are in pipeline/frontier/lua/, its plain values in
+frontier_data, its counters read by frontier_stats.
+
+A job's frontier may be split by host into shards (`frontier_shards`, fixed when the
+job is created), each in its own Redis Cluster slot, so that one job spreads over the
+masters of a cluster. A script runs in the shard of the host it is about; the links a
+page lists for other shards are added there before its own shard completes it, so the
+job never looks done while work moves between shards. A job of several shards is
+finished when each of them is (read twice, see `state`), and its max_pages is shared
+out by frontier_budget.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from typing import Any, TypeVar
+
+import redis
+
+from pipeline import keys
+from pipeline.errors import ConfigError, JobNotFound, StalePolicy
+from pipeline.frontier import budget as frontier_budget
+from pipeline.frontier import calls, lua
+from pipeline.frontier import hosts as frontier_hosts
+from pipeline.frontier import stats as frontier_stats
+from pipeline.frontier.data import (
+    CANCELLED,
+    FINISHED,
+    HOST_LIMITS,
+    LIMITS,
+    MAX_PAGES,
+    PAGE,
+    PAUSED,
+    RUNNING,
+    SITEMAP,
+    STATES,
+    Completed,
+    FeedState,
+    Found,
+    HostBackoff,
+    JobStats,
+    Lease,
+    LostLease,
+    Revisit,
+    Tick,
+    member,
+    text,
+)
+from pipeline.frontier.hosts import HostView
+from pipeline.frontier.sent_links import SentLinks
+from pipeline.settings import DEDUP_BLOOM, Policy
+from pipeline.urls import host_key
+
+T = TypeVar("T")
+
+# The values every caller of the frontier needs, importable from here.
+__all__ = [
+    "CANCELLED", "FINISHED", "HOST_LIMITS", "LIMITS", "MAX_PAGES", "PAGE", "PAUSED", "RUNNING", "SITEMAP", "STATES",
+    "Completed", "FeedState", "Found", "Frontier", "HostBackoff", "HostView", "JobStats", "Lease", "LostLease",
+    "Revisit", "Tick", "list_jobs",
+]
+
+# Leases handed out when a URL finishes: one for the slot it frees, one to grow.
+HANDOFF_LIMIT = 2
+# Expired leases one tick handles at most; the rest wait for the next tick.
+EXPIRE_LIMIT = 1000
+# Seconds a job's policy is reused before it is read again (re-seeding may change it).
+POLICY_TTL = 5.0
+# Times a call refused for a stale policy is repeated with a fresh one.
+STALE_RETRIES = 3
+# Hosts the live view lists below the totals.
+BUSIEST_SHOWN = 5
+# Keys of a job removed per UNLINK when it is forgotten.
+FORGET_BATCH = 1000
+# Links a process remembers having sent to its jobs' frontiers (~400 bytes each).
+SENT_LINKS = 50_000
+_SENT = SentLinks(SENT_LINKS)
+
+
+class _Stale(Exception):
+    """A script found the job seeded again with another policy since it was read."""
+
+
+class Frontier:
+    """One job's frontier in Redis. It keeps a copy of the job's policy for a few
+    seconds; when a script finds the job was re-seeded with another policy since, the
+    frontier reads it again and repeats the call, so callers never see a stale policy."""
+
+    def __init__(self, client: redis.Redis, job: str, policy_ttl: float = POLICY_TTL) -> None:
+        self.redis = client
+        self.job = keys.check_job_name(job)
+        # Shard 0's keys, which hold the job's policy (and all of a job of one shard).
+        self.keys = keys.JobKeys(job)
+        self.policy_ttl = policy_ttl
+        self._policy: tuple[float, Policy] | None = None
+        self._scripts = lua.register(client)
+
+    @property
+    def keyring(self) -> keys.Keyring:
+        """The keys of every shard of the job."""
+        return keys.Keyring(self.job, self.policy().frontier_shards)
+
+    def create(self, policy: Policy) -> Policy:
+        """Write the job's policy (keeping scope hosts of earlier seeds and the number of
+        shards it was created with); a new job starts running, an existing one keeps its
+        state (a finished one runs again only when new URLs are added to it)."""
+        old = self.stored_policy()
+        if old is not None:
+            hosts = tuple(dict.fromkeys(old.scope_hosts + policy.scope_hosts))
+            policy = policy.merged(scope_hosts=hosts, frontier_shards=old.frontier_shards)
+        # A re-seed's version is above the one it replaces, even when this host's clock is
+        # behind the last seeder's (two seedings at the same moment may still race).
+        policy = policy.merged(version=max(time.time_ns() // 1000, old.version + 1 if old else 0))
+        # One transaction per shard's slot, shard 0 (and its policy) last: a caller that
+        # reads the new policy finds its version in every shard. The list of jobs lives
+        # elsewhere (a cluster has it in another slot), so the job is listed once it exists.
+        for shard in reversed(keys.Keyring(self.job, policy.frontier_shards).all()):
+            with self.redis.pipeline(transaction=True) as pipe:
+                if shard.shard == 0:
+                    pipe.set(shard.key(keys.CONFIG), json.dumps(policy.to_json()))
+                pipe.set(shard.key(keys.VERSION), policy.version)
+                pipe.set(shard.key(keys.STATE), RUNNING, nx=True)
+                pipe.hsetnx(shard.key(keys.STATS), "started_at", time.time())
+                # max_pages may have changed: the next sharing decides afresh.
+                pipe.delete(shard.key(keys.BUDGET_SPENT))
+                pipe.execute()
+        self.redis.sadd(keys.JOBS, self.job)
+        self._policy = (time.monotonic() + self.policy_ttl, policy)
+        return policy
+
+    def forget(self) -> None:
+        """Remove every key of the job (frontier, counters, policy) and its name from the
+        list of jobs, so that it can start over. The keys are found a batch at a time
+        (SCAN, on every master of a cluster), never with KEYS."""
+        stored = self.stored_policy()
+        for shard in keys.Keyring(self.job, stored.frontier_shards if stored else 1).all():
+            batch: list[Any] = []
+            for key in self.redis.scan_iter(match=shard.prefix + "*", count=FORGET_BATCH):
+                batch.append(key)
+                if len(batch) == FORGET_BATCH:
+                    self.redis.unlink(*batch)
+                    batch = []
+            if batch:
+                self.redis.unlink(*batch)
+        self.redis.srem(keys.JOBS, self.job)
+        self._policy = None
+
+    def exists(self) -> bool:
+        return bool(self.redis.exists(self.keys.key(keys.CONFIG)))
+
+    def stored_policy(self) -> Policy | None:
+        """The job's policy as Redis has it now; None for a job never seeded."""
+        raw = self.redis.get(self.keys.key(keys.CONFIG))
+        return None if raw is None else Policy.from_json(json.loads(raw))
+
+    def policy(self) -> Policy:
+        """The job's policy, as read at most `policy_ttl` seconds ago."""
+        if self._policy is None or self._policy[0] <= time.monotonic():
+            policy = self.stored_policy()
+            if policy is None:
+                raise JobNotFound(f"no job named {self.job!r}")
+            self._policy = (time.monotonic() + self.policy_ttl, policy)
+        return self._policy[1]
+
+    def state(self) -> str | None:
+        """The job's state; None for a job never seeded (frontier_stats.state says how a
+        job of several shards is read)."""
+        return frontier_stats.state(self.redis, self._shards())
+
+    def _shards(self) -> list[keys.JobKeys]:
+        """Every shard's keys; shard 0's alone for a job never seeded."""
+        try:
+            return self.keyring.all()
+        except JobNotFound:
+            return [self.keys]
+
+    def set_state(self, state: str) -> None:
+        if state not in STATES:
+            raise ConfigError(f"unknown job state {state!r}")
+        if not self.exists():
+            raise JobNotFound(f"no job named {self.job!r}")
+        with self.redis.pipeline(transaction=False) as pipe:
+            for shard in self.keyring.all():
+                pipe.set(shard.key(keys.STATE), state)
+            pipe.execute()
+
+    def add(self, found: Found) -> int:
+        """Schedule what `found` lists that was never seen; returns how many."""
+        return self._retrying(lambda policy: self._add(policy, found.entries(policy), found.depth))
+
+    def _add(self, policy: Policy, entries: list[tuple[str, str]], depth: int) -> int:
+        parts = calls.by_shard(policy, entries, calls.entry_host)
+        return sum(int(self._call(policy, shard, "ADD", part, depth)) for shard, part in parts.items())
+
+    def lease(self, limit: int | None = None) -> list[Lease]:
+        """Lease what is due now, at most `limit` (default: the job's whole window)."""
+        def attempt(policy: Policy) -> list[Lease]:
+            self._share_budget(policy)
+            per_shard = calls.per_shard(policy, limit)
+            rows = [row for shard in range(policy.frontier_shards)
+                    for row in self._call(policy, shard, "LEASE", limit=per_shard)]
+            return [Lease.from_script(row) for row in rows]
+
+        return self._retrying(attempt)
+
+    def claim_start(self, lease: Lease) -> float:
+        """0 when the request of `lease` may start now (it is recorded, and the lease
+        renewed); else seconds to wait; below 0 when the lease is no longer this chain's."""
+        return float(self._in_host(lease.host, "CLAIM_START", host=lease.host, url=lease.member, token=lease.token))
+
+    def release_host(self, lease: Lease) -> list[Lease] | None:
+        """The request of `lease` is over: free its host slot, renew the lease for the
+        steps after the request, and hand out what is now due; None when the lease is no
+        longer this chain's."""
+        owned, rows = self._in_host(lease.host, "RELEASE_HOST", url=lease.member, token=lease.token,
+                                    limit=HANDOFF_LIMIT)
+        return [Lease.from_script(row) for row in rows] if owned else None
+
+    def postpone(self, host: str, seconds: float, reason: str) -> None:
+        """No request to `host` starts, on any worker, for `seconds` (its Retry-After, or
+        a backoff after a failure)."""
+        self._in_host(host, "POSTPONE", host=host, seconds=seconds, reason=reason)
+
+    def backoffs(self, limit: int = 10) -> list[HostBackoff]:
+        """The hosts paused now, longest pause first."""
+        return frontier_hosts.backoffs(self.redis, self._shards(), self._now(), limit)
+
+    def _now(self) -> float:
+        """Redis's clock, which the schedule runs on."""
+        seconds, micros = self.redis.time()
+        return seconds + micros / 1_000_000
+
+    def set_host_delay(self, host: str, seconds: float) -> None:
+        """Record robots.txt's Crawl-delay of `host`; the larger of it and the job's delay wins."""
+        self.redis.hset(self.keyring.for_host(host).key(keys.HOST_DELAY), host, seconds)
+
+    def extend(self, lease: Lease) -> bool:
+        """Push the lease deadline out again, e.g. before a retry; False if it was lost."""
+        return bool(self._in_host(lease.host, "EXTEND", url=lease.member, token=lease.token))
+
+    def complete(self, lease: Lease, failed: bool, found: Found) -> Completed:
+        """Release the lease, schedule what `found` lists, and hand out what is now due;
+        nothing is counted or scheduled in the lease's shard when the lease was no longer
+        this chain's. The depth handed back is the URL's shortest known: lower than the
+        lease's when a shorter path was found while it was leased (its links were
+        scheduled from it).
+
+        The links this process sent before (SentLinks) are left out, and those sent are
+        remembered when the lease was still this chain's."""
+        def attempt(policy: Policy) -> Completed:
+            entries = _SENT.unsent(self.job, found.entries(policy), found.depth, policy.version)
+            own = keys.shard_of(lease.host, policy.frontier_shards)
+            parts = calls.by_shard(policy, entries, calls.entry_host)
+            for shard, part in parts.items():
+                if shard != own:
+                    self._call(policy, shard, "ADD", part, found.depth)
+            counted, rows, depth = self._call(
+                policy, own, "COMPLETE", parts.get(own, []), found.depth, url=lease.member, token=lease.token,
+                failed=failed, limit=HANDOFF_LIMIT,
+            )
+            if counted:
+                _SENT.sent(self.job, entries, found.depth, policy.version)
+            return Completed(bool(counted), [Lease.from_script(row) for row in rows], int(depth))
+
+        done = self._retrying(attempt)
+        if done.counted and done.depth < found.depth and (found.pages or found.sitemaps):
+            # The script listed the links from the shorter depth, but the links left out
+            # as already sent were judged from the lease's: all of them go in again.
+            self.add(replace(found, depth=done.depth))
+        return done
+
+    def hand_back(self, leases: list[Lease]) -> int:
+        """Requeue at once the leases whose chains were dropped unrun; returns how many
+        were still owned (the others were done or handed out again meanwhile)."""
+        def attempt(policy: Policy) -> int:
+            parts = calls.by_shard(policy, leases, lambda lease: lease.host)
+            return sum(int(self._call(policy, shard, "HAND_BACK", leases=[[held.member, held.token] for held in part]))
+                       for shard, part in parts.items())
+
+        return self._retrying(attempt)
+
+    def tick(self, limit: int | None = None, expire_all: bool = False) -> Tick:
+        """Requeue expired leases (all of them with `expire_all`), then lease what is due
+        (at most `limit`; default: the job's whole window). A URL requeued max_requeues
+        times whose lease expires again comes back in `lost`, until it is completed."""
+        def attempt(policy: Policy) -> Tick:
+            self._share_budget(policy)
+            expired, leased, lost = 0, [], []
+            for shard in range(policy.frontier_shards):
+                count, rows, gone = self._call(
+                    policy, shard, "TICK", limit=calls.per_shard(policy, limit), expire_limit=EXPIRE_LIMIT,
+                    expire_all=expire_all,
+                )
+                expired += int(count)
+                leased += [Lease.from_script(row) for row in rows]
+                lost += [LostLease(Lease.from_script(row[:5]), int(row[5])) for row in gone]
+            return Tick(expired, leased, lost)
+
+        return self._retrying(attempt)
+
+    def requeue_all_but(self, carried: Iterable[Lease]) -> int:
+        """Requeue now every lease of the job except those in `carried` (same URL, same
+        token): when no worker of an earlier run is alive, a lease that no chain in the
+        broker carries can never complete. Returns how many went back to the queues."""
+        keep = [[lease.member, lease.token] for lease in carried]
+        return self._retrying(lambda policy: sum(
+            int(self._call(policy, shard, "REQUEUE_EXCEPT", keep=keep)) for shard in range(policy.frontier_shards)
+        ))
+
+    def seen(self, urls: list[str]) -> list[bool]:
+        """Whether the job scheduled each of `urls` (pages) before; with dedup=bloom, a
+        false positive answers True. Nothing is scheduled."""
+        def attempt(policy: Policy) -> list[bool]:
+            entries = Found.seeds(urls).entries(policy)
+            answers: dict[tuple[str, str], bool] = {}
+            for shard, part in calls.by_shard(policy, entries, calls.entry_host).items():
+                answers.update(zip(part, map(bool, self._call(policy, shard, "SEEN", part)), strict=True))
+            return [answers[entry] for entry in entries]
+
+        return self._retrying(attempt)
+
+    def revisit(self, due: list[Revisit], done: bool, feed: str) -> int:
+        """Queue stored URLs that are due again; with `done`, the store has no more of
+        recrawl pass `feed`, which ends (in shard 0 last, whose pass `feeding` reads).
+        Returns how many were queued (not those waiting or leased already)."""
+        def attempt(policy: Policy) -> int:
+            rows: list[list[Any]] = [
+                [member(item.url, item.kind), host_key(item.url), item.depth, json.dumps(item.prior.to_json())]
+                for item in due
+            ]
+            parts = calls.by_shard(policy, rows, lambda row: str(row[1]))
+            shards = reversed(range(policy.frontier_shards)) if done else sorted(parts) or [0]
+            return sum(int(self._call(policy, shard, "REVISIT", revisits=parts.get(shard, []), done=done, feed=feed))
+                       for shard in shards)
+
+        return self._retrying(attempt)
+
+    def recrawl(self) -> str:
+        """Begin a recrawl pass (the store has made the job's URLs due): a finished or
+        cancelled job runs again, and none finishes before the pass is fed in. Returns
+        the pass's number, which the feeder hands back when the store has no more."""
+        def attempt(policy: Policy) -> str:
+            number = self._call(policy, 0, "RECRAWL")
+            for shard in range(1, policy.frontier_shards):
+                self._call(policy, shard, "RECRAWL", **{"pass": number})
+            return str(number)
+
+        return self._retrying(attempt)
+
+    def feeding(self) -> str | None:
+        """The recrawl pass the store is still feeding in, if any."""
+        feed: str | None = text(self.redis.get(self.keys.key(keys.FEED)))
+        return feed
+
+    def feed_state(self) -> FeedState:
+        """What the feeder reads of the job at every tick, in one round trip (a few for a
+        job of several shards)."""
+        shards = self._shards()
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(self.keys.key(keys.STATE))
+            pipe.get(self.keys.key(keys.FEED))
+            for shard in shards:
+                pipe.hget(shard.key(keys.STATS), "revisits_waiting")
+            state, feed, *waiting = pipe.execute()
+        if len(shards) > 1:
+            state = self.state()
+        return FeedState(text(state), text(feed), sum(int(count or 0) for count in waiting))
+
+    def stats(self) -> JobStats:
+        shards = self._shards()
+        now = self._now()
+        parts = [frontier_stats.read(self.redis, shard, now) for shard in shards]
+        return parts[0] if len(parts) == 1 else frontier_stats.combine(parts, self.state() or RUNNING)
+
+    def busiest_hosts(self, limit: int = BUSIEST_SHOWN) -> list[HostView]:
+        return frontier_hosts.busiest(self.redis, self._shards(), self._now(), limit)
+
+    def _share_budget(self, policy: Policy) -> None:
+        """Give each shard its share of max_pages (a job of several shards only)."""
+        if not calls.shared_budget(policy):
+            return
+        ring = keys.Keyring(self.job, policy.frontier_shards)
+        lock = frontier_budget.lock(self.redis, ring)
+        if not lock.acquire():
+            return
+        try:
+            def give(shard: int, offer: int, strict: bool) -> int:
+                return int(self._call(policy, shard, "SHARE", target=policy.dispatch_window, offer=offer,
+                                      strict=strict))
+
+            left, strict = frontier_budget.share(frontier_budget.read(self.redis, ring), policy.max_pages,
+                                                 policy.dispatch_window, give)
+            frontier_budget.mark(self.redis, ring, spent=strict and left == 0)
+        finally:
+            lock.release()
+
+    def _in_host(self, where: str, name: str, **params: Any) -> Any:
+        """Run script `name` in the shard of host `where`."""
+        return self._retrying(
+            lambda policy: self._call(policy, keys.shard_of(where, policy.frontier_shards), name, **params))
+
+    def _retrying(self, attempt: Callable[[Policy], T]) -> T:
+        """`attempt` with the job's policy; a policy found stale is read again and the
+        call repeated (the URLs to schedule are chosen again under the new one; those a
+        first try scheduled are seen by the next)."""
+        for _ in range(STALE_RETRIES):
+            try:
+                return attempt(self.policy())
+            except _Stale:
+                self._policy = None
+        raise StalePolicy(f"job {self.job!r} was re-seeded {STALE_RETRIES} times during one call")
+
+    def _call(
+        self, policy: Policy, shard: int, name: str, entries: list[tuple[str, str]] | None = None, depth: int = 0,
+        **params: Any,
+    ) -> Any:
+        """Run script `name` in `shard`, scheduling `entries` as listed by a URL at `depth`."""
+        rows, fingerprints = calls.links(entries or [], policy.dedup == DEDUP_BLOOM, policy.frontier_shards)
+        values = calls.params(policy, rows, params, depth=depth)
+        args: list[str | bytes] = [json.dumps(values), *fingerprints]
+        try:
+            return self._scripts[name](keys=[keys.JobKeys(self.job, shard).prefix], args=args)
+        except redis.ResponseError as exc:
+            if str(exc).startswith("STALE_POLICY"):
+                raise _Stale from exc
+            raise
+
+
+def list_jobs(client: redis.Redis) -> list[str]:
+    return sorted(text(job) for job in client.smembers(keys.JOBS))

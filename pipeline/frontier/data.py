@@ -1,0 +1,201 @@
+"""The plain values the frontier hands out and takes in: leases, what a page found, and
+snapshots of a job's counters. Kept apart from the Redis code so that every step can
+use them without the frontier's machinery."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from pipeline.fetch.history import Prior
+from pipeline.settings import Policy
+from pipeline.urls import in_scope
+
+RUNNING, PAUSED, CANCELLED, FINISHED = "running", "paused", "cancelled", "finished"
+STATES = (RUNNING, PAUSED, CANCELLED, FINISHED)
+PAGE, SITEMAP = "page", "sitemap"
+SITEMAP_PREFIX = "sitemap:"
+# The limits whose dropped URLs are counted, named like their policy fields; the first
+# two are per host.
+MAX_PAGES_PER_HOST, MAX_SITEMAPS_PER_HOST = "max_pages_per_host", "max_sitemaps_per_host"
+MAX_DEPTH, MAX_PAGES = "max_depth", "max_pages"
+HOST_LIMITS = (MAX_PAGES_PER_HOST, MAX_SITEMAPS_PER_HOST)
+LIMITS = (*HOST_LIMITS, MAX_DEPTH, MAX_PAGES)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A URL handed to Celery; `token` tells a live lease from one handed out again.
+    A sitemap travels the frontier like a page (politeness, leases, retries) but is
+    read for the URLs it lists. A revisit of a stored URL carries its last fetch."""
+
+    url: str
+    depth: int
+    host: str
+    token: int
+    countdown: float = 0.0
+    kind: str = PAGE
+    prior: Prior | None = None
+
+    @property
+    def member(self) -> str:
+        """How the frontier names it: a sitemap's URL is prefixed, so it is not the page."""
+        return member(self.url, self.kind)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Lease:
+        prior = data.get("prior")
+        return cls(**{**data, "prior": None if prior is None else Prior.from_json(prior)})
+
+    @classmethod
+    def from_script(cls, row: list[Any]) -> Lease:
+        """A row of the LEASE helper: url, depth, host, token, countdown, and for a
+        revisit the JSON of its last fetch."""
+        name, depth, host, token, countdown = row[:5]
+        url, kind = text(name), PAGE
+        if url.startswith(SITEMAP_PREFIX):
+            url, kind = url[len(SITEMAP_PREFIX):], SITEMAP
+        prior = Prior.from_json(json.loads(row[5])) if len(row) > 5 and row[5] else None
+        return cls(url, int(depth), text(host), int(token), max(0.0, float(countdown)), kind, prior)
+
+
+@dataclass(frozen=True)
+class Revisit:
+    """A stored URL due again, as the store feeds it to the frontier."""
+
+    url: str
+    kind: str
+    depth: int
+    prior: Prior
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """The job's state, the recrawl pass the store is still feeding in (if any), and the
+    revisits waiting in Redis."""
+
+    state: str | None
+    feeding: str | None
+    waiting: int
+
+
+@dataclass(frozen=True)
+class Completed:
+    """What completing a lease did: whether it counted (the lease was still the chain's),
+    the URLs now due, and the URL's depth, lowered if a shorter path was found while it
+    was leased (-1 when it did not count)."""
+
+    counted: bool
+    handoff: list[Lease]
+    depth: int
+
+
+@dataclass(frozen=True)
+class LostLease:
+    """A URL whose workers were lost `times` times in a row (a page that kills them, a
+    host that hangs them past every deadline): the caller stores it as failed and
+    completes `lease`."""
+
+    lease: Lease
+    times: int
+
+
+@dataclass(frozen=True)
+class Tick:
+    """What one dispatcher tick did: leases that expired, URLs now handed out, and URLs
+    given up on."""
+
+    expired: int
+    leases: list[Lease]
+    lost: list[LostLease]
+
+
+@dataclass(frozen=True)
+class JobStats:
+    """A snapshot of a job's counters. `dropped` is, per limit (named like its policy
+    field), the distinct URLs it kept out: HyperLogLog estimates (about 1%), except for
+    max_pages, the URLs left queued when it stopped the job. For the per-host limits,
+    `dropped_hosts` has the hosts that lost most and `hosts_at_limit` how many reached it."""
+
+    job: str
+    state: str
+    seen: int
+    queued: int
+    leased: int
+    dispatched: int
+    stored: int
+    errors: int
+    requeued: int
+    started_at: float | None
+    finished_at: float | None
+    backing_off: int = 0
+    # Revisits of stored URLs: waiting in Redis, handed out, and stored again.
+    revisits_waiting: int = 0
+    revisits: int = 0
+    revisited: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    dropped_hosts: dict[str, dict[str, int]] = field(default_factory=dict)
+    hosts_at_limit: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def stopped_short(self) -> bool:
+        """Some limit kept URLs of the crawl out: the job did not crawl everything it found."""
+        return any(self.dropped.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class HostBackoff:
+    """A host no worker sends requests to until its pause is over."""
+
+    host: str
+    seconds_left: float
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Found:
+    """URLs a page (or a sitemap, or robots.txt) listed, and the depth of what listed
+    them. Which of them are in scope is decided against the job's policy when they are
+    added; their depth, and the depth limit, in the frontier's script: so a job re-seeded
+    meanwhile with a wider scope or depth is obeyed at once, and what the limit keeps out
+    is counted where the frontier knows which URLs were never seen."""
+
+    depth: int
+    pages: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+
+    @classmethod
+    def seeds(cls, urls: Iterable[str]) -> Found:
+        """Seeds are depth 0, in scope by definition (seeding widens the scope to them)."""
+        return cls(depth=-1, pages=tuple(urls))
+
+    def entries(self, policy: Policy) -> list[tuple[str, str]]:
+        """(url, kind) of what is in scope: pages (one link deeper, followed only up to
+        max_depth) and sitemaps (at the depth of what listed them, whatever the limit)."""
+        def wanted(url: str) -> bool:
+            return self.depth < 0 or in_scope(url, policy.scope_hosts, policy.allowed_domains)
+
+        return [(url, PAGE) for url in self.pages if wanted(url)] + [
+            (url, SITEMAP) for url in self.sitemaps if wanted(url)
+        ]
+
+
+def member(url: str, kind: str) -> str:
+    """How the frontier names a URL: a sitemap's is prefixed, so it is not the page."""
+    return SITEMAP_PREFIX + url if kind == SITEMAP else url
+
+
+def text(value: Any) -> Any:
+    """A Redis reply as str (bytes decoded), other values as they are."""
+    return value.decode() if isinstance(value, bytes) else value

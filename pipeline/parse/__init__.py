@@ -1,0 +1,1 @@
+"""What a fetched page says: its title, text and links, sitemaps, and the users' extractors."""

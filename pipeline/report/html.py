@@ -1,0 +1,137 @@
+"""A crawl report as one self-contained HTML file: the headline numbers, then a chart per
+aspect of the crawl, each a static SVG drawn by pygal (no script, no request to any
+other host: it opens offline, from a mail attachment, years later)."""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from datetime import UTC, datetime
+
+import pygal
+from pygal.style import Style
+
+from pipeline import __version__
+from pipeline.report.summary import TOP, Report
+
+_STYLE = Style(background="white", plot_background="white", font_family="system-ui, sans-serif",
+               colors=("#3366cc", "#dc3912", "#ff9900", "#109618", "#990099", "#0099c6"))
+_SIZE = {"width": 720, "height": 320}
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Crawl report: {job}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1500px; color: #222; }}
+.numbers {{ display: flex; flex-wrap: wrap; gap: 1em; margin: 1em 0 2em; }}
+.number {{ border: 1px solid #ddd; border-radius: 6px; padding: .6em 1em; min-width: 8em; }}
+.number b {{ display: block; font-size: 1.6em; }}
+.charts {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(720px, 1fr)); gap: 1.5em; }}
+section h2 {{ font-size: 1.1em; margin: 0 0 .3em; }}
+footer {{ margin-top: 2em; color: #777; font-size: .9em; }}
+</style>
+</head>
+<body>
+<h1>Crawl report: job {job}</h1>
+<div class="numbers" id="headline">{numbers}</div>
+<div class="charts">
+{sections}
+</div>
+<footer>Made {made} by celery-crawler {version} from the job's stored records.</footer>
+</body>
+</html>
+"""
+
+
+def render(report: Report) -> str:
+    numbers = "".join(
+        f'<div class="number" id="{key}"><b>{html.escape(value)}</b>{html.escape(label)}</div>'
+        for key, label, value in _headline(report)
+    )
+    sections = "\n".join(
+        f'<section id="{key}"><h2>{html.escape(title)}</h2>{chart}</section>' for key, title, chart in _charts(report)
+    )
+    return _PAGE.format(job=html.escape(report.job), numbers=numbers, sections=sections, version=__version__,
+                        made=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+
+
+def _headline(report: Report) -> list[tuple[str, str, str]]:
+    return [
+        ("pages", "pages stored", f"{report.pages:,}"),
+        ("ok", "fetched OK", f"{report.ok:,}"),
+        ("failed", "failed", f"{report.failed:,}"),
+        ("bytes", "bytes of content", _bytes(report.bytes)),
+        ("duration", "first to last fetch", _duration(report.seconds)),
+        ("rate", "pages/s, first to last fetch", f"{report.pages_per_s:.1f}"),
+        ("p50", "fetch time, median", f"{report.percentile(0.5):.3f} s"),
+        ("p90", "fetch time, p90", f"{report.percentile(0.9):.3f} s"),
+        ("p99", "fetch time, p99", f"{report.percentile(0.99):.3f} s"),
+    ]
+
+
+def _charts(report: Report) -> list[tuple[str, str, str]]:
+    """(id, title, SVG) of each chart that has something to show."""
+    step, bars = report.timeline()
+    charts = [
+        ("timeline", f"Pages stored per {step} s", _bars([f"{i * step} s" for i in range(len(bars))], bars)),
+        ("statuses", "HTTP status classes", _bars(*_sorted_labels(report.statuses))),
+        ("content-types", "Content types", _horizontal(report.content_types)),
+        ("depths", "Pages per depth", _bars([str(d) for d in sorted(report.depths)],
+                                            [report.depths[d] for d in sorted(report.depths)])),
+        ("elapsed", "Fetch time (pages with a response)", _bars(*zip(*report.elapsed_histogram(), strict=True))),
+        ("hosts", f"Top {TOP} hosts by pages", _horizontal(report.hosts)),
+        ("host-errors", f"Top {TOP} hosts by errors", _horizontal(report.host_errors)),
+        ("errors", "Error reasons", _horizontal(report.errors)),
+        ("extractors", "Items per extractor", _horizontal(report.extractors)),
+        ("dropped", "URLs kept out by each limit", _horizontal(Counter(report.dropped))),
+    ]
+    return [(key, title, chart) for key, title, chart in charts if chart]
+
+
+def _sorted_labels(counts: Counter[str]) -> tuple[list[str], list[int]]:
+    labels = sorted(counts)
+    return labels, [counts[label] for label in labels]
+
+
+def _bars(labels: list[str] | tuple[str, ...], values: list[int] | tuple[int, ...]) -> str:
+    if not any(values):
+        return ""
+    chart = pygal.Bar(style=_STYLE, show_legend=False, x_label_rotation=30 if len(labels) > 12 else 0,
+                      show_minor_x_labels=False, x_labels_major_every=max(1, len(labels) // 12), **_SIZE)
+    chart.x_labels = list(labels)
+    chart.add("pages", list(values))
+    return _svg(chart)
+
+
+def _horizontal(counts: Counter[str]) -> str:
+    top = [(label, count) for label, count in counts.most_common(TOP) if count]
+    if not top:
+        return ""
+    chart = pygal.HorizontalBar(style=_STYLE, show_legend=False, **_SIZE)
+    chart.x_labels = [label for label, _ in reversed(top)]
+    chart.add("count", [count for _, count in reversed(top)])
+    return _svg(chart)
+
+
+def _svg(chart: pygal.graph.graph.Graph) -> str:
+    """The chart inline, without pygal's tooltip script (fetched from its site) or an XML
+    declaration (not allowed inside HTML)."""
+    chart.config.js = []
+    chart.config.disable_xml_declaration = True
+    return str(chart.render(is_unicode=True))
+
+
+def _bytes(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min {rest} s" if minutes else f"{rest} s"

@@ -1,0 +1,89 @@
+"""The crawl report: what it counts from a job's records, and the HTML it makes of them,
+which must hold every section and reference nothing outside the file."""
+
+from __future__ import annotations
+
+import re
+
+from bs4 import BeautifulSoup
+
+from pipeline.report.html import render
+from pipeline.report.summary import NO_RESPONSE, summarize
+from pipeline.store.base import Record
+
+
+def _record(url: str, status: int | None, at: str, depth: int = 1, error: str | None = None,
+            elapsed: float = 0.1, length: int = 1000, content_type: str | None = "text/html; charset=utf-8") -> Record:
+    return Record(job="j", url=url, final_url=url, status=status, depth=depth, content_type=content_type,
+                  title=None, outlinks=[], fetched_at=at, error=error, length=length, elapsed=elapsed)
+
+
+RECORDS = [
+    _record("http://a.example/", 200, "2026-12-01T10:00:00.000Z", depth=0, elapsed=0.02),
+    _record("http://a.example/1", 200, "2026-12-01T10:00:05.000Z", elapsed=0.2),
+    _record("http://a.example/gone", 404, "2026-12-01T10:00:12.500Z", error="HTTP 404", elapsed=0.06, length=10),
+    _record("http://b.example:8080/x", 200, "2026-12-01T10:00:30.000Z", depth=2, elapsed=3.0,
+            content_type="application/pdf"),
+    _record("http://c.example/", None, "2026-12-01T10:00:40.000Z", error="address not allowed: 10.0.0.1 (use "
+            "--allow-private)", elapsed=0.0, length=0, content_type=None),
+]
+
+
+def test_the_report_counts_pages_failures_bytes_and_time_from_the_records():
+    report = summarize("j", RECORDS, ["text", "text", "mod:products"], {"max_depth": 7})
+
+    assert (report.pages, report.ok, report.failed, report.bytes) == (5, 3, 2, 3010)
+    assert report.seconds == 40.0 and report.pages_per_s == 5 / 40
+    assert report.statuses == {"2xx": 3, "4xx": 1, NO_RESPONSE: 1}
+    assert report.content_types == {"text/html": 3, "application/pdf": 1}
+    assert report.depths == {0: 1, 1: 3, 2: 1}
+    assert report.hosts.most_common(1) == [("a.example", 3)] and report.host_errors == {"a.example": 1,
+                                                                                         "c.example": 1}
+    assert report.errors == {"HTTP 404": 1, "address not allowed": 1}
+    assert report.extractors == {"text": 2, "mod:products": 1} and report.dropped == {"max_depth": 7}
+
+
+def test_fetch_times_are_those_of_pages_with_a_response():
+    report = summarize("j", RECORDS)
+
+    assert sorted(report.elapsed) == [0.02, 0.06, 0.2, 3.0]
+    assert (report.percentile(0.5), report.percentile(0.9), report.percentile(0.99)) == (0.06, 3.0, 3.0)
+    histogram = dict(report.elapsed_histogram())
+    assert (histogram["< 0.05 s"], histogram["< 0.1 s"], histogram["< 0.25 s"], histogram["< 5 s"]) == (1, 1, 1, 1)
+    assert sum(histogram.values()) == 4
+
+
+def test_the_timeline_counts_pages_per_bar_from_the_first_fetch():
+    step, bars = summarize("j", RECORDS).timeline()
+
+    assert step == 10 and bars == [2, 1, 0, 1, 1]
+
+
+def test_the_html_holds_every_section_and_the_headline_numbers():
+    page = BeautifulSoup(render(summarize("j", RECORDS, ["text"], {"max_depth": 7})), "lxml")
+
+    sections = {section["id"]: section for section in page.find_all("section")}
+    assert set(sections) == {"timeline", "statuses", "content-types", "depths", "elapsed", "hosts", "host-errors",
+                             "errors", "extractors", "dropped"}
+    assert all(section.find("svg") is not None for section in sections.values())
+    headline = {div["id"]: div.b.get_text() for div in page.find(id="headline").find_all("div")}
+    assert (headline["pages"], headline["ok"], headline["failed"], headline["duration"]) == ("5", "3", "2", "40 s")
+    assert headline["p50"] == "0.060 s" and headline["bytes"] == "3.0 KB"
+
+
+def test_a_section_with_nothing_to_show_is_left_out():
+    page = BeautifulSoup(render(summarize("j", RECORDS[:2])), "lxml")
+
+    assert {section["id"] for section in page.find_all("section")} >= {"timeline", "hosts"}
+    assert page.find(id="errors") is None and page.find(id="extractors") is None and page.find(id="dropped") is None
+
+
+def test_the_html_references_nothing_outside_the_file():
+    text = render(summarize("j", RECORDS, ["text"], {"max_depth": 7}))
+    page = BeautifulSoup(text, "lxml")
+
+    assert page.find("script", src=True) is None and page.find("link") is None
+    names = ("src", "href", "xlink:href")
+    references = [tag.get(name) for tag in page.find_all(True) for name in names if tag.get(name)]
+    assert all(not re.match(r"(https?:)?//", reference) for reference in references), references
+    assert not re.search(r"url\(\s*['\"]?(https?:)?//", text) and "@import" not in text
