@@ -1,8 +1,9 @@
-"""URL canonicalization, fingerprints and scope.
+"""URL canonicalization, fingerprints and scope, and URLs made safe to print.
 
 Two spellings of one page must collapse to one frontier entry, so every URL is put in
 canonical form (w3lib, plus default ports dropped) before it is fingerprinted, scheduled
-or stored.
+or stored. The URLs of the crawler's own services (store, Redis, broker, proxies) may
+carry a password, so whatever the crawler prints or logs goes through `redact` first.
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ SEEN_BUCKET_BITS = 16
 # plain URLs).
 _PLAIN = re.compile(r"(https?)://([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(?::([0-9]{1,5}))?(/[A-Za-z0-9._~/-]*)?")
 _NETLOC = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
+# The password of a URL's user information (`scheme://user:PASSWORD@host`), wherever a
+# URL appears in a text, and query parameters whose value is a secret
+# (`?password=…`, as PostgreSQL and S3 URLs allow).
+_USERINFO_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*):[^/?#\s]*@")
+_SECRET_PARAM = re.compile(
+    r"([?&](?:password|passwd|pwd|secret|token|secret_key|access_key|aws_secret_access_key|sslpassword)=)[^&#\s]*",
+    re.IGNORECASE,
+)
+REDACTED = "***"
 
 
 def canonicalize(url: str, drop_params: Iterable[str] = ()) -> str | None:
@@ -169,3 +179,12 @@ def _name_in_scope(name: str, scope_hosts: tuple[str, ...], allowed_domains: tup
         return True
     domains = (domain.lower().strip(".") for domain in allowed_domains)
     return any(name == domain or name.endswith("." + domain) for domain in domains)
+
+
+def redact(text: str) -> str:
+    """`text` with the password of every URL in it (and secret query parameters) shown as
+    `***`: `postgresql://crawler:***@db/crawl`. The user name stays, to tell accounts apart."""
+    if "://" not in text:
+        return text
+    text = _USERINFO_PASSWORD.sub(rf"\1:{REDACTED}@", text)
+    return _SECRET_PARAM.sub(rf"\1{REDACTED}", text)

@@ -8,7 +8,16 @@ import random
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.urls import canonicalize, fingerprint, host_key, hostname, in_scope, require_canonical, seen_entry
+from pipeline.urls import (
+    canonicalize,
+    fingerprint,
+    host_key,
+    hostname,
+    in_scope,
+    redact,
+    require_canonical,
+    seen_entry,
+)
 
 
 @pytest.mark.parametrize(
@@ -257,3 +266,27 @@ def test_a_shard_of_a_job_has_fewer_seen_sets_and_each_entry_still_names_its_url
     assert max(int(bucket, 16) for bucket, _ in entries) < sets
     assert all(int(entry) < 2**63 for _, entry in entries), "an int64: the set stays an intset"
     assert [(int(bucket, 16) << low_bits | int(entry)).to_bytes(8, "big") for bucket, entry in entries] == digests
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("postgresql://postgres:topsecret@127.0.0.1:5432/test?sslmode=disable",
+         "postgresql://postgres:***@127.0.0.1:5432/test?sslmode=disable"),
+        ("redis://:topsecret@10.0.0.5:6379/0", "redis://:***@10.0.0.5:6379/0"),
+        ("rediss://default:top@secret@redis.example:6380", "rediss://default:***@redis.example:6380"),
+        ("seed failed: socks5://me:topsecret@proxy:1080 refused; amqp://guest:topsecret@mq//",
+         "seed failed: socks5://me:***@proxy:1080 refused; amqp://guest:***@mq//"),
+        ("postgresql://db/test?user=crawler&password=topsecret", "postgresql://db/test?user=crawler&password=***"),
+        ("s3://bucket/warc?endpoint=http://minio:9000&secret_key=topsecret",
+         "s3://bucket/warc?endpoint=http://minio:9000&secret_key=***"),
+    ],
+)
+def test_redact_hides_every_password_and_keeps_the_rest(text, shown):
+    assert redact(text) == shown
+    assert "topsecret" not in redact(text)
+
+
+@pytest.mark.parametrize("text", ["http://user@example.org/", "sqlite:///crawl.db", "no URL here: a:b@c"])
+def test_redact_leaves_text_without_a_password_as_it_is(text):
+    assert redact(text) == text
