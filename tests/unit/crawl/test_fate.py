@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.crawl.lifecycle import backoff
+from pipeline.crawl.fate import backoff
 from pipeline.settings import Policy
 
 POLICY = Policy(retry_backoff=2.0, retry_backoff_max=60.0)
