@@ -10,7 +10,7 @@ from celery.utils.log import get_task_logger
 from redis.exceptions import LockError
 
 from pipeline import keys
-from pipeline.crawl import fate
+from pipeline.crawl import jobs
 from pipeline.crawl.context import Context
 from pipeline.errors import CrawlError
 from pipeline.frontier.client import PAUSED, RUNNING, list_jobs
@@ -40,9 +40,9 @@ def _tick_job(ctx: Context, job: str) -> int:
     frontier = ctx.frontier(job)
     if frontier.state() not in (RUNNING, PAUSED):
         return 0
-    fate.feed_revisits(ctx, job)
+    jobs.feed_revisits(ctx, job)
     tick = frontier.tick()
-    leases = tick.leases + fate.give_up(ctx, job, tick.lost)
+    leases = tick.leases + jobs.give_up(ctx, job, tick.lost)
     send(job, leases)
     return len(leases)
 

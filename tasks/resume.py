@@ -16,7 +16,7 @@ from kombu.exceptions import DecodeError, KombuError
 from kombu.serialization import prepare_accept_content
 from kombu.utils.json import loads
 
-from pipeline.crawl import fate
+from pipeline.crawl import jobs
 from pipeline.crawl.context import Context
 from pipeline.frontier.client import Lease
 from tasks.app import app
@@ -37,7 +37,7 @@ def resume_in_flight(context: Context) -> None:
         carried: dict[str, list[Lease]] = {}
         for job, lease in _carried_leases(channel):
             carried.setdefault(job, []).append(lease)
-    fate.requeue_uncarried(context, carried)
+    jobs.requeue_uncarried(context, carried)
 
 
 def _restore_unacked(channel: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pipeline.crawl import fate
+from pipeline.crawl import jobs
 from tasks.app import runtime
 from tasks.stages import send
 
@@ -18,7 +18,7 @@ def seed(urls: Iterable[str], job: str = "default", recrawl: bool = False, **pol
     ctx = runtime()
     listed = [urls] if isinstance(urls, str) else list(urls)
     if recrawl and ctx.frontier(job).exists():
-        fate.recrawl(ctx, job)
-    added, leases = fate.seed(ctx.frontier(job), ctx.settings, listed, policy)
+        jobs.recrawl(ctx, job)
+    added, leases = jobs.seed(ctx.frontier(job), ctx.settings, listed, policy)
     send(job, leases)
     return added

@@ -1,5 +1,5 @@
 """The three stages of one URL, each a task on its own queue, chained per URL:
-``fetch.s(job, lease) | parse.s() | store.s()``. Each body asks pipeline.crawl.lifecycle what
+``fetch.s(job, lease) | parse.s() | store.s()``. Each body asks pipeline.crawl.fate what
 to do and translates the answer: the next stage, a retry, or `Ignore` for a stale chain.
 
 A worker that consumes the parse and store queues as well as fetch runs the rest of the

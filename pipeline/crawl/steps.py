@@ -1,6 +1,6 @@
 """The three steps of one URL as plain functions over plain data: fetch a leased URL,
 parse what came back, and turn it into a record and the URLs it lists. The decisions
-around them (retry, wait, give up) are pipeline/crawl/lifecycle.py's."""
+around them (retry, wait, give up) are pipeline/crawl/fate.py's."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What pipeline.crawl.lifecycle decides for one URL, against a real Redis, a real HTTP server
+"""What pipeline.crawl.fate decides for one URL, against a real Redis, a real HTTP server
 and a real SQLite store, without Celery: the Outcome each step returns, and what the
 server saw."""
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.crawl import fate
+from pipeline.crawl import fate, jobs
 from pipeline.crawl.context import Context
 from pipeline.crawl.fate import Abandon, Fetched, RetryAt, Stored, WaitAt
 from pipeline.frontier.client import Frontier, Lease
@@ -36,7 +36,7 @@ def ctx(tmp_path: Path, redis_client) -> Context:
 
 
 def _seed(ctx: Context, url: str, **policy) -> Lease:
-    _, leases = fate.seed(ctx.frontier("job"), ctx.settings, [url], dict(allow_private=True, **policy))
+    _, leases = jobs.seed(ctx.frontier("job"), ctx.settings, [url], dict(allow_private=True, **policy))
     assert len(leases) == 1
     return leases[0]
 
