@@ -18,7 +18,7 @@ from pipeline.fetch.robots import Robots
 from pipeline.frontier.client import SITEMAP, Found, Lease
 from pipeline.keys import Keyring
 from pipeline.parse import extract
-from pipeline.parse.page import parse_html
+from pipeline.parse.links import parse_html
 from pipeline.parse.sitemaps import parse_sitemap
 from pipeline.settings import Policy
 from pipeline.store.base import Record

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.parse.page import Page, parse_html
+from pipeline.parse.links import Page, parse_html
 
 URL = "http://example.com/section/page.html"
 
