@@ -19,6 +19,7 @@ from pipeline.frontier.client import SITEMAP, Found, Lease
 from pipeline.keys import Keyring
 from pipeline.parse import extract
 from pipeline.parse.links import parse_html
+from pipeline.parse.page import Page
 from pipeline.parse.sitemaps import parse_sitemap
 from pipeline.settings import Policy
 from pipeline.store.base import Record
@@ -85,7 +86,7 @@ def _extracted(fetched: Payload, parsed: Payload, policy: Policy) -> Payload:
     result = fetched.result
     if result.error is not None or result.status is None or fetched.lease.kind == SITEMAP:
         return replace(parsed, items=[])
-    page = extract.Page(
+    page = Page(
         url=fetched.lease.url,
         final_url=result.final_url,
         status=result.status,

@@ -1,4 +1,5 @@
-"""Link and title extraction from HTML with BeautifulSoup and lxml.
+"""Link and title extraction from HTML with BeautifulSoup and lxml: what the crawler
+itself reads of every page, the job's extractors reading the whole Page (page.py).
 
 Only the elements that matter (``a``, ``area``, ``base``, ``title``, ``meta``) are
 built into the tree, chosen in lxml's C code (pipeline/parse/soup.py): about a third of the
@@ -20,8 +21,9 @@ _WANTED = ("a", "area", "base", "title", "meta")
 
 
 @dataclass
-class Page:
-    """What a page tells the crawler."""
+class Links:
+    """What a page tells the crawler: its title, and the links it may follow (none when
+    its robots meta tag says nofollow)."""
 
     title: str | None = None
     outlinks: list[str] = field(default_factory=list)
@@ -33,13 +35,13 @@ class Page:
 
 def parse_html(
     html: str, url: str, max_outlinks: int = 1000, max_url_length: int = 2048, drop_params: tuple[str, ...] = ()
-) -> Page:
+) -> Links:
     """Title and canonical http(s) outlinks of `html`, fetched from `url`."""
     soup = strained_soup(html, _WANTED)
     base = _base_url(soup, url)
-    page = Page(title=_title(soup), nofollow=_meta_nofollow(soup))
-    if page.nofollow:
-        return page
+    found = Links(title=_title(soup), nofollow=_meta_nofollow(soup))
+    if found.nofollow:
+        return found
     seen: set[str] = set()
     for tag in soup.find_all(["a", "area"], href=True):
         if "nofollow" in _rel(tag):
@@ -51,10 +53,10 @@ def parse_html(
         if link is None or len(link) > max_url_length or link in seen:
             continue
         seen.add(link)
-        page.outlinks.append(link)
-        if len(page.outlinks) >= max_outlinks:
+        found.outlinks.append(link)
+        if len(found.outlinks) >= max_outlinks:
             break
-    return page
+    return found
 
 
 def _base_url(soup: BeautifulSoup, url: str) -> str:

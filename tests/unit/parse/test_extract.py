@@ -15,6 +15,7 @@ from pipeline.errors import ConfigError
 from pipeline.fetch.result import FetchResult
 from pipeline.frontier.client import Lease
 from pipeline.parse import extract
+from pipeline.parse.page import Page
 from pipeline.settings import Policy
 from pipeline.store.base import Item
 
@@ -83,7 +84,7 @@ def page(**changes):
                   headers={"Content-Type": "text/html"}, content_type="text/html", encoding="utf-8", text=HTML,
                   depth=2, job="shop")
     values.update(changes)
-    return extract.Page(**values)
+    return Page(**values)
 
 
 def run(names, target=None, timeout=2.0, max_items=100):
