@@ -10,8 +10,7 @@ from celery.utils.log import get_task_logger
 from redis.exceptions import LockError
 
 from pipeline import keys
-from pipeline.crawl import jobs
-from pipeline.crawl.context import Context
+from pipeline.crawl import Context, jobs
 from pipeline.errors import CrawlError
 from pipeline.frontier.client import PAUSED, RUNNING, list_jobs
 from tasks.app import app, runtime

@@ -16,8 +16,7 @@ from kombu.exceptions import DecodeError, KombuError
 from kombu.serialization import prepare_accept_content
 from kombu.utils.json import loads
 
-from pipeline.crawl import jobs
-from pipeline.crawl.context import Context
+from pipeline.crawl import Context, jobs
 from pipeline.frontier.client import Lease
 from tasks.app import app
 from tasks.names import QUEUES

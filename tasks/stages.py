@@ -15,8 +15,7 @@ from typing import Any
 
 from celery.exceptions import Ignore
 
-from pipeline.crawl import fate
-from pipeline.crawl.payload import Payload
+from pipeline.crawl import Payload, fate
 from pipeline.frontier.client import Lease
 from tasks.app import app, runtime
 from tasks.names import FETCH, PARSE, QUEUES, STORE

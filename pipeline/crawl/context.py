@@ -24,7 +24,7 @@ from pipeline.fetch.proxies import ProxyRotation, parse_proxy
 from pipeline.fetch.robots import Robots
 from pipeline.frontier.client import Found, Frontier
 from pipeline.keys import JobKeys
-from pipeline.parse import sitemaps
+from pipeline.parse import sitemap_locations
 from pipeline.settings import Policy, Settings
 from pipeline.store import Store, open_store
 
@@ -124,7 +124,7 @@ class Context:
         """A host's robots.txt was just fetched: its sitemaps join the frontier."""
         frontier = self.frontier(keys.job)
         if frontier.policy().sitemaps:
-            frontier.add(Found(depth=0, sitemaps=tuple(sitemaps.locations(robots_body, site))))
+            frontier.add(Found(depth=0, sitemaps=tuple(sitemap_locations(robots_body, site))))
 
 
 def connect(url: str, tls: dict[str, str] | None = None, retries: int = 3, cluster: bool = False) -> redis.Redis:

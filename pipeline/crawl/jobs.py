@@ -14,7 +14,7 @@ from pipeline.crawl.payload import Payload
 from pipeline.errors import ConfigError, StoreUnavailable
 from pipeline.fetch.result import FetchResult
 from pipeline.frontier.client import CANCELLED, PAUSED, RUNNING, Found, Frontier, Lease, LostLease, list_jobs
-from pipeline.parse import extract
+from pipeline.parse import check_extractors
 from pipeline.settings import DEDUP_EXACT, Policy, Settings
 from pipeline.urls import hostname, require_canonical
 
@@ -43,7 +43,7 @@ def seed(frontier: Frontier, settings: Settings, urls: list[str], overrides: dic
             f"job {frontier.job!r} has its frontier in {stored.frontier_shards} shard(s), fixed when it was "
             "created (use a new job name)"
         )
-    extract.check(policy.extract)
+    check_extractors(policy.extract)
     canonical = [require_canonical(url, policy.drop_params) for url in urls]
     hosts = tuple(dict.fromkeys(policy.scope_hosts + tuple(hostname(url) for url in canonical)))
     policy = policy.merged(scope_hosts=hosts)

@@ -17,10 +17,7 @@ from pipeline.fetch.result import FetchResult
 from pipeline.fetch.robots import Robots
 from pipeline.frontier.client import SITEMAP, Found, Lease
 from pipeline.keys import Keyring
-from pipeline.parse import extract
-from pipeline.parse.links import parse_html
-from pipeline.parse.page import Page
-from pipeline.parse.sitemaps import parse_sitemap
+from pipeline.parse import Page, parse_html, parse_sitemap, run_extractors
 from pipeline.settings import Policy
 from pipeline.store.base import Record
 from pipeline.urls import in_scope
@@ -99,7 +96,7 @@ def _extracted(fetched: Payload, parsed: Payload, policy: Policy) -> Payload:
         drop_params=policy.drop_params,
         max_url_length=policy.max_url_length,
     )
-    done = extract.run(page, policy.extract, policy.extract_timeout, policy.max_items)
+    done = run_extractors(page, policy.extract, policy.extract_timeout, policy.max_items)
     outlinks = list(dict.fromkeys(parsed.outlinks + page.followed))
     return replace(parsed, outlinks=outlinks, items=done.items, extract_error=done.error)
 

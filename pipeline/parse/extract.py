@@ -41,7 +41,7 @@ class Extracted:
     error: str | None
 
 
-def check(names: Iterable[str]) -> None:
+def check_extractors(names: Iterable[str]) -> None:
     """Refuse, at seed time, a job whose extractors this process cannot import: the
     workers, which share its code, would fail on every page."""
     for name in names:
@@ -69,7 +69,7 @@ def resolve(name: str) -> Extractor:
     return extractor
 
 
-def run(page: Page, names: Sequence[str], timeout: float, max_items: int) -> Extracted:
+def run_extractors(page: Page, names: Sequence[str], timeout: float, max_items: int) -> Extracted:
     """Every extractor of the job on `page`, each within `timeout`; one that fails costs
     only its own items."""
     items: list[Item] = []

@@ -25,8 +25,7 @@ from kombu.exceptions import KombuError
 from rich.console import Console
 
 from pipeline import __version__
-from pipeline.crawl import jobs
-from pipeline.crawl.context import Context
+from pipeline.crawl import Context, jobs
 from pipeline.errors import ConfigError, CrawlError, JobNotFound
 from pipeline.frontier.client import (
     CANCELLED,

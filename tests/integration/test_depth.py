@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.crawl import fate
-from pipeline.crawl.context import Context
-from pipeline.crawl.payload import Payload
+from pipeline.crawl import Context, Payload, fate
 from pipeline.fetch.result import FetchResult
 from pipeline.settings import Settings
 from pipeline.store import open_store

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.crawl import fate, jobs
-from pipeline.crawl.context import Context
+from pipeline.crawl import Context, fate, jobs
 from pipeline.crawl.fate import Abandon, Fetched, RetryAt, Stored, WaitAt
 from pipeline.frontier.client import Frontier, Lease
 from pipeline.settings import Settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.parse.links import Links, parse_html
+from pipeline.parse import Links, parse_html
 
 URL = "http://example.com/section/page.html"
 
