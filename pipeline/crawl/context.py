@@ -1,8 +1,8 @@
-"""What one worker process holds on to: a Redis client, an HTTP session, the robots
-cache, the store, its WARC files, and a frontier per job (each keeps its job's policy).
-Built lazily, so a process that forks workers opens nothing before the fork; the HTTP
-session is kept per thread, so a threads or gevent pool shares nothing that is not
-thread-safe."""
+"""What one worker process holds on to, for fate.py and jobs.py to work with: a Redis
+client, an HTTP session, the robots cache, the store, its WARC files, and a frontier per
+job (each keeps its job's policy). Built lazily, so a process that forks workers opens
+nothing before the fork; the HTTP session is kept per thread, so a threads or gevent
+pool shares nothing that is not thread-safe."""
 
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ RETRY_CAP = 2.0
 
 
 class Context:
+    """One per process, from the host's settings: every task a worker process runs shares it."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._frontiers: dict[str, Frontier] = {}
