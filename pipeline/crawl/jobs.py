@@ -87,8 +87,6 @@ def requeue_uncarried(ctx: Context, carried: dict[str, list[Lease]]) -> None:
             frontier.requeue_all_but(carried.get(job, []))
 
 
-
-
 def give_up(ctx: Context, job: str, lost: list[LostLease]) -> list[Lease]:
     """URLs whose workers were lost again and again are stored as failed and completed,
     so the job can finish; returns the leases their completion made due. A record the
