@@ -12,7 +12,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import beat_init, worker_process_shutdown, worker_shutdown
 
-from pipeline.crawl.context import Context
+from pipeline.crawl import Context
 from pipeline.settings import Settings
 from tasks.config import celery_config
 

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from kombu import Queue
 
-from pipeline.crawl.context import DEFAULT_REDIS_URL
+from pipeline.crawl import DEFAULT_REDIS_URL
 from pipeline.settings import Settings
 from tasks.broker import SOCKET_SCHEME, TRANSPORT
 from tasks.names import DISPATCH, FETCH, PARSE, QUEUES, STORE

@@ -10,8 +10,7 @@ from celery.utils.log import get_task_logger
 from redis.exceptions import LockError
 
 from pipeline import keys
-from pipeline.crawl import lifecycle
-from pipeline.crawl.context import Context
+from pipeline.crawl import Context, jobs
 from pipeline.errors import CrawlError
 from pipeline.frontier.client import PAUSED, RUNNING, list_jobs
 from tasks.app import app, runtime
@@ -40,9 +39,9 @@ def _tick_job(ctx: Context, job: str) -> int:
     frontier = ctx.frontier(job)
     if frontier.state() not in (RUNNING, PAUSED):
         return 0
-    lifecycle.feed_revisits(ctx, job)
+    jobs.feed_revisits(ctx, job)
     tick = frontier.tick()
-    leases = tick.leases + lifecycle.give_up(ctx, job, tick.lost)
+    leases = tick.leases + jobs.give_up(ctx, job, tick.lost)
     send(job, leases)
     return len(leases)
 

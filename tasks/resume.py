@@ -16,8 +16,7 @@ from kombu.exceptions import DecodeError, KombuError
 from kombu.serialization import prepare_accept_content
 from kombu.utils.json import loads
 
-from pipeline.crawl import lifecycle
-from pipeline.crawl.context import Context
+from pipeline.crawl import Context, jobs
 from pipeline.frontier.client import Lease
 from tasks.app import app
 from tasks.names import QUEUES
@@ -37,7 +36,7 @@ def resume_in_flight(context: Context) -> None:
         carried: dict[str, list[Lease]] = {}
         for job, lease in _carried_leases(channel):
             carried.setdefault(job, []).append(lease)
-    lifecycle.requeue_uncarried(context, carried)
+    jobs.requeue_uncarried(context, carried)
 
 
 def _restore_unacked(channel: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pipeline.crawl import lifecycle
+from pipeline.crawl import jobs
 from tasks.app import runtime
 from tasks.stages import send
 
@@ -18,7 +18,7 @@ def seed(urls: Iterable[str], job: str = "default", recrawl: bool = False, **pol
     ctx = runtime()
     listed = [urls] if isinstance(urls, str) else list(urls)
     if recrawl and ctx.frontier(job).exists():
-        lifecycle.recrawl(ctx, job)
-    added, leases = lifecycle.seed(ctx.frontier(job), ctx.settings, listed, policy)
+        jobs.recrawl(ctx, job)
+    added, leases = jobs.seed(ctx.frontier(job), ctx.settings, listed, policy)
     send(job, leases)
     return added

@@ -1,5 +1,5 @@
 """The three stages of one URL, each a task on its own queue, chained per URL:
-``fetch.s(job, lease) | parse.s() | store.s()``. Each body asks pipeline.crawl.lifecycle what
+``fetch.s(job, lease) | parse.s() | store.s()``. Each body asks pipeline.crawl.fate what
 to do and translates the answer: the next stage, a retry, or `Ignore` for a stale chain.
 
 A worker that consumes the parse and store queues as well as fetch runs the rest of the
@@ -15,8 +15,7 @@ from typing import Any
 
 from celery.exceptions import Ignore
 
-from pipeline.crawl import lifecycle
-from pipeline.crawl.payload import Payload
+from pipeline.crawl import Payload, fate
 from pipeline.frontier.client import Lease
 from tasks.app import app, runtime
 from tasks.names import FETCH, PARSE, QUEUES, STORE
@@ -24,35 +23,35 @@ from tasks.names import FETCH, PARSE, QUEUES, STORE
 
 @app.task(bind=True, name=FETCH, max_retries=None)
 def fetch(self: Any, job: str, lease_data: dict[str, Any], attempt: int = 0, robots_site: str | None = None) -> Any:
-    outcome = lifecycle.attempt_fetch(runtime(), job, Lease.from_json(lease_data), attempt, robots_site)
+    outcome = fate.attempt_fetch(runtime(), job, Lease.from_json(lease_data), attempt, robots_site)
     match outcome:
-        case lifecycle.Fetched(payload, handoff):
+        case fate.Fetched(payload, handoff):
             send(job, handoff)
             if not consumes(PARSE, STORE):
                 return payload.to_json()
             self.request.chain = None
             carry_on(payload)
             return None
-        case lifecycle.RetryAt(countdown, next_attempt):
+        case fate.RetryAt(countdown, next_attempt):
             raise self.retry(args=(job, lease_data, next_attempt), countdown=countdown)
-        case lifecycle.WaitAt(countdown, site):
+        case fate.WaitAt(countdown, site):
             raise self.retry(args=(job, lease_data, attempt, site), countdown=countdown)
     raise Ignore()
 
 
 @app.task(name=PARSE)
 def parse(payload: dict[str, Any]) -> dict[str, Any]:
-    return lifecycle.parse(runtime(), Payload.from_json(payload)).to_json()
+    return fate.parse(runtime(), Payload.from_json(payload)).to_json()
 
 
 @app.task(bind=True, name=STORE, max_retries=None)
 def store(self: Any, payload: dict[str, Any], attempt: int = 0) -> None:
-    outcome = lifecycle.finish(runtime(), Payload.from_json(payload), attempt)
+    outcome = fate.finish(runtime(), Payload.from_json(payload), attempt)
     match outcome:
-        case lifecycle.Stored(handoff):
+        case fate.Stored(handoff):
             send(payload["job"], handoff)
             return
-        case lifecycle.RetryAt(countdown, next_attempt):
+        case fate.RetryAt(countdown, next_attempt):
             raise self.retry(args=(payload, next_attempt), countdown=countdown)
     raise Ignore()
 
@@ -66,11 +65,11 @@ def consumes(*tasks: str) -> bool:
 def carry_on(payload: Payload) -> None:
     """Parse and store here what this worker just fetched, as the chain's next two tasks
     would; a store that must wait is retried from the store queue, like theirs."""
-    parsed = lifecycle.parse(runtime(), payload)
-    match lifecycle.finish(runtime(), parsed, renewed=True):
-        case lifecycle.Stored(handoff):
+    parsed = fate.parse(runtime(), payload)
+    match fate.finish(runtime(), parsed, renewed=True):
+        case fate.Stored(handoff):
             send(parsed.job, handoff)
-        case lifecycle.RetryAt(countdown, attempt):
+        case fate.RetryAt(countdown, attempt):
             store.apply_async((parsed.to_json(), attempt), countdown=countdown)
 
 

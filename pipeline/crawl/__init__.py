@@ -1,2 +1,11 @@
-"""What happens to one URL and to a job: the fate of a lease, the steps of the chain,
-and the job operations (seed, recrawl, revisits)."""
+"""What happens to one URL and to a whole job, in plain Python that the Celery tasks
+only translate: `fate` decides a leased URL's way through fetch | parse | store, `jobs`
+holds the operations on a job (seed, recrawl, revisits, requeue, give up), and a
+`Context` is what one worker process holds on to. The top of pipeline/: only tasks/
+and the tests import it."""
+
+from pipeline.crawl import fate, jobs
+from pipeline.crawl.context import DEFAULT_REDIS_URL, Context, connect
+from pipeline.crawl.payload import Payload
+
+__all__ = ["DEFAULT_REDIS_URL", "Context", "Payload", "connect", "fate", "jobs"]

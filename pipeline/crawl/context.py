@@ -1,8 +1,8 @@
-"""What one worker process holds on to: a Redis client, an HTTP session, the robots
-cache, the store, its WARC files, and a frontier per job (each keeps its job's policy).
-Built lazily, so a process that forks workers opens nothing before the fork; the HTTP
-session is kept per thread, so a threads or gevent pool shares nothing that is not
-thread-safe."""
+"""What one worker process holds on to, for fate.py and jobs.py to work with: a Redis
+client, an HTTP session, the robots cache, the store, its WARC files, and a frontier per
+job (each keeps its job's policy). Built lazily, so a process that forks workers opens
+nothing before the fork; the HTTP session is kept per thread, so a threads or gevent
+pool shares nothing that is not thread-safe."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from pipeline.fetch.proxies import ProxyRotation, parse_proxy
 from pipeline.fetch.robots import Robots
 from pipeline.frontier.client import Found, Frontier
 from pipeline.keys import JobKeys
-from pipeline.parse import sitemaps
+from pipeline.parse import sitemap_locations
 from pipeline.settings import Policy, Settings
 from pipeline.store import Store, open_store
 
@@ -34,6 +34,8 @@ RETRY_CAP = 2.0
 
 
 class Context:
+    """One per process, from the host's settings: every task a worker process runs shares it."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._frontiers: dict[str, Frontier] = {}
@@ -124,7 +126,7 @@ class Context:
         """A host's robots.txt was just fetched: its sitemaps join the frontier."""
         frontier = self.frontier(keys.job)
         if frontier.policy().sitemaps:
-            frontier.add(Found(depth=0, sitemaps=tuple(sitemaps.locations(robots_body, site))))
+            frontier.add(Found(depth=0, sitemaps=tuple(sitemap_locations(robots_body, site))))
 
 
 def connect(url: str, tls: dict[str, str] | None = None, retries: int = 3, cluster: bool = False) -> redis.Redis:

@@ -1,6 +1,6 @@
 """The three steps of one URL as plain functions over plain data: fetch a leased URL,
 parse what came back, and turn it into a record and the URLs it lists. The decisions
-around them (retry, wait, give up) are pipeline/crawl/lifecycle.py's."""
+around them (retry, wait, give up) are pipeline/crawl/fate.py's."""
 
 from __future__ import annotations
 
@@ -17,9 +17,7 @@ from pipeline.fetch.result import FetchResult
 from pipeline.fetch.robots import Robots
 from pipeline.frontier.client import SITEMAP, Found, Lease
 from pipeline.keys import Keyring
-from pipeline.parse import extract
-from pipeline.parse.page import parse_html
-from pipeline.parse.sitemaps import parse_sitemap
+from pipeline.parse import Page, parse_html, parse_sitemap, run_extractors
 from pipeline.settings import Policy
 from pipeline.store.base import Record
 from pipeline.urls import in_scope
@@ -85,7 +83,7 @@ def _extracted(fetched: Payload, parsed: Payload, policy: Policy) -> Payload:
     result = fetched.result
     if result.error is not None or result.status is None or fetched.lease.kind == SITEMAP:
         return replace(parsed, items=[])
-    page = extract.Page(
+    page = Page(
         url=fetched.lease.url,
         final_url=result.final_url,
         status=result.status,
@@ -98,7 +96,7 @@ def _extracted(fetched: Payload, parsed: Payload, policy: Policy) -> Payload:
         drop_params=policy.drop_params,
         max_url_length=policy.max_url_length,
     )
-    done = extract.run(page, policy.extract, policy.extract_timeout, policy.max_items)
+    done = run_extractors(page, policy.extract, policy.extract_timeout, policy.max_items)
     outlinks = list(dict.fromkeys(parsed.outlinks + page.followed))
     return replace(parsed, outlinks=outlinks, items=done.items, extract_error=done.error)
 

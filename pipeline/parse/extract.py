@@ -16,63 +16,21 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin
-
-from bs4 import BeautifulSoup
-from requests.structures import CaseInsensitiveDict
 
 from pipeline.errors import ConfigError
 from pipeline.parse.extractors import BUILTINS
+from pipeline.parse.page import Page
 from pipeline.store.base import Item
-from pipeline.urls import canonicalize
 
-Extractor = Callable[["Page"], Any]
+Extractor = Callable[[Page], Any]
 logger = logging.getLogger(__name__)
 
 
 class ExtractTimeout(Exception):
     """An extractor call ran past the job's extract_timeout."""
-
-
-@dataclass
-class Page:
-    """What an extractor is given: the page as fetched and decoded. `soup` is built on
-    first use and shared by the job's extractors; `follow` schedules a link."""
-
-    url: str
-    final_url: str
-    status: int | None
-    headers: Mapping[str, str]
-    content_type: str | None
-    encoding: str | None
-    text: str | None
-    depth: int
-    job: str
-    drop_params: tuple[str, ...] = ()
-    max_url_length: int = 2048
-    followed: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.headers = CaseInsensitiveDict(self.headers)
-
-    @cached_property
-    def soup(self) -> BeautifulSoup:
-        """The whole document (unlike the link parser's, which keeps only what it needs)."""
-        return BeautifulSoup(self.text or "", "lxml")
-
-    def follow(self, url: str) -> None:
-        """Schedule `url` (absolute, or relative to the page) as a found link is: scope,
-        depth, robots.txt, deduplication and budgets decide whether it is fetched."""
-        try:
-            link = canonicalize(urljoin(self.final_url, url), self.drop_params)
-        except (TypeError, ValueError):
-            return
-        if link is not None and len(link) <= self.max_url_length and link not in self.followed:
-            self.followed.append(link)
 
 
 @dataclass(frozen=True)
@@ -83,7 +41,7 @@ class Extracted:
     error: str | None
 
 
-def check(names: Iterable[str]) -> None:
+def check_extractors(names: Iterable[str]) -> None:
     """Refuse, at seed time, a job whose extractors this process cannot import: the
     workers, which share its code, would fail on every page."""
     for name in names:
@@ -111,7 +69,7 @@ def resolve(name: str) -> Extractor:
     return extractor
 
 
-def run(page: Page, names: Sequence[str], timeout: float, max_items: int) -> Extracted:
+def run_extractors(page: Page, names: Sequence[str], timeout: float, max_items: int) -> Extracted:
     """Every extractor of the job on `page`, each within `timeout`; one that fails costs
     only its own items."""
     items: list[Item] = []

@@ -10,8 +10,8 @@ Both are ordinary extractors (`f(page)` yielding dicts), held to what a user's e
 is held to: one item per HTML page at most and none for other pages, values that
 `json.dumps` takes (strict JSON: no NaN), nothing fetched, and no exception for structured
 data a page gets wrong, such as JSON-LD that does not parse. They see the page
-through the small `PageLike` protocol below rather than the Page class, because
-pipeline/parse/extract.py imports this module to resolve the built-in names.
+through the small `PageLike` protocol below, the part of pipeline/parse/page.py's Page
+they read, so that their tests can hand them a stand-in.
 
 `text` runs trafilatura favouring precision, in its fast mode (without the fallback
 algorithms it would run and compare on every page: 8.8 ms instead of 12 ms a page on the
@@ -47,7 +47,7 @@ DATE_PARAMS: dict[str, Any] = {"original_date": True, "extensive_search": False}
 
 
 class PageLike(Protocol):
-    """What the built-ins read of a page (pipeline/parse/extract.py's Page has all of it)."""
+    """What the built-ins read of a page (pipeline/parse/page.py's Page has all of it)."""
 
     @property
     def text(self) -> str | None: ...

@@ -1,95 +1,53 @@
-"""Link and title extraction from HTML with BeautifulSoup and lxml.
-
-Only the elements that matter (``a``, ``area``, ``base``, ``title``, ``meta``) are
-built into the tree, chosen in lxml's C code (pipeline/parse/soup.py): about a third of the
-cost of bs4's own lxml builder with a SoupStrainer.
-"""
+"""The page as fetched and decoded, in the one form the job's extractors are given:
+where it was found, the response, and a soup of the whole document built on first use.
+It is the users' API (README, "Extracting data"), so it stays a plain object that any
+`f(page)` can read; the crawler's own parser (links.py) reads far less of a page."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
 from urllib.parse import urljoin
 
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup
+from requests.structures import CaseInsensitiveDict
 
-from pipeline.parse.soup import strained_soup
 from pipeline.urls import canonicalize
-
-_WANTED = ("a", "area", "base", "title", "meta")
 
 
 @dataclass
 class Page:
-    """What a page tells the crawler."""
+    """What an extractor is given: the page as fetched and decoded. `soup` is built on
+    first use and shared by the job's extractors; `follow` schedules a link."""
 
-    title: str | None = None
-    outlinks: list[str] = field(default_factory=list)
-    nofollow: bool = False
+    url: str
+    final_url: str
+    status: int | None
+    headers: Mapping[str, str]
+    content_type: str | None
+    encoding: str | None
+    text: str | None
+    depth: int
+    job: str
+    drop_params: tuple[str, ...] = ()
+    max_url_length: int = 2048
+    followed: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+    def __post_init__(self) -> None:
+        self.headers = CaseInsensitiveDict(self.headers)
 
+    @cached_property
+    def soup(self) -> BeautifulSoup:
+        """The whole document (unlike the link parser's, which keeps only what it needs)."""
+        return BeautifulSoup(self.text or "", "lxml")
 
-def parse_html(
-    html: str, url: str, max_outlinks: int = 1000, max_url_length: int = 2048, drop_params: tuple[str, ...] = ()
-) -> Page:
-    """Title and canonical http(s) outlinks of `html`, fetched from `url`."""
-    soup = strained_soup(html, _WANTED)
-    base = _base_url(soup, url)
-    page = Page(title=_title(soup), nofollow=_meta_nofollow(soup))
-    if page.nofollow:
-        return page
-    seen: set[str] = set()
-    for tag in soup.find_all(["a", "area"], href=True):
-        if "nofollow" in _rel(tag):
-            continue
+    def follow(self, url: str) -> None:
+        """Schedule `url` (absolute, or relative to the page) as a found link is: scope,
+        depth, robots.txt, deduplication and budgets decide whether it is fetched."""
         try:
-            link = canonicalize(urljoin(base, _attr(tag, "href").strip()), drop_params)
-        except ValueError:
-            continue
-        if link is None or len(link) > max_url_length or link in seen:
-            continue
-        seen.add(link)
-        page.outlinks.append(link)
-        if len(page.outlinks) >= max_outlinks:
-            break
-    return page
-
-
-def _base_url(soup: BeautifulSoup, url: str) -> str:
-    base = soup.find("base", href=True)
-    if base is None:
-        return url
-    try:
-        return urljoin(url, _attr(base, "href").strip())
-    except ValueError:
-        return url
-
-
-def _title(soup: BeautifulSoup) -> str | None:
-    tag = soup.find("title")
-    if tag is None:
-        return None
-    text = " ".join(tag.get_text().split())
-    return text or None
-
-
-def _meta_nofollow(soup: BeautifulSoup) -> bool:
-    for meta in soup.find_all("meta", attrs={"name": True, "content": True}):
-        if _attr(meta, "name").strip().lower() == "robots":
-            directives = {part.strip().lower() for part in _attr(meta, "content").split(",")}
-            if directives & {"nofollow", "none"}:
-                return True
-    return False
-
-
-def _rel(tag: Tag) -> set[str]:
-    """The lower-cased tokens of `rel`, whether bs4 split it into a list or not."""
-    return {token.lower() for value in tag.get_attribute_list("rel") for token in value.split()}
-
-
-def _attr(tag: Tag, name: str) -> str:
-    """A single-valued attribute (href, name, content) as text: bs4 types every value as
-    a string or a list, lists being for multi-valued attributes such as `rel`."""
-    return " ".join(tag.get_attribute_list(name))
+            link = canonicalize(urljoin(self.final_url, url), self.drop_params)
+        except (TypeError, ValueError):
+            return
+        if link is not None and len(link) <= self.max_url_length and link not in self.followed:
+            self.followed.append(link)

@@ -28,7 +28,7 @@ class Sitemap:
     sitemaps: list[str] = field(default_factory=list)
 
 
-def locations(robots_body: str, site: str) -> list[str]:
+def sitemap_locations(robots_body: str, site: str) -> list[str]:
     """Sitemaps of `site` (scheme://host): those robots.txt names (relative ones read
     against the site, as some sites write them), then /sitemap.xml."""
     named = [url for url in (_absolute(site, u) for u in Protego.parse(robots_body).sitemaps) if url]

@@ -44,7 +44,8 @@ footer {{ margin-top: 2em; color: #777; font-size: .9em; }}
 """
 
 
-def render(report: Report) -> str:
+def render_html(report: Report) -> str:
+    """The report as one HTML page, charts and all."""
     numbers = "".join(
         f'<div class="number" id="{key}"><b>{html.escape(value)}</b>{html.escape(label)}</div>'
         for key, label, value in _headline(report)

@@ -22,7 +22,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
-from pipeline.crawl.context import connect
+from pipeline.crawl import connect
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 from tasks.cli.demo import DemoServer, DemoSite

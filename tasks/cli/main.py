@@ -25,8 +25,7 @@ from kombu.exceptions import KombuError
 from rich.console import Console
 
 from pipeline import __version__
-from pipeline.crawl import lifecycle
-from pipeline.crawl.context import Context
+from pipeline.crawl import Context, jobs
 from pipeline.errors import ConfigError, CrawlError, JobNotFound
 from pipeline.frontier.client import (
     CANCELLED,
@@ -136,7 +135,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             resume_in_flight(context)
         workers = start_workers(settings, stack, lock)
         if args.recrawl:
-            due = lifecycle.recrawl(context, job)
+            due = jobs.recrawl(context, job)
             console.print(f"recrawling job {job!r}: {due} stored URLs due again", highlight=False)
         if seeds:
             seed(seeds, job=job, **policy)
@@ -199,7 +198,7 @@ def cmd_recrawl(args: argparse.Namespace) -> int:
         os.environ["CRAWLER_REDIS_URL"] = url
         from tasks.app import runtime
 
-        due = lifecycle.recrawl(runtime(), args.job, args.older_than)
+        due = jobs.recrawl(runtime(), args.job, args.older_than)
     print(f"job {args.job}: {due} stored URL(s) due again; the workers revisit them now")
     return 0
 

@@ -9,8 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from pipeline.frontier.client import MAX_PAGES, JobStats
-from pipeline.report.html import render as render_report
-from pipeline.report.summary import summarize
+from pipeline.report import render_html, summarize
 from pipeline.settings import Settings
 from pipeline.store import Store, open_store
 from tasks.cli.progress import average_rate, limit_lines, stopped_short
@@ -75,5 +74,5 @@ def write_report(store: Store, job: str, dropped: dict[str, int], output: str | 
     """The job's report from its records, as one HTML file; returns where it went."""
     extractors = (item.extractor for _, item in store.items(job))
     path = Path(output or f"report-{job}.html")
-    path.write_text(render_report(summarize(job, store.records(job), extractors, dropped)), encoding="utf-8")
+    path.write_text(render_html(summarize(job, store.records(job), extractors, dropped)), encoding="utf-8")
     return path.resolve()

@@ -76,7 +76,7 @@ class TwoHostSite:
 
     def links(self, url: str) -> list[str]:
         """The in-scope, followable links of a page, as the crawler sees them."""
-        from pipeline.parse.page import parse_html
+        from pipeline.parse import parse_html
 
         for host in (self.a, self.b):
             if url.startswith(host.base):

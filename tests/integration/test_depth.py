@@ -1,6 +1,6 @@
 """A URL's depth is the shortest at which it was found, also when the shorter path shows
 up while the URL is leased: the lease takes the smaller depth, its links are scheduled
-from it, and its record says it. Checked on the frontier, through lifecycle.finish with
+from it, and its record says it. Checked on the frontier, through fate.finish with
 a real store, and through a crawl whose slow page reveals a shortcut late."""
 
 from __future__ import annotations
@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.crawl import lifecycle
-from pipeline.crawl.context import Context
-from pipeline.crawl.payload import Payload
+from pipeline.crawl import Context, Payload, fate
 from pipeline.fetch.result import FetchResult
 from pipeline.settings import Settings
 from pipeline.store import open_store
@@ -71,9 +69,9 @@ def test_finish_stores_the_lowered_depth(redis_client, tmp_path: Path):
     (lease,) = frontier.lease()
     frontier.add(found(0, TARGET))
 
-    outcome = lifecycle.finish(ctx, Payload("depths", lease, FetchResult(TARGET, TARGET, status=200)))
+    outcome = fate.finish(ctx, Payload("depths", lease, FetchResult(TARGET, TARGET, status=200)))
 
-    assert isinstance(outcome, lifecycle.Stored)
+    assert isinstance(outcome, fate.Stored)
     store = open_store(store_url)
     try:
         assert [(record.url, record.depth) for record in store.records("depths")] == [(TARGET, 1)]

@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.parse.page import parse_html
+from pipeline.parse import parse_html
 from pipeline.store import open_store
 from tasks import seed
 from tests.conftest import TEST_REDIS_URL

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.crawl.context import Context
+from pipeline.crawl import Context
 from pipeline.frontier.client import FINISHED, RUNNING, Found
 from pipeline.settings import Settings
 from pipeline.store import open_store

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from celery import chain
 
-from pipeline.crawl import lifecycle
+from pipeline.crawl import jobs
 from pipeline.frontier.client import Frontier
 from pipeline.settings import Settings
 from tasks.app import runtime
@@ -22,7 +22,7 @@ URLS = ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"]
 def test_a_dead_workers_message_goes_back_and_only_uncarried_leases_are_requeued(cluster, redis_client) -> None:
     frontier = Frontier(redis_client, JOB)
     policy = {"allow_private": True, "delay": 0.0, "host_concurrency": 2}
-    _, (carried, lost) = lifecycle.seed(frontier, Settings.load(), URLS, policy)
+    _, (carried, lost) = jobs.seed(frontier, Settings.load(), URLS, policy)
     chain(fetch.s(JOB, carried.to_json()).set(countdown=60), parse.s(), store.s()).apply_async()
     worker = cluster.start_worker(pool="solo", concurrency=1)
     wait_until(lambda: redis_client.hlen("unacked") == 1, "the worker to take the chain's first message")

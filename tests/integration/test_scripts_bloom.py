@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline import keys
-from pipeline.crawl import lifecycle
+from pipeline.crawl import jobs
 from pipeline.errors import ConfigError
 from pipeline.frontier.bloom import geometry
 from pipeline.frontier.client import Found, Frontier
@@ -52,5 +52,5 @@ def test_a_jobs_dedup_cannot_change_once_it_is_created(redis_client):
     settings = Settings.load()
 
     with pytest.raises(ConfigError, match="dedup settings are fixed"):
-        lifecycle.seed(frontier, settings, ["http://a.example/"], {"dedup": "bloom"})
-    assert lifecycle.seed(frontier, settings, ["http://a.example/"], {"delay": 0.0})[0] == 1
+        jobs.seed(frontier, settings, ["http://a.example/"], {"dedup": "bloom"})
+    assert jobs.seed(frontier, settings, ["http://a.example/"], {"delay": 0.0})[0] == 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline import keys
-from pipeline.crawl.lifecycle import seed
+from pipeline.crawl.jobs import seed
 from pipeline.errors import ConfigError
 from pipeline.fetch.history import Prior
 from pipeline.frontier.client import FINISHED, PAGE, RUNNING, Found, Frontier, Lease, Revisit

@@ -7,7 +7,7 @@ import codecs
 import pytest
 
 from pipeline.fetch.encoding import decode_html
-from pipeline.parse.page import parse_html
+from pipeline.parse import parse_html
 
 RUSSIAN = "Привет, мир! Это тестовая страница про погоду в Москве."
 JAPANESE = "日本語のページです。東京の天気は晴れです。"

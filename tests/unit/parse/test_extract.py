@@ -9,12 +9,12 @@ import time
 
 import pytest
 
-from pipeline.crawl import steps
-from pipeline.crawl.payload import Payload
+from pipeline.crawl import Payload, steps
 from pipeline.errors import ConfigError
 from pipeline.fetch.result import FetchResult
 from pipeline.frontier.client import Lease
-from pipeline.parse import extract
+from pipeline.parse import Page, check_extractors, run_extractors
+from pipeline.parse.extract import resolve
 from pipeline.settings import Policy
 from pipeline.store.base import Item
 
@@ -83,11 +83,11 @@ def page(**changes):
                   headers={"Content-Type": "text/html"}, content_type="text/html", encoding="utf-8", text=HTML,
                   depth=2, job="shop")
     values.update(changes)
-    return extract.Page(**values)
+    return Page(**values)
 
 
 def run(names, target=None, timeout=2.0, max_items=100):
-    return extract.run(target or page(), names, timeout, max_items)
+    return run_extractors(target or page(), names, timeout, max_items)
 
 
 def test_an_extractor_reads_the_soup_and_follows_links(user_module):
@@ -104,7 +104,7 @@ def test_an_extractor_reads_the_soup_and_follows_links(user_module):
 
 
 def test_the_working_directory_is_on_the_path_as_celery_puts_it(user_module):
-    assert callable(extract.resolve(f"{MODULE}:products"))
+    assert callable(resolve(f"{MODULE}:products"))
 
 
 def test_the_soup_is_built_once_for_all_the_jobs_extractors(user_module):
@@ -116,19 +116,19 @@ def test_the_soup_is_built_once_for_all_the_jobs_extractors(user_module):
 
 def test_names_that_cannot_be_imported_are_refused_with_one_line(user_module):
     with pytest.raises(ConfigError) as missing:
-        extract.check(["nosuchmodule:products"])
+        check_extractors(["nosuchmodule:products"])
     with pytest.raises(ConfigError) as no_function:
-        extract.check([f"{MODULE}:nope"])
+        check_extractors([f"{MODULE}:nope"])
     with pytest.raises(ConfigError) as not_callable:
-        extract.check([f"{MODULE}:not_a_function"])
+        check_extractors([f"{MODULE}:not_a_function"])
     with pytest.raises(ConfigError) as malformed:
-        extract.check(["products"])
+        check_extractors(["products"])
 
     assert str(missing.value) == "cannot import extractor nosuchmodule:products: No module named 'nosuchmodule'"
     assert str(no_function.value) == f"cannot import extractor {MODULE}:nope: {MODULE} has no function 'nope'"
     assert "has no function 'not_a_function'" in str(not_callable.value)
     assert "neither MODULE:FUNCTION nor a built-in (metadata, text)" in str(malformed.value)
-    extract.check(["text", "metadata", f"{MODULE}:products"])
+    check_extractors(["text", "metadata", f"{MODULE}:products"])
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ import gzip
 import pytest
 
 from pipeline.errors import PermanentFetchError
-from pipeline.parse.sitemaps import locations, parse_sitemap
+from pipeline.parse import parse_sitemap, sitemap_locations
 
 NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
 
@@ -43,6 +43,6 @@ def test_long_urls_in_a_sitemap_are_dropped():
 def test_robots_sitemap_lines_relative_ones_too_then_the_default():
     body = "User-agent: *\nSitemap: http://a.example/one.xml\nSitemap: /two.xml\n"
 
-    assert locations(body, "http://a.example") == [
+    assert sitemap_locations(body, "http://a.example") == [
         "http://a.example/one.xml", "http://a.example/two.xml", "http://a.example/sitemap.xml"
     ]

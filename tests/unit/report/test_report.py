@@ -7,8 +7,8 @@ import re
 
 from bs4 import BeautifulSoup
 
-from pipeline.report.html import render
-from pipeline.report.summary import NO_RESPONSE, summarize
+from pipeline.report import render_html, summarize
+from pipeline.report.summary import NO_RESPONSE
 from pipeline.store.base import Record
 
 
@@ -60,7 +60,7 @@ def test_the_timeline_counts_pages_per_bar_from_the_first_fetch():
 
 
 def test_the_html_holds_every_section_and_the_headline_numbers():
-    page = BeautifulSoup(render(summarize("j", RECORDS, ["text"], {"max_depth": 7})), "lxml")
+    page = BeautifulSoup(render_html(summarize("j", RECORDS, ["text"], {"max_depth": 7})), "lxml")
 
     sections = {section["id"]: section for section in page.find_all("section")}
     assert set(sections) == {"timeline", "statuses", "content-types", "depths", "elapsed", "hosts", "host-errors",
@@ -72,14 +72,14 @@ def test_the_html_holds_every_section_and_the_headline_numbers():
 
 
 def test_a_section_with_nothing_to_show_is_left_out():
-    page = BeautifulSoup(render(summarize("j", RECORDS[:2])), "lxml")
+    page = BeautifulSoup(render_html(summarize("j", RECORDS[:2])), "lxml")
 
     assert {section["id"] for section in page.find_all("section")} >= {"timeline", "hosts"}
     assert page.find(id="errors") is None and page.find(id="extractors") is None and page.find(id="dropped") is None
 
 
 def test_the_html_references_nothing_outside_the_file():
-    text = render(summarize("j", RECORDS, ["text"], {"max_depth": 7}))
+    text = render_html(summarize("j", RECORDS, ["text"], {"max_depth": 7}))
     page = BeautifulSoup(text, "lxml")
 
     assert page.find("script", src=True) is None and page.find("link") is None

@@ -1,4 +1,4 @@
-"""What pipeline.crawl.lifecycle decides for one URL, against a real Redis, a real HTTP server
+"""What pipeline.crawl.fate decides for one URL, against a real Redis, a real HTTP server
 and a real SQLite store, without Celery: the Outcome each step returns, and what the
 server saw."""
 
@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.crawl import lifecycle
-from pipeline.crawl.context import Context
-from pipeline.crawl.lifecycle import Abandon, Fetched, RetryAt, Stored, WaitAt
+from pipeline.crawl import Context, fate, jobs
+from pipeline.crawl.fate import Abandon, Fetched, RetryAt, Stored, WaitAt
 from pipeline.frontier.client import Frontier, Lease
 from pipeline.settings import Settings
 from tests.conftest import TEST_REDIS_URL
@@ -36,23 +35,23 @@ def ctx(tmp_path: Path, redis_client) -> Context:
 
 
 def _seed(ctx: Context, url: str, **policy) -> Lease:
-    _, leases = lifecycle.seed(ctx.frontier("job"), ctx.settings, [url], dict(allow_private=True, **policy))
+    _, leases = jobs.seed(ctx.frontier("job"), ctx.settings, [url], dict(allow_private=True, **policy))
     assert len(leases) == 1
     return leases[0]
 
 
-def _fetch(ctx: Context, lease: Lease, attempt: int = 0) -> lifecycle.FetchOutcome:
+def _fetch(ctx: Context, lease: Lease, attempt: int = 0) -> fate.FetchOutcome:
     """Attempts until the request is made or a retry is asked for, as the task would."""
-    outcome = lifecycle.attempt_fetch(ctx, "job", lease, attempt)
+    outcome = fate.attempt_fetch(ctx, "job", lease, attempt)
     while isinstance(outcome, WaitAt) and outcome.countdown < 2:
-        outcome = lifecycle.attempt_fetch(ctx, "job", lease, attempt, outcome.robots_site)
+        outcome = fate.attempt_fetch(ctx, "job", lease, attempt, outcome.robots_site)
     return outcome
 
 
 def test_robots_txt_takes_the_host_s_turn_before_the_first_page(ctx, host):
     lease = _seed(ctx, host.url("/"), delay=0.3)
 
-    first = lifecycle.attempt_fetch(ctx, "job", lease)
+    first = fate.attempt_fetch(ctx, "job", lease)
 
     assert isinstance(first, WaitAt) and 0 < first.countdown <= 0.3
     assert host.requests() == {"/robots.txt": 1}, "robots.txt alone, then the page waits its turn"
@@ -64,11 +63,11 @@ def test_a_stale_chain_sends_no_request_and_writes_nothing(ctx, host):
     lease = _seed(ctx, host.url("/"), delay=0, robots=False)
     fetched = _fetch(ctx, lease)
     assert isinstance(fetched, Fetched)
-    assert isinstance(lifecycle.finish(ctx, lifecycle.parse(ctx, fetched.payload)), Stored)
+    assert isinstance(fate.finish(ctx, fate.parse(ctx, fetched.payload)), Stored)
 
     # The same chain again, as a broker redelivers it after the URL was done.
-    assert lifecycle.attempt_fetch(ctx, "job", lease) == lifecycle.LEASE_LOST
-    assert lifecycle.finish(ctx, lifecycle.parse(ctx, fetched.payload)) == lifecycle.LEASE_LOST
+    assert fate.attempt_fetch(ctx, "job", lease) == fate.LEASE_LOST
+    assert fate.finish(ctx, fate.parse(ctx, fetched.payload)) == fate.LEASE_LOST
     assert host.requests() == {"/": 1}
     assert ctx.store.count("job") == 1
 
@@ -80,9 +79,9 @@ def test_a_transient_failure_pauses_the_host_and_is_retried_then_recorded(ctx, h
 
     assert isinstance(retry, RetryAt) and retry.attempt == 1
     assert [b.reason for b in ctx.frontier("job").backoffs()] == ["HTTP 503"]
-    last = lifecycle.attempt_fetch(ctx, "job", lease, attempt=1)
+    last = fate.attempt_fetch(ctx, "job", lease, attempt=1)
     while isinstance(last, WaitAt):  # the host's pause, on Redis's clock
-        last = lifecycle.attempt_fetch(ctx, "job", lease, attempt=1)
+        last = fate.attempt_fetch(ctx, "job", lease, attempt=1)
     assert isinstance(last, Fetched)
     assert (last.payload.result.status, last.payload.result.error) == (503, "HTTP 503")
 
@@ -98,18 +97,18 @@ def test_a_disallowed_page_is_recorded_without_a_request(ctx, host):
 
 def test_a_locked_store_is_retried_without_a_refetch_then_given_back_to_the_lease(ctx, host, tmp_path):
     lease = _seed(ctx, host.url("/"), delay=0, robots=False)
-    payload = lifecycle.parse(ctx, _fetch(ctx, lease).payload)
+    payload = fate.parse(ctx, _fetch(ctx, lease).payload)
     ctx.store.count("job")  # the store exists before another process locks it
     other = sqlite3.connect(tmp_path / "crawl.db", isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")
     try:
-        outcomes = [lifecycle.finish(ctx, payload, attempt) for attempt in range(3)]
+        outcomes = [fate.finish(ctx, payload, attempt) for attempt in range(3)]
     finally:
         other.execute("ROLLBACK")
         other.close()
 
     assert [type(o) for o in outcomes] == [RetryAt, RetryAt, Abandon]
-    assert isinstance(lifecycle.finish(ctx, payload), Stored), "the lease still holds: the write goes through"
+    assert isinstance(fate.finish(ctx, payload), Stored), "the lease still holds: the write goes through"
     assert host.requests() == {"/": 1}
     assert [r.url for r in ctx.store.records("job")] == [host.url("/")]
 
@@ -117,7 +116,7 @@ def test_a_locked_store_is_retried_without_a_refetch_then_given_back_to_the_leas
 def test_links_found_are_scheduled_under_the_job_s_policy(ctx, host):
     lease = _seed(ctx, host.url("/"), delay=0, robots=False, max_depth=1, host_concurrency=4)
 
-    stored = lifecycle.finish(ctx, lifecycle.parse(ctx, _fetch(ctx, lease).payload))
+    stored = fate.finish(ctx, fate.parse(ctx, _fetch(ctx, lease).payload))
 
     assert isinstance(stored, Stored)
     assert sorted(lease.url for lease in stored.handoff) == [host.url("/a"), host.url("/private/b")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.parse.page import Page, parse_html
+from pipeline.parse import Links, parse_html
 
 URL = "http://example.com/section/page.html"
 
@@ -107,7 +107,7 @@ def test_unusable_base_href_falls_back_to_the_page_url(sample):
 def test_junk_input_gives_an_empty_page(junk):
     page = parse_html(junk, URL)
 
-    assert isinstance(page, Page)
+    assert isinstance(page, Links)
     assert page.title is None
     assert all(link.startswith("http://example.com/") for link in page.outlinks)
 
@@ -162,7 +162,7 @@ def test_title_entities_are_decoded():
     assert parse_html("<title>Fish &amp; Chips &eacute;t&#233;</title>", URL).title == "Fish & Chips été"
 
 
-def test_page_is_plain_json():
+def test_links_are_plain_json():
     page = parse_html('<title>T</title><a href="/x">x</a>', URL)
 
     assert page.to_json() == {"title": "T", "outlinks": ["http://example.com/x"], "nofollow": False}

@@ -1,21 +1,20 @@
-"""The fate of one URL, decided in one place: when its request may start, what a failure
-means (retry, pause the host, record it), when a chain is stale and must stop, and when
-its record is written. Each step returns an Outcome, a small closed set of plain values
-that the Celery tasks only translate (`retry`, `Ignore`, the next stage)."""
+"""The fate of one leased URL through fetch | parse | store, decided in one place: when
+its request may start, what a failure means (retry the URL, pause its host, record it),
+when a chain is stale and must stop, and when its record is written. Each step returns
+an Outcome, a small closed set of plain values that the Celery stages only translate
+(`retry`, `Ignore`, the next stage)."""
 
 from __future__ import annotations
 
 import logging
 import random
 from dataclasses import dataclass, replace
-from typing import Any
 
-from pipeline.crawl import revisits, steps
+from pipeline.crawl import steps
 from pipeline.crawl.context import Context
 from pipeline.crawl.payload import Payload
 from pipeline.errors import (
     ArchiveUnavailable,
-    ConfigError,
     EgressUnavailable,
     PermanentFetchError,
     RobotsPending,
@@ -23,10 +22,8 @@ from pipeline.errors import (
     TransientFetchError,
 )
 from pipeline.fetch.result import FetchResult
-from pipeline.frontier.client import CANCELLED, PAUSED, RUNNING, Found, Frontier, Lease, LostLease, list_jobs
-from pipeline.parse import extract
-from pipeline.settings import DEDUP_EXACT, Policy, Settings
-from pipeline.urls import hostname, require_canonical
+from pipeline.frontier.client import Frontier, Lease
+from pipeline.settings import Policy
 
 # Past this many doublings the backoff is at its cap anyway (and 2.0 ** attempt would
 # overflow for a very large CRAWLER_MAX_RETRIES).
@@ -87,72 +84,6 @@ def backoff(attempt: int, policy: Policy, retry_after: float | None = None) -> f
     host's schedule: the retry waits there without counting as an attempt)."""
     wait = random.uniform(0.5, 1.0) * policy.retry_backoff * 2.0 ** min(attempt, MAX_DOUBLINGS)
     return min(policy.retry_backoff_max, max(wait, retry_after or 0.0))
-
-
-def seed(frontier: Frontier, settings: Settings, urls: list[str], overrides: dict[str, Any]) -> tuple[int, list[Lease]]:
-    """Add seed URLs to the job (created if new) with policy overrides; returns how many
-    were new and the leases due at once. The merged policy must fit this process's
-    broker, as the defaults must."""
-    if not urls:
-        raise ConfigError("no seed URLs given")
-    if frontier.state() == CANCELLED:
-        raise ConfigError(
-            f"job {frontier.job!r} is cancelled: `crawler resume --job {frontier.job}` first, or use a new job name"
-        )
-    stored = frontier.stored_policy()
-    policy = (stored or settings.policy).merged(**overrides)
-    if stored is not None and _dedup(stored) != _dedup(policy):
-        raise ConfigError(
-            f"job {frontier.job!r} remembers its URLs with dedup={stored.dedup}: its dedup settings "
-            "are fixed when it is created (use a new job name)"
-        )
-    if stored is not None and stored.frontier_shards != policy.frontier_shards:
-        raise ConfigError(
-            f"job {frontier.job!r} has its frontier in {stored.frontier_shards} shard(s), fixed when it was "
-            "created (use a new job name)"
-        )
-    extract.check(policy.extract)
-    canonical = [require_canonical(url, policy.drop_params) for url in urls]
-    hosts = tuple(dict.fromkeys(policy.scope_hosts + tuple(hostname(url) for url in canonical)))
-    policy = policy.merged(scope_hosts=hosts)
-    settings.check_policy(policy)
-    frontier.create(policy)
-    added = frontier.add(Found.seeds(canonical))
-    return added, frontier.lease()
-
-
-def _dedup(policy: Policy) -> tuple[str, int, float]:
-    """What the job's seen structure was built for: changing it would forget every URL."""
-    if policy.dedup == DEDUP_EXACT:
-        return (DEDUP_EXACT, 0, 0.0)
-    return (policy.dedup, policy.bloom_capacity, policy.bloom_error_rate)
-
-
-def recrawl(ctx: Context, job: str, older_than: float | None = None) -> int:
-    """Revisit the job's stored URLs (those last fetched more than `older_than` seconds
-    ago) in place, with conditional requests; returns how many are due. The dispatcher
-    feeds them to the workers."""
-    return revisits.start_recrawl(ctx.frontier(job), ctx.store, older_than)
-
-
-def feed_revisits(ctx: Context, job: str) -> int:
-    """The job's due revisits from the store into its frontier, as room allows; a store
-    that is away now is asked again at the next tick."""
-    try:
-        return revisits.feed(ctx.frontier(job), ctx.store, ctx.settings.revisit_batch)
-    except StoreUnavailable as exc:
-        logger.warning("no revisits of job %s fed this tick: %s", job, exc)
-        return 0
-
-
-def requeue_uncarried(ctx: Context, carried: dict[str, list[Lease]]) -> None:
-    """After a restart in which no worker of the earlier run can be alive: each live
-    job's leases that no chain in the broker still carries (`carried`, per job) died
-    with their workers, and go back to the frontier now rather than at their deadline."""
-    for job in list_jobs(ctx.redis):
-        frontier = ctx.frontier(job)
-        if frontier.state() in (RUNNING, PAUSED):
-            frontier.requeue_all_but(carried.get(job, []))
 
 
 def attempt_fetch(
@@ -231,17 +162,30 @@ def _request(ctx: Context, frontier: Frontier, lease: Lease, attempt: int) -> Fe
 
 
 def _transient(frontier: Frontier, lease: Lease, attempt: int, exc: TransientFetchError) -> FetchResult | FetchOutcome:
-    """The whole host pauses, on every worker (a failing server gets a rest, not the same
-    load from the host's other URLs); the URL is retried, or recorded once out of tries."""
+    """A failure that may pass: the URL is retried after a backoff, or recorded once out
+    of tries; first its host pauses, when the failure is the host's (`pauses_host`)."""
     policy = frontier.policy()
     countdown = backoff(attempt, policy, exc.retry_after)
-    if exc.retry_after:
-        frontier.postpone(lease.host, min(exc.retry_after, policy.max_retry_after), f"{exc.reason}, Retry-After")
-    else:
-        frontier.postpone(lease.host, countdown, exc.reason)
+    if pauses_host(exc):
+        _pause_host(frontier, lease.host, policy, countdown, exc)
     if attempt >= policy.max_retries:
         return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects, exc.capture)
     return _keep(frontier, lease, RetryAt(countdown, attempt + 1))
+
+
+def pauses_host(exc: TransientFetchError) -> bool:
+    """Whether a transient failure is its host's, which then pauses on every worker, or
+    only this URL's, which alone waits for its retry. Every one counts as the host's: a
+    failing server gets a rest, not the same load from the host's other URLs."""
+    return True
+
+
+def _pause_host(frontier: Frontier, host: str, policy: Policy, countdown: float, exc: TransientFetchError) -> None:
+    """The host waits out the server's Retry-After (up to the job's cap), else the URL's backoff."""
+    if exc.retry_after:
+        frontier.postpone(host, min(exc.retry_after, policy.max_retry_after), f"{exc.reason}, Retry-After")
+    else:
+        frontier.postpone(host, countdown, exc.reason)
 
 
 def parse(ctx: Context, payload: Payload) -> Payload:
@@ -300,20 +244,3 @@ def _keep(frontier: Frontier, lease: Lease, outcome: RetryAt | WaitAt) -> FetchO
 def _within_lease(seconds: float, policy: Policy) -> float:
     """A wait is cut so that the chain wakes in time to renew its lease."""
     return min(seconds, policy.lease_timeout / 2)
-
-
-def give_up(ctx: Context, job: str, lost: list[LostLease]) -> list[Lease]:
-    """URLs whose workers were lost again and again are stored as failed and completed,
-    so the job can finish; returns the leases their completion made due. A record the
-    store cannot take now waits for the next tick, which hands the URL back again."""
-    frontier = ctx.frontier(job)
-    handoff: list[Lease] = []
-    for item in lost:
-        failed = FetchResult.failed(item.lease.url, f"worker lost {item.times} times")
-        try:
-            ctx.store.put(steps.to_record(Payload(job, item.lease, failed), frontier.policy()))
-        except StoreUnavailable as exc:
-            logger.warning("store unavailable, %s is given up on at a later tick: %s", item.lease.url, exc)
-            continue
-        handoff += frontier.complete(item.lease, failed=True, found=Found(item.lease.depth)).handoff
-    return handoff

@@ -1,0 +1,104 @@
+"""Operations on a whole job rather than on one URL: seeding it, revisiting what it
+stored, feeding its due revisits in, handing back the leases a restart orphaned, and
+giving up on URLs whose workers keep dying. The command line, `seed()` and the
+dispatcher call them; what happens to each URL handed out is fate.py's."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pipeline.crawl import revisits, steps
+from pipeline.crawl.context import Context
+from pipeline.crawl.payload import Payload
+from pipeline.errors import ConfigError, StoreUnavailable
+from pipeline.fetch.result import FetchResult
+from pipeline.frontier.client import CANCELLED, PAUSED, RUNNING, Found, Frontier, Lease, LostLease, list_jobs
+from pipeline.parse import check_extractors
+from pipeline.settings import DEDUP_EXACT, Policy, Settings
+from pipeline.urls import hostname, require_canonical
+
+logger = logging.getLogger(__name__)
+
+
+def seed(frontier: Frontier, settings: Settings, urls: list[str], overrides: dict[str, Any]) -> tuple[int, list[Lease]]:
+    """Add seed URLs to the job (created if new) with policy overrides; returns how many
+    were new and the leases due at once. The merged policy must fit this process's
+    broker, as the defaults must."""
+    if not urls:
+        raise ConfigError("no seed URLs given")
+    if frontier.state() == CANCELLED:
+        raise ConfigError(
+            f"job {frontier.job!r} is cancelled: `crawler resume --job {frontier.job}` first, or use a new job name"
+        )
+    stored = frontier.stored_policy()
+    policy = (stored or settings.policy).merged(**overrides)
+    if stored is not None and _dedup(stored) != _dedup(policy):
+        raise ConfigError(
+            f"job {frontier.job!r} remembers its URLs with dedup={stored.dedup}: its dedup settings "
+            "are fixed when it is created (use a new job name)"
+        )
+    if stored is not None and stored.frontier_shards != policy.frontier_shards:
+        raise ConfigError(
+            f"job {frontier.job!r} has its frontier in {stored.frontier_shards} shard(s), fixed when it was "
+            "created (use a new job name)"
+        )
+    check_extractors(policy.extract)
+    canonical = [require_canonical(url, policy.drop_params) for url in urls]
+    hosts = tuple(dict.fromkeys(policy.scope_hosts + tuple(hostname(url) for url in canonical)))
+    policy = policy.merged(scope_hosts=hosts)
+    settings.check_policy(policy)
+    frontier.create(policy)
+    added = frontier.add(Found.seeds(canonical))
+    return added, frontier.lease()
+
+
+def _dedup(policy: Policy) -> tuple[str, int, float]:
+    """What the job's seen structure was built for: changing it would forget every URL."""
+    if policy.dedup == DEDUP_EXACT:
+        return (DEDUP_EXACT, 0, 0.0)
+    return (policy.dedup, policy.bloom_capacity, policy.bloom_error_rate)
+
+
+def recrawl(ctx: Context, job: str, older_than: float | None = None) -> int:
+    """Revisit the job's stored URLs (those last fetched more than `older_than` seconds
+    ago) in place, with conditional requests; returns how many are due. The dispatcher
+    feeds them to the workers."""
+    return revisits.start_recrawl(ctx.frontier(job), ctx.store, older_than)
+
+
+def feed_revisits(ctx: Context, job: str) -> int:
+    """The job's due revisits from the store into its frontier, as room allows; a store
+    that is away now is asked again at the next tick."""
+    try:
+        return revisits.feed(ctx.frontier(job), ctx.store, ctx.settings.revisit_batch)
+    except StoreUnavailable as exc:
+        logger.warning("no revisits of job %s fed this tick: %s", job, exc)
+        return 0
+
+
+def requeue_uncarried(ctx: Context, carried: dict[str, list[Lease]]) -> None:
+    """After a restart in which no worker of the earlier run can be alive: each live
+    job's leases that no chain in the broker still carries (`carried`, per job) died
+    with their workers, and go back to the frontier now rather than at their deadline."""
+    for job in list_jobs(ctx.redis):
+        frontier = ctx.frontier(job)
+        if frontier.state() in (RUNNING, PAUSED):
+            frontier.requeue_all_but(carried.get(job, []))
+
+
+def give_up(ctx: Context, job: str, lost: list[LostLease]) -> list[Lease]:
+    """URLs whose workers were lost again and again are stored as failed and completed,
+    so the job can finish; returns the leases their completion made due. A record the
+    store cannot take now waits for the next tick, which hands the URL back again."""
+    frontier = ctx.frontier(job)
+    handoff: list[Lease] = []
+    for item in lost:
+        failed = FetchResult.failed(item.lease.url, f"worker lost {item.times} times")
+        try:
+            ctx.store.put(steps.to_record(Payload(job, item.lease, failed), frontier.policy()))
+        except StoreUnavailable as exc:
+            logger.warning("store unavailable, %s is given up on at a later tick: %s", item.lease.url, exc)
+            continue
+        handoff += frontier.complete(item.lease, failed=True, found=Found(item.lease.depth)).handoff
+    return handoff

@@ -1,0 +1,97 @@
+"""Link and title extraction from HTML with BeautifulSoup and lxml: what the crawler
+itself reads of every page, the job's extractors reading the whole Page (page.py).
+
+Only the elements that matter (``a``, ``area``, ``base``, ``title``, ``meta``) are
+built into the tree, chosen in lxml's C code (pipeline/parse/soup.py): about a third of the
+cost of bs4's own lxml builder with a SoupStrainer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import urljoin
+
+from bs4 import BeautifulSoup, Tag
+
+from pipeline.parse.soup import strained_soup
+from pipeline.urls import canonicalize
+
+_WANTED = ("a", "area", "base", "title", "meta")
+
+
+@dataclass
+class Links:
+    """What a page tells the crawler: its title, and the links it may follow (none when
+    its robots meta tag says nofollow)."""
+
+    title: str | None = None
+    outlinks: list[str] = field(default_factory=list)
+    nofollow: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_html(
+    html: str, url: str, max_outlinks: int = 1000, max_url_length: int = 2048, drop_params: tuple[str, ...] = ()
+) -> Links:
+    """Title and canonical http(s) outlinks of `html`, fetched from `url`."""
+    soup = strained_soup(html, _WANTED)
+    base = _base_url(soup, url)
+    found = Links(title=_title(soup), nofollow=_meta_nofollow(soup))
+    if found.nofollow:
+        return found
+    seen: set[str] = set()
+    for tag in soup.find_all(["a", "area"], href=True):
+        if "nofollow" in _rel(tag):
+            continue
+        try:
+            link = canonicalize(urljoin(base, _attr(tag, "href").strip()), drop_params)
+        except ValueError:
+            continue
+        if link is None or len(link) > max_url_length or link in seen:
+            continue
+        seen.add(link)
+        found.outlinks.append(link)
+        if len(found.outlinks) >= max_outlinks:
+            break
+    return found
+
+
+def _base_url(soup: BeautifulSoup, url: str) -> str:
+    base = soup.find("base", href=True)
+    if base is None:
+        return url
+    try:
+        return urljoin(url, _attr(base, "href").strip())
+    except ValueError:
+        return url
+
+
+def _title(soup: BeautifulSoup) -> str | None:
+    tag = soup.find("title")
+    if tag is None:
+        return None
+    text = " ".join(tag.get_text().split())
+    return text or None
+
+
+def _meta_nofollow(soup: BeautifulSoup) -> bool:
+    for meta in soup.find_all("meta", attrs={"name": True, "content": True}):
+        if _attr(meta, "name").strip().lower() == "robots":
+            directives = {part.strip().lower() for part in _attr(meta, "content").split(",")}
+            if directives & {"nofollow", "none"}:
+                return True
+    return False
+
+
+def _rel(tag: Tag) -> set[str]:
+    """The lower-cased tokens of `rel`, whether bs4 split it into a list or not."""
+    return {token.lower() for value in tag.get_attribute_list("rel") for token in value.split()}
+
+
+def _attr(tag: Tag, name: str) -> str:
+    """A single-valued attribute (href, name, content) as text: bs4 types every value as
+    a string or a list, lists being for multi-valued attributes such as `rel`."""
+    return " ".join(tag.get_attribute_list(name))
