@@ -1,6 +1,7 @@
 """The Lua scripts' headers are their contract: each must list exactly the keys and
-parameters the script touches, those of the preamble helpers it calls included, so a
-reader (or a Redis Cluster operator) can trust them without reading the code."""
+parameters the script touches, those of the library helpers it calls included, so a
+reader (or a Redis Cluster operator) can trust them without reading the code. The
+library's files must list what they define, and use only what is defined before them."""
 
 from __future__ import annotations
 
@@ -24,10 +25,10 @@ def code(source: str) -> str:
 
 
 def helpers() -> tuple[dict[str, str], str]:
-    """The preamble's functions by name, and its code outside them (run by every script)."""
-    preamble = code(lua.text(lua.PREAMBLE))
-    functions = {match.group(1): match.group(0) for match in FUNCTION.finditer(preamble)}
-    return functions, FUNCTION.sub("", preamble)
+    """The library's functions by name, and its code outside them (run by every script)."""
+    library = "\n".join(code(lua.library_text(family)) for family in lua.LIBRARY)
+    functions = {match.group(1): match.group(0) for match in FUNCTION.finditer(library)}
+    return functions, FUNCTION.sub("", library)
 
 
 def reached(body: str, functions: dict[str, str]) -> str:
@@ -98,3 +99,27 @@ def test_every_script_declares_the_job_prefix_as_its_one_key():
         source = lua.source(name)
         assert "ARGV[1] .." not in source
         assert all(f"local {variable} = KEYS[1] .. '{suffix}'" in source for variable, suffix in LUA_NAMES.items())
+
+
+DEFINED = re.compile(r"^local (?:function )?(\w+)", re.M)
+# A definition at the start of a line, up to the next one.
+DEFINITION = re.compile(r"^local (?:function )?(\w+)(.*?)(?=^local |\Z)", re.S | re.M)
+
+
+@pytest.mark.parametrize("family", lua.LIBRARY)
+def test_each_library_file_lists_what_it_defines(family):
+    source = lua.library_text(family)
+    listed = re.search(r"^-- Defines: (.*)$", source, re.M)
+
+    assert listed is not None
+    assert listed.group(1).split(", ") == DEFINED.findall(code(source))
+
+
+def test_each_library_helper_calls_only_helpers_loaded_before_it():
+    every = {name for family in lua.LIBRARY for name in DEFINED.findall(code(lua.library_text(family)))}
+    defined: set[str] = set()
+    for family in lua.LIBRARY:
+        for name, body in DEFINITION.findall(code(lua.library_text(family))):
+            called = {callee for callee in re.findall(r"\b(\w+)\(", body) if callee in every}
+            assert called <= defined, f"{family}.lua: {name} calls {called - defined} before they are defined"
+            defined.add(name)
