@@ -18,7 +18,7 @@ from kombu.utils.json import loads
 
 from pipeline.crawl import lifecycle
 from pipeline.crawl.context import Context
-from pipeline.frontier.client import Lease
+from pipeline.frontier import Lease
 from tasks.app import app
 from tasks.names import QUEUES
 from tasks.recovery import carried_lease

@@ -17,7 +17,7 @@ from celery.exceptions import Ignore
 
 from pipeline.crawl import lifecycle
 from pipeline.crawl.payload import Payload
-from pipeline.frontier.client import Lease
+from pipeline.frontier import Lease
 from tasks.app import app, runtime
 from tasks.names import FETCH, PARSE, QUEUES, STORE
 

@@ -13,7 +13,7 @@ from pipeline.crawl import steps
 from pipeline.crawl.payload import Payload
 from pipeline.errors import ConfigError
 from pipeline.fetch.result import FetchResult
-from pipeline.frontier.client import Lease
+from pipeline.frontier import Lease
 from pipeline.parse import extract
 from pipeline.settings import Policy
 from pipeline.store.base import Item

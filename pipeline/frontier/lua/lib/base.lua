@@ -1,6 +1,7 @@
 -- base: what every script starts with, put before each one when it is loaded, after
 -- one `local NAME = KEYS[1] .. 'suffix'` line per key of pipeline/keys.py's LUA_NAMES
--- and the names shared with pipeline/frontier/names.py.
+-- and one `local STATE_RUNNING = 'running'` line per name of pipeline/frontier/names.py
+-- the scripts share (lua.CONSTANTS: STATE_*, STAT_*, STALE_POLICY).
 -- Defines: A, stored_version, clock, NOW, num, stat
 --
 -- Every script gets KEYS[1] = the key prefix of one shard of the job, crawler:{JOB}: or
@@ -16,7 +17,7 @@
 local A = cjson.decode(ARGV[1])
 local stored_version = tonumber(redis.call('GET', VERSION))
 if (tonumber(A.version) or 0) ~= 0 and stored_version and tonumber(A.version) ~= stored_version then
-  return redis.error_reply('STALE_POLICY the job was seeded again with another policy')
+  return redis.error_reply(STALE_POLICY .. ' the job was seeded again with another policy')
 end
 
 local function clock()

@@ -8,7 +8,7 @@
 local function allowed()
   if A.shared_budget then return num(redis.call('GET', ALLOWANCE)) end
   if A.max_pages == 0 then return math.huge end
-  return A.max_pages - stat('dispatched')
+  return A.max_pages - stat(STAT_DISPATCHED)
 end
 
 -- The job has fetched (or handed out) as many URLs as max_pages allows. What is still
@@ -16,7 +16,7 @@ end
 -- whose allowance is spent waits for more unless the dispatcher found none left.
 local function spent()
   if A.shared_budget then return allowed() <= 0 and redis.call('EXISTS', BUDGET_SPENT) == 1 end
-  return A.max_pages > 0 and stat('dispatched') >= A.max_pages
+  return A.max_pages > 0 and stat(STAT_DISPATCHED) >= A.max_pages
 end
 
 -- A URL a per-host budget kept out: it joins the host's HyperLogLog, whose count is

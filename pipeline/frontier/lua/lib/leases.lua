@@ -25,12 +25,12 @@ local function unlease(url, lease_data, why)
   redis.call('HDEL', LEASE, url)
   if lease_data.r == 1 then
     redis.call('ZADD', REVISITS .. lease_data.h, lease_data.d, url)
-    redis.call('HINCRBY', STATS, 'revisits_waiting', 1)
-    redis.call('HINCRBY', STATS, 'revisits', -1)
+    redis.call('HINCRBY', STATS, STAT_REVISITS_WAITING, 1)
+    redis.call('HINCRBY', STATS, STAT_REVISITS, -1)
   else
     push_new(lease_data.h, lease_data.d, url)
-    redis.call('HINCRBY', STATS, 'queued', 1)
-    redis.call('HINCRBY', STATS, 'dispatched', -1)
+    redis.call('HINCRBY', STATS, STAT_QUEUED, 1)
+    redis.call('HINCRBY', STATS, STAT_DISPATCHED, -1)
     if A.shared_budget then redis.call('INCR', ALLOWANCE) end
   end
   redis.call('HINCRBY', STATS, why, 1)
@@ -59,25 +59,25 @@ end
 -- revisit's row carries its last fetch (PRIOR), for a conditional request.
 local function lease(limit)
   local out = {}
-  if redis.call('GET', STATE) ~= 'running' then return out end
+  if redis.call('GET', STATE) ~= STATE_RUNNING then return out end
   if allowed() > 0 then unpark() end
   while #out < limit and redis.call('ZCARD', LEASES) < A.window do
     local exhausted = allowed() <= 0
-    if exhausted and stat('revisits_waiting') <= 0 then break end
+    if exhausted and stat(STAT_REVISITS_WAITING) <= 0 then break end
     local due = redis.call('ZRANGEBYSCORE', DUE, '-inf', NOW + A.lookahead, 'WITHSCORES', 'LIMIT', 0, 1)
     if #due == 0 then break end
     local host, at = due[1], math.max(tonumber(due[2]), NOW)
     local url, depth, revisit = next_of(host, exhausted)
     if url then
-      local token = redis.call('HINCRBY', STATS, 'tokens', 1)
+      local token = redis.call('HINCRBY', STATS, STAT_TOKENS, 1)
       local prior = ''
       if revisit then
-        redis.call('HINCRBY', STATS, 'revisits', 1)
-        redis.call('HINCRBY', STATS, 'revisits_waiting', -1)
+        redis.call('HINCRBY', STATS, STAT_REVISITS, 1)
+        redis.call('HINCRBY', STATS, STAT_REVISITS_WAITING, -1)
         prior = redis.call('HGET', PRIOR, url) or ''
       else
-        redis.call('HINCRBY', STATS, 'dispatched', 1)
-        redis.call('HINCRBY', STATS, 'queued', -1)
+        redis.call('HINCRBY', STATS, STAT_DISPATCHED, 1)
+        redis.call('HINCRBY', STATS, STAT_QUEUED, -1)
         if A.shared_budget then redis.call('DECR', ALLOWANCE) end
       end
       redis.call('HINCRBY', SLOTS, host, 1)

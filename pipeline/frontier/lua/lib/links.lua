@@ -18,8 +18,8 @@ local function queue_batch(batch)
     added = added + per_host.added
   end
   if added > 0 then
-    redis.call('HINCRBY', STATS, 'queued', added)
-    redis.call('HINCRBY', STATS, 'seen', added)
+    redis.call('HINCRBY', STATS, STAT_QUEUED, added)
+    redis.call('HINCRBY', STATS, STAT_SEEN, added)
   end
   return added
 end
@@ -53,9 +53,9 @@ local function add_links(base)
         shorter(url, depth)
       elseif sitemap then
         -- A crawler trap, or just a huge host.
-        drop_for_host(DROPPED_SITEMAPS, OVER_SITEMAPS, 'dropped_sitemaps', host, fingerprint)
+        drop_for_host(DROPPED_SITEMAPS, OVER_SITEMAPS, STAT_DROPPED_SITEMAPS, host, fingerprint)
       else
-        drop_for_host(DROPPED_PAGES, OVER_PAGES, 'dropped_pages', host, fingerprint)
+        drop_for_host(DROPPED_PAGES, OVER_PAGES, STAT_DROPPED_PAGES, host, fingerprint)
       end
     elseif first_sight(link, fingerprint, legacy) then
       per_host.used[counter] = (per_host.used[counter] or 0) + 1
