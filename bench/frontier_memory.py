@@ -24,7 +24,7 @@ import time
 import redis
 
 from pipeline import keys
-from pipeline.frontier.client import Frontier
+from pipeline.frontier import Frontier
 
 BATCH = 10_000
 HOSTS = 1000

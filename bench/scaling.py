@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.frontier.client import FINISHED, Frontier
+from pipeline.frontier import Frontier, JobState
 from tests.integration.hosts import MultiHost, tree_cluster
 from tests.integration.netns import GATEWAY, available
 from tests.integration.redis_cluster import RedisClusterNodes
@@ -68,7 +68,7 @@ def _crawl(
     )
     frontier = Frontier(nodes.client(), JOB) if nodes is not None else cluster.frontier(JOB)
     deadline = time.monotonic() + args.timeout
-    while frontier.state() != FINISHED:
+    while frontier.state() != JobState.FINISHED:
         if time.monotonic() > deadline:
             raise RuntimeError(f"the crawl with {hosts} host(s) did not finish within {args.timeout:g} s")
         time.sleep(0.2)

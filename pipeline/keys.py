@@ -46,10 +46,10 @@ BACKOFF_REASON = "backoff-reason"  # HASH host -> why it is paused
 LEASES = "leases"      # ZSET URL -> lease deadline
 LEASE = "lease"        # HASH URL -> JSON {t: token, h: host, d: depth, s: slot held}
 REQUEUES = "requeues"  # HASH URL -> times its lease expired and it was handed out again
-STATS = "stats"        # HASH of counters (dropped_pages, dropped_sitemaps: sums of OVER_*)
+STATS = "stats"        # HASH of counters, the fields of pipeline/frontier/names.py's Stat
 CONFIG = "config"      # STRING: the job's Policy as JSON (in shard 0)
 VERSION = "version"    # STRING: the version of that Policy, in every shard; scripts refuse a stale copy
-STATE = "state"        # STRING: running | paused | cancelled | finished (a job of several shards
+STATE = "state"        # STRING: a JobState of pipeline/frontier/names.py (a job of several shards
                        # is finished when each of them is; its other states are written to all)
 ALLOWANCE = "allowance"  # STRING: new URLs the shard may hand out of the job's max_pages, when
                          # several shards share it out (pipeline/frontier/budget.py)

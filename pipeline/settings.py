@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 from pipeline import __version__
 from pipeline.errors import ConfigError
 from pipeline.fetch.proxies import parse_proxy
-from pipeline.frontier import bloom
 
 ENV_PREFIX = "CRAWLER_"
 WORKER_POOLS = ("threads", "solo", "prefork")
@@ -147,7 +146,10 @@ class Policy:
         if self.dedup not in DEDUP_MODES:
             raise ConfigError(f"CRAWLER_DEDUP must be one of {', '.join(DEDUP_MODES)}, not {self.dedup!r}")
         if self.dedup == DEDUP_BLOOM:
-            bloom.geometry(self.bloom_capacity, self.bloom_error_rate)
+            # Here: the frontier's package imports this module.
+            from pipeline.frontier.bloom import geometry
+
+            geometry(self.bloom_capacity, self.bloom_error_rate)
         if self.revisit_interval and not self.revisit_min <= self.revisit_interval <= self.revisit_max:
             raise ConfigError(
                 "CRAWLER_REVISIT_INTERVAL must lie between CRAWLER_REVISIT_MIN and CRAWLER_REVISIT_MAX"

@@ -12,7 +12,7 @@ from redis.exceptions import LockError
 from pipeline import keys
 from pipeline.crawl import Context, jobs
 from pipeline.errors import CrawlError
-from pipeline.frontier.client import PAUSED, RUNNING, list_jobs
+from pipeline.frontier import JobState, list_jobs
 from tasks.app import app, runtime
 from tasks.names import DISPATCH
 from tasks.stages import send
@@ -37,7 +37,7 @@ def _tick_job(ctx: Context, job: str) -> int:
     workers were lost too often stored as failed, and what is due (hand-offs of those
     included) sent to the workers."""
     frontier = ctx.frontier(job)
-    if frontier.state() not in (RUNNING, PAUSED):
+    if frontier.state() not in (JobState.RUNNING, JobState.PAUSED):
         return 0
     jobs.feed_revisits(ctx, job)
     tick = frontier.tick()

@@ -16,7 +16,7 @@ from celery.worker.consumer import Consumer
 from celery.worker.state import active_requests, reserved_requests, scheduled_requests
 from redis.exceptions import RedisError
 
-from pipeline.frontier.client import Lease
+from pipeline.frontier import Lease
 from tasks.app import runtime
 from tasks.names import FETCH, PARSE, STORE
 

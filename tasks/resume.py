@@ -17,7 +17,7 @@ from kombu.serialization import prepare_accept_content
 from kombu.utils.json import loads
 
 from pipeline.crawl import Context, jobs
-from pipeline.frontier.client import Lease
+from pipeline.frontier import Lease
 from tasks.app import app
 from tasks.names import QUEUES
 from tasks.recovery import carried_lease

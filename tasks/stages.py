@@ -16,7 +16,7 @@ from typing import Any
 from celery.exceptions import Ignore
 
 from pipeline.crawl import Payload, fate
-from pipeline.frontier.client import Lease
+from pipeline.frontier import Lease
 from tasks.app import app, runtime
 from tasks.names import FETCH, PARSE, QUEUES, STORE
 

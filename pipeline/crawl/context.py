@@ -22,7 +22,7 @@ from pipeline.archive.warc import WarcWriter, adopt_orphans, warcinfo
 from pipeline.fetch.fetcher import Fetcher
 from pipeline.fetch.proxies import ProxyRotation, parse_proxy
 from pipeline.fetch.robots import Robots
-from pipeline.frontier.client import Found, Frontier
+from pipeline.frontier import Found, Frontier
 from pipeline.keys import JobKeys
 from pipeline.parse import sitemap_locations
 from pipeline.settings import Policy, Settings

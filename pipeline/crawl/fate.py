@@ -22,7 +22,7 @@ from pipeline.errors import (
     TransientFetchError,
 )
 from pipeline.fetch.result import FetchResult
-from pipeline.frontier.client import Frontier, Lease
+from pipeline.frontier import Frontier, Lease
 from pipeline.settings import Policy
 
 # Past this many doublings the backoff is at its cap anyway (and 2.0 ** attempt would

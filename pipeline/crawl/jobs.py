@@ -13,7 +13,7 @@ from pipeline.crawl.context import Context
 from pipeline.crawl.payload import Payload
 from pipeline.errors import ConfigError, StoreUnavailable
 from pipeline.fetch.result import FetchResult
-from pipeline.frontier.client import CANCELLED, PAUSED, RUNNING, Found, Frontier, Lease, LostLease, list_jobs
+from pipeline.frontier import Found, Frontier, JobState, Lease, LostLease, list_jobs
 from pipeline.parse import check_extractors
 from pipeline.settings import DEDUP_EXACT, Policy, Settings
 from pipeline.urls import hostname, require_canonical
@@ -27,7 +27,7 @@ def seed(frontier: Frontier, settings: Settings, urls: list[str], overrides: dic
     broker, as the defaults must."""
     if not urls:
         raise ConfigError("no seed URLs given")
-    if frontier.state() == CANCELLED:
+    if frontier.state() == JobState.CANCELLED:
         raise ConfigError(
             f"job {frontier.job!r} is cancelled: `crawler resume --job {frontier.job}` first, or use a new job name"
         )
@@ -83,7 +83,7 @@ def requeue_uncarried(ctx: Context, carried: dict[str, list[Lease]]) -> None:
     with their workers, and go back to the frontier now rather than at their deadline."""
     for job in list_jobs(ctx.redis):
         frontier = ctx.frontier(job)
-        if frontier.state() in (RUNNING, PAUSED):
+        if frontier.state() in (JobState.RUNNING, JobState.PAUSED):
             frontier.requeue_all_but(carried.get(job, []))
 
 

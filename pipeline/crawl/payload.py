@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pipeline.fetch.result import FetchResult
-from pipeline.frontier.client import Lease
+from pipeline.frontier import Lease
 from pipeline.store.base import Item
 
 

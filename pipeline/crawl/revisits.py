@@ -10,7 +10,7 @@ import time
 from pipeline.errors import JobNotFound
 from pipeline.fetch.history import Prior
 from pipeline.fetch.result import utc_text
-from pipeline.frontier.client import RUNNING, Frontier, Revisit
+from pipeline.frontier import Frontier, JobState, RecordKind, Revisit
 from pipeline.store.base import Record, Store
 
 
@@ -31,7 +31,7 @@ def feed(frontier: Frontier, store: Store, batch: int) -> int:
     """Top the job's revisits waiting in Redis up to `batch` with the store's due URLs;
     returns how many were queued. A recrawl pass whose URLs are all fed in ends here."""
     job = frontier.feed_state()
-    if job.state != RUNNING or (job.feeding is None and frontier.policy().revisit_interval <= 0):
+    if job.state != JobState.RUNNING or (job.feeding is None and frontier.policy().revisit_interval <= 0):
         return 0
     room = batch - job.waiting
     if room <= 0:
@@ -46,4 +46,4 @@ def feed(frontier: Frontier, store: Store, batch: int) -> int:
 
 
 def _revisit(record: Record) -> Revisit:
-    return Revisit(record.url, record.kind, record.depth, Prior.of(record))
+    return Revisit(record.url, RecordKind(record.kind), record.depth, Prior.of(record))

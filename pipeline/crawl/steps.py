@@ -15,7 +15,7 @@ from pipeline.fetch.fetcher import Fetcher
 from pipeline.fetch.history import NOT_MODIFIED, Prior, next_visit
 from pipeline.fetch.result import FetchResult
 from pipeline.fetch.robots import Robots
-from pipeline.frontier.client import SITEMAP, Found, Lease
+from pipeline.frontier import Found, Lease, RecordKind
 from pipeline.keys import Keyring
 from pipeline.parse import Page, parse_html, parse_sitemap, run_extractors
 from pipeline.settings import Policy
@@ -35,7 +35,7 @@ def fetch_url(lease: Lease, ring: Keyring, policy: Policy, fetcher: Fetcher, rob
         if not robots.allowed(ring, url, policy):
             raise PermanentFetchError("blocked by robots.txt")
 
-    if lease.kind != SITEMAP:
+    if lease.kind != RecordKind.SITEMAP:
         return fetcher.fetch(lease.url, policy, check, prior=lease.prior)
     return _read_sitemap(lease, policy, fetcher, check)
 
@@ -81,7 +81,7 @@ def _extracted(fetched: Payload, parsed: Payload, policy: Policy) -> Payload:
     """Extraction of a page that came back (a failure has nothing to extract from, but
     its empty list still replaces what an earlier fetch of the URL left in the store)."""
     result = fetched.result
-    if result.error is not None or result.status is None or fetched.lease.kind == SITEMAP:
+    if result.error is not None or result.status is None or fetched.lease.kind == RecordKind.SITEMAP:
         return replace(parsed, items=[])
     page = Page(
         url=fetched.lease.url,

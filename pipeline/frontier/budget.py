@@ -21,6 +21,7 @@ import redis
 from redis.lock import Lock
 
 from pipeline import keys
+from pipeline.frontier.names import Stat
 
 # Seconds the sharing lock lasts at most: one sharing takes milliseconds.
 LOCK_TIMEOUT = 10.0
@@ -46,7 +47,7 @@ class ShardBudget:
 def read(client: redis.Redis, ring: keys.Keyring) -> list[ShardBudget]:
     with client.pipeline(transaction=False) as pipe:
         for shard in ring.all():
-            pipe.hmget(shard.key(keys.STATS), ["dispatched", "queued"])
+            pipe.hmget(shard.key(keys.STATS), [Stat.DISPATCHED, Stat.QUEUED])
             pipe.get(shard.key(keys.ALLOWANCE))
         replies = pipe.execute()
     return [

@@ -10,8 +10,9 @@ from typing import Any, TypeVar
 
 from pipeline import keys
 from pipeline.frontier.bloom import geometry, halves
-from pipeline.frontier.data import SITEMAP, member
+from pipeline.frontier.data import member
 from pipeline.settings import DEDUP_BLOOM, Policy
+from pipeline.store.base import RecordKind
 from pipeline.urls import fingerprint, host_key, seen_entry
 
 T = TypeVar("T")
@@ -68,12 +69,12 @@ def by_shard(policy: Policy, items: Iterable[T], host: Callable[[T], str]) -> di
     return parts
 
 
-def entry_host(entry: tuple[str, str]) -> str:
+def entry_host(entry: tuple[str, RecordKind]) -> str:
     """The host of a (url, kind) entry to schedule."""
     return host_key(entry[0])
 
 
-def links(entries: list[tuple[str, str]], bloom: bool, shards: int) -> tuple[list[list[Any]], list[bytes]]:
+def links(entries: list[tuple[str, RecordKind]], bloom: bool, shards: int) -> tuple[list[list[Any]], list[bytes]]:
     """Per URL to schedule, its row for the scripts ({member, host, is_sitemap, then the
     seen set's bucket and entry, or the Bloom filter's h1 and h2}) and its fingerprint
     (an ARGV of its own: binary, not JSON)."""
@@ -82,7 +83,7 @@ def links(entries: list[tuple[str, str]], bloom: bool, shards: int) -> tuple[lis
         name = member(url, kind)
         digest = fingerprint(name)
         where: tuple[Any, Any] = halves(digest) if bloom else seen_entry(digest, shards)
-        rows.append([name, host_key(url), int(kind == SITEMAP), *where])
+        rows.append([name, host_key(url), int(kind == RecordKind.SITEMAP), *where])
         fingerprints.append(digest)
     return rows, fingerprints
 

@@ -5,8 +5,8 @@ The frontier, not the broker, is the source of truth. URLs are leased with a dea
 when they are handed to Celery; a lease that is not completed in time (its worker died
 or was cut off) goes back to its host's queue, so no URL is ever dropped; one whose
 lease expired max_requeues + 1 times is handed back to the dispatcher instead, to be
-stored as failed. Its Lua scripts are in pipeline/frontier/lua/, its plain values in
-frontier_data, its counters read by frontier_stats.
+stored as failed. Its Lua scripts are in lua/, its plain values in data.py, the names
+it shares with them in names.py, its counters read by stats.py.
 
 A job's frontier may be split by host into shards (`frontier_shards`, fixed when the
 job is created), each in its own Redis Cluster slot, so that one job spreads over the
@@ -14,7 +14,7 @@ masters of a cluster. A script runs in the shard of the host it is about; the li
 page lists for other shards are added there before its own shard completes it, so the
 job never looks done while work moves between shards. A job of several shards is
 finished when each of them is (read twice, see `state`), and its max_pages is shared
-out by frontier_budget.
+out by budget.py.
 """
 
 from __future__ import annotations
@@ -29,21 +29,8 @@ import redis
 
 from pipeline import keys
 from pipeline.errors import ConfigError, JobNotFound, StalePolicy
-from pipeline.frontier import budget as frontier_budget
-from pipeline.frontier import calls, lua
-from pipeline.frontier import hosts as frontier_hosts
-from pipeline.frontier import stats as frontier_stats
+from pipeline.frontier import budget, calls, hosts, lua, stats
 from pipeline.frontier.data import (
-    CANCELLED,
-    FINISHED,
-    HOST_LIMITS,
-    LIMITS,
-    MAX_PAGES,
-    PAGE,
-    PAUSED,
-    RUNNING,
-    SITEMAP,
-    STATES,
     Completed,
     FeedState,
     Found,
@@ -57,18 +44,13 @@ from pipeline.frontier.data import (
     text,
 )
 from pipeline.frontier.hosts import HostView
+from pipeline.frontier.names import STALE_POLICY, JobState, Script, Stat
 from pipeline.frontier.sent_links import SentLinks
 from pipeline.settings import DEDUP_BLOOM, Policy
+from pipeline.store.base import RecordKind
 from pipeline.urls import host_key
 
 T = TypeVar("T")
-
-# The values every caller of the frontier needs, importable from here.
-__all__ = [
-    "CANCELLED", "FINISHED", "HOST_LIMITS", "LIMITS", "MAX_PAGES", "PAGE", "PAUSED", "RUNNING", "SITEMAP", "STATES",
-    "Completed", "FeedState", "Found", "Frontier", "HostBackoff", "HostView", "JobStats", "Lease", "LostLease",
-    "Revisit", "Tick", "list_jobs",
-]
 
 # Leases handed out when a URL finishes: one for the slot it frees, one to grow.
 HANDOFF_LIMIT = 2
@@ -116,8 +98,8 @@ class Frontier:
         state (a finished one runs again only when new URLs are added to it)."""
         old = self.stored_policy()
         if old is not None:
-            hosts = tuple(dict.fromkeys(old.scope_hosts + policy.scope_hosts))
-            policy = policy.merged(scope_hosts=hosts, frontier_shards=old.frontier_shards)
+            scope_hosts = tuple(dict.fromkeys(old.scope_hosts + policy.scope_hosts))
+            policy = policy.merged(scope_hosts=scope_hosts, frontier_shards=old.frontier_shards)
         # A re-seed's version is above the one it replaces, even when this host's clock is
         # behind the last seeder's (two seedings at the same moment may still race).
         policy = policy.merged(version=max(time.time_ns() // 1000, old.version + 1 if old else 0))
@@ -129,8 +111,8 @@ class Frontier:
                 if shard.shard == 0:
                     pipe.set(shard.key(keys.CONFIG), json.dumps(policy.to_json()))
                 pipe.set(shard.key(keys.VERSION), policy.version)
-                pipe.set(shard.key(keys.STATE), RUNNING, nx=True)
-                pipe.hsetnx(shard.key(keys.STATS), "started_at", time.time())
+                pipe.set(shard.key(keys.STATE), JobState.RUNNING, nx=True)
+                pipe.hsetnx(shard.key(keys.STATS), Stat.STARTED_AT, time.time())
                 # max_pages may have changed: the next sharing decides afresh.
                 pipe.delete(shard.key(keys.BUDGET_SPENT))
                 pipe.execute()
@@ -172,10 +154,10 @@ class Frontier:
             self._policy = (time.monotonic() + self.policy_ttl, policy)
         return self._policy[1]
 
-    def state(self) -> str | None:
-        """The job's state; None for a job never seeded (frontier_stats.state says how a
-        job of several shards is read)."""
-        return frontier_stats.state(self.redis, self._shards())
+    def state(self) -> JobState | None:
+        """The job's state; None for a job never seeded (stats.state says how a job of
+        several shards is read)."""
+        return stats.state(self.redis, self._shards())
 
     def _shards(self) -> list[keys.JobKeys]:
         """Every shard's keys; shard 0's alone for a job never seeded."""
@@ -185,7 +167,7 @@ class Frontier:
             return [self.keys]
 
     def set_state(self, state: str) -> None:
-        if state not in STATES:
+        if state not in set(JobState):
             raise ConfigError(f"unknown job state {state!r}")
         if not self.exists():
             raise JobNotFound(f"no job named {self.job!r}")
@@ -198,9 +180,9 @@ class Frontier:
         """Schedule what `found` lists that was never seen; returns how many."""
         return self._retrying(lambda policy: self._add(policy, found.entries(policy), found.depth))
 
-    def _add(self, policy: Policy, entries: list[tuple[str, str]], depth: int) -> int:
+    def _add(self, policy: Policy, entries: list[tuple[str, RecordKind]], depth: int) -> int:
         parts = calls.by_shard(policy, entries, calls.entry_host)
-        return sum(int(self._call(policy, shard, "ADD", part, depth)) for shard, part in parts.items())
+        return sum(int(self._call(policy, shard, Script.ADD, part, depth)) for shard, part in parts.items())
 
     def lease(self, limit: int | None = None) -> list[Lease]:
         """Lease what is due now, at most `limit` (default: the job's whole window)."""
@@ -208,7 +190,7 @@ class Frontier:
             self._share_budget(policy)
             per_shard = calls.per_shard(policy, limit)
             rows = [row for shard in range(policy.frontier_shards)
-                    for row in self._call(policy, shard, "LEASE", limit=per_shard)]
+                    for row in self._call(policy, shard, Script.LEASE, limit=per_shard)]
             return [Lease.from_script(row) for row in rows]
 
         return self._retrying(attempt)
@@ -216,24 +198,25 @@ class Frontier:
     def claim_start(self, lease: Lease) -> float:
         """0 when the request of `lease` may start now (it is recorded, and the lease
         renewed); else seconds to wait; below 0 when the lease is no longer this chain's."""
-        return float(self._in_host(lease.host, "CLAIM_START", host=lease.host, url=lease.member, token=lease.token))
+        return float(self._in_host(lease.host, Script.CLAIM_START, host=lease.host, url=lease.member,
+                                   token=lease.token))
 
     def release_host(self, lease: Lease) -> list[Lease] | None:
         """The request of `lease` is over: free its host slot, renew the lease for the
         steps after the request, and hand out what is now due; None when the lease is no
         longer this chain's."""
-        owned, rows = self._in_host(lease.host, "RELEASE_HOST", url=lease.member, token=lease.token,
+        owned, rows = self._in_host(lease.host, Script.RELEASE_HOST, url=lease.member, token=lease.token,
                                     limit=HANDOFF_LIMIT)
         return [Lease.from_script(row) for row in rows] if owned else None
 
     def postpone(self, host: str, seconds: float, reason: str) -> None:
         """No request to `host` starts, on any worker, for `seconds` (its Retry-After, or
         a backoff after a failure)."""
-        self._in_host(host, "POSTPONE", host=host, seconds=seconds, reason=reason)
+        self._in_host(host, Script.POSTPONE, host=host, seconds=seconds, reason=reason)
 
     def backoffs(self, limit: int = 10) -> list[HostBackoff]:
         """The hosts paused now, longest pause first."""
-        return frontier_hosts.backoffs(self.redis, self._shards(), self._now(), limit)
+        return hosts.backoffs(self.redis, self._shards(), self._now(), limit)
 
     def _now(self) -> float:
         """Redis's clock, which the schedule runs on."""
@@ -246,7 +229,7 @@ class Frontier:
 
     def extend(self, lease: Lease) -> bool:
         """Push the lease deadline out again, e.g. before a retry; False if it was lost."""
-        return bool(self._in_host(lease.host, "EXTEND", url=lease.member, token=lease.token))
+        return bool(self._in_host(lease.host, Script.EXTEND, url=lease.member, token=lease.token))
 
     def complete(self, lease: Lease, failed: bool, found: Found) -> Completed:
         """Release the lease, schedule what `found` lists, and hand out what is now due;
@@ -263,9 +246,9 @@ class Frontier:
             parts = calls.by_shard(policy, entries, calls.entry_host)
             for shard, part in parts.items():
                 if shard != own:
-                    self._call(policy, shard, "ADD", part, found.depth)
+                    self._call(policy, shard, Script.ADD, part, found.depth)
             counted, rows, depth = self._call(
-                policy, own, "COMPLETE", parts.get(own, []), found.depth, url=lease.member, token=lease.token,
+                policy, own, Script.COMPLETE, parts.get(own, []), found.depth, url=lease.member, token=lease.token,
                 failed=failed, limit=HANDOFF_LIMIT,
             )
             if counted:
@@ -284,7 +267,8 @@ class Frontier:
         were still owned (the others were done or handed out again meanwhile)."""
         def attempt(policy: Policy) -> int:
             parts = calls.by_shard(policy, leases, lambda lease: lease.host)
-            return sum(int(self._call(policy, shard, "HAND_BACK", leases=[[held.member, held.token] for held in part]))
+            return sum(int(self._call(policy, shard, Script.HAND_BACK,
+                                      leases=[[held.member, held.token] for held in part]))
                        for shard, part in parts.items())
 
         return self._retrying(attempt)
@@ -298,7 +282,7 @@ class Frontier:
             expired, leased, lost = 0, [], []
             for shard in range(policy.frontier_shards):
                 count, rows, gone = self._call(
-                    policy, shard, "TICK", limit=calls.per_shard(policy, limit), expire_limit=EXPIRE_LIMIT,
+                    policy, shard, Script.TICK, limit=calls.per_shard(policy, limit), expire_limit=EXPIRE_LIMIT,
                     expire_all=expire_all,
                 )
                 expired += int(count)
@@ -314,7 +298,7 @@ class Frontier:
         broker carries can never complete. Returns how many went back to the queues."""
         keep = [[lease.member, lease.token] for lease in carried]
         return self._retrying(lambda policy: sum(
-            int(self._call(policy, shard, "REQUEUE_EXCEPT", keep=keep)) for shard in range(policy.frontier_shards)
+            int(self._call(policy, shard, Script.REQUEUE_EXCEPT, keep=keep)) for shard in range(policy.frontier_shards)
         ))
 
     def seen(self, urls: list[str]) -> list[bool]:
@@ -322,9 +306,9 @@ class Frontier:
         false positive answers True. Nothing is scheduled."""
         def attempt(policy: Policy) -> list[bool]:
             entries = Found.seeds(urls).entries(policy)
-            answers: dict[tuple[str, str], bool] = {}
+            answers: dict[tuple[str, RecordKind], bool] = {}
             for shard, part in calls.by_shard(policy, entries, calls.entry_host).items():
-                answers.update(zip(part, map(bool, self._call(policy, shard, "SEEN", part)), strict=True))
+                answers.update(zip(part, map(bool, self._call(policy, shard, Script.SEEN, part)), strict=True))
             return [answers[entry] for entry in entries]
 
         return self._retrying(attempt)
@@ -340,7 +324,8 @@ class Frontier:
             ]
             parts = calls.by_shard(policy, rows, lambda row: str(row[1]))
             shards = reversed(range(policy.frontier_shards)) if done else sorted(parts) or [0]
-            return sum(int(self._call(policy, shard, "REVISIT", revisits=parts.get(shard, []), done=done, feed=feed))
+            return sum(int(self._call(policy, shard, Script.REVISIT, revisits=parts.get(shard, []), done=done,
+                                      feed=feed))
                        for shard in shards)
 
         return self._retrying(attempt)
@@ -350,9 +335,9 @@ class Frontier:
         cancelled job runs again, and none finishes before the pass is fed in. Returns
         the pass's number, which the feeder hands back when the store has no more."""
         def attempt(policy: Policy) -> str:
-            number = self._call(policy, 0, "RECRAWL")
+            number = self._call(policy, 0, Script.RECRAWL)
             for shard in range(1, policy.frontier_shards):
-                self._call(policy, shard, "RECRAWL", **{"pass": number})
+                self._call(policy, shard, Script.RECRAWL, **{"pass": number})
             return str(number)
 
         return self._retrying(attempt)
@@ -370,44 +355,43 @@ class Frontier:
             pipe.get(self.keys.key(keys.STATE))
             pipe.get(self.keys.key(keys.FEED))
             for shard in shards:
-                pipe.hget(shard.key(keys.STATS), "revisits_waiting")
+                pipe.hget(shard.key(keys.STATS), Stat.REVISITS_WAITING)
             state, feed, *waiting = pipe.execute()
-        if len(shards) > 1:
-            state = self.state()
-        return FeedState(text(state), text(feed), sum(int(count or 0) for count in waiting))
+        job_state = self.state() if len(shards) > 1 else stats.as_state(state)
+        return FeedState(job_state, text(feed), sum(int(count or 0) for count in waiting))
 
     def stats(self) -> JobStats:
         shards = self._shards()
         now = self._now()
-        parts = [frontier_stats.read(self.redis, shard, now) for shard in shards]
-        return parts[0] if len(parts) == 1 else frontier_stats.combine(parts, self.state() or RUNNING)
+        parts = [stats.read(self.redis, shard, now) for shard in shards]
+        return parts[0] if len(parts) == 1 else stats.combine(parts, self.state() or JobState.RUNNING)
 
     def busiest_hosts(self, limit: int = BUSIEST_SHOWN) -> list[HostView]:
-        return frontier_hosts.busiest(self.redis, self._shards(), self._now(), limit)
+        return hosts.busiest(self.redis, self._shards(), self._now(), limit)
 
     def _share_budget(self, policy: Policy) -> None:
         """Give each shard its share of max_pages (a job of several shards only)."""
         if not calls.shared_budget(policy):
             return
         ring = keys.Keyring(self.job, policy.frontier_shards)
-        lock = frontier_budget.lock(self.redis, ring)
+        lock = budget.lock(self.redis, ring)
         if not lock.acquire():
             return
         try:
             def give(shard: int, offer: int, strict: bool) -> int:
-                return int(self._call(policy, shard, "SHARE", target=policy.dispatch_window, offer=offer,
+                return int(self._call(policy, shard, Script.SHARE, target=policy.dispatch_window, offer=offer,
                                       strict=strict))
 
-            left, strict = frontier_budget.share(frontier_budget.read(self.redis, ring), policy.max_pages,
-                                                 policy.dispatch_window, give)
-            frontier_budget.mark(self.redis, ring, spent=strict and left == 0)
+            left, strict = budget.share(budget.read(self.redis, ring), policy.max_pages, policy.dispatch_window,
+                                        give)
+            budget.mark(self.redis, ring, spent=strict and left == 0)
         finally:
             lock.release()
 
-    def _in_host(self, where: str, name: str, **params: Any) -> Any:
-        """Run script `name` in the shard of host `where`."""
+    def _in_host(self, where: str, script: Script, **params: Any) -> Any:
+        """Run `script` in the shard of host `where`."""
         return self._retrying(
-            lambda policy: self._call(policy, keys.shard_of(where, policy.frontier_shards), name, **params))
+            lambda policy: self._call(policy, keys.shard_of(where, policy.frontier_shards), script, **params))
 
     def _retrying(self, attempt: Callable[[Policy], T]) -> T:
         """`attempt` with the job's policy; a policy found stale is read again and the
@@ -421,17 +405,17 @@ class Frontier:
         raise StalePolicy(f"job {self.job!r} was re-seeded {STALE_RETRIES} times during one call")
 
     def _call(
-        self, policy: Policy, shard: int, name: str, entries: list[tuple[str, str]] | None = None, depth: int = 0,
-        **params: Any,
+        self, policy: Policy, shard: int, script: Script, entries: list[tuple[str, RecordKind]] | None = None,
+        depth: int = 0, **params: Any,
     ) -> Any:
-        """Run script `name` in `shard`, scheduling `entries` as listed by a URL at `depth`."""
+        """Run `script` in `shard`, scheduling `entries` as listed by a URL at `depth`."""
         rows, fingerprints = calls.links(entries or [], policy.dedup == DEDUP_BLOOM, policy.frontier_shards)
         values = calls.params(policy, rows, params, depth=depth)
         args: list[str | bytes] = [json.dumps(values), *fingerprints]
         try:
-            return self._scripts[name](keys=[keys.JobKeys(self.job, shard).prefix], args=args)
+            return self._scripts[script](keys=[keys.JobKeys(self.job, shard).prefix], args=args)
         except redis.ResponseError as exc:
-            if str(exc).startswith("STALE_POLICY"):
+            if str(exc).startswith(STALE_POLICY):
                 raise _Stale from exc
             raise
 

@@ -10,19 +10,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pipeline.fetch.history import Prior
+from pipeline.frontier.names import JobState
 from pipeline.settings import Policy
+from pipeline.store.base import RecordKind
 from pipeline.urls import in_scope
 
-RUNNING, PAUSED, CANCELLED, FINISHED = "running", "paused", "cancelled", "finished"
-STATES = (RUNNING, PAUSED, CANCELLED, FINISHED)
-PAGE, SITEMAP = "page", "sitemap"
 SITEMAP_PREFIX = "sitemap:"
-# The limits whose dropped URLs are counted, named like their policy fields; the first
-# two are per host.
-MAX_PAGES_PER_HOST, MAX_SITEMAPS_PER_HOST = "max_pages_per_host", "max_sitemaps_per_host"
-MAX_DEPTH, MAX_PAGES = "max_depth", "max_pages"
-HOST_LIMITS = (MAX_PAGES_PER_HOST, MAX_SITEMAPS_PER_HOST)
-LIMITS = (*HOST_LIMITS, MAX_DEPTH, MAX_PAGES)
 
 
 @dataclass(frozen=True)
@@ -36,7 +29,7 @@ class Lease:
     host: str
     token: int
     countdown: float = 0.0
-    kind: str = PAGE
+    kind: RecordKind = RecordKind.PAGE
     prior: Prior | None = None
 
     @property
@@ -50,16 +43,17 @@ class Lease:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Lease:
         prior = data.get("prior")
-        return cls(**{**data, "prior": None if prior is None else Prior.from_json(prior)})
+        return cls(**{**data, "kind": RecordKind(data.get("kind", RecordKind.PAGE)),
+                      "prior": None if prior is None else Prior.from_json(prior)})
 
     @classmethod
     def from_script(cls, row: list[Any]) -> Lease:
         """A row of the LEASE helper: url, depth, host, token, countdown, and for a
         revisit the JSON of its last fetch."""
         name, depth, host, token, countdown = row[:5]
-        url, kind = text(name), PAGE
+        url, kind = text(name), RecordKind.PAGE
         if url.startswith(SITEMAP_PREFIX):
-            url, kind = url[len(SITEMAP_PREFIX):], SITEMAP
+            url, kind = url[len(SITEMAP_PREFIX):], RecordKind.SITEMAP
         prior = Prior.from_json(json.loads(row[5])) if len(row) > 5 and row[5] else None
         return cls(url, int(depth), text(host), int(token), max(0.0, float(countdown)), kind, prior)
 
@@ -69,7 +63,7 @@ class Revisit:
     """A stored URL due again, as the store feeds it to the frontier."""
 
     url: str
-    kind: str
+    kind: RecordKind
     depth: int
     prior: Prior
 
@@ -79,7 +73,7 @@ class FeedState:
     """The job's state, the recrawl pass the store is still feeding in (if any), and the
     revisits waiting in Redis."""
 
-    state: str | None
+    state: JobState | None
     feeding: str | None
     waiting: int
 
@@ -123,7 +117,7 @@ class JobStats:
     `dropped_hosts` has the hosts that lost most and `hosts_at_limit` how many reached it."""
 
     job: str
-    state: str
+    state: JobState
     seen: int
     queued: int
     leased: int
@@ -180,20 +174,20 @@ class Found:
         """Seeds are depth 0, in scope by definition (seeding widens the scope to them)."""
         return cls(depth=-1, pages=tuple(urls))
 
-    def entries(self, policy: Policy) -> list[tuple[str, str]]:
+    def entries(self, policy: Policy) -> list[tuple[str, RecordKind]]:
         """(url, kind) of what is in scope: pages (one link deeper, followed only up to
         max_depth) and sitemaps (at the depth of what listed them, whatever the limit)."""
         def wanted(url: str) -> bool:
             return self.depth < 0 or in_scope(url, policy.scope_hosts, policy.allowed_domains)
 
-        return [(url, PAGE) for url in self.pages if wanted(url)] + [
-            (url, SITEMAP) for url in self.sitemaps if wanted(url)
+        return [(url, RecordKind.PAGE) for url in self.pages if wanted(url)] + [
+            (url, RecordKind.SITEMAP) for url in self.sitemaps if wanted(url)
         ]
 
 
-def member(url: str, kind: str) -> str:
+def member(url: str, kind: RecordKind) -> str:
     """How the frontier names a URL: a sitemap's is prefixed, so it is not the page."""
-    return SITEMAP_PREFIX + url if kind == SITEMAP else url
+    return SITEMAP_PREFIX + url if kind == RecordKind.SITEMAP else url
 
 
 def text(value: Any) -> Any:

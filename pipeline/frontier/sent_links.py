@@ -16,7 +16,9 @@ import threading
 
 from cachetools import LRUCache
 
-Entry = tuple[str, str]  # (url, kind), as Found.entries lists them
+from pipeline.store.base import RecordKind
+
+Entry = tuple[str, RecordKind]  # (url, kind), as Found.entries lists them
 
 
 class SentLinks:

@@ -6,9 +6,18 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum, auto
 from typing import Any
 
 EXPORT_FIELDS = ("url", "final_url", "status", "depth", "content_type", "title", "outlinks", "fetched_at", "error")
+
+
+class RecordKind(StrEnum):
+    """What a record is of: a page, or a sitemap read for the URLs it lists. The page
+    at a sitemap's URL (a footer link to /sitemap.xml) keeps a record of its own."""
+
+    PAGE = auto()
+    SITEMAP = auto()
 
 
 @dataclass
@@ -25,9 +34,7 @@ class Record:
     outlinks: list[str]
     fetched_at: str
     error: str | None
-    # "page", or "sitemap" for a sitemap read for the URLs it lists: the page at the same
-    # URL (a footer link to /sitemap.xml) keeps a record of its own.
-    kind: str = "page"
+    kind: str = RecordKind.PAGE
     content_hash: str | None = None
     length: int = 0
     elapsed: float = 0.0

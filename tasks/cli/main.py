@@ -27,15 +27,7 @@ from rich.console import Console
 from pipeline import __version__
 from pipeline.crawl import Context, jobs
 from pipeline.errors import ConfigError, CrawlError, JobNotFound
-from pipeline.frontier.client import (
-    CANCELLED,
-    FINISHED,
-    PAUSED,
-    RUNNING,
-    Frontier,
-    JobStats,
-    list_jobs,
-)
+from pipeline.frontier import Frontier, JobState, JobStats, list_jobs
 from pipeline.settings import Settings
 from pipeline.store import Store, open_store
 from pipeline.store.base import DueCounts
@@ -129,7 +121,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             raise ConfigError(f"nothing to recrawl: job {job!r} has not run yet (drop --recrawl)")
         if args.restart:
             _restart(context, frontier, seeds, args.recrawl, console)
-        was_finished = frontier.state() == FINISHED
+        was_finished = frontier.state() == JobState.FINISHED
         if embedded and not settings.broker_url:
             # What the earlier run left in flight is in the embedded Redis's queues.
             resume_in_flight(context)
@@ -139,9 +131,9 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             console.print(f"recrawling job {job!r}: {due} stored URLs due again", highlight=False)
         if seeds:
             seed(seeds, job=job, **policy)
-        if frontier.state() == PAUSED:
-            frontier.set_state(RUNNING)
-        if was_finished and frontier.state() == FINISHED:
+        if frontier.state() == JobState.PAUSED:
+            frontier.set_state(JobState.RUNNING)
+        if was_finished and frontier.state() == JobState.FINISHED:
             console.print(
                 f"job {job!r} had already finished, and nothing new was seeded: --recrawl revisits its pages, "
                 "--restart crawls it again from nothing (its records removed), or give another --job",
@@ -300,7 +292,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 def cmd_state(args: argparse.Namespace) -> int:
     settings = Settings.load()
-    state = {"pause": PAUSED, "resume": RUNNING, "cancel": CANCELLED}[args.command]
+    state = {"pause": JobState.PAUSED, "resume": JobState.RUNNING, "cancel": JobState.CANCELLED}[args.command]
     with redis_client(settings) as (client, _):
         Frontier(client, args.job).set_state(state)
     print(f"job {args.job}: {state}")
@@ -345,7 +337,7 @@ def _wait(frontier: Frontier, workers: LocalWorkers, settings: Settings, console
             locked_tick(context)
             stats = frontier.stats()
             display.show(stats, busiest(frontier, stats), frontier.policy().max_pages)
-            if stats.state in (FINISHED, CANCELLED):
+            if stats.state in (JobState.FINISHED, JobState.CANCELLED):
                 return stats
             if not workers.alive():
                 raise CrawlError(f"the worker processes stopped; see {workers.log_path}")
@@ -357,7 +349,7 @@ def _sleep_unless_done(frontier: Frontier, seconds: float) -> None:
     not include most of a tick spent waiting after the last page."""
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
-        if frontier.state() in (FINISHED, CANCELLED):
+        if frontier.state() in (JobState.FINISHED, JobState.CANCELLED):
             return
         time.sleep(min(left, END_POLL_SECONDS))
 

@@ -11,7 +11,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from pipeline.errors import JobNotFound
-from pipeline.frontier.client import HOST_LIMITS, LIMITS, STATES, Frontier, JobStats, list_jobs
+from pipeline.frontier import HOST_LIMITS, Frontier, JobState, JobStats, Limit, list_jobs
 
 # (metric name, JobStats field, help) for the numbers that only grow, then those that do not.
 _COUNTERS = (
@@ -48,7 +48,7 @@ class FrontierCollector(Collector):
             yield gauge
         state = GaugeMetricFamily("crawler_job_state", "1 for the state each job is in.", labels=["job", "state"])
         for item in stats:
-            for name in STATES:
+            for name in JobState:
                 state.add_metric([item.job, name], 1 if item.state == name else 0)
         yield state
         yield from _limits(stats)
@@ -70,7 +70,7 @@ def _limits(stats: list[JobStats]) -> Iterator[Metric]:
     at_limit = GaugeMetricFamily("crawler_hosts_at_limit", "Hosts that reached a per-host limit.",
                                  labels=["job", "limit"])
     for item in stats:
-        for limit in LIMITS:
+        for limit in Limit:
             dropped.add_metric([item.job, limit], item.dropped.get(limit, 0))
         for limit in HOST_LIMITS:
             at_limit.add_metric([item.job, limit], item.hosts_at_limit.get(limit, 0))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from pipeline.frontier.client import MAX_PAGES, JobStats
+from pipeline.frontier import JobStats, Limit
 from pipeline.report import render_html, summarize
 from pipeline.settings import Settings
 from pipeline.store import Store, open_store
@@ -37,11 +37,13 @@ def summary(stats: JobStats, settings: Settings, console: Console) -> None:
 
 def ending(stats: JobStats) -> str:
     """How the job ended: a job that max_pages stopped did not finish its crawl."""
-    return f"stopped at its max_pages limit ({stats.dispatched} URLs)" if stats.dropped.get(MAX_PAGES) else stats.state
+    if stats.dropped.get(Limit.MAX_PAGES):
+        return f"stopped at its max_pages limit ({stats.dispatched} URLs)"
+    return stats.state
 
 
 def left_queued(stats: JobStats) -> str:
-    return f", {stats.queued} URLs left queued" if stats.dropped.get(MAX_PAGES) and stats.queued else ""
+    return f", {stats.queued} URLs left queued" if stats.dropped.get(Limit.MAX_PAGES) and stats.queued else ""
 
 
 def report_after_crawl(settings: Settings, job: str, stats: JobStats, out: Console) -> None:

@@ -12,7 +12,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from pipeline.errors import ConfigError
-from pipeline.frontier.client import CANCELLED, FINISHED, LIMITS, MAX_PAGES, Frontier, HostBackoff, HostView, JobStats
+from pipeline.frontier import Frontier, HostBackoff, HostView, JobState, JobStats, Limit
 from pipeline.settings import DEDUP_BLOOM, ENV_PREFIX, Policy
 from pipeline.store.base import DueCounts
 
@@ -49,7 +49,7 @@ def average_rate(stats: JobStats) -> float:
 
 
 def _running(stats: JobStats) -> bool:
-    return stats.finished_at is None and stats.state not in (FINISHED, CANCELLED)
+    return stats.finished_at is None and stats.state not in (JobState.FINISHED, JobState.CANCELLED)
 
 
 def table(stats: JobStats, recent: float) -> Table:
@@ -161,12 +161,12 @@ def backoff_lines(backoffs: list[HostBackoff]) -> list[str]:
 def limit_lines(stats: JobStats) -> list[str]:
     """A line per limit that kept URLs out of the job, with the hosts that lost most for
     a per-host limit."""
-    return [f"  limit {limit}: {_dropped(stats, limit)}" for limit in LIMITS if stats.dropped.get(limit)]
+    return [f"  limit {limit}: {_dropped(stats, limit)}" for limit in Limit if stats.dropped.get(limit)]
 
 
 def stopped_short(stats: JobStats) -> str:
     """What a summary says of a job that limits kept from crawling all it found."""
-    hit = [limit for limit in LIMITS if stats.dropped.get(limit)]
+    hit = [limit for limit in Limit if stats.dropped.get(limit)]
     kept = ", ".join(f"{limit} kept {_urls(stats.dropped[limit])} out" for limit in hit)
     variables = ", ".join(ENV_PREFIX + limit.upper() for limit in hit)
     return f"job {stats.job} stopped short: {kept} (raise {variables} to crawl them)"
@@ -176,7 +176,7 @@ def _dropped(stats: JobStats, limit: str) -> str:
     total = stats.dropped[limit]
     hosts = stats.dropped_hosts.get(limit)
     if not hosts:
-        return f"dropped {_urls(total)}" + (" (left queued)" if limit == MAX_PAGES else "")
+        return f"dropped {_urls(total)}" + (" (left queued)" if limit == Limit.MAX_PAGES else "")
     parts = [f"{host} dropped {_urls(count)}" for host, count in hosts.items()]
     more = stats.hosts_at_limit.get(limit, 0) - len(hosts)
     if more > 0:
@@ -222,7 +222,7 @@ class Display:
 
 def busiest(frontier: Frontier, stats: JobStats) -> list[HostView]:
     """The hosts worth a look while the job runs; none once it is over."""
-    return frontier.busiest_hosts() if stats.state not in (FINISHED, CANCELLED) else []
+    return frontier.busiest_hosts() if stats.state not in (JobState.FINISHED, JobState.CANCELLED) else []
 
 
 def watch(frontiers: list[Frontier]) -> int:
@@ -234,6 +234,6 @@ def watch(frontiers: list[Frontier]) -> int:
             frontier = frontiers[0]
             stats = frontier.stats()
             display.show(stats, busiest(frontier, stats), frontier.policy().max_pages)
-            if stats.state in (FINISHED, CANCELLED):
+            if stats.state in (JobState.FINISHED, JobState.CANCELLED):
                 return 0
             time.sleep(1)

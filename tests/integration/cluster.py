@@ -14,7 +14,7 @@ from pathlib import Path
 
 import redis
 
-from pipeline.frontier.client import FINISHED, Frontier, JobStats
+from pipeline.frontier import Frontier, JobState, JobStats
 from pipeline.store import Record, open_store
 
 
@@ -76,7 +76,7 @@ class Cluster:
         frontier = self.frontier(job)
         while time.monotonic() < deadline:
             stats = frontier.stats()
-            if stats.state == FINISHED:
+            if stats.state == JobState.FINISHED:
                 return stats
             time.sleep(0.2)
         raise AssertionError(f"job {job} did not finish in {timeout}s: {frontier.stats()}\n{self.logs()}")

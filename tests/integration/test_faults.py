@@ -16,7 +16,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecord
 
 from pipeline.archive.warc import OPEN_SUFFIX
-from pipeline.frontier.client import Found, Frontier
+from pipeline.frontier import Found, Frontier
 from pipeline.settings import Settings
 from pipeline.store.base import Record
 from tasks import seed

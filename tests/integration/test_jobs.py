@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from pipeline.frontier.client import CANCELLED, PAUSED, RUNNING
+from pipeline.frontier import JobState
 from tasks import seed
 from tests.integration.cluster import wait_until
 from tests.integration.site import Host, page
@@ -30,25 +30,25 @@ def test_pause_stops_requests_resume_finishes_and_cancel_ends_the_job(cluster):
         seed([host.url("/")], job="paused", allow_private=True, delay=0.05)
         frontier = cluster.frontier("paused")
         wait_until(lambda: frontier.stats().stored >= 5, "some pages stored")
-        frontier.set_state(PAUSED)
+        frontier.set_state(JobState.PAUSED)
         wait_until(lambda: frontier.stats().leased == 0, "in-flight pages to drain")
         requests_at_pause = len(host.log)
         time.sleep(1.5)
         assert len(host.log) == requests_at_pause, "no request while paused"
         assert frontier.stats().queued > 0
 
-        frontier.set_state(RUNNING)
+        frontier.set_state(JobState.RUNNING)
         stats = cluster.wait_finished("paused")
         assert stats.stored == PAGES + 1
 
         seed([other.url("/")], job="cancelled", allow_private=True, delay=0.05)
         doomed = cluster.frontier("cancelled")
         wait_until(lambda: doomed.stats().stored >= 3, "the second job to start")
-        doomed.set_state(CANCELLED)
+        doomed.set_state(JobState.CANCELLED)
         wait_until(lambda: doomed.stats().leased == 0, "the cancelled job to drain")
         served = len(other.log)
         time.sleep(1.5)
-        assert len(other.log) == served and doomed.stats().state == CANCELLED
+        assert len(other.log) == served and doomed.stats().state == JobState.CANCELLED
         assert doomed.stats().stored < PAGES + 1
     finally:
         host.stop()

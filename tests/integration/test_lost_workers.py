@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.crawl import Context
-from pipeline.frontier.client import FINISHED, RUNNING, Found
+from pipeline.frontier import Found, JobState
 from pipeline.settings import Settings
 from pipeline.store import open_store
 from tasks.dispatch import tick as dispatcher_tick
@@ -38,7 +38,7 @@ def test_tick_hands_back_a_url_expired_once_more_than_max_requeues(redis_client)
 
     assert tick.leases == [] and [(lost.lease.url, lost.times) for lost in tick.lost] == [(DOOMED, 3)]
     stats = frontier.stats()
-    assert (stats.requeued, stats.queued, stats.leased, stats.state) == (2, 0, 1, RUNNING)
+    assert (stats.requeued, stats.queued, stats.leased, stats.state) == (2, 0, 1, JobState.RUNNING)
     assert frontier.claim_start(lease) < 0, "the last worker's chain is stale"
 
 
@@ -54,7 +54,7 @@ def test_a_url_handed_back_and_not_completed_is_handed_back_again(redis_client):
     assert again.times == first.times == 1 and again.lease.token != first.lease.token
     assert frontier.complete(first.lease, failed=True, found=Found(0)).counted is False
     assert frontier.complete(again.lease, failed=True, found=Found(0)).counted is True
-    assert frontier.state() == FINISHED
+    assert frontier.state() == JobState.FINISHED
 
 
 def test_the_dispatcher_stores_a_url_lost_too_often_as_failed_and_the_job_finishes(redis_client, tmp_path: Path):
@@ -66,12 +66,12 @@ def test_the_dispatcher_stores_a_url_lost_too_often_as_failed_and_the_job_finish
 
     dispatcher_tick(ctx)
     for _ in range(6):
-        assert frontier.stats().state == RUNNING and frontier.stats().leased == 1
+        assert frontier.stats().state == JobState.RUNNING and frontier.stats().leased == 1
         _expire()
         dispatcher_tick(ctx)
 
     stats = frontier.stats()
-    assert (stats.state, stats.stored, stats.errors, stats.requeued, stats.leased) == (FINISHED, 1, 1, 5, 0)
+    assert (stats.state, stats.stored, stats.errors, stats.requeued, stats.leased) == (JobState.FINISHED, 1, 1, 5, 0)
     store = open_store(store_url)
     try:
         (record,) = store.records("doomed")

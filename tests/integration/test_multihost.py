@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from pipeline.frontier.client import FINISHED
+from pipeline.frontier import JobState
 from tests.integration.cluster import wait_until
 from tests.integration.hosts import LEASE_TIMEOUT, tree_cluster, tree_pages
 from tests.integration.netns import available
@@ -41,7 +41,7 @@ def test_workers_killed_again_and_again_lose_nothing(multihost, record_property)
     started = time.monotonic()
     frontier = hosts.start_crawl(site, "kills")
     kills = 0
-    while frontier.stats().state != FINISHED and time.monotonic() - started < 180:
+    while frontier.stats().state != JobState.FINISHED and time.monotonic() - started < 180:
         time.sleep(2)
         victim = random.choice(hosts.network.names)
         hosts.kill_worker(victim)
@@ -53,7 +53,7 @@ def test_workers_killed_again_and_again_lose_nothing(multihost, record_property)
     record_property("kills", kills)
     record_property("seconds", round(time.monotonic() - started, 1))
     record_property("requeued", stats.requeued)
-    assert stats.state == FINISHED, stats
+    assert stats.state == JobState.FINISHED, stats
     assert sorted(urls) == _expected(site), "none lost"
     assert stats.stored == len(urls), "none counted twice"
     assert kills >= 2
@@ -68,7 +68,7 @@ def test_a_host_cut_off_past_its_leases_is_replaced_and_recovers(multihost, reco
     cut_at = time.monotonic()
     time.sleep(LEASE_TIMEOUT + 5)
     hosts.network.restore(cut_host)
-    wait_until(lambda: frontier.stats().state == FINISHED, "the crawl to finish", timeout=180)
+    wait_until(lambda: frontier.stats().state == JobState.FINISHED, "the crawl to finish", timeout=180)
     stats = frontier.stats()
     urls = hosts.urls("cut")
 
@@ -91,7 +91,7 @@ def test_a_redis_restart_mid_crawl_is_survived(multihost, record_property):
     wait_until(lambda: frontier.stats().stored >= 100, "the crawl to get going")
     hosts.restart_redis()
     restarted_at = time.monotonic()
-    wait_until(lambda: frontier.stats().state == FINISHED, "the crawl to finish", timeout=180)
+    wait_until(lambda: frontier.stats().state == JobState.FINISHED, "the crawl to finish", timeout=180)
     stats = frontier.stats()
     urls = hosts.urls("restart")
 
@@ -114,7 +114,7 @@ def test_beat_stopped_restarted_and_doubled_dispatches_each_url_once(multihost):
     time.sleep(2)
     hosts.start_beat("beat-2")
     hosts.start_beat("beat-3")
-    wait_until(lambda: frontier.stats().state == FINISHED, "the crawl to finish", timeout=180)
+    wait_until(lambda: frontier.stats().state == JobState.FINISHED, "the crawl to finish", timeout=180)
 
     assert sorted(hosts.urls("beats")) == _expected(site)
     repeated = {path: n for path, n in site.requests().items() if n > 1 and path != "/robots.txt"}

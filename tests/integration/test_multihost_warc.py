@@ -23,7 +23,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from pipeline.archive.warc import EXTENSION, OPEN_SUFFIX
-from pipeline.frontier.client import FINISHED
+from pipeline.frontier import JobState
 from pipeline.store import Record, open_store
 from tests.integration.cluster import wait_until
 from tests.integration.hosts import MultiHost, tree_cluster, tree_pages
@@ -180,7 +180,7 @@ def test_two_hosts_each_write_their_own_files_and_together_hold_every_page(multi
 
     def finished() -> bool:
         observe()
-        return frontier.stats().state == FINISHED
+        return frontier.stats().state == JobState.FINISHED
 
     wait_until(finished, "the crawl to finish", timeout=180, detail=lambda: str(frontier.stats()))
     observe()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from pipeline.frontier.client import CANCELLED
+from pipeline.frontier import JobState
 from tasks import seed
 from tests.conftest import TEST_REDIS_URL
 from tests.integration.cli import cli_env, crawler, status_json
@@ -134,7 +134,7 @@ def test_status_lists_the_hosts_that_are_paused_and_why(cluster, tmp_path):
         wait_until(lambda: status_json(tmp_path, "paused", env)["backing_off"] == 1, "the pause to show")
         status = status_json(tmp_path, "paused", env)
         text = crawler(tmp_path, "status", "--job", "paused", env=env).stdout
-        cluster.frontier("paused").set_state(CANCELLED)
+        cluster.frontier("paused").set_state(JobState.CANCELLED)
     finally:
         host.stop()
 

@@ -21,7 +21,7 @@ from urllib3.exceptions import InsecureRequestWarning
 from pipeline.errors import EgressUnavailable, PermanentFetchError, TransientFetchError
 from pipeline.fetch.fetcher import Fetcher
 from pipeline.fetch.proxies import ProxyRotation, parse_proxy
-from pipeline.frontier.client import FINISHED
+from pipeline.frontier import JobState
 from pipeline.settings import Policy
 from pipeline.store import open_store
 from tasks import seed
@@ -327,7 +327,7 @@ def test_a_worker_host_without_a_route_to_the_site_crawls_it_through_its_proxies
             assert direct.returncode != 0, "the worker's host must not reach the site directly"
 
             frontier = hosts.start_crawl(site, "egress")
-            wait_until(lambda: frontier.stats().state == FINISHED, "the crawl to finish", timeout=120)
+            wait_until(lambda: frontier.stats().state == JobState.FINISHED, "the crawl to finish", timeout=120)
             store = open_store(hosts.store_url)
             try:
                 records = list(store.records("egress"))

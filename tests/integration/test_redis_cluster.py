@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from pipeline import keys
-from pipeline.frontier.client import FINISHED, Frontier
+from pipeline.frontier import Frontier, JobState
 from pipeline.keys import JobKeys
 from pipeline.urls import host_key
 from tests.conftest import TEST_REDIS_URL
@@ -132,7 +132,7 @@ def test_jobs_on_three_masters_each_store_every_page_once(tmp_path, redis_client
             _seed(workers, tree_site, job)
         for job in jobs:
             frontier = Frontier(client, job)
-            wait_until(lambda frontier=frontier: frontier.state() == FINISHED, f"job {frontier.job} to finish",
+            wait_until(lambda frontier=frontier: frontier.state() == JobState.FINISHED, f"job {frontier.job} to finish",
                        timeout=120, detail=workers.logs)
         stats = {job: Frontier(client, job).stats() for job in jobs}
         stored = {job: _stored_once(workers, job) for job in jobs}
@@ -155,7 +155,7 @@ def test_one_job_split_into_shards_on_three_masters_stores_every_page_once(tmp_p
               "--max-pages", "50")
         for job in (whole, capped):
             frontier = Frontier(client, job)
-            wait_until(lambda frontier=frontier: frontier.state() == FINISHED, f"job {job} to finish",
+            wait_until(lambda frontier=frontier: frontier.state() == JobState.FINISHED, f"job {job} to finish",
                        timeout=120, detail=lambda frontier=frontier: f"{frontier.stats()}\n{workers.logs()}")
         stats = {job: Frontier(client, job).stats() for job in (whole, capped)}
         stored = {job: _stored_once(workers, job) for job in (whole, capped)}
@@ -187,7 +187,7 @@ def test_a_master_killed_mid_crawl_is_replaced_and_nothing_is_lost(tmp_path, red
         killed = time.monotonic()
         wait_until(lambda: nodes.master_of(frontier.keys.prefix) != master, "a replica to take over", timeout=30)
         record_property("seconds_to_failover", round(time.monotonic() - killed, 1))
-        wait_until(lambda: frontier.state() == FINISHED, "the crawl to finish", timeout=180,
+        wait_until(lambda: frontier.state() == JobState.FINISHED, "the crawl to finish", timeout=180,
                    detail=lambda: f"{frontier.stats()}\n{workers.logs()}")
         record_property("seconds_from_kill_to_finish", round(time.monotonic() - killed, 1))
         stored = _stored_once(workers, job)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from pipeline.frontier.client import FINISHED, Frontier
+from pipeline.frontier import Frontier, JobState
 from tests.integration.cluster import Cluster, wait_until
 from tests.integration.hosts import REDIS_SERVER
 from tests.integration.proxy import free_port
@@ -86,7 +86,7 @@ def test_a_redis_restart_mid_crawl_loses_no_chain(tmp_path, private_redis, recor
         wait_until(lambda: frontier.stats().stored >= 30, "the crawl to get going")
         private_redis.restart(down_for=3)
         restarted = time.monotonic()
-        wait_until(lambda: frontier.stats().state == FINISHED, "the crawl to finish", timeout=120,
+        wait_until(lambda: frontier.stats().state == JobState.FINISHED, "the crawl to finish", timeout=120,
                    detail=lambda: f"{frontier.stats()}\n{cluster.logs()}")
         survived = [worker.poll() is None for worker in workers]
         record_property("seconds_from_restart_to_finish", round(time.monotonic() - restarted, 1))

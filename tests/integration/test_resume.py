@@ -7,7 +7,7 @@ from __future__ import annotations
 from celery import chain
 
 from pipeline.crawl import jobs
-from pipeline.frontier.client import Frontier
+from pipeline.frontier import Frontier
 from pipeline.settings import Settings
 from tasks.app import runtime
 from tasks.resume import resume_in_flight

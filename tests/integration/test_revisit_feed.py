@@ -12,7 +12,7 @@ import pytest
 from pipeline import keys
 from pipeline.crawl.revisits import feed, start_recrawl
 from pipeline.fetch.result import utc_text
-from pipeline.frontier.client import FINISHED, RUNNING, Found, Frontier
+from pipeline.frontier import Found, Frontier, JobState
 from pipeline.store import Record, open_store
 from tests.integration.frontiers import new_frontier, pages
 
@@ -46,7 +46,7 @@ def test_a_pass_is_fed_a_batch_at_a_time_and_ends_when_the_store_has_no_more(red
 
     assert start_recrawl(frontier, store) == 25
     fed, held = [], []
-    while frontier.state() == RUNNING:
+    while frontier.state() == JobState.RUNNING:
         fed.append(feed(frontier, store, BATCH))
         assert feed(frontier, store, BATCH) == 0, "no room until those are fetched"
         held.append(redis_client.hlen(frontier.keys.key(keys.PRIOR)))
@@ -54,7 +54,7 @@ def test_a_pass_is_fed_a_batch_at_a_time_and_ends_when_the_store_has_no_more(red
 
     assert fed == [10, 10, 5], "the last batch, short, told the pass it was all fed in"
     assert max(held) == BATCH
-    assert frontier.state() == FINISHED and frontier.stats().revisited == 25
+    assert frontier.state() == JobState.FINISHED and frontier.stats().revisited == 25
     assert store.due_counts("feed", time.time()).due == 0
     store.close()
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from pipeline.frontier.client import CANCELLED
+from pipeline.frontier import JobState
 from pipeline.store import open_store
 from tasks import seed
 from tasks.app import runtime
@@ -360,7 +360,7 @@ def test_continuous_crawling_revisits_changing_pages_more_often_within_the_bound
                              env=cli_env(TEST_REDIS_URL, CRAWLER_STORE_URL=cluster.store_url))
             frontier = cluster.frontier("rv-live")
             assert frontier.state() == "running", "a continuous job does not finish"
-            frontier.set_state(CANCELLED)
+            frontier.set_state(JobState.CANCELLED)
         finally:
             cluster.stop()
         answers = site.requested(since=started)

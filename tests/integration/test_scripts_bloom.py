@@ -9,8 +9,8 @@ import pytest
 from pipeline import keys
 from pipeline.crawl import jobs
 from pipeline.errors import ConfigError
+from pipeline.frontier import Found, Frontier
 from pipeline.frontier.bloom import geometry
-from pipeline.frontier.client import Found, Frontier
 from pipeline.settings import Settings
 from tests.integration.frontiers import new_frontier
 

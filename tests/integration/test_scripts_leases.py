@@ -11,8 +11,7 @@ import pytest
 import redis
 
 from pipeline import keys
-from pipeline.frontier import lua
-from pipeline.frontier.client import FINISHED, RUNNING, Found, Frontier, Tick
+from pipeline.frontier import Found, Frontier, JobState, Script, Stat, Tick, lua
 from tests.integration.frontiers import SHORT_LEASE, counter, deadline, found, new_frontier, pages, policy
 
 pytestmark = pytest.mark.integration
@@ -60,7 +59,7 @@ def test_a_stale_completion_counts_nothing_and_schedules_nothing(redis_client):
 
     assert (done.counted, done.handoff) == (False, [])
     stats = frontier.stats()
-    assert (stats.stored, stats.seen, stats.leased, stats.state) == (0, 1, 1, RUNNING)
+    assert (stats.stored, stats.seen, stats.leased, stats.state) == (0, 1, 1, JobState.RUNNING)
     assert frontier.complete(again, failed=False, found=Found(0)).counted is True
 
 
@@ -69,11 +68,11 @@ def test_the_job_finishes_when_nothing_is_queued_or_leased(redis_client):
     lease = _one_lease(frontier)
 
     (child,) = frontier.complete(lease, failed=False, found=found(0, "http://a.example/child")).handoff
-    assert frontier.state() == RUNNING
+    assert frontier.state() == JobState.RUNNING
     frontier.complete(child, failed=False, found=Found(1))
 
     stats = frontier.stats()
-    assert stats.state == FINISHED and stats.finished_at is not None and stats.stored == 2
+    assert stats.state == JobState.FINISHED and stats.finished_at is not None and stats.stored == 2
 
 
 def test_tick_requeues_expired_leases_with_their_depth(redis_client):
@@ -86,7 +85,7 @@ def test_tick_requeues_expired_leases_with_their_depth(redis_client):
     assert (tick.expired, tick.lost) == (1, [])
     (again,) = tick.leases
     assert (again.url, again.depth) == (lease.url, 3) and again.token != lease.token
-    assert (counter(frontier, "requeued"), counter(frontier, "dispatched")) == (1, 1)
+    assert (counter(frontier, Stat.REQUEUED), counter(frontier, Stat.DISPATCHED)) == (1, 1)
     assert frontier.claim_start(lease) < 0 and frontier.claim_start(again) == 0
 
 
@@ -108,7 +107,7 @@ def test_a_call_made_with_an_old_policy_is_refused(redis_client):
     frontier.add(Found.seeds(pages("a.example", 1)))
     old = frontier.policy().version
     frontier.create(policy(dispatch_window=5))
-    script = lua.register(redis_client)["LEASE"]
+    script = lua.register(redis_client)[Script.LEASE]
     params = {"version": old, "limit": 5, "window": 5, "lookahead": 1.0, "conc": 1, "delay": 0.0, "max_pages": 0,
               "lease_timeout": 30.0}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.frontier.client import FINISHED, SITEMAP, Found
+from pipeline.frontier import Found, JobState, RecordKind
 from tests.integration.frontiers import found, new_frontier, pages, policy
 
 pytestmark = pytest.mark.integration
@@ -40,7 +40,7 @@ def test_sitemaps_keep_the_depth_of_what_listed_them_whatever_the_limit(redis_cl
 
     leases = frontier.lease()
     assert sorted((lease.url, lease.depth, lease.kind) for lease in leases) == [
-        ("http://a.example/part.xml", 1, SITEMAP), ("http://a.example/sitemap.xml", 0, SITEMAP),
+        ("http://a.example/part.xml", 1, RecordKind.SITEMAP), ("http://a.example/sitemap.xml", 0, RecordKind.SITEMAP),
     ]
     assert frontier.stats().dropped["max_depth"] == 0
 
@@ -101,7 +101,7 @@ def test_max_pages_counts_the_urls_left_queued_when_the_job_stopped(redis_client
         frontier.complete(lease, failed=False, found=found(0, "http://a.example/more"))
 
     stats = frontier.stats()
-    assert stats.state == FINISHED and stats.dropped["max_pages"] == 4 and stats.stopped_short
+    assert stats.state == JobState.FINISHED and stats.dropped["max_pages"] == 4 and stats.stopped_short
 
 
 def test_a_job_that_crawled_everything_did_not_stop_short(redis_client):
@@ -111,5 +111,5 @@ def test_a_job_that_crawled_everything_did_not_stop_short(redis_client):
     frontier.complete(lease, failed=False, found=Found(0))
 
     stats = frontier.stats()
-    assert stats.state == FINISHED and not stats.stopped_short
+    assert stats.state == JobState.FINISHED and not stats.stopped_short
     assert stats.dropped == {"max_pages_per_host": 0, "max_sitemaps_per_host": 0, "max_depth": 0, "max_pages": 0}

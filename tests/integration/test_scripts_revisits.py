@@ -11,7 +11,7 @@ import pytest
 
 from pipeline import keys
 from pipeline.fetch.history import Prior
-from pipeline.frontier.client import FINISHED, PAGE, RUNNING, Found, Frontier, Lease, Revisit
+from pipeline.frontier import Found, Frontier, JobState, Lease, RecordKind, Revisit, Stat
 from tests.integration.frontiers import SHORT_LEASE, counter, new_frontier, pages
 
 pytestmark = pytest.mark.integration
@@ -21,11 +21,12 @@ def _crawled(frontier: Frontier, urls: list[str]) -> None:
     """Fetch `urls` once, as a first crawl would, until the job finishes."""
     frontier.add(Found.seeds(urls))
     _revisit_all(frontier)
-    assert frontier.state() == FINISHED
+    assert frontier.state() == JobState.FINISHED
 
 
 def _due(*urls: str, depth: int = 0) -> list[Revisit]:
-    return [Revisit(url, PAGE, depth, Prior(url, "2026-12-01T00:00:00.000Z", etag=f'"{url}"')) for url in urls]
+    return [Revisit(url, RecordKind.PAGE, depth, Prior(url, "2026-12-01T00:00:00.000Z", etag=f'"{url}"'))
+            for url in urls]
 
 
 def _revisit_all(frontier: Frontier, leases: list[Lease] | None = None) -> list[str]:
@@ -49,7 +50,7 @@ def test_a_recrawl_pass_revisits_stored_urls_without_counting_them_as_new(redis_
     before = frontier.stats()
 
     feed = frontier.recrawl()
-    assert frontier.state() == RUNNING, "a finished job runs again"
+    assert frontier.state() == JobState.RUNNING, "a finished job runs again"
     assert frontier.revisit(_due(*urls), done=False, feed=feed) == 3
     leases = frontier.lease()
 
@@ -59,11 +60,11 @@ def test_a_recrawl_pass_revisits_stored_urls_without_counting_them_as_new(redis_
     after = frontier.stats()
     assert (after.seen, after.stored, after.dispatched) == (before.seen, before.stored, before.dispatched)
     assert (after.revisits, after.revisited, after.revisits_waiting) == (3, 3, 0)
-    assert frontier.state() == RUNNING, "the store may still have due URLs of the pass"
+    assert frontier.state() == JobState.RUNNING, "the store may still have due URLs of the pass"
     assert redis_client.hlen(frontier.keys.key(keys.PRIOR)) == 0, "a revisit's history goes with its completion"
 
     frontier.revisit([], done=True, feed=feed)
-    assert frontier.state() == FINISHED
+    assert frontier.state() == JobState.FINISHED
 
 
 def test_a_url_already_waiting_or_leased_is_not_queued_again(redis_client):
@@ -76,7 +77,7 @@ def test_a_url_already_waiting_or_leased_is_not_queued_again(redis_client):
 
     assert frontier.revisit(_due(*urls), done=False, feed=feed) == 1
     assert frontier.revisit(_due(*urls), done=False, feed=feed) == 0
-    assert counter(frontier, "revisits_waiting") == 1 and leased.url == urls[0]
+    assert counter(frontier, Stat.REVISITS_WAITING) == 1 and leased.url == urls[0]
 
 
 def test_the_end_of_an_older_pass_does_not_end_a_newer_one(redis_client):
@@ -86,10 +87,10 @@ def test_the_end_of_an_older_pass_does_not_end_a_newer_one(redis_client):
     new = frontier.recrawl()
 
     frontier.revisit([], done=True, feed=old)
-    assert frontier.state() == RUNNING and frontier.feeding() == new
+    assert frontier.state() == JobState.RUNNING and frontier.feeding() == new
 
     frontier.revisit([], done=True, feed=new)
-    assert frontier.state() == FINISHED and frontier.feeding() is None
+    assert frontier.state() == JobState.FINISHED and frontier.feeding() is None
 
 
 def test_a_revisit_whose_worker_died_goes_back_with_its_history_and_is_revisited_once(redis_client):
@@ -109,7 +110,7 @@ def test_a_revisit_whose_worker_died_goes_back_with_its_history_and_is_revisited
     _revisit_all(frontier, list(handed.values()))
     stats = frontier.stats()
     assert (stats.revisited, stats.revisits, stats.stored, stats.requeued) == (2, 2, 2, 1)
-    assert frontier.state() == FINISHED
+    assert frontier.state() == JobState.FINISHED
 
 
 def test_revisits_go_on_when_max_pages_is_spent_and_new_urls_wait_for_a_larger_budget(redis_client):
@@ -121,7 +122,7 @@ def test_revisits_go_on_when_max_pages_is_spent_and_new_urls_wait_for_a_larger_b
     frontier.revisit(_due(*stored), done=True, feed=feed)
 
     assert sorted(_revisit_all(frontier)) == stored
-    assert frontier.state() == FINISHED and frontier.stats().queued == 3, "new URLs stay queued past max_pages"
+    assert frontier.state() == JobState.FINISHED and frontier.stats().queued == 3, "new URLs stay queued past max_pages"
 
     frontier.create(frontier.policy().merged(max_pages=10))
     frontier.add(Found.seeds(["http://c.example/"]))
@@ -135,6 +136,6 @@ def test_a_continuous_job_keeps_running_with_nothing_to_do(redis_client):
     frontier.add(Found.seeds(pages("a.example", 1)))
     _revisit_all(frontier)
 
-    assert frontier.state() == RUNNING
+    assert frontier.state() == JobState.RUNNING
     frontier.revisit(_due(*pages("a.example", 1)), done=True, feed="")
-    assert _revisit_all(frontier) == pages("a.example", 1) and frontier.state() == RUNNING
+    assert _revisit_all(frontier) == pages("a.example", 1) and frontier.state() == JobState.RUNNING

@@ -10,8 +10,7 @@ from dataclasses import replace
 import pytest
 
 from pipeline import keys
-from pipeline.frontier.client import FINISHED, RUNNING, Found, Frontier, list_jobs
-from pipeline.frontier.data import PAGE, SITEMAP
+from pipeline.frontier import Found, Frontier, JobState, RecordKind, Stat, list_jobs
 from tests.integration.frontiers import deadline, found, new_frontier, pages, redis_now, waiting
 
 pytestmark = pytest.mark.integration
@@ -79,7 +78,7 @@ def test_urls_of_every_form_come_out_of_the_host_queue_as_they_went_in(redis_cli
     leases = frontier.lease()
 
     assert sorted((lease.url, lease.kind) for lease in leases) == sorted(
-        [(url, PAGE) for url in urls] + [(sitemap, SITEMAP)]
+        [(url, RecordKind.PAGE) for url in urls] + [(sitemap, RecordKind.SITEMAP)]
     )
 
 
@@ -87,7 +86,7 @@ def test_a_job_queued_before_the_lists_hands_out_its_sorted_set_first(redis_clie
     frontier = new_frontier(redis_client, host_concurrency=10)
     frontier.add(Found.seeds(["http://a.example/new"]))
     frontier.redis.zadd(frontier.keys.legacy_queue("a.example"), {"http://a.example/old": 3})
-    frontier.redis.hincrby(frontier.keys.key(keys.STATS), "queued", 1)
+    frontier.redis.hincrby(frontier.keys.key(keys.STATS), Stat.QUEUED, 1)
 
     assert [(lease.url, lease.depth) for lease in frontier.lease()] == [
         ("http://a.example/old", 3), ("http://a.example/new", 0)
@@ -99,7 +98,7 @@ def _finished(frontier: Frontier, max_pages: int = 0) -> None:
     frontier.add(Found.seeds(["http://a.example/"]))
     for lease in frontier.lease():
         frontier.complete(lease, failed=False, found=Found(lease.depth))
-    assert frontier.state() == FINISHED
+    assert frontier.state() == JobState.FINISHED
 
 
 def test_add_restarts_a_finished_job_with_new_urls(redis_client):
@@ -108,7 +107,7 @@ def test_add_restarts_a_finished_job_with_new_urls(redis_client):
 
     frontier.add(Found.seeds(["http://a.example/later"]))
 
-    assert frontier.state() == RUNNING and frontier.stats().finished_at is None
+    assert frontier.state() == JobState.RUNNING and frontier.stats().finished_at is None
     assert [lease.url for lease in frontier.lease()] == ["http://a.example/later"]
 
 
@@ -118,7 +117,7 @@ def test_add_does_not_restart_a_job_whose_max_pages_is_spent(redis_client):
 
     frontier.add(Found.seeds(["http://a.example/later"]))
 
-    assert frontier.state() == FINISHED and frontier.stats().queued == 1
+    assert frontier.state() == JobState.FINISHED and frontier.stats().queued == 1
     assert frontier.lease() == []
 
 

@@ -10,7 +10,7 @@ import multiprocessing
 import pytest
 
 from pipeline import keys
-from pipeline.frontier.client import Found, Frontier
+from pipeline.frontier import Found, Frontier
 from pipeline.urls import fingerprint
 from tests.conftest import TEST_REDIS_URL
 from tests.integration.frontiers import new_frontier, pages

@@ -11,7 +11,7 @@ from pipeline import keys
 from pipeline.crawl.jobs import seed
 from pipeline.errors import ConfigError
 from pipeline.fetch.history import Prior
-from pipeline.frontier.client import FINISHED, PAGE, RUNNING, Found, Frontier, Lease, Revisit
+from pipeline.frontier import Found, Frontier, JobState, Lease, RecordKind, Revisit, Stat
 from pipeline.settings import Settings
 from tests.integration.frontiers import new_frontier
 
@@ -46,10 +46,10 @@ def _crawl(frontier: Frontier, pages_per_host: int, pending: list[Lease] | None 
     `pages_per_host` per host); the URLs in the order leased."""
     leased: list[str] = []
     pending = frontier.tick().leases if pending is None else list(pending)
-    while pending or frontier.state() != FINISHED:
+    while pending or frontier.state() != JobState.FINISHED:
         if not pending:
             pending = frontier.tick().leases
-            assert pending or frontier.state() == FINISHED, "a running job has something to hand out"
+            assert pending or frontier.state() == JobState.FINISHED, "a running job has something to hand out"
             continue
         lease = pending.pop(0)
         leased.append(lease.url)
@@ -70,14 +70,14 @@ def test_each_hosts_keys_live_in_its_shard_and_links_across_shards_are_handed_ou
             assert redis_client.exists(shard_keys.queue_depths(host)), f"{host} is queued in shard {shard}"
             others = [keys.JobKeys("sharded", other) for other in range(SHARDS) if other != shard]
             assert not any(redis_client.exists(other.queue_depths(host)) for other in others)
-        assert int(redis_client.hget(shard_keys.key(keys.STATS), "queued")) == len(hosts)
+        assert int(redis_client.hget(shard_keys.key(keys.STATS), Stat.QUEUED)) == len(hosts)
 
     leased = _crawl(frontier, pages_per_host=6)
 
     expected = sorted(f"http://{host}/p/{number}" for host in HOSTS for number in range(6))
     assert sorted(leased) == expected, "every URL once, whichever shard found it"
     stats = frontier.stats()
-    assert (stats.state, stats.seen, stats.stored, stats.queued, stats.leased) == (FINISHED, 54, 54, 0, 0)
+    assert (stats.state, stats.seen, stats.stored, stats.queued, stats.leased) == (JobState.FINISHED, 54, 54, 0, 0)
     assert stats.finished_at is not None
 
 
@@ -89,12 +89,12 @@ def test_the_job_is_not_finished_while_one_shard_still_has_work(redis_client):
 
     done = frontier.complete(lease, failed=False, found=Found(0, (f"http://{second}/",)))
 
-    assert frontier.state() == RUNNING, "the link went to another shard before this one finished"
+    assert frontier.state() == JobState.RUNNING, "the link went to another shard before this one finished"
     (other,) = done.handoff or frontier.tick().leases
     assert other.url == f"http://{second}/"
     frontier.complete(other, failed=False, found=Found(1))
     frontier.tick()
-    assert frontier.state() == FINISHED
+    assert frontier.state() == JobState.FINISHED
 
 
 @pytest.mark.parametrize("max_pages", [1, 7, 40])
@@ -109,7 +109,7 @@ def test_max_pages_is_kept_exactly_across_shards(redis_client, max_pages):
 
     assert len(leased) == len(set(leased)) == max_pages
     stats = frontier.stats()
-    assert (stats.state, stats.dispatched, stats.stored) == (FINISHED, max_pages, max_pages)
+    assert (stats.state, stats.dispatched, stats.stored) == (JobState.FINISHED, max_pages, max_pages)
     assert stats.queued > 0 and stats.dropped["max_pages"] == stats.queued
 
 
@@ -121,7 +121,7 @@ def test_a_larger_max_pages_carries_a_finished_sharded_job_on(redis_client):
     frontier.create(frontier.policy().merged(max_pages=9))
     frontier.add(Found.seeds([f"http://{HOSTS[0]}/p/0"]))
 
-    assert frontier.state() == RUNNING
+    assert frontier.state() == JobState.RUNNING
     assert len(_crawl(frontier, pages_per_host=1)) == 4
     assert frontier.stats().dispatched == 9
 
@@ -133,14 +133,14 @@ def test_a_recrawl_pass_spans_every_shard(redis_client):
     _crawl(frontier, pages_per_host=1)
 
     feed = frontier.recrawl()
-    due = [Revisit(url, PAGE, 0, Prior(url, "2026-12-01T00:00:00.000Z")) for url in urls]
+    due = [Revisit(url, RecordKind.PAGE, 0, Prior(url, "2026-12-01T00:00:00.000Z")) for url in urls]
     assert frontier.revisit(due, done=True, feed=feed) == len(HOSTS)
-    assert frontier.state() == RUNNING and frontier.feeding() is None
+    assert frontier.state() == JobState.RUNNING and frontier.feeding() is None
 
     revisited = _crawl(frontier, pages_per_host=0)
     assert sorted(revisited) == sorted(urls)
     stats = frontier.stats()
-    assert (stats.state, stats.revisited, stats.stored) == (FINISHED, len(HOSTS), len(HOSTS))
+    assert (stats.state, stats.revisited, stats.stored) == (JobState.FINISHED, len(HOSTS), len(HOSTS))
 
 
 def test_seen_answers_per_url_in_the_order_asked(redis_client):

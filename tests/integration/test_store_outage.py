@@ -8,7 +8,7 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
-from pipeline.frontier.client import FINISHED
+from pipeline.frontier import JobState
 from tasks import seed
 from tests.conftest import TEST_REDIS_URL
 from tests.integration.cluster import Cluster, wait_until
@@ -44,7 +44,7 @@ def test_a_crawl_through_a_postgres_outage_stores_every_page_once_and_fetches_ea
         proxy.stop()
 
     expected = site.depths(site.a.url("/"))
-    assert during.state != FINISHED and during.stored < len(expected), "the outage came after the crawl"
+    assert during.state != JobState.FINISHED and during.stored < len(expected), "the outage came after the crawl"
     assert during.stored <= cut_at + 4, "pages were stored while the store was cut off"
     records = Cluster(tmp_path, TEST_REDIS_URL, store_url=POSTGRES_URL).records(job)
     assert sorted(record.url for record in records) == sorted(expected)

@@ -46,6 +46,6 @@
 -- Returns the number of URLs scheduled.
 
 local added = add_links(A.depth)
-if redis.call('GET', STATE) == 'finished' and stat('queued') > 0 and not spent() then restart() end
+if redis.call('GET', STATE) == STATE_FINISHED and stat(STAT_QUEUED) > 0 and not spent() then restart() end
 finish_if_done()
 return added

@@ -75,10 +75,10 @@ if lease_data then
   if lease_data.r == 1 then
     -- A revisit updated a record the job already counts.
     redis.call('HDEL', PRIOR, A.url)
-    redis.call('HINCRBY', STATS, 'revisited', 1)
+    redis.call('HINCRBY', STATS, STAT_REVISITED, 1)
   else
-    redis.call('HINCRBY', STATS, 'stored', 1)
-    if A.failed then redis.call('HINCRBY', STATS, 'errors', 1) end
+    redis.call('HINCRBY', STATS, STAT_STORED, 1)
+    if A.failed then redis.call('HINCRBY', STATS, STAT_ERRORS, 1) end
   end
   counted = 1
   add_links(lease_data.d)

@@ -28,7 +28,7 @@ local handed = 0
 for _, item in ipairs(A.leases) do
   local lease_data = owned(item[1], item[2])
   if lease_data then
-    unlease(item[1], lease_data, 'handed_back')
+    unlease(item[1], lease_data, STAT_HANDED_BACK)
     handed = handed + 1
   end
 end

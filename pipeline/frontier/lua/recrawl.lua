@@ -16,5 +16,5 @@
 local pass = A.pass or redis.call('INCR', FEED)
 if A.pass then redis.call('SET', FEED, A.pass) end
 local state = redis.call('GET', STATE)
-if state == 'finished' or state == 'cancelled' then restart() end
+if state == STATE_FINISHED or state == STATE_CANCELLED then restart() end
 return pass

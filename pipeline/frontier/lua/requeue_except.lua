@@ -32,7 +32,7 @@ for _, url in ipairs(redis.call('ZRANGE', LEASES, 0, -1)) do
   if not lease_data then
     redis.call('ZREM', LEASES, url)
   elseif keep[url] ~= lease_data.t then
-    unlease(url, lease_data, 'requeued')
+    unlease(url, lease_data, STAT_REQUEUED)
     requeued = requeued + 1
   end
 end

@@ -40,7 +40,7 @@ for _, item in ipairs(A.revisits) do
   if not redis.call('ZSCORE', REVISITS .. host, url) and redis.call('HEXISTS', LEASE, url) == 0 then
     redis.call('ZADD', REVISITS .. host, depth, url)
     redis.call('HSET', PRIOR, url, prior)
-    redis.call('HINCRBY', STATS, 'revisits_waiting', 1)
+    redis.call('HINCRBY', STATS, STAT_REVISITS_WAITING, 1)
     touched[host] = true
     added = added + 1
   end

@@ -21,7 +21,7 @@
 --   strict   bool  no more than the shard's new URLs waiting
 -- Returns the change of the allowance: given (> 0) or handed back (< 0).
 
-local allowance, queued = num(redis.call('GET', ALLOWANCE)), stat('queued')
+local allowance, queued = num(redis.call('GET', ALLOWANCE)), stat(STAT_QUEUED)
 local wanted = A.target
 if A.strict or queued == 0 then wanted = math.min(queued, A.target) end
 local change = wanted - allowance
@@ -31,5 +31,5 @@ elseif not A.strict and queued > 0 then
   change = 0
 end
 if change ~= 0 then redis.call('INCRBY', ALLOWANCE, change) end
-if change > 0 and redis.call('GET', STATE) == 'finished' then restart() end
+if change > 0 and redis.call('GET', STATE) == STATE_FINISHED then restart() end
 return change

@@ -45,7 +45,7 @@
 -- no host slot, to be stored as failed and completed. Its deadline is now, so that
 -- until it is completed every tick hands it back again (the caller may die too).
 local function hand_back(url, lease_data, times)
-  local token = redis.call('HINCRBY', STATS, 'tokens', 1)
+  local token = redis.call('HINCRBY', STATS, STAT_TOKENS, 1)
   redis.call('ZADD', LEASES, NOW, url)
   redis.call('HSET', LEASE, url, cjson.encode({t = token, h = lease_data.h, d = lease_data.d, s = 0, r = lease_data.r}))
   return {url, lease_data.d, lease_data.h, token, '0', times}
@@ -64,7 +64,7 @@ for _, url in ipairs(expired) do
       if lease_data.s == 1 then release_slot(lease_data.h) else schedule(lease_data.h) end
     else
       redis.call('HINCRBY', REQUEUES, url, 1)
-      unlease(url, lease_data, 'requeued')
+      unlease(url, lease_data, STAT_REQUEUED)
     end
   else
     redis.call('ZREM', LEASES, url)

@@ -7,7 +7,7 @@ import time
 
 from rich.console import Console
 
-from pipeline.frontier.client import HostView, JobStats
+from pipeline.frontier import HostView, JobStats
 from pipeline.settings import Policy
 from pipeline.store.base import DueCounts
 from tasks.cli.progress import (

@@ -8,7 +8,7 @@ import json
 from pipeline.crawl.payload import Payload
 from pipeline.crawl.steps import found, parse, to_record
 from pipeline.fetch.result import FetchResult
-from pipeline.frontier.client import PAGE, SITEMAP, Found, Lease
+from pipeline.frontier import Found, Lease, RecordKind
 from pipeline.settings import Policy
 
 POLICY = Policy(max_depth=2, scope_hosts=("example.com",), allowed_domains=("example.org",))
@@ -93,16 +93,16 @@ def test_record_has_the_leased_url_and_depth():
     assert rec.title == "Home"
     assert rec.redirects == ["http://example.com/home"]
     assert rec.fetched_at == parsed.result.fetched_at
-    assert rec.kind == PAGE
+    assert rec.kind == RecordKind.PAGE
 
 
 def test_a_sitemap_s_record_has_its_real_url_and_kind():
-    lease = Lease(url="http://example.com/sitemap.xml", depth=0, host="example.com", token=1, kind=SITEMAP)
+    lease = Lease(url="http://example.com/sitemap.xml", depth=0, host="example.com", token=1, kind=RecordKind.SITEMAP)
     result = FetchResult(url=lease.url, final_url=lease.url, status=200, links=["http://example.com/a"])
 
     rec = to_record(parse(Payload("job1", lease, result), POLICY), POLICY)
 
-    assert (rec.url, rec.kind, rec.outlinks) == ("http://example.com/sitemap.xml", SITEMAP, ["http://example.com/a"])
+    assert (rec.url, rec.kind, rec.outlinks) == ("http://example.com/sitemap.xml", RecordKind.SITEMAP, ["http://example.com/a"])
 
 
 def _found(depth: int) -> Found:
@@ -110,7 +110,9 @@ def _found(depth: int) -> Found:
 
 
 def test_links_to_follow_keep_scope():
-    assert _found(0).entries(POLICY) == [("http://example.com/in", PAGE), ("http://sub.example.org/ok", PAGE)]
+    assert _found(0).entries(POLICY) == [
+        ("http://example.com/in", RecordKind.PAGE), ("http://sub.example.org/ok", RecordKind.PAGE)
+    ]
 
 
 def test_links_found_at_any_depth_go_to_the_frontier_which_applies_the_limit():
@@ -126,8 +128,8 @@ def test_a_wider_scope_is_obeyed_by_links_found_before_it():
 def test_sitemaps_in_scope_are_listed_as_sitemaps():
     listed = Found(depth=0, sitemaps=("http://example.com/a.xml", "http://elsewhere.net/b.xml"))
 
-    assert listed.entries(POLICY) == [("http://example.com/a.xml", SITEMAP)]
+    assert listed.entries(POLICY) == [("http://example.com/a.xml", RecordKind.SITEMAP)]
 
 
 def test_seeds_are_never_filtered():
-    assert Found.seeds(["http://new.example/"]).entries(POLICY) == [("http://new.example/", PAGE)]
+    assert Found.seeds(["http://new.example/"]).entries(POLICY) == [("http://new.example/", RecordKind.PAGE)]

@@ -14,7 +14,7 @@ from pipeline.crawl.steps import to_record
 from pipeline.errors import PermanentFetchError, TransientFetchError
 from pipeline.fetch.fetcher import Fetcher, classify, retry_after
 from pipeline.fetch.history import Prior
-from pipeline.frontier.client import Lease
+from pipeline.frontier import Lease
 from pipeline.settings import Policy
 from tests.unit.conftest import BIG_SIZE, PAGE_HTML, PAGE_TITLE, SJIS_TITLE
 

@@ -1,6 +1,9 @@
 """The Lua scripts' headers are their contract: each must list exactly the keys and
-parameters the script touches, those of the preamble helpers it calls included, so a
-reader (or a Redis Cluster operator) can trust them without reading the code."""
+parameters the script touches, those of the library helpers it calls included, so a
+reader (or a Redis Cluster operator) can trust them without reading the code. The
+library's files must list what they define, and use only what is defined before them;
+and the names Python shares with the scripts (job states, stats fields) are spelled in
+pipeline/frontier/names.py alone."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import re
 import pytest
 
 from pipeline.frontier import lua
+from pipeline.frontier.names import JobState, Script, Stat
 from pipeline.keys import LUA_NAMES
 
 KEY_VARIABLE = re.compile(r"\b(" + "|".join(sorted(LUA_NAMES, key=len, reverse=True)) + r")\b")
@@ -24,10 +28,10 @@ def code(source: str) -> str:
 
 
 def helpers() -> tuple[dict[str, str], str]:
-    """The preamble's functions by name, and its code outside them (run by every script)."""
-    preamble = code(lua.text(lua.PREAMBLE))
-    functions = {match.group(1): match.group(0) for match in FUNCTION.finditer(preamble)}
-    return functions, FUNCTION.sub("", preamble)
+    """The library's functions by name, and its code outside them (run by every script)."""
+    library = "\n".join(code(lua.library_text(family)) for family in lua.LIBRARY)
+    functions = {match.group(1): match.group(0) for match in FUNCTION.finditer(library)}
+    return functions, FUNCTION.sub("", library)
 
 
 def reached(body: str, functions: dict[str, str]) -> str:
@@ -76,12 +80,12 @@ def header(name: str) -> tuple[set[str], set[str]]:
     return keys, parameters
 
 
-@pytest.mark.parametrize("name", lua.NAMES)
+@pytest.mark.parametrize("name", Script)
 def test_the_header_lists_every_key_the_script_touches(name):
     assert header(name)[0] == used(name)[0]
 
 
-@pytest.mark.parametrize("name", lua.NAMES)
+@pytest.mark.parametrize("name", Script)
 def test_the_header_lists_every_parameter_the_script_reads(name):
     assert header(name)[1] == used(name)[1]
 
@@ -94,7 +98,60 @@ def test_the_check_would_catch_a_helper_that_touches_an_unlisted_key():
 
 
 def test_every_script_declares_the_job_prefix_as_its_one_key():
-    for name in lua.NAMES:
+    for name in Script:
         source = lua.source(name)
         assert "ARGV[1] .." not in source
         assert all(f"local {variable} = KEYS[1] .. '{suffix}'" in source for variable, suffix in LUA_NAMES.items())
+
+
+DEFINED = re.compile(r"^local (?:function )?(\w+)", re.M)
+# A definition at the start of a line, up to the next one.
+DEFINITION = re.compile(r"^local (?:function )?(\w+)(.*?)(?=^local |\Z)", re.S | re.M)
+
+
+@pytest.mark.parametrize("family", lua.LIBRARY)
+def test_each_library_file_lists_what_it_defines(family):
+    source = lua.library_text(family)
+    listed = re.search(r"^-- Defines: (.*)$", source, re.M)
+
+    assert listed is not None
+    assert listed.group(1).split(", ") == DEFINED.findall(code(source))
+
+
+def test_each_library_helper_calls_only_helpers_loaded_before_it():
+    every = {name for family in lua.LIBRARY for name in DEFINED.findall(code(lua.library_text(family)))}
+    defined: set[str] = set()
+    for family in lua.LIBRARY:
+        for name, body in DEFINITION.findall(code(lua.library_text(family))):
+            called = {callee for callee in re.findall(r"\b(\w+)\(", body) if callee in every}
+            assert called <= defined, f"{family}.lua: {name} calls {called - defined} before they are defined"
+            defined.add(name)
+
+
+def every_file() -> dict[str, str]:
+    """Each Lua file's code without its comments, by name."""
+    files = {f"{script}.lua": lua.text(script) for script in Script}
+    files.update({f"lib/{family}.lua": lua.library_text(family) for family in lua.LIBRARY})
+    return {name: code(source) for name, source in files.items()}
+
+
+@pytest.mark.parametrize("name", [*JobState, *Stat])
+def test_no_lua_file_spells_a_name_the_enums_own(name):
+    assert [path for path, source in every_file().items() if f"'{name}'" in source or f'"{name}"' in source] == []
+
+
+def test_every_shared_name_a_script_uses_is_given_to_it():
+    used = {name for source in every_file().values() for name in re.findall(r"\b(?:STATE|STAT)_\w+", source)}
+
+    assert used <= set(lua.CONSTANTS)
+
+
+def test_the_shared_names_clash_with_no_key_name_or_helper():
+    helpers_defined = {name for family in lua.LIBRARY for name in DEFINED.findall(code(lua.library_text(family)))}
+
+    assert not set(lua.CONSTANTS) & (set(LUA_NAMES) | helpers_defined)
+
+
+def test_every_script_is_given_the_shared_names():
+    for name in Script:
+        assert all(f"local {constant} = '{value}'" in lua.source(name) for constant, value in lua.CONSTANTS.items())

@@ -1,0 +1,101 @@
+-- leases: URLs handed out to workers, their tokens, and those that go back.
+-- Defines: shorter, unlease, next_of, lease, owned
+
+-- A URL found again by a shorter path while it is leased takes the smaller depth:
+-- COMPLETE then schedules its links from that depth and hands it back for the record.
+-- One still waiting keeps the depth it was queued at, as one already completed does:
+-- finding it in its host's lists would take an index of every waiting URL (what the
+-- lists save), and correcting a completed one would mean remembering every URL's depth
+-- and fetching, or rewriting, its whole subtree again (measured: README, Export record).
+local function shorter(url, depth)
+  local raw = redis.call('HGET', LEASE, url)
+  if not raw then return end
+  local lease_data = cjson.decode(raw)
+  if depth < lease_data.d then
+    lease_data.d = depth
+    redis.call('HSET', LEASE, url, cjson.encode(lease_data))
+  end
+end
+
+-- A lease that will not complete: its URL goes back to its host's queue (a revisit to
+-- the revisit queue, its history kept) at its depth, its host slot (if it held one) is
+-- freed, and the stat `why` counts it.
+local function unlease(url, lease_data, why)
+  redis.call('ZREM', LEASES, url)
+  redis.call('HDEL', LEASE, url)
+  if lease_data.r == 1 then
+    redis.call('ZADD', REVISITS .. lease_data.h, lease_data.d, url)
+    redis.call('HINCRBY', STATS, STAT_REVISITS_WAITING, 1)
+    redis.call('HINCRBY', STATS, STAT_REVISITS, -1)
+  else
+    push_new(lease_data.h, lease_data.d, url)
+    redis.call('HINCRBY', STATS, STAT_QUEUED, 1)
+    redis.call('HINCRBY', STATS, STAT_DISPATCHED, -1)
+    if A.shared_budget then redis.call('INCR', ALLOWANCE) end
+  end
+  redis.call('HINCRBY', STATS, why, 1)
+  if lease_data.s == 1 then release_slot(lease_data.h) else schedule(lease_data.h) end
+end
+
+-- The next URL of a due host: a revisit first (it was waiting for the host's turn since
+-- its due time), then a new URL unless the budget is `exhausted`. Returns url, depth,
+-- whether it is a revisit; nil when the host has nothing to hand out now.
+local function next_of(host, exhausted)
+  local item = redis.call('ZPOPMIN', REVISITS .. host)
+  if #item > 0 then return item[1], tonumber(item[2]), true end
+  if exhausted then
+    park(host)
+    return nil
+  end
+  local url, depth = pop_new(host)
+  if not url then
+    redis.call('ZREM', DUE, host)
+    return nil
+  end
+  return url, depth, false
+end
+
+-- Lease up to `limit` URLs of due hosts, keeping at most A.window leased for the job. A
+-- revisit's row carries its last fetch (PRIOR), for a conditional request.
+local function lease(limit)
+  local out = {}
+  if redis.call('GET', STATE) ~= STATE_RUNNING then return out end
+  if allowed() > 0 then unpark() end
+  while #out < limit and redis.call('ZCARD', LEASES) < A.window do
+    local exhausted = allowed() <= 0
+    if exhausted and stat(STAT_REVISITS_WAITING) <= 0 then break end
+    local due = redis.call('ZRANGEBYSCORE', DUE, '-inf', NOW + A.lookahead, 'WITHSCORES', 'LIMIT', 0, 1)
+    if #due == 0 then break end
+    local host, at = due[1], math.max(tonumber(due[2]), NOW)
+    local url, depth, revisit = next_of(host, exhausted)
+    if url then
+      local token = redis.call('HINCRBY', STATS, STAT_TOKENS, 1)
+      local prior = ''
+      if revisit then
+        redis.call('HINCRBY', STATS, STAT_REVISITS, 1)
+        redis.call('HINCRBY', STATS, STAT_REVISITS_WAITING, -1)
+        prior = redis.call('HGET', PRIOR, url) or ''
+      else
+        redis.call('HINCRBY', STATS, STAT_DISPATCHED, 1)
+        redis.call('HINCRBY', STATS, STAT_QUEUED, -1)
+        if A.shared_budget then redis.call('DECR', ALLOWANCE) end
+      end
+      redis.call('HINCRBY', SLOTS, host, 1)
+      redis.call('HSET', PLANNED, host, tostring(at + delay_of(host)))
+      redis.call('ZADD', LEASES, NOW + A.lease_timeout, url)
+      redis.call('HSET', LEASE, url, cjson.encode({t = token, h = host, d = depth, s = 1, r = revisit and 1 or nil}))
+      schedule(host)
+      out[#out + 1] = {url, depth, host, token, tostring(at - NOW), prior}
+    end
+  end
+  return out
+end
+
+-- The lease of `url` if `token` still owns it (an expired lease was handed out again).
+local function owned(url, token)
+  local raw = redis.call('HGET', LEASE, url)
+  if not raw then return nil end
+  local lease_data = cjson.decode(raw)
+  if lease_data.t ~= token then return nil end
+  return lease_data
+end
