@@ -7,10 +7,12 @@ the frontier as soon as Redis answers again, so the dispatcher sends them at onc
 from __future__ import annotations
 
 import threading
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from celery.exceptions import CPendingDeprecationWarning
 from celery.utils.log import get_task_logger
 from celery.worker.consumer import Consumer
 from celery.worker.state import active_requests, reserved_requests, scheduled_requests
@@ -21,6 +23,16 @@ from tasks.app import runtime
 from tasks.names import FETCH, PARSE, STORE
 
 logger = get_task_logger(__name__)
+
+# Celery warns at every broker connection loss that a later major version will cancel
+# running tasks by default. Keeping them running is this crawler's choice (the config's
+# worker_cancel_long_running_tasks_on_connection_loss=False: the leases stop a duplicate
+# chain), so the warning says nothing an operator can act on; only it is silenced.
+warnings.filterwarnings(
+    "ignore",
+    message=r"\s*In Celery 5\.1 we introduced an optional breaking change",
+    category=CPendingDeprecationWarning,
+)
 
 
 class HandingBackConsumer(Consumer):  # type: ignore[misc]
