@@ -19,6 +19,6 @@ def seed(urls: Iterable[str], job: str = "default", recrawl: bool = False, **pol
     listed = [urls] if isinstance(urls, str) else list(urls)
     if recrawl and ctx.frontier(job).exists():
         jobs.recrawl(ctx, job)
-    added, leases = jobs.seed(ctx.frontier(job), ctx.settings, listed, policy)
+    added, leases = jobs.seed(ctx.frontier(job), ctx.settings, listed, policy, ctx.store)
     send(job, leases)
     return added

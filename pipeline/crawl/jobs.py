@@ -12,19 +12,30 @@ from pipeline.crawl import revisits, steps
 from pipeline.crawl.context import Context
 from pipeline.crawl.payload import Payload
 from pipeline.errors import ConfigError, StoreUnavailable
+from pipeline.fetch.history import Prior
 from pipeline.fetch.result import FetchResult
-from pipeline.frontier import Found, Frontier, JobState, Lease, LostLease, list_jobs
+from pipeline.frontier import Found, Frontier, JobState, Lease, LostLease, RecordKind, Revisit, list_jobs
 from pipeline.parse import check_extractors
 from pipeline.settings import DEDUP_EXACT, Policy, Settings
+from pipeline.store.base import Record, Store
 from pipeline.urls import hostname, require_canonical
 
 logger = logging.getLogger(__name__)
 
+# The stored reasons of the failures a policy flag can lift (see `lifted`).
+ADDRESS_REFUSED = "address not allowed"
+ROBOTS_BLOCKED = "blocked by robots.txt"
+REDIRECT_OUT_OF_SCOPE = "redirect out of scope"
 
-def seed(frontier: Frontier, settings: Settings, urls: list[str], overrides: dict[str, Any]) -> tuple[int, list[Lease]]:
+
+def seed(
+    frontier: Frontier, settings: Settings, urls: list[str], overrides: dict[str, Any], store: Store | None = None
+) -> tuple[int, list[Lease]]:
     """Add seed URLs to the job (created if new) with policy overrides; returns how many
     were new and the leases due at once. The merged policy must fit this process's
-    broker, as the defaults must."""
+    broker, as the defaults must. With the job's `store`, a seed stored as failed for a
+    reason the new policy lifts (its address refused, now allowed) is fetched again, so
+    following an error's hint works on the same job."""
     if not urls:
         raise ConfigError("no seed URLs given")
     if frontier.state() == JobState.CANCELLED:
@@ -50,7 +61,35 @@ def seed(frontier: Frontier, settings: Settings, urls: list[str], overrides: dic
     settings.check_policy(policy)
     frontier.create(policy)
     added = frontier.add(Found.seeds(canonical))
+    if stored is not None and store is not None:
+        added += _retry_lifted(frontier, store, stored, policy, canonical)
     return added, frontier.lease()
+
+
+def _retry_lifted(frontier: Frontier, store: Store, old: Policy, new: Policy, seeds: list[str]) -> int:
+    """Queue again the seeds stored as failed for a reason `new` lifts; returns how many."""
+    try:
+        failed = [record for record in store.pages(frontier.job, seeds) if record.error and lifted(record, old, new)]
+    except StoreUnavailable as exc:
+        logger.warning("failed seeds of job %s not checked against the new policy: %s", frontier.job, exc)
+        return 0
+    if not failed:
+        return 0
+    return frontier.revisit([Revisit(r.url, RecordKind.PAGE, r.depth, Prior.of(r)) for r in failed], False, "", True)
+
+
+def lifted(record: Record, old: Policy, new: Policy) -> bool:
+    """Whether the failure stored in `record` under policy `old` would not happen under
+    `new`: a refused address now allowed, robots.txt no longer obeyed, a redirect's
+    target now in scope."""
+    error = record.error or ""
+    if error.startswith(ADDRESS_REFUSED):
+        return new.allow_private and not old.allow_private
+    if error == ROBOTS_BLOCKED:
+        return old.robots and not new.robots
+    if error == REDIRECT_OUT_OF_SCOPE:
+        return bool(set(new.allowed_domains) - set(old.allowed_domains))
+    return False
 
 
 def _dedup(policy: Policy) -> tuple[str, int, float]:

@@ -313,9 +313,10 @@ class Frontier:
 
         return self._retrying(attempt)
 
-    def revisit(self, due: list[Revisit], done: bool, feed: str) -> int:
+    def revisit(self, due: list[Revisit], done: bool, feed: str, reopen: bool = False) -> int:
         """Queue stored URLs that are due again; with `done`, the store has no more of
         recrawl pass `feed`, which ends (in shard 0 last, whose pass `feeding` reads).
+        With `reopen`, a finished job runs again for them (unless max_pages is spent).
         Returns how many were queued (not those waiting or leased already)."""
         def attempt(policy: Policy) -> int:
             rows: list[list[Any]] = [
@@ -325,7 +326,7 @@ class Frontier:
             parts = calls.by_shard(policy, rows, lambda row: str(row[1]))
             shards = reversed(range(policy.frontier_shards)) if done else sorted(parts) or [0]
             return sum(int(self._call(policy, shard, Script.REVISIT, revisits=parts.get(shard, []), done=done,
-                                      feed=feed))
+                                      feed=feed, reopen=reopen))
                        for shard in shards)
 
         return self._retrying(attempt)

@@ -19,7 +19,7 @@
 --   planned       HASH    host -> planned start of its next request (read)
 --   due           ZSET    host -> planned start, for hosts with URLs waiting and a free slot
 --   feed          STRING  the recrawl pass being fed: deleted when `done` and still `feed`
---   state         STRING  running -> finished when nothing is left
+--   state         STRING  finished -> running with `reopen`; running -> finished when nothing is left
 --   leases        ZSET    URL -> lease deadline (read: is anything still in flight)
 --   allowance     STRING  new URLs the shard may hand out of a shared max_pages (read)
 --   budget-spent  STRING  set when no more of a shared max_pages will come (read)
@@ -28,12 +28,18 @@
 --   revisits       array   {member, host, depth, prior JSON} per URL
 --   done           bool    the store has no more due URLs
 --   feed           string  the pass the caller read from `feed` before it asked the store
+--   reopen         bool    a finished job runs again for these (seeds whose failure a new
+--                          policy lifts); none is queued when max_pages is spent
 --   conc           int     requests in flight per host at most
 --   max_pages      int     URLs handed out for the job at most (0: no limit)
 --   continuous     bool    the job revisits for ever (it never finishes)
 --   shared_budget  bool    the shards share max_pages out (allowance) instead of counting dispatched
 -- Returns the number of URLs queued.
 
+if A.reopen and redis.call('GET', STATE) == STATE_FINISHED then
+  if spent() then return 0 end
+  restart()
+end
 local touched, added = {}, 0
 for _, item in ipairs(A.revisits) do
   local url, host, depth, prior = item[1], item[2], item[3], item[4]
