@@ -5,6 +5,10 @@ Two frozen dataclasses: ``Settings`` is what a process needs (where Redis and th
 are, how the dispatcher behaves), ``Policy`` is what one job needs (limits, politeness,
 scope). A job's Policy is written to Redis when it is seeded, so every worker on every
 host applies the same rules to it.
+
+Values are checked here only as far as they stand alone; a feature checks what it needs
+of them itself (the Bloom filter, proxies, the WARC upload), where a command or worker
+starts, so this module imports none of them.
 """
 
 from __future__ import annotations
@@ -20,8 +24,6 @@ from urllib.parse import urlsplit
 
 from pipeline import __version__
 from pipeline.errors import ConfigError
-from pipeline.fetch.proxies import parse_proxy
-from pipeline.frontier import bloom
 
 ENV_PREFIX = "CRAWLER_"
 WORKER_POOLS = ("threads", "solo", "prefork")
@@ -146,8 +148,6 @@ class Policy:
             raise ConfigError(f"CRAWLER_FRONTIER_SHARDS must be between 1 and {MAX_SHARDS}")
         if self.dedup not in DEDUP_MODES:
             raise ConfigError(f"CRAWLER_DEDUP must be one of {', '.join(DEDUP_MODES)}, not {self.dedup!r}")
-        if self.dedup == DEDUP_BLOOM:
-            bloom.geometry(self.bloom_capacity, self.bloom_error_rate)
         if self.revisit_interval and not self.revisit_min <= self.revisit_interval <= self.revisit_max:
             raise ConfigError(
                 "CRAWLER_REVISIT_INTERVAL must lie between CRAWLER_REVISIT_MIN and CRAWLER_REVISIT_MAX"
@@ -266,14 +266,6 @@ class Settings:
             raise ConfigError("CRAWLER_WARC_MAX_BYTES must be at least 1")
         if not 1 <= self.warc_gzip_level <= 9:
             raise ConfigError("CRAWLER_WARC_GZIP_LEVEL must be between 1 and 9")
-        if self.warc_upload_url:
-            # Here, not at a worker's first fetch, where it would fail every URL instead.
-            from pipeline.archive.upload import check_endpoint, parse_upload_url
-
-            parse_upload_url(self.warc_upload_url)
-            check_endpoint(self.s3_endpoint_url)
-        for proxy in self.proxies:
-            parse_proxy(proxy)
         if self.redis_cluster and not (self.redis_url and self.broker_url):
             raise ConfigError(
                 "CRAWLER_REDIS_CLUSTER needs CRAWLER_REDIS_URL (a node of the cluster) and CRAWLER_BROKER_URL "

@@ -16,6 +16,7 @@ from collections.abc import MutableMapping
 
 import click
 
+from pipeline.crawl.context import check
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 
@@ -56,7 +57,9 @@ def configure_if_flower() -> None:
     if not is_flower_command():
         return
     try:
-        flower_environment(Settings.load(), os.environ)
+        settings = Settings.load()
+        check(settings)
+        flower_environment(settings, os.environ)
     except ConfigError as exc:
         print(f"crawler: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

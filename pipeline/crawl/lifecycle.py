@@ -23,6 +23,7 @@ from pipeline.errors import (
     TransientFetchError,
 )
 from pipeline.fetch.result import FetchResult
+from pipeline.frontier import bloom
 from pipeline.frontier.client import CANCELLED, PAUSED, RUNNING, Found, Frontier, Lease, LostLease, list_jobs
 from pipeline.parse import extract
 from pipeline.settings import DEDUP_EXACT, Policy, Settings
@@ -112,6 +113,7 @@ def seed(frontier: Frontier, settings: Settings, urls: list[str], overrides: dic
             "created (use a new job name)"
         )
     extract.check(policy.extract)
+    bloom.check(policy)
     canonical = [require_canonical(url, policy.drop_params) for url in urls]
     hosts = tuple(dict.fromkeys(policy.scope_hosts + tuple(hostname(url) for url in canonical)))
     policy = policy.merged(scope_hosts=hosts)

@@ -6,9 +6,18 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pipeline.settings import Policy
+from pipeline.crawl.context import check
+from pipeline.settings import Policy, Settings
 
 _DEFAULTS = Policy()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """This command's settings (defaults, CRAWLER_*, then `overrides`), each feature's
+    checked at once: bad input fails before anything starts."""
+    settings = Settings.load(**overrides)
+    check(settings)
+    return settings
 
 
 def policy_flags(args: argparse.Namespace) -> dict[str, Any]:

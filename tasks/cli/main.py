@@ -42,7 +42,7 @@ from pipeline.store import Store, open_store
 from pipeline.store.base import DueCounts
 from pipeline.store.export import FORMATS, export, export_items
 from pipeline.urls import hostname, require_canonical
-from tasks.cli.flags import add_policy_flags, policy_flags, positive, seconds
+from tasks.cli.flags import add_policy_flags, load_settings, policy_flags, positive, seconds
 from tasks.cli.lifeline import RunLock
 from tasks.cli.local import LocalWorkers, demo_server, redis_client, redis_for_crawl, start_workers
 from tasks.cli.outcome import report_after_crawl, summary, unfetched_seeds, write_report
@@ -100,7 +100,7 @@ def _fail(message: str, code: int) -> int:
 
 def cmd_crawl(args: argparse.Namespace) -> int:
     policy = policy_flags(args)
-    settings = Settings.load(workers=args.workers, proxies=args.proxy, warc_dir=args.warc, **policy)
+    settings = load_settings(workers=args.workers, proxies=args.proxy, warc_dir=args.warc, **policy)
     seeds = [require_canonical(url) for url in args.seeds]
     console = Console(stderr=True, soft_wrap=True)
     if settings.proxies:
@@ -182,7 +182,7 @@ def _restart(context: Context, frontier: Frontier, seeds: list[str], recrawl: bo
 
 def cmd_seed(args: argparse.Namespace) -> int:
     policy = policy_flags(args)
-    settings = Settings.load(**policy)
+    settings = load_settings(**policy)
     seeds = [require_canonical(url) for url in args.seeds]
     with redis_client(settings) as (_, url):
         os.environ["CRAWLER_REDIS_URL"] = url
@@ -194,7 +194,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_recrawl(args: argparse.Namespace) -> int:
-    settings = Settings.load()
+    settings = load_settings()
     with redis_client(settings) as (_, url):
         os.environ["CRAWLER_REDIS_URL"] = url
         from tasks.app import runtime
@@ -205,7 +205,7 @@ def cmd_recrawl(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    settings = Settings.load()
+    settings = load_settings()
     with redis_client(settings) as (client, _):
         jobs = [args.job] if args.job else list_jobs(client)
         frontiers = [Frontier(client, job) for job in jobs]
@@ -247,7 +247,7 @@ def _job_store(settings: Settings, job: str) -> Iterator[Store]:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    settings = Settings.load()
+    settings = load_settings()
     with _job_store(settings, args.job) as store:
         path = write_report(store, args.job, _frontier_dropped(settings, args.job), args.output)
     print(path)
@@ -265,7 +265,7 @@ def _frontier_dropped(settings: Settings, job: str) -> dict[str, int]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    settings = Settings.load()
+    settings = load_settings()
     with _job_store(settings, args.job) as store:
         what = "items" if args.items else "records"
         write = (lambda out: export_items(lambda: store.items(args.job), out, args.format)) if args.items else (
@@ -285,7 +285,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
     from tasks.cli.metrics import FrontierCollector
 
-    settings = Settings.load(metrics_bind=args.bind, metrics_port=args.port)
+    settings = load_settings(metrics_bind=args.bind, metrics_port=args.port)
     with redis_client(settings) as (client, _):
         registry = CollectorRegistry()
         registry.register(FrontierCollector(client))
@@ -300,7 +300,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 
 def cmd_state(args: argparse.Namespace) -> int:
-    settings = Settings.load()
+    settings = load_settings()
     state = {"pause": PAUSED, "resume": RUNNING, "cancel": CANCELLED}[args.command]
     with redis_client(settings) as (client, _):
         Frontier(client, args.job).set_state(state)
