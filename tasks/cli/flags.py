@@ -10,6 +10,8 @@ from pipeline.crawl.context import check
 from pipeline.settings import Policy, Settings
 
 _DEFAULTS = Policy()
+# The description of the commands that take the policy flags.
+KEPT = "Policy flags that are not given keep the job's own values when the job exists."
 
 
 def load_settings(**overrides: Any) -> Settings:
