@@ -5,10 +5,10 @@ until the job ends; run again, it resumes what an interrupted run left."""
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import time
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -17,10 +17,9 @@ from pipeline.crawl import lifecycle
 from pipeline.crawl.context import Context
 from pipeline.errors import ConfigError, CrawlError
 from pipeline.frontier.client import CANCELLED, FINISHED, PAUSED, RUNNING, Frontier, JobStats
-from pipeline.settings import Settings
 from pipeline.store import open_store
 from pipeline.urls import hostname, require_canonical
-from tasks.cli.flags import KEPT, add_policy_flags, load_settings, policy_flags, positive
+from tasks.cli.flags import KEPT, add_policy_flags, load_settings, policy_flags, positive, setting_flag
 from tasks.cli.lifeline import RunLock
 from tasks.cli.local import LocalWorkers, demo_server, redis_for_crawl, start_workers
 from tasks.cli.outcome import report_after_crawl, summary, unfetched_seeds
@@ -39,13 +38,10 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     crawl.add_argument("seeds", nargs="*", metavar="SEED")
     crawl.add_argument("--job", help="job name (default: the first seed's host)")
-    crawl.add_argument("--workers", type=positive,
-                       help="worker processes to start here (default: CRAWLER_WORKERS, else one per CPU)")
-    crawl.add_argument(
-        "--proxy", action="append", metavar="URL", help="send requests through this proxy (repeatable: rotation)"
-    )
+    setting_flag(crawl, "--workers", "workers", type=positive)
+    setting_flag(crawl, "--proxy", "proxies", action="append", metavar="URL")
     crawl.add_argument("--demo", action="store_true", help="serve and crawl the bundled demo site")
-    crawl.add_argument("--warc", metavar="DIR", help="write WARC files of every exchange into DIR")
+    setting_flag(crawl, "--warc", "warc_dir", metavar="DIR")
     crawl.add_argument("--no-report", action="store_true", help="do not write report-JOB.html at the end")
     crawl.add_argument(
         "--restart", action="store_true",
@@ -61,13 +57,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
     policy = policy_flags(args)
-    settings = load_settings(workers=args.workers, proxies=args.proxy, warc_dir=args.warc, **policy)
+    # The workers may not share this directory: a WARC directory given here is absolute.
+    warc_dir = str(Path(args.warc_dir).resolve()) if args.warc_dir else None
+    settings = load_settings(workers=args.workers, proxies=args.proxies, warc_dir=warc_dir, **policy)
     seeds = [require_canonical(url) for url in args.seeds]
     console = Console(stderr=True, soft_wrap=True)
-    if settings.proxies:
-        os.environ["CRAWLER_PROXIES"] = ",".join(settings.proxies)
-    if args.warc:
-        os.environ["CRAWLER_WARC_DIR"] = str(Path(args.warc).resolve())
     with ExitStack() as stack:
         if args.demo:
             server = stack.enter_context(demo_server())
@@ -78,12 +72,12 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         open_store(settings.store_url).close()
         lock = stack.enter_context(RunLock(settings.data_dir))
         redis_url, embedded = redis_for_crawl(settings, stack, lock)
-        os.environ["CRAWLER_REDIS_URL"] = redis_url
-        from tasks.app import runtime
+        settings = replace(settings, redis_url=redis_url)
+        from tasks.app import configure
         from tasks.resume import resume_in_flight
         from tasks.seeding import seed
 
-        context = runtime()
+        context = configure(settings)
         frontier = context.frontier(job)
         if not seeds and not frontier.exists():
             raise ConfigError("give at least one seed URL (or --demo, or --job of an existing job)")
@@ -113,7 +107,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             f"crawling job {job!r} with {settings.workers} worker processes; Ctrl-C stops, re-running resumes"
         )
         try:
-            stats = _wait(frontier, workers, settings, console)
+            stats = _wait(context, frontier, workers, console)
         except KeyboardInterrupt:
             console.print("stopping: letting running tasks finish (run the same command again to resume)")
             raise
@@ -141,12 +135,9 @@ def _restart(context: Context, frontier: Frontier, seeds: list[str], recrawl: bo
                   highlight=False)
 
 
-def _wait(frontier: Frontier, workers: LocalWorkers, settings: Settings, console: Console) -> JobStats:
+def _wait(context: Context, frontier: Frontier, workers: LocalWorkers, console: Console) -> JobStats:
     """Tick the dispatcher and show progress until the job ends."""
-    from tasks.app import runtime
     from tasks.dispatch import locked_tick
-
-    context = runtime()
 
     with Display(console) as display:
         while True:
@@ -157,7 +148,7 @@ def _wait(frontier: Frontier, workers: LocalWorkers, settings: Settings, console
                 return stats
             if not workers.alive():
                 raise CrawlError(f"the worker processes stopped; see {workers.log_path}")
-            _sleep_unless_done(frontier, settings.dispatch_interval)
+            _sleep_unless_done(frontier, context.settings.dispatch_interval)
 
 
 def _sleep_unless_done(frontier: Frontier, seconds: float) -> None:

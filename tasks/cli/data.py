@@ -16,7 +16,7 @@ from pipeline.frontier.client import Frontier
 from pipeline.settings import Settings
 from pipeline.store import Store, open_store
 from pipeline.store.export import FORMATS, export, export_items
-from tasks.cli.flags import load_settings
+from tasks.cli.flags import load_settings, setting_flag
 from tasks.cli.local import redis_client
 from tasks.cli.outcome import write_report
 
@@ -35,8 +35,8 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     exporter.set_defaults(run=cmd_export)
 
     metrics = commands.add_parser("metrics", help="serve every job's numbers to Prometheus")
-    metrics.add_argument("--bind", metavar="ADDRESS", help="address to listen on (default 127.0.0.1)")
-    metrics.add_argument("--port", type=int, help="port to listen on (default 9810)")
+    setting_flag(metrics, "--bind", "metrics_bind", metavar="ADDRESS")
+    setting_flag(metrics, "--port", "metrics_port", type=int, metavar="PORT")
     metrics.set_defaults(run=cmd_metrics)
 
 
@@ -91,7 +91,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
     from tasks.cli.metrics import FrontierCollector
 
-    settings = load_settings(metrics_bind=args.bind, metrics_port=args.port)
+    settings = load_settings(metrics_bind=args.metrics_bind, metrics_port=args.metrics_port)
     with redis_client(settings) as (client, _):
         registry = CollectorRegistry()
         registry.register(FrontierCollector(client))

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
+from dataclasses import replace
 from typing import Any
 
 from pipeline.crawl import lifecycle
@@ -58,8 +58,10 @@ def cmd_seed(args: argparse.Namespace) -> int:
     settings = load_settings(**policy)
     seeds = [require_canonical(url) for url in args.seeds]
     with redis_client(settings) as (_, url):
-        os.environ["CRAWLER_REDIS_URL"] = url
+        from tasks.app import configure
         from tasks.seeding import seed
+
+        configure(replace(settings, redis_url=url))
 
         added = seed(seeds, job=args.job, **policy)
     print(f"job {args.job}: {added} new URL(s) seeded")
@@ -69,10 +71,9 @@ def cmd_seed(args: argparse.Namespace) -> int:
 def cmd_recrawl(args: argparse.Namespace) -> int:
     settings = load_settings()
     with redis_client(settings) as (_, url):
-        os.environ["CRAWLER_REDIS_URL"] = url
-        from tasks.app import runtime
+        from tasks.app import configure
 
-        due = lifecycle.recrawl(runtime(), args.job, args.older_than)
+        due = lifecycle.recrawl(configure(replace(settings, redis_url=url)), args.job, args.older_than)
     print(f"job {args.job}: {due} stored URL(s) due again; the workers revisit them now")
     return 0
 

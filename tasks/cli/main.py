@@ -2,8 +2,8 @@
 data.py), and the dispatch that turns every error into one line and an exit status.
 
 Bad input ends in a one-line message and a non-zero exit, never a traceback. The
-Celery app is imported only after the Redis URL is known (it may be an embedded Redis
-started here), because the app takes its configuration from the environment.
+Celery app is imported only once the Redis URL is known (it may be an embedded Redis
+started here), and then configured with this command's settings (tasks.app.configure).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ the user's mistake and must name the variable to fix."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 from pathlib import Path
 
@@ -277,3 +278,18 @@ def test_a_context_is_built_only_on_settings_every_feature_accepts(variables, na
     settings = Settings.load(variables)
     with pytest.raises(ConfigError, match=named):
         Context(settings)
+
+
+def test_the_environment_of_a_child_process_gives_it_the_same_settings():
+    settings = Settings.load(
+        environ={"CRAWLER_REDIS_URL": "unix:///tmp/redis.sock", "CRAWLER_TASK_EVENTS": "true"},
+        proxies=["http://a.example:3128", "socks5h://b.example:1080"], warc_dir="/data/warc", workers=3,
+        dispatch_interval=0.25, max_depth=2,
+    )
+
+    environ = settings.to_environ()
+
+    assert environ["CRAWLER_PROXIES"] == "http://a.example:3128,socks5h://b.example:1080"
+    assert environ["CRAWLER_TASK_EVENTS"] == "true"
+    assert "CRAWLER_MAX_DEPTH" not in environ  # a job's policy travels with the job
+    assert Settings.load(environ=environ) == dataclasses.replace(settings, policy=Policy())
