@@ -178,6 +178,10 @@ class Policy:
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def to_environ(self) -> dict[str, str]:
+        """The CRAWLER_* variables that make these a process's job defaults."""
+        return {variable(f.name): _spell(getattr(self, f.name)) for f in _public(Policy)}
+
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Policy:
         known = {f.name for f in fields(cls)}
@@ -414,8 +418,11 @@ def _table(settings: list[dataclasses.Field[Any]], flags: Mapping[str, str]) -> 
     for f in settings:
         default = shown_default(f.name)
         meaning = doc(f.name) + (" Comma-separated." if is_list(f.name) else "")
-        unset = "(none)" if is_list(f.name) else "(unset)"
-        cells = (f"`{variable(f.name)}`", f"`{default}`" if default else unset, flags.get(f.name, ""), meaning)
+        if f.metadata.get("shown") or not default:
+            default = default or ("(none)" if is_list(f.name) else "(unset)")
+        else:
+            default = f"`{default}`"
+        cells = (f"`{variable(f.name)}`", default, flags.get(f.name, ""), meaning)
         rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return rows
 

@@ -63,15 +63,18 @@ def setting_flag(parser: argparse.ArgumentParser, flag: str, setting: str, note:
 
 
 def flags_of(parser: argparse.ArgumentParser) -> dict[str, str]:
-    """Which flag of which commands sets each setting, in Markdown: `crawl --workers`."""
-    found: dict[str, list[str]] = {}
+    """Which flag of which commands sets each setting, in Markdown: `--delay` (crawl, seed)."""
+    found: dict[str, dict[str, list[str]]] = {}
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for command, subparser in action.choices.items():
                 for option in subparser._actions:
                     if option.option_strings and _is_setting(option.dest):
-                        found.setdefault(option.dest, []).append(f"`{command} {option.option_strings[0]}`")
-    return {setting: ", ".join(spelled) for setting, spelled in found.items()}
+                        found.setdefault(option.dest, {}).setdefault(option.option_strings[0], []).append(command)
+    return {
+        setting: ", ".join(f"`{flag}` ({', '.join(commands)})" for flag, commands in spelled.items())
+        for setting, spelled in found.items()
+    }
 
 
 def _is_setting(name: str) -> bool:

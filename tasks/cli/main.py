@@ -1,5 +1,5 @@
 """The `crawler` command: its parser, made of each command family's (crawl.py, jobs.py,
-data.py), and the dispatch that turns every error into one line and an exit status.
+data.py, reference.py), and the dispatch that turns every error into one line and an exit status.
 
 Bad input ends in a one-line message and a non-zero exit, never a traceback. The
 Celery app is imported only once the Redis URL is known (it may be an embedded Redis
@@ -19,7 +19,7 @@ from kombu.exceptions import KombuError
 
 from pipeline import __version__
 from pipeline.errors import ConfigError, CrawlError
-from tasks.cli import crawl, data, jobs
+from tasks.cli import crawl, data, jobs, reference
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_commands(commands)
     jobs.add_commands(commands)
     data.add_commands(commands)
+    reference.add_commands(commands)
     return parser
 
 
