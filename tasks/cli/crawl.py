@@ -57,7 +57,6 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
     policy = policy_flags(args)
-    # The workers may not share this directory: a WARC directory given here is absolute.
     warc_dir = str(Path(args.warc_dir).resolve()) if args.warc_dir else None
     settings = load_settings(workers=args.workers, proxies=args.proxies, warc_dir=warc_dir, **policy)
     seeds = [require_canonical(url) for url in args.seeds]

@@ -62,7 +62,6 @@ def cmd_seed(args: argparse.Namespace) -> int:
         from tasks.seeding import seed
 
         configure(replace(settings, redis_url=url))
-
         added = seed(seeds, job=args.job, **policy)
     print(f"job {args.job}: {added} new URL(s) seeded")
     return 0
