@@ -4,7 +4,8 @@ environment variables, overridden by CLI flags or ``seed()`` arguments.
 Two frozen dataclasses: ``Settings`` is what a process needs (where Redis and the store
 are, how the dispatcher behaves), ``Policy`` is what one job needs (limits, politeness,
 scope). A job's Policy is written to Redis when it is seeded, so every worker on every
-host applies the same rules to it.
+host applies the same rules to it. Each setting's `_doc` is its one description: the
+settings reference (docs/settings.md) and the flags' help are made from it.
 
 Values are checked here only as far as they stand alone; a feature checks what it needs
 of them itself (the Bloom filter, proxies, the WARC upload), where a command or worker
@@ -386,11 +387,6 @@ def shown_default(name: str) -> str:
     return f.metadata.get("shown") or _spell(_default(f))
 
 
-def is_list(name: str) -> bool:
-    """A setting that holds several values: comma-separated in its variable."""
-    return bool(get_type_hints(_owner(name))[name] == tuple[str, ...])
-
-
 def reference(flags: Mapping[str, str]) -> str:
     """Every setting in Markdown: its variable, default, flag (from `flags`, which maps a
     setting to how the command line spells it) and meaning."""
@@ -416,24 +412,26 @@ def reference(flags: Mapping[str, str]) -> str:
 def _table(settings: list[dataclasses.Field[Any]], flags: Mapping[str, str]) -> list[str]:
     rows = ["| variable | default | flag | meaning |", "| --- | --- | --- | --- |"]
     for f in settings:
-        default = shown_default(f.name)
-        meaning = doc(f.name) + (" Comma-separated." if is_list(f.name) else "")
-        if f.metadata.get("shown") or not default:
-            default = default or ("(none)" if is_list(f.name) else "(unset)")
-        else:
-            default = f"`{default}`"
-        cells = (f"`{variable(f.name)}`", default, flags.get(f.name, ""), meaning)
+        listed = isinstance(_default(f), tuple)
+        meaning = doc(f.name) + (" Comma-separated." if listed else "")
+        cells = (f"`{variable(f.name)}`", _default_cell(f, listed), flags.get(f.name, ""), meaning)
         rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return rows
+
+
+def _default_cell(f: dataclasses.Field[Any], listed: bool) -> str:
+    """The default as a variable spells it, or what it depends on, or that there is none."""
+    if f.metadata.get("shown"):
+        return str(f.metadata["shown"])
+    spelled = _spell(_default(f))
+    if spelled:
+        return f"`{spelled}`"
+    return "(none)" if listed else "(unset)"
 
 
 def _public(*klasses: type) -> list[dataclasses.Field[Any]]:
     """The fields of `klasses` that are settings (not Settings.policy, nor internal ones)."""
     return [f for klass in klasses for f in fields(klass) if f.name != "policy" and not f.metadata.get("internal")]
-
-
-def _owner(name: str) -> type:
-    return Policy if _is_field(Policy, name) else Settings
 
 
 def _field(name: str) -> dataclasses.Field[Any]:
