@@ -11,15 +11,8 @@ import sys
 import types
 from typing import Any
 
-# Where each public name is defined.
-_HOMES = {
-    "app": "tasks.app",
-    "dispatch": "tasks.dispatch",
-    "fetch": "tasks.stages",
-    "parse": "tasks.stages",
-    "store": "tasks.stages",
-    "seed": "tasks.seeding",
-}
+# Where each public name is defined (app and dispatch: below).
+_HOMES = {"fetch": "tasks.stages", "parse": "tasks.stages", "store": "tasks.stages", "seed": "tasks.seeding"}
 
 __all__ = ["app", "dispatch", "fetch", "parse", "seed", "store"]
 
@@ -30,18 +23,26 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(_HOMES[name]), name)
 
 
-class _Package(types.ModuleType):
-    """`tasks.app` is the Celery app, which `celery -A tasks` looks for, even after the
-    submodule of that name is imported: the import system binds the submodule to the
-    package's attribute of the same name, and this setter leaves it in sys.modules only."""
+def _defined_in_namesake(name: str) -> property:
+    """The object `name` of the submodule tasks.`name`, whether or not that submodule is
+    imported yet: importing it binds the module to the package's attribute of that name,
+    which this property's setter leaves to sys.modules."""
 
-    @property
-    def app(self) -> Any:
-        return importlib.import_module("tasks.app").app
+    def get(package: types.ModuleType) -> Any:
+        return getattr(importlib.import_module(f"{package.__name__}.{name}"), name)
 
-    @app.setter
-    def app(self, submodule: types.ModuleType) -> None:
+    def bind(package: types.ModuleType, submodule: types.ModuleType) -> None:
         pass
+
+    return property(get, bind)
+
+
+class _Package(types.ModuleType):
+    """`tasks.app` is the Celery app, which `celery -A tasks` looks for, and
+    `tasks.dispatch` the dispatcher's task, even once their submodules are imported."""
+
+    app = _defined_in_namesake("app")
+    dispatch = _defined_in_namesake("dispatch")
 
 
 sys.modules[__name__].__class__ = _Package
