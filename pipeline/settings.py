@@ -4,7 +4,12 @@ environment variables, overridden by CLI flags or ``seed()`` arguments.
 Two frozen dataclasses: ``Settings`` is what a process needs (where Redis and the store
 are, how the dispatcher behaves), ``Policy`` is what one job needs (limits, politeness,
 scope). A job's Policy is written to Redis when it is seeded, so every worker on every
-host applies the same rules to it.
+host applies the same rules to it. Each setting's `_doc` is its one description: the
+settings reference (docs/settings.md) and the flags' help are made from it.
+
+Values are checked here only as far as they stand alone; a feature checks what it needs
+of them itself (the Bloom filter, proxies, the WARC upload), where a command or worker
+starts, so this module imports none of them.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ from urllib.parse import urlsplit
 
 from pipeline import __version__
 from pipeline.errors import ConfigError
-from pipeline.fetch.proxies import parse_proxy
 
 ENV_PREFIX = "CRAWLER_"
 WORKER_POOLS = ("threads", "solo", "prefork")
@@ -38,8 +42,9 @@ _POSITIVE = frozenset(
 DEFAULT_USER_AGENT = f"celery-crawler/{__version__} (+https://pypi.org/project/celery-crawler/)"
 
 
-def _doc(text: str, default: Any) -> Any:
-    return field(default=default, metadata={"doc": text})
+def _doc(text: str, default: Any, shown: str | None = None) -> Any:
+    """A setting with its meaning; `shown` stands for a default that depends on the machine."""
+    return field(default=default, metadata={"doc": text, "shown": shown})
 
 
 @dataclass(frozen=True)
@@ -54,16 +59,27 @@ class Policy:
     download_deadline: float = _doc("Wall-clock seconds allowed for a whole response body.", 60.0)
     max_bytes: int = _doc("Decoded bytes kept of one response; a larger body fails as too large.", 10 * 1024 * 1024)
     max_redirects: int = _doc("Redirect hops followed for one URL.", 10)
-    max_retries: int = _doc("Retries of a transient failure (timeout, connection error, 429, 5xx).", 3)
-    retry_backoff: float = _doc("Base of the exponential retry backoff, in seconds (jitter added).", 2.0)
+    max_retries: int = _doc(
+        "Retries of a transient failure (timeout, connection error, HTTP 408, 429, 5xx); then it is stored as failed.",
+        3,
+    )
+    retry_backoff: float = _doc(
+        "Base of the exponential retry backoff, in seconds: the first retry waits a random 50-100% of it, each next "
+        "one twice as long, up to CRAWLER_RETRY_BACKOFF_MAX (or a longer Retry-After).",
+        2.0,
+    )
     retry_backoff_max: float = _doc("Longest wait before one retry, in seconds.", 60.0)
     max_pages_per_host: int = _doc(
         "URLs scheduled per host at most (bounds crawler traps); 0 means no limit. What it keeps out is counted "
         "per host and shown by `crawler status`.",
         100_000,
     )
-    max_crawl_delay: float = _doc("Cap on a robots.txt Crawl-delay, in seconds.", 30.0)
-    max_retry_after: float = _doc("Cap on a Retry-After pause of one host, in seconds.", 3600.0)
+    max_crawl_delay: float = _doc(
+        "Cap on a robots.txt Crawl-delay, in seconds; the larger of it and CRAWLER_DELAY applies.", 30.0
+    )
+    max_retry_after: float = _doc(
+        "Cap on a Retry-After pause of one host (the whole cluster waits), in seconds.", 3600.0
+    )
     sitemaps: bool = _doc("Read the sitemaps robots.txt names, and /sitemap.xml, for more URLs.", True)
     max_sitemaps_per_host: int = _doc("Sitemaps (index files included) read per host at most.", 20)
     max_sitemap_bytes: int = _doc("Decompressed bytes of one sitemap at most.", 50 * 1024 * 1024)
@@ -85,8 +101,8 @@ class Policy:
         ("text/html", "application/xhtml+xml"),
     )
     extract: tuple[str, ...] = _doc(
-        "Extractors run on every page of the job (`--extract`, repeatable): MODULE:FUNCTION, imported by each "
-        "worker from its own path, or a built-in: text, metadata.",
+        "Extractors run on every page of the job: MODULE:FUNCTION, imported by each worker from its own path, or a "
+        "built-in: text, metadata.",
         (),
     )
     extract_timeout: float = _doc(
@@ -115,7 +131,11 @@ class Policy:
         "False-positive rate of the job's Bloom filter at its capacity (dedup=bloom): 3.6 bytes a URL at 1e-06.",
         1e-6,
     )
-    lease_timeout: float = _doc("Seconds a dispatched URL may take before it is handed out again.", 600.0)
+    lease_timeout: float = _doc(
+        "Seconds a dispatched URL may take before it is handed out again; more than CRAWLER_DOWNLOAD_DEADLINE plus "
+        "CRAWLER_TIMEOUT, less than CRAWLER_VISIBILITY_TIMEOUT.",
+        600.0,
+    )
     max_requeues: int = _doc(
         "Times a URL whose lease expired (its worker died or was cut off) is handed out again; at the next "
         'expiry it is stored as failed, with `error: "worker lost N times"`.',
@@ -124,8 +144,8 @@ class Policy:
     dispatch_window: int = _doc("URLs of the job leased to Celery at once: bounds the broker's queues.", 200)
     frontier_shards: int = _doc(
         "Parts the job's frontier is split into by host, each in a Redis Cluster slot of its own, so that one job "
-        "spreads over a cluster's masters (at least the number of masters); each part has its share of the "
-        "dispatch window and of the Bloom filter. Fixed when the job is created.",
+        f"spreads over a cluster's masters (at least the number of masters, at most {MAX_SHARDS}); each part has "
+        "its share of the dispatch window and of the Bloom filter. Fixed when the job is created.",
         1,
     )
     dispatch_lookahead: float = _doc(
@@ -145,11 +165,6 @@ class Policy:
             raise ConfigError(f"CRAWLER_FRONTIER_SHARDS must be between 1 and {MAX_SHARDS}")
         if self.dedup not in DEDUP_MODES:
             raise ConfigError(f"CRAWLER_DEDUP must be one of {', '.join(DEDUP_MODES)}, not {self.dedup!r}")
-        if self.dedup == DEDUP_BLOOM:
-            # Here: the frontier's package imports this module.
-            from pipeline.frontier.bloom import geometry
-
-            geometry(self.bloom_capacity, self.bloom_error_rate)
         if self.revisit_interval and not self.revisit_min <= self.revisit_interval <= self.revisit_max:
             raise ConfigError(
                 "CRAWLER_REVISIT_INTERVAL must lie between CRAWLER_REVISIT_MIN and CRAWLER_REVISIT_MAX"
@@ -163,6 +178,10 @@ class Policy:
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def to_environ(self) -> dict[str, str]:
+        """The CRAWLER_* variables that make these a process's job defaults."""
+        return {variable(f.name): _spell(getattr(self, f.name)) for f in _public(Policy)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Policy:
@@ -181,14 +200,19 @@ class Policy:
 class Settings:
     """What a process needs; `policy` holds the defaults of every new job."""
 
-    redis_url: str = _doc("Broker and frontier. Unset: `crawler crawl` starts an embedded Redis.", "")
+    redis_url: str = _doc(
+        "Broker and frontier: redis://, rediss:// or unix://. Empty: `crawler crawl` starts an embedded Redis (which "
+        "the other commands then find in CRAWLER_DATA_DIR); workers use redis://127.0.0.1:6379/0.",
+        "",
+    )
     broker_url: str = _doc(
         "Where Celery's task messages go, when not the frontier's Redis: redis://, rediss:// or unix:// (a Redis "
         "of its own), or amqp:// / amqps:// (RabbitMQ). Empty: CRAWLER_REDIS_URL.",
         "",
     )
     redis_cluster: bool = _doc(
-        "The frontier is on a Redis Cluster, CRAWLER_REDIS_URL one of its nodes (each job's keys share one slot). "
+        "The frontier is on a Redis Cluster, CRAWLER_REDIS_URL one of its nodes (each shard of a job has its keys in "
+        "one slot). "
         "Needs CRAWLER_BROKER_URL: Celery has no Redis Cluster broker.",
         False,
     )
@@ -201,13 +225,22 @@ class Settings:
         "PostgreSQL, before it is given up and retried later.",
         10.0,
     )
-    data_dir: str = _doc("Where `crawler crawl` keeps its embedded Redis data file.", ".crawler")
+    data_dir: str = _doc(
+        "Where `crawler crawl` keeps its embedded Redis data (AOF on), its worker log and its lock (one crawl per "
+        "data dir).",
+        ".crawler",
+    )
     dispatch_interval: float = _doc("Seconds between dispatcher ticks (a heartbeat, not the pace).", 1.0)
-    visibility_timeout: float = _doc("Seconds before the broker redelivers an unacknowledged task.", 3600.0)
+    visibility_timeout: float = _doc(
+        "Seconds before the broker redelivers an unacknowledged task; more than CRAWLER_LEASE_TIMEOUT, the fetch "
+        "time limit and CRAWLER_RETRY_BACKOFF_MAX.",
+        3600.0,
+    )
     task_events: bool = _doc(
         "Send task events from the start (Flower switches them on while it runs; they cost ~20% CPU).", False
     )
-    workers: int = _doc("Worker processes `crawler crawl` starts on this machine.", os.cpu_count() or 2)
+    workers: int = _doc("Worker processes `crawler crawl` starts on this machine.", os.cpu_count() or 2,
+                        shown="number of CPUs")
     worker_pool: str = _doc("Celery pool of each `crawler crawl` worker: threads, solo or prefork.", "threads")
     worker_concurrency: int = _doc("Pool size of each `crawler crawl` worker (threads: requests in flight).", 4)
     proxies: tuple[str, ...] = _doc(
@@ -216,7 +249,9 @@ class Settings:
         (),
     )
     store_retries: int = _doc(
-        "Times a record is written again while the store is unavailable (with backoff) before its lease runs out.", 20
+        "Times a record is written again while the store is unavailable (with backoff), without fetching the page "
+        "again; then it is given up, and its lease hands the URL out again.",
+        20,
     )
     robots_cache_size: int = _doc("Parsed robots.txt files each worker process keeps (least recently used go).", 1000)
     redis_retries: int = _doc(
@@ -268,14 +303,6 @@ class Settings:
             raise ConfigError("CRAWLER_WARC_MAX_BYTES must be at least 1")
         if not 1 <= self.warc_gzip_level <= 9:
             raise ConfigError("CRAWLER_WARC_GZIP_LEVEL must be between 1 and 9")
-        if self.warc_upload_url:
-            # Here, not at a worker's first fetch, where it would fail every URL instead.
-            from pipeline.archive.upload import check_endpoint, parse_upload_url
-
-            parse_upload_url(self.warc_upload_url)
-            check_endpoint(self.s3_endpoint_url)
-        for proxy in self.proxies:
-            parse_proxy(proxy)
         if self.redis_cluster and not (self.redis_url and self.broker_url):
             raise ConfigError(
                 "CRAWLER_REDIS_CLUSTER needs CRAWLER_REDIS_URL (a node of the cluster) and CRAWLER_BROKER_URL "
@@ -313,6 +340,13 @@ class Settings:
                 options[name] = value
         return options
 
+    def to_environ(self) -> dict[str, str]:
+        """The CRAWLER_* variables that give a process started from this one these
+        settings; a job's policy reaches the workers with the job, through Redis."""
+        return {
+            variable(f.name): _spell(getattr(self, f.name)) for f in _public(Settings)
+        }
+
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then CRAWLER_* variables, then `overrides` (None means not given)."""
@@ -333,13 +367,78 @@ class Settings:
 
 def documented() -> list[tuple[str, str, str]]:
     """(variable, default, meaning) for every setting: the README table is checked against it."""
-    rows = []
-    for klass in (Settings, Policy):
-        for f in fields(klass):
-            if f.name == "policy" or f.metadata.get("internal"):
-                continue
-            rows.append((ENV_PREFIX + f.name.upper(), _show(_default(f)), f.metadata["doc"]))
+    return [(variable(f.name), shown_default(f.name), f.metadata["doc"]) for f in _public(Settings, Policy)]
+
+
+def variable(name: str) -> str:
+    """The CRAWLER_* variable of setting `name`."""
+    return ENV_PREFIX + name.upper()
+
+
+def doc(name: str) -> str:
+    """What setting `name` means: the one text the reference and the flags' help show."""
+    text: str = _field(name).metadata["doc"]
+    return text
+
+
+def shown_default(name: str) -> str:
+    """The default of setting `name` as its variable spells it ("" for none)."""
+    f = _field(name)
+    return f.metadata.get("shown") or _spell(_default(f))
+
+
+def reference(flags: Mapping[str, str]) -> str:
+    """Every setting in Markdown: its variable, default, flag (from `flags`, which maps a
+    setting to how the command line spells it) and meaning."""
+    return "\n".join([
+        "Defaults, overridden by `CRAWLER_*` environment variables, overridden by command-line flags or "
+        "`seed()` arguments.",
+        "",
+        "## Process settings",
+        "",
+        "What each process (command, worker, beat, Flower) needs; each host may set its own.",
+        "",
+        *_table(_public(Settings), flags),
+        "",
+        "## Policy of a job",
+        "",
+        "Stored with the job when it is seeded, so every worker applies the same; a policy flag that is not "
+        "given keeps the value of a job that exists.",
+        "",
+        *_table(_public(Policy), flags),
+    ]) + "\n"
+
+
+def _table(settings: list[dataclasses.Field[Any]], flags: Mapping[str, str]) -> list[str]:
+    rows = ["| variable | default | flag | meaning |", "| --- | --- | --- | --- |"]
+    for f in settings:
+        listed = isinstance(_default(f), tuple)
+        meaning = doc(f.name) + (" Comma-separated." if listed else "")
+        cells = (f"`{variable(f.name)}`", _default_cell(f, listed), flags.get(f.name, ""), meaning)
+        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return rows
+
+
+def _default_cell(f: dataclasses.Field[Any], listed: bool) -> str:
+    """The default as a variable spells it, or what it depends on, or that there is none."""
+    if f.metadata.get("shown"):
+        return str(f.metadata["shown"])
+    spelled = _spell(_default(f))
+    if spelled:
+        return f"`{spelled}`"
+    return "(none)" if listed else "(unset)"
+
+
+def _public(*klasses: type) -> list[dataclasses.Field[Any]]:
+    """The fields of `klasses` that are settings (not Settings.policy, nor internal ones)."""
+    return [f for klass in klasses for f in fields(klass) if f.name != "policy" and not f.metadata.get("internal")]
+
+
+def _field(name: str) -> dataclasses.Field[Any]:
+    for f in _public(Settings, Policy):
+        if f.name == name:
+            return f
+    raise KeyError(name)
 
 
 def _default(f: dataclasses.Field[Any]) -> Any:
@@ -348,7 +447,10 @@ def _default(f: dataclasses.Field[Any]) -> Any:
     return f.default
 
 
-def _show(value: Any) -> str:
+def _spell(value: Any) -> str:
+    """`value` as a CRAWLER_* variable gives it: the inverse of `_convert`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, tuple):
         return ",".join(value)
     return str(value)

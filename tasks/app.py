@@ -1,7 +1,8 @@
 """The Celery app (``celery -A tasks``) and this process's crawl context.
 
-Both read Settings lazily, on first use, not at import: `crawler crawl` imports this
-package before it knows the Redis URL (it may start an embedded Redis first)."""
+Both read Settings lazily, on first use, not at import: from the environment in a
+worker, beat or Flower, or as `configure` gives them in the `crawler` command, which
+knows its Redis URL only once it has found or started Redis."""
 
 from __future__ import annotations
 
@@ -15,12 +16,25 @@ from celery.signals import beat_init, worker_process_shutdown, worker_shutdown
 from pipeline.crawl import Context
 from pipeline.settings import Settings
 from tasks.config import celery_config
+from tasks.flower import configure_if_flower
+
+# The settings `configure` gave this process, if any; else the environment's.
+_given: list[Settings] = []
 
 
 @cache
 def runtime() -> Context:
     """Settings, Redis client, HTTP session and store of this process."""
-    return Context(Settings.load())
+    return Context(_given[0] if _given else Settings.load())
+
+
+def configure(settings: Settings) -> Context:
+    """This process's context (and the app's configuration) built on `settings` rather
+    than on the environment; before either is first used."""
+    if runtime.cache_info().currsize:
+        raise RuntimeError("this process's crawl context is already built")
+    _given[:] = [settings]
+    return runtime()
 
 
 class _LazyConfig(Mapping[str, Any]):
@@ -40,8 +54,10 @@ class _LazyConfig(Mapping[str, Any]):
         return len(self._values)
 
 
-app = Celery("tasks")
+# The worker imports the task modules itself: `celery -A tasks` imports this app alone.
+app = Celery("tasks", include=["tasks.stages", "tasks.dispatch"])
 app.config_from_object(_LazyConfig())
+configure_if_flower()
 
 
 @worker_shutdown.connect

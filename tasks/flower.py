@@ -4,9 +4,9 @@ otherwise. Flower can revoke tasks and shut workers down, so it never starts ope
 without credentials it refuses, unless CRAWLER_FLOWER_LOCAL_ONLY says it is local-only.
 
 Flower reads its options from FLOWER_* variables after it has imported the app, so they
-are set here, when this package is imported by the flower command. Which command that is
-comes from celery's own dispatch, not from the words on the command line: a job or a
-worker may well be named "flower"."""
+are set here, when the flower command imports the app (tasks/app.py calls
+configure_if_flower). Which command that is comes from celery's own dispatch, not from
+the words on the command line: a job or a worker may well be named "flower"."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from collections.abc import MutableMapping
 
 import click
 
+from pipeline.crawl import check
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 
@@ -23,7 +24,7 @@ LOCALHOST = "127.0.0.1"
 
 
 def is_flower_command() -> bool:
-    """True inside `celery ... flower`: celery imports the app (this package) in the
+    """True inside `celery ... flower`: celery imports the app (tasks.app) in the
     callback of its root command, after click has resolved the subcommand, so the
     current click context names it. `crawler`, a plain import and every other celery
     subcommand have no such context or another subcommand."""
@@ -52,11 +53,13 @@ def flower_environment(settings: Settings, environ: MutableMapping[str, str]) ->
 
 
 def configure_if_flower() -> None:
-    """Called on import: a no-op unless this process is the flower command."""
+    """Called when the app is imported: a no-op unless this process is the flower command."""
     if not is_flower_command():
         return
     try:
-        flower_environment(Settings.load(), os.environ)
+        settings = Settings.load()
+        check(settings)
+        flower_environment(settings, os.environ)
     except ConfigError as exc:
         print(f"crawler: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

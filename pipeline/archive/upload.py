@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.errors import ConfigError
+from pipeline.settings import Settings
 
 # Tries per file before it is left on disk for good (for this run); the waits between
 # them double from the backoff given to WarcUploader up to MAX_BACKOFF.
@@ -253,6 +254,14 @@ def check_endpoint(endpoint_url: str) -> str:
     if endpoint_url and (parts.scheme not in ("http", "https") or not parts.netloc):
         raise ConfigError(f"CRAWLER_S3_ENDPOINT_URL must be an http:// or https:// URL, not {endpoint_url!r}")
     return endpoint_url
+
+
+def check(settings: Settings) -> None:
+    """The upload's settings, when the command or worker starts: at a worker's first
+    closed WARC file, a typo would fail every upload instead."""
+    if settings.warc_upload_url:
+        parse_upload_url(settings.warc_upload_url)
+        check_endpoint(settings.s3_endpoint_url)
 
 
 def _connect(endpoint_url: str) -> Any:

@@ -5,7 +5,7 @@ holds the operations on a job (seed, recrawl, revisits, requeue, give up), and a
 and the tests import it."""
 
 from pipeline.crawl import fate, jobs
-from pipeline.crawl.context import DEFAULT_REDIS_URL, Context, connect
+from pipeline.crawl.context import DEFAULT_REDIS_URL, Context, check, connect
 from pipeline.crawl.payload import Payload
 
-__all__ = ["DEFAULT_REDIS_URL", "Context", "Payload", "connect", "fate", "jobs"]
+__all__ = ["DEFAULT_REDIS_URL", "Context", "Payload", "check", "connect", "fate", "jobs"]

@@ -17,12 +17,14 @@ from redis.backoff import ExponentialBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
+from pipeline.archive import upload
 from pipeline.archive.upload import WarcUploader, upload_leftovers
 from pipeline.archive.warc import WarcWriter, adopt_orphans, warcinfo
+from pipeline.fetch import proxies
 from pipeline.fetch.fetcher import Fetcher
 from pipeline.fetch.proxies import ProxyRotation, parse_proxy
 from pipeline.fetch.robots import Robots
-from pipeline.frontier import Found, Frontier
+from pipeline.frontier import Found, Frontier, bloom
 from pipeline.keys import JobKeys
 from pipeline.parse import sitemap_locations
 from pipeline.settings import Policy, Settings
@@ -33,10 +35,19 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 RETRY_CAP = 2.0
 
 
+def check(settings: Settings) -> None:
+    """Each feature's check of its own settings, where a command or worker starts: a typo
+    fails it at once with one line, rather than every URL or upload later."""
+    bloom.check(settings.policy)
+    proxies.check(settings)
+    upload.check(settings)
+
+
 class Context:
     """One per process, from the host's settings: every task a worker process runs shares it."""
 
     def __init__(self, settings: Settings) -> None:
+        check(settings)
         self.settings = settings
         self._frontiers: dict[str, Frontier] = {}
         self._local = threading.local()

@@ -14,7 +14,7 @@ from pipeline.crawl.payload import Payload
 from pipeline.errors import ConfigError, StoreUnavailable
 from pipeline.fetch.history import Prior
 from pipeline.fetch.result import FetchResult
-from pipeline.frontier import Found, Frontier, JobState, Lease, LostLease, RecordKind, Revisit, list_jobs
+from pipeline.frontier import Found, Frontier, JobState, Lease, LostLease, RecordKind, Revisit, bloom, list_jobs
 from pipeline.parse import check_extractors
 from pipeline.settings import DEDUP_EXACT, Policy, Settings
 from pipeline.store.base import Record, Store
@@ -55,6 +55,7 @@ def seed(
             "created (use a new job name)"
         )
     check_extractors(policy.extract)
+    bloom.check(policy)
     canonical = [require_canonical(url, policy.drop_params) for url in urls]
     hosts = tuple(dict.fromkeys(policy.scope_hosts + tuple(hostname(url) for url in canonical)))
     policy = policy.merged(scope_hosts=hosts)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from pipeline.errors import ConfigError, EgressUnavailable
+from pipeline.settings import Settings
 
 SCHEMES = ("http", "https", "socks4", "socks4a", "socks5", "socks5h")
 logger = logging.getLogger(__name__)
@@ -51,6 +52,12 @@ def parse_proxy(text: str) -> Proxy:
         raise ConfigError(f"CRAWLER_PROXIES: {shown}: a proxy URL has no path, query or fragment")
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     return Proxy(url=text.strip(), label=f"{scheme}://{host}:{port}")
+
+
+def check(settings: Settings) -> None:
+    """Every proxy of CRAWLER_PROXIES, when the command or worker starts."""
+    for text in settings.proxies:
+        parse_proxy(text)
 
 
 class ProxyRotation:

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 from pipeline.errors import ConfigError
+from pipeline.settings import DEDUP_BLOOM, Policy
 
 # Redis strings, and so bitmaps, hold at most 512 MB: 2^32 bits.
 MAX_BITS = 2**32
@@ -42,6 +43,13 @@ def geometry(capacity: int, error_rate: float) -> Geometry:
             f"more than a Redis string holds ({MAX_BITS}): lower CRAWLER_BLOOM_CAPACITY or raise the rate"
         )
     return Geometry(bits, max(1, round(bits / capacity * math.log(2))))
+
+
+def check(policy: Policy) -> None:
+    """A job that remembers its URLs in a Bloom filter needs one that Redis can hold:
+    refused when the policy is loaded or seeded, not at the job's first URL."""
+    if policy.dedup == DEDUP_BLOOM:
+        geometry(policy.bloom_capacity, policy.bloom_error_rate)
 
 
 def halves(digest: bytes) -> tuple[int, int]:

@@ -1,73 +1,88 @@
-"""The options of the `crawler` commands that set a job's policy, the same for `crawl`
-and `seed`, and the argument types they share."""
+"""The options of the `crawler` commands that set a setting: the policy flags, the same
+for `crawl` and `seed`, and the others (`--workers`, `--proxy`...). Each takes its help
+from the setting's own text in pipeline/settings.py, and its dest is the setting's name,
+so the settings reference can say which flag sets what."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 from typing import Any
 
-from pipeline.settings import Policy
+from pipeline.crawl import check
+from pipeline.settings import Policy, Settings, doc, shown_default, variable
 
-_DEFAULTS = Policy()
+# The description of the commands that take the policy flags.
+KEPT = "Policy flags that are not given keep the job's own values when the job exists."
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """This command's settings (defaults, CRAWLER_*, then `overrides`), each feature's
+    checked at once: bad input fails before anything starts."""
+    settings = Settings.load(**overrides)
+    check(settings)
+    return settings
 
 
 def policy_flags(args: argparse.Namespace) -> dict[str, Any]:
     """Only the flags that were given: the rest come from the job, CRAWLER_* or defaults."""
-    flags = {
-        "max_pages": args.max_pages,
-        "max_depth": args.max_depth,
-        "delay": args.delay,
-        "host_concurrency": args.host_concurrency,
-        "timeout": args.timeout,
-        "user_agent": args.user_agent,
-        "allowed_domains": tuple(args.allow_domain) if args.allow_domain else None,
-        "allow_private": True if args.allow_private else None,
-        "robots": False if args.no_robots else None,
-        "extract": tuple(args.extract) if args.extract else None,
-        "revisit_interval": args.revisit_interval,
-        "revisit_min": args.revisit_min,
-        "revisit_max": args.revisit_max,
-        "frontier_shards": args.frontier_shards,
-    }
-    return {name: value for name, value in flags.items() if value is not None}
+    given = {f.name: getattr(args, f.name, None) for f in fields(Policy)}
+    return {name: tuple(value) if isinstance(value, list) else value
+            for name, value in given.items() if value is not None}
 
 
 def add_policy_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--max-pages", type=count, help=_default("URLs fetched for the job at most (0: no limit)",
-                                                                   "max_pages"))
-    parser.add_argument("--max-depth", type=count, help=_default("links followed from the seeds at most", "max_depth"))
-    parser.add_argument("--delay", type=seconds, help=_default("seconds between request starts per host, "
-                                                               "cluster-wide", "delay"))
-    parser.add_argument("--host-concurrency", type=positive, help=_default("requests in flight per host, "
-                                                                           "cluster-wide", "host_concurrency"))
-    parser.add_argument("--timeout", type=duration, help=_default("connect and read timeout of one request, "
-                                                                  "seconds", "timeout"))
-    parser.add_argument("--user-agent", help=_default("User-Agent sent and matched against robots.txt", "user_agent"))
-    parser.add_argument("--allow-domain", action="append", metavar="HOST", help="another host in scope (repeatable)")
-    parser.add_argument("--allow-private", action="store_true", help="allow loopback and private addresses")
-    parser.add_argument("--no-robots", action="store_true", help="do not obey robots.txt")
-    parser.add_argument(
-        "--extract", action="append", metavar="MODULE:FUNCTION",
-        help="run this extractor on every page (repeatable; built-ins: text, metadata)",
-    )
-    parser.add_argument(
-        "--revisit-interval", type=seconds, metavar="SECONDS",
-        help=_default("crawl continuously: revisit each stored page about this often, adapted per page "
-                      "(0: one pass)", "revisit_interval"),
-    )
-    parser.add_argument("--revisit-min", type=seconds, metavar="SECONDS",
-                        help=_default("shortest revisit interval of a page", "revisit_min"))
-    parser.add_argument("--revisit-max", type=seconds, metavar="SECONDS",
-                        help=_default("longest revisit interval of a page", "revisit_max"))
-    parser.add_argument("--frontier-shards", type=positive, metavar="N",
-                        help=_default("split the job's frontier by host into N Redis Cluster slots, to spread it "
-                                      "over a cluster's masters (fixed when the job is created)", "frontier_shards"))
+    setting_flag(parser, "--max-pages", "max_pages", type=count)
+    setting_flag(parser, "--max-depth", "max_depth", type=count)
+    setting_flag(parser, "--delay", "delay", type=seconds)
+    setting_flag(parser, "--host-concurrency", "host_concurrency", type=positive)
+    setting_flag(parser, "--timeout", "timeout", type=duration)
+    setting_flag(parser, "--user-agent", "user_agent")
+    setting_flag(parser, "--allow-domain", "allowed_domains", action="append", metavar="HOST")
+    setting_flag(parser, "--allow-private", "allow_private", action="store_const", const=True)
+    setting_flag(parser, "--no-robots", "robots", action="store_const", const=False, note="This flag turns it off.")
+    setting_flag(parser, "--extract", "extract", action="append", metavar="MODULE:FUNCTION")
+    setting_flag(parser, "--revisit-interval", "revisit_interval", type=seconds, metavar="SECONDS")
+    setting_flag(parser, "--revisit-min", "revisit_min", type=seconds, metavar="SECONDS")
+    setting_flag(parser, "--revisit-max", "revisit_max", type=seconds, metavar="SECONDS")
+    setting_flag(parser, "--frontier-shards", "frontier_shards", type=positive, metavar="N")
 
 
-def _default(text: str, name: str) -> str:
-    """A flag's help with where its value comes from when it is not given: the job's
-    policy for a job that exists, else its CRAWLER_* variable, else the built-in default."""
-    return f"{text} (default: CRAWLER_{name.upper()}, else {getattr(_DEFAULTS, name)})"
+def setting_flag(parser: argparse.ArgumentParser, flag: str, setting: str, note: str = "", **options: Any) -> None:
+    """`flag` sets `setting`: its help is the setting's text, a `note` where the command
+    line differs, and where the value comes from when the flag is not given (the job's
+    policy for a job that exists, else the variable, else the built-in default)."""
+    notes = [note] if note else []
+    if options.get("action") == "append":
+        notes.append("Repeatable.")
+    default = shown_default(setting) or "none"
+    text = " ".join([doc(setting), *notes])
+    # argparse formats help with %: a literal one is doubled.
+    help_text = f"{text} (default: {variable(setting)}, else {default})".replace("%", "%%")
+    parser.add_argument(flag, dest=setting, help=help_text, **options)
+
+
+def flags_of(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Which flag of which commands sets each setting, in Markdown: `--delay` (crawl, seed)."""
+    found: dict[str, dict[str, list[str]]] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command, subparser in action.choices.items():
+                for option in subparser._actions:
+                    if option.option_strings and _is_setting(option.dest):
+                        found.setdefault(option.dest, {}).setdefault(option.option_strings[0], []).append(command)
+    return {
+        setting: ", ".join(f"`{flag}` ({', '.join(commands)})" for flag, commands in spelled.items())
+        for setting, spelled in found.items()
+    }
+
+
+def _is_setting(name: str) -> bool:
+    try:
+        doc(name)
+    except KeyError:
+        return False
+    return True
 
 
 def count(value: str) -> int:

@@ -193,10 +193,11 @@ def redis_for_crawl(settings: Settings, stack: ExitStack, lock: RunLock) -> tupl
 
 
 def start_workers(settings: Settings, stack: ExitStack, lock: RunLock) -> LocalWorkers:
+    """The workers get this command's settings in their environment (its Redis among
+    them); the rest of the environment, job defaults included, they inherit."""
+    environ = {**os.environ, **settings.to_environ()}
     workers = stack.enter_context(
-        LocalWorkers(
-            settings.workers, settings.worker_pool, settings.worker_concurrency, dict(os.environ), settings.data_dir
-        )
+        LocalWorkers(settings.workers, settings.worker_pool, settings.worker_concurrency, environ, settings.data_dir)
     )
     for child in workers.children:
         lock.record(child.pid, worker=True)

@@ -3,10 +3,14 @@ the user's mistake and must name the variable to fix."""
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
+from pipeline import settings as settings_module
 from pipeline.errors import ConfigError
 from pipeline.settings import DEFAULT_USER_AGENT, Policy, Settings, documented
 
@@ -233,8 +237,6 @@ def test_every_setting_is_documented():
 @pytest.mark.parametrize(
     ("variables", "named"),
     [
-        ({"CRAWLER_WARC_UPLOAD_URL": "http://bucket/prefix"}, "CRAWLER_WARC_UPLOAD_URL"),
-        ({"CRAWLER_WARC_UPLOAD_URL": "s3://warcs", "CRAWLER_S3_ENDPOINT_URL": "minio:9000"}, "CRAWLER_S3_ENDPOINT_URL"),
         ({"CRAWLER_WARC_GZIP_LEVEL": "0"}, "CRAWLER_WARC_GZIP_LEVEL"),
         ({"CRAWLER_WARC_MAX_BYTES": "0"}, "CRAWLER_WARC_MAX_BYTES"),
     ],
@@ -251,3 +253,43 @@ def test_a_frontier_on_a_redis_cluster_needs_a_broker_of_its_own():
     settings = Settings.load(environ={"CRAWLER_REDIS_CLUSTER": "true", "CRAWLER_REDIS_URL": "redis://node:7000",
                                       "CRAWLER_BROKER_URL": "amqp://guest:guest@rabbit//"})
     assert settings.redis_cluster and settings.broker_is_amqp
+
+
+def test_settings_import_no_feature():
+    """Features check their own settings (pipeline/crawl/context.py gathers the checks)."""
+    tree = ast.parse(Path(settings_module.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+
+    assert {name for name in imported if name.split(".")[0] == "pipeline"} <= {"pipeline", "pipeline.errors"}
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"CRAWLER_DEDUP": "bloom", "CRAWLER_BLOOM_CAPACITY": "200000000"}, "CRAWLER_BLOOM_CAPACITY"),
+        ({"CRAWLER_PROXIES": "gopher://b.example:70"}, "CRAWLER_PROXIES"),
+        ({"CRAWLER_WARC_UPLOAD_URL": "http://bucket/prefix"}, "CRAWLER_WARC_UPLOAD_URL"),
+    ],
+)
+def test_a_context_is_built_only_on_settings_every_feature_accepts(variables, named):
+    from pipeline.crawl.context import Context
+
+    settings = Settings.load(variables)
+    with pytest.raises(ConfigError, match=named):
+        Context(settings)
+
+
+def test_the_environment_of_a_child_process_gives_it_the_same_settings():
+    settings = Settings.load(
+        environ={"CRAWLER_REDIS_URL": "unix:///tmp/redis.sock", "CRAWLER_TASK_EVENTS": "true"},
+        proxies=["http://a.example:3128", "socks5h://b.example:1080"], warc_dir="/data/warc", workers=3,
+        dispatch_interval=0.25, max_depth=2,
+    )
+
+    environ = settings.to_environ()
+
+    assert environ["CRAWLER_PROXIES"] == "http://a.example:3128,socks5h://b.example:1080"
+    assert environ["CRAWLER_TASK_EVENTS"] == "true"
+    assert "CRAWLER_MAX_DEPTH" not in environ  # a job's policy travels with the job
+    assert Settings.load(environ=environ) == dataclasses.replace(settings, policy=Policy())

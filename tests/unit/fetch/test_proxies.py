@@ -10,7 +10,7 @@ import socks
 
 from pipeline.errors import ConfigError, EgressUnavailable
 from pipeline.fetch.connections import _socks_proxy_at_fault
-from pipeline.fetch.proxies import ProxyRotation, parse_proxy
+from pipeline.fetch.proxies import ProxyRotation, check, parse_proxy
 from pipeline.settings import Settings
 
 
@@ -48,12 +48,13 @@ def test_unusable_proxy_urls_are_refused_without_showing_the_password(url, compl
     assert complaint in str(info.value) and "secret" not in str(info.value)
 
 
-def test_settings_read_the_proxy_list_and_refuse_a_bad_entry():
+def test_settings_read_the_proxy_list_and_the_check_refuses_a_bad_entry():
     settings = Settings.load({"CRAWLER_PROXIES": "http://a.example:3128, socks5h://b.example:1080"})
     assert settings.proxies == ("http://a.example:3128", "socks5h://b.example:1080")
+    check(settings)
 
     with pytest.raises(ConfigError, match="CRAWLER_PROXIES"):
-        Settings.load({"CRAWLER_PROXIES": "http://a.example:3128,gopher://b.example:70"})
+        check(Settings.load({"CRAWLER_PROXIES": "http://a.example:3128,gopher://b.example:70"}))
 
 
 class Clock:

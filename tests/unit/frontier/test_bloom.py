@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.frontier.bloom import MAX_BITS, geometry, halves
+from pipeline.frontier.bloom import MAX_BITS, check, geometry, halves
 from pipeline.settings import Policy
 from pipeline.urls import fingerprint
 
@@ -22,7 +22,8 @@ def test_a_filter_larger_than_a_redis_string_is_refused_with_what_to_change():
     with pytest.raises(ConfigError, match="CRAWLER_BLOOM_CAPACITY"):
         geometry(200_000_000, 1e-6)
     with pytest.raises(ConfigError, match="CRAWLER_BLOOM_ERROR_RATE"):
-        Policy(dedup="bloom", bloom_error_rate=1.5)
+        check(Policy(dedup="bloom", bloom_error_rate=1.5))
+    check(Policy(dedup="exact", bloom_capacity=200_000_000))
 
 
 def test_the_two_halves_of_a_fingerprint_step_through_distinct_bits():

@@ -1,0 +1,139 @@
+"""The commands that act on the jobs of a running cluster: seed, recrawl, status, and
+pause, resume or cancel. Each reaches Redis through CRAWLER_REDIS_URL, or else the
+embedded Redis a `crawler crawl` left in the data dir."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from typing import Any
+
+from pipeline.crawl import jobs
+from pipeline.frontier import Frontier, JobState, JobStats, list_jobs
+from pipeline.settings import Settings
+from pipeline.store import open_store
+from pipeline.store.base import DueCounts
+from pipeline.urls import require_canonical
+from tasks.cli.flags import KEPT, add_policy_flags, load_settings, policy_flags, seconds
+from tasks.cli.local import redis_client
+from tasks.cli.progress import backoff_lines, bloom_warning, limit_lines, line, revisit_line, watch
+
+# Paused hosts listed by `crawler status --job`, longest pause first.
+BACKOFFS_SHOWN = 10
+STATES = {"pause": JobState.PAUSED, "resume": JobState.RUNNING, "cancel": JobState.CANCELLED}
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    seed = commands.add_parser(
+        "seed", help="seed URLs into a running cluster", description=f"Seed URLs into a running cluster. {KEPT}"
+    )
+    seed.add_argument("seeds", nargs="+", metavar="SEED")
+    seed.add_argument("--job", required=True)
+    add_policy_flags(seed)
+    seed.set_defaults(run=cmd_seed)
+
+    recrawl = commands.add_parser("recrawl", help="revisit a job's stored URLs on a running cluster")
+    recrawl.add_argument("--job", required=True)
+    recrawl.add_argument(
+        "--older-than", type=seconds, metavar="SECONDS", help="only URLs last fetched more than SECONDS ago"
+    )
+    recrawl.set_defaults(run=cmd_recrawl)
+
+    status = commands.add_parser("status", help="show jobs' counters")
+    status.add_argument("--job")
+    status.add_argument("--json", action="store_true")
+    status.add_argument("--watch", action="store_true")
+    status.set_defaults(run=cmd_status)
+
+    for name in STATES:
+        command = commands.add_parser(name, help=f"{name} a job across the cluster")
+        command.add_argument("--job", required=True)
+        command.set_defaults(run=cmd_state)
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    policy = policy_flags(args)
+    settings = load_settings(**policy)
+    seeds = [require_canonical(url) for url in args.seeds]
+    with redis_client(settings) as (_, url):
+        from tasks.app import configure
+        from tasks.seeding import seed
+
+        configure(replace(settings, redis_url=url))
+        added = seed(seeds, job=args.job, **policy)
+    print(f"job {args.job}: {added} new URL(s) seeded")
+    return 0
+
+
+def cmd_recrawl(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    with redis_client(settings) as (_, url):
+        from tasks.app import configure
+
+        due = jobs.recrawl(configure(replace(settings, redis_url=url)), args.job, args.older_than)
+    print(f"job {args.job}: {due} stored URL(s) due again; the workers revisit them now")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    with redis_client(settings) as (client, _):
+        jobs = [args.job] if args.job else list_jobs(client)
+        frontiers = [Frontier(client, job) for job in jobs]
+        if args.watch:
+            return watch(frontiers)
+        stats = [frontier.stats() for frontier in frontiers]
+        backoffs = frontiers[0].backoffs(BACKOFFS_SHOWN) if args.job else []
+        due = _due_counts(settings, frontiers, stats)
+    if args.json:
+        reports = [dict(s.to_json(), **_due_json(due.get(s.job))) for s in stats]
+        payload: Any = dict(reports[0], backoffs=[b.to_json() for b in backoffs]) if args.job else reports
+        print(json.dumps(payload, indent=2))
+        return 0
+    if not stats:
+        print("no jobs")
+    for item, frontier in zip(stats, frontiers, strict=True):
+        print(line(item))
+        if item.job in due:
+            print(revisit_line(item, due[item.job], time.time()))
+        if (warning := bloom_warning(item, frontier.policy())) is not None:
+            print(warning)
+        for text in limit_lines(item):
+            print(text)
+    for text in backoff_lines(backoffs):
+        print(text)
+    return 0
+
+
+def cmd_state(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    state = STATES[args.command]
+    with redis_client(settings) as (client, _):
+        Frontier(client, args.job).set_state(state)
+    print(f"job {args.job}: {state}")
+    return 0
+
+
+def _due_counts(settings: Settings, frontiers: list[Frontier], stats: list[JobStats]) -> dict[str, DueCounts]:
+    """How many URLs of each job that revisits are due now and later, from the store (a
+    job that crawls once has no schedule to show)."""
+    revisiting = [
+        frontier.job for frontier, item in zip(frontiers, stats, strict=True)
+        if item.revisits or frontier.feeding() is not None or frontier.policy().revisit_interval > 0
+    ]
+    if not revisiting:
+        return {}
+    store = open_store(settings.store_url)
+    try:
+        now = time.time()
+        return {job: store.due_counts(job, now) for job in revisiting}
+    finally:
+        store.close()
+
+
+def _due_json(due: DueCounts | None) -> dict[str, Any]:
+    if due is None:
+        return {}
+    return {"due_now": due.due, "due_later": due.later, "next_due_at": due.next_at}
