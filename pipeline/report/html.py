@@ -76,12 +76,21 @@ def _headline(report: Report) -> list[tuple[str, str, str]]:
         ("ok", "fetched OK", f"{report.ok:,}"),
         ("failed", "failed", f"{report.failed:,}"),
         ("bytes", "bytes of content", _bytes(report.bytes)),
-        ("duration", "first to last fetch", _duration(report.seconds)),
-        ("rate", "pages/s, first to last fetch", f"{report.pages_per_s:.1f}"),
+        ("duration", "from the first fetch to the last", _duration(report.seconds)),
+        _rate(report),
         ("p50", "fetch time, median", f"{report.percentile(0.5):.3f} s"),
         ("p90", "fetch time, p90", f"{report.percentile(0.9):.3f} s"),
         ("p99", "fetch time, p99", f"{report.percentile(0.99):.3f} s"),
     ]
+
+
+def _rate(report: Report) -> tuple[str, str, str]:
+    """Pages/s, saying what it divides by: the records know when each page was fetched,
+    not when the job started or ended, so it is the first fetch to the last."""
+    if report.seconds <= 0:
+        return "rate", "pages/s: every page fetched at one instant, no time to divide by", "n/a"
+    return ("rate", f"pages/s from the first fetch to the last ({_duration(report.seconds)})",
+            f"{report.pages_per_s:.1f}")
 
 
 def _charts(report: Report) -> list[tuple[str, str, str]]:
@@ -184,6 +193,8 @@ def _bytes(count: int) -> str:
 
 
 def _duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f} s"
     minutes, rest = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min" if hours else f"{minutes} min {rest} s" if minutes else f"{rest} s"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from bs4 import BeautifulSoup
 
 from pipeline.report import render_html, summarize
@@ -102,3 +103,45 @@ def test_the_grid_is_light_and_solid():
     text = render_html(summarize("j", RECORDS))
 
     assert set(re.findall(r"stroke-dasharray:\s*([^;}]+)", text)) == {"none"}
+
+
+@pytest.mark.parametrize(("records", "label", "value"), [
+    (RECORDS, "pages/s from the first fetch to the last (40 s)", "0.1"),
+    (_seconds(300, 2.7), "pages/s from the first fetch to the last (2.7 s)", "111.1"),
+    (RECORDS[:1], "pages/s: every page fetched at one instant, no time to divide by", "n/a"),
+])
+def test_the_rate_says_what_it_divides_by(records, label, value):
+    page = BeautifulSoup(render_html(summarize("j", records)), "lxml")
+
+    rate = page.find(id="rate")
+    assert (rate.b.get_text(), rate.get_text()[len(rate.b.get_text()):]) == (value, label)
+
+
+def test_the_html_holds_every_section_and_the_headline_numbers():
+    page = BeautifulSoup(render_html(summarize("j", RECORDS, ["text"], {"max_depth": 7})), "lxml")
+
+    sections = {section["id"]: section for section in page.find_all("section")}
+    assert set(sections) == {"timeline", "statuses", "content-types", "depths", "elapsed", "hosts", "host-errors",
+                             "errors", "extractors", "dropped"}
+    assert all(section.find("svg") is not None for section in sections.values())
+    headline = {div["id"]: div.b.get_text() for div in page.find(id="headline").find_all("div")}
+    assert (headline["pages"], headline["ok"], headline["failed"], headline["duration"]) == ("5", "3", "2", "40 s")
+    assert headline["p50"] == "0.060 s" and headline["bytes"] == "3.0 KB"
+
+
+def test_a_section_with_nothing_to_show_is_left_out():
+    page = BeautifulSoup(render_html(summarize("j", RECORDS[:2])), "lxml")
+
+    assert {section["id"] for section in page.find_all("section")} >= {"timeline", "hosts"}
+    assert page.find(id="errors") is None and page.find(id="extractors") is None and page.find(id="dropped") is None
+
+
+def test_the_html_references_nothing_outside_the_file():
+    text = render_html(summarize("j", RECORDS, ["text"], {"max_depth": 7}))
+    page = BeautifulSoup(text, "lxml")
+
+    assert page.find("script", src=True) is None and page.find("link") is None
+    names = ("src", "href", "xlink:href")
+    references = [tag.get(name) for tag in page.find_all(True) for name in names if tag.get(name)]
+    assert all(not re.match(r"(https?:)?//", reference) for reference in references), references
+    assert not re.search(r"url\(\s*['\"]?(https?:)?//", text) and "@import" not in text
