@@ -5,6 +5,7 @@ other host: it opens offline, from a mail attachment, years later)."""
 from __future__ import annotations
 
 import html
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ import pygal
 from pygal.style import Style
 
 from pipeline import __version__
-from pipeline.report.scales import count_ticks, shown_heights
+from pipeline.report.scales import COUNT_INTERVALS, count_ticks, shown_heights
 from pipeline.report.summary import TOP, Report
 
 # A light, solid grid: the bars are what the eye should meet first.
@@ -28,6 +29,9 @@ _LABEL_CHAR_WIDTH = 8  # px, about, of a label's character at label_font_size
 # A horizontal chart is as tall as its bars need: one host is not a 300-px slab.
 _ROW_HEIGHT = 30
 _ROWS_MARGIN = 70
+# px between a bar's end and its printed count, and right of the plot, where a count may go.
+_COUNT_GAP = 7
+_RIGHT_MARGIN = 20
 _PAGE = """<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -41,6 +45,7 @@ body {{ font-family: system-ui, sans-serif; margin: 0 auto; padding: 1.5em 2.5em
 .number b {{ display: block; font-size: 1.6em; }}
 .charts {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(540px, 1fr)); gap: 2em 3em; }}
 section svg {{ display: block; max-width: 900px; }}
+section .horizontal text.value {{ text-anchor: start; }}
 section h2 {{ font-size: 1.1em; margin: 0 0 .3em; }}
 footer {{ margin-top: 2em; color: #777; font-size: .9em; }}
 </style>
@@ -146,12 +151,23 @@ def _horizontal(counts: Counter[str]) -> str:
     if not top:
         return ""
     values = [count for _, count in reversed(top)]
-    ticks = count_ticks(max(values))
+    ticks = _side_by_side_ticks(max(values), max(len(label) for label, _ in top))
     chart = pygal.HorizontalBar(style=_STYLE, width=_WIDTH, height=_ROWS_MARGIN + _ROW_HEIGHT * max(3, len(top)),
                                 **_counts_axis(ticks, True))
     chart.x_labels = [label for label, _ in reversed(top)]
     chart.add("count", _values(values, ticks[-1]))
     return _svg(chart)
+
+
+def _side_by_side_ticks(top: int, label_chars: int) -> list[int]:
+    """The ticks of a horizontal chart's count axis: it runs far enough past the longest
+    bar for the count printed after it, its labels stand side by side in the width the
+    bars' labels leave, as many as fit ("1,000,000" needs room)."""
+    plot = _WIDTH - 40 - label_chars * _LABEL_CHAR_WIDTH
+    past_plot = _COUNT_GAP + len(_count(top)) * _LABEL_CHAR_WIDTH - _RIGHT_MARGIN
+    axis_top = math.ceil(top * plot / (plot - max(0, past_plot)))
+    tick = (len(_count(axis_top)) + 1) * _LABEL_CHAR_WIDTH + 16
+    return count_ticks(axis_top, max(2, min(COUNT_INTERVALS, plot // tick)))
 
 
 def _counts_axis(ticks: list[int], print_values: bool) -> dict[str, Any]:

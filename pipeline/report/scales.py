@@ -89,10 +89,10 @@ def time_bins(span_ms: int) -> TimeBins:
     return TimeBins(span_ms, step, label, TimeUnit.fitting(span_ms))
 
 
-def count_ticks(top: int) -> list[int]:
+def count_ticks(top: int, intervals: int = COUNT_INTERVALS) -> list[int]:
     """Whole-number ticks from 0 to the first at or above `top`, 1, 2 or 5 x 10^k apart,
-    at most COUNT_INTERVALS intervals."""
-    step = next(step for step in _one_two_five() if math.ceil(top / step) <= COUNT_INTERVALS)
+    at most `intervals` intervals (fewer where long labels must fit side by side)."""
+    step = next(step for step in _one_two_five() if math.ceil(top / step) <= intervals)
     return list(range(0, max(1, math.ceil(top / step)) * step + 1, step))
 
 

@@ -4,6 +4,7 @@ which must hold every section and reference nothing outside the file."""
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 import pytest
 from bs4 import BeautifulSoup
@@ -145,3 +146,14 @@ def test_the_html_references_nothing_outside_the_file():
     references = [tag.get(name) for tag in page.find_all(True) for name in names if tag.get(name)]
     assert all(not re.match(r"(https?:)?//", reference) for reference in references), references
     assert not re.search(r"url\(\s*['\"]?(https?:)?//", text) and "@import" not in text
+
+
+def test_the_counts_under_a_horizontal_chart_stand_apart_and_the_longest_bar_leaves_room_for_its_count():
+    records = [_record(f"http://host{i}.example.com/{n}", 200, "2026-12-01T10:00:00.000Z")
+               for i, pages in enumerate((1_500, 420, 3)) for n in range(pages)]
+    page = BeautifulSoup(render_html(summarize("j", records)), "lxml")
+
+    axis = page.find(id="hosts").select("g.axis.x text")
+    ticks = [(float(text["x"]), text.get_text()) for text in axis]
+    assert ticks[-1][1] == "2,000" and [label for _, label in ticks] == ["0", "500", "1,000", "1,500", "2,000"]
+    assert all(right - left >= len(label) * 8 for (left, _), (right, label) in pairwise(ticks))
