@@ -25,7 +25,11 @@ _STYLE = Style(background="white", plot_background="white", font_family="system-
                label_font_size=14, major_label_font_size=14, value_font_size=13)
 _WIDTH = 600
 _HEIGHT = 300
-_LABEL_CHAR_WIDTH = 8  # px, about, of a label's character at label_font_size
+# About: px of a label's character at label_font_size, and of a plot beside its count axis.
+_LABEL_CHAR_WIDTH = 8
+_PLOT_WIDTH = _WIDTH - 80
+# A chart of this many bars at most prints each bar's count on it.
+_PRINTED_BARS = 12
 # A horizontal chart is as tall as its bars need: one host is not a 300-px slab.
 _ROW_HEIGHT = 30
 _ROWS_MARGIN = 70
@@ -133,7 +137,8 @@ def _bars(labels: list[str], values: list[int], major: list[str] | None = None) 
         return ""
     ticks = count_ticks(max(values))
     chart = pygal.Bar(style=_STYLE, width=_WIDTH, height=_HEIGHT,
-                      x_label_rotation=30 if _crowded(major or labels) else 0, **_counts_axis(ticks, len(values) <= 12))
+                      x_label_rotation=30 if _crowded(major or labels) else 0,
+                      **_counts_axis(ticks, len(values) <= _PRINTED_BARS))
     chart.x_labels = list(labels)
     if major is not None:
         chart.config(x_labels_major=major, show_minor_x_labels=False)
@@ -143,7 +148,7 @@ def _bars(labels: list[str], values: list[int], major: list[str] | None = None) 
 
 def _crowded(labels: Sequence[str]) -> bool:
     """Whether the labels under a bar chart would run into each other side by side."""
-    return max(map(len, labels)) * _LABEL_CHAR_WIDTH > (_WIDTH - 80) / len(labels) - 10
+    return max(map(len, labels)) * _LABEL_CHAR_WIDTH > _PLOT_WIDTH / len(labels) - 10
 
 
 def _horizontal(counts: Counter[str]) -> str:
@@ -171,7 +176,7 @@ def _side_by_side_ticks(top: int, label_chars: int) -> list[int]:
 
 
 def _counts_axis(ticks: list[int], print_values: bool) -> dict[str, Any]:
-    """A count axis on whole numbers (`ticks`); with few bars, each bar's count is printed on it."""
+    """A count axis on whole numbers (`ticks`); with `print_values`, each bar's count is printed on it."""
     return {"show_legend": False, "y_labels": ticks, "value_formatter": _count, "truncate_label": -1,
             "print_values": print_values, "print_values_position": "top"}
 
