@@ -10,11 +10,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pipeline.report.scales import TimeBins, time_bins
 from pipeline.store.base import Record
 from pipeline.urls import host_key
 
-# Bars of the pages-over-time chart at most: the bucket grows with the crawl's length.
-TIMELINE_BARS = 120
 # Hosts, content types and error reasons listed at most, largest first.
 TOP = 10
 # Upper bounds, in seconds, of the response-time histogram's bars (the last is open).
@@ -60,15 +59,13 @@ class Report:
         ordered = sorted(self.elapsed)
         return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
 
-    def timeline(self) -> tuple[int, list[int]]:
-        """(seconds a bar, pages stored in each bar from the first fetch on)."""
-        if self.first_at is None:
-            return 10, []
-        step = max(10, math.ceil(self.seconds / TIMELINE_BARS / 10) * 10)
-        bars = [0] * (int(self.seconds // step) + 1)
+    def timeline(self) -> tuple[TimeBins, list[int]]:
+        """(the time axis, pages stored in each of its bars from the first fetch on)."""
+        bins = time_bins(_ms(self.seconds))
+        bars = [0] * (bins.count if self.first_at is not None else 0)
         for at in self.fetched_at:
-            bars[int((at - self.first_at) // step)] += 1
-        return step, bars
+            bars[bins.index(_ms(at - (self.first_at or at)))] += 1
+        return bins, bars
 
     def elapsed_histogram(self) -> list[tuple[str, int]]:
         labels = [f"< {bound:g} s" for bound in ELAPSED_BOUNDS] + [f"≥ {ELAPSED_BOUNDS[-1]:g} s"]
@@ -109,6 +106,10 @@ def _count(report: Report, record: Record) -> None:
 def reason(error: str) -> str:
     """An error's kind, without the detail that makes each one unique (an address, a URL)."""
     return error.split(":", 1)[0].strip()
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
 
 
 def _epoch(fetched_at: str) -> float:

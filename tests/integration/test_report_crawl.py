@@ -1,9 +1,11 @@
 """A real crawl's report: `crawler crawl` writes it at the end, `crawler report` makes
 it again from the store alone; its numbers are the store's, it references nothing
-outside the file, and headless Chromium renders it with every chart drawn."""
+outside the file, and headless Chromium renders it with every chart drawn, readable
+for a crawl of a second: several bars over time, none too thin to see, a page margin."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import struct
@@ -32,6 +34,21 @@ def _png_pixels(path: Path) -> bytes:
             chunks.append(data[offset + 8:offset + 8 + length])
         offset += 12 + length
     return zlib.decompress(b"".join(chunks))
+
+
+# Run in Chromium on a copy of the report (the report itself has no script): the size on
+# screen of each section's bars and where the page's text begins.
+_MEASURE = """<script>
+const bars = {};
+for (const section of document.querySelectorAll("section")) {
+  bars[section.id] = [...section.querySelectorAll(".bar rect")].map(rect => {
+    const box = rect.getBoundingClientRect();
+    return [box.width, box.height];
+  });
+}
+const left = document.querySelector("h1").getBoundingClientRect().left;
+document.body.insertAdjacentHTML("beforeend", `<pre id="measured">${JSON.stringify({bars, left})}</pre>`);
+</script>"""
 
 
 def _chromium() -> str:
@@ -71,8 +88,16 @@ def test_a_crawl_writes_a_report_and_crawler_report_makes_it_again_from_the_stor
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1500,2600", f"--user-data-dir={workdir}/c"]
     url = (workdir / "again.html").as_uri()
     subprocess.run([chromium, *flags, f"--screenshot={shot}", url], capture_output=True, timeout=120, check=True)
-    dom = subprocess.run([chromium, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120,
-                         check=True).stdout
+    measured = workdir / "measured.html"
+    measured.write_text(text.replace("</body>", f"{_MEASURE}</body>"), encoding="utf-8")
+    dom = subprocess.run([chromium, *flags, "--dump-dom", measured.as_uri()], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
     assert len(set(_png_pixels(shot))) > 16, "the screenshot is blank"
     rendered = BeautifulSoup(dom, "lxml")
     assert [len(section.find_all("svg")) for section in rendered.find_all("section")] == [1] * len(sections)
+    sizes = json.loads(rendered.find(id="measured").get_text())
+    span = max(record["fetched_at"] for record in records), min(record["fetched_at"] for record in records)
+    assert len(sizes["bars"]["timeline"]) > 1, f"one bar for a crawl from {span[1]} to {span[0]}"
+    thinnest = min(min(width, height) for bars in sizes["bars"].values() for width, height in bars)
+    assert thinnest >= 2, f"a bar {thinnest:.1f} px thin: {sizes['bars']}"
+    assert sizes["left"] >= 16, "the page has no margin"

@@ -4,7 +4,9 @@ which must hold every section and reference nothing outside the file."""
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
+import pytest
 from bs4 import BeautifulSoup
 
 from pipeline.report import render_html, summarize
@@ -54,9 +56,66 @@ def test_fetch_times_are_those_of_pages_with_a_response():
 
 
 def test_the_timeline_counts_pages_per_bar_from_the_first_fetch():
-    step, bars = summarize("j", RECORDS).timeline()
+    bins, bars = summarize("j", RECORDS).timeline()
 
-    assert step == 10 and bars == [2, 1, 0, 1, 1]
+    assert bins.step == "1 s" and len(bars) == 41 and sum(bars) == 5
+    assert [second for second, count in enumerate(bars) if count] == [0, 5, 12, 30, 40]
+
+
+def _seconds(count: int, seconds: float, status: int = 200) -> list[Record]:
+    """`count` pages fetched evenly over `seconds`."""
+    return [_record(f"http://a.example/{status}/{i}", status,
+                    f"2026-12-01T10:00:{seconds * i / max(1, count - 1):06.3f}Z",
+                    error=None if status < 400 else f"HTTP {status}")
+            for i in range(count)]
+
+
+def _bar_sizes(page: BeautifulSoup, section: str) -> list[float]:
+    """The drawn length of each bar of a section's chart (a horizontal chart's bars are its width)."""
+    rects = page.find(id=section).select(".bar rect")
+    return [float(rect["width"] if "horizontal" in " ".join(page.find(id=section).svg.g["class"]) else rect["height"])
+            for rect in rects]
+
+
+def test_a_crawl_of_seconds_draws_several_bars_over_time():
+    page = BeautifulSoup(render_html(summarize("j", _seconds(300, 2.7))), "lxml")
+
+    assert page.find(id="timeline").h2.get_text() == "Pages stored in each 0.1 s from the first fetch"
+    bars = _bar_sizes(page, "timeline")
+    assert len(bars) == 28 and min(bars) > 0
+
+
+def test_a_bar_of_one_beside_303_is_still_seen():
+    records = _seconds(303, 3) + _seconds(1, 0, status=404)
+    page = BeautifulSoup(render_html(summarize("j", records)), "lxml")
+
+    assert min(_bar_sizes(page, "statuses")) >= 3 and min(_bar_sizes(page, "errors")) >= 3
+    assert "1" in [text.get_text() for text in page.find(id="statuses").select(".value")]
+
+
+def test_count_axes_are_whole_numbers():
+    page = BeautifulSoup(render_html(summarize("j", RECORDS, ["text"], {"max_depth": 7})), "lxml")
+
+    labels = [text.get_text() for text in page.select("section .axis text")]
+    assert "1" in labels and not [label for label in labels if re.fullmatch(r"[\d,]*\.\d+", label)], labels
+
+
+def test_the_grid_is_light_and_solid():
+    text = render_html(summarize("j", RECORDS))
+
+    assert set(re.findall(r"stroke-dasharray:\s*([^;}]+)", text)) == {"none"}
+
+
+@pytest.mark.parametrize(("records", "label", "value"), [
+    (RECORDS, "pages/s from the first fetch to the last (40 s)", "0.1"),
+    (_seconds(300, 2.7), "pages/s from the first fetch to the last (2.7 s)", "111.1"),
+    (RECORDS[:1], "pages/s: every page fetched at one instant, no time to divide by", "n/a"),
+])
+def test_the_rate_says_what_it_divides_by(records, label, value):
+    page = BeautifulSoup(render_html(summarize("j", records)), "lxml")
+
+    rate = page.find(id="rate")
+    assert (rate.b.get_text(), rate.get_text()[len(rate.b.get_text()):]) == (value, label)
 
 
 def test_the_html_holds_every_section_and_the_headline_numbers():
@@ -87,3 +146,14 @@ def test_the_html_references_nothing_outside_the_file():
     references = [tag.get(name) for tag in page.find_all(True) for name in names if tag.get(name)]
     assert all(not re.match(r"(https?:)?//", reference) for reference in references), references
     assert not re.search(r"url\(\s*['\"]?(https?:)?//", text) and "@import" not in text
+
+
+def test_the_counts_under_a_horizontal_chart_stand_apart_and_the_longest_bar_leaves_room_for_its_count():
+    records = [_record(f"http://host{i}.example.com/{n}", 200, "2026-12-01T10:00:00.000Z")
+               for i, pages in enumerate((1_500, 420, 3)) for n in range(pages)]
+    page = BeautifulSoup(render_html(summarize("j", records)), "lxml")
+
+    axis = page.find(id="hosts").select("g.axis.x text")
+    ticks = [(float(text["x"]), text.get_text()) for text in axis]
+    assert ticks[-1][1] == "2,000" and [label for _, label in ticks] == ["0", "500", "1,000", "1,500", "2,000"]
+    assert all(right - left >= len(label) * 8 for (left, _), (right, label) in pairwise(ticks))
