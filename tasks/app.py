@@ -6,15 +6,23 @@ knows its Redis URL only once it has found or started Redis."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from functools import cache, cached_property
 from typing import Any
 
 from celery import Celery
-from celery.signals import beat_init, worker_process_shutdown, worker_shutdown
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    beat_init,
+    worker_process_shutdown,
+    worker_shutdown,
+)
 
 from pipeline.crawl import Context
 from pipeline.settings import Settings
+from pipeline.urls import redact
 from tasks.config import celery_config
 from tasks.flower import configure_if_flower
 
@@ -72,3 +80,21 @@ def close_warc(**_: Any) -> None:
 def no_sent_events_from_beat(sender: Any, **_: Any) -> None:
     """Beat only ever sends the dispatcher's heartbeat, which is kept out of Flower."""
     sender.app.conf.task_send_sent_event = False
+
+
+class RedactingFilter(logging.Filter):
+    """Worker and beat logs show every URL without its password, as the command does."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        shown = redact(message)
+        if shown != message:
+            record.msg, record.args = shown, ()
+        return True
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def redact_logs(logger: logging.Logger, **_: Any) -> None:
+    for handler in logger.handlers:
+        handler.addFilter(RedactingFilter())

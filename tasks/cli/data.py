@@ -16,6 +16,7 @@ from pipeline.frontier import Frontier
 from pipeline.settings import Settings
 from pipeline.store import Store, open_store
 from pipeline.store.export import FORMATS, export, export_items
+from pipeline.urls import redact
 from tasks.cli.flags import load_settings, setting_flag
 from tasks.cli.local import redis_client
 from tasks.cli.outcome import write_report
@@ -46,7 +47,7 @@ def _job_store(settings: Settings, job: str) -> Iterator[Store]:
     store = open_store(settings.store_url)
     try:
         if store.count(job) == 0:
-            raise JobNotFound(f"no records for job {job!r} in {settings.store_url}")
+            raise JobNotFound(f"no records for job {job!r} in {redact(settings.store_url)}")
         yield store
     finally:
         store.close()

@@ -12,6 +12,7 @@ import argparse
 import os
 import signal
 import sys
+from typing import NoReturn
 
 import redis
 from amqp.exceptions import AMQPError
@@ -19,6 +20,7 @@ from kombu.exceptions import KombuError
 
 from pipeline import __version__
 from pipeline.errors import ConfigError, CrawlError
+from pipeline.urls import redact
 from tasks.cli import crawl, data, jobs, reference
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -43,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Every command and flag of `crawler`."""
-    parser = argparse.ArgumentParser(prog="crawler", description="A distributed web crawler on Celery and Redis.")
+    parser: argparse.ArgumentParser = _Parser(
+        prog="crawler", description="A distributed web crawler on Celery and Redis."
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     crawl.add_commands(commands)
@@ -53,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse repeats a bad argument in its error, and an argument may be a URL with
+    a password in it: the error shows it masked."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(redact(message))
+
+
 def _interrupt(signum: int, frame: object) -> None:
     """SIGTERM and SIGHUP (a closed terminal) stop as cleanly as Ctrl-C: workers
     finish, the embedded Redis saves, nothing is left running."""
@@ -60,5 +72,6 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _fail(message: str, code: int) -> int:
-    print(f"crawler: error: {message}", file=sys.stderr)
+    """One line on stderr; a URL in it (a store or Redis URL in an error) keeps no password."""
+    print(f"crawler: error: {redact(message)}", file=sys.stderr)
     return code

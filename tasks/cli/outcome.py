@@ -12,6 +12,7 @@ from pipeline.frontier import JobStats, Limit
 from pipeline.report import render_html, summarize
 from pipeline.settings import Settings
 from pipeline.store import Store, open_store
+from pipeline.urls import redact
 from tasks.cli.progress import average_rate, limit_lines, stopped_short
 
 
@@ -21,7 +22,7 @@ def summary(stats: JobStats, settings: Settings, console: Console) -> None:
     rate = average_rate(stats)
     console.print(
         f"job {stats.job} {ending(stats)}: {stats.stored} stored ({stats.stored - stats.errors} fetched OK, "
-        f"{stats.errors} failed){left_queued(stats)}, {rate:.1f} pages/s; records in {settings.store_url} "
+        f"{stats.errors} failed){left_queued(stats)}, {rate:.1f} pages/s; records in {redact(settings.store_url)} "
         f"(crawler export --job {stats.job} --format jsonl)",
         highlight=False,
     )

