@@ -8,7 +8,7 @@ import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from pipeline.crawl import DEFAULT_REDIS_URL
 from pipeline.settings import Settings
@@ -81,7 +81,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "interval_max": 2.0,
         },
         "task_default_queue": QUEUES[FETCH],
-        "task_queues": [Queue(name) for name in dict.fromkeys(QUEUES.values())],
+        # Each queue under its own name (the worker's banner shows it so); Celery sends
+        # to a queue by name through the default exchange either way.
+        "task_queues": [
+            Queue(name, Exchange(name, "direct"), routing_key=name) for name in dict.fromkeys(QUEUES.values())
+        ],
         "task_routes": {task: {"queue": queue} for task, queue in QUEUES.items()},
         # The fetch's limit comes with each message, from its job's policy.
         "task_annotations": {
