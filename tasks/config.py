@@ -92,6 +92,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             PARSE: {"soft_time_limit": 60, "time_limit": 70},
             STORE: {"soft_time_limit": 60, "time_limit": 70},
         },
+        "beat_scheduler": "tasks.beat:FolderMakingScheduler",
         "beat_schedule": {
             "dispatch": {
                 "task": DISPATCH,
