@@ -1,7 +1,8 @@
 """`celery -A tasks flower` with the project's settings: the same broker (it is the app's),
-basic auth from CRAWLER_FLOWER_USER / CRAWLER_FLOWER_PASSWORD, and 127.0.0.1 unless told
-otherwise. Flower can revoke tasks and shut workers down, so it never starts open:
-without credentials it refuses, unless CRAWLER_FLOWER_LOCAL_ONLY says it is local-only.
+basic auth from CRAWLER_FLOWER_USER / CRAWLER_FLOWER_PASSWORD (on every page, /metrics and
+/healthcheck included), and 127.0.0.1 unless told otherwise. Flower can revoke tasks and
+shut workers down, so it never starts open: without credentials it refuses, unless
+CRAWLER_FLOWER_LOCAL_ONLY says it is local-only.
 
 Flower reads its options from FLOWER_* variables after it has imported the app, so they
 are set here, when the flower command imports the app (tasks/app.py calls
@@ -15,6 +16,7 @@ import sys
 from collections.abc import MutableMapping
 
 import click
+import tornado.web
 
 from pipeline.crawl import check
 from pipeline.errors import ConfigError
@@ -63,3 +65,14 @@ def configure_if_flower() -> None:
     except ConfigError as exc:
         print(f"crawler: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    guard_open_views()
+
+
+def guard_open_views() -> None:
+    """Flower serves /metrics and /healthcheck without asking for credentials; they ask
+    for the same ones as every other page here (a Prometheus scrape can send them)."""
+    from flower.views import monitor
+
+    for view in (monitor.Metrics, monitor.Healthcheck):
+        if not getattr(view.get, "__wrapped__", None):
+            view.get = tornado.web.authenticated(view.get)

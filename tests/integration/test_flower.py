@@ -54,6 +54,10 @@ def test_flower_lists_every_worker_host_and_refuses_requests_without_credentials
 
         assert requests.get(api, timeout=5).status_code == 401
         assert requests.get(api, auth=(USER, "wrong"), timeout=5).status_code == 401
+        for path in ("/metrics", "/healthcheck"):
+            page = f"http://127.0.0.1:{port}{path}"
+            assert requests.get(page, timeout=5).status_code == 401, path
+            assert requests.get(page, auth=(USER, PASSWORD), timeout=5).status_code == 200, path
     finally:
         os.killpg(flower.pid, signal.SIGTERM)
         flower.wait(15)
