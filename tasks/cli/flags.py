@@ -10,18 +10,35 @@ from dataclasses import fields
 from typing import Any
 
 from pipeline.crawl import check
+from pipeline.errors import ConfigError
 from pipeline.settings import Policy, Settings, doc, shown_default, variable
 
 # The description of the commands that take the policy flags.
 KEPT = "Policy flags that are not given keep the job's own values when the job exists."
 
 
+# The flag that sets each setting, as the commands declare them (see `setting_flag`).
+_FLAGS: dict[str, str] = {}
+
+
 def load_settings(**overrides: Any) -> Settings:
     """This command's settings (defaults, CRAWLER_*, then `overrides`), each feature's
-    checked at once: bad input fails before anything starts."""
-    settings = Settings.load(**overrides)
-    check(settings)
+    checked at once: bad input fails before anything starts. An error about a value the
+    user gave as a flag names the flag, not the variable it stands for."""
+    try:
+        settings = Settings.load(**overrides)
+        check(settings)
+    except ConfigError as exc:
+        raise ConfigError(_as_flag(str(exc), overrides)) from None
     return settings
+
+
+def _as_flag(message: str, given: dict[str, Any]) -> str:
+    for setting, value in given.items():
+        name = variable(setting)
+        if value is not None and setting in _FLAGS and message.startswith(name):
+            return _FLAGS[setting] + message[len(name):]
+    return message
 
 
 def policy_flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -60,6 +77,7 @@ def setting_flag(parser: argparse.ArgumentParser, flag: str, setting: str, note:
     # argparse formats help with %: a literal one is doubled.
     help_text = f"{text} (default: {variable(setting)}, else {default})".replace("%", "%%")
     parser.add_argument(flag, dest=setting, help=help_text, **options)
+    _FLAGS.setdefault(setting, flag)
 
 
 def flags_of(parser: argparse.ArgumentParser) -> dict[str, str]:

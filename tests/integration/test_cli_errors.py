@@ -38,6 +38,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: 
         (["crawl", "http://127.0.0.1:9/"], {"CRAWLER_DELAY": "abc"}, "CRAWLER_DELAY"),
         (["status"], {"CRAWLER_DELAY": "abc"}, "CRAWLER_DELAY"),
         (["crawl", "http://127.0.0.1:9/", "--proxy", "http://u:secret@proxy.example"], {}, "needs a host and a port"),
+        (["crawl", "http://127.0.0.1:9/", "--proxy", "ftp://x:1"], {}, "--proxy: ftp://x"),
         (["status"], {"CRAWLER_PROXIES": "gopher://proxy.example:70"}, "CRAWLER_PROXIES"),
         (["crawl", "http://127.0.0.1:9/"], {"CRAWLER_DEDUP": "bloom", "CRAWLER_BLOOM_CAPACITY": "200000000"},
          "CRAWLER_BLOOM_CAPACITY"),
@@ -47,7 +48,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: 
     ids=[
         "malformed-seed", "ftp-seed", "unknown-job", "unreachable-redis", "unwritable-store", "unreachable-store",
         "bad-store-timeout",
-        "bad-setting-crawl", "bad-setting-status", "bad-proxy", "bad-proxy-status", "bloom-too-large",
+        "bad-setting-crawl", "bad-setting-status", "bad-proxy", "bad-proxy-flag", "bad-proxy-status", "bloom-too-large",
         "bad-upload-url", "bad-setting-shown",
     ],
 )
