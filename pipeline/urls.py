@@ -129,8 +129,18 @@ def require_canonical(url: str, drop_params: Iterable[str] = ()) -> str:
     """Like `canonicalize`, but a bad seed is the user's mistake and says so."""
     canonical = canonicalize(url, drop_params)
     if canonical is None:
-        raise ConfigError(f"not an absolute http(s) URL: {url!r}")
+        hint = _scheme_hint(url)
+        raise ConfigError(f"not an absolute http(s) URL: {url!r}" + (f" (did you mean {hint!r}?)" if hint else ""))
     return canonical
+
+
+def _scheme_hint(url: str) -> str | None:
+    """`https://example.org/` for a bare `example.org` (or `example.org/path`), when that
+    is a URL; None when the scheme is not what is missing."""
+    if "://" in url or not url.strip():
+        return None
+    guess = f"https://{url.strip()}"
+    return guess if canonicalize(guess) is not None and "." in hostname(guess) else None
 
 
 def fingerprint(url: str) -> bytes:

@@ -133,6 +133,20 @@ def test_require_canonical_raises_config_error_naming_the_url(raw):
     assert repr(raw) in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("raw", "hint"),
+    [("example.org", "'https://example.org'"), ("example.org/news", "'https://example.org/news'"),
+     ("ftp://example.org/", None), ("localhost", None), ("not a url", None)],
+)
+def test_a_seed_without_a_scheme_is_refused_with_the_https_url_suggested(raw, hint):
+    with pytest.raises(ConfigError) as info:
+        require_canonical(raw)
+
+    assert ("did you mean" in str(info.value)) is (hint is not None)
+    if hint:
+        assert str(info.value).endswith(f"(did you mean {hint}?)")
+
+
 def test_fingerprint_is_8_stable_bytes():
     first = fingerprint("http://example.com/")
 
