@@ -18,7 +18,7 @@ from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from pipeline.archive.upload import WarcUploader, upload_leftovers
-from pipeline.archive.warc import WarcWriter, adopt_orphans, warcinfo
+from pipeline.archive.writer import WarcWriter, adopt_orphans, warcinfo
 from pipeline.fetch.fetcher import Fetcher
 from pipeline.fetch.proxies import ProxyRotation, parse_proxy
 from pipeline.fetch.robots import Robots

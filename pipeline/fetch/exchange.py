@@ -70,7 +70,7 @@ class Capture:
 
 
 class Archive(Protocol):
-    """Where the fetcher hands its exchanges (pipeline.archive.warc.WarcWriter)."""
+    """Where the fetcher hands its exchanges (pipeline.archive.writer.WarcWriter)."""
 
     def exchange(self, exchange: Exchange) -> Capture:
         """Keep `exchange`; raises ArchiveUnavailable when it cannot."""
