@@ -17,8 +17,7 @@ from redis.backoff import ExponentialBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
-from pipeline.archive.upload import WarcUploader, upload_leftovers
-from pipeline.archive.writer import WarcWriter, adopt_orphans, warcinfo
+from pipeline.archive import WarcUploader, WarcWriter, adopt_orphans, upload_leftovers, warcinfo
 from pipeline.fetch.fetcher import Fetcher
 from pipeline.fetch.proxies import ProxyRotation, parse_proxy
 from pipeline.fetch.robots import Robots

@@ -15,7 +15,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecord
 
-from pipeline.archive.writer import OPEN_SUFFIX
+from pipeline.archive import OPEN_SUFFIX
 from pipeline.frontier.client import Found, Frontier
 from pipeline.settings import Settings
 from pipeline.store.base import Record

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from pipeline.archive.writer import EXTENSION, OPEN_SUFFIX
+from pipeline.archive import EXTENSION, OPEN_SUFFIX
 from pipeline.frontier.client import FINISHED
 from pipeline.store import Record, open_store
 from tests.integration.cluster import wait_until

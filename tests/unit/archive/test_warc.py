@@ -17,7 +17,7 @@ from dataclasses import replace
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from pipeline.archive.writer import OPEN_SUFFIX, WarcWriter, adopt_orphans, warcinfo
+from pipeline.archive import OPEN_SUFFIX, WarcWriter, adopt_orphans, warcinfo
 from pipeline.errors import PermanentFetchError, TransientFetchError
 from pipeline.fetch.exchange import REVISIT_IDENTICAL, REVISIT_NOT_MODIFIED, Capture, Exchange, Reference
 from pipeline.fetch.fetcher import Fetcher
@@ -226,7 +226,7 @@ def test_a_killed_writer_leaves_an_open_file_readable_to_its_last_record(site, t
     script = textwrap.dedent(f"""
         import sys
         from pipeline.fetch.exchange import Exchange
-        from pipeline.archive.writer import WarcWriter, warcinfo
+        from pipeline.archive import WarcWriter, warcinfo
         writer = WarcWriter({str(tmp_path)!r}, "killed", 10**9, warcinfo(True, "", "agent"))
         body = bytes(range(256)) * 4096
         n = 0
