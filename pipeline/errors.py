@@ -3,7 +3,7 @@ retrying (``TransientFetchError``) and report the rest once."""
 
 from __future__ import annotations
 
-from pipeline.fetch.exchange import Capture
+from pipeline.fetch.exchange import WarcPointer
 
 
 class CrawlError(Exception):
@@ -30,7 +30,7 @@ class FetchError(CrawlError):
         self.status = status
         self.redirects: list[str] = []
         # The WARC record of the response that failed, when there was one and an archive.
-        self.capture: Capture | None = None
+        self.warc: WarcPointer | None = None
 
 
 class TransientFetchError(FetchError):

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from pipeline.archive import records
 from pipeline.errors import ArchiveUnavailable
-from pipeline.fetch.exchange import Capture, Exchange
+from pipeline.fetch.exchange import Exchange, WarcPointer
 
 OPEN_SUFFIX = ".open"
 EXTENSION = ".warc.gz"
@@ -71,7 +71,7 @@ class WarcWriter:
         self._unavailable_until = 0.0
         self._unavailable = ""
 
-    def exchange(self, exchange: Exchange) -> Capture:
+    def exchange(self, exchange: Exchange) -> WarcPointer:
         """Append the response (or revisit) and request records of `exchange`; where the
         response went."""
         record, revisit = records.answer(exchange)
@@ -80,7 +80,7 @@ class WarcWriter:
         first = records.gzipped(record, self.gzip_level)
         name, offset = self._append(first + records.gzipped(records.request(exchange, record_id), self.gzip_level))
         length = sum(len(part) for part in first)
-        return Capture(name, offset, length, record_id, headers.get_header("WARC-Payload-Digest"), revisit)
+        return WarcPointer(name, offset, length, record_id, headers.get_header("WARC-Payload-Digest"), revisit)
 
     def metadata(self, url: str, refers_to: str, fields: list[tuple[str, str]]) -> None:
         """A ``metadata`` record about the response record `refers_to` (application/warc-fields)."""

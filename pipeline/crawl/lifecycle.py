@@ -218,7 +218,7 @@ def _request(ctx: Context, frontier: Frontier, lease: Lease, attempt: int) -> Fe
     except TransientFetchError as exc:
         return _transient(frontier, lease, attempt, exc)
     except PermanentFetchError as exc:
-        return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects, exc.capture)
+        return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects, exc.warc)
     except EgressUnavailable as exc:
         # Our proxies are down, not the site: wait for one to come back, same attempt,
         # waking within the lease to renew it however long the proxies' cooldown is.
@@ -240,7 +240,7 @@ def _transient(frontier: Frontier, lease: Lease, attempt: int, exc: TransientFet
     else:
         frontier.postpone(lease.host, countdown, exc.reason)
     if attempt >= policy.max_retries:
-        return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects, exc.capture)
+        return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects, exc.warc)
     return _keep(frontier, lease, RetryAt(countdown, attempt + 1))
 
 
@@ -249,7 +249,7 @@ def parse(ctx: Context, payload: Payload) -> Payload:
     archived beside the response, as a metadata record that refers to it."""
     policy = ctx.frontier(payload.job).policy()
     parsed = steps.parse(payload, policy)
-    record_id = parsed.result.warc_record_id
+    record_id = parsed.result.warc.record_id if parsed.result.warc is not None else None
     if ctx.warc is not None and record_id:
         try:
             ctx.warc.metadata(parsed.result.final_url, record_id, steps.warc_metadata(parsed, policy))

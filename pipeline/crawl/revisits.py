@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 
 from pipeline.errors import JobNotFound
-from pipeline.fetch.history import Prior
 from pipeline.fetch.result import utc_text
 from pipeline.frontier.client import RUNNING, Frontier, Revisit
 from pipeline.store.base import Record, Store
@@ -46,4 +45,4 @@ def feed(frontier: Frontier, store: Store, batch: int) -> int:
 
 
 def _revisit(record: Record) -> Revisit:
-    return Revisit(record.url, record.kind, record.depth, Prior.of(record))
+    return Revisit(record.url, record.kind, record.depth, record.prior())

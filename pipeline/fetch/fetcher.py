@@ -38,9 +38,9 @@ from pipeline.fetch.encoding import decode_html
 from pipeline.fetch.exchange import (
     TRUNCATED_LENGTH,
     Archive,
-    Capture,
     Exchange,
     Reference,
+    WarcPointer,
 )
 from pipeline.fetch.guard import check_url
 from pipeline.fetch.history import NOT_MODIFIED, Prior
@@ -158,13 +158,13 @@ class Fetcher:
             except TransientFetchError as exc:
                 if limit.expired:
                     error = TransientFetchError("download deadline exceeded", exc.status)
-                    error.capture = exc.capture
+                    error.warc = exc.warc
                     raise error from exc
                 raise
         if limit.expired:
             # A cut connection can also look like a short, complete response.
             error = TransientFetchError("download deadline exceeded", result.status)
-            error.capture = _capture_of(result)
+            error.warc = result.warc
             raise error
         if keep_body:
             result.body = body
@@ -176,13 +176,13 @@ class Fetcher:
         started = time.monotonic()
         redirects: list[str] = []
         current, status = url, None
-        hop: Capture | None = None
+        hop: WarcPointer | None = None
         while True:
             try:
                 check(current)
             except PermanentFetchError as exc:
                 exc.status, exc.redirects = exc.status or status, redirects
-                exc.capture = exc.capture or hop
+                exc.warc = exc.warc or hop
                 raise
             response = self._send(current, policy, prior if prior is not None and prior.url == current else None)
             status = response.status_code
@@ -195,7 +195,7 @@ class Fetcher:
             refusal = _refused_redirect(target, url, redirects, policy.max_redirects)
             if refusal is not None:
                 error = PermanentFetchError(refusal, response.status_code)
-                error.capture = hop
+                error.warc = hop
                 raise error
             assert target is not None
             redirects.append(target)
@@ -311,7 +311,7 @@ class Fetcher:
             capture = self._drain(response)
             response.close()
             error = TransientFetchError(f"HTTP {response.status_code}", response.status_code, wait)
-            error.capture = capture
+            error.warc = capture
             raise error
         return response
 
@@ -334,7 +334,7 @@ class Fetcher:
             redirects=redirects,
         )
         if response.status_code >= 400:
-            result.archived(self._drain(response))
+            result.warc = self._drain(response)
             result.error = f"HTTP {response.status_code}"
             result.elapsed = round(time.monotonic() - started, 4)
             return result, b""
@@ -342,11 +342,11 @@ class Fetcher:
         result.last_modified = response.headers.get("Last-Modified")
         if response.status_code == NOT_MODIFIED:
             # The page is as the last fetch found it: the store keeps that content.
-            result.archived(self._drain(response))
+            result.warc = self._drain(response)
             result.elapsed = round(time.monotonic() - started, 4)
             return result, b""
         body, capture = self._body(response, policy, deadline)
-        result.archived(capture)
+        result.warc = capture
         if policy.extract:
             result.headers = dict(response.headers)
         result.length = len(body)
@@ -356,7 +356,7 @@ class Fetcher:
         result.elapsed = round(time.monotonic() - started, 4)
         return result, body
 
-    def _body(self, response: requests.Response, policy: Policy, deadline: float) -> tuple[bytes, Capture | None]:
+    def _body(self, response: requests.Response, policy: Policy, deadline: float) -> tuple[bytes, WarcPointer | None]:
         """The decoded body within the size cap and the deadline; a body past either is an
         error, archived as far as it was read."""
         body = read_body(
@@ -364,12 +364,12 @@ class Fetcher:
         )
         capture = self._capture(response, body)
         if body.error is not None:
-            body.error.capture = capture
+            body.error.warc = capture
             raise body.error
         response.raw.release_conn()
         return b"".join(body.decoded), capture
 
-    def _drain(self, response: requests.Response, limit: int = DRAIN_BYTES) -> Capture | None:
+    def _drain(self, response: requests.Response, limit: int = DRAIN_BYTES) -> WarcPointer | None:
         """Read a small body we do not need to its end, so the connection can be reused;
         a large or broken one is left for close() to drop. Archived all the same."""
         body = read_body(response, limit, decode=False, keep_raw=self.archive is not None, stop_at_limit=True)
@@ -378,7 +378,7 @@ class Fetcher:
             response.raw.release_conn()
         return capture
 
-    def _capture(self, response: requests.Response, body: Body) -> Capture | None:
+    def _capture(self, response: requests.Response, body: Body) -> WarcPointer | None:
         """Hand the exchange to the archive, with the payload as far as it was read."""
         if self.archive is None:
             return None
@@ -423,15 +423,6 @@ def _received_headers(response: requests.Response) -> list[tuple[str, str]]:
     if original is not None:
         return [(str(name), str(value)) for name, value in original.msg.items()]
     return list(response.raw.headers.items())
-
-
-def _capture_of(result: FetchResult) -> Capture | None:
-    if result.warc_file is None or result.warc_offset is None or result.warc_length is None:
-        return None
-    return Capture(
-        result.warc_file, result.warc_offset, result.warc_length, result.warc_record_id or "",
-        digest=result.warc_digest, revisit=result.warc_revisit,
-    )
 
 
 def _peer(response: requests.Response) -> str | None:

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.fetch.exchange import Capture
+from pipeline.fetch.exchange import WarcPointer
 
 
 @dataclass
@@ -35,14 +35,8 @@ class FetchResult:
     # The response's validators, for conditional requests when the URL is fetched again.
     etag: str | None = None
     last_modified: str | None = None
-    warc_file: str | None = None
-    warc_offset: int | None = None
-    warc_length: int | None = None
-    warc_record_id: str | None = None
-    # The response's WARC-Payload-Digest, and the revisit profile when the archive wrote a
-    # revisit record for it (its payload is the last fetch's record's).
-    warc_digest: str | None = None
-    warc_revisit: str | None = None
+    # The WARC record of the response this result is about, when there is an archive.
+    warc: WarcPointer | None = None
     body: bytes | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -53,7 +47,10 @@ class FetchResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FetchResult:
-        return cls(**{name: value for name, value in data.items() if name != "body"})
+        fields = {name: value for name, value in data.items() if name != "body"}
+        if fields.get("warc") is not None:
+            fields["warc"] = WarcPointer(**fields["warc"])
+        return cls(**fields)
 
     @classmethod
     def failed(
@@ -62,19 +59,10 @@ class FetchResult:
         reason: str,
         status: int | None = None,
         redirects: Sequence[str] = (),
-        capture: Capture | None = None,
+        warc: WarcPointer | None = None,
     ) -> FetchResult:
         final = redirects[-1] if redirects else url
-        result = cls(url=url, final_url=final, status=status, error=reason, redirects=list(redirects))
-        result.archived(capture)
-        return result
-
-    def archived(self, capture: Capture | None) -> None:
-        """Point at the WARC record of the response this result is about."""
-        if capture is not None:
-            self.warc_file, self.warc_offset = capture.file, capture.offset
-            self.warc_length, self.warc_record_id = capture.length, capture.record_id
-            self.warc_digest, self.warc_revisit = capture.digest, capture.revisit
+        return cls(url=url, final_url=final, status=status, error=reason, redirects=list(redirects), warc=warc)
 
 
 def utcnow() -> str:
