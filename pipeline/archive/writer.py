@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.archive import records
-from pipeline.errors import ArchiveUnavailable
+from pipeline.fetch.errors import ArchiveUnavailable
 from pipeline.fetch.exchange import Exchange, WarcPointer
 
 OPEN_SUFFIX = ".open"
@@ -91,7 +91,7 @@ class WarcWriter:
         could not be kept, and the sites would be asked for nothing."""
         wait = self._unavailable_until - time.monotonic()
         if wait > 0:
-            raise ArchiveUnavailable(self._unavailable, wait)
+            raise ArchiveUnavailable(self._unavailable, wait=wait)
 
     def close(self) -> None:
         """Close the file being written, if any, and give it its final name."""
@@ -125,7 +125,7 @@ class WarcWriter:
         if not self._unavailable_until:
             logger.error("%s; requests wait %g s at a time until it can", self._unavailable, UNAVAILABLE_WAIT)
         self._unavailable_until = time.monotonic() + UNAVAILABLE_WAIT
-        return ArchiveUnavailable(self._unavailable, UNAVAILABLE_WAIT)
+        return ArchiveUnavailable(self._unavailable, wait=UNAVAILABLE_WAIT)
 
     def _write(self, out: io.FileIO, offset: int, parts: list[bytes]) -> None:
         """Append `parts` whole, or not at all: a write cut short (a full disk) is taken

@@ -13,14 +13,13 @@ from typing import Any
 from pipeline.crawl import revisits, steps
 from pipeline.crawl.context import Context
 from pipeline.crawl.payload import Payload
-from pipeline.errors import (
+from pipeline.errors import ConfigError, StoreUnavailable
+from pipeline.fetch.errors import (
     ArchiveUnavailable,
-    ConfigError,
-    EgressUnavailable,
     PermanentFetchError,
     RobotsPending,
-    StoreUnavailable,
     TransientFetchError,
+    WorkerUnavailable,
 )
 from pipeline.fetch.result import FetchResult
 from pipeline.frontier.client import CANCELLED, PAUSED, RUNNING, Found, Frontier, Lease, LostLease, list_jobs
@@ -202,7 +201,7 @@ def _fetch_robots(ctx: Context, frontier: Frontier, lease: Lease, site: str, att
         except PermanentFetchError as exc:
             failed = FetchResult.failed(lease.url, exc.reason, exc.status)
             return _fetched(frontier, Payload(frontier.job, lease, failed))
-        except EgressUnavailable as exc:
+        except WorkerUnavailable as exc:
             return _keep(frontier, lease, WaitAt(_within_lease(exc.wait, policy), robots_site=site))
     return attempt_fetch(ctx, frontier.job, lease, attempt)
 
@@ -219,9 +218,9 @@ def _request(ctx: Context, frontier: Frontier, lease: Lease, attempt: int) -> Fe
         return _transient(frontier, lease, attempt, exc)
     except PermanentFetchError as exc:
         return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects, exc.warc)
-    except EgressUnavailable as exc:
-        # Our proxies are down, not the site: wait for one to come back, same attempt,
-        # waking within the lease to renew it however long the proxies' cooldown is.
+    except WorkerUnavailable as exc:
+        # Our proxies or WARC files are down, not the site: wait for them, same attempt,
+        # waking within the lease to renew it however long their cooldown is.
         return _keep(frontier, lease, WaitAt(_within_lease(exc.wait, policy)))
     except Exception as exc:
         # A bug or a limit hit deep in a library must not send the URL round forever:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from pipeline.crawl.payload import Payload
-from pipeline.errors import PermanentFetchError
+from pipeline.fetch.errors import PermanentFetchError
 from pipeline.fetch.exchange import REVISIT_IDENTICAL
 from pipeline.fetch.fetcher import Fetcher
 from pipeline.fetch.history import NOT_MODIFIED, next_visit

@@ -24,17 +24,12 @@ from urllib.parse import urljoin
 import requests
 from urllib3.exceptions import LocationParseError
 
-from pipeline.errors import (
-    ArchiveUnavailable,
-    EgressUnavailable,
-    PermanentFetchError,
-    TransientFetchError,
-)
 from pipeline.fetch.body import Body, read_body
 from pipeline.fetch.connections import CrawlerAdapter
 from pipeline.fetch.deadline import deadline as exchange_deadline
 from pipeline.fetch.deadline import passed as deadline_passed
 from pipeline.fetch.encoding import decode_html
+from pipeline.fetch.errors import ArchiveUnavailable, EgressUnavailable, PermanentFetchError, TransientFetchError
 from pipeline.fetch.exchange import (
     TRUNCATED_LENGTH,
     Archive,
@@ -157,15 +152,11 @@ class Fetcher:
                 result, body = self._exchange(url, policy, check, limit.at, prior)
             except TransientFetchError as exc:
                 if limit.expired:
-                    error = TransientFetchError("download deadline exceeded", exc.status)
-                    error.warc = exc.warc
-                    raise error from exc
+                    raise TransientFetchError("download deadline exceeded", exc.status, warc=exc.warc) from exc
                 raise
         if limit.expired:
             # A cut connection can also look like a short, complete response.
-            error = TransientFetchError("download deadline exceeded", result.status)
-            error.warc = result.warc
-            raise error
+            raise TransientFetchError("download deadline exceeded", result.status, warc=result.warc)
         if keep_body:
             result.body = body
         return result
@@ -181,9 +172,7 @@ class Fetcher:
             try:
                 check(current)
             except PermanentFetchError as exc:
-                exc.status, exc.redirects = exc.status or status, redirects
-                exc.warc = exc.warc or hop
-                raise
+                raise exc.with_context(status=status, redirects=redirects, warc=hop) from exc
             response = self._send(current, policy, prior if prior is not None and prior.url == current else None)
             status = response.status_code
             location = response.headers.get("Location") if response.status_code in REDIRECT_STATUSES else None
@@ -194,9 +183,7 @@ class Fetcher:
             target = _resolve(current, location, policy.drop_params)
             refusal = _refused_redirect(target, url, redirects, policy.max_redirects)
             if refusal is not None:
-                error = PermanentFetchError(refusal, response.status_code)
-                error.warc = hop
-                raise error
+                raise PermanentFetchError(refusal, response.status_code, warc=hop)
             assert target is not None
             redirects.append(target)
             current = target
@@ -310,9 +297,9 @@ class Fetcher:
             wait = retry_after(response.headers.get("Retry-After"))
             capture = self._drain(response)
             response.close()
-            error = TransientFetchError(f"HTTP {response.status_code}", response.status_code, wait)
-            error.warc = capture
-            raise error
+            raise TransientFetchError(
+                f"HTTP {response.status_code}", response.status_code, retry_after=wait, warc=capture
+            )
         return response
 
     def _read(
@@ -364,8 +351,7 @@ class Fetcher:
         )
         capture = self._capture(response, body)
         if body.error is not None:
-            body.error.warc = capture
-            raise body.error
+            raise body.error.with_context(warc=capture)
         response.raw.release_conn()
         return b"".join(body.decoded), capture
 

@@ -18,7 +18,7 @@ import pytest
 import trustme
 from urllib3.exceptions import InsecureRequestWarning
 
-from pipeline.errors import EgressUnavailable, PermanentFetchError, TransientFetchError
+from pipeline.fetch.errors import EgressUnavailable, PermanentFetchError, TransientFetchError
 from pipeline.fetch.fetcher import Fetcher
 from pipeline.fetch.proxies import ProxyRotation, parse_proxy
 from pipeline.frontier.client import FINISHED

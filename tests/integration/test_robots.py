@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.errors import RobotsPending
+from pipeline.fetch.errors import RobotsPending
 from pipeline.fetch.fetcher import Fetcher
 from pipeline.fetch.robots import Robots
 from pipeline.keys import HOST_DELAY, Keyring

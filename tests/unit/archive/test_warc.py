@@ -18,7 +18,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from pipeline.archive import OPEN_SUFFIX, WarcWriter, adopt_orphans, warcinfo
-from pipeline.errors import PermanentFetchError, TransientFetchError
+from pipeline.fetch.errors import PermanentFetchError, TransientFetchError
 from pipeline.fetch.exchange import REVISIT_IDENTICAL, REVISIT_NOT_MODIFIED, Exchange, Reference, WarcPointer
 from pipeline.fetch.fetcher import Fetcher
 from pipeline.settings import Policy
@@ -458,7 +458,7 @@ def tiny_disk(tmp_path):
 
 
 def test_a_full_disk_stops_archiving_without_leaving_a_partial_record(tiny_disk, site):
-    from pipeline.errors import ArchiveUnavailable
+    from pipeline.fetch.errors import ArchiveUnavailable
 
     writer = WarcWriter(str(tiny_disk), "full", 10**9, warcinfo(True, "", "agent"), gzip_level=1)
     body = os.urandom(40 * 1024)
