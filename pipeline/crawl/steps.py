@@ -49,9 +49,8 @@ def _read_sitemap(lease: Lease, policy: Policy, fetcher: Fetcher, check: Callabl
         found = parse_sitemap(
             result.body, policy.max_sitemap_urls, policy.max_sitemap_bytes, policy.drop_params, policy.max_url_length
         )
-        result.links, result.sitemaps = found.pages, found.sitemaps
-    result.body = result.text = None
-    return result
+        result = replace(result, links=found.pages, sitemaps=found.sitemaps)
+    return replace(result, body=None, text=None)
 
 
 def parse(payload: Payload, policy: Policy) -> Payload:

@@ -15,7 +15,7 @@ import hashlib
 import re
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -157,9 +157,7 @@ class Fetcher:
         if limit.expired:
             # A cut connection can also look like a short, complete response.
             raise TransientFetchError("download deadline exceeded", result.status, warc=result.warc)
-        if keep_body:
-            result.body = body
-        return result
+        return replace(result, body=body) if keep_body else result
 
     def _exchange(
         self, url: str, policy: Policy, check: HopCheck, deadline: float, prior: Prior | None
@@ -321,26 +319,30 @@ class Fetcher:
             redirects=redirects,
         )
         if response.status_code >= 400:
-            result.warc = self._drain(response)
-            result.error = f"HTTP {response.status_code}"
-            result.elapsed = round(time.monotonic() - started, 4)
-            return result, b""
-        result.etag = response.headers.get("ETag")
-        result.last_modified = response.headers.get("Last-Modified")
+            warc = self._drain(response)
+            error = f"HTTP {response.status_code}"
+            return replace(result, warc=warc, error=error, elapsed=_since(started)), b""
+        result = replace(
+            result, etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified")
+        )
         if response.status_code == NOT_MODIFIED:
             # The page is as the last fetch found it: the store keeps that content.
-            result.warc = self._drain(response)
-            result.elapsed = round(time.monotonic() - started, 4)
-            return result, b""
-        body, capture = self._body(response, policy, deadline)
-        result.warc = capture
-        if policy.extract:
-            result.headers = dict(response.headers)
-        result.length = len(body)
-        result.content_hash = hashlib.sha1(body).hexdigest()
+            warc = self._drain(response)
+            return replace(result, warc=warc, elapsed=_since(started)), b""
+        body, warc = self._body(response, policy, deadline)
+        encoding, text = None, None
         if media_type in policy.parse_types or media_type is None:
-            result.encoding, result.text = decode_html(body, response.headers.get("Content-Type"))
-        result.elapsed = round(time.monotonic() - started, 4)
+            encoding, text = decode_html(body, response.headers.get("Content-Type"))
+        result = replace(
+            result,
+            warc=warc,
+            headers=dict(response.headers) if policy.extract else None,
+            length=len(body),
+            content_hash=hashlib.sha1(body).hexdigest(),
+            encoding=encoding,
+            text=text,
+            elapsed=_since(started),
+        )
         return result, body
 
     def _body(self, response: requests.Response, policy: Policy, deadline: float) -> tuple[bytes, WarcPointer | None]:
@@ -409,6 +411,11 @@ def _received_headers(response: requests.Response) -> list[tuple[str, str]]:
     if original is not None:
         return [(str(name), str(value)) for name, value in original.msg.items()]
     return list(response.raw.headers.items())
+
+
+def _since(started: float) -> float:
+    """Seconds since `started` (time.monotonic), as a result keeps them."""
+    return round(time.monotonic() - started, 4)
 
 
 def _peer(response: requests.Response) -> str | None:

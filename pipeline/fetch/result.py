@@ -12,9 +12,10 @@ from typing import Any
 from pipeline.fetch.exchange import WarcPointer
 
 
-@dataclass
+@dataclass(frozen=True)
 class FetchResult:
-    """What one URL gave; plain data, so it travels between tasks as JSON."""
+    """What one URL gave; plain data, so it travels between tasks as JSON. Frozen, as the
+    Payload that carries it: a step that adds to it makes a new one (dataclasses.replace)."""
 
     url: str
     final_url: str
