@@ -12,7 +12,6 @@ handed to it with the bytes the server sent (pipeline/fetch/body.py reads them a
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
@@ -27,9 +26,8 @@ from urllib3.exceptions import LocationParseError
 from pipeline.fetch.body import Body, read_body
 from pipeline.fetch.connections import CrawlerAdapter
 from pipeline.fetch.deadline import deadline as exchange_deadline
-from pipeline.fetch.deadline import passed as deadline_passed
 from pipeline.fetch.encoding import decode_html
-from pipeline.fetch.errors import ArchiveUnavailable, EgressUnavailable, PermanentFetchError, TransientFetchError
+from pipeline.fetch.errors import ArchiveUnavailable, PermanentFetchError, TransientFetchError
 from pipeline.fetch.exchange import (
     TRUNCATED_LENGTH,
     Archive,
@@ -37,6 +35,7 @@ from pipeline.fetch.exchange import (
     Reference,
     WarcPointer,
 )
+from pipeline.fetch.failover import Failover
 from pipeline.fetch.guard import check_url
 from pipeline.fetch.history import NOT_MODIFIED, Prior
 from pipeline.fetch.proxies import ProxyRotation
@@ -51,9 +50,6 @@ ACCEPT_ENCODING = "gzip, deflate"
 DRAIN_BYTES = 64 * 1024
 TRANSIENT_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-PROXY_AUTH_REQUIRED = 407
-# How urllib3 reports a CONNECT that the proxy answered with another status than 200.
-_TUNNEL_FAILED = re.compile(r"Tunnel connection failed: (\d{3})")
 
 HopCheck = Callable[[str], None]
 
@@ -234,33 +230,18 @@ class Fetcher:
     def _via_proxy(
         self, url: str, policy: Policy, proxies: ProxyRotation, prior: Prior | None
     ) -> requests.Response:
-        """Through the next working proxy; one that fails is taken out of rotation and the
-        next one tried, while the exchange's deadline lasts. Only the proxy's own failures
-        bench it: a site it could not reach is that site's failure."""
-        benched = False
-        while not deadline_passed():
-            proxy = proxies.pick()
+        """Through the next working proxy, failing over to the next one while the
+        exchange's deadline lasts (pipeline/fetch/failover.py)."""
+        failover = Failover(proxies)
+        while True:
+            proxy = failover.pick()
             try:
                 response = self._request(url, policy, proxy.url, prior)
             except requests.ConnectionError as exc:
-                status = _tunnel_status(exc)
-                if status is not None and status != PROXY_AUTH_REQUIRED:
-                    raise TransientFetchError(f"the proxy could not reach the site (CONNECT: {status})") from exc
-                if status is None and not isinstance(exc, requests.exceptions.ProxyError):
-                    raise
-                proxies.failed(proxy, "unreachable" if status is None else "refused our credentials")
-                benched = True
+                failover.unreachable(proxy, exc)
                 continue
-            refused = response.status_code == PROXY_AUTH_REQUIRED and "Proxy-Authenticate" in response.headers
-            if refused and proxy.relays(url):
-                response.close()
-                proxies.failed(proxy, "refused our credentials")
-                benched = True
-                continue
-            return response
-        if benched:
-            raise EgressUnavailable("the proxies kept failing until the download deadline", wait=1.0)
-        raise TransientFetchError("download deadline exceeded")
+            if failover.answered(proxy, url, response):
+                return response
 
     def _request(
         self, url: str, policy: Policy, proxy: str | None = None, prior: Prior | None = None
@@ -426,12 +407,6 @@ def _peer(response: requests.Response) -> str | None:
 
 def _warc_date() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _tunnel_status(exc: requests.RequestException) -> int | None:
-    """The status a proxy answered a CONNECT with, when that is why the request failed."""
-    match = _TUNNEL_FAILED.search(str(exc))
-    return int(match.group(1)) if match else None
 
 
 def _resolve(base: str, location: str, drop_params: tuple[str, ...] = ()) -> str | None:
