@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 
 from pipeline import __version__
 from pipeline.errors import ConfigError
-from pipeline.fetch.proxies import parse_proxy
 from pipeline.frontier import bloom
 
 ENV_PREFIX = "CRAWLER_"
@@ -272,8 +271,12 @@ class Settings:
 
             parse_upload_url(self.warc_upload_url)
             check_endpoint(self.s3_endpoint_url)
-        for proxy in self.proxies:
-            parse_proxy(proxy)
+        if self.proxies:
+            # Here, not at the top: pipeline.fetch imports this module (for Policy).
+            from pipeline.fetch import parse_proxy
+
+            for proxy in self.proxies:
+                parse_proxy(proxy)
         if self.redis_cluster and not (self.redis_url and self.broker_url):
             raise ConfigError(
                 "CRAWLER_REDIS_CLUSTER needs CRAWLER_REDIS_URL (a node of the cluster) and CRAWLER_BROKER_URL "

@@ -20,7 +20,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from pipeline import __version__
-from pipeline.fetch.exchange import REVISIT_IDENTICAL, REVISIT_NOT_MODIFIED, Exchange, Reference
+from pipeline.fetch import REVISIT_IDENTICAL, REVISIT_NOT_MODIFIED, Exchange, Reference
 
 WARC_VERSION = "WARC/1.1"
 FORMAT = "WARC File Format 1.1"

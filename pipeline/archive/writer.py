@@ -33,8 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.archive import records
-from pipeline.fetch.errors import ArchiveUnavailable
-from pipeline.fetch.exchange import Exchange, WarcPointer
+from pipeline.fetch import ArchiveUnavailable, Exchange, WarcPointer
 
 OPEN_SUFFIX = ".open"
 EXTENSION = ".warc.gz"

@@ -18,9 +18,7 @@ from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from pipeline.archive import WarcUploader, WarcWriter, adopt_orphans, upload_leftovers, warcinfo
-from pipeline.fetch.fetcher import Fetcher
-from pipeline.fetch.proxies import ProxyRotation, parse_proxy
-from pipeline.fetch.robots import Robots
+from pipeline.fetch import Fetcher, ProxyRotation, Robots, parse_proxy
 from pipeline.frontier.client import Found, Frontier
 from pipeline.keys import JobKeys
 from pipeline.parse import sitemaps

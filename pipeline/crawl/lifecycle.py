@@ -14,14 +14,14 @@ from pipeline.crawl import revisits, steps
 from pipeline.crawl.context import Context
 from pipeline.crawl.payload import Payload
 from pipeline.errors import ConfigError, StoreUnavailable
-from pipeline.fetch.errors import (
+from pipeline.fetch import (
     ArchiveUnavailable,
+    FetchResult,
     PermanentFetchError,
     RobotsPending,
     TransientFetchError,
     WorkerUnavailable,
 )
-from pipeline.fetch.result import FetchResult
 from pipeline.frontier.client import CANCELLED, PAUSED, RUNNING, Found, Frontier, Lease, LostLease, list_jobs
 from pipeline.parse import extract
 from pipeline.settings import DEDUP_EXACT, Policy, Settings

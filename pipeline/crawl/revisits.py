@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from pipeline.errors import JobNotFound
-from pipeline.fetch.result import utc_text
+from pipeline.fetch import utc_text
 from pipeline.frontier.client import RUNNING, Frontier, Revisit
 from pipeline.store.base import Record, Store
 

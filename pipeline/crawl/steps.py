@@ -9,12 +9,15 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from pipeline.crawl.payload import Payload
-from pipeline.fetch.errors import PermanentFetchError
-from pipeline.fetch.exchange import REVISIT_IDENTICAL
-from pipeline.fetch.fetcher import Fetcher
-from pipeline.fetch.history import NOT_MODIFIED, next_visit
-from pipeline.fetch.result import FetchResult
-from pipeline.fetch.robots import Robots
+from pipeline.fetch import (
+    NOT_MODIFIED,
+    REVISIT_IDENTICAL,
+    Fetcher,
+    FetchResult,
+    PermanentFetchError,
+    Robots,
+    next_visit,
+)
 from pipeline.frontier.client import SITEMAP, Found, Lease
 from pipeline.keys import Keyring
 from pipeline.parse import extract

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pipeline.fetch.history import Prior
+from pipeline.fetch import Prior
 from pipeline.settings import Policy
 from pipeline.urls import in_scope
 

@@ -8,8 +8,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from pipeline.fetch.exchange import WARC_COLUMNS, WarcPointer
-from pipeline.fetch.history import Prior
+from pipeline.fetch import WARC_COLUMNS, Prior, WarcPointer
 
 EXPORT_FIELDS = ("url", "final_url", "status", "depth", "content_type", "title", "outlinks", "fetched_at", "error")
 

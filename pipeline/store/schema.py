@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from pipeline.fetch.exchange import WARC_COLUMNS, WarcPointer
+from pipeline.fetch import WARC_COLUMNS, WarcPointer
 from pipeline.store import base
 from pipeline.store.base import DueCounts, Item, Record
 

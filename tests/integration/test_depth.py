@@ -14,7 +14,7 @@ import pytest
 from pipeline.crawl import lifecycle
 from pipeline.crawl.context import Context
 from pipeline.crawl.payload import Payload
-from pipeline.fetch.result import FetchResult
+from pipeline.fetch import FetchResult
 from pipeline.settings import Settings
 from pipeline.store import open_store
 from tasks import seed

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from pipeline import keys
-from pipeline.fetch.history import Prior
+from pipeline.fetch import Prior
 from pipeline.frontier.client import FINISHED, PAGE, RUNNING, Found, Frontier, Lease, Revisit
 from tests.integration.frontiers import SHORT_LEASE, counter, new_frontier, pages
 

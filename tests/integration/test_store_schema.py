@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from pipeline.errors import ConfigError, CrawlError
-from pipeline.fetch.exchange import WarcPointer
+from pipeline.fetch import WarcPointer
 from pipeline.store import Record, Store, open_store
 from pipeline.store.base import Item
 from pipeline.store.schema import (

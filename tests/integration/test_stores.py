@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from pipeline.errors import ConfigError, CrawlError, StoreUnavailable
-from pipeline.fetch.exchange import WarcPointer
+from pipeline.fetch import WarcPointer
 from pipeline.settings import Settings
 from pipeline.store import Record, open_store
 from pipeline.store.base import DueCounts, Item

@@ -18,9 +18,16 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from pipeline.archive import OPEN_SUFFIX, WarcWriter, adopt_orphans, warcinfo
-from pipeline.fetch.errors import PermanentFetchError, TransientFetchError
-from pipeline.fetch.exchange import REVISIT_IDENTICAL, REVISIT_NOT_MODIFIED, Exchange, Reference, WarcPointer
-from pipeline.fetch.fetcher import Fetcher
+from pipeline.fetch import (
+    REVISIT_IDENTICAL,
+    REVISIT_NOT_MODIFIED,
+    Exchange,
+    Fetcher,
+    PermanentFetchError,
+    Reference,
+    TransientFetchError,
+    WarcPointer,
+)
 from pipeline.settings import Policy
 from tests.unit.conftest import BIG_SIZE, PAGE_HTML
 
@@ -225,7 +232,7 @@ def test_a_killed_writer_leaves_an_open_file_readable_to_its_last_record(site, t
     to the last complete record, and another writer never appends to it."""
     script = textwrap.dedent(f"""
         import sys
-        from pipeline.fetch.exchange import Exchange
+        from pipeline.fetch import Exchange
         from pipeline.archive import WarcWriter, warcinfo
         writer = WarcWriter({str(tmp_path)!r}, "killed", 10**9, warcinfo(True, "", "agent"))
         body = bytes(range(256)) * 4096
@@ -458,7 +465,7 @@ def tiny_disk(tmp_path):
 
 
 def test_a_full_disk_stops_archiving_without_leaving_a_partial_record(tiny_disk, site):
-    from pipeline.fetch.errors import ArchiveUnavailable
+    from pipeline.fetch import ArchiveUnavailable
 
     writer = WarcWriter(str(tiny_disk), "full", 10**9, warcinfo(True, "", "agent"), gzip_level=1)
     body = os.urandom(40 * 1024)

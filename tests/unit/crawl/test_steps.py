@@ -7,7 +7,7 @@ import json
 
 from pipeline.crawl.payload import Payload
 from pipeline.crawl.steps import found, parse, to_record
-from pipeline.fetch.result import FetchResult
+from pipeline.fetch import FetchResult
 from pipeline.frontier.client import PAGE, SITEMAP, Found, Lease
 from pipeline.settings import Policy
 

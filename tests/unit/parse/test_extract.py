@@ -12,7 +12,7 @@ import pytest
 from pipeline.crawl import steps
 from pipeline.crawl.payload import Payload
 from pipeline.errors import ConfigError
-from pipeline.fetch.result import FetchResult
+from pipeline.fetch import FetchResult
 from pipeline.frontier.client import Lease
 from pipeline.parse import extract
 from pipeline.settings import Policy

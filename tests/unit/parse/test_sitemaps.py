@@ -4,7 +4,7 @@ import gzip
 
 import pytest
 
-from pipeline.fetch.errors import PermanentFetchError
+from pipeline.fetch import PermanentFetchError
 from pipeline.parse.sitemaps import locations, parse_sitemap
 
 NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.fetch.result import utcnow
+from pipeline.fetch import utcnow
 from pipeline.store import EXPORT_FIELDS, Record, open_store
 from pipeline.store.export import export
 

@@ -7,7 +7,7 @@ import io
 import json
 from dataclasses import replace
 
-from pipeline.fetch.exchange import REVISIT_NOT_MODIFIED, WarcPointer
+from pipeline.fetch import REVISIT_NOT_MODIFIED, WarcPointer
 from pipeline.store import Record, open_store
 from pipeline.store.export import export
 from pipeline.store.schema import COLUMNS
