@@ -45,7 +45,7 @@ class Lease:
         return member(self.url, self.kind)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "prior": None if self.prior is None else self.prior.to_json()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Lease:

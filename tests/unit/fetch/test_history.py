@@ -4,6 +4,7 @@ documents)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from pipeline.errors import ConfigError
 from pipeline.fetch.exchange import WarcPointer
 from pipeline.fetch.history import CHANGED_FACTOR, UNCHANGED_FACTOR, NextVisit, Prior, next_visit
+from pipeline.frontier.data import Lease
 from pipeline.settings import Policy
 from pipeline.store.base import Record
 
@@ -84,6 +86,14 @@ def test_a_queued_revisit_keeps_its_warc_pointer_flat_as_before():
     assert Prior.from_json(data) == replace(prior, warc=replace(prior.warc, revisit=None))
     bare = Prior("http://a.example/", "2026-12-01T00:00:00.000Z")
     assert bare.to_json()["warc_file"] is None and Prior.from_json(bare.to_json()) == bare
+
+
+def test_a_revisit_lease_carries_its_prior_through_json():
+    prior = Prior("http://a.example/", "2026-12-01T00:00:00.000Z",
+                  warc=WarcPointer("crawl-1.warc.gz", 9, 99, "<urn:uuid:2>", "sha1:BBBB"))
+    lease = Lease("http://a.example/", 1, "a.example", 7, prior=prior)
+
+    assert Lease.from_json(json.loads(json.dumps(lease.to_json()))) == lease
 
 
 def test_an_interval_outside_its_bounds_is_refused():
