@@ -267,7 +267,7 @@ class Settings:
             raise ConfigError("CRAWLER_WARC_GZIP_LEVEL must be between 1 and 9")
         if self.warc_upload_url:
             # Here, not at a worker's first fetch, where it would fail every URL instead.
-            from pipeline.archive.upload import check_endpoint, parse_upload_url
+            from pipeline.archive import check_endpoint, parse_upload_url
 
             parse_upload_url(self.warc_upload_url)
             check_endpoint(self.s3_endpoint_url)

@@ -3,7 +3,17 @@
 
 from pipeline.archive.orphans import adopt_orphans
 from pipeline.archive.records import warcinfo
-from pipeline.archive.upload import WarcUploader, upload_leftovers
+from pipeline.archive.upload import WarcUploader, check_endpoint, parse_upload_url, upload_leftovers
 from pipeline.archive.writer import EXTENSION, OPEN_SUFFIX, WarcWriter
 
-__all__ = ["EXTENSION", "OPEN_SUFFIX", "WarcUploader", "WarcWriter", "adopt_orphans", "upload_leftovers", "warcinfo"]
+__all__ = [
+    "EXTENSION",
+    "OPEN_SUFFIX",
+    "WarcUploader",
+    "WarcWriter",
+    "adopt_orphans",
+    "check_endpoint",
+    "parse_upload_url",
+    "upload_leftovers",
+    "warcinfo",
+]
