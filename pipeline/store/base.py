@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from pipeline.fetch import WARC_COLUMNS, Prior, WarcPointer
@@ -60,15 +60,14 @@ class Record:
 
     def to_json(self) -> dict[str, Any]:
         """The record as the store keeps it and the export writes it: a field per column,
-        in COLUMNS."""
-        data = asdict(self)
-        data.update(self.warc.columns() if self.warc is not None else dict.fromkeys(WARC_COLUMNS))
-        return {name: data[name] for name in COLUMNS}
+        in COLUMNS (its lists are the record's own, not copies)."""
+        pointer = self.warc.columns() if self.warc is not None else _NO_POINTER
+        return {name: pointer[name] if name in pointer else getattr(self, name) for name in COLUMNS}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Record:
-        known = {f.name for f in fields(cls)} - {"warc"}
-        return cls(**{k: v for k, v in data.items() if k in known}, warc=WarcPointer.of_columns(data))
+        own = {name: value for name, value in data.items() if name in _OWN_FIELDS}
+        return cls(**own, warc=WarcPointer.of_columns(data))
 
     def prior(self) -> Prior:
         """What a revisit of the URL knows of this fetch."""
@@ -91,6 +90,9 @@ _POINTER_PLACES = {
     "revisit": ("revisit", "warc_record_id", "warc_digest"),
 }
 COLUMNS = tuple(column for f in fields(Record) for column in _POINTER_PLACES.get(f.name, (f.name,)))
+# The fields of Record kept in a column of the same name.
+_OWN_FIELDS = frozenset(f.name for f in fields(Record)) - {"warc"}
+_NO_POINTER = dict.fromkeys(WARC_COLUMNS)
 
 
 @dataclass(frozen=True)
