@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.fetch.result import utc_text
+from pipeline.fetch import utc_text
 from pipeline.store import Record, open_store
 from pipeline.store.base import Item
 

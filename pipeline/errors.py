@@ -1,9 +1,19 @@
-"""One root exception and a tree under it, so callers retry exactly what is worth
-retrying (``TransientFetchError``) and report the rest once."""
+"""One root exception, so that a caller can catch whatever the crawler raises on purpose,
+and a tree under it that says what each branch means, and so what to do about it:
+
+    CrawlError                  anything the crawler raises on purpose
+    ├── ConfigError             a value the crawler cannot use: fix it, retrying cannot
+    ├── StoreUnavailable        the store cannot be written now: write again later
+    ├── StalePolicy             the job was seeded again since its policy was read
+    ├── JobNotFound             no such job in this Redis
+    └── (pipeline/fetch/errors.py: why one URL was not fetched)
+        ├── FetchError          the URL's own failure, recorded or retried
+        ├── RobotsPending       its site's robots.txt comes first
+        └── WorkerUnavailable   the crawler's own means are down: the URL waits
+
+This module is a foundation every other imports: it imports nothing of the crawler's."""
 
 from __future__ import annotations
-
-from pipeline.fetch.exchange import Capture
 
 
 class CrawlError(Exception):
@@ -20,60 +30,9 @@ class StoreUnavailable(CrawlError):
     ConfigError; it can fix this."""
 
 
-class FetchError(CrawlError):
-    """A URL could not be fetched; `reason` is the short text stored in the record, and
-    `redirects` the hops followed before it failed (the last one is where it stopped)."""
-
-    def __init__(self, reason: str, status: int | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-        self.redirects: list[str] = []
-        # The WARC record of the response that failed, when there was one and an archive.
-        self.capture: Capture | None = None
-
-
-class TransientFetchError(FetchError):
-    """Worth trying again later: timeouts, connection errors, 408, 429, 5xx."""
-
-    def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None) -> None:
-        super().__init__(reason, status)
-        self.retry_after = retry_after
-
-
-class PermanentFetchError(FetchError):
-    """Trying again gives the same answer: other 4xx, too large, refused by policy."""
-
-
 class StalePolicy(CrawlError):
     """The job was seeded again with another policy since this copy was read: read it again."""
 
 
 class JobNotFound(CrawlError):
     """No job of that name exists in this Redis."""
-
-
-class EgressUnavailable(CrawlError):
-    """Every proxy of this worker failed recently. The fault is ours, not the site's: the
-    URL waits `wait` seconds without spending one of its attempts, and nothing about the
-    host (robots.txt, backoff) is concluded from it."""
-
-    def __init__(self, reason: str, wait: float) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.wait = wait
-
-
-class ArchiveUnavailable(EgressUnavailable):
-    """This worker cannot write its WARC files (a full disk, a directory it may not
-    write). A page fetched now could not be archived, so, as without an egress, the URL
-    waits without spending an attempt until the archive can be written again."""
-
-
-class RobotsPending(CrawlError):
-    """The robots.txt of `site` is not known yet: it is fetched first, as a request of
-    its own under the host's politeness, and the URL comes back afterwards."""
-
-    def __init__(self, site: str) -> None:
-        super().__init__(f"robots.txt of {site} not fetched yet")
-        self.site = site

@@ -44,7 +44,7 @@ MAX_BACKOFF = 60.0
 SINGLE_PUT_LIMIT = 5 * 1024**3
 PART_SIZE = 64 * 1024**2
 PART_CONCURRENCY = 4
-# Closed files, as pipeline.archive.warc names them; a file still being written ends in ".open".
+# Closed files, as pipeline.archive.writer names them; a file still being written ends in ".open".
 CLOSED_PATTERN = "*.warc.gz"
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 120.0

@@ -17,13 +17,8 @@ from redis.backoff import ExponentialBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
-from pipeline.archive import upload
-from pipeline.archive.upload import WarcUploader, upload_leftovers
-from pipeline.archive.warc import WarcWriter, adopt_orphans, warcinfo
-from pipeline.fetch import proxies
-from pipeline.fetch.fetcher import Fetcher
-from pipeline.fetch.proxies import ProxyRotation, parse_proxy
-from pipeline.fetch.robots import Robots
+from pipeline.archive import WarcUploader, WarcWriter, adopt_orphans, upload, upload_leftovers, warcinfo
+from pipeline.fetch import Fetcher, ProxyRotation, Robots, parse_proxy, proxies
 from pipeline.frontier import Found, Frontier, bloom
 from pipeline.keys import JobKeys
 from pipeline.parse import sitemap_locations

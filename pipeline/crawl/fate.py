@@ -13,15 +13,15 @@ from dataclasses import dataclass, replace
 from pipeline.crawl import steps
 from pipeline.crawl.context import Context
 from pipeline.crawl.payload import Payload
-from pipeline.errors import (
+from pipeline.errors import StoreUnavailable
+from pipeline.fetch import (
     ArchiveUnavailable,
-    EgressUnavailable,
+    FetchResult,
     PermanentFetchError,
     RobotsPending,
-    StoreUnavailable,
     TransientFetchError,
+    WorkerUnavailable,
 )
-from pipeline.fetch.result import FetchResult
 from pipeline.frontier import Frontier, Lease
 from pipeline.settings import Policy
 
@@ -133,7 +133,7 @@ def _fetch_robots(ctx: Context, frontier: Frontier, lease: Lease, site: str, att
         except PermanentFetchError as exc:
             failed = FetchResult.failed(lease.url, exc.reason, exc.status)
             return _fetched(frontier, Payload(frontier.job, lease, failed))
-        except EgressUnavailable as exc:
+        except WorkerUnavailable as exc:
             return _keep(frontier, lease, WaitAt(_within_lease(exc.wait, policy), robots_site=site))
     return attempt_fetch(ctx, frontier.job, lease, attempt)
 
@@ -149,10 +149,10 @@ def _request(ctx: Context, frontier: Frontier, lease: Lease, attempt: int) -> Fe
     except TransientFetchError as exc:
         return _transient(frontier, lease, attempt, exc)
     except PermanentFetchError as exc:
-        return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects, exc.capture)
-    except EgressUnavailable as exc:
-        # Our proxies are down, not the site: wait for one to come back, same attempt,
-        # waking within the lease to renew it however long the proxies' cooldown is.
+        return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects, exc.warc)
+    except WorkerUnavailable as exc:
+        # Our proxies or WARC files are down, not the site: wait for them, same attempt,
+        # waking within the lease to renew it however long their cooldown is.
         return _keep(frontier, lease, WaitAt(_within_lease(exc.wait, policy)))
     except Exception as exc:
         # A bug or a limit hit deep in a library must not send the URL round forever:
@@ -169,7 +169,7 @@ def _transient(frontier: Frontier, lease: Lease, attempt: int, exc: TransientFet
     if pauses_host(exc):
         _pause_host(frontier, lease.host, policy, countdown, exc)
     if attempt >= policy.max_retries:
-        return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects, exc.capture)
+        return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects, exc.warc)
     return _keep(frontier, lease, RetryAt(countdown, attempt + 1))
 
 
@@ -193,7 +193,7 @@ def parse(ctx: Context, payload: Payload) -> Payload:
     archived beside the response, as a metadata record that refers to it."""
     policy = ctx.frontier(payload.job).policy()
     parsed = steps.parse(payload, policy)
-    record_id = parsed.result.warc_record_id
+    record_id = parsed.result.warc.record_id if parsed.result.warc is not None else None
     if ctx.warc is not None and record_id:
         try:
             ctx.warc.metadata(parsed.result.final_url, record_id, steps.warc_metadata(parsed, policy))

@@ -12,8 +12,7 @@ from pipeline.crawl import revisits, steps
 from pipeline.crawl.context import Context
 from pipeline.crawl.payload import Payload
 from pipeline.errors import ConfigError, StoreUnavailable
-from pipeline.fetch.history import Prior
-from pipeline.fetch.result import FetchResult
+from pipeline.fetch import FetchResult
 from pipeline.frontier import Found, Frontier, JobState, Lease, LostLease, RecordKind, Revisit, bloom, list_jobs
 from pipeline.parse import check_extractors
 from pipeline.settings import DEDUP_EXACT, Policy, Settings
@@ -76,7 +75,7 @@ def _retry_lifted(frontier: Frontier, store: Store, old: Policy, new: Policy, se
         return 0
     if not failed:
         return 0
-    return frontier.revisit([Revisit(r.url, RecordKind.PAGE, r.depth, Prior.of(r)) for r in failed], False, "", True)
+    return frontier.revisit([Revisit(r.url, RecordKind.PAGE, r.depth, r.prior()) for r in failed], False, "", True)
 
 
 def lifted(record: Record, old: Policy, new: Policy) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pipeline.fetch.result import FetchResult
+from pipeline.fetch import FetchResult
 from pipeline.frontier import Lease
 from pipeline.store.base import Item
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 import time
 
 from pipeline.errors import JobNotFound
-from pipeline.fetch.history import Prior
-from pipeline.fetch.result import utc_text
+from pipeline.fetch import utc_text
 from pipeline.frontier import Frontier, JobState, RecordKind, Revisit
 from pipeline.store.base import Record, Store
 
@@ -46,4 +45,4 @@ def feed(frontier: Frontier, store: Store, batch: int) -> int:
 
 
 def _revisit(record: Record) -> Revisit:
-    return Revisit(record.url, RecordKind(record.kind), record.depth, Prior.of(record))
+    return Revisit(record.url, RecordKind(record.kind), record.depth, record.prior())

@@ -9,12 +9,15 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from pipeline.crawl.payload import Payload
-from pipeline.errors import PermanentFetchError
-from pipeline.fetch.exchange import REVISIT_IDENTICAL
-from pipeline.fetch.fetcher import Fetcher
-from pipeline.fetch.history import NOT_MODIFIED, Prior, next_visit
-from pipeline.fetch.result import FetchResult
-from pipeline.fetch.robots import Robots
+from pipeline.fetch import (
+    NOT_MODIFIED,
+    REVISIT_IDENTICAL,
+    Fetcher,
+    FetchResult,
+    PermanentFetchError,
+    Robots,
+    next_visit,
+)
 from pipeline.frontier import Found, Lease, RecordKind
 from pipeline.keys import Keyring
 from pipeline.parse import Page, parse_html, parse_sitemap, run_extractors
@@ -47,9 +50,8 @@ def _read_sitemap(lease: Lease, policy: Policy, fetcher: Fetcher, check: Callabl
         found = parse_sitemap(
             result.body, policy.max_sitemap_urls, policy.max_sitemap_bytes, policy.drop_params, policy.max_url_length
         )
-        result.links, result.sitemaps = found.pages, found.sitemaps
-    result.body = result.text = None
-    return result
+        result = replace(result, links=found.pages, sitemaps=found.sitemaps)
+    return replace(result, body=None, text=None)
 
 
 def parse(payload: Payload, policy: Policy) -> Payload:
@@ -108,9 +110,9 @@ def to_record(payload: Payload, policy: Policy) -> Record:
     a continuous job's page gets its next visit."""
     result, lease = payload.result, payload.lease
     visit = next_visit(policy, lease.prior, result.status, result.content_hash, failed=result.error is not None)
-    archived: FetchResult | Prior = result
-    if result.warc_revisit == REVISIT_IDENTICAL and lease.prior is not None:
-        archived = lease.prior
+    warc = result.warc
+    if warc is not None and warc.revisit == REVISIT_IDENTICAL and lease.prior is not None:
+        warc = lease.prior.warc
     return Record(
         job=payload.job,
         url=lease.url,
@@ -128,11 +130,7 @@ def to_record(payload: Payload, policy: Policy) -> Record:
         elapsed=result.elapsed,
         encoding=result.encoding,
         redirects=result.redirects,
-        warc_file=archived.warc_file,
-        warc_offset=archived.warc_offset,
-        warc_length=archived.warc_length,
-        warc_record_id=archived.warc_record_id,
-        warc_digest=archived.warc_digest,
+        warc=warc,
         extract_error=payload.extract_error,
         etag=result.etag,
         last_modified=result.last_modified,

@@ -1,1 +1,57 @@
-"""One HTTP exchange within the crawler's rules: address guard, robots.txt, proxies, limits and deadlines."""
+"""One HTTP exchange within the crawler's rules: address guard, robots.txt, proxies and
+their failover, limits and deadlines; what it gave (FetchResult), where its WARC records
+are (WarcPointer), and why a URL was not fetched (errors.py). Code outside the package
+imports these names from here."""
+
+from pipeline.fetch.errors import (
+    ArchiveUnavailable,
+    EgressUnavailable,
+    FetchError,
+    PermanentFetchError,
+    RobotsPending,
+    TransientFetchError,
+    WorkerUnavailable,
+)
+from pipeline.fetch.exchange import (
+    REVISIT_IDENTICAL,
+    REVISIT_NOT_MODIFIED,
+    WARC_COLUMNS,
+    Archive,
+    Exchange,
+    Reference,
+    WarcPointer,
+)
+from pipeline.fetch.fetcher import Fetcher
+from pipeline.fetch.history import NOT_MODIFIED, NextVisit, Prior, next_visit
+from pipeline.fetch.proxies import Proxy, ProxyRotation, parse_proxy
+from pipeline.fetch.result import FetchResult, utc_text, utcnow
+from pipeline.fetch.robots import Robots
+
+__all__ = [
+    "NOT_MODIFIED",
+    "REVISIT_IDENTICAL",
+    "REVISIT_NOT_MODIFIED",
+    "WARC_COLUMNS",
+    "Archive",
+    "ArchiveUnavailable",
+    "EgressUnavailable",
+    "Exchange",
+    "FetchError",
+    "FetchResult",
+    "Fetcher",
+    "NextVisit",
+    "PermanentFetchError",
+    "Prior",
+    "Proxy",
+    "ProxyRotation",
+    "Reference",
+    "Robots",
+    "RobotsPending",
+    "TransientFetchError",
+    "WarcPointer",
+    "WorkerUnavailable",
+    "next_visit",
+    "parse_proxy",
+    "utc_text",
+    "utcnow",
+]

@@ -15,8 +15,8 @@ from urllib3.exceptions import DecodeError, ReadTimeoutError
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.response import ContentDecoder, DeflateDecoder, GzipDecoder, MultiDecoder
 
-from pipeline.errors import FetchError, PermanentFetchError, TransientFetchError
 from pipeline.fetch.deadline import passed as deadline_passed
+from pipeline.fetch.errors import FetchError, PermanentFetchError, TransientFetchError
 from pipeline.fetch.exchange import TRUNCATED_DISCONNECT, TRUNCATED_LENGTH, TRUNCATED_TIME
 
 CHUNK = 64 * 1024

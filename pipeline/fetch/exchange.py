@@ -1,11 +1,12 @@
 """One HTTP exchange as it went over the wire, and where its WARC records landed: plain
-data between the fetcher, which sees the bytes, and the archive, which keeps them."""
+data between the fetcher, which sees the bytes, the archive, which keeps them, and the
+store, which points at them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 # Why a payload is shorter than what the server had (the WARC-Truncated values).
 TRUNCATED_LENGTH = "length"
@@ -54,25 +55,50 @@ class Exchange:
 
 
 @dataclass(frozen=True)
-class Capture:
-    """Where an exchange's response went: `file` is the WARC file's final name (without
-    `.open`), `offset` and `length` the gzip member of its record in it, the response
-    record or, when `revisit` says which kind, the revisit record written instead.
-    `digest` is the payload's, archived or left out as identical (None after a 304): the
-    next revisit compares its payload with it."""
+class WarcPointer:
+    """Where the WARC record of a response is: the one value the fetcher, the store, a
+    revisit's history and the export pass along. `file` is the WARC file's final name
+    (without `.open`), `offset` and `length` the gzip member of its record in it, the
+    response record or, when `revisit` says which kind, the revisit record written
+    instead. `record_id` is its WARC-Record-ID (None in a store record older than the
+    revisits), `digest` the payload's WARC-Payload-Digest, archived or left out as
+    identical (None after a 304): the next revisit compares its payload with it."""
 
     file: str
     offset: int
     length: int
-    record_id: str
+    record_id: str | None = None
     digest: str | None = None
     revisit: str | None = None
 
+    def columns(self) -> dict[str, Any]:
+        """The pointer as the flat fields a store record, an export and a queued revisit
+        keep it in (WARC_COLUMNS); the revisit profile is not among them."""
+        return {column: getattr(self, name) for column, name in WARC_COLUMNS.items()}
+
+    @classmethod
+    def of_columns(cls, data: Mapping[str, Any]) -> WarcPointer | None:
+        """The pointer kept in `data`'s WARC_COLUMNS; None when there is no record."""
+        if data.get("warc_file") is None or data.get("warc_offset") is None or data.get("warc_length") is None:
+            return None
+        file, offset, length = data["warc_file"], data["warc_offset"], data["warc_length"]
+        return cls(file, offset, length, data.get("warc_record_id"), data.get("warc_digest"))
+
+
+# The flat field each part of a WarcPointer is kept in, outside the running crawl.
+WARC_COLUMNS = {
+    "warc_file": "file",
+    "warc_offset": "offset",
+    "warc_length": "length",
+    "warc_record_id": "record_id",
+    "warc_digest": "digest",
+}
+
 
 class Archive(Protocol):
-    """Where the fetcher hands its exchanges (pipeline.archive.warc.WarcWriter)."""
+    """Where the fetcher hands its exchanges (pipeline.archive.writer.WarcWriter)."""
 
-    def exchange(self, exchange: Exchange) -> Capture:
+    def exchange(self, exchange: Exchange) -> WarcPointer:
         """Keep `exchange`; raises ArchiveUnavailable when it cannot."""
 
     def check(self) -> None:

@@ -12,10 +12,9 @@ handed to it with the bytes the server sent (pipeline/fetch/body.py reads them a
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -24,24 +23,19 @@ from urllib.parse import urljoin
 import requests
 from urllib3.exceptions import LocationParseError
 
-from pipeline.errors import (
-    ArchiveUnavailable,
-    EgressUnavailable,
-    PermanentFetchError,
-    TransientFetchError,
-)
 from pipeline.fetch.body import Body, read_body
 from pipeline.fetch.connections import CrawlerAdapter
 from pipeline.fetch.deadline import deadline as exchange_deadline
-from pipeline.fetch.deadline import passed as deadline_passed
 from pipeline.fetch.encoding import decode_html
+from pipeline.fetch.errors import ArchiveUnavailable, PermanentFetchError, TransientFetchError
 from pipeline.fetch.exchange import (
     TRUNCATED_LENGTH,
     Archive,
-    Capture,
     Exchange,
     Reference,
+    WarcPointer,
 )
+from pipeline.fetch.failover import Failover
 from pipeline.fetch.guard import check_url
 from pipeline.fetch.history import NOT_MODIFIED, Prior
 from pipeline.fetch.proxies import ProxyRotation
@@ -56,9 +50,6 @@ ACCEPT_ENCODING = "gzip, deflate"
 DRAIN_BYTES = 64 * 1024
 TRANSIENT_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-PROXY_AUTH_REQUIRED = 407
-# How urllib3 reports a CONNECT that the proxy answered with another status than 200.
-_TUNNEL_FAILED = re.compile(r"Tunnel connection failed: (\d{3})")
 
 HopCheck = Callable[[str], None]
 
@@ -157,18 +148,12 @@ class Fetcher:
                 result, body = self._exchange(url, policy, check, limit.at, prior)
             except TransientFetchError as exc:
                 if limit.expired:
-                    error = TransientFetchError("download deadline exceeded", exc.status)
-                    error.capture = exc.capture
-                    raise error from exc
+                    raise TransientFetchError("download deadline exceeded", exc.status, warc=exc.warc) from exc
                 raise
         if limit.expired:
             # A cut connection can also look like a short, complete response.
-            error = TransientFetchError("download deadline exceeded", result.status)
-            error.capture = _capture_of(result)
-            raise error
-        if keep_body:
-            result.body = body
-        return result
+            raise TransientFetchError("download deadline exceeded", result.status, warc=result.warc)
+        return replace(result, body=body) if keep_body else result
 
     def _exchange(
         self, url: str, policy: Policy, check: HopCheck, deadline: float, prior: Prior | None
@@ -176,14 +161,12 @@ class Fetcher:
         started = time.monotonic()
         redirects: list[str] = []
         current, status = url, None
-        hop: Capture | None = None
+        hop: WarcPointer | None = None
         while True:
             try:
                 check(current)
             except PermanentFetchError as exc:
-                exc.status, exc.redirects = exc.status or status, redirects
-                exc.capture = exc.capture or hop
-                raise
+                raise exc.with_context(status=status, redirects=redirects, warc=hop) from exc
             response = self._send(current, policy, prior if prior is not None and prior.url == current else None)
             status = response.status_code
             location = response.headers.get("Location") if response.status_code in REDIRECT_STATUSES else None
@@ -194,9 +177,7 @@ class Fetcher:
             target = _resolve(current, location, policy.drop_params)
             refusal = _refused_redirect(target, url, redirects, policy.max_redirects)
             if refusal is not None:
-                error = PermanentFetchError(refusal, response.status_code)
-                error.capture = hop
-                raise error
+                raise PermanentFetchError(refusal, response.status_code, warc=hop)
             assert target is not None
             redirects.append(target)
             current = target
@@ -249,33 +230,18 @@ class Fetcher:
     def _via_proxy(
         self, url: str, policy: Policy, proxies: ProxyRotation, prior: Prior | None
     ) -> requests.Response:
-        """Through the next working proxy; one that fails is taken out of rotation and the
-        next one tried, while the exchange's deadline lasts. Only the proxy's own failures
-        bench it: a site it could not reach is that site's failure."""
-        benched = False
-        while not deadline_passed():
-            proxy = proxies.pick()
+        """Through the next working proxy, failing over to the next one while the
+        exchange's deadline lasts (pipeline/fetch/failover.py)."""
+        failover = Failover(proxies)
+        while True:
+            proxy = failover.pick()
             try:
                 response = self._request(url, policy, proxy.url, prior)
             except requests.ConnectionError as exc:
-                status = _tunnel_status(exc)
-                if status is not None and status != PROXY_AUTH_REQUIRED:
-                    raise TransientFetchError(f"the proxy could not reach the site (CONNECT: {status})") from exc
-                if status is None and not isinstance(exc, requests.exceptions.ProxyError):
-                    raise
-                proxies.failed(proxy, "unreachable" if status is None else "refused our credentials")
-                benched = True
+                failover.unreachable(proxy, exc)
                 continue
-            refused = response.status_code == PROXY_AUTH_REQUIRED and "Proxy-Authenticate" in response.headers
-            if refused and proxy.relays(url):
-                response.close()
-                proxies.failed(proxy, "refused our credentials")
-                benched = True
-                continue
-            return response
-        if benched:
-            raise EgressUnavailable("the proxies kept failing until the download deadline", wait=1.0)
-        raise TransientFetchError("download deadline exceeded")
+            if failover.answered(proxy, url, response):
+                return response
 
     def _request(
         self, url: str, policy: Policy, proxy: str | None = None, prior: Prior | None = None
@@ -310,9 +276,9 @@ class Fetcher:
             wait = retry_after(response.headers.get("Retry-After"))
             capture = self._drain(response)
             response.close()
-            error = TransientFetchError(f"HTTP {response.status_code}", response.status_code, wait)
-            error.capture = capture
-            raise error
+            raise TransientFetchError(
+                f"HTTP {response.status_code}", response.status_code, retry_after=wait, warc=capture
+            )
         return response
 
     def _read(
@@ -334,29 +300,33 @@ class Fetcher:
             redirects=redirects,
         )
         if response.status_code >= 400:
-            result.archived(self._drain(response))
-            result.error = f"HTTP {response.status_code}"
-            result.elapsed = round(time.monotonic() - started, 4)
-            return result, b""
-        result.etag = response.headers.get("ETag")
-        result.last_modified = response.headers.get("Last-Modified")
+            warc = self._drain(response)
+            error = f"HTTP {response.status_code}"
+            return replace(result, warc=warc, error=error, elapsed=_since(started)), b""
+        result = replace(
+            result, etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified")
+        )
         if response.status_code == NOT_MODIFIED:
             # The page is as the last fetch found it: the store keeps that content.
-            result.archived(self._drain(response))
-            result.elapsed = round(time.monotonic() - started, 4)
-            return result, b""
-        body, capture = self._body(response, policy, deadline)
-        result.archived(capture)
-        if policy.extract:
-            result.headers = dict(response.headers)
-        result.length = len(body)
-        result.content_hash = hashlib.sha1(body).hexdigest()
+            warc = self._drain(response)
+            return replace(result, warc=warc, elapsed=_since(started)), b""
+        body, warc = self._body(response, policy, deadline)
+        encoding, text = None, None
         if media_type in policy.parse_types or media_type is None:
-            result.encoding, result.text = decode_html(body, response.headers.get("Content-Type"))
-        result.elapsed = round(time.monotonic() - started, 4)
+            encoding, text = decode_html(body, response.headers.get("Content-Type"))
+        result = replace(
+            result,
+            warc=warc,
+            headers=dict(response.headers) if policy.extract else None,
+            length=len(body),
+            content_hash=hashlib.sha1(body).hexdigest(),
+            encoding=encoding,
+            text=text,
+            elapsed=_since(started),
+        )
         return result, body
 
-    def _body(self, response: requests.Response, policy: Policy, deadline: float) -> tuple[bytes, Capture | None]:
+    def _body(self, response: requests.Response, policy: Policy, deadline: float) -> tuple[bytes, WarcPointer | None]:
         """The decoded body within the size cap and the deadline; a body past either is an
         error, archived as far as it was read."""
         body = read_body(
@@ -364,12 +334,11 @@ class Fetcher:
         )
         capture = self._capture(response, body)
         if body.error is not None:
-            body.error.capture = capture
-            raise body.error
+            raise body.error.with_context(warc=capture)
         response.raw.release_conn()
         return b"".join(body.decoded), capture
 
-    def _drain(self, response: requests.Response, limit: int = DRAIN_BYTES) -> Capture | None:
+    def _drain(self, response: requests.Response, limit: int = DRAIN_BYTES) -> WarcPointer | None:
         """Read a small body we do not need to its end, so the connection can be reused;
         a large or broken one is left for close() to drop. Archived all the same."""
         body = read_body(response, limit, decode=False, keep_raw=self.archive is not None, stop_at_limit=True)
@@ -378,7 +347,7 @@ class Fetcher:
             response.raw.release_conn()
         return capture
 
-    def _capture(self, response: requests.Response, body: Body) -> Capture | None:
+    def _capture(self, response: requests.Response, body: Body) -> WarcPointer | None:
         """Hand the exchange to the archive, with the payload as far as it was read."""
         if self.archive is None:
             return None
@@ -425,13 +394,9 @@ def _received_headers(response: requests.Response) -> list[tuple[str, str]]:
     return list(response.raw.headers.items())
 
 
-def _capture_of(result: FetchResult) -> Capture | None:
-    if result.warc_file is None or result.warc_offset is None or result.warc_length is None:
-        return None
-    return Capture(
-        result.warc_file, result.warc_offset, result.warc_length, result.warc_record_id or "",
-        digest=result.warc_digest, revisit=result.warc_revisit,
-    )
+def _since(started: float) -> float:
+    """Seconds since `started` (time.monotonic), as a result keeps them."""
+    return round(time.monotonic() - started, 4)
 
 
 def _peer(response: requests.Response) -> str | None:
@@ -442,12 +407,6 @@ def _peer(response: requests.Response) -> str | None:
 
 def _warc_date() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _tunnel_status(exc: requests.RequestException) -> int | None:
-    """The status a proxy answered a CONNECT with, when that is why the request failed."""
-    match = _TUNNEL_FAILED.search(str(exc))
-    return int(match.group(1)) if match else None
 
 
 def _resolve(base: str, location: str, drop_params: tuple[str, ...] = ()) -> str | None:

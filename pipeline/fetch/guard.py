@@ -14,7 +14,7 @@ import socket
 from typing import Any
 from urllib.parse import urlsplit
 
-from pipeline.errors import PermanentFetchError, TransientFetchError
+from pipeline.fetch.errors import PermanentFetchError, TransientFetchError
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")

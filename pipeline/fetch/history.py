@@ -14,12 +14,11 @@ UNCHANGED_FACTOR, and a failed fetch leaves it as it was; always within
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
-from pipeline.fetch.exchange import Reference
+from pipeline.fetch.exchange import WARC_COLUMNS, Reference, WarcPointer
 from pipeline.settings import Policy
-from pipeline.store.base import Record
 
 CHANGED_FACTOR = 0.5
 UNCHANGED_FACTOR = 1.5
@@ -37,27 +36,7 @@ class Prior:
     last_modified: str | None = None
     content_hash: str | None = None
     interval: float | None = None
-    warc_file: str | None = None
-    warc_offset: int | None = None
-    warc_length: int | None = None
-    warc_record_id: str | None = None
-    warc_digest: str | None = None
-
-    @classmethod
-    def of(cls, record: Record) -> Prior:
-        return cls(
-            url=record.final_url,
-            fetched_at=record.fetched_at,
-            etag=record.etag,
-            last_modified=record.last_modified,
-            content_hash=record.content_hash,
-            interval=record.revisit_interval,
-            warc_file=record.warc_file,
-            warc_offset=record.warc_offset,
-            warc_length=record.warc_length,
-            warc_record_id=record.warc_record_id,
-            warc_digest=record.warc_digest,
-        )
+    warc: WarcPointer | None = None
 
     def conditional_headers(self) -> dict[str, str]:
         """If-None-Match and If-Modified-Since, from the validators the server gave."""
@@ -71,16 +50,21 @@ class Prior:
     def reference(self) -> Reference | None:
         """The archived response a revisit record would refer to; None when the last
         fetch was not archived (its payload must be archived now)."""
-        if self.warc_record_id is None:
+        if self.warc is None or self.warc.record_id is None:
             return None
-        return Reference(self.url, self.fetched_at, self.warc_record_id, self.warc_digest)
+        return Reference(self.url, self.fetched_at, self.warc.record_id, self.warc.digest)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """Flat, as queued revisits have always been kept in Redis: the WARC pointer in its
+        columns."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "warc"}
+        columns = self.warc.columns() if self.warc is not None else dict.fromkeys(WARC_COLUMNS)
+        return {**data, **columns}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Prior:
-        return cls(**data)
+        own = {name: value for name, value in data.items() if name not in WARC_COLUMNS}
+        return cls(**own, warc=WarcPointer.of_columns(data))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from pipeline.errors import ConfigError, EgressUnavailable
+from pipeline.errors import ConfigError
+from pipeline.fetch.errors import EgressUnavailable
 from pipeline.settings import Settings
 
 SCHEMES = ("http", "https", "socks4", "socks4a", "socks5", "socks5h")
@@ -86,7 +87,7 @@ class ProxyRotation:
                     self._next = (self._next + step + 1) % len(self._proxies)
                     return proxy
             wait = min(self._out_until.values()) - now
-        raise EgressUnavailable(f"all {len(self._proxies)} proxies failed in the last {self._cooldown:g} s", wait)
+        raise EgressUnavailable(f"all {len(self._proxies)} proxies failed in the last {self._cooldown:g} s", wait=wait)
 
     def failed(self, proxy: Proxy, reason: str) -> None:
         """Take `proxy` out of the rotation for the cooldown."""

@@ -9,12 +9,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.fetch.exchange import Capture
+from pipeline.fetch.exchange import WarcPointer
 
 
-@dataclass
+@dataclass(frozen=True)
 class FetchResult:
-    """What one URL gave; plain data, so it travels between tasks as JSON."""
+    """What one URL gave; plain data, so it travels between tasks as JSON. Frozen, as the
+    Payload that carries it: a step that adds to it makes a new one (dataclasses.replace)."""
 
     url: str
     final_url: str
@@ -35,14 +36,8 @@ class FetchResult:
     # The response's validators, for conditional requests when the URL is fetched again.
     etag: str | None = None
     last_modified: str | None = None
-    warc_file: str | None = None
-    warc_offset: int | None = None
-    warc_length: int | None = None
-    warc_record_id: str | None = None
-    # The response's WARC-Payload-Digest, and the revisit profile when the archive wrote a
-    # revisit record for it (its payload is the last fetch's record's).
-    warc_digest: str | None = None
-    warc_revisit: str | None = None
+    # The WARC record of the response this result is about, when there is an archive.
+    warc: WarcPointer | None = None
     body: bytes | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -53,7 +48,10 @@ class FetchResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FetchResult:
-        return cls(**{name: value for name, value in data.items() if name != "body"})
+        fields = {name: value for name, value in data.items() if name != "body"}
+        if fields.get("warc") is not None:
+            fields["warc"] = WarcPointer(**fields["warc"])
+        return cls(**fields)
 
     @classmethod
     def failed(
@@ -62,19 +60,10 @@ class FetchResult:
         reason: str,
         status: int | None = None,
         redirects: Sequence[str] = (),
-        capture: Capture | None = None,
+        warc: WarcPointer | None = None,
     ) -> FetchResult:
         final = redirects[-1] if redirects else url
-        result = cls(url=url, final_url=final, status=status, error=reason, redirects=list(redirects))
-        result.archived(capture)
-        return result
-
-    def archived(self, capture: Capture | None) -> None:
-        """Point at the WARC record of the response this result is about."""
-        if capture is not None:
-            self.warc_file, self.warc_offset = capture.file, capture.offset
-            self.warc_length, self.warc_record_id = capture.length, capture.record_id
-            self.warc_digest, self.warc_revisit = capture.digest, capture.revisit
+        return cls(url=url, final_url=final, status=status, error=reason, redirects=list(redirects), warc=warc)
 
 
 def utcnow() -> str:

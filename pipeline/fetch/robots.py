@@ -21,7 +21,7 @@ from cachetools import TTLCache
 from protego import Protego
 from redis.exceptions import LockError
 
-from pipeline.errors import RobotsPending
+from pipeline.fetch.errors import RobotsPending
 from pipeline.fetch.fetcher import Fetcher
 from pipeline.keys import HOST_DELAY, JobKeys, Keyring
 from pipeline.settings import Policy

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pipeline.fetch.history import Prior
+from pipeline.fetch import Prior
 from pipeline.frontier.names import JobState
 from pipeline.settings import Policy
 from pipeline.store.base import RecordKind
@@ -38,7 +38,7 @@ class Lease:
         return member(self.url, self.kind)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "prior": None if self.prior is None else self.prior.to_json()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Lease:

@@ -14,7 +14,7 @@ from urllib.parse import urljoin
 from lxml import etree
 from protego import Protego
 
-from pipeline.errors import PermanentFetchError
+from pipeline.fetch import PermanentFetchError
 from pipeline.urls import canonicalize
 
 GZIP_MAGIC = b"\x1f\x8b"

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from enum import StrEnum, auto
 from typing import Any
+
+from pipeline.fetch import WARC_COLUMNS, Prior, WarcPointer
 
 EXPORT_FIELDS = ("url", "final_url", "status", "depth", "content_type", "title", "outlinks", "fetched_at", "error")
 
@@ -22,7 +24,8 @@ class RecordKind(StrEnum):
 
 @dataclass
 class Record:
-    """One URL fetched or tried: the export record of DESIGN.md plus a few extras."""
+    """One URL fetched or tried: the fields every export has (EXPORT_FIELDS) plus a few
+    extras."""
 
     job: str
     url: str
@@ -40,11 +43,9 @@ class Record:
     elapsed: float = 0.0
     encoding: str | None = None
     redirects: list[str] = field(default_factory=list)
-    # The response's WARC record, when the worker wrote WARC: the file's name, and the
-    # record's gzip member in it (seek to the offset, read the length).
-    warc_file: str | None = None
-    warc_offset: int | None = None
-    warc_length: int | None = None
+    # The response's WARC record, when the worker wrote WARC. For a revisit of an identical
+    # payload, the record that holds the payload.
+    warc: WarcPointer | None = None
     # Why the page's extractors failed: the fetch worked (`error` is None) and the page
     # still has a record, only its items are missing.
     extract_error: str | None = None
@@ -58,10 +59,6 @@ class Record:
     first_fetched_at: str | None = None
     changed_at: str | None = None
     revisit: str | None = None
-    # The WARC-Record-ID and WARC-Payload-Digest ("sha1:BASE32") of the response record the
-    # warc_* pointer points at: what a revisit record of an identical payload refers to.
-    warc_record_id: str | None = None
-    warc_digest: str | None = None
     # Seconds between revisits of the URL, as adapted so far; None: the job does not revisit.
     revisit_interval: float | None = None
     # When the URL is due again (Unix epoch seconds); None: not scheduled, a one-pass job's
@@ -69,12 +66,40 @@ class Record:
     next_fetch_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The record as the store keeps it and the export writes it: a field per column,
+        in COLUMNS (its lists are the record's own, not copies)."""
+        pointer = self.warc.columns() if self.warc is not None else _NO_POINTER
+        return {name: pointer[name] if name in pointer else getattr(self, name) for name in COLUMNS}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Record:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        own = {name: value for name, value in data.items() if name in _OWN_FIELDS}
+        return cls(**own, warc=WarcPointer.of_columns(data))
+
+    def prior(self) -> Prior:
+        """What a revisit of the URL knows of this fetch."""
+        return Prior(
+            url=self.final_url,
+            fetched_at=self.fetched_at,
+            etag=self.etag,
+            last_modified=self.last_modified,
+            content_hash=self.content_hash,
+            interval=self.revisit_interval,
+            warc=self.warc,
+        )
+
+
+# Where the store keeps a Record, and what the export writes of it: a column per field,
+# but the WARC pointer's, kept in WARC_COLUMNS where the table got them, the first three
+# in the pointer's place (schema 3) and the last two after `revisit` (schema 6).
+_POINTER_PLACES = {
+    "warc": ("warc_file", "warc_offset", "warc_length"),
+    "revisit": ("revisit", "warc_record_id", "warc_digest"),
+}
+COLUMNS = tuple(column for f in fields(Record) for column in _POINTER_PLACES.get(f.name, (f.name,)))
+# The fields of Record kept in a column of the same name.
+_OWN_FIELDS = frozenset(f.name for f in fields(Record)) - {"warc"}
+_NO_POINTER = dict.fromkeys(WARC_COLUMNS)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Exporting a job's records as JSON Lines or CSV, with the fields of DESIGN.md first."""
+"""Exporting a job's records as JSON Lines or CSV: the fields every export has (EXPORT_FIELDS) first,
+then the extras, the WARC pointer among them in its flat fields (warc_file, warc_offset, warc_length)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The one definition of the ``pages`` table in both SQL dialects: a column per field of
-`Record` (typed from its annotation, defaulted from its default), and the key. A new
+`Record` (typed from its annotation, defaulted from its default; its WARC pointer in a
+column per part), and the key. A new
 field of Record with a default, and SCHEMA_VERSION + 1, is a new column: opening an
 older store adds it (see `missing_columns`); a changed key is rebuilt by the backends.
 Beside it the ``items`` table: the items extractors made of each page, keyed by the
@@ -15,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from pipeline.fetch import WARC_COLUMNS, WarcPointer
+from pipeline.store import base
 from pipeline.store.base import DueCounts, Item, Record
 
 TABLE = "pages"
@@ -76,21 +79,33 @@ class Column:
         return text
 
 
-def _column(field: dataclasses.Field[Any], hint: Any) -> Column:
+def _column(name: str, hint: Any, default: Any) -> Column:
     nullable = get_origin(hint) in (Union, types.UnionType) and type(None) in get_args(hint)
     if nullable:
         hint = next(arg for arg in get_args(hint) if arg is not type(None))
-    default = field.default
+    return Column(name, get_origin(hint) or hint, nullable, default)
+
+
+def _default(field: dataclasses.Field[Any]) -> Any:
     if field.default_factory is not dataclasses.MISSING:
-        default = field.default_factory()
-    if default is dataclasses.MISSING:
-        default = None
-    return Column(field.name, get_origin(hint) or hint, nullable, default)
+        return field.default_factory()
+    return None if field.default is dataclasses.MISSING else field.default
 
 
-COLUMN_DEFS = tuple(
-    _column(field, get_type_hints(Record)[field.name]) for field in dataclasses.fields(Record)
-)
+def _columns() -> tuple[Column, ...]:
+    """The table's columns, in the order of Record's (base.COLUMNS): a part of its WARC
+    pointer is nullable, as a record may have no pointer."""
+    hints, parts = get_type_hints(Record), get_type_hints(WarcPointer)
+    defaults = {field.name: _default(field) for field in dataclasses.fields(Record)}
+    return tuple(
+        _column(name, parts[WARC_COLUMNS[name]] | None, None)
+        if name in WARC_COLUMNS
+        else _column(name, hints[name], defaults[name])
+        for name in base.COLUMNS
+    )
+
+
+COLUMN_DEFS = _columns()
 # The columns of a SQL store, in order; lists are kept as JSON (text in SQLite).
 COLUMNS = tuple(column.name for column in COLUMN_DEFS)
 JSON_COLUMNS = frozenset(column.name for column in COLUMN_DEFS if column.type is list)
@@ -158,8 +173,8 @@ def newer_schema(version: int, where: str) -> str:
 
 
 def to_row(record: Record) -> list[Any]:
-    values = dataclasses.astuple(record)
-    return [json.dumps(value) if name in JSON_COLUMNS else value for name, value in zip(COLUMNS, values, strict=True)]
+    data = record.to_json()
+    return [json.dumps(data[name]) if name in JSON_COLUMNS else data[name] for name in COLUMNS]
 
 
 def from_row(row: Any) -> Record:
@@ -167,7 +182,7 @@ def from_row(row: Any) -> Record:
     for name in JSON_COLUMNS:
         if isinstance(data[name], str):
             data[name] = json.loads(data[name])
-    return Record(**data)
+    return Record.from_json(data)
 
 
 def item_rows(record: Record, items: Sequence[Item]) -> list[tuple[Any, ...]]:

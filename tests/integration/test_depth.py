@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.crawl import Context, Payload, fate
-from pipeline.fetch.result import FetchResult
+from pipeline.fetch import FetchResult
 from pipeline.settings import Settings
 from pipeline.store import open_store
 from tasks import seed

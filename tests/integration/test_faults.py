@@ -15,7 +15,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecord
 
-from pipeline.archive.warc import OPEN_SUFFIX
+from pipeline.archive import OPEN_SUFFIX
 from pipeline.frontier import Found, Frontier
 from pipeline.settings import Settings
 from pipeline.store.base import Record
@@ -96,12 +96,13 @@ def _page_captures(warc_dir: Path, pages: set[str]) -> Counter[str]:
 
 def _response_at(warc_dir: Path, record: Record) -> ArcWarcRecord:
     """The record's pointer, followed: its file keeps `.open` when its worker was killed."""
-    path = warc_dir / record.warc_file
+    assert record.warc is not None
+    path = warc_dir / record.warc.file
     if not path.exists():
-        path = warc_dir / (record.warc_file + OPEN_SUFFIX)
+        path = warc_dir / (record.warc.file + OPEN_SUFFIX)
     with open(path, "rb") as stream:
-        stream.seek(record.warc_offset)
-        member = stream.read(record.warc_length)
+        stream.seek(record.warc.offset)
+        member = stream.read(record.warc.length)
     return next(iter(ArchiveIterator(io.BytesIO(member))))
 
 

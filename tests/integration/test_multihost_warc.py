@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from pipeline.archive.warc import EXTENSION, OPEN_SUFFIX
+from pipeline.archive import EXTENSION, OPEN_SUFFIX
 from pipeline.frontier import JobState
 from pipeline.store import Record, open_store
 from tests.integration.cluster import wait_until
@@ -261,12 +261,13 @@ def test_two_hosts_each_write_their_own_files_and_together_hold_every_page(multi
     # gzip member, of that URL; and (f) the page was fetched from the site's address.
     located = {(entry.file, entry.offset): entry for entry in all_responses}
     for record in records:
-        assert record.warc_file and record.warc_offset is not None and record.warc_length, record
-        holders = [host for host in names if (dirs[host] / record.warc_file).is_file()]
-        assert len(holders) == 1, (record.url, record.warc_file, holders)
-        entry = located[record.warc_file, record.warc_offset]
-        assert (entry.uri, entry.length) == (record.final_url, record.warc_length), (record, entry)
-        assert _read_at(dirs[holders[0]] / record.warc_file, record.warc_offset, record.warc_length) == [
+        warc = record.warc
+        assert warc is not None and warc.file and warc.length, record
+        holders = [host for host in names if (dirs[host] / warc.file).is_file()]
+        assert len(holders) == 1, (record.url, warc.file, holders)
+        entry = located[warc.file, warc.offset]
+        assert (entry.uri, entry.length) == (record.final_url, warc.length), (record, entry)
+        assert _read_at(dirs[holders[0]] / warc.file, warc.offset, warc.length) == [
             ("response", record.final_url, GATEWAY)
         ]
     assert {entry.ip for entry in all_responses if entry.uri in pages} == {GATEWAY}

@@ -18,9 +18,14 @@ import pytest
 import trustme
 from urllib3.exceptions import InsecureRequestWarning
 
-from pipeline.errors import EgressUnavailable, PermanentFetchError, TransientFetchError
-from pipeline.fetch.fetcher import Fetcher
-from pipeline.fetch.proxies import ProxyRotation, parse_proxy
+from pipeline.fetch import (
+    EgressUnavailable,
+    Fetcher,
+    PermanentFetchError,
+    ProxyRotation,
+    TransientFetchError,
+    parse_proxy,
+)
 from pipeline.frontier import JobState
 from pipeline.settings import Policy
 from pipeline.store import open_store

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline import keys
 from pipeline.crawl.revisits import feed, start_recrawl
-from pipeline.fetch.result import utc_text
+from pipeline.fetch import utc_text
 from pipeline.frontier import Found, Frontier, JobState
 from pipeline.store import Record, open_store
 from tests.integration.frontiers import new_frontier, pages

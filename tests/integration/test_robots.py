@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.errors import RobotsPending
-from pipeline.fetch.fetcher import Fetcher
-from pipeline.fetch.robots import Robots
+from pipeline.fetch import Fetcher, Robots, RobotsPending
 from pipeline.keys import HOST_DELAY, Keyring
 from pipeline.settings import Policy
 from tests.integration.site import Host, Response

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from pipeline import keys
-from pipeline.fetch.history import Prior
+from pipeline.fetch import Prior
 from pipeline.frontier import Found, Frontier, JobState, Lease, RecordKind, Revisit, Stat
 from tests.integration.frontiers import SHORT_LEASE, counter, new_frontier, pages
 

@@ -10,7 +10,7 @@ import pytest
 from pipeline import keys
 from pipeline.crawl.jobs import seed
 from pipeline.errors import ConfigError
-from pipeline.fetch.history import Prior
+from pipeline.fetch import Prior
 from pipeline.frontier import Found, Frontier, JobState, Lease, RecordKind, Revisit, Stat
 from pipeline.settings import Settings
 from tests.integration.frontiers import new_frontier

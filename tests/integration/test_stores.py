@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from pipeline.errors import ConfigError, CrawlError, StoreUnavailable
+from pipeline.fetch import WarcPointer
 from pipeline.settings import Settings
 from pipeline.store import Record, open_store
 from pipeline.store.base import DueCounts, Item
@@ -271,10 +272,10 @@ def _archived(job: str, url: str) -> Record:
     """A page fetched with validators and written to WARC, scheduled for a revisit."""
     return dataclasses.replace(
         _record(job, url, "v1", [url + "/a"]), content_hash="aaa", length=120, encoding="utf-8", etag='"1"',
-        last_modified="Sun, 22 Nov 2026 00:00:00 GMT", warc_file="crawl-1.warc.gz", warc_offset=0, warc_length=512,
-        warc_record_id="<urn:uuid:1>", warc_digest="sha1:AAAA", first_fetched_at="2026-11-22T00:00:00Z",
-        changed_at="2026-11-22T00:00:00Z", extract_error="mod:x: KeyError", revisit_interval=60.0,
-        next_fetch_at=60.0,
+        last_modified="Sun, 22 Nov 2026 00:00:00 GMT", warc=WarcPointer("crawl-1.warc.gz", 0, 512, "<urn:uuid:1>",
+                                                                         "sha1:AAAA"),
+        first_fetched_at="2026-11-22T00:00:00Z", changed_at="2026-11-22T00:00:00Z", extract_error="mod:x: KeyError",
+        revisit_interval=60.0, next_fetch_at=60.0,
     )
 
 
@@ -283,8 +284,8 @@ def _not_modified(record: Record, seconds: int, **changes: object) -> Record:
     WARC revisit record of its own, and the URL rescheduled."""
     return _later(
         record, seconds, final_url=record.url + "?304", status=304, content_type=None, title=None, outlinks=[],
-        content_hash=None, length=0, encoding=None, redirects=[], warc_file="crawl-2.warc.gz", warc_offset=9,
-        warc_length=99, warc_record_id="<urn:uuid:2>", warc_digest=None, extract_error=None, elapsed=0.05, depth=0,
+        content_hash=None, length=0, encoding=None, redirects=[],
+        warc=WarcPointer("crawl-2.warc.gz", 9, 99, "<urn:uuid:2>"), extract_error=None, elapsed=0.05, depth=0,
         first_fetched_at=f"2026-11-22T00:00:{seconds:02d}Z", changed_at=None, revisit_interval=90.0,
         next_fetch_at=100.0 + seconds, **changes,
     )
@@ -306,7 +307,7 @@ def test_a_304_keeps_the_stored_content_and_items_and_takes_the_new_fetch(store)
     store.put(_not_modified(first, 20, etag=None, last_modified="Mon, 23 Nov 2026 00:00:00 GMT", error="slow"))
     (stored,) = store.records(job)
     assert (stored.etag, stored.last_modified) == ('"2"', "Mon, 23 Nov 2026 00:00:00 GMT")
-    assert (stored.status, stored.title, stored.warc_record_id, stored.error) == (200, "v1", "<urn:uuid:1>", "slow")
+    assert (stored.status, stored.title, stored.warc.record_id, stored.error) == (200, "v1", "<urn:uuid:1>", "slow")
     assert (stored.fetch_count, stored.revisit, stored.changed_at) == (3, "not-modified", "2026-11-22T00:00:00Z")
 
 
@@ -317,8 +318,9 @@ def test_a_200_after_a_304_replaces_the_content_as_usual(store):
     store.put(_not_modified(first, 10))
 
     changed = _later(
-        first, 20, title="v2", outlinks=[], content_hash="bbb", etag=None, last_modified=None, warc_offset=700,
-        warc_record_id="<urn:uuid:3>", warc_digest="sha1:BBBB", changed_at="2026-11-22T00:00:20Z", next_fetch_at=80.0,
+        first, 20, title="v2", outlinks=[], content_hash="bbb", etag=None, last_modified=None,
+        warc=WarcPointer("crawl-1.warc.gz", 700, 512, "<urn:uuid:3>", "sha1:BBBB"), changed_at="2026-11-22T00:00:20Z",
+        next_fetch_at=80.0,
     )
     store.put(changed, [Item("text", {"text": "v2"})])
 

@@ -24,8 +24,8 @@ import pytest
 from moto.server import ThreadedMotoServer
 from warcio.archiveiterator import ArchiveIterator
 
+from pipeline.archive import WarcUploader, upload_leftovers
 from pipeline.archive import upload as warc_upload
-from pipeline.archive.upload import WarcUploader, upload_leftovers
 from pipeline.errors import ConfigError
 from tests.integration.cli import cli_env, crawl_ok, export_jsonl
 

@@ -17,10 +17,17 @@ from dataclasses import replace
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from pipeline.archive.warc import OPEN_SUFFIX, WarcWriter, adopt_orphans, warcinfo
-from pipeline.errors import PermanentFetchError, TransientFetchError
-from pipeline.fetch.exchange import REVISIT_IDENTICAL, REVISIT_NOT_MODIFIED, Capture, Exchange, Reference
-from pipeline.fetch.fetcher import Fetcher
+from pipeline.archive import OPEN_SUFFIX, WarcWriter, adopt_orphans, warcinfo
+from pipeline.fetch import (
+    REVISIT_IDENTICAL,
+    REVISIT_NOT_MODIFIED,
+    Exchange,
+    Fetcher,
+    PermanentFetchError,
+    Reference,
+    TransientFetchError,
+    WarcPointer,
+)
 from pipeline.settings import Policy
 from tests.unit.conftest import BIG_SIZE, PAGE_HTML
 
@@ -93,7 +100,7 @@ def test_a_page_is_archived_as_a_request_and_a_response_tied_together(site, fetc
     assert request_http.protocol == "GET" and request_http.statusline == "/html HTTP/1.1"
     assert request_http.get_header("User-Agent") == Policy().user_agent
     assert request_http.get_header("Host") == url(site, "").removeprefix("http://")
-    assert result.warc_file == found[1][0] and result.warc_record_id == response_headers.get_header("WARC-Record-ID")
+    assert result.warc.file == found[1][0] and result.warc.record_id == response_headers.get_header("WARC-Record-ID")
 
 
 def test_the_records_pointer_seeks_straight_to_its_response(site, fetcher, writer, tmp_path):
@@ -102,9 +109,9 @@ def test_the_records_pointer_seeks_straight_to_its_response(site, fetcher, write
     writer.close()
 
     for result in results:
-        with open(tmp_path / result.warc_file, "rb") as stream:
-            stream.seek(result.warc_offset)
-            member = stream.read(result.warc_length)
+        with open(tmp_path / result.warc.file, "rb") as stream:
+            stream.seek(result.warc.offset)
+            member = stream.read(result.warc.length)
         record = next(iter(ArchiveIterator(io.BytesIO(member))))
         assert record.rec_type == "response"
         assert record.rec_headers.get_header("WARC-Target-URI") == result.url
@@ -150,8 +157,8 @@ def test_error_pages_are_archived_with_their_bodies(site, fetcher, writer, tmp_p
         ("404", b"<html><title>status 404</title></html>"),
         ("503", b"<html><title>status 503</title></html>"),
     ]
-    assert result.error == "HTTP 404" and result.warc_file is not None
-    assert info.value.capture is not None
+    assert result.error == "HTTP 404" and result.warc.file is not None
+    assert info.value.warc is not None
 
 
 def test_a_body_past_the_size_cap_is_archived_as_far_as_read_and_marked(site, fetcher, writer, tmp_path):
@@ -161,7 +168,7 @@ def test_a_body_past_the_size_cap_is_archived_as_far_as_read_and_marked(site, fe
     writer.close()
 
     (_, _, headers, http, payload) = records(tmp_path)[1]
-    assert info.value.reason == "too large" and info.value.capture is not None
+    assert info.value.reason == "too large" and info.value.warc is not None
     assert headers.get_header("WARC-Truncated") == "length"
     assert http.get_header("Content-Length") == str(BIG_SIZE)
     # What was read within the cap, plus at most the one read that went past it.
@@ -216,7 +223,7 @@ def test_files_rotate_at_their_size_and_each_starts_with_warcinfo(site, tmp_path
         assert name.startswith("rot-") and name.endswith(f"-{os.getpid()}.warc.gz")
         with open(tmp_path / name, "rb") as stream:
             assert next(iter(ArchiveIterator(stream))).rec_type == "warcinfo"
-    assert {result.warc_file for result in results} <= set(names)
+    assert {result.warc.file for result in results} <= set(names)
     fetcher.close()
 
 
@@ -225,8 +232,8 @@ def test_a_killed_writer_leaves_an_open_file_readable_to_its_last_record(site, t
     to the last complete record, and another writer never appends to it."""
     script = textwrap.dedent(f"""
         import sys
-        from pipeline.fetch.exchange import Exchange
-        from pipeline.archive.warc import WarcWriter, warcinfo
+        from pipeline.fetch import Exchange
+        from pipeline.archive import WarcWriter, warcinfo
         writer = WarcWriter({str(tmp_path)!r}, "killed", 10**9, warcinfo(True, "", "agent"))
         body = bytes(range(256)) * 4096
         n = 0
@@ -368,7 +375,7 @@ def test_a_304_to_a_revisit_is_archived_as_a_server_not_modified_revisit(writer,
     assert http.get_statuscode() == "304" and http.get_header("ETag") == '"v1"' and payload == b""
     assert request_headers.get_header("WARC-Concurrent-To") == headers.get_header("WARC-Record-ID")
     assert request_http.get_header("If-None-Match") == '"v1"'
-    assert capture == Capture(name, capture.offset, capture.length, headers.get_header("WARC-Record-ID"),
+    assert capture == WarcPointer(name, capture.offset, capture.length, headers.get_header("WARC-Record-ID"),
                               None, REVISIT_NOT_MODIFIED)
     pointed, block = _record_at(tmp_path, capture)
     assert pointed.get_header("WARC-Record-ID") == capture.record_id
@@ -458,7 +465,7 @@ def tiny_disk(tmp_path):
 
 
 def test_a_full_disk_stops_archiving_without_leaving_a_partial_record(tiny_disk, site):
-    from pipeline.errors import ArchiveUnavailable
+    from pipeline.fetch import ArchiveUnavailable
 
     writer = WarcWriter(str(tiny_disk), "full", 10**9, warcinfo(True, "", "agent"), gzip_level=1)
     body = os.urandom(40 * 1024)
@@ -501,7 +508,7 @@ def test_a_close_delimited_body_cut_by_the_deadline_is_marked_time(site, fetcher
     writer.close()
 
     (_, _, headers, _, payload) = records(tmp_path)[1]
-    assert info.value.reason == "download deadline exceeded" and info.value.capture is not None
+    assert info.value.reason == "download deadline exceeded" and info.value.warc is not None
     assert headers.get_header("WARC-Truncated") == "time" and 0 < len(payload) < 100
 
 
@@ -512,4 +519,4 @@ def test_a_refused_redirect_points_at_the_hop_it_refused(site, fetcher, writer, 
 
     assert info.value.reason == "redirect loop"
     responses = [h for _, kind, h, _, _ in records(tmp_path) if kind == "response"]
-    assert info.value.capture.record_id == responses[-1].get_header("WARC-Record-ID")
+    assert info.value.warc.record_id == responses[-1].get_header("WARC-Record-ID")

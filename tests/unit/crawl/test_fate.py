@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.crawl.fate import backoff, pauses_host
-from pipeline.errors import TransientFetchError
+from pipeline.fetch import TransientFetchError
 from pipeline.settings import Policy
 
 POLICY = Policy(retry_backoff=2.0, retry_backoff_max=60.0)

@@ -7,7 +7,7 @@ import json
 
 from pipeline.crawl.payload import Payload
 from pipeline.crawl.steps import found, parse, to_record
-from pipeline.fetch.result import FetchResult
+from pipeline.fetch import FetchResult
 from pipeline.frontier import Found, Lease, RecordKind
 from pipeline.settings import Policy
 
@@ -21,11 +21,9 @@ LEASE = Lease(url="http://example.com/", depth=1, host="example.com", token=7)
 
 
 def fetched(depth: int = 1, **changes) -> Payload:
-    result = FetchResult(
-        url="http://example.com/", final_url="http://example.com/", status=200, content_type="text/html", text=HTML
-    )
-    for name, value in changes.items():
-        setattr(result, name, value)
+    values = dict(url="http://example.com/", final_url="http://example.com/", status=200, content_type="text/html",
+                  text=HTML)
+    result = FetchResult(**{**values, **changes})
     lease = Lease(url="http://example.com/", depth=depth, host="example.com", token=7)
     # Through JSON and back, as between two tasks.
     return Payload.from_json(json.loads(json.dumps(Payload("job1", lease, result).to_json())))

@@ -11,7 +11,7 @@ import requests
 
 from pipeline.crawl.payload import Payload
 from pipeline.crawl.steps import to_record
-from pipeline.errors import PermanentFetchError, TransientFetchError
+from pipeline.fetch.errors import PermanentFetchError, TransientFetchError
 from pipeline.fetch.fetcher import Fetcher, classify, retry_after
 from pipeline.fetch.history import Prior
 from pipeline.frontier import Lease

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.errors import PermanentFetchError
+from pipeline.fetch.errors import PermanentFetchError
 from pipeline.fetch.guard import is_public, public_address
 
 

@@ -4,10 +4,15 @@ documents)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import pytest
 
 from pipeline.errors import ConfigError
+from pipeline.fetch.exchange import WarcPointer
 from pipeline.fetch.history import CHANGED_FACTOR, UNCHANGED_FACTOR, NextVisit, Prior, next_visit
+from pipeline.frontier.data import Lease
 from pipeline.settings import Policy
 from pipeline.store.base import Record
 
@@ -53,9 +58,9 @@ def test_a_revisit_carries_the_validators_and_the_archived_record_of_the_last_fe
     record = Record(job="j", url="http://a.example/old", final_url="http://a.example/new", status=200, depth=1,
                     content_type="text/html", title="t", outlinks=[], fetched_at="2026-12-01T00:00:00.000Z",
                     error=None, etag='"e1"', last_modified="Sun, 22 Nov 2026 10:00:00 GMT", content_hash="h",
-                    warc_record_id="<urn:uuid:1>", warc_digest="sha1:AAAA", revisit_interval=60.0)
+                    warc=WarcPointer("crawl-1.warc.gz", 0, 512, "<urn:uuid:1>", "sha1:AAAA"), revisit_interval=60.0)
 
-    prior = Prior.of(record)
+    prior = record.prior()
 
     assert prior.url == "http://a.example/new", "the validators are those of the URL that answered"
     assert prior.conditional_headers() == {
@@ -65,6 +70,30 @@ def test_a_revisit_carries_the_validators_and_the_archived_record_of_the_last_fe
     assert Prior.from_json(prior.to_json()) == prior
     assert Prior("http://a.example/", "2026-12-01T00:00:00.000Z").conditional_headers() == {}
     assert Prior("http://a.example/", "2026-12-01T00:00:00.000Z").reference() is None
+
+
+def test_a_queued_revisit_keeps_its_warc_pointer_flat_as_before():
+    """Revisits wait in Redis as JSON: the pointer keeps the fields it always had there."""
+    pointer = WarcPointer("crawl-1.warc.gz", 9, 99, "<urn:uuid:2>", "sha1:BBBB", revisit="server-not-modified")
+    prior = Prior("http://a.example/", "2026-12-01T00:00:00.000Z", warc=pointer)
+
+    data = prior.to_json()
+
+    assert {k: v for k, v in data.items() if k.startswith("warc")} == {
+        "warc_file": "crawl-1.warc.gz", "warc_offset": 9, "warc_length": 99, "warc_record_id": "<urn:uuid:2>",
+        "warc_digest": "sha1:BBBB",
+    }
+    assert Prior.from_json(data) == replace(prior, warc=replace(prior.warc, revisit=None))
+    bare = Prior("http://a.example/", "2026-12-01T00:00:00.000Z")
+    assert bare.to_json()["warc_file"] is None and Prior.from_json(bare.to_json()) == bare
+
+
+def test_a_revisit_lease_carries_its_prior_through_json():
+    prior = Prior("http://a.example/", "2026-12-01T00:00:00.000Z",
+                  warc=WarcPointer("crawl-1.warc.gz", 9, 99, "<urn:uuid:2>", "sha1:BBBB"))
+    lease = Lease("http://a.example/", 1, "a.example", 7, prior=prior)
+
+    assert Lease.from_json(json.loads(json.dumps(lease.to_json()))) == lease
 
 
 def test_an_interval_outside_its_bounds_is_refused():

@@ -8,8 +8,9 @@ import socket
 import pytest
 import socks
 
-from pipeline.errors import ConfigError, EgressUnavailable
+from pipeline.errors import ConfigError
 from pipeline.fetch.connections import _socks_proxy_at_fault
+from pipeline.fetch.errors import EgressUnavailable
 from pipeline.fetch.proxies import ProxyRotation, check, parse_proxy
 from pipeline.settings import Settings
 

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.crawl import Payload, steps
 from pipeline.errors import ConfigError
-from pipeline.fetch.result import FetchResult
+from pipeline.fetch import FetchResult
 from pipeline.frontier import Lease
 from pipeline.parse import Page, check_extractors, run_extractors
 from pipeline.parse.extract import resolve

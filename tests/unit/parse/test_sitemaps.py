@@ -4,7 +4,7 @@ import gzip
 
 import pytest
 
-from pipeline.errors import PermanentFetchError
+from pipeline.fetch import PermanentFetchError
 from pipeline.parse import parse_sitemap, sitemap_locations
 
 NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'

@@ -1,4 +1,4 @@
-"""The SQLite store keeps one record per (job, url); export writes the DESIGN.md fields."""
+"""The SQLite store keeps one record per (job, url); export writes the fields every export has first."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.fetch.result import utcnow
+from pipeline.fetch import utcnow
 from pipeline.store import EXPORT_FIELDS, Record, open_store
 from pipeline.store.export import export
 
-DESIGN_FIELDS = ("url", "final_url", "status", "depth", "content_type", "title", "outlinks", "fetched_at", "error")
+FIRST_FIELDS = ("url", "final_url", "status", "depth", "content_type", "title", "outlinks", "fetched_at", "error")
 
 
 def record(url: str, job: str = "job1", **changes) -> Record:
@@ -163,7 +163,7 @@ def _records() -> list[Record]:
 
 
 def test_export_fields_are_those_of_the_design():
-    assert tuple(EXPORT_FIELDS) == DESIGN_FIELDS
+    assert tuple(EXPORT_FIELDS) == FIRST_FIELDS
 
 
 def test_jsonl_export_has_design_fields_and_types():
@@ -175,7 +175,7 @@ def test_jsonl_export_has_design_fields_and_types():
     assert written == len(lines) == 3
     rows = [json.loads(line) for line in lines]
     for row in rows:
-        assert set(DESIGN_FIELDS) <= set(row)
+        assert set(FIRST_FIELDS) <= set(row)
         assert isinstance(row["outlinks"], list)
         assert isinstance(row["depth"], int)
     assert rows[0]["url"] == "http://example.com/"
@@ -200,7 +200,7 @@ def test_csv_export_has_design_columns_and_one_row_per_record():
 
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert written == len(rows) == 3
-    assert list(rows[0])[: len(DESIGN_FIELDS)] == list(DESIGN_FIELDS)
+    assert list(rows[0])[: len(FIRST_FIELDS)] == list(FIRST_FIELDS)
     assert rows[0]["title"] == 'Home, "quoted"'
     assert rows[0]["outlinks"].split() == ["http://example.com/a", "http://example.com/b"]
     assert rows[0]["status"] == "200"
@@ -238,4 +238,4 @@ def test_export_of_nothing_writes_nothing_but_a_csv_header():
     assert export([], jsonl, "jsonl") == 0
     assert export([], table, "csv") == 0
     assert jsonl.getvalue() == ""
-    assert table.getvalue().splitlines()[0].split(",")[: len(DESIGN_FIELDS)] == list(DESIGN_FIELDS)
+    assert table.getvalue().splitlines()[0].split(",")[: len(FIRST_FIELDS)] == list(FIRST_FIELDS)
