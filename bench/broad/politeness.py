@@ -38,6 +38,7 @@ class Verdict:
     requests: int
     hosts: int
     too_close: int  # consecutive arrivals at one host less than delay - slack apart
+    under_half: int  # of those, the ones less than half the delay apart: no timer is that late
     hosts_too_close: int
     min_gap_s: float | None  # the shortest gap between consecutive arrivals at one host
     overlaps: int  # arrivals while another request to the same host was unanswered
@@ -69,7 +70,7 @@ def judge(
     by_host: dict[str, list[Event]] = defaultdict(list)
     for event in events:
         by_host[event.host].append(event)
-    too_close = hosts_too_close = overlaps = 0
+    too_close = under_half = hosts_too_close = overlaps = 0
     gaps: list[float] = []
     urls: Counter[tuple[str, str]] = Counter()
     for host, happened in by_host.items():
@@ -80,6 +81,7 @@ def judge(
         host_gaps = [later.time - earlier.time for earlier, later in pairwise(arrivals)]
         close = sum(gap < delay - slack for gap in host_gaps)
         too_close += close
+        under_half += sum(gap < delay / 2 for gap in host_gaps)
         hosts_too_close += close > 0
         gaps += host_gaps
         overlaps += _overlaps(happened)
@@ -88,6 +90,7 @@ def judge(
         requests=sum(urls.values()),
         hosts=len(by_host),
         too_close=too_close,
+        under_half=under_half,
         hosts_too_close=hosts_too_close,
         min_gap_s=min(gaps) if gaps else None,
         overlaps=overlaps,

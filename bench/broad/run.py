@@ -78,7 +78,10 @@ class Run:
     peak_rss_mb: float
     pages_per_s: float
     cpu_ms_per_page: float | None
+    server_span_s: float  # first arrival to last at the site: the wall time less start-up and shutdown
     politeness: politeness.Verdict
+    log_start: int  # the run's part of the site's log, as byte offsets
+    log_end: int
 
 
 # --- the site and the private Redis servers ---------------------------------------------
@@ -279,12 +282,15 @@ def run_case(case: str, number: int, args: argparse.Namespace, the_site: Site, r
     verdict = politeness.judge(events, args.delay, manifest["broken_path"], manifest["disallowed_prefix"], args.slack)
     pages = run.pages(workdir)
     cpu = measured.cpu_s + measured.redis_cpu_s
+    arrivals = [event.time for event in events if event.kind == politeness.ARRIVAL]
     return Run(
         case=case, round=number, ok=measured.exit_code == 0, note=_note(case, measured, pages, workdir, manifest),
         exit_code=measured.exit_code, pages=pages, wall_s=measured.wall_s, cpu_s=cpu,
         redis_cpu_s=measured.redis_cpu_s, site_cpu_s=measured.site_cpu_s,
         peak_rss_mb=measured.peak_rss_bytes / 2**20, pages_per_s=pages / measured.wall_s,
-        cpu_ms_per_page=1000 * cpu / pages if pages else None, politeness=verdict,
+        cpu_ms_per_page=1000 * cpu / pages if pages else None,
+        server_span_s=max(arrivals) - min(arrivals) if arrivals else 0.0, politeness=verdict,
+        log_start=measured.log_start, log_end=measured.log_end,
     )
 
 
@@ -322,12 +328,14 @@ FIGURES: dict[str, tuple[Callable[[Run], float | None], int]] = {
     "CPU ms/page": (lambda run: run.cpu_ms_per_page, 2),
     "peak RSS MB": (lambda run: run.peak_rss_mb, 0),
     "wall s": (lambda run: run.wall_s, 1),
+    "server span s": (lambda run: run.server_span_s, 1),
     "Redis CPU s": (lambda run: run.redis_cpu_s, 2),
     "site CPU s": (lambda run: run.site_cpu_s, 2),
 }
 BREACHES: dict[str, tuple[Callable[[Run], float | None], int]] = {
     "requests": (lambda run: run.politeness.requests, 0),
     "too close": (lambda run: run.politeness.too_close, 0),
+    "under half": (lambda run: run.politeness.under_half, 0),
     "hosts": (lambda run: run.politeness.hosts_too_close, 0),
     "min gap ms": (lambda run: None if run.politeness.min_gap_s is None else 1000 * run.politeness.min_gap_s, 0),
     "overlaps": (lambda run: run.politeness.overlaps, 0),
@@ -383,8 +391,8 @@ def report(result: dict[str, Any], manifest: dict[str, Any], args: argparse.Name
                     [[case, f"{result[case]['ok']}/{result[case]['runs']}",
                       *(show(result[case]["figures"][name], digits) for name, digits in columns.items())]
                      for case in cases])
-    lines += ["", f"politeness at the server (delay {args.delay:g} s, slack {1000 * args.slack:g} ms; "
-              "'hosts': hosts with a pair too close)", ""]
+    lines += ["", f"politeness at the server (delay {args.delay:g} s, slack {1000 * args.slack:g} ms; 'under half': "
+              "gaps under half the delay; 'hosts': hosts with a pair too close)", ""]
     lines += _table(["case", *BREACHES],
                     [[case, *(show(result[case]["breaches"][name], digits) for name, (_, digits) in BREACHES.items())]
                      for case in cases])
@@ -434,8 +442,8 @@ def run_line(run: Run) -> str:
         f"round {run.round} {run.case:<12} {'ok' if run.ok else 'FAILED'}  pages {run.pages}  "
         f"wall {run.wall_s:.1f} s  {run.pages_per_s:.1f} pages/s  CPU {run.cpu_s:.1f} s ({cpu} ms/page, "
         f"Redis {run.redis_cpu_s:.1f})  peak RSS {run.peak_rss_mb:.0f} MB  requests {verdict.requests}  "
-        f"too close {verdict.too_close}  overlaps {verdict.overlaps}  repeats {verdict.repeats}  "
-        f"disallowed {verdict.disallowed}{'  ' + run.note if run.note else ''}"
+        f"too close {verdict.too_close} ({verdict.under_half} under half)  overlaps {verdict.overlaps}  "
+        f"repeats {verdict.repeats}  disallowed {verdict.disallowed}{'  ' + run.note if run.note else ''}"
     )
 
 

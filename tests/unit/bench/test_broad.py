@@ -125,14 +125,18 @@ def test_a_log_that_keeps_the_delay_passes():
 
 
 def test_two_arrivals_closer_than_the_delay_are_flagged():
-    events = _polite("127.1.0.1", 100.0) + _polite("127.1.0.2", 100.0)
-    events += [Event("A", 103.5, "127.1.0.2", "/page/3.html"), Event("S", 103.7, "127.1.0.2", "/page/3.html")]
+    events = _polite("127.1.0.1", 100.0) + _polite("127.1.0.2", 100.0) + _polite("127.1.0.3", 100.0)
+    events += [Event("A", 103.6, "127.1.0.2", "/page/3.html"), Event("S", 103.7, "127.1.0.2", "/page/3.html")]
+    events += [Event("A", 103.98, "127.1.0.3", "/page/3.html"), Event("S", 104.1, "127.1.0.3", "/page/3.html")]
 
     verdict = _judge(events)
 
-    assert (verdict.too_close, verdict.hosts_too_close) == (1, 1)  # /page/2.html, then /page/3.html
-    assert verdict.min_gap_s == pytest.approx(0.5)
+    assert (verdict.too_close, verdict.hosts_too_close) == (2, 2)  # /page/2.html, then /page/3.html
+    assert verdict.under_half == 0  # 0.6 and 0.98 s: not half the delay
+    assert verdict.min_gap_s == pytest.approx(0.6)
     assert verdict.overlaps == 0
+    events += [Event("A", 103.3, "127.1.0.1", "/page/4.html"), Event("S", 103.4, "127.1.0.1", "/page/4.html")]
+    assert _judge(events).under_half == 1
 
 
 def test_overlaps_repeats_retries_and_disallowed_paths_are_counted():
