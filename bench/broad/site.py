@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import random
+import resource
 import signal
 import socket
 import sys
@@ -382,6 +384,16 @@ async def _main(server: Server, manifest_path: Path | None) -> None:
     await server.serve()
 
 
+def _more_files() -> None:
+    """A socket per host plus a kept-alive connection per host and crawler thread can pass
+    the usual soft limit of 1,024 open files: raise it to the hard limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hosts", type=int, default=Shape.hosts)
@@ -401,6 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("site: --hosts must be 1..65024 and --pages-per-host at least 1", file=sys.stderr)
         return 2
     shape = Shape(args.hosts, args.pages_per_host, args.seed, args.latency_scale)
+    _more_files()
     with open(args.log, "a", buffering=1 << 20) as stream:
         try:
             server = Server(shape, args.port, EventLog(stream))
