@@ -16,7 +16,7 @@ from pipeline.fetch import FetchResult
 from pipeline.frontier import Found, Frontier, JobState, Lease, LostLease, RecordKind, Revisit, bloom, list_jobs
 from pipeline.parse import check_extractors
 from pipeline.settings import DEDUP_EXACT, Policy, Settings
-from pipeline.store.base import Record, Store
+from pipeline.store import Record, Store
 from pipeline.urls import hostname, require_canonical
 
 logger = logging.getLogger(__name__)

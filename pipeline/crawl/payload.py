@@ -9,7 +9,7 @@ from typing import Any
 
 from pipeline.fetch import FetchResult
 from pipeline.frontier import Lease
-from pipeline.store.base import Item
+from pipeline.store import Item
 
 
 @dataclass(frozen=True)

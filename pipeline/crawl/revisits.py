@@ -10,7 +10,7 @@ import time
 from pipeline.errors import JobNotFound
 from pipeline.fetch import utc_text
 from pipeline.frontier import Frontier, JobState, RecordKind, Revisit
-from pipeline.store.base import Record, Store
+from pipeline.store import Record, Store
 
 
 def start_recrawl(frontier: Frontier, store: Store, older_than: float | None = None) -> int:

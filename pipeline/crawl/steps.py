@@ -22,7 +22,7 @@ from pipeline.frontier import Found, Lease, RecordKind
 from pipeline.keys import Keyring
 from pipeline.parse import Page, parse_html, parse_sitemap, run_extractors
 from pipeline.settings import Policy
-from pipeline.store.base import Record
+from pipeline.store import Record
 from pipeline.urls import in_scope
 
 logger = logging.getLogger(__name__)

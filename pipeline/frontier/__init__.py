@@ -6,7 +6,7 @@ from pipeline.frontier.client import Frontier, list_jobs
 from pipeline.frontier.data import Completed, FeedState, Found, HostBackoff, JobStats, Lease, LostLease, Revisit, Tick
 from pipeline.frontier.hosts import HostView
 from pipeline.frontier.names import HOST_LIMITS, JobState, Limit, Script, Stat
-from pipeline.store.base import RecordKind
+from pipeline.store import RecordKind
 
 __all__ = [
     "HOST_LIMITS", "Completed", "FeedState", "Found", "Frontier", "HostBackoff", "HostView", "JobState", "JobStats",

@@ -12,7 +12,7 @@ from pipeline import keys
 from pipeline.frontier.bloom import geometry, halves
 from pipeline.frontier.data import member
 from pipeline.settings import DEDUP_BLOOM, Policy
-from pipeline.store.base import RecordKind
+from pipeline.store import RecordKind
 from pipeline.urls import fingerprint, host_key, seen_entry
 
 T = TypeVar("T")

@@ -47,7 +47,7 @@ from pipeline.frontier.hosts import HostView
 from pipeline.frontier.names import STALE_POLICY, JobState, Script, Stat
 from pipeline.frontier.sent_links import SentLinks
 from pipeline.settings import DEDUP_BLOOM, Policy
-from pipeline.store.base import RecordKind
+from pipeline.store import RecordKind
 from pipeline.urls import host_key
 
 T = TypeVar("T")

@@ -12,7 +12,7 @@ from typing import Any
 from pipeline.fetch import Prior
 from pipeline.frontier.names import JobState
 from pipeline.settings import Policy
-from pipeline.store.base import RecordKind
+from pipeline.store import RecordKind
 from pipeline.urls import in_scope
 
 SITEMAP_PREFIX = "sitemap:"

@@ -16,7 +16,7 @@ import threading
 
 from cachetools import LRUCache
 
-from pipeline.store.base import RecordKind
+from pipeline.store import RecordKind
 
 Entry = tuple[str, RecordKind]  # (url, kind), as Found.entries lists them
 

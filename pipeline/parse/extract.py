@@ -23,7 +23,7 @@ from typing import Any
 from pipeline.errors import ConfigError
 from pipeline.parse.extractors import BUILTINS
 from pipeline.parse.page import Page
-from pipeline.store.base import Item
+from pipeline.store import Item
 
 Extractor = Callable[[Page], Any]
 logger = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pipeline.report.scales import TimeBins, time_bins
-from pipeline.store.base import Record
+from pipeline.store import Record
 from pipeline.urls import host_key
 
 # Hosts, content types and error reasons listed at most, largest first.

@@ -1,4 +1,5 @@
-"""Storage backends behind one small interface (`Store`), chosen by URL."""
+"""Storage backends behind one small interface (`Store`), chosen by URL, the record
+every backend keeps, and the export of records and items as JSON lines or CSV."""
 
 from __future__ import annotations
 
@@ -6,9 +7,13 @@ from urllib.parse import urlsplit
 
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
-from pipeline.store.base import EXPORT_FIELDS, Record, Store
+from pipeline.store.base import EXPORT_FIELDS, DueCounts, Item, Record, RecordKind, Store
+from pipeline.store.export import FORMATS, export, export_items
 
-__all__ = ["EXPORT_FIELDS", "Record", "Store", "open_store"]
+__all__ = [
+    "EXPORT_FIELDS", "FORMATS", "DueCounts", "Item", "Record", "RecordKind", "Store", "export", "export_items",
+    "open_store",
+]
 
 
 def open_store(url: str, timeout: float | None = None) -> Store:

@@ -14,8 +14,7 @@ import redis
 from pipeline.errors import ConfigError, JobNotFound
 from pipeline.frontier import Frontier
 from pipeline.settings import Settings
-from pipeline.store import Store, open_store
-from pipeline.store.export import FORMATS, export, export_items
+from pipeline.store import FORMATS, Store, export, export_items, open_store
 from pipeline.urls import redact
 from tasks.cli.flags import load_settings, setting_flag
 from tasks.cli.local import redis_client

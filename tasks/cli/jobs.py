@@ -13,8 +13,7 @@ from typing import Any
 from pipeline.crawl import jobs
 from pipeline.frontier import Frontier, JobState, JobStats, list_jobs
 from pipeline.settings import Settings
-from pipeline.store import open_store
-from pipeline.store.base import DueCounts
+from pipeline.store import DueCounts, open_store
 from pipeline.urls import require_canonical
 from tasks.cli.flags import KEPT, add_policy_flags, load_settings, policy_flags, seconds
 from tasks.cli.local import redis_client

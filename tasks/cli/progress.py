@@ -14,7 +14,7 @@ from rich.table import Table
 from pipeline.errors import ConfigError
 from pipeline.frontier import Frontier, HostBackoff, HostView, JobState, JobStats, Limit
 from pipeline.settings import DEDUP_BLOOM, ENV_PREFIX, Policy
-from pipeline.store.base import DueCounts
+from pipeline.store import DueCounts
 
 PLAIN_EVERY = 5.0
 RATE_WINDOW = 10.0
