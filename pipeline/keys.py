@@ -39,6 +39,8 @@ SLOTS = "slots"        # HASH host -> URLs leased whose request has not finished
 PLANNED = "planned"    # HASH host -> earliest planned start of its next request
 STARTED = "started"    # HASH host -> when its last request really started
 HOST_DELAY = "delay"   # HASH host -> robots.txt Crawl-delay (capped), when larger than the job's
+RESPONSE_TIME = "rtime"  # HASH host -> seconds its last request took (the adaptive delay's base)
+HOST_RULES = "hostrules"  # HASH pattern -> JSON {delay, conc} of the job's host policy file, in every shard
 HOST_COUNT = "hostcount"  # HASH host -> URLs scheduled for it (the per-host budget)
 HOST_SITEMAPS = "hostsitemaps"  # HASH host -> sitemaps scheduled for it
 BACKOFF = "backoff"    # ZSET host -> when its pause (Retry-After, failures) ends
@@ -82,6 +84,8 @@ LUA_NAMES = {
     "PLANNED": PLANNED,
     "STARTED": STARTED,
     "HOST_DELAY": HOST_DELAY,
+    "RESPONSE_TIME": RESPONSE_TIME,
+    "HOST_RULES": HOST_RULES,
     "HOST_COUNT": HOST_COUNT,
     "HOST_SITEMAPS": HOST_SITEMAPS,
     "BACKOFF": BACKOFF,

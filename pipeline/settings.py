@@ -152,6 +152,23 @@ class Policy:
         "Seconds before its host's turn that a URL may be handed out, with a countdown (about one dispatcher tick).",
         1.0,
     )
+    # Politeness that adapts, per host (pipeline/fetch/hostpolicy.py, the frontier's lib/schedule.lua).
+    delay_factor: float = _doc(
+        "Adaptive politeness: a host's delay is this many times its last response time (as Heritrix does it), "
+        "never below CRAWLER_DELAY (or the host's own) nor above CRAWLER_MAX_DELAY; a larger robots.txt "
+        "Crawl-delay still wins. 0: off.",
+        0.0,
+    )
+    max_delay: float = _doc("Cap on the adaptive delay of CRAWLER_DELAY_FACTOR, in seconds.", 60.0)
+    host_policy_file: str = _doc(
+        "File of per-host rules, `PATTERN key=value ...` a line (delay, host_concurrency, robots, user_agent; "
+        "PATTERN a host name or *.domain), read once when the job is seeded and stored with its policy, so every "
+        "worker applies it without the file; empty: none.",
+        "",
+    )
+    host_rules: tuple[str, ...] = field(
+        default=(), metadata={"doc": "The host policy file's rules, as seeding read them.", "internal": True}
+    )
     version: int = field(
         default=0, metadata={"doc": "Set when the job is seeded; tells a stale copy.", "internal": True}
     )

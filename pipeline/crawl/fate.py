@@ -21,6 +21,7 @@ from pipeline.fetch import (
     RobotsPending,
     TransientFetchError,
     WorkerUnavailable,
+    for_host,
 )
 from pipeline.frontier import Frontier, Lease
 from pipeline.settings import Policy
@@ -92,7 +93,7 @@ def attempt_fetch(
     """One go at the leased URL: robots.txt first when its host's is not known, then the
     request when the host's politeness allows it."""
     frontier = ctx.frontier(job)
-    policy = frontier.policy()
+    policy = for_host(frontier.policy(), lease.host)
     first = [robots_site + "/"] if robots_site else []
     for url in [*first, lease.url]:
         site = ctx.robots.pending(frontier.keyring, url, policy)
@@ -112,14 +113,14 @@ def attempt_fetch(
 def _fetched(frontier: Frontier, payload: Payload) -> FetchOutcome:
     """The request is over: its host's slot is freed and the lease renewed, unless the
     lease went to another chain meanwhile, which then owns the URL."""
-    handoff = frontier.release_host(payload.lease)
+    handoff = frontier.release_host(payload.lease, payload.result.elapsed)
     return LEASE_LOST if handoff is None else Fetched(payload, handoff)
 
 
 def _fetch_robots(ctx: Context, frontier: Frontier, lease: Lease, site: str, attempt: int) -> FetchOutcome:
     """robots.txt is a request to the host like any other: it takes the host's turn, and
     the URL itself comes back for the next one."""
-    policy = frontier.policy()
+    policy = for_host(frontier.policy(), lease.host)
     with ctx.robots.fetching(frontier.keyring, site, policy) as ours:
         if not ours:
             return _keep(frontier, lease, WaitAt(ROBOTS_POLL))
@@ -139,8 +140,9 @@ def _fetch_robots(ctx: Context, frontier: Frontier, lease: Lease, site: str, att
 
 
 def _request(ctx: Context, frontier: Frontier, lease: Lease, attempt: int) -> FetchResult | FetchOutcome:
-    """The request itself: a result (maybe a failure to record), or when to come back."""
-    policy = frontier.policy()
+    """The request itself: a result (maybe a failure to record), or when to come back.
+    The rule of the leased URL's host (user agent, robots.txt) holds for its redirects."""
+    policy = for_host(frontier.policy(), lease.host)
     try:
         return steps.fetch_url(lease, frontier.keyring, policy, ctx.fetcher, ctx.robots)
     except RobotsPending as exc:
@@ -196,7 +198,8 @@ def parse(ctx: Context, payload: Payload) -> Payload:
     record_id = parsed.result.warc.record_id if parsed.result.warc is not None else None
     if ctx.warc is not None and record_id:
         try:
-            ctx.warc.metadata(parsed.result.final_url, record_id, steps.warc_metadata(parsed, policy))
+            ctx.warc.metadata(parsed.result.final_url, record_id,
+                              steps.warc_metadata(parsed, for_host(policy, payload.lease.host)))
         except ArchiveUnavailable as exc:
             # The response is archived; only what was found in it is missing there.
             logger.warning("no WARC metadata record for %s: %s", parsed.result.final_url, exc)

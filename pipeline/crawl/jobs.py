@@ -12,7 +12,7 @@ from pipeline.crawl import revisits, steps
 from pipeline.crawl.context import Context
 from pipeline.crawl.payload import Payload
 from pipeline.errors import ConfigError, StoreUnavailable
-from pipeline.fetch import FetchResult
+from pipeline.fetch import FetchResult, read_rules
 from pipeline.frontier import Found, Frontier, JobState, Lease, LostLease, RecordKind, Revisit, bloom, list_jobs
 from pipeline.parse import check_extractors
 from pipeline.settings import DEDUP_EXACT, Policy, Settings
@@ -34,7 +34,8 @@ def seed(
     were new and the leases due at once. The merged policy must fit this process's
     broker, as the defaults must. With the job's `store`, a seed stored as failed for a
     reason the new policy lifts (its address refused, now allowed) is fetched again, so
-    following an error's hint works on the same job."""
+    following an error's hint works on the same job. A host policy file named now (or
+    by the defaults of a new job) is read and its rules stored with the policy."""
     if not urls:
         raise ConfigError("no seed URLs given")
     if frontier.state() == JobState.CANCELLED:
@@ -43,6 +44,9 @@ def seed(
         )
     stored = frontier.stored_policy()
     policy = (stored or settings.policy).merged(**overrides)
+    if stored is None or overrides.get("host_policy_file") is not None:
+        # The file is read here, once: its rules go to the workers with the policy.
+        policy = policy.merged(host_rules=read_rules(policy.host_policy_file) if policy.host_policy_file else ())
     if stored is not None and _dedup(stored) != _dedup(policy):
         raise ConfigError(
             f"job {frontier.job!r} remembers its URLs with dedup={stored.dedup}: its dedup settings "

@@ -23,6 +23,7 @@ from pipeline.fetch.exchange import (
 )
 from pipeline.fetch.fetcher import Fetcher
 from pipeline.fetch.history import NOT_MODIFIED, NextVisit, Prior, next_visit
+from pipeline.fetch.hostpolicy import HostRule, for_host, parse_rules, read_rules, rule_for
 from pipeline.fetch.proxies import Proxy, ProxyRotation, parse_proxy
 from pipeline.fetch.result import FetchResult, utc_text, utcnow
 from pipeline.fetch.robots import Robots
@@ -39,6 +40,7 @@ __all__ = [
     "FetchError",
     "FetchResult",
     "Fetcher",
+    "HostRule",
     "NextVisit",
     "PermanentFetchError",
     "Prior",
@@ -50,8 +52,12 @@ __all__ = [
     "TransientFetchError",
     "WarcPointer",
     "WorkerUnavailable",
+    "for_host",
     "next_visit",
     "parse_proxy",
+    "parse_rules",
+    "read_rules",
+    "rule_for",
     "utc_text",
     "utcnow",
 ]

@@ -4,11 +4,13 @@ of a job, the values it takes and hands out, and the names it shares with its sc
 
 from pipeline.frontier.client import Frontier, list_jobs
 from pipeline.frontier.data import Completed, FeedState, Found, HostBackoff, JobStats, Lease, LostLease, Revisit, Tick
+from pipeline.frontier.delays import DelaySource, HostDelay
 from pipeline.frontier.hosts import HostView
 from pipeline.frontier.names import HOST_LIMITS, JobState, Limit, Script, Stat
 from pipeline.store import RecordKind
 
 __all__ = [
-    "HOST_LIMITS", "Completed", "FeedState", "Found", "Frontier", "HostBackoff", "HostView", "JobState", "JobStats",
+    "HOST_LIMITS", "Completed", "DelaySource", "FeedState", "Found", "Frontier", "HostBackoff", "HostDelay",
+    "HostView", "JobState", "JobStats",
     "Lease", "Limit", "LostLease", "RecordKind", "Revisit", "Script", "Stat", "Tick", "list_jobs",
 ]

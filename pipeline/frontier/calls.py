@@ -31,6 +31,9 @@ def params(
     values.update(
         conc=max(1, policy.host_concurrency),
         delay=policy.delay,
+        delay_factor=policy.delay_factor,
+        max_delay=policy.max_delay,
+        host_rules=bool(policy.host_rules),
         max_pages=policy.max_pages,
         shared_budget=shared_budget(policy),
         max_depth=policy.max_depth,

@@ -29,7 +29,7 @@ import redis
 
 from pipeline import keys
 from pipeline.errors import ConfigError, JobNotFound, StalePolicy
-from pipeline.frontier import budget, calls, hosts, lua, stats
+from pipeline.frontier import budget, calls, delays, hosts, lua, stats
 from pipeline.frontier.data import (
     Completed,
     FeedState,
@@ -43,6 +43,7 @@ from pipeline.frontier.data import (
     member,
     text,
 )
+from pipeline.frontier.delays import HostDelay
 from pipeline.frontier.hosts import HostView
 from pipeline.frontier.names import STALE_POLICY, JobState, Script, Stat
 from pipeline.frontier.sent_links import SentLinks
@@ -103,6 +104,8 @@ class Frontier:
         # A re-seed's version is above the one it replaces, even when this host's clock is
         # behind the last seeder's (two seedings at the same moment may still race).
         policy = policy.merged(version=max(time.time_ns() // 1000, old.version + 1 if old else 0))
+        # The host policy file's delays and concurrencies, for the scripts (in every shard).
+        rules: dict[Any, Any] = delays.script_rules(policy.host_rules)
         # One transaction per shard's slot, shard 0 (and its policy) last: a caller that
         # reads the new policy finds its version in every shard. The list of jobs lives
         # elsewhere (a cluster has it in another slot), so the job is listed once it exists.
@@ -110,6 +113,9 @@ class Frontier:
             with self.redis.pipeline(transaction=True) as pipe:
                 if shard.shard == 0:
                     pipe.set(shard.key(keys.CONFIG), json.dumps(policy.to_json()))
+                pipe.delete(shard.key(keys.HOST_RULES))
+                if rules:
+                    pipe.hset(shard.key(keys.HOST_RULES), mapping=rules)
                 pipe.set(shard.key(keys.VERSION), policy.version)
                 pipe.set(shard.key(keys.STATE), JobState.RUNNING, nx=True)
                 pipe.hsetnx(shard.key(keys.STATS), Stat.STARTED_AT, time.time())
@@ -201,12 +207,13 @@ class Frontier:
         return float(self._in_host(lease.host, Script.CLAIM_START, host=lease.host, url=lease.member,
                                    token=lease.token))
 
-    def release_host(self, lease: Lease) -> list[Lease] | None:
-        """The request of `lease` is over: free its host slot, renew the lease for the
-        steps after the request, and hand out what is now due; None when the lease is no
-        longer this chain's."""
+    def release_host(self, lease: Lease, elapsed: float = 0.0) -> list[Lease] | None:
+        """The request of `lease` is over, after `elapsed` seconds (0: unknown, the host's
+        last response time stays): free its host slot, renew the lease for the steps after
+        the request, and hand out what is now due; None when the lease is no longer this
+        chain's."""
         owned, rows = self._in_host(lease.host, Script.RELEASE_HOST, url=lease.member, token=lease.token,
-                                    limit=HANDOFF_LIMIT)
+                                    limit=HANDOFF_LIMIT, elapsed=elapsed)
         return [Lease.from_script(row) for row in rows] if owned else None
 
     def postpone(self, host: str, seconds: float, reason: str) -> None:
@@ -222,6 +229,15 @@ class Frontier:
         """Redis's clock, which the schedule runs on."""
         seconds, micros = self.redis.time()
         return seconds + micros / 1_000_000
+
+    def host_delay(self, host: str) -> HostDelay:
+        """What `host` crawls with now (delay, concurrency, robots, user agent) and why."""
+        shard = self.keyring.for_host(host)
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hget(shard.key(keys.HOST_DELAY), host)
+            pipe.hget(shard.key(keys.RESPONSE_TIME), host)
+            crawl_delay, last = pipe.execute()
+        return delays.effective(self.policy(), host, float(crawl_delay or 0.0), None if last is None else float(last))
 
     def set_host_delay(self, host: str, seconds: float) -> None:
         """Record robots.txt's Crawl-delay of `host`; the larger of it and the job's delay wins."""

@@ -63,6 +63,9 @@ def add_policy_flags(parser: argparse.ArgumentParser) -> None:
     setting_flag(parser, "--revisit-min", "revisit_min", type=seconds, metavar="SECONDS")
     setting_flag(parser, "--revisit-max", "revisit_max", type=seconds, metavar="SECONDS")
     setting_flag(parser, "--frontier-shards", "frontier_shards", type=positive, metavar="N")
+    setting_flag(parser, "--delay-factor", "delay_factor", type=seconds, metavar="FACTOR")
+    setting_flag(parser, "--max-delay", "max_delay", type=seconds, metavar="SECONDS")
+    setting_flag(parser, "--host-policy", "host_policy_file", metavar="FILE")
 
 
 def setting_flag(parser: argparse.ArgumentParser, flag: str, setting: str, note: str = "", **options: Any) -> None:

@@ -28,6 +28,7 @@
 --   feed                  STRING  a recrawl pass still being fed from the store (read: not finished)
 --   allowance             STRING  new URLs the shard may hand out of a shared max_pages (read)
 --   budget-spent          STRING  set when no more of a shared max_pages will come (read)
+--   hostrules             HASH    pattern -> {delay, conc} of the job's host policy file (read)
 -- ARGV[1], a JSON object:
 --   version         int     policy version the caller holds (0: do not check)
 --   links           array   {member, host, is_sitemap, seen bucket or h1, seen entry or h2}
@@ -42,6 +43,7 @@
 --   bloom_hashes    int     bits of the filter a URL sets
 --   continuous      bool    the job revisits for ever (it never finishes)
 --   shared_budget   bool    the shards share max_pages out (allowance) instead of counting dispatched
+--   host_rules      bool    the job has a host policy file (its rules are looked up)
 -- ARGV[2..]: the 8-byte fingerprint of each entry of links.
 -- Returns the number of URLs scheduled.
 

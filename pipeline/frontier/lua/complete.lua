@@ -38,6 +38,8 @@
 --   rq:HOST               ZSET    the host's revisits waiting -> depth; taken before its new URLs
 --   allowance             STRING  new URLs the shard may hand out of a shared max_pages (-1 per new URL)
 --   budget-spent          STRING  set when no more of a shared max_pages will come (read)
+--   hostrules             HASH    pattern -> {delay, conc} of the job's host policy file (read)
+--   rtime                 HASH    host -> seconds its last request took (read: the adaptive delay)
 -- ARGV[1], a JSON object:
 --   version         int     policy version the caller holds (0: do not check)
 --   url             string  the leased member
@@ -59,6 +61,9 @@
 --   lease_timeout   float   seconds a lease lasts before it is handed out again
 --   continuous      bool    the job revisits for ever (it never finishes)
 --   shared_budget   bool    the shards share max_pages out (allowance) instead of counting dispatched
+--   delay_factor    float   a host's delay is this times its last response time (0: off)
+--   host_rules      bool    the job has a host policy file (its rules are looked up)
+--   max_delay       float   seconds the adaptive delay is at most
 -- ARGV[2..]: the 8-byte fingerprint of each entry of links.
 -- Returns {counted, leases, depth}: counted is 1 when the token owned the URL, 0
 -- otherwise; leases as LEASE returns them; the URL's depth as it was leased, or lower if

@@ -16,6 +16,8 @@
 --   backoff         ZSET    host -> when its pause ends (a longer pause wins)
 --   backoff-reason  HASH    host -> why it is paused
 --   rq:HOST         ZSET    the host's revisits waiting -> depth; taken before its new URLs
+--   hostrules       HASH    pattern -> {delay, conc} of the job's host policy file (read)
+--   rtime           HASH    host -> seconds its last request took (read: the adaptive delay)
 -- ARGV[1], a JSON object:
 --   version   int     policy version the caller holds (0: do not check)
 --   host      string  the host to pause
@@ -23,6 +25,9 @@
 --   reason    string  why, for `crawler status`
 --   conc      int     requests in flight per host at most
 --   delay     float   seconds between request starts to one host
+--   delay_factor float a host's delay is this times its last response time (0: off)
+--   host_rules bool   the job has a host policy file (its rules are looked up)
+--   max_delay float   seconds the adaptive delay is at most
 -- Returns 1.
 
 local resume = NOW + A.seconds

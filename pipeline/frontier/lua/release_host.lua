@@ -1,7 +1,8 @@
 -- RELEASE_HOST: the request of a leased URL is over: free its host's slot (once per
--- lease), plan the host's next start a delay after this one's, renew the lease for the
--- parse and store steps, and hand out what is now due. The lease itself stays until
--- COMPLETE. A stale token frees, renews and hands out nothing.
+-- lease), record how long it took (the adaptive delay's base), plan the host's next
+-- start a delay after this one's, renew the lease for the parse and store steps, and
+-- hand out what is now due. The lease itself stays until COMPLETE. A stale token
+-- frees, renews and hands out nothing.
 --
 -- KEYS[1]  the job's key prefix, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
 -- Keys:
@@ -22,6 +23,8 @@
 --   prior          HASH    URL -> JSON of its last fetch, handed out with its revisit lease
 --   rq:HOST        ZSET    the host's revisits waiting -> depth; taken before its new URLs
 --   allowance      STRING  new URLs the shard may hand out of a shared max_pages (-1 per new URL)
+--   hostrules      HASH    pattern -> {delay, conc} of the job's host policy file (read)
+--   rtime          HASH    host -> seconds its last request took (set from elapsed: the adaptive delay)
 -- ARGV[1], a JSON object:
 --   version        int     policy version the caller holds (0: do not check)
 --   url            string  the leased member
@@ -34,6 +37,10 @@
 --   max_pages      int     URLs handed out for the job at most (0: no limit)
 --   lease_timeout  float   seconds a lease lasts before it is handed out again
 --   shared_budget  bool    the shards share max_pages out (allowance) instead of counting dispatched
+--   delay_factor   float   a host's delay is this times its last response time (0: off)
+--   host_rules     bool    the job has a host policy file (its rules are looked up)
+--   max_delay      float   seconds the adaptive delay is at most
+--   elapsed        float   seconds the request took (0: unknown, the last one's time stays)
 -- Returns {1 when the token owns the URL else 0, the new leases as LEASE returns them}.
 
 local lease_data = owned(A.url, A.token)
@@ -43,6 +50,7 @@ end
 if lease_data.s == 1 then
   lease_data.s = 0
   redis.call('HSET', LEASE, A.url, cjson.encode(lease_data))
+  if A.elapsed > 0 then redis.call('HSET', RESPONSE_TIME, lease_data.h, tostring(A.elapsed)) end
   local started = tonumber(redis.call('HGET', STARTED, lease_data.h)) or NOW
   local planned = math.max(num(redis.call('HGET', PLANNED, lease_data.h)), started + delay_of(lease_data.h))
   redis.call('HSET', PLANNED, lease_data.h, tostring(planned))
