@@ -11,12 +11,14 @@ from dataclasses import replace
 from typing import Any
 
 from pipeline.crawl import jobs
+from pipeline.errors import ConfigError
 from pipeline.frontier import Frontier, JobState, JobStats, list_jobs
 from pipeline.settings import Settings
 from pipeline.store import DueCounts, open_store
 from pipeline.urls import require_canonical
 from tasks.cli.flags import KEPT, add_policy_flags, load_settings, policy_flags, seconds
 from tasks.cli.local import redis_client
+from tasks.cli.politeness import host_lines, host_of
 from tasks.cli.progress import backoff_lines, bloom_warning, limit_lines, line, revisit_line, watch
 
 # Paused hosts listed by `crawler status --job`, longest pause first.
@@ -44,6 +46,8 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     status.add_argument("--job")
     status.add_argument("--json", action="store_true")
     status.add_argument("--watch", action="store_true")
+    status.add_argument("--host", help="with --job: the host's effective delay and why, its concurrency, robots, "
+                        "user agent")
     status.set_defaults(run=cmd_status)
 
     for name in STATES:
@@ -78,7 +82,11 @@ def cmd_recrawl(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     settings = load_settings()
+    if args.host and not args.job:
+        raise ConfigError("--host needs --job")
     with redis_client(settings) as (client, _):
+        if args.host:
+            return _host_status(Frontier(client, args.job), host_of(args.host), args.json)
         jobs = [args.job] if args.job else list_jobs(client)
         frontiers = [Frontier(client, job) for job in jobs]
         if args.watch:
@@ -103,6 +111,12 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(text)
     for text in backoff_lines(backoffs):
         print(text)
+    return 0
+
+
+def _host_status(frontier: Frontier, host: str, as_json: bool) -> int:
+    view = frontier.host_delay(host)
+    print(json.dumps(view.to_json(), indent=2) if as_json else "\n".join(host_lines(frontier.job, view)))
     return 0
 
 
