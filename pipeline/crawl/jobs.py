@@ -46,7 +46,7 @@ def seed(
     policy = (stored or settings.policy).merged(**overrides)
     if stored is None or overrides.get("host_policy_file") is not None:
         # The file is read here, once: its rules go to the workers with the policy.
-        policy = policy.merged(host_rules=read_rules(policy.host_policy_file) if policy.host_policy_file else ())
+        policy = policy.merged(host_rules=host_rules(policy.host_policy_file))
     if stored is not None and _dedup(stored) != _dedup(policy):
         raise ConfigError(
             f"job {frontier.job!r} remembers its URLs with dedup={stored.dedup}: its dedup settings "
@@ -68,6 +68,12 @@ def seed(
     if stored is not None and store is not None:
         added += _retry_lifted(frontier, store, stored, policy, canonical)
     return added, frontier.lease()
+
+
+def host_rules(path: str) -> tuple[str, ...]:
+    """The checked rules of the host policy file at `path` ("": none), as the job's
+    policy stores them; a command reads it before anything starts, to fail at once."""
+    return read_rules(path) if path else ()
 
 
 def _retry_lifted(frontier: Frontier, store: Store, old: Policy, new: Policy, seeds: list[str]) -> int:

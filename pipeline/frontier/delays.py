@@ -29,7 +29,7 @@ class HostDelay:
     host: str
     delay: float
     source: DelaySource
-    why: str
+    why: str  # the rule, or the sum of the adaptive delay ('' for the others)
     rule: str | None  # the pattern of the host policy file's rule that matches, if any
     last_response: float | None  # seconds its last request took, when one was recorded
     crawl_delay: float  # its robots.txt Crawl-delay (0: none)
@@ -56,10 +56,10 @@ def effective(policy: Policy, host: str, crawl_delay: float, last_response: floa
     fast = adaptive(policy.delay_factor, last_response or 0.0, policy.max_delay)
     choices = [
         (own.delay, DelaySource.HOST_FILE if from_rule else DelaySource.POLICY,
-         f"rule {rule.pattern}" if from_rule and rule else "the job's delay"),
+         f"rule {rule.pattern}" if from_rule and rule else ""),
         (fast, DelaySource.ADAPTIVE,
          f"{policy.delay_factor:g} x last response {last_response or 0.0:.3f} s, at most {policy.max_delay:g} s"),
-        (crawl_delay, DelaySource.ROBOTS, "robots.txt"),
+        (crawl_delay, DelaySource.ROBOTS, ""),
     ]
     delay, source, why = max(choices, key=lambda choice: choice[0])
     return HostDelay(host, delay, source, why, rule.pattern if rule else None, last_response, crawl_delay,

@@ -9,7 +9,7 @@ import argparse
 from dataclasses import fields
 from typing import Any
 
-from pipeline.crawl import check
+from pipeline.crawl import check, jobs
 from pipeline.errors import ConfigError
 from pipeline.settings import Policy, Settings, doc, shown_default, variable
 
@@ -28,6 +28,8 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         settings = Settings.load(**overrides)
         check(settings)
+        if overrides.get("host_policy_file"):
+            jobs.host_rules(overrides["host_policy_file"])
     except ConfigError as exc:
         raise ConfigError(_as_flag(str(exc), overrides)) from None
     return settings

@@ -30,4 +30,4 @@ def host_lines(job: str, view: HostDelay) -> list[str]:
 def _source(view: HostDelay) -> str:
     if view.source == DelaySource.POLICY:
         return "the job's policy (--delay)"
-    return f"{view.source} ({view.why})"
+    return f"{view.source} ({view.why})" if view.why else str(view.source)
