@@ -91,3 +91,11 @@ def test_host_delay_explains_the_delay_the_schedule_keeps(redis_client):
     assert (view.source, view.last_response) == (DelaySource.ADAPTIVE, 0.4)
     assert view.delay == pytest.approx(0.8) and wait == pytest.approx(0.8, abs=0.05)
     assert frontier.host_delay("a.example").source == DelaySource.HOST_FILE
+
+
+def test_without_a_factor_no_response_time_is_kept(redis_client):
+    frontier = new_frontier(redis_client, delay=0.2)
+    _next_wait(frontier, "a.example", 0.3)
+
+    assert redis_client.exists(frontier.keys.key(keys.RESPONSE_TIME)) == 0
+    assert frontier.host_delay("a.example").last_response is None

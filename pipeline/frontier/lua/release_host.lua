@@ -24,7 +24,7 @@
 --   rq:HOST        ZSET    the host's revisits waiting -> depth; taken before its new URLs
 --   allowance      STRING  new URLs the shard may hand out of a shared max_pages (-1 per new URL)
 --   hostrules      HASH    pattern -> {delay, conc} of the job's host policy file (read)
---   rtime          HASH    host -> seconds its last request took (set from elapsed: the adaptive delay)
+--   rtime          HASH    host -> seconds its last request took (set from elapsed when delay_factor is on)
 -- ARGV[1], a JSON object:
 --   version        int     policy version the caller holds (0: do not check)
 --   url            string  the leased member
@@ -50,7 +50,9 @@ end
 if lease_data.s == 1 then
   lease_data.s = 0
   redis.call('HSET', LEASE, A.url, cjson.encode(lease_data))
-  if A.elapsed > 0 then redis.call('HSET', RESPONSE_TIME, lease_data.h, tostring(A.elapsed)) end
+  if A.delay_factor > 0 and A.elapsed > 0 then
+    redis.call('HSET', RESPONSE_TIME, lease_data.h, tostring(A.elapsed))
+  end
   local started = tonumber(redis.call('HGET', STARTED, lease_data.h)) or NOW
   local planned = math.max(num(redis.call('HGET', PLANNED, lease_data.h)), started + delay_of(lease_data.h))
   redis.call('HSET', PLANNED, lease_data.h, tostring(planned))
