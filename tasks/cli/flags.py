@@ -65,7 +65,7 @@ def add_policy_flags(parser: argparse.ArgumentParser) -> None:
     setting_flag(parser, "--revisit-min", "revisit_min", type=seconds, metavar="SECONDS")
     setting_flag(parser, "--revisit-max", "revisit_max", type=seconds, metavar="SECONDS")
     setting_flag(parser, "--frontier-shards", "frontier_shards", type=positive, metavar="N")
-    setting_flag(parser, "--delay-factor", "delay_factor", type=seconds, metavar="FACTOR")
+    setting_flag(parser, "--delay-factor", "delay_factor", type=factor, metavar="FACTOR")
     setting_flag(parser, "--max-delay", "max_delay", type=seconds, metavar="SECONDS")
     setting_flag(parser, "--host-policy", "host_policy_file", metavar="FILE")
 
@@ -144,4 +144,15 @@ def seconds(value: str) -> float:
         number = -1.0
     if not 0 <= number < float("inf"):
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}")
+    return number
+
+
+def factor(value: str) -> float:
+    """A non-negative number (a multiplier), or argparse's one-line usage error."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of 0 or more, got {value!r}")
     return number
