@@ -24,7 +24,7 @@ QUICK_TIMEOUT = 60  # status, export, errors: normally about a second
 GONE_WITHIN = 10  # seconds a stopped crawl's redis-server and workers get to exit
 INTERRUPT_EXIT_WITHIN = 40
 
-# The export record of DESIGN.md; exports may carry more fields after these.
+# The export record's first fields (docs/records.md); exports carry more after these.
 DESIGN_FIELDS = ("url", "final_url", "status", "depth", "content_type", "title", "outlinks", "fetched_at", "error")
 
 
@@ -196,7 +196,7 @@ def uses_embedded_redis(directory: Path) -> bool:
 
 
 def check_record_format(record: dict) -> None:
-    """The export record of DESIGN.md: every field, with its type."""
+    """The export record's first fields (docs/records.md), each with its type."""
     assert set(DESIGN_FIELDS) <= set(record), f"missing fields: {set(DESIGN_FIELDS) - set(record)}"
     assert isinstance(record["url"], str) and urlsplit(record["url"]).scheme in ("http", "https")
     assert record["kind"] in ("page", "sitemap")
