@@ -12,16 +12,18 @@ from pipeline.frontier import JobStats, Limit
 from pipeline.report import render_html, summarize
 from pipeline.settings import Settings
 from pipeline.store import Store, open_store
-from tasks.cli.progress import average_rate, limit_lines, stopped_short
+from pipeline.urls import redact
+from tasks.cli.pace import Pace, pages
+from tasks.cli.progress import limit_lines, stopped_short
 
 
-def summary(stats: JobStats, settings: Settings, console: Console) -> None:
-    """The end of a crawl: what was stored, and what the limits kept out, if anything
-    (a finished job may not have crawled all it found)."""
-    rate = average_rate(stats)
+def summary(stats: JobStats, pace: Pace, settings: Settings, console: Console) -> None:
+    """The end of a crawl: what the job stored, how fast this run went (a resumed or
+    recrawled job's earlier runs and the idle time between them apart), and what the
+    limits kept out, if anything (a finished job may not have crawled all it found)."""
     console.print(
         f"job {stats.job} {ending(stats)}: {stats.stored} stored ({stats.stored - stats.errors} fetched OK, "
-        f"{stats.errors} failed){left_queued(stats)}, {rate:.1f} pages/s; records in {settings.store_url} "
+        f"{stats.errors} failed){left_queued(stats)}{_this_run(stats, pace)}; records in {redact(settings.store_url)} "
         f"(crawler export --job {stats.job} --format jsonl)",
         highlight=False,
     )
@@ -33,6 +35,15 @@ def summary(stats: JobStats, settings: Settings, console: Console) -> None:
     if stats.stopped_short:
         for text in [stopped_short(stats), *limit_lines(stats)]:
             console.print(text, highlight=False)
+
+
+def _this_run(stats: JobStats, pace: Pace) -> str:
+    """The run's pace; and its pages, when the job has more than this run stored."""
+    if pace.pages == pages(stats):
+        return f", {pace.text()}"
+    if not pace.pages:
+        return ", none of them in this run"
+    return f" in all; {pace.pages} pages in this run, {pace.text()}"
 
 
 def ending(stats: JobStats) -> str:
