@@ -286,14 +286,19 @@ def busiest(frontier: Frontier, stats: JobStats) -> list[HostView]:
 
 
 def watch(frontiers: list[Frontier]) -> int:
+    """The live view of a job until it is over, or until Ctrl-C: the way a user ends a
+    watch, so not an error."""
     console = Console(soft_wrap=True)
     if len(frontiers) != 1:
         raise ConfigError("--watch needs --job")
     frontier = frontiers[0]
-    with Display(console) as display:
-        while True:
-            stats = frontier.stats()
-            display.show(stats, busiest(frontier, stats), user_bound(frontier.policy(), given=False))
-            if stats.state in (JobState.FINISHED, JobState.CANCELLED):
-                return 0
-            time.sleep(1)
+    try:
+        with Display(console) as display:
+            while True:
+                stats = frontier.stats()
+                display.show(stats, busiest(frontier, stats), user_bound(frontier.policy(), given=False))
+                if stats.state in (JobState.FINISHED, JobState.CANCELLED):
+                    return 0
+                time.sleep(1)
+    except KeyboardInterrupt:
+        return 0
