@@ -21,9 +21,11 @@ def summary(stats: JobStats, pace: Pace, settings: Settings, console: Console) -
     """The end of a crawl: what the job stored, how fast this run went (a resumed or
     recrawled job's earlier runs and the idle time between them apart), and what the
     limits kept out, if anything (a finished job may not have crawled all it found)."""
+    whole = pace.pages == pages(stats)
     console.print(
-        f"job {stats.job} {ending(stats)}: {stats.stored} stored ({stats.stored - stats.errors} fetched OK, "
-        f"{stats.errors} failed){left_queued(stats)}{_this_run(stats, pace)}; records in {redact(settings.store_url)} "
+        f"job {stats.job} {ending(stats)}: {stats.stored} stored{'' if whole else ' in all'} "
+        f"({stats.stored - stats.errors} fetched OK, {stats.errors} failed){left_queued(stats)}"
+        f"{_this_run(pace, whole)}; records in {redact(settings.store_url)} "
         f"(crawler export --job {stats.job} --format jsonl)",
         highlight=False,
     )
@@ -37,13 +39,13 @@ def summary(stats: JobStats, pace: Pace, settings: Settings, console: Console) -
             console.print(text, highlight=False)
 
 
-def _this_run(stats: JobStats, pace: Pace) -> str:
+def _this_run(pace: Pace, whole: bool) -> str:
     """The run's pace; and its pages, when the job has more than this run stored."""
-    if pace.pages == pages(stats):
+    if whole:
         return f", {pace.text()}"
     if not pace.pages:
-        return ", none of them in this run"
-    return f" in all; {pace.pages} pages in this run, {pace.text()}"
+        return "; this run fetched nothing"
+    return f"; this run fetched {pace.pages} pages, {pace.text()}"
 
 
 def ending(stats: JobStats) -> str:

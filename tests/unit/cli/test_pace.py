@@ -84,9 +84,9 @@ def test_the_summary_gives_this_runs_pace_and_its_share_of_a_resumed_job() -> No
     again = _summary(done, _run(200, [(1.0, done)]))
 
     assert "job j finished: 200 stored (198 fetched OK, 2 failed), 50.0 pages/s over this run's 4.0 s; " in fresh
-    assert ("job j finished: 200 stored (198 fetched OK, 2 failed) in all; 100 pages in this run, "
+    assert ("job j finished: 200 stored in all (198 fetched OK, 2 failed); this run fetched 100 pages, "
             "25.0 pages/s over this run's 4.0 s; ") in resumed
-    assert "job j finished: 200 stored (198 fetched OK, 2 failed), none of them in this run; " in again
+    assert "job j finished: 200 stored in all (198 fetched OK, 2 failed); this run fetched nothing; " in again
 
 
 def test_the_summary_hides_the_stores_password() -> None:
