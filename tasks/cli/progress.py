@@ -240,8 +240,7 @@ class Display:
 
     def sample(self, stats: JobStats) -> None:
         """A look between two shows: this run's pace learns when its first page came."""
-        if self.run is not None:
-            self.run.update(stats, self.clock())
+        self._look(stats, self.clock())
 
     def show(self, stats: JobStats, hosts: list[HostView] | None = None, bound: int = 0) -> None:
         """`hosts`: the busiest ones, listed below the totals; `bound`: the user's
@@ -258,12 +257,20 @@ class Display:
 
     def pace(self, stats: JobStats, now: float) -> Pace:
         """This run's pace (the job's without a run), with the recent rate while it runs."""
-        recent = self.recent.update(pages(stats), now)
-        shown = None if is_over(stats) else recent
+        looked = self._look(stats, now)
+        recent = None if is_over(stats) else looked
         if self.run is None:
-            return replace(job_pace(stats, time.time()), recent=shown)
-        self.run.update(stats, now)
-        return self.run.pace(now, shown)
+            return replace(job_pace(stats, time.time()), recent=recent)
+        return self.run.pace(now, recent)
+
+    def _look(self, stats: JobStats, now: float) -> float:
+        """The recent rate as of this look. Until this run's first page its window starts
+        anew at each look: the workers' start is not part of the run's recent pace."""
+        if self.run is not None:
+            self.run.update(stats, now)
+            if self.run.waiting:
+                self.recent = RecentRate()
+        return self.recent.update(pages(stats), now)
 
     def _plain_due(self, now: float, over: bool) -> bool:
         """The first look, then at the cadence of PLAIN_EVERY, and once the job is over."""

@@ -162,6 +162,9 @@ def test_running_the_same_crawl_again_fetches_nothing_and_duplicates_nothing(emb
 def test_the_summary_gives_this_runs_pace_and_a_rerun_that_did_nothing_says_so(embedded_crawl: EmbeddedCrawl) -> None:
     pages, rate, seconds = this_run(embedded_crawl.result)
     assert pages is None and rate > 0 and seconds > 0, "the first run stored all the job has"
+    log, job = embedded_crawl.result.stderr, embedded_crawl.job
+    assert f"job {job} running: stored 0 " in log and f"job {job} finished: stored " in log, log
+    assert " pages (" not in log, "a bar toward the built-in max_pages, which the crawl was not given"
 
     again = summary(embedded_crawl.rerun())
 

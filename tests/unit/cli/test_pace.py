@@ -136,3 +136,29 @@ def test_off_a_terminal_a_long_crawl_slows_to_a_line_each_ten_seconds_and_ends_w
     times = [at for at, _ in _plain_lines(looks)]
 
     assert times == [float(t) for t in range(0, 10)] + [19.0, 29.0, 39.0, 49.0, 59.0, 61.5]
+
+
+def test_the_recent_rate_of_a_run_starts_at_its_first_page_not_at_the_workers_start() -> None:
+    clock, console = Clock(), Console(record=True, width=400, force_terminal=False)
+    with Display(console, RunPace(0), clock) as display:
+        display.show(_stats())  # the workers are starting
+        for at in (2.0, 4.0, 5.5):
+            clock.now = at
+            display.sample(_stats())
+        clock.now = 6.0
+        display.show(_stats(stored=10))
+
+    last = console.export_text().splitlines()[-1]
+    assert last.endswith("; 20.0 pages/s over this run's 0.5 s (20.0 in the last 10 s)"), last
+
+
+def test_the_run_shown_ends_at_the_look_that_found_the_job_over() -> None:
+    clock, run = Clock(), RunPace(0)
+    with Display(Console(record=True, force_terminal=False), run, clock) as display:
+        display.show(_stats())
+        clock.now = 1.0
+        display.show(_stats(stored=5))
+        clock.now = 2.0
+        display.show(_stats(stored=8, state="finished", finished_at=1_002.0))
+
+    assert run.pace(now=30.0).text() == "4.0 pages/s over this run's 2.0 s"
