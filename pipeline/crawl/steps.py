@@ -18,12 +18,11 @@ from pipeline.fetch import (
     Robots,
     next_visit,
 )
-from pipeline.frontier import Found, Lease, RecordKind
+from pipeline.frontier import Found, Lease, RecordKind, in_policy_scope
 from pipeline.keys import Keyring
 from pipeline.parse import Page, parse_html, parse_sitemap, run_extractors
 from pipeline.settings import Policy
 from pipeline.store import Record
-from pipeline.urls import in_scope
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +32,7 @@ def fetch_url(lease: Lease, ring: Keyring, policy: Policy, fetcher: Fetcher, rob
     its address by the fetcher's connections."""
 
     def check(url: str) -> None:
-        if url != lease.url and not in_scope(url, policy.scope_hosts, policy.allowed_domains):
+        if url != lease.url and not in_policy_scope(url, policy):
             raise PermanentFetchError("redirect out of scope")
         if not robots.allowed(ring, url, policy):
             raise PermanentFetchError("blocked by robots.txt")

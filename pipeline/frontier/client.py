@@ -411,7 +411,7 @@ class Frontier:
     ) -> Any:
         """Run `script` in `shard`, scheduling `entries` as listed by a URL at `depth`."""
         rows, fingerprints = calls.links(entries or [], policy.dedup == DEDUP_BLOOM, policy.frontier_shards)
-        values = calls.params(policy, rows, params, depth=depth)
+        values = calls.params(policy, rows, params, depth=depth, shard=shard)
         args: list[str | bytes] = [json.dumps(values), *fingerprints]
         try:
             return self._scripts[script](keys=[keys.JobKeys(self.job, shard).prefix], args=args)

@@ -38,6 +38,7 @@ class Stat(StrEnum):
     DROPPED_PAGES = auto()  # URLs the per-host page budgets kept out (sum of over-pages)
     DROPPED_SITEMAPS = auto()  # sitemaps the per-host sitemap budgets kept out
     RESTARTS = auto()  # times the shard ran again after finishing
+    HOSTS = auto()  # hosts given URLs to crawl (max_hosts admits new ones while below it)
     STARTED_AT = auto()
     FINISHED_AT = auto()
 
@@ -68,6 +69,7 @@ class Limit(StrEnum):
     MAX_SITEMAPS_PER_HOST = auto()
     MAX_DEPTH = auto()
     MAX_PAGES = auto()
+    MAX_HOSTS = auto()
 
 
 # The limits that apply per host: their dropped URLs are counted per host too.

@@ -193,6 +193,13 @@ def limit_lines(stats: JobStats) -> list[str]:
     return [f"  limit {limit}: {_dropped(stats, limit)}" for limit in Limit if stats.dropped.get(limit)]
 
 
+def discovered_line(stats: JobStats) -> str:
+    """How many hosts the job gave URLs to crawl (the seeds' included), and how many new
+    ones max_hosts kept out."""
+    refused = f" ({stats.hosts_refused} more kept out by max_hosts)" if stats.hosts_refused else ""
+    return f"  hosts discovered: {stats.hosts}{refused}"
+
+
 def stopped_short(stats: JobStats) -> str:
     """What a summary says of a job that limits kept from crawling all it found."""
     hit = [limit for limit in Limit if stats.dropped.get(limit)]

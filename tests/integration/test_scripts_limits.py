@@ -112,4 +112,5 @@ def test_a_job_that_crawled_everything_did_not_stop_short(redis_client):
 
     stats = frontier.stats()
     assert stats.state == JobState.FINISHED and not stats.stopped_short
-    assert stats.dropped == {"max_pages_per_host": 0, "max_sitemaps_per_host": 0, "max_depth": 0, "max_pages": 0}
+    assert stats.dropped == {"max_pages_per_host": 0, "max_sitemaps_per_host": 0, "max_depth": 0, "max_pages": 0,
+                             "max_hosts": 0}
