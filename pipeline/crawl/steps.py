@@ -25,6 +25,8 @@ from pipeline.settings import Policy
 from pipeline.store import Record
 
 logger = logging.getLogger(__name__)
+# What a sitemap that is not there answers.
+ABSENT_STATUSES = frozenset({404, 410})
 
 
 def fetch_url(lease: Lease, ring: Keyring, policy: Policy, fetcher: Fetcher, robots: Robots) -> FetchResult:
@@ -43,8 +45,12 @@ def fetch_url(lease: Lease, ring: Keyring, policy: Policy, fetcher: Fetcher, rob
 
 
 def _read_sitemap(lease: Lease, policy: Policy, fetcher: Fetcher, check: Callable[[str], None]) -> FetchResult:
+    """The pages and sitemaps a sitemap lists. One that is not there (404, 410: most sites
+    have no /sitemap.xml) is no failure: its record keeps the status, without an error."""
     limits = policy.merged(max_bytes=policy.max_sitemap_bytes, parse_types=())
     result = fetcher.fetch(lease.url, limits, check, keep_body=True, prior=lease.prior)
+    if result.status in ABSENT_STATUSES:
+        return replace(result, error=None, body=None, text=None)
     if result.error is None and result.body:
         found = parse_sitemap(
             result.body, policy.max_sitemap_urls, policy.max_sitemap_bytes, policy.drop_params, policy.max_url_length

@@ -10,12 +10,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pipeline.fetch import Prior
-from pipeline.frontier.names import JobState
+from pipeline.frontier.names import SITEMAP_PREFIX, JobState
 from pipeline.settings import SCOPE_ANY, Policy
 from pipeline.store import RecordKind
 from pipeline.urls import in_scope
-
-SITEMAP_PREFIX = "sitemap:"
 
 
 @dataclass(frozen=True)

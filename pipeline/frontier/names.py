@@ -9,6 +9,8 @@ from enum import StrEnum, auto
 
 # The start of the error a script returns when the caller's policy is stale.
 STALE_POLICY = "STALE_POLICY"
+# How the frontier names a sitemap: its URL behind this prefix, so it is not the page.
+SITEMAP_PREFIX = "sitemap:"
 
 
 class JobState(StrEnum):
@@ -26,7 +28,7 @@ class Stat(StrEnum):
 
     SEEN = auto()  # URLs scheduled once
     QUEUED = auto()  # new URLs waiting
-    DISPATCHED = auto()  # new URLs handed out, less those that went back
+    DISPATCHED = auto()  # new pages handed out (sitemaps not: max_pages counts these), less those gone back
     STORED = auto()  # records stored, failures included
     ERRORS = auto()  # records stored with an error
     REQUEUED = auto()  # leases that expired, or died with their worker, and went back
