@@ -63,6 +63,7 @@ DROPPED_PAGES = "dropped-pages:"  # HLL per host (dropped-pages:HOST): URLs its 
 DROPPED_SITEMAPS = "dropped-sitemaps:"  # HLL per host: sitemaps its sitemap budget kept out
 OVER_PAGES = "over-pages"  # ZSET host -> URLs its page budget kept out (its HLL's count)
 OVER_SITEMAPS = "over-sitemaps"  # ZSET host -> sitemaps its sitemap budget kept out
+BLOCKED_HOSTS = "blocked-hosts"  # ZSET host -> links its robots.txt disallowed, settled where found
 ROBOTS = "robots:"     # STRING per host (robots:HOST): cached robots.txt, with a TTL
 ROBOTS_LOCK = "robots-lock:"  # STRING per host: one worker fetches robots.txt at a time
 
@@ -99,6 +100,7 @@ LUA_NAMES = {
     "DROPPED_SITEMAPS": DROPPED_SITEMAPS,
     "OVER_PAGES": OVER_PAGES,
     "OVER_SITEMAPS": OVER_SITEMAPS,
+    "BLOCKED_HOSTS": BLOCKED_HOSTS,
 }
 
 

@@ -114,7 +114,10 @@ class JobStats:
     """A snapshot of a job's counters. `dropped` is, per limit (named like its policy
     field), the distinct URLs it kept out: HyperLogLog estimates (about 1%), except for
     max_pages, the URLs left queued when it stopped the job. For the per-host limits,
-    `dropped_hosts` has the hosts that lost most and `hosts_at_limit` how many reached it."""
+    `dropped_hosts` has the hosts that lost most and `hosts_at_limit` how many reached it.
+    `blocked` counts the links robots.txt disallowed, settled where they were found
+    without a request (their records are in `stored` and `errors` too), and
+    `blocked_hosts` the hosts that had most."""
 
     job: str
     state: JobState
@@ -135,6 +138,8 @@ class JobStats:
     dropped: dict[str, int] = field(default_factory=dict)
     dropped_hosts: dict[str, dict[str, int]] = field(default_factory=dict)
     hosts_at_limit: dict[str, int] = field(default_factory=dict)
+    blocked: int = 0
+    blocked_hosts: dict[str, int] = field(default_factory=dict)
 
     @property
     def stopped_short(self) -> bool:

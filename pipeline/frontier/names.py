@@ -37,6 +37,7 @@ class Stat(StrEnum):
     REVISITED = auto()  # revisits stored again
     DROPPED_PAGES = auto()  # URLs the per-host page budgets kept out (sum of over-pages)
     DROPPED_SITEMAPS = auto()  # sitemaps the per-host sitemap budgets kept out
+    BLOCKED = auto()  # links robots.txt disallowed, settled where found (also in stored and errors)
     RESTARTS = auto()  # times the shard ran again after finishing
     STARTED_AT = auto()
     FINISHED_AT = auto()
@@ -59,6 +60,7 @@ class Script(StrEnum):
     RECRAWL = auto()
     SEEN = auto()
     SHARE = auto()
+    BLOCK = auto()
 
 
 class Limit(StrEnum):
