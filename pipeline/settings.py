@@ -52,7 +52,11 @@ class Policy:
     """How one job crawls. Stored with the job, so all workers share it."""
 
     max_depth: int = _doc("Links from the nearest seed; links found at this depth are recorded, not followed.", 10)
-    max_pages: int = _doc("URLs fetched for the job, failures included; 0 means no limit.", 100_000)
+    max_pages: int = _doc(
+        "URLs fetched for the job, failures included; 0 means no limit. A link robots.txt disallows is recorded "
+        "without a fetch and spends none of it.",
+        100_000,
+    )
     delay: float = _doc("Seconds between the starts of two requests to one host, across the cluster.", 1.0)
     host_concurrency: int = _doc("Requests in flight to one host at once, across the cluster.", 1)
     timeout: float = _doc("Connect and read timeout of one request, in seconds.", 10.0)

@@ -17,7 +17,15 @@ from pipeline.store import DueCounts, open_store
 from pipeline.urls import require_canonical
 from tasks.cli.flags import KEPT, add_policy_flags, load_settings, policy_flags, seconds
 from tasks.cli.local import redis_client
-from tasks.cli.progress import backoff_lines, bloom_warning, limit_lines, line, revisit_line, watch
+from tasks.cli.progress import (
+    backoff_lines,
+    blocked_line,
+    bloom_warning,
+    limit_lines,
+    line,
+    revisit_line,
+    watch,
+)
 
 # Paused hosts listed by `crawler status --job`, longest pause first.
 BACKOFFS_SHOWN = 10
@@ -101,6 +109,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(warning)
         for text in limit_lines(item):
             print(text)
+        if (blocked := blocked_line(item)) is not None:
+            print(blocked)
     for text in backoff_lines(backoffs):
         print(text)
     return 0

@@ -164,6 +164,14 @@ def limit_lines(stats: JobStats) -> list[str]:
     return [f"  limit {limit}: {_dropped(stats, limit)}" for limit in Limit if stats.dropped.get(limit)]
 
 
+def blocked_line(stats: JobStats) -> str | None:
+    """The links robots.txt disallowed, recorded without a request, and the hosts that had most."""
+    if not stats.blocked:
+        return None
+    hosts = ", ".join(f"{host} {_urls(count)}" for host, count in stats.blocked_hosts.items())
+    return f"  robots.txt: {_urls(stats.blocked)} disallowed, recorded without a request ({hosts})"
+
+
 def stopped_short(stats: JobStats) -> str:
     """What a summary says of a job that limits kept from crawling all it found."""
     hit = [limit for limit in Limit if stats.dropped.get(limit)]

@@ -12,6 +12,7 @@ from pipeline.settings import Policy
 from pipeline.store.base import DueCounts
 from tasks.cli.progress import (
     average_rate,
+    blocked_line,
     bloom_warning,
     hosts_line,
     limit_lines,
@@ -130,3 +131,11 @@ def test_the_totals_show_pages_fetched_ok_and_failed_apart_from_all_stored():
     cells = dict(zip([c.strip() for c in header.split("┃")[1:-1]], [c.strip() for c in values.split("│")[1:-1]],
                      strict=True))
     assert (cells["stored"], cells["fetched OK"], cells["failed"]) == ("10", "8", "2")
+
+
+def test_status_names_the_links_robots_txt_disallowed_and_their_hosts():
+    assert blocked_line(_stats()) is None
+    stats = _stats(blocked=21, blocked_hosts={"a.test": 20, "b.test": 1})
+
+    assert blocked_line(stats) == (
+        "  robots.txt: 21 URLs disallowed, recorded without a request (a.test 20 URLs, b.test 1 URL)")
