@@ -13,7 +13,7 @@ from pipeline.report import render_html, summarize
 from pipeline.settings import Settings
 from pipeline.store import Store, open_store
 from pipeline.urls import redact
-from tasks.cli.progress import average_rate, limit_lines, stopped_short
+from tasks.cli.progress import average_rate, blocked_line, limit_lines, stopped_short
 
 
 def summary(stats: JobStats, settings: Settings, console: Console) -> None:
@@ -29,6 +29,8 @@ def summary(stats: JobStats, settings: Settings, console: Console) -> None:
     if settings.warc_dir:
         where = settings.warc_upload_url or str(Path(settings.warc_dir).resolve())
         console.print(f"WARC files in {where}", highlight=False)
+    if (blocked := blocked_line(stats)) is not None:
+        console.print(blocked.strip(), highlight=False)
     if stats.revisited:
         console.print(f"{stats.revisited} revisits stored (all passes of the job)", highlight=False)
     if stats.stopped_short:

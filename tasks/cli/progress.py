@@ -145,10 +145,11 @@ def revisit_line(stats: JobStats, due: DueCounts, now: float) -> str:
 def bloom_warning(stats: JobStats, policy: Policy) -> str | None:
     """Past its capacity a Bloom filter takes more new URLs for seen than it was sized
     for: they are never crawled."""
-    if policy.dedup != DEDUP_BLOOM or stats.seen <= policy.bloom_capacity:
+    held = stats.seen + stats.blocked  # links robots.txt disallowed are in the filter too
+    if policy.dedup != DEDUP_BLOOM or held <= policy.bloom_capacity:
         return None
     return (
-        f"  warning: the Bloom filter of job {stats.job} holds {stats.seen} URLs, past its capacity of "
+        f"  warning: the Bloom filter of job {stats.job} holds {held} URLs, past its capacity of "
         f"{policy.bloom_capacity}: more new URLs than {policy.bloom_error_rate:g} of them are taken for seen "
         "(start a new job with a larger CRAWLER_BLOOM_CAPACITY)"
     )

@@ -70,6 +70,7 @@ def test_a_bloom_filter_past_its_capacity_is_warned_of_and_one_within_it_is_not(
     warning = bloom_warning(_stats(seen=1001), bloom)
     assert warning is not None and "holds 1001 URLs, past its capacity of 1000" in warning
     assert "CRAWLER_BLOOM_CAPACITY" in warning
+    assert bloom_warning(_stats(seen=900, blocked=101), bloom) is not None, "disallowed links fill the filter too"
 
 
 def test_status_says_what_a_revisiting_job_has_done_and_has_due():
