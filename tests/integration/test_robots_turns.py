@@ -130,8 +130,9 @@ def test_a_crawl_takes_a_turn_per_allowed_page_not_per_disallowed_link(cluster, 
     duration = stats.finished_at - stats.started_at
     record_property("duration", round(duration, 2))
     assert sorted(path for _, path in server.log) == sorted(["/robots.txt", "/", *allowed])
-    assert min(gaps) >= delay - 0.05, gaps
-    assert duration < (len(starts) + 3) * delay, f"{duration:.1f} s for {len(starts)} requests"
+    assert min(gaps) >= 0.9 * delay, gaps
+    # 7 turns and some slack for a loaded machine; a turn per disallowed link too would be 27.
+    assert duration < (len(starts) + 5) * delay, f"{duration:.1f} s for {len(starts)} requests"
     records = {record.url: record for record in cluster.records("turns")}
     assert {url for url, record in records.items() if record.error == BLOCKED} == {
         server.url(path) for path in disallowed}
