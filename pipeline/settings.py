@@ -56,7 +56,7 @@ class Policy:
     max_depth: int = _doc("Links from the nearest seed; links found at this depth are recorded, not followed.", 10)
     max_pages: int = _doc(
         "Pages fetched for the job, failures included (sitemaps not: CRAWLER_MAX_SITEMAPS_PER_HOST bounds them); "
-        "0 means no limit.",
+        "0 means no limit. A link robots.txt disallows is recorded without a fetch and spends none of it.",
         100_000,
     )
     delay: float = _doc("Seconds between the starts of two requests to one host, across the cluster.", 1.0)

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from pipeline.crawl.payload import Payload
 from pipeline.fetch import (
+    BLOCKED,
     NOT_MODIFIED,
     REVISIT_IDENTICAL,
     Fetcher,
@@ -23,6 +24,7 @@ from pipeline.keys import Keyring
 from pipeline.parse import Page, parse_html, parse_sitemap, run_extractors
 from pipeline.settings import Policy
 from pipeline.store import Record
+from pipeline.urls import host_key
 
 logger = logging.getLogger(__name__)
 # What a sitemap that is not there answers.
@@ -37,7 +39,7 @@ def fetch_url(lease: Lease, ring: Keyring, policy: Policy, fetcher: Fetcher, rob
         if url != lease.url and not in_policy_scope(url, policy):
             raise PermanentFetchError("redirect out of scope")
         if not robots.allowed(ring, url, policy):
-            raise PermanentFetchError("blocked by robots.txt")
+            raise PermanentFetchError(BLOCKED)
 
     if lease.kind != RecordKind.SITEMAP:
         return fetcher.fetch(lease.url, policy, check, prior=lease.prior)
@@ -144,6 +146,13 @@ def to_record(payload: Payload, policy: Policy) -> Record:
         revisit_interval=visit.interval,
         next_fetch_at=visit.at,
     )
+
+
+def blocked_record(job: str, url: str, kind: RecordKind, depth: int, policy: Policy) -> Record:
+    """The record of a URL robots.txt disallows, as its own failed fetch would have it,
+    though no lease or request was ever made for it."""
+    lease = Lease(url, depth, host_key(url), token=0, kind=kind)
+    return to_record(Payload(job, lease, FetchResult.failed(url, BLOCKED)), policy)
 
 
 def warc_metadata(payload: Payload, policy: Policy) -> list[tuple[str, str]]:

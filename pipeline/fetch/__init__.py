@@ -25,9 +25,10 @@ from pipeline.fetch.fetcher import Fetcher
 from pipeline.fetch.history import NOT_MODIFIED, NextVisit, Prior, next_visit
 from pipeline.fetch.proxies import Proxy, ProxyRotation, parse_proxy
 from pipeline.fetch.result import FetchResult, utc_text, utcnow
-from pipeline.fetch.robots import Robots
+from pipeline.fetch.robots import BLOCKED, Robots
 
 __all__ = [
+    "BLOCKED",
     "NOT_MODIFIED",
     "REVISIT_IDENTICAL",
     "REVISIT_NOT_MODIFIED",

@@ -114,7 +114,10 @@ class JobStats:
     max_pages, the URLs left queued when it stopped the job. For the per-host limits,
     `dropped_hosts` has the hosts that lost most and `hosts_at_limit` how many reached it.
     `hosts` is how many hosts were given URLs to crawl (seeds' and discovered), and
-    `hosts_refused` how many new hosts max_hosts kept out (an estimate too)."""
+    `hosts_refused` how many new hosts max_hosts kept out (an estimate too).
+    `blocked` counts the links robots.txt disallowed, settled where they were found
+    without a request (their records are in `stored` and `errors` too), and
+    `blocked_hosts` the hosts that had most."""
 
     job: str
     state: JobState
@@ -137,6 +140,8 @@ class JobStats:
     hosts_at_limit: dict[str, int] = field(default_factory=dict)
     hosts: int = 0
     hosts_refused: int = 0
+    blocked: int = 0
+    blocked_hosts: dict[str, int] = field(default_factory=dict)
 
     @property
     def stopped_short(self) -> bool:

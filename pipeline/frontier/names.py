@@ -39,6 +39,7 @@ class Stat(StrEnum):
     REVISITED = auto()  # revisits stored again
     DROPPED_PAGES = auto()  # URLs the per-host page budgets kept out (sum of over-pages)
     DROPPED_SITEMAPS = auto()  # sitemaps the per-host sitemap budgets kept out
+    BLOCKED = auto()  # links robots.txt disallowed, settled where found (also in stored and errors)
     RESTARTS = auto()  # times the shard ran again after finishing
     HOSTS = auto()  # hosts given URLs to crawl (max_hosts admits new ones while below it)
     STARTED_AT = auto()
@@ -62,6 +63,7 @@ class Script(StrEnum):
     RECRAWL = auto()
     SEEN = auto()
     SHARE = auto()
+    BLOCK = auto()
 
 
 class Limit(StrEnum):

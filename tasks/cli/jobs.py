@@ -20,6 +20,7 @@ from tasks.cli.local import redis_client
 from tasks.cli.pace import job_pace
 from tasks.cli.progress import (
     backoff_lines,
+    blocked_line,
     bloom_warning,
     discovered_line,
     limit_lines,
@@ -111,6 +112,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(warning)
         for text in limit_lines(item):
             print(text)
+        if (blocked := blocked_line(item)) is not None:
+            print(blocked)
     for text in backoff_lines(backoffs):
         print(text)
     return 0

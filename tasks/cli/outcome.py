@@ -14,7 +14,7 @@ from pipeline.settings import Settings
 from pipeline.store import Store, open_store
 from pipeline.urls import redact
 from tasks.cli.pace import Pace, pages
-from tasks.cli.progress import limit_lines, stopped_short
+from tasks.cli.progress import blocked_line, limit_lines, stopped_short
 
 
 def summary(stats: JobStats, pace: Pace, settings: Settings, console: Console) -> None:
@@ -32,6 +32,8 @@ def summary(stats: JobStats, pace: Pace, settings: Settings, console: Console) -
     if settings.warc_dir:
         where = settings.warc_upload_url or str(Path(settings.warc_dir).resolve())
         console.print(f"WARC files in {where}", highlight=False)
+    if (blocked := blocked_line(stats)) is not None:
+        console.print(blocked.strip(), highlight=False)
     if stats.revisited:
         console.print(f"{stats.revisited} revisits stored (all passes of the job)", highlight=False)
     if stats.stopped_short:

@@ -174,10 +174,11 @@ def revisit_line(stats: JobStats, due: DueCounts, now: float) -> str:
 def bloom_warning(stats: JobStats, policy: Policy) -> str | None:
     """Past its capacity a Bloom filter takes more new URLs for seen than it was sized
     for: they are never crawled."""
-    if policy.dedup != DEDUP_BLOOM or stats.seen <= policy.bloom_capacity:
+    held = stats.seen + stats.blocked  # links robots.txt disallowed are in the filter too
+    if policy.dedup != DEDUP_BLOOM or held <= policy.bloom_capacity:
         return None
     return (
-        f"  warning: the Bloom filter of job {stats.job} holds {stats.seen} URLs, past its capacity of "
+        f"  warning: the Bloom filter of job {stats.job} holds {held} URLs, past its capacity of "
         f"{policy.bloom_capacity}: more new URLs than {policy.bloom_error_rate:g} of them are taken for seen "
         "(start a new job with a larger CRAWLER_BLOOM_CAPACITY)"
     )
@@ -198,6 +199,14 @@ def discovered_line(stats: JobStats) -> str:
     ones max_hosts kept out."""
     refused = f" ({stats.hosts_refused} more kept out by max_hosts)" if stats.hosts_refused else ""
     return f"  hosts discovered: {stats.hosts}{refused}"
+
+
+def blocked_line(stats: JobStats) -> str | None:
+    """The links robots.txt disallowed, recorded without a request, and the hosts that had most."""
+    if not stats.blocked:
+        return None
+    hosts = ", ".join(f"{host} {_urls(count)}" for host, count in stats.blocked_hosts.items())
+    return f"  robots.txt: {_urls(stats.blocked)} disallowed, recorded without a request ({hosts})"
 
 
 def stopped_short(stats: JobStats) -> str:

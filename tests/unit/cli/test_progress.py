@@ -10,6 +10,7 @@ from pipeline.settings import Policy
 from pipeline.store.base import DueCounts
 from tasks.cli.pace import THIS_RUN, Pace, job_pace
 from tasks.cli.progress import (
+    blocked_line,
     bloom_warning,
     hosts_line,
     limit_lines,
@@ -69,6 +70,7 @@ def test_a_bloom_filter_past_its_capacity_is_warned_of_and_one_within_it_is_not(
     warning = bloom_warning(_stats(seen=1001), bloom)
     assert warning is not None and "holds 1001 URLs, past its capacity of 1000" in warning
     assert "CRAWLER_BLOOM_CAPACITY" in warning
+    assert bloom_warning(_stats(seen=900, blocked=101), bloom) is not None, "disallowed links fill the filter too"
 
 
 def test_status_says_what_a_revisiting_job_has_done_and_has_due():
@@ -134,3 +136,11 @@ def test_the_totals_show_pages_fetched_ok_and_failed_apart_from_all_stored():
     cells = dict(zip([c.strip() for c in header.split("┃")[1:-1]], [c.strip() for c in values.split("│")[1:-1]],
                      strict=True))
     assert (cells["stored"], cells["fetched OK"], cells["failed"]) == ("10", "8", "2")
+
+
+def test_status_names_the_links_robots_txt_disallowed_and_their_hosts():
+    assert blocked_line(_stats()) is None
+    stats = _stats(blocked=21, blocked_hosts={"a.test": 20, "b.test": 1})
+
+    assert blocked_line(stats) == (
+        "  robots.txt: 21 URLs disallowed, recorded without a request (a.test 20 URLs, b.test 1 URL)")
