@@ -65,6 +65,9 @@ DROPPED_PAGES = "dropped-pages:"  # HLL per host (dropped-pages:HOST): URLs its 
 DROPPED_SITEMAPS = "dropped-sitemaps:"  # HLL per host: sitemaps its sitemap budget kept out
 OVER_PAGES = "over-pages"  # ZSET host -> URLs its page budget kept out (its HLL's count)
 OVER_SITEMAPS = "over-sitemaps"  # ZSET host -> sitemaps its sitemap budget kept out
+DROPPED_HOSTS = "dropped-hosts"  # HLL: URLs of new hosts max_hosts kept out
+REFUSED_HOSTS = "refused-hosts"  # HLL: the new hosts max_hosts kept out
+BLOCKED_HOSTS = "blocked-hosts"  # ZSET host -> links its robots.txt disallowed, settled where found
 ROBOTS = "robots:"     # STRING per host (robots:HOST): cached robots.txt, with a TTL
 ROBOTS_LOCK = "robots-lock:"  # STRING per host: one worker fetches robots.txt at a time
 
@@ -103,6 +106,9 @@ LUA_NAMES = {
     "DROPPED_SITEMAPS": DROPPED_SITEMAPS,
     "OVER_PAGES": OVER_PAGES,
     "OVER_SITEMAPS": OVER_SITEMAPS,
+    "DROPPED_HOSTS": DROPPED_HOSTS,
+    "REFUSED_HOSTS": REFUSED_HOSTS,
+    "BLOCKED_HOSTS": BLOCKED_HOSTS,
 }
 
 

@@ -32,6 +32,8 @@ BROKER_SCHEMES = ("redis", "rediss", "unix", "amqp", "amqps")
 AMQP_SCHEMES = ("amqp", "amqps")
 DEDUP_EXACT, DEDUP_BLOOM = "exact", "bloom"
 DEDUP_MODES = (DEDUP_EXACT, DEDUP_BLOOM)
+SCOPE_HOSTS, SCOPE_ANY = "hosts", "any"
+SCOPES = (SCOPE_HOSTS, SCOPE_ANY)
 # A job's frontier shards at most: each is read on every tick and status.
 MAX_SHARDS = 64
 # Zero would make every request fail at once: these must be positive.
@@ -52,7 +54,11 @@ class Policy:
     """How one job crawls. Stored with the job, so all workers share it."""
 
     max_depth: int = _doc("Links from the nearest seed; links found at this depth are recorded, not followed.", 10)
-    max_pages: int = _doc("URLs fetched for the job, failures included; 0 means no limit.", 100_000)
+    max_pages: int = _doc(
+        "Pages fetched for the job, failures included (sitemaps not: CRAWLER_MAX_SITEMAPS_PER_HOST bounds them); "
+        "0 means no limit. A link robots.txt disallows is recorded without a fetch and spends none of it.",
+        100_000,
+    )
     delay: float = _doc("Seconds between the starts of two requests to one host, across the cluster.", 1.0)
     host_concurrency: int = _doc("Requests in flight to one host at once, across the cluster.", 1)
     timeout: float = _doc("Connect and read timeout of one request, in seconds.", 10.0)
@@ -94,8 +100,20 @@ class Policy:
     robots: bool = _doc("Obey robots.txt.", True)
     robots_ttl: int = _doc("Seconds a fetched robots.txt stays cached in Redis for all workers.", 86_400)
     allow_private: bool = _doc("Allow loopback, private, link-local and reserved addresses.", False)
-    allowed_domains: tuple[str, ...] = _doc("Hosts in scope besides the seeds' hosts (subdomains included).", ())
+    allowed_domains: tuple[str, ...] = _doc(
+        "Hosts in scope besides the seeds' hosts (subdomains included); with scope any, every host is, and this "
+        "adds nothing.", ())
     scope_hosts: tuple[str, ...] = _doc("The seeds' hosts; filled in by seeding, not usually set by hand.", ())
+    # The open scope: a crawl that follows links to hosts its seeds never named.
+    scope: str = _doc(
+        "Hosts whose links are followed: hosts (the seeds' hosts and allowed_domains) or any (every host a link "
+        "names, up to max_hosts).", SCOPE_HOSTS)
+    max_hosts: int = _doc(
+        "Hosts a job of scope any schedules URLs for at most; links to more hosts are dropped and counted (seeds "
+        "are never refused, and count). 0 means no limit.", 10_000)
+    deny_domains: tuple[str, ...] = _doc(
+        "Hosts never crawled, subdomains included, whatever the scope: seeds, links and redirects to them are "
+        "dropped.", ())
     parse_types: tuple[str, ...] = _doc(
         "Media types parsed for links; others are stored without outlinks.",
         ("text/html", "application/xhtml+xml"),
@@ -180,6 +198,8 @@ class Policy:
             raise ConfigError("CRAWLER_DISPATCH_WINDOW must be at least 1")
         if not 1 <= self.frontier_shards <= MAX_SHARDS:
             raise ConfigError(f"CRAWLER_FRONTIER_SHARDS must be between 1 and {MAX_SHARDS}")
+        if self.scope not in SCOPES:
+            raise ConfigError(f"CRAWLER_SCOPE must be one of {', '.join(SCOPES)}, not {self.scope!r}")
         if self.dedup not in DEDUP_MODES:
             raise ConfigError(f"CRAWLER_DEDUP must be one of {', '.join(DEDUP_MODES)}, not {self.dedup!r}")
         if self.revisit_interval and not self.revisit_min <= self.revisit_interval <= self.revisit_max:

@@ -10,11 +10,12 @@ import logging
 import random
 from dataclasses import dataclass, replace
 
-from pipeline.crawl import steps
+from pipeline.crawl import blocked, steps
 from pipeline.crawl.context import Context
 from pipeline.crawl.payload import Payload
 from pipeline.errors import StoreUnavailable
 from pipeline.fetch import (
+    BLOCKED,
     ArchiveUnavailable,
     FetchResult,
     PermanentFetchError,
@@ -91,7 +92,7 @@ def attempt_fetch(
     ctx: Context, job: str, lease: Lease, attempt: int = 0, robots_site: str | None = None
 ) -> FetchOutcome:
     """One go at the leased URL: robots.txt first when its host's is not known, then the
-    request when the host's politeness allows it."""
+    request when the host's politeness allows it (a URL robots.txt disallows claims no turn)."""
     frontier = ctx.frontier(job)
     policy = for_host(frontier.policy(), lease.host)
     first = [robots_site + "/"] if robots_site else []
@@ -99,6 +100,10 @@ def attempt_fetch(
         site = ctx.robots.pending(frontier.keyring, url, policy)
         if site is not None:
             return _fetch_robots(ctx, frontier, lease, site, attempt)
+    if not ctx.robots.allowed(frontier.keyring, lease.url, policy):
+        # Known to be disallowed (its robots.txt came after it was queued): settled
+        # without a request, so without the host's turn.
+        return _fetched(frontier, Payload(job, lease, FetchResult.failed(lease.url, BLOCKED)))
     wait = frontier.claim_start(lease)
     if wait < 0:
         return LEASE_LOST
@@ -222,13 +227,14 @@ def finish(ctx: Context, payload: Payload, attempt: int = 0, renewed: bool = Fal
     record = steps.to_record(payload, frontier.policy())
     try:
         ctx.store.put(record, payload.items)
+        found = blocked.settle(ctx, frontier, payload)
     except StoreUnavailable as exc:
         if attempt >= ctx.settings.store_retries:
             logger.error("giving up storing %s, its lease will hand it out again: %s", record.url, exc)
             return Abandon(f"store unavailable: {exc}")
         logger.warning("store unavailable, retrying %s: %s", record.url, exc)
         return RetryAt(backoff(attempt, frontier.policy()), attempt + 1)
-    done = frontier.complete(payload.lease, failed=record.error is not None, found=steps.found(payload))
+    done = frontier.complete(payload.lease, failed=record.error is not None, found=found)
     if done.counted and done.depth < record.depth:
         # A shorter path was found while the URL was leased: its record says so too.
         try:

@@ -15,7 +15,7 @@ from pipeline.errors import ConfigError, StoreUnavailable
 from pipeline.fetch import FetchResult, read_rules
 from pipeline.frontier import Found, Frontier, JobState, Lease, LostLease, RecordKind, Revisit, bloom, list_jobs
 from pipeline.parse import check_extractors
-from pipeline.settings import DEDUP_EXACT, Policy, Settings
+from pipeline.settings import DEDUP_EXACT, SCOPE_ANY, Policy, Settings
 from pipeline.store import Record, Store
 from pipeline.urls import hostname, require_canonical
 
@@ -91,14 +91,14 @@ def _retry_lifted(frontier: Frontier, store: Store, old: Policy, new: Policy, se
 def lifted(record: Record, old: Policy, new: Policy) -> bool:
     """Whether the failure stored in `record` under policy `old` would not happen under
     `new`: a refused address now allowed, robots.txt no longer obeyed, a redirect's
-    target now in scope."""
+    target now in scope (an allowed domain more, or scope any)."""
     error = record.error or ""
     if error.startswith(ADDRESS_REFUSED):
         return new.allow_private and not old.allow_private
     if error == ROBOTS_BLOCKED:
         return old.robots and not new.robots
     if error == REDIRECT_OUT_OF_SCOPE:
-        return bool(set(new.allowed_domains) - set(old.allowed_domains))
+        return bool(set(new.allowed_domains) - set(old.allowed_domains)) or old.scope != SCOPE_ANY == new.scope
     return False
 
 

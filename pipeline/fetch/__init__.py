@@ -26,9 +26,10 @@ from pipeline.fetch.history import NOT_MODIFIED, NextVisit, Prior, next_visit
 from pipeline.fetch.hostpolicy import HostRule, for_host, parse_rules, read_rules, rule_for
 from pipeline.fetch.proxies import Proxy, ProxyRotation, parse_proxy
 from pipeline.fetch.result import FetchResult, utc_text, utcnow
-from pipeline.fetch.robots import Robots
+from pipeline.fetch.robots import BLOCKED, Robots
 
 __all__ = [
+    "BLOCKED",
     "NOT_MODIFIED",
     "REVISIT_IDENTICAL",
     "REVISIT_NOT_MODIFIED",

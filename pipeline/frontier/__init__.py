@@ -3,7 +3,18 @@ by Lua scripts. Code outside the package imports what it needs from here: the Fr
 of a job, the values it takes and hands out, and the names it shares with its scripts."""
 
 from pipeline.frontier.client import Frontier, list_jobs
-from pipeline.frontier.data import Completed, FeedState, Found, HostBackoff, JobStats, Lease, LostLease, Revisit, Tick
+from pipeline.frontier.data import (
+    Completed,
+    FeedState,
+    Found,
+    HostBackoff,
+    JobStats,
+    Lease,
+    LostLease,
+    Revisit,
+    Tick,
+    in_policy_scope,
+)
 from pipeline.frontier.delays import DelaySource, HostDelay
 from pipeline.frontier.hosts import HostView
 from pipeline.frontier.names import HOST_LIMITS, JobState, Limit, Script, Stat
@@ -11,6 +22,6 @@ from pipeline.store import RecordKind
 
 __all__ = [
     "HOST_LIMITS", "Completed", "DelaySource", "FeedState", "Found", "Frontier", "HostBackoff", "HostDelay",
-    "HostView", "JobState", "JobStats",
-    "Lease", "Limit", "LostLease", "RecordKind", "Revisit", "Script", "Stat", "Tick", "list_jobs",
+    "HostView", "JobState", "JobStats", "Lease", "Limit", "LostLease", "RecordKind", "Revisit", "Script", "Stat",
+    "Tick", "in_policy_scope", "list_jobs",
 ]

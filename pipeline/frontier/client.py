@@ -329,6 +329,27 @@ class Frontier:
 
         return self._retrying(attempt)
 
+    def unseen(self, entries: list[tuple[str, RecordKind]]) -> list[tuple[str, RecordKind]]:
+        """Those of `entries` (url, kind) the job never scheduled nor settled (read only;
+        with dedup=bloom, a false positive leaves one out)."""
+        def attempt(policy: Policy) -> list[tuple[str, RecordKind]]:
+            answers: dict[tuple[str, RecordKind], bool] = {}
+            for shard, part in calls.by_shard(policy, entries, calls.entry_host).items():
+                answers.update(zip(part, map(bool, self._call(policy, shard, Script.SEEN, part)), strict=True))
+            return [entry for entry in entries if not answers[entry]]
+
+        return self._retrying(attempt)
+
+    def block(self, entries: list[tuple[str, RecordKind]]) -> int:
+        """Settle links their host's robots.txt disallows, whose records are stored: each
+        is marked seen, never scheduled, and counted per host and as a failed record,
+        without a lease or a turn of its host. Returns how many were new."""
+        def attempt(policy: Policy) -> int:
+            parts = calls.by_shard(policy, entries, calls.entry_host)
+            return sum(int(self._call(policy, shard, Script.BLOCK, part)) for shard, part in parts.items())
+
+        return self._retrying(attempt)
+
     def revisit(self, due: list[Revisit], done: bool, feed: str, reopen: bool = False) -> int:
         """Queue stored URLs that are due again; with `done`, the store has no more of
         recrawl pass `feed`, which ends (in shard 0 last, whose pass `feeding` reads).
@@ -427,7 +448,7 @@ class Frontier:
     ) -> Any:
         """Run `script` in `shard`, scheduling `entries` as listed by a URL at `depth`."""
         rows, fingerprints = calls.links(entries or [], policy.dedup == DEDUP_BLOOM, policy.frontier_shards)
-        values = calls.params(policy, rows, params, depth=depth)
+        values = calls.params(policy, rows, params, depth=depth, shard=shard)
         args: list[str | bytes] = [json.dumps(values), *fingerprints]
         try:
             return self._scripts[script](keys=[keys.JobKeys(self.job, shard).prefix], args=args)

@@ -11,7 +11,7 @@ from typing import Any
 
 from pipeline.crawl import check, jobs
 from pipeline.errors import ConfigError
-from pipeline.settings import Policy, Settings, doc, shown_default, variable
+from pipeline.settings import SCOPES, Policy, Settings, doc, shown_default, variable
 
 # The description of the commands that take the policy flags.
 KEPT = "Policy flags that are not given keep the job's own values when the job exists."
@@ -68,6 +68,14 @@ def add_policy_flags(parser: argparse.ArgumentParser) -> None:
     setting_flag(parser, "--delay-factor", "delay_factor", type=factor, metavar="FACTOR")
     setting_flag(parser, "--max-delay", "max_delay", type=seconds, metavar="SECONDS")
     setting_flag(parser, "--host-policy", "host_policy_file", metavar="FILE")
+    add_scope_flags(parser)
+
+
+def add_scope_flags(parser: argparse.ArgumentParser) -> None:
+    """The open scope: which hosts links are followed to, how many, and which never."""
+    setting_flag(parser, "--scope", "scope", choices=SCOPES)
+    setting_flag(parser, "--max-hosts", "max_hosts", type=count, metavar="N")
+    setting_flag(parser, "--deny-domain", "deny_domains", action="append", metavar="HOST")
 
 
 def setting_flag(parser: argparse.ArgumentParser, flag: str, setting: str, note: str = "", **options: Any) -> None:

@@ -18,8 +18,18 @@ from pipeline.store import DueCounts, open_store
 from pipeline.urls import require_canonical
 from tasks.cli.flags import KEPT, add_policy_flags, load_settings, policy_flags, seconds
 from tasks.cli.local import redis_client
+from tasks.cli.pace import job_pace
 from tasks.cli.politeness import host_lines, host_of
-from tasks.cli.progress import backoff_lines, bloom_warning, limit_lines, line, revisit_line, watch
+from tasks.cli.progress import (
+    backoff_lines,
+    blocked_line,
+    bloom_warning,
+    discovered_line,
+    limit_lines,
+    line,
+    revisit_line,
+    watch,
+)
 
 # Paused hosts listed by `crawler status --job`, longest pause first.
 BACKOFFS_SHOWN = 10
@@ -102,13 +112,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not stats:
         print("no jobs")
     for item, frontier in zip(stats, frontiers, strict=True):
-        print(line(item))
+        print(line(item, job_pace(item, time.time())))
+        print(discovered_line(item))
         if item.job in due:
             print(revisit_line(item, due[item.job], time.time()))
         if (warning := bloom_warning(item, frontier.policy())) is not None:
             print(warning)
         for text in limit_lines(item):
             print(text)
+        if (blocked := blocked_line(item)) is not None:
+            print(blocked)
     for text in backoff_lines(backoffs):
         print(text)
     return 0

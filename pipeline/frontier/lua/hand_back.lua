@@ -16,7 +16,7 @@
 --   due            ZSET    host -> planned start, for hosts with URLs waiting and a free slot
 --   planned        HASH    host -> planned start of its next request (read)
 --   rq:HOST        ZSET    the host's revisits waiting -> depth; taken before its new URLs
---   allowance      STRING  new URLs the shard may hand out of a shared max_pages (+1 per URL requeued)
+--   allowance      STRING  new URLs the shard may hand out of a shared max_pages (+1 per page requeued)
 --   hostrules      HASH    pattern -> {delay, conc} of the job's host policy file (read)
 -- ARGV[1], a JSON object:
 --   version        int     policy version the caller holds (0: do not check)

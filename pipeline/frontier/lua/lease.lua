@@ -14,12 +14,12 @@
 --   delay          HASH    host -> robots.txt Crawl-delay (read)
 --   leases         ZSET    URL -> lease deadline (added)
 --   lease          HASH    URL -> {t: token, h: host, d: depth, s: slot held, r: a revisit} (added)
---   stats          HASH    counters: tokens, dispatched (+1), queued (-1), revisits (+1),
+--   stats          HASH    counters: tokens, dispatched (+1 per page), queued (-1), revisits (+1),
 --                          revisits_waiting (-1)
 --   parked         SET     hosts with only new URLs waiting while max_pages is spent
 --   prior          HASH    URL -> JSON of its last fetch, handed out with its revisit lease
 --   rq:HOST        ZSET    the host's revisits waiting -> depth; taken before its new URLs
---   allowance      STRING  new URLs the shard may hand out of a shared max_pages (-1 per new URL)
+--   allowance      STRING  new URLs the shard may hand out of a shared max_pages (-1 per new page)
 --   hostrules      HASH    pattern -> {delay, conc} of the job's host policy file (read)
 --   rtime          HASH    host -> seconds its last request took (read: the adaptive delay)
 -- ARGV[1], a JSON object:

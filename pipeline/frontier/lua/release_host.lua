@@ -22,7 +22,7 @@
 --   parked         SET     hosts with only new URLs waiting while max_pages is spent
 --   prior          HASH    URL -> JSON of its last fetch, handed out with its revisit lease
 --   rq:HOST        ZSET    the host's revisits waiting -> depth; taken before its new URLs
---   allowance      STRING  new URLs the shard may hand out of a shared max_pages (-1 per new URL)
+--   allowance      STRING  new URLs the shard may hand out of a shared max_pages (-1 per new page)
 --   hostrules      HASH    pattern -> {delay, conc} of the job's host policy file (read)
 --   rtime          HASH    host -> seconds its last request took (set from elapsed when delay_factor is on)
 -- ARGV[1], a JSON object:

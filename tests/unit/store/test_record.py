@@ -50,10 +50,11 @@ def test_the_pointer_is_five_flat_fields_and_comes_back_whole(tmp_path):
         store.close()
 
 
-def test_the_export_writes_the_pointer_as_it_did():
+def test_the_export_writes_the_pointer_in_its_flat_fields():
     out = io.StringIO()
     export([_record()], out, "jsonl")
 
     line = json.loads(out.getvalue())
     assert (line["warc_file"], line["warc_offset"], line["warc_length"]) == ("crawl-1.warc.gz", 1024, 512)
-    assert "warc" not in line and "warc_record_id" not in line
+    assert (line["warc_record_id"], line["warc_digest"]) == ("<urn:uuid:1>", "sha1:AAAA")
+    assert "warc" not in line

@@ -30,8 +30,10 @@ local function unlease(url, lease_data, why)
   else
     push_new(lease_data.h, lease_data.d, url)
     redis.call('HINCRBY', STATS, STAT_QUEUED, 1)
-    redis.call('HINCRBY', STATS, STAT_DISPATCHED, -1)
-    if A.shared_budget then redis.call('INCR', ALLOWANCE) end
+    if counts(url) then
+      redis.call('HINCRBY', STATS, STAT_DISPATCHED, -1)
+      if A.shared_budget then redis.call('INCR', ALLOWANCE) end
+    end
   end
   redis.call('HINCRBY', STATS, why, 1)
   if lease_data.s == 1 then release_slot(lease_data.h) else schedule(lease_data.h) end
@@ -76,9 +78,11 @@ local function lease(limit)
         redis.call('HINCRBY', STATS, STAT_REVISITS_WAITING, -1)
         prior = redis.call('HGET', PRIOR, url) or ''
       else
-        redis.call('HINCRBY', STATS, STAT_DISPATCHED, 1)
         redis.call('HINCRBY', STATS, STAT_QUEUED, -1)
-        if A.shared_budget then redis.call('DECR', ALLOWANCE) end
+        if counts(url) then
+          redis.call('HINCRBY', STATS, STAT_DISPATCHED, 1)
+          if A.shared_budget then redis.call('DECR', ALLOWANCE) end
+        end
       end
       redis.call('HINCRBY', SLOTS, host, 1)
       redis.call('HSET', PLANNED, host, tostring(at + delay_of(host)))
