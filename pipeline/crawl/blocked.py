@@ -11,8 +11,10 @@ from collections.abc import Mapping
 from pipeline.crawl import steps
 from pipeline.crawl.context import Context
 from pipeline.crawl.payload import Payload
+from pipeline.fetch import HostRule, for_host, rule_for
 from pipeline.frontier import Found, Frontier, RecordKind
 from pipeline.settings import Policy
+from pipeline.urls import host_key
 
 Entry = tuple[str, RecordKind]
 
@@ -51,9 +53,9 @@ def settle(ctx: Context, frontier: Frontier, payload: Payload) -> Found:
     found = steps.found(payload)
     policy = frontier.policy()
     urls = [url for url, _ in found.entries(policy)]
-    if not urls or not policy.robots:
+    if not urls or not (policy.robots or policy.host_rules):
         return found
-    kept, blocked = split(found, policy, ctx.robots.verdicts(frontier.keyring, urls, policy))
+    kept, blocked = split(found, policy, _verdicts(ctx, frontier, urls, policy))
     if not blocked:
         return found
     fresh = frontier.unseen(blocked)
@@ -62,3 +64,18 @@ def settle(ctx: Context, frontier: Frontier, payload: Payload) -> Found:
     if fresh:
         frontier.block(fresh)
     return kept
+
+
+def _verdicts(ctx: Context, frontier: Frontier, urls: list[str], policy: Policy) -> dict[str, bool | None]:
+    """Each link judged under its host's own policy: a rule of the host policy file may
+    turn robots.txt off or on for it, or give it another user agent."""
+    if not policy.host_rules:
+        return ctx.robots.verdicts(frontier.keyring, urls, policy)
+    by_rule: dict[HostRule | None, list[str]] = {}
+    for url in urls:
+        by_rule.setdefault(rule_for(policy.host_rules, host_key(url)), []).append(url)
+    verdicts: dict[str, bool | None] = {}
+    for rule, part in by_rule.items():
+        own = policy if rule is None else for_host(policy, host_key(part[0]))
+        verdicts.update(ctx.robots.verdicts(frontier.keyring, part, own))
+    return verdicts

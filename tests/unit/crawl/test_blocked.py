@@ -4,7 +4,7 @@ page within max_depth; the rest are scheduled as ever."""
 
 from __future__ import annotations
 
-from pipeline.crawl.blocked import depth_of, split
+from pipeline.crawl.blocked import _verdicts, depth_of, split
 from pipeline.crawl.steps import blocked_record
 from pipeline.frontier import Found, RecordKind
 from pipeline.settings import Policy
@@ -62,3 +62,39 @@ def test_the_record_of_a_disallowed_link_is_the_one_its_fetch_would_have_left():
     assert (record.url, record.final_url, record.depth, record.kind) == (DISALLOWED, DISALLOWED, 2, RecordKind.PAGE)
     assert record.error == "blocked by robots.txt"
     assert record.status is None and record.outlinks == []
+
+
+class _Robots:
+    """Says no to every link, and notes the user agent and robots flag each call had."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple[str, ...], str, bool]] = []
+
+    def verdicts(self, ring, urls, policy):
+        self.calls.append((tuple(urls), policy.user_agent, policy.robots))
+        return dict.fromkeys(urls, not policy.robots)
+
+
+class _Ctx:
+    def __init__(self) -> None:
+        self.robots = _Robots()
+
+
+class _Frontier:
+    keyring = None
+
+
+def test_each_link_is_judged_under_its_hosts_rule():
+    policy = Policy(user_agent="JobBot", host_rules=("b.test robots=off", "*.c.test user_agent=OtherBot"))
+    ctx = _Ctx()
+    urls = ["http://a.test/1", "http://b.test/1", "http://www.c.test/1", "http://a.test/2"]
+
+    verdicts = _verdicts(ctx, _Frontier(), urls, policy)
+
+    assert verdicts == {"http://a.test/1": False, "http://b.test/1": True, "http://www.c.test/1": False,
+                        "http://a.test/2": False}
+    assert sorted(ctx.robots.calls) == [
+        (("http://a.test/1", "http://a.test/2"), "JobBot", True),
+        (("http://b.test/1",), "JobBot", False),
+        (("http://www.c.test/1",), "OtherBot", True),
+    ]
