@@ -22,7 +22,9 @@ from pipeline.fetch import (
     TransientFetchError,
     WorkerUnavailable,
 )
-from pipeline.frontier import Frontier, Lease
+from pipeline.frontier import Frontier, Lease, RecordKind
+from pipeline.render import render as render_page
+from pipeline.render import subfetch, wants_render
 from pipeline.settings import Policy
 
 # Past this many doublings the backoff is at its cap anyway (and 2.0 ** attempt would
@@ -186,6 +188,35 @@ def _pause_host(frontier: Frontier, host: str, policy: Policy, countdown: float,
         frontier.postpone(host, min(exc.retry_after, policy.max_retry_after), f"{exc.reason}, Retry-After")
     else:
         frontier.postpone(host, countdown, exc.reason)
+
+
+def needs_render(ctx: Context, payload: Payload) -> bool:
+    """Whether the fetched page goes through the browser before it is parsed (the job's
+    `render` policy, and a page that came back whole as HTML)."""
+    policy = ctx.frontier(payload.job).policy()
+    return wants_render(policy, payload.result, sitemap=payload.lease.kind == RecordKind.SITEMAP)
+
+
+def render(ctx: Context, payload: Payload) -> Payload | Abandon:
+    """The page loaded in this process's browser from its fetched text, its DOM then in
+    place of that text; the browser's subrequests go through this thread's own
+    fetcher's rules (and WARC files). With WARC on, the DOM is archived as a conversion
+    of the response. A render that fails (a hang, a crash) makes the page a failure."""
+    frontier = ctx.frontier(payload.job)
+    if not frontier.extend(payload.lease):
+        return LEASE_LOST
+    policy = frontier.policy()
+    # ctx.fetcher is read in the browser's thread, which has a fetcher of its own.
+    rendered = render_page(ctx.browser, payload.result, policy, subfetch(lambda: ctx.fetcher, policy))
+    if rendered.error is not None:
+        logger.warning("rendering %s failed: %s", payload.result.final_url, rendered.error)
+    warc = payload.result.warc
+    if ctx.warc is not None and warc is not None and warc.record_id and rendered.html is not None:
+        try:
+            ctx.warc.conversion(payload.result.final_url, warc.record_id, rendered.html.encode("utf-8"))
+        except ArchiveUnavailable as exc:
+            logger.warning("no WARC record of the rendered %s: %s", payload.result.final_url, exc)
+    return payload.rendered(rendered.html, rendered.elapsed, rendered.error)
 
 
 def parse(ctx: Context, payload: Payload) -> Payload:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pipeline.crawl import check
 from pipeline.errors import ConfigError
-from pipeline.settings import Policy, Settings, doc, shown_default, variable
+from pipeline.settings import RENDER_MODES, Policy, Settings, doc, shown_default, variable
 
 # The description of the commands that take the policy flags.
 KEPT = "Policy flags that are not given keep the job's own values when the job exists."
@@ -63,6 +63,7 @@ def add_policy_flags(parser: argparse.ArgumentParser) -> None:
     setting_flag(parser, "--revisit-min", "revisit_min", type=seconds, metavar="SECONDS")
     setting_flag(parser, "--revisit-max", "revisit_max", type=seconds, metavar="SECONDS")
     setting_flag(parser, "--frontier-shards", "frontier_shards", type=positive, metavar="N")
+    setting_flag(parser, "--render", "render", choices=RENDER_MODES)
 
 
 def setting_flag(parser: argparse.ArgumentParser, flag: str, setting: str, note: str = "", **options: Any) -> None:
