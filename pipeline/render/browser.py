@@ -57,6 +57,8 @@ class Browser:
         self._playwright: Playwright | None = None
         self._browser: PlaywrightBrowser | None = None
         self._served = 0
+        # Browsers launched so far: the first, and each one that replaced another.
+        self.started = 0
 
     def run(self, user_agent: str, work: Callable[[BrowserContext], T], budget: float) -> T:
         """`work` done on a fresh context of the browser, within `budget` seconds plus a
@@ -97,6 +99,7 @@ class Browser:
                 executable_path=self.executable, args=list(LAUNCH_ARGS), headless=True
             )
             self._served = 0
+            self.started += 1
         return self._browser
 
     def _stop(self) -> None:
