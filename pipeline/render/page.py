@@ -8,6 +8,7 @@ to any page."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -20,6 +21,7 @@ from pipeline.fetch import Fetcher, FetchError, FetchResult, WorkerUnavailable
 from pipeline.render.browser import Browser, BrowserHung
 from pipeline.settings import Policy
 
+logger = logging.getLogger(__name__)
 ASSET_TYPES = frozenset({"image", "media", "font"})
 SCHEMES = ("http://", "https://")
 
@@ -54,8 +56,9 @@ def subfetch(fetcher: Callable[[], Fetcher], policy: Policy) -> Subfetch:
     raises FetchError."""
 
     def fetch(url: str, seconds: float) -> Answer:
-        limits = policy.merged(download_deadline=max(seconds, 0.1), timeout=min(policy.timeout, max(seconds, 0.1)),
-                               parse_types=())
+        seconds = max(seconds, 0.1)
+        limits = policy.merged(download_deadline=min(policy.download_deadline, seconds),
+                               timeout=min(policy.timeout, seconds), parse_types=())
         result = fetcher().fetch(url, limits, keep_body=True)
         return Answer(result.status or 502, result.content_type, result.body or b"")
 
@@ -108,7 +111,13 @@ class _Gate:
     def __call__(self, route: Route, request: Request) -> None:
         # The page may go away (closed at its deadline) before its answer.
         with contextlib.suppress(PlaywrightError):
-            self._answer(route, request)
+            try:
+                self._answer(route, request)
+            except Exception as exc:
+                # A bug or a limit hit deep in a library refuses the request, not the page.
+                logger.exception("answering the browser's request for %s failed", request.url)
+                self.refused.append(f"internal error: {type(exc).__name__}: {request.url}")
+                route.abort("failed")
 
     def left(self) -> float:
         return self.deadline - time.monotonic()
