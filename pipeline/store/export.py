@@ -13,7 +13,7 @@ from pipeline.store.base import EXPORT_FIELDS, Item, Record
 FORMATS = ("jsonl", "csv")
 _EXTRA_FIELDS = (
     "kind", "content_hash", "length", "elapsed", "encoding", "redirects", "warc_file", "warc_offset", "warc_length",
-    "extract_error", "etag", "last_modified", "fetch_count", "first_fetched_at", "changed_at", "revisit",
+    "extract_error", "etag", "last_modified", "fetch_count", "first_fetched_at", "changed_at", "revisit", "render_time",
 )
 
 
