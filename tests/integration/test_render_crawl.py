@@ -5,6 +5,9 @@ in the fetching worker, or on a worker of its own through the render queue."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,3 +78,35 @@ def test_a_render_worker_of_its_own_takes_pages_through_the_render_queue(cluster
     assert set(conversions) == pages(js_site.base)
     assert 'href="/articles/1"' in conversions[js_site.url("/")], "the DOM as the browser left it"
     assert js_site.url("/links.json") in responses, "the browser's own requests are archived"
+
+
+def test_a_killed_render_worker_loses_nothing(cluster, js_site):
+    slow = threading.Event()
+
+    def slow_links(handler) -> None:
+        slow.set()
+        time.sleep(3)
+        body = json.dumps({"links": ["/articles/1"]}).encode()
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    js_site.routes["/links.json"] = slow_links
+    cluster.start_worker("fetcher", queues="fetch,parse,store", concurrency=2, pool="threads")
+    renderer = cluster.start_worker("renderer", queues="render", concurrency=1, pool="threads")
+    cluster.start_beat()
+    seed([js_site.url("/")], job="killed", allow_private=True, delay=0, render="always", lease_timeout=12,
+         download_deadline=4, timeout=4)
+    assert slow.wait(60), cluster.logs()
+
+    cluster.kill(renderer)
+    slow.clear()
+    cluster.start_worker("renderer2", queues="render", concurrency=1, pool="threads")
+    stats = cluster.wait_finished("killed", timeout=120)
+
+    records = {record.url: record for record in cluster.records("killed")}
+    assert set(records) == pages(js_site.base), cluster.logs()
+    assert all(record.error is None for record in records.values())
+    assert stats.requeued >= 1 and js_site.requests()["/"] == 2, "the home page was handed out again"
