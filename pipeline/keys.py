@@ -65,6 +65,7 @@ OVER_PAGES = "over-pages"  # ZSET host -> URLs its page budget kept out (its HLL
 OVER_SITEMAPS = "over-sitemaps"  # ZSET host -> sitemaps its sitemap budget kept out
 ROBOTS = "robots:"     # STRING per host (robots:HOST): cached robots.txt, with a TTL
 ROBOTS_LOCK = "robots-lock:"  # STRING per host: one worker fetches robots.txt at a time
+RENDER_HOSTS = "render-hosts"  # HASH "HOST FIELD" -> render=auto samples and verdict of each host (shard 0)
 
 LUA_NAMES = {
     "SEEN": SEEN,

@@ -32,8 +32,8 @@ BROKER_SCHEMES = ("redis", "rediss", "unix", "amqp", "amqps")
 AMQP_SCHEMES = ("amqp", "amqps")
 DEDUP_EXACT, DEDUP_BLOOM = "exact", "bloom"
 DEDUP_MODES = (DEDUP_EXACT, DEDUP_BLOOM)
-RENDER_NEVER, RENDER_ALWAYS = "never", "always"
-RENDER_MODES = (RENDER_NEVER, RENDER_ALWAYS)
+RENDER_NEVER, RENDER_AUTO, RENDER_ALWAYS = "never", "auto", "always"
+RENDER_MODES = (RENDER_NEVER, RENDER_AUTO, RENDER_ALWAYS)
 # A job's frontier shards at most: each is read on every tick and status.
 MAX_SHARDS = 64
 # Zero would make every request fail at once: these must be positive.
@@ -115,8 +115,18 @@ class Policy:
     max_items: int = _doc("Items one extractor may make of one page; more is an extract_error.", 1000)
     render: str = _doc(
         "Load each HTML page in headless Chromium from the fetched response and parse the DOM its scripts built: "
-        "never, or always (docs/render.md says what it costs).",
+        "never, always, or auto (per host: its first pages are rendered both ways, and its later pages only where "
+        "the browser found materially more links or text; docs/render.md says what it costs).",
         RENDER_NEVER,
+    )
+    render_sample: int = _doc("render=auto: pages of a host rendered both ways before its verdict.", 3)
+    render_gain: float = _doc(
+        "render=auto: how much more the browser must find to render a host's pages, as a share of what the fetched "
+        "pages had (0.2: a fifth more links or text, and at least one link or 200 characters).",
+        0.2,
+    )
+    render_recheck: int = _doc(
+        "render=auto: pages of a host after its verdict before it is sampled again.", 200
     )
     render_timeout: float = _doc(
         "Wall-clock seconds one page may take in the browser, its subrequests included; past it the page is "
@@ -185,6 +195,8 @@ class Policy:
             raise ConfigError("CRAWLER_DISPATCH_WINDOW must be at least 1")
         if not 1 <= self.frontier_shards <= MAX_SHARDS:
             raise ConfigError(f"CRAWLER_FRONTIER_SHARDS must be between 1 and {MAX_SHARDS}")
+        if self.render_sample < 1 or self.render_recheck < 1:
+            raise ConfigError("CRAWLER_RENDER_SAMPLE and CRAWLER_RENDER_RECHECK must be at least 1")
         if self.render not in RENDER_MODES:
             raise ConfigError(f"CRAWLER_RENDER must be one of {', '.join(RENDER_MODES)}, not {self.render!r}")
         if self.dedup not in DEDUP_MODES:

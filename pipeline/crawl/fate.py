@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pipeline.crawl import steps
 from pipeline.crawl.context import Context
 from pipeline.crawl.payload import Payload
+from pipeline.crawl.rendering import RenderHosts
 from pipeline.errors import StoreUnavailable
 from pipeline.fetch import (
     ArchiveUnavailable,
@@ -23,8 +24,8 @@ from pipeline.fetch import (
     WorkerUnavailable,
 )
 from pipeline.frontier import Frontier, Lease, RecordKind
+from pipeline.render import Choice, always, measure, subfetch, wants_render
 from pipeline.render import render as render_page
-from pipeline.render import subfetch, wants_render
 from pipeline.settings import Policy
 
 # Past this many doublings the backoff is at its cap anyway (and 2.0 ** attempt would
@@ -191,10 +192,14 @@ def _pause_host(frontier: Frontier, host: str, policy: Policy, countdown: float,
 
 
 def needs_render(ctx: Context, payload: Payload) -> bool:
-    """Whether the fetched page goes through the browser before it is parsed (the job's
-    `render` policy, and a page that came back whole as HTML)."""
-    policy = ctx.frontier(payload.job).policy()
-    return wants_render(policy, payload.result, sitemap=payload.lease.kind == RecordKind.SITEMAP)
+    """Whether the fetched page goes through the browser before it is parsed: a page
+    that came back whole as HTML, of a job that renders always, or under `auto` of a
+    host still sampled or whose verdict is to render."""
+    frontier = ctx.frontier(payload.job)
+    policy = frontier.policy()
+    if not wants_render(policy, payload.result, sitemap=payload.lease.kind == RecordKind.SITEMAP):
+        return False
+    return always(policy) or RenderHosts(ctx.redis, frontier.keyring).choice(payload.lease.host, policy) != Choice.PLAIN
 
 
 def render(ctx: Context, payload: Payload) -> Payload | Abandon:
@@ -210,6 +215,8 @@ def render(ctx: Context, payload: Payload) -> Payload | Abandon:
     rendered = render_page(ctx.browser, payload.result, policy, subfetch(lambda: ctx.fetcher, policy))
     if rendered.error is not None:
         logger.warning("rendering %s failed: %s", payload.result.final_url, rendered.error)
+    elif not always(policy):
+        _learn(RenderHosts(ctx.redis, frontier.keyring), payload, rendered.html or "", policy)
     warc = payload.result.warc
     if ctx.warc is not None and warc is not None and warc.record_id and rendered.html is not None:
         try:
@@ -217,6 +224,18 @@ def render(ctx: Context, payload: Payload) -> Payload | Abandon:
         except ArchiveUnavailable as exc:
             logger.warning("no WARC record of the rendered %s: %s", payload.result.final_url, exc)
     return payload.rendered(rendered.html, rendered.elapsed, rendered.error)
+
+
+def _learn(hosts: RenderHosts, payload: Payload, html: str, policy: Policy) -> None:
+    """Under `auto`, a page of a host still sampled is measured both ways (the fetched
+    text and the DOM), and the host gets its verdict once it has its samples."""
+    host = payload.lease.host
+    if not hosts.sampling(host, policy):
+        return
+    verdict = hosts.sample(host, measure(payload.result.text or ""), measure(html), policy)
+    if verdict is not None:
+        logger.info("render=auto: %s's pages are %s from now on", host, "rendered" if verdict == Choice.RENDER
+                    else "not rendered")
 
 
 def parse(ctx: Context, payload: Payload) -> Payload:

@@ -4,6 +4,21 @@ pages are rendered (policy.py). Code outside the package imports these names fro
 
 from pipeline.render.browser import Browser, BrowserHung
 from pipeline.render.page import Answer, Rendered, Subfetch, render, subfetch
-from pipeline.render.policy import wants_render
+from pipeline.render.policy import Choice, Evidence, Measure, always, measure, renderable, wants_render
 
-__all__ = ["Answer", "Browser", "BrowserHung", "Rendered", "Subfetch", "render", "subfetch", "wants_render"]
+__all__ = [
+    "Answer",
+    "Browser",
+    "BrowserHung",
+    "Choice",
+    "Evidence",
+    "Measure",
+    "Rendered",
+    "Subfetch",
+    "always",
+    "measure",
+    "render",
+    "renderable",
+    "subfetch",
+    "wants_render",
+]

@@ -1,11 +1,13 @@
 """Crawls of a site whose links are all made by scripts, through real Redis, real Celery
-workers and real Chromium: with `render=always` every page is found and stored (and
-says how long the browser took), with `never` only the home page; the render stage runs
+workers and real Chromium: with `render=always` or `auto` every page is found and stored
+(and says how long the browser took), with `never` only the home page; `auto` stops
+rendering a host whose pages need no browser; the render stage runs
 in the fetching worker, or on a worker of its own through the render queue."""
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -14,9 +16,15 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from pipeline.crawl import Choice, RenderHosts
+from pipeline.frontier import Frontier
+from pipeline.keys import Keyring
+from pipeline.render import Measure
+from pipeline.settings import Policy
 from tasks import seed
+from tests.integration.cli import cli_env, crawler
 from tests.integration.js_site import js_host, pages
-from tests.integration.site import Host
+from tests.integration.site import Host, page
 
 
 @pytest.fixture
@@ -110,3 +118,51 @@ def test_a_killed_render_worker_loses_nothing(cluster, js_site):
     assert set(records) == pages(js_site.base), cluster.logs()
     assert all(record.error is None for record in records.values())
     assert stats.requeued >= 1 and js_site.requests()["/"] == 2, "the home page was handed out again"
+
+
+def test_render_auto_renders_a_host_whose_links_scripts_make_and_says_why(cluster, js_site):
+    cluster.start_worker(queues="fetch,render,parse,store", concurrency=2, pool="threads")
+    cluster.start_beat()
+
+    records = _crawl(cluster, js_site, "auto-js", render="auto", render_sample=2)
+
+    assert set(records) == pages(js_site.base), cluster.logs()
+    assert all(record.render_time is not None for record in records.values())
+    status = crawler(cluster.tmp_path, "status", "--job", "auto-js", env=cli_env(cluster.redis_url))
+    host = js_site.base.removeprefix("http://")
+    assert f"render=auto {host}: pages rendered; links 0 -> " in status.stdout, status.stdout + status.stderr
+
+
+def test_render_auto_stops_rendering_a_host_whose_pages_need_no_browser(cluster):
+    count = 8
+    links = {f"/p/{n}": page(f"page {n}", [f"/p/{n + 1}"] if n + 1 < count else []) for n in range(count)}
+    host = Host("127.0.0.1", {"/": page("home", ["/p/0"]), **links}).start()
+    try:
+        cluster.start_worker(queues="fetch,render,parse,store", concurrency=1, pool="threads")
+        cluster.start_beat()
+
+        records = _crawl(cluster, host, "auto-plain", render="auto", render_sample=3)
+    finally:
+        host.stop()
+
+    assert len(records) == count + 1 and all(record.error is None for record in records.values())
+    rendered = [url for url, record in records.items() if record.render_time is not None]
+    assert len(rendered) == 3, "only the samples went to the browser"
+    (verdict,) = RenderHosts(cluster.client, Frontier(cluster.client, "auto-plain").keyring).verdicts()
+    assert verdict.choice == Choice.PLAIN
+    assert re.fullmatch(r"links (\d+) -> \1, text (\d+) -> \2 chars over 3 pages", verdict.evidence), verdict
+
+
+def test_a_host_is_sampled_again_after_its_recheck_pages(redis_client):
+    policy = Policy(render="auto", render_sample=2, render_recheck=3)
+    hosts = RenderHosts(redis_client, Keyring("recheck", 1))
+    shell, rendered = Measure(0, 10), Measure(5, 900)
+
+    assert hosts.choice("a.example", policy) == Choice.SAMPLE
+    assert hosts.sample("a.example", shell, rendered, policy) is None
+    assert hosts.sample("a.example", shell, rendered, policy) == Choice.RENDER
+    assert [hosts.choice("a.example", policy) for _ in range(3)] == [Choice.RENDER, Choice.RENDER, Choice.SAMPLE]
+    assert hosts.choice("a.example", policy) == Choice.SAMPLE, "sampling until the samples are in again"
+    hosts.sample("a.example", rendered, rendered, policy)
+    assert hosts.sample("a.example", rendered, rendered, policy) == Choice.PLAIN
+    assert hosts.choice("a.example", policy) == Choice.PLAIN
