@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from pipeline.fetch import Fetcher, FetchResult
-from pipeline.render import Browser, render, subfetch
+from pipeline.render import Answer, Browser, render, subfetch
+from pipeline.render.browser import browser_processes, kill
 from pipeline.settings import Policy
 from tests.integration.site import Host, Response
 
@@ -129,3 +130,29 @@ def test_a_browser_is_started_afresh_after_its_pages(host):
             assert browser.started == n + 1
     finally:
         browser.close()
+
+
+def test_a_browser_past_its_memory_ceiling_is_started_afresh(host):
+    browser = Browser(CHROMIUM, pages=100, memory_mb=1)
+    try:
+        for n in range(2):
+            result = rendered(browser, fetched(host.url(f"/{n}"), "<html><body>page</body></html>"),
+                              allow_private=True)
+            assert result.error is None and browser.started == n + 1
+        assert browser_processes() == [], "the last one is stopped too, past the ceiling"
+    finally:
+        browser.close()
+
+
+def test_a_page_whose_browser_dies_fails_and_the_next_page_gets_a_fresh_browser(browser, host):
+    def die(url: str, seconds: float) -> Answer:
+        kill(browser_processes())
+        raise AssertionError("never answered")
+
+    page = fetched(host.url("/"), "<html><body><script>fetch('/data.json')</script></body></html>")
+    result = render(browser, page, Policy(render="always", allow_private=True), die)
+
+    assert result.html is None and result.error in ("browser crashed", "render failed"), result
+    after = rendered(browser, fetched(host.url("/after"), "<html><body><script>document.title='ok'</script></body>"
+                                                          "</html>"), allow_private=True)
+    assert after.error is None and "<title>ok</title>" in after.html and browser.started == 2
