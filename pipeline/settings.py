@@ -142,6 +142,11 @@ class Policy:
         "Subrequests (scripts, styles, XHR) the browser may make for one page; more are refused.", 100
     )
     render_max_bytes: int = _doc("Bytes of subrequest bodies the browser may load for one page.", 20 * 1024 * 1024)
+    screenshot: bool = _doc(
+        "Keep a PNG screenshot of each rendered page's viewport, as a WARC conversion record of its response "
+        "(with CRAWLER_WARC_DIR; nowhere without it).",
+        False,
+    )
     render_assets: bool = _doc("Let the browser fetch images, media and fonts too (off: they are refused).", False)
     revisit_interval: float = _doc(
         "Continuous crawling: seconds after its fetch that a stored page is due again, adapted per URL (x0.5 after "

@@ -24,7 +24,7 @@ from pipeline.fetch import (
     WorkerUnavailable,
 )
 from pipeline.frontier import Frontier, Lease, RecordKind
-from pipeline.render import Choice, always, measure, subfetch, wants_render
+from pipeline.render import Choice, Rendered, always, measure, subfetch, wants_render
 from pipeline.render import render as render_page
 from pipeline.settings import Policy
 
@@ -217,13 +217,22 @@ def render(ctx: Context, payload: Payload) -> Payload | Abandon:
         logger.warning("rendering %s failed: %s", payload.result.final_url, rendered.error)
     elif not always(policy):
         _learn(RenderHosts(ctx.redis, frontier.keyring), payload, rendered.html or "", policy)
-    warc = payload.result.warc
-    if ctx.warc is not None and warc is not None and warc.record_id and rendered.html is not None:
-        try:
-            ctx.warc.conversion(payload.result.final_url, warc.record_id, rendered.html.encode("utf-8"))
-        except ArchiveUnavailable as exc:
-            logger.warning("no WARC record of the rendered %s: %s", payload.result.final_url, exc)
+    _archive(ctx, payload, rendered)
     return payload.rendered(rendered.html, rendered.elapsed, rendered.error)
+
+
+def _archive(ctx: Context, payload: Payload, rendered: Rendered) -> None:
+    """With WARC on, the rendered DOM (and screenshot) as conversions of the response."""
+    warc = payload.result.warc
+    if ctx.warc is None or warc is None or not warc.record_id or rendered.html is None:
+        return
+    url = payload.result.final_url
+    try:
+        ctx.warc.conversion(url, warc.record_id, rendered.html.encode("utf-8"))
+        if rendered.screenshot is not None:
+            ctx.warc.conversion(url, warc.record_id, rendered.screenshot, "image/png")
+    except ArchiveUnavailable as exc:
+        logger.warning("no WARC record of the rendered %s: %s", url, exc)
 
 
 def _learn(hosts: RenderHosts, payload: Payload, html: str, policy: Policy) -> None:

@@ -48,6 +48,7 @@ class Rendered:
     error: str | None = None
     requests: int = 0
     refused: tuple[str, ...] = ()
+    screenshot: bytes | None = field(default=None, repr=False)
 
 
 def subfetch(fetcher: Callable[[], Fetcher], policy: Policy) -> Subfetch:
@@ -72,9 +73,10 @@ def render(browser: Browser, page: FetchResult, policy: Policy, fetch: Subfetch)
     started = time.monotonic()
     gate = _Gate(page, policy, fetch, started + policy.render_timeout)
     try:
-        html = browser.run(policy.user_agent, lambda context: _load(context, page.final_url, policy, gate),
-                           policy.render_timeout)
-        rendered = Rendered(html, 0.0)
+        html, screenshot = browser.run(
+            policy.user_agent, lambda context: _load(context, page.final_url, policy, gate), policy.render_timeout
+        )
+        rendered = Rendered(html, 0.0, screenshot=screenshot)
     except PlaywrightTimeout:
         rendered = Rendered(None, 0.0, "render timeout")
     except BrowserHung as exc:
@@ -86,13 +88,15 @@ def render(browser: Browser, page: FetchResult, policy: Policy, fetch: Subfetch)
                    refused=tuple(gate.refused))
 
 
-def _load(context: BrowserContext, url: str, policy: Policy, gate: _Gate) -> str:
+def _load(context: BrowserContext, url: str, policy: Policy, gate: _Gate) -> tuple[str, bytes | None]:
+    """The DOM, and the screenshot the job asks for."""
     context.route("**/*", gate)
     tab = context.new_page()
     tab.goto(url, wait_until="load", timeout=_ms(gate.left()))
     with contextlib.suppress(PlaywrightTimeout):
         tab.wait_for_load_state("networkidle", timeout=_ms(min(policy.render_idle, gate.left())))
-    return tab.content()
+    html = tab.content()
+    return html, tab.screenshot(type="png", timeout=_ms(gate.left())) if policy.screenshot else None
 
 
 @dataclass

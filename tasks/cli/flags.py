@@ -64,6 +64,7 @@ def add_policy_flags(parser: argparse.ArgumentParser) -> None:
     setting_flag(parser, "--revisit-max", "revisit_max", type=seconds, metavar="SECONDS")
     setting_flag(parser, "--frontier-shards", "frontier_shards", type=positive, metavar="N")
     setting_flag(parser, "--render", "render", choices=RENDER_MODES)
+    setting_flag(parser, "--screenshot", "screenshot", action="store_const", const=True)
 
 
 def setting_flag(parser: argparse.ArgumentParser, flag: str, setting: str, note: str = "", **options: Any) -> None:

@@ -70,22 +70,27 @@ def test_a_render_worker_of_its_own_takes_pages_through_the_render_queue(cluster
     cluster.start_worker("renderer", queues="render", concurrency=1, pool="threads")
     cluster.start_beat()
 
-    records = _crawl(cluster, js_site, "split", render="always")
+    records = _crawl(cluster, js_site, "split", render="always", screenshot=True)
 
     assert set(records) == pages(js_site.base), cluster.logs()
-    conversions, responses = {}, set()
+    conversions, screenshots, responses, refers = {}, {}, {}, {}
     # Files still being written (.open) hold complete records too.
     for path in (tmp_path / "warc").glob("*.warc.gz*"):
         with path.open("rb") as stream:
             for record in ArchiveIterator(stream):
                 url = record.rec_headers.get_header("WARC-Target-URI")
-                if record.rec_type == "conversion":
+                if record.rec_type == "conversion" and record.rec_headers.get_header("Content-Type") == "image/png":
+                    screenshots[url] = record.content_stream().read()
+                elif record.rec_type == "conversion":
                     conversions[url] = record.content_stream().read().decode()
+                    refers[url] = record.rec_headers.get_header("WARC-Refers-To")
                 elif record.rec_type == "response":
-                    responses.add(url)
+                    responses[url] = record.rec_headers.get_header("WARC-Record-ID")
     assert set(conversions) == pages(js_site.base)
     assert 'href="/articles/1"' in conversions[js_site.url("/")], "the DOM as the browser left it"
+    assert all(refers[url] == responses[url] for url in conversions), "each refers to its page's response"
     assert js_site.url("/links.json") in responses, "the browser's own requests are archived"
+    assert set(screenshots) == pages(js_site.base) and all(png.startswith(b"\x89PNG") for png in screenshots.values())
 
 
 def test_a_killed_render_worker_loses_nothing(cluster, js_site):
