@@ -50,16 +50,19 @@ def fetch(self: Any, job: str, lease_data: dict[str, Any], attempt: int = 0, rob
     raise Ignore()
 
 
-@app.task(bind=True, name=RENDER)
+@app.task(bind=True, name=RENDER, max_retries=None)
 def render(self: Any, payload: dict[str, Any]) -> Any:
-    rendered = fate.render(runtime(), Payload.from_json(payload))
-    if isinstance(rendered, fate.Abandon):
-        raise Ignore()
-    if not consumes(PARSE, STORE):
-        return rendered.to_json()
-    self.request.chain = None
-    carry_on(rendered)
-    return None
+    match fate.render(runtime(), Payload.from_json(payload)):
+        case fate.Fetched(rendered, handoff):
+            send(rendered.job, handoff)
+            if not consumes(PARSE, STORE):
+                return rendered.to_json()
+            self.request.chain = None
+            carry_on(rendered)
+            return None
+        case fate.WaitAt(countdown):
+            raise self.retry(args=(payload,), countdown=countdown)
+    raise Ignore()
 
 
 @app.task(name=PARSE)
@@ -86,19 +89,25 @@ def consumes(*tasks: str) -> bool:
 
 
 def to_render(payload: Payload) -> None:
-    """Render the page here when this worker takes the render queue (and parse and store
-    it too, when it takes theirs), else send it on as ``render | parse | store``."""
+    """Render the page here when this worker takes the render queue and its host's turn
+    has come (and parse and store it too, when it takes their queues), else send it on
+    as ``render | parse | store``, after the host's politeness wait."""
+    countdown = None
     if consumes(RENDER):
-        rendered = fate.render(runtime(), payload)
-        if isinstance(rendered, fate.Abandon):
-            return
-        if consumes(PARSE, STORE):
-            carry_on(rendered)
-        else:
-            parse.apply_async((rendered.to_json(),), chain=[store.s()])
-        return
+        match fate.render(runtime(), payload):
+            case fate.Fetched(rendered, handoff):
+                send(rendered.job, handoff)
+                if consumes(PARSE, STORE):
+                    carry_on(rendered)
+                else:
+                    parse.apply_async((rendered.to_json(),), chain=[store.s()])
+                return
+            case fate.WaitAt(wait):
+                countdown = wait
+            case _:
+                return
     limit = runtime().policy(payload.job).render_timeout + RENDER_SLACK
-    render.apply_async((payload.to_json(),), chain=[store.s(), parse.s()], time_limit=limit,
+    render.apply_async((payload.to_json(),), chain=[store.s(), parse.s()], countdown=countdown, time_limit=limit,
                        soft_time_limit=limit - 10, argsrepr=repr(payload.lease.url), kwargsrepr="{}")
 
 

@@ -202,15 +202,24 @@ def needs_render(ctx: Context, payload: Payload) -> bool:
     return always(policy) or RenderHosts(ctx.redis, frontier.keyring).choice(payload.lease.host, policy) != Choice.PLAIN
 
 
-def render(ctx: Context, payload: Payload) -> Payload | Abandon:
+RenderOutcome = Fetched | WaitAt | Abandon
+
+
+def render(ctx: Context, payload: Payload) -> RenderOutcome:
     """The page loaded in this process's browser from its fetched text, its DOM then in
     place of that text; the browser's subrequests go through this thread's own
-    fetcher's rules (and WARC files). With WARC on, the DOM is archived as a conversion
-    of the response. A render that fails (a hang, a crash) makes the page a failure."""
+    fetcher's rules (and WARC files). A page load asks the host for more (scripts, data),
+    so it takes the host's turn as a request does: it waits for the host's politeness
+    (WaitAt), and frees the slot after (`handoff`, as a fetch's). With WARC on, the DOM
+    is archived as a conversion of the response. A render that fails (a hang, a crash)
+    makes the page a failure."""
     frontier = ctx.frontier(payload.job)
-    if not frontier.extend(payload.lease):
-        return LEASE_LOST
     policy = frontier.policy()
+    wait = frontier.claim_start(payload.lease)
+    if wait < 0:
+        return LEASE_LOST
+    if wait > 0:
+        return WaitAt(_within_lease(wait, policy)) if frontier.extend(payload.lease) else LEASE_LOST
     # ctx.fetcher is read in the browser's thread, which has a fetcher of its own.
     rendered = render_page(ctx.browser, payload.result, policy, subfetch(lambda: ctx.fetcher, policy))
     if rendered.error is not None:
@@ -218,7 +227,10 @@ def render(ctx: Context, payload: Payload) -> Payload | Abandon:
     elif not always(policy):
         _learn(RenderHosts(ctx.redis, frontier.keyring), payload, rendered.html or "", policy)
     _archive(ctx, payload, rendered)
-    return payload.rendered(rendered.html, rendered.elapsed, rendered.error)
+    handoff = frontier.release_host(payload.lease)
+    if handoff is None:
+        return LEASE_LOST
+    return Fetched(payload.rendered(rendered.html, rendered.elapsed, rendered.error), handoff)
 
 
 def _archive(ctx: Context, payload: Payload, rendered: Rendered) -> None:

@@ -1,6 +1,6 @@
 """A site whose links are all made by scripts, for the render tests and the benchmark:
-the home page builds its links from a JSON file it fetches, each article page adds its
-links from an inline script, and a single-page app under /app/ draws its routes with
+the home page builds its links from a JSON file it fetches, each article page its text
+and links from a JSON of its own, and a single-page app under /app/ draws its routes with
 pushState from one shell that the server answers for every /app/ path. Without a
 browser the crawler sees only the home page's empty shell."""
 
@@ -25,11 +25,13 @@ fetch('/links.json').then(r => r.json()).then(data => {
 
 ARTICLE = """<html><head><title>Article {n}</title></head><body><main id="main"></main>
 <script>
-const main = document.getElementById('main');
-main.textContent = 'Article {n} text, written by a script.';
-for (const href of {links}) {{
-  const a = document.createElement('a'); a.href = href; main.appendChild(a);
-}}
+fetch('/articles/{n}.json').then(r => r.json()).then(data => {{
+  const main = document.getElementById('main');
+  main.textContent = data.text;
+  for (const href of data.links) {{
+    const a = document.createElement('a'); a.href = href; main.appendChild(a);
+  }}
+}});
 </script></body></html>"""
 
 APP = """<html><head><title>App</title></head><body><div id="view"></div>
@@ -50,9 +52,14 @@ draw();
 </script></body></html>"""
 
 
-def article(n: int) -> Response:
+def article(n: int) -> dict[str, Response]:
+    """Article `n`'s shell, and the JSON its script fills it from."""
     following = [f"/articles/{n + 1}"] if n < ARTICLES else ["/app/"]
-    return Response(body=ARTICLE.format(n=n, links=json.dumps(following)))
+    data = {"text": f"Article {n} text, fetched by a script.", "links": following}
+    return {
+        f"/articles/{n}": Response(body=ARTICLE.format(n=n)),
+        f"/articles/{n}.json": Response(body=json.dumps(data), content_type="application/json"),
+    }
 
 
 def js_host(address: str = "127.0.0.1") -> Host:
@@ -60,7 +67,7 @@ def js_host(address: str = "127.0.0.1") -> Host:
     routes = {
         "/": Response(body=HOME),
         "/links.json": Response(body=json.dumps({"links": ["/articles/1"]}), content_type="application/json"),
-        **{f"/articles/{n}": article(n) for n in range(1, ARTICLES + 1)},
+        **{path: response for n in range(1, ARTICLES + 1) for path, response in article(n).items()},
     }
     host = Host(address, routes)
     shell = Response(body=APP.format(routes=json.dumps(dict.fromkeys(SPA_ROUTES, 1))))

@@ -6,6 +6,7 @@ in the fetching worker, or on a worker of its own through the render queue."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
@@ -171,3 +172,18 @@ def test_a_host_is_sampled_again_after_its_recheck_pages(redis_client):
     hosts.sample("a.example", rendered, rendered, policy)
     assert hosts.sample("a.example", rendered, rendered, policy) == Choice.PLAIN
     assert hosts.choice("a.example", policy) == Choice.PLAIN
+
+
+def test_a_page_load_waits_for_its_hosts_politeness_like_a_request(cluster, js_site):
+    cluster.start_worker(queues="fetch,render,parse,store", concurrency=2, pool="threads")
+    cluster.start_beat()
+    delay = 0.5
+
+    seed([js_site.url("/")], job="polite", allow_private=True, delay=delay, render="always")
+    cluster.wait_finished("polite", timeout=120)
+
+    # Every request the site saw is a fetch or the one data request of a page load, each
+    # made within its own turn of the host: none closer than the delay to the last.
+    log = sorted(js_site.log)
+    gaps = [(later[1], round(later[0] - earlier[0], 3)) for earlier, later in itertools.pairwise(log)]
+    assert len(log) >= 9 and min(gap for _, gap in gaps) >= delay * 0.9, gaps
