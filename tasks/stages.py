@@ -1,8 +1,9 @@
 """The stages of one URL, each a task on its own queue, chained per URL:
 ``fetch.s(job, lease) | parse.s() | store.s()``, and for a page the job renders
 ``fetch | render | parse | store``: the fetch stage puts the render stage in the chain
-once it has the page and knows it is HTML (`fate.needs_render`). Each body asks pipeline.crawl.fate what
-to do and translates the answer: the next stage, a retry, or `Ignore` for a stale chain.
+once it has the page and knows it is HTML (`fate.needs_render`). Each body asks
+pipeline.crawl.fate what to do and translates the answer: the next stage, a retry, or
+`Ignore` for a stale chain.
 
 A worker that consumes the parse and store queues as well as fetch runs the rest of the
 chain itself, at once, instead of sending it through the broker: the page never leaves

@@ -50,6 +50,7 @@ class Context:
         self._warc: WarcWriter | None = None
         self._warc_lock = threading.Lock()
         self._browser: Browser | None = None
+        self._browser_lock = threading.Lock()
         # One rotation for all threads, so a proxy that failed for one is skipped by all.
         self._proxies = (
             ProxyRotation([parse_proxy(url) for url in settings.proxies], settings.proxy_cooldown)
@@ -79,7 +80,7 @@ class Context:
         """This process's one browser for all its threads, started on the first page to
         render (made under a lock, as the WARC writer is); stopped at exit."""
         if self._browser is None:
-            with self._warc_lock:
+            with self._browser_lock:
                 if self._browser is None:
                     settings = self.settings
                     self._browser = Browser(settings.browser_path, settings.browser_pages, settings.browser_memory_mb)

@@ -73,9 +73,12 @@ class Browser:
             raise BrowserHung("browser hung") from None
 
     def close(self) -> None:
-        """Stop the browser and its thread."""
-        self._thread.submit(self._stop).result()
-        self._thread.shutdown()
+        """Stop the browser and its thread; a browser too stuck to stop in time is killed."""
+        try:
+            self._thread.submit(self._stop).result(GRACE)
+        except FutureTimeout:
+            kill(browser_processes())
+        self._thread.shutdown(wait=False)
 
     def _in_context(self, user_agent: str, work: Callable[[BrowserContext], T]) -> T:
         context = self._ready().new_context(user_agent=user_agent, service_workers="block")
