@@ -82,6 +82,8 @@ def render(browser: Browser, page: FetchResult, policy: Policy, fetch: Subfetch)
     except BrowserHung as exc:
         rendered = Rendered(None, 0.0, f"render failed: {exc}")
     except PlaywrightError as exc:
+        # The record keeps a short reason; the log has Playwright's (a missing browser, say).
+        logger.warning("rendering %s: %s", page.final_url, str(exc).splitlines()[0] if str(exc) else repr(exc))
         reason = "browser crashed" if "crash" in str(exc).lower() or "closed" in str(exc).lower() else "render failed"
         rendered = Rendered(None, 0.0, reason)
     return replace(rendered, elapsed=round(time.monotonic() - started, 4), requests=gate.requests,
