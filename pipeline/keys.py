@@ -70,6 +70,7 @@ REFUSED_HOSTS = "refused-hosts"  # HLL: the new hosts max_hosts kept out
 BLOCKED_HOSTS = "blocked-hosts"  # ZSET host -> links its robots.txt disallowed, settled where found
 ROBOTS = "robots:"     # STRING per host (robots:HOST): cached robots.txt, with a TTL
 ROBOTS_LOCK = "robots-lock:"  # STRING per host: one worker fetches robots.txt at a time
+RENDER_HOSTS = "render-hosts"  # HASH "HOST FIELD" -> render=auto samples and verdict of each host (shard 0)
 
 LUA_NAMES = {
     "SEEN": SEEN,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pipeline.crawl import blocked, steps
 from pipeline.crawl.context import Context
 from pipeline.crawl.payload import Payload
+from pipeline.crawl.rendering import RenderHosts
 from pipeline.errors import StoreUnavailable
 from pipeline.fetch import (
     BLOCKED,
@@ -24,7 +25,9 @@ from pipeline.fetch import (
     WorkerUnavailable,
     for_host,
 )
-from pipeline.frontier import Frontier, Lease
+from pipeline.frontier import Frontier, Lease, RecordKind
+from pipeline.render import Choice, Rendered, always, measure, subfetch, wants_render
+from pipeline.render import render as render_page
 from pipeline.settings import Policy
 
 # Past this many doublings the backoff is at its cap anyway (and 2.0 ** attempt would
@@ -193,6 +196,74 @@ def _pause_host(frontier: Frontier, host: str, policy: Policy, countdown: float,
         frontier.postpone(host, min(exc.retry_after, policy.max_retry_after), f"{exc.reason}, Retry-After")
     else:
         frontier.postpone(host, countdown, exc.reason)
+
+
+def needs_render(ctx: Context, payload: Payload) -> bool:
+    """Whether the fetched page goes through the browser before it is parsed: a page
+    that came back whole as HTML, of a job that renders always, or under `auto` of a
+    host still sampled or whose verdict is to render."""
+    frontier = ctx.frontier(payload.job)
+    policy = frontier.policy()
+    if not wants_render(policy, payload.result, sitemap=payload.lease.kind == RecordKind.SITEMAP):
+        return False
+    return always(policy) or RenderHosts(ctx.redis, frontier.keyring).choice(payload.lease.host, policy) != Choice.PLAIN
+
+
+RenderOutcome = Fetched | WaitAt | Abandon
+
+
+def render(ctx: Context, payload: Payload) -> RenderOutcome:
+    """The page loaded in this process's browser from its fetched text, its DOM then in
+    place of that text; the browser's subrequests go through this thread's own
+    fetcher's rules (and WARC files). A page load asks the host for more (scripts, data),
+    so it takes the host's turn as a request does: it waits for the host's politeness
+    (WaitAt), and frees the slot after (`handoff`, as a fetch's). With WARC on, the DOM
+    is archived as a conversion of the response. A render that fails (a hang, a crash)
+    makes the page a failure."""
+    frontier = ctx.frontier(payload.job)
+    policy = frontier.policy()
+    wait = frontier.claim_start(payload.lease)
+    if wait < 0:
+        return LEASE_LOST
+    if wait > 0:
+        return WaitAt(_within_lease(wait, policy)) if frontier.extend(payload.lease) else LEASE_LOST
+    # ctx.fetcher is read in the browser's thread, which has a fetcher of its own.
+    rendered = render_page(ctx.browser, payload.result, policy, subfetch(lambda: ctx.fetcher, policy))
+    if rendered.error is not None:
+        logger.warning("rendering %s failed: %s", payload.result.final_url, rendered.error)
+    elif not always(policy):
+        _learn(RenderHosts(ctx.redis, frontier.keyring), payload, rendered.html or "", policy)
+    _archive(ctx, payload, rendered)
+    handoff = frontier.release_host(payload.lease)
+    if handoff is None:
+        return LEASE_LOST
+    return Fetched(payload.rendered(rendered.html, rendered.elapsed, rendered.error), handoff)
+
+
+def _archive(ctx: Context, payload: Payload, rendered: Rendered) -> None:
+    """With WARC on, the rendered DOM (and screenshot) as conversions of the response."""
+    warc = payload.result.warc
+    if ctx.warc is None or warc is None or not warc.record_id or rendered.html is None:
+        return
+    url = payload.result.final_url
+    try:
+        ctx.warc.conversion(url, warc.record_id, rendered.html.encode("utf-8"))
+        if rendered.screenshot is not None:
+            ctx.warc.conversion(url, warc.record_id, rendered.screenshot, "image/png")
+    except ArchiveUnavailable as exc:
+        logger.warning("no WARC record of the rendered %s: %s", url, exc)
+
+
+def _learn(hosts: RenderHosts, payload: Payload, html: str, policy: Policy) -> None:
+    """Under `auto`, a page of a host still sampled is measured both ways (the fetched
+    text and the DOM), and the host gets its verdict once it has its samples."""
+    host = payload.lease.host
+    if not hosts.sampling(host, policy):
+        return
+    verdict = hosts.sample(host, measure(payload.result.text or ""), measure(html), policy)
+    if verdict is not None:
+        logger.info("render=auto: %s's pages are %s from now on", host, "rendered" if verdict == Choice.RENDER
+                    else "not rendered")
 
 
 def parse(ctx: Context, payload: Payload) -> Payload:

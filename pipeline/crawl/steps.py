@@ -145,6 +145,7 @@ def to_record(payload: Payload, policy: Policy) -> Record:
         changed_at=result.fetched_at if result.content_hash is not None else None,
         revisit_interval=visit.interval,
         next_fetch_at=visit.at,
+        render_time=payload.render_time,
     )
 
 
@@ -168,6 +169,8 @@ def warc_metadata(payload: Payload, policy: Policy) -> list[tuple[str, str]]:
         ("fetchedAt", result.fetched_at),
         ("fetchTimeMs", str(round(result.elapsed * 1000))),
     ]
+    if payload.render_time is not None:
+        fields.append(("renderTimeMs", str(round(payload.render_time * 1000))))
     fields += [("redirect", url) for url in result.redirects]
     fields += [("outlink", url) for url in payload.outlinks]
     fields += [("sitemap", url) for url in result.sitemaps]

@@ -11,7 +11,7 @@ from typing import Any
 
 from pipeline.crawl import check, jobs
 from pipeline.errors import ConfigError
-from pipeline.settings import SCOPES, Policy, Settings, doc, shown_default, variable
+from pipeline.settings import RENDER_MODES, SCOPES, Policy, Settings, doc, shown_default, variable
 
 # The description of the commands that take the policy flags.
 KEPT = "Policy flags that are not given keep the job's own values when the job exists."
@@ -68,6 +68,8 @@ def add_policy_flags(parser: argparse.ArgumentParser) -> None:
     setting_flag(parser, "--delay-factor", "delay_factor", type=factor, metavar="FACTOR")
     setting_flag(parser, "--max-delay", "max_delay", type=seconds, metavar="SECONDS")
     setting_flag(parser, "--host-policy", "host_policy_file", metavar="FILE")
+    setting_flag(parser, "--render", "render", choices=RENDER_MODES)
+    setting_flag(parser, "--screenshot", "screenshot", action="store_const", const=True)
     add_scope_flags(parser)
 
 

@@ -10,7 +10,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from pipeline.crawl import jobs
+from pipeline.crawl import Choice, RenderHosts, jobs
 from pipeline.errors import ConfigError
 from pipeline.frontier import Frontier, JobState, JobStats, list_jobs
 from pipeline.settings import Settings
@@ -33,6 +33,7 @@ from tasks.cli.progress import (
 
 # Paused hosts listed by `crawler status --job`, longest pause first.
 BACKOFFS_SHOWN = 10
+_RENDER_CHOICES = {Choice.RENDER: "pages rendered", Choice.PLAIN: "pages not rendered", Choice.SAMPLE: "sampling"}
 STATES = {"pause": JobState.PAUSED, "resume": JobState.RUNNING, "cancel": JobState.CANCELLED}
 
 
@@ -104,9 +105,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         stats = [frontier.stats() for frontier in frontiers]
         backoffs = frontiers[0].backoffs(BACKOFFS_SHOWN) if args.job else []
         due = _due_counts(settings, frontiers, stats)
+        verdicts = RenderHosts(client, frontiers[0].keyring).verdicts() if args.job else []
     if args.json:
         reports = [dict(s.to_json(), **_due_json(due.get(s.job))) for s in stats]
-        payload: Any = dict(reports[0], backoffs=[b.to_json() for b in backoffs]) if args.job else reports
+        payload: Any = dict(reports[0], backoffs=[b.to_json() for b in backoffs],
+                            render=[v.to_json() for v in verdicts]) if args.job else reports
         print(json.dumps(payload, indent=2))
         return 0
     if not stats:
@@ -124,6 +127,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(blocked)
     for text in backoff_lines(backoffs):
         print(text)
+    for verdict in verdicts:
+        choice = _RENDER_CHOICES[verdict.choice] if verdict.choice else f"sampling ({verdict.sampled} pages so far)"
+        print(f"render=auto {verdict.host}: {choice}" + (f"; {verdict.evidence}" if verdict.evidence else ""))
     return 0
 
 
