@@ -59,16 +59,24 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imported_modules(tree: ast.AST) -> set[str]:
-    """Every absolute import in `tree`, wherever it appears (`from a import b` gives a.b
-    too, since b may be a module), and import_module("x") calls."""
+def named_modules(tree: ast.AST) -> set[str]:
+    """The modules named by `import X` and `from X import …` statements in `tree`."""
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names if node.module in {"pipeline", "tasks"})
+    return found
+
+
+def imported_modules(tree: ast.AST) -> set[str]:
+    """Every absolute import in `tree`, wherever it appears (`from a import b` gives a.b
+    too, since b may be a module), and import_module("x") calls."""
+    found = named_modules(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in {"pipeline", "tasks"}:
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
         elif (
             isinstance(node, ast.Call)
             and isinstance(node.func, (ast.Name, ast.Attribute))
@@ -112,23 +120,12 @@ PACKAGES = sorted(
 )
 
 
-def inner_imports(tree: ast.AST) -> set[str]:
-    """The modules named by `from X import …` and `import X` statements in `tree`."""
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.add(node.module)
-    return found
-
-
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_a_package_is_entered_through_its_face(path):
     here = module_name(path)
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     behind_a_face = {
-        name for name in inner_imports(tree)
+        name for name in named_modules(tree)
         for package in PACKAGES
         if name.startswith(f"{package}.") and not here.startswith(f"{package}.") and here != package
     }
