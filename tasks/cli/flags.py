@@ -148,21 +148,19 @@ def duration(value: str) -> float:
 
 def seconds(value: str) -> float:
     """A non-negative number of seconds, or argparse's one-line usage error."""
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not 0 <= number < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}")
-    return number
+    return _non_negative(value, "a number of seconds")
 
 
 def factor(value: str) -> float:
     """A non-negative number (a multiplier), or argparse's one-line usage error."""
+    return _non_negative(value, "a number of 0 or more")
+
+
+def _non_negative(value: str, what: str) -> float:
     try:
         number = float(value)
     except ValueError:
         number = -1.0
     if not 0 <= number < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of 0 or more, got {value!r}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}")
     return number
