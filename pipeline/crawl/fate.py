@@ -1,8 +1,8 @@
 """The fate of one leased URL through fetch | parse | store, decided in one place: when
-its request may start, what a failure means (retry the URL, pause its host, record it),
-when a chain is stale and must stop, and when its record is written. Each step returns
-an Outcome, a small closed set of plain values that the Celery stages only translate
-(`retry`, `Ignore`, the next stage)."""
+its request may start, what a failure means (retry the URL later, pause its host, record
+it), when a chain is stale and must stop, and when its record is written. Each step
+returns an Outcome, a small closed set of plain values that the Celery stages only
+translate (`retry`, `Ignore`, the next stage)."""
 
 from __future__ import annotations
 
@@ -16,13 +16,15 @@ from pipeline.crawl.payload import Payload
 from pipeline.errors import StoreUnavailable
 from pipeline.fetch import (
     ArchiveUnavailable,
+    Blame,
     FetchResult,
     PermanentFetchError,
     RobotsPending,
     TransientFetchError,
     WorkerUnavailable,
+    blame,
 )
-from pipeline.frontier import Frontier, Lease
+from pipeline.frontier import Failure, Frontier, Lease
 from pipeline.settings import Policy
 
 # Past this many doublings the backoff is at its cap anyway (and 2.0 ** attempt would
@@ -39,6 +41,15 @@ class Fetched:
     the host's URLs that its freed slot made due."""
 
     payload: Payload
+    handoff: list[Lease]
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """The request failed and may not next time: the URL waits in its host's retry
+    queue, holding neither its host's slot nor a worker, and the frontier hands it out
+    again when its time comes. `handoff` are the host's URLs the freed slot made due."""
+
     handoff: list[Lease]
 
 
@@ -74,7 +85,7 @@ class Stored:
     handoff: list[Lease]
 
 
-FetchOutcome = Fetched | RetryAt | WaitAt | Abandon
+FetchOutcome = Fetched | Deferred | WaitAt | Abandon
 StoreOutcome = Stored | RetryAt | Abandon
 LEASE_LOST = Abandon("lease lost")
 
@@ -90,7 +101,9 @@ def attempt_fetch(
     ctx: Context, job: str, lease: Lease, attempt: int = 0, robots_site: str | None = None
 ) -> FetchOutcome:
     """One go at the leased URL: robots.txt first when its host's is not known, then the
-    request when the host's politeness allows it."""
+    request when the host's politeness allows it. A URL handed out again for a retry
+    carries its attempt in its lease."""
+    attempt = max(attempt, lease.attempt)
     frontier = ctx.frontier(job)
     policy = frontier.policy()
     first = [robots_site + "/"] if robots_site else []
@@ -109,10 +122,11 @@ def attempt_fetch(
     return outcome
 
 
-def _fetched(frontier: Frontier, payload: Payload) -> FetchOutcome:
+def _fetched(frontier: Frontier, payload: Payload, ok: bool = True) -> FetchOutcome:
     """The request is over: its host's slot is freed and the lease renewed, unless the
-    lease went to another chain meanwhile, which then owns the URL."""
-    handoff = frontier.release_host(payload.lease)
+    lease went to another chain meanwhile, which then owns the URL. A request that did
+    not fail (`ok`) ends its host's run of failing URLs."""
+    handoff = frontier.release_host(payload.lease, ok)
     return LEASE_LOST if handoff is None else Fetched(payload, handoff)
 
 
@@ -161,31 +175,31 @@ def _request(ctx: Context, frontier: Frontier, lease: Lease, attempt: int) -> Fe
         return FetchResult.failed(lease.url, f"internal error: {type(exc).__name__}")
 
 
-def _transient(frontier: Frontier, lease: Lease, attempt: int, exc: TransientFetchError) -> FetchResult | FetchOutcome:
-    """A failure that may pass: the URL is retried after a backoff, or recorded once out
-    of tries; first its host pauses, when the failure is the host's (`pauses_host`)."""
+def _transient(frontier: Frontier, lease: Lease, attempt: int, exc: TransientFetchError) -> FetchOutcome:
+    """A failure that may pass: the URL waits for its retry in the frontier, or is
+    recorded once out of tries; either way the failure counts against its host, which
+    pauses when the failure is the host's (`host_failure`)."""
     policy = frontier.policy()
     countdown = backoff(attempt, policy, exc.retry_after)
-    if pauses_host(exc):
-        _pause_host(frontier, lease.host, policy, countdown, exc)
+    failure = host_failure(exc, policy, countdown)
     if attempt >= policy.max_retries:
-        return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects, exc.warc)
-    return _keep(frontier, lease, RetryAt(countdown, attempt + 1))
+        frontier.failed(lease, failure)
+        failed = FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects, exc.warc)
+        return _fetched(frontier, Payload(frontier.job, lease, failed), ok=False)
+    handoff = frontier.retry(lease, countdown, attempt + 1, failure)
+    return LEASE_LOST if handoff is None else Deferred(handoff)
 
 
-def pauses_host(exc: TransientFetchError) -> bool:
-    """Whether a transient failure is its host's, which then pauses on every worker, or
-    only this URL's, which alone waits for its retry. Every one counts as the host's: a
-    failing server gets a rest, not the same load from the host's other URLs."""
-    return True
-
-
-def _pause_host(frontier: Frontier, host: str, policy: Policy, countdown: float, exc: TransientFetchError) -> None:
-    """The host waits out the server's Retry-After (up to the job's cap), else the URL's backoff."""
+def host_failure(exc: TransientFetchError, policy: Policy, countdown: float) -> Failure:
+    """How a transient failure counts against its host: the host's own (pipeline.fetch's
+    blame table: 429, 503, Retry-After, a connection refused, reset or timed out) pauses
+    it for every worker; the URL's (a 500, a slow answer) retries that URL alone, and
+    pauses the host only when several different URLs of it fail in a row. The host waits
+    out the server's Retry-After (up to the job's cap), else the URL's backoff."""
+    host_level = blame(exc) == Blame.HOST
     if exc.retry_after:
-        frontier.postpone(host, min(exc.retry_after, policy.max_retry_after), f"{exc.reason}, Retry-After")
-    else:
-        frontier.postpone(host, countdown, exc.reason)
+        return Failure(f"{exc.reason}, Retry-After", min(exc.retry_after, policy.max_retry_after), host_level)
+    return Failure(exc.reason, countdown, host_level)
 
 
 def parse(ctx: Context, payload: Payload) -> Payload:
@@ -235,7 +249,7 @@ def finish(ctx: Context, payload: Payload, attempt: int = 0, renewed: bool = Fal
     return Stored(done.handoff)
 
 
-def _keep(frontier: Frontier, lease: Lease, outcome: RetryAt | WaitAt) -> FetchOutcome:
+def _keep(frontier: Frontier, lease: Lease, outcome: WaitAt) -> FetchOutcome:
     """Before waiting, push the lease deadline out; a lease already handed to another
     worker means this chain is stale and stops here."""
     return outcome if frontier.extend(lease) else LEASE_LOST

@@ -3,12 +3,23 @@ by Lua scripts. Code outside the package imports what it needs from here: the Fr
 of a job, the values it takes and hands out, and the names it shares with its scripts."""
 
 from pipeline.frontier.client import Frontier, list_jobs
-from pipeline.frontier.data import Completed, FeedState, Found, HostBackoff, JobStats, Lease, LostLease, Revisit, Tick
+from pipeline.frontier.data import (
+    Completed,
+    Failure,
+    FeedState,
+    Found,
+    HostBackoff,
+    JobStats,
+    Lease,
+    LostLease,
+    Revisit,
+    Tick,
+)
 from pipeline.frontier.hosts import HostView
 from pipeline.frontier.names import HOST_LIMITS, JobState, Limit, Script, Stat
 from pipeline.store import RecordKind
 
 __all__ = [
-    "HOST_LIMITS", "Completed", "FeedState", "Found", "Frontier", "HostBackoff", "HostView", "JobState", "JobStats",
-    "Lease", "Limit", "LostLease", "RecordKind", "Revisit", "Script", "Stat", "Tick", "list_jobs",
+    "HOST_LIMITS", "Completed", "Failure", "FeedState", "Found", "Frontier", "HostBackoff", "HostView", "JobState",
+    "JobStats", "Lease", "Limit", "LostLease", "RecordKind", "Revisit", "Script", "Stat", "Tick", "list_jobs",
 ]
