@@ -40,7 +40,11 @@ class Lease:
         return member(self.url, self.kind)
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "prior": None if self.prior is None else self.prior.to_json()}
+        data = {**asdict(self), "prior": None if self.prior is None else self.prior.to_json()}
+        if not self.attempt:
+            # Only a retry carries its attempt: a first try reads as it did before retries had one.
+            del data["attempt"]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Lease:
