@@ -4,6 +4,7 @@ server saw."""
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -166,3 +167,15 @@ def test_links_found_are_scheduled_under_the_job_s_policy(ctx, host):
     assert isinstance(stored, Stored)
     assert sorted(lease.url for lease in stored.handoff) == [host.url("/a"), host.url("/private/b")]
     assert Frontier(ctx.redis, "job").stats().seen == 3
+
+
+def test_a_refused_connection_pauses_the_host(ctx):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    lease = _seed(ctx, f"http://127.0.0.1:{port}/", delay=0, robots=False, retry_backoff=30)
+
+    outcome = _fetch(ctx, lease)
+
+    assert isinstance(outcome, Deferred)
+    assert [b.reason for b in ctx.frontier("job").backoffs()] == ["connection error"]
