@@ -164,7 +164,7 @@ URL_FAILURE = Failure("HTTP 500", 30.0, host_level=False)
 
 
 def test_a_url_waiting_for_its_retry_holds_no_slot_and_comes_back_when_due(redis_client):
-    frontier = new_frontier(redis_client, host_concurrency=1, dispatch_lookahead=0.0)
+    frontier = new_frontier(redis_client, host_concurrency=1, dispatch_lookahead=0.05)
     frontier.add(Found.seeds(pages("a.example", 2)))
     (failing,) = frontier.lease()
 
@@ -186,7 +186,7 @@ def test_a_url_waiting_for_its_retry_holds_no_slot_and_comes_back_when_due(redis
 
 
 def test_a_retry_is_handed_out_when_max_pages_is_spent(redis_client):
-    frontier = new_frontier(redis_client, max_pages=1, dispatch_lookahead=0.0)
+    frontier = new_frontier(redis_client, max_pages=1, dispatch_lookahead=0.05)
     frontier.add(Found.seeds(pages("a.example", 2)))
     (failing,) = frontier.lease()
 
@@ -197,7 +197,7 @@ def test_a_retry_is_handed_out_when_max_pages_is_spent(redis_client):
 
 
 def test_a_hosts_failure_pauses_it_with_its_url_waiting(redis_client):
-    frontier = new_frontier(redis_client, dispatch_lookahead=0.0)
+    frontier = new_frontier(redis_client, dispatch_lookahead=0.05)
     frontier.add(Found.seeds(pages("a.example", 2)))
     (failing,) = frontier.lease()
 
