@@ -41,6 +41,8 @@ SLOTS = "slots"        # HASH host -> URLs leased whose request has not finished
 PLANNED = "planned"    # HASH host -> earliest planned start of its next request
 STARTED = "started"    # HASH host -> when its last request really started
 HOST_DELAY = "delay"   # HASH host -> robots.txt Crawl-delay (capped), when larger than the job's
+RESPONSE_TIME = "rtime"  # HASH host -> seconds its last request took, when the job has a delay_factor
+HOST_RULES = "hostrules"  # HASH pattern -> JSON {delay, conc} of the job's host policy file, in every shard
 HOST_COUNT = "hostcount"  # HASH host -> URLs scheduled for it (the per-host budget)
 HOST_SITEMAPS = "hostsitemaps"  # HASH host -> sitemaps scheduled for it
 BACKOFF = "backoff"    # ZSET host -> when its pause (Retry-After, failures) ends
@@ -65,8 +67,12 @@ DROPPED_PAGES = "dropped-pages:"  # HLL per host (dropped-pages:HOST): URLs its 
 DROPPED_SITEMAPS = "dropped-sitemaps:"  # HLL per host: sitemaps its sitemap budget kept out
 OVER_PAGES = "over-pages"  # ZSET host -> URLs its page budget kept out (its HLL's count)
 OVER_SITEMAPS = "over-sitemaps"  # ZSET host -> sitemaps its sitemap budget kept out
+DROPPED_HOSTS = "dropped-hosts"  # HLL: URLs of new hosts max_hosts kept out
+REFUSED_HOSTS = "refused-hosts"  # HLL: the new hosts max_hosts kept out
+BLOCKED_HOSTS = "blocked-hosts"  # ZSET host -> links its robots.txt disallowed, settled where found
 ROBOTS = "robots:"     # STRING per host (robots:HOST): cached robots.txt, with a TTL
 ROBOTS_LOCK = "robots-lock:"  # STRING per host: one worker fetches robots.txt at a time
+RENDER_HOSTS = "render-hosts"  # HASH "HOST FIELD" -> render=auto samples and verdict of each host (shard 0)
 
 LUA_NAMES = {
     "SEEN": SEEN,
@@ -86,6 +92,8 @@ LUA_NAMES = {
     "PLANNED": PLANNED,
     "STARTED": STARTED,
     "HOST_DELAY": HOST_DELAY,
+    "RESPONSE_TIME": RESPONSE_TIME,
+    "HOST_RULES": HOST_RULES,
     "HOST_COUNT": HOST_COUNT,
     "HOST_SITEMAPS": HOST_SITEMAPS,
     "BACKOFF": BACKOFF,
@@ -103,6 +111,9 @@ LUA_NAMES = {
     "DROPPED_SITEMAPS": DROPPED_SITEMAPS,
     "OVER_PAGES": OVER_PAGES,
     "OVER_SITEMAPS": OVER_SITEMAPS,
+    "DROPPED_HOSTS": DROPPED_HOSTS,
+    "REFUSED_HOSTS": REFUSED_HOSTS,
+    "BLOCKED_HOSTS": BLOCKED_HOSTS,
 }
 
 

@@ -32,12 +32,16 @@ BROKER_SCHEMES = ("redis", "rediss", "unix", "amqp", "amqps")
 AMQP_SCHEMES = ("amqp", "amqps")
 DEDUP_EXACT, DEDUP_BLOOM = "exact", "bloom"
 DEDUP_MODES = (DEDUP_EXACT, DEDUP_BLOOM)
+SCOPE_HOSTS, SCOPE_ANY = "hosts", "any"
+SCOPES = (SCOPE_HOSTS, SCOPE_ANY)
+RENDER_NEVER, RENDER_AUTO, RENDER_ALWAYS = "never", "auto", "always"
+RENDER_MODES = (RENDER_NEVER, RENDER_AUTO, RENDER_ALWAYS)
 # A job's frontier shards at most: each is read on every tick and status.
 MAX_SHARDS = 64
 # Zero would make every request fail at once: these must be positive.
 _POSITIVE = frozenset(
     {"timeout", "download_deadline", "lease_timeout", "dispatch_interval", "visibility_timeout", "proxy_cooldown",
-     "store_timeout", "extract_timeout", "bloom_error_rate"}
+     "store_timeout", "extract_timeout", "bloom_error_rate", "render_timeout"}
 )
 DEFAULT_USER_AGENT = f"celery-crawler/{__version__} (+https://pypi.org/project/celery-crawler/)"
 
@@ -52,7 +56,11 @@ class Policy:
     """How one job crawls. Stored with the job, so all workers share it."""
 
     max_depth: int = _doc("Links from the nearest seed; links found at this depth are recorded, not followed.", 10)
-    max_pages: int = _doc("URLs fetched for the job, failures included; 0 means no limit.", 100_000)
+    max_pages: int = _doc(
+        "Pages fetched for the job, failures included (sitemaps not: CRAWLER_MAX_SITEMAPS_PER_HOST bounds them); "
+        "0 means no limit. A link robots.txt disallows is recorded without a fetch and spends none of it.",
+        100_000,
+    )
     delay: float = _doc("Seconds between the starts of two requests to one host, across the cluster.", 1.0)
     host_concurrency: int = _doc("Requests in flight to one host at once, across the cluster.", 1)
     timeout: float = _doc("Connect and read timeout of one request, in seconds.", 10.0)
@@ -100,8 +108,20 @@ class Policy:
     robots: bool = _doc("Obey robots.txt.", True)
     robots_ttl: int = _doc("Seconds a fetched robots.txt stays cached in Redis for all workers.", 86_400)
     allow_private: bool = _doc("Allow loopback, private, link-local and reserved addresses.", False)
-    allowed_domains: tuple[str, ...] = _doc("Hosts in scope besides the seeds' hosts (subdomains included).", ())
+    allowed_domains: tuple[str, ...] = _doc(
+        "Hosts in scope besides the seeds' hosts (subdomains included); with scope any, every host is, and this "
+        "adds nothing.", ())
     scope_hosts: tuple[str, ...] = _doc("The seeds' hosts; filled in by seeding, not usually set by hand.", ())
+    # The open scope: a crawl that follows links to hosts its seeds never named.
+    scope: str = _doc(
+        "Hosts whose links are followed: hosts (the seeds' hosts and allowed_domains) or any (every host a link "
+        "names, up to max_hosts).", SCOPE_HOSTS)
+    max_hosts: int = _doc(
+        "Hosts a job of scope any schedules URLs for at most; links to more hosts are dropped and counted (seeds "
+        "are never refused, and count). 0 means no limit.", 10_000)
+    deny_domains: tuple[str, ...] = _doc(
+        "Hosts never crawled, subdomains included, whatever the scope: seeds, links and redirects to them are "
+        "dropped.", ())
     parse_types: tuple[str, ...] = _doc(
         "Media types parsed for links; others are stored without outlinks.",
         ("text/html", "application/xhtml+xml"),
@@ -117,6 +137,41 @@ class Policy:
         10.0,
     )
     max_items: int = _doc("Items one extractor may make of one page; more is an extract_error.", 1000)
+    render: str = _doc(
+        "Load each HTML page in headless Chromium from the fetched response and parse the DOM its scripts built: "
+        "never, always, or auto (per host: its first pages are rendered both ways, and its later pages only where "
+        "the browser found materially more links or text; docs/render.md says what it costs).",
+        RENDER_NEVER,
+    )
+    render_sample: int = _doc("render=auto: pages of a host rendered both ways before its verdict.", 3)
+    render_gain: float = _doc(
+        "render=auto: how much more the browser must find to render a host's pages, as a share of what the fetched "
+        "pages had (0.2: a fifth more links or text, and at least one link or 200 characters).",
+        0.2,
+    )
+    render_recheck: int = _doc(
+        "render=auto: pages of a host after its verdict before it is sampled again.", 200
+    )
+    render_timeout: float = _doc(
+        "Wall-clock seconds one page may take in the browser, its subrequests included; past it the page is "
+        "recorded as failed.",
+        30.0,
+    )
+    render_idle: float = _doc(
+        "Seconds a rendered page may wait, after its load event, for the network to fall idle (within "
+        "CRAWLER_RENDER_TIMEOUT).",
+        5.0,
+    )
+    render_max_requests: int = _doc(
+        "Subrequests (scripts, styles, XHR) the browser may make for one page; more are refused.", 100
+    )
+    render_max_bytes: int = _doc("Bytes of subrequest bodies the browser may load for one page.", 20 * 1024 * 1024)
+    screenshot: bool = _doc(
+        "Keep a PNG screenshot of each rendered page's viewport, as a WARC conversion record of its response "
+        "(with CRAWLER_WARC_DIR; nowhere without it).",
+        False,
+    )
+    render_assets: bool = _doc("Let the browser fetch images, media and fonts too (off: they are refused).", False)
     revisit_interval: float = _doc(
         "Continuous crawling: seconds after its fetch that a stored page is due again, adapted per URL (x0.5 after "
         "a change, x1.5 when unchanged, within CRAWLER_REVISIT_MIN..CRAWLER_REVISIT_MAX); the job runs until paused "
@@ -158,6 +213,23 @@ class Policy:
         "Seconds before its host's turn that a URL may be handed out, with a countdown (about one dispatcher tick).",
         1.0,
     )
+    # Politeness that adapts, per host (pipeline/fetch/hostpolicy.py, the frontier's lib/schedule.lua).
+    delay_factor: float = _doc(
+        "Adaptive politeness: a host's delay is this many times its last response time (as Heritrix does it), "
+        "never below CRAWLER_DELAY (or the host's own) nor above CRAWLER_MAX_DELAY; a larger robots.txt "
+        "Crawl-delay still wins. 0: off.",
+        0.0,
+    )
+    max_delay: float = _doc("Cap on the adaptive delay of CRAWLER_DELAY_FACTOR, in seconds.", 60.0)
+    host_policy_file: str = _doc(
+        "File of per-host rules, `PATTERN key=value ...` a line (delay, host_concurrency, robots, user_agent; "
+        "PATTERN a host name or *.domain), read once when the job is seeded and stored with its policy, so every "
+        "worker applies it without the file; empty: none.",
+        "",
+    )
+    host_rules: tuple[str, ...] = field(
+        default=(), metadata={"doc": "The host policy file's rules, as seeding read them.", "internal": True}
+    )
     version: int = field(
         default=0, metadata={"doc": "Set when the job is seeded; tells a stale copy.", "internal": True}
     )
@@ -171,6 +243,12 @@ class Policy:
             raise ConfigError("CRAWLER_DISPATCH_WINDOW must be at least 1")
         if not 1 <= self.frontier_shards <= MAX_SHARDS:
             raise ConfigError(f"CRAWLER_FRONTIER_SHARDS must be between 1 and {MAX_SHARDS}")
+        if self.scope not in SCOPES:
+            raise ConfigError(f"CRAWLER_SCOPE must be one of {', '.join(SCOPES)}, not {self.scope!r}")
+        if self.render_sample < 1 or self.render_recheck < 1:
+            raise ConfigError("CRAWLER_RENDER_SAMPLE and CRAWLER_RENDER_RECHECK must be at least 1")
+        if self.render not in RENDER_MODES:
+            raise ConfigError(f"CRAWLER_RENDER must be one of {', '.join(RENDER_MODES)}, not {self.render!r}")
         if self.dedup not in DEDUP_MODES:
             raise ConfigError(f"CRAWLER_DEDUP must be one of {', '.join(DEDUP_MODES)}, not {self.dedup!r}")
         if self.revisit_interval and not self.revisit_min <= self.revisit_interval <= self.revisit_max:
@@ -181,8 +259,10 @@ class Policy:
     @property
     def fetch_time_limit(self) -> float:
         """Celery's hard limit on one fetch task: a backstop behind the fetch's own deadlines
-        (a task may download robots.txt and then the page, each under its own deadline)."""
-        return 2 * (self.download_deadline + self.timeout) + 40
+        (a task may download robots.txt and then the page, each under its own deadline, and
+        render the page where it was fetched)."""
+        rendering = self.render_timeout if self.render != RENDER_NEVER else 0.0
+        return 2 * (self.download_deadline + self.timeout) + rendering + 40
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -295,6 +375,11 @@ class Settings:
         "",
     )
     s3_endpoint_url: str = _doc("Endpoint of an S3-compatible store for CRAWLER_WARC_UPLOAD_URL; empty: AWS.", "")
+    browser_path: str = _doc("The Chromium that render workers drive (CRAWLER_RENDER).", "/usr/bin/chromium")
+    browser_pages: int = _doc("Pages one browser renders before it is closed and a fresh one started.", 100)
+    browser_memory_mb: int = _doc(
+        "Resident memory of a browser's processes, in MiB, past which it is closed and a fresh one started.", 1024
+    )
     policy: Policy = field(default_factory=Policy)
 
     def __post_init__(self) -> None:
@@ -307,6 +392,8 @@ class Settings:
             raise ConfigError("CRAWLER_ROBOTS_CACHE_SIZE must be at least 1")
         if self.revisit_batch < 1:
             raise ConfigError("CRAWLER_REVISIT_BATCH must be at least 1")
+        if self.browser_pages < 1 or self.browser_memory_mb < 1:
+            raise ConfigError("CRAWLER_BROWSER_PAGES and CRAWLER_BROWSER_MEMORY_MB must be at least 1")
         if self.warc_max_bytes < 1:
             raise ConfigError("CRAWLER_WARC_MAX_BYTES must be at least 1")
         if not 1 <= self.warc_gzip_level <= 9:

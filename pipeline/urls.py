@@ -177,18 +177,35 @@ def _hostname(netloc: str) -> str:
     return urlsplit("//" + netloc).hostname or ""
 
 
-def in_scope(url: str, scope_hosts: Iterable[str], allowed_domains: Iterable[str]) -> bool:
-    """Seed hosts match exactly (any port); allowed domains match with their subdomains.
-    Every link of every page is checked, so the answer is kept per host name."""
-    return _name_in_scope(hostname(url).rstrip("."), tuple(scope_hosts), tuple(allowed_domains))
+def in_scope(
+    url: str, scope_hosts: Iterable[str], allowed_domains: Iterable[str], denied_domains: Iterable[str] = (),
+    any_host: bool = False,
+) -> bool:
+    """Denied domains are out, with their subdomains, whatever the scope; else every host
+    is in with `any_host`; else seed hosts match exactly (any port) and allowed domains
+    with their subdomains. Every link of every page is checked, so the answer is kept
+    per host name."""
+    return _name_in_scope(
+        hostname(url).rstrip("."), tuple(scope_hosts), tuple(allowed_domains), tuple(denied_domains), any_host
+    )
 
 
 @lru_cache(maxsize=CANONICAL_CACHE_SIZE)
-def _name_in_scope(name: str, scope_hosts: tuple[str, ...], allowed_domains: tuple[str, ...]) -> bool:
-    if name in {host.lower().rstrip(".") for host in scope_hosts}:
+def _name_in_scope(
+    name: str, scope_hosts: tuple[str, ...], allowed_domains: tuple[str, ...], denied_domains: tuple[str, ...],
+    any_host: bool,
+) -> bool:
+    if _under(name, denied_domains):
+        return False
+    if any_host or name in {host.lower().rstrip(".") for host in scope_hosts}:
         return True
-    domains = (domain.lower().strip(".") for domain in allowed_domains)
-    return any(name == domain or name.endswith("." + domain) for domain in domains)
+    return _under(name, allowed_domains)
+
+
+def _under(name: str, domains: tuple[str, ...]) -> bool:
+    """`name` is one of `domains` or a subdomain of one."""
+    names = (domain.lower().strip(".") for domain in domains)
+    return any(name == domain or name.endswith("." + domain) for domain in names if domain)
 
 
 def redact(text: str) -> str:

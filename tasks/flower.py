@@ -55,8 +55,9 @@ def flower_environment(settings: Settings, environ: MutableMapping[str, str]) ->
 
 
 def configure_if_flower() -> None:
-    """Called when the app is imported: a no-op unless this process is the flower command."""
-    if not is_flower_command():
+    """Called when the app is imported: a no-op unless this process is the flower command
+    (and for `flower --help`, which starts nothing and so needs no credentials)."""
+    if not is_flower_command() or "--help" in sys.argv[1:]:
         return
     try:
         settings = Settings.load()

@@ -1,13 +1,17 @@
-"""The three stages of one URL, each a task on its own queue, chained per URL:
-``fetch.s(job, lease) | parse.s() | store.s()``. Each body asks pipeline.crawl.fate what
-to do and translates the answer: the next stage, a retry, or `Ignore` for a stale chain.
+"""The stages of one URL, each a task on its own queue, chained per URL:
+``fetch.s(job, lease) | parse.s() | store.s()``, and for a page the job renders
+``fetch | render | parse | store``: the fetch stage puts the render stage in the chain
+once it has the page and knows it is HTML (`fate.needs_render`). Each body asks
+pipeline.crawl.fate what to do and translates the answer: the next stage, a retry, or
+`Ignore` for a stale chain.
 
 A worker that consumes the parse and store queues as well as fetch runs the rest of the
 chain itself, at once, instead of sending it through the broker: the page never leaves
 the process, and two of a URL's three messages are never published, consumed or acked.
 Where the stages run on different workers, the chain goes through their queues. Either
 way the fetch message is acknowledged only when its task returns, so a worker killed
-mid-chain leaves the URL to be fetched again under the same lease."""
+mid-chain leaves the URL to be fetched again under the same lease. The same holds for
+render: a worker that consumes the render queue renders in its own browser at once."""
 
 from __future__ import annotations
 
@@ -18,7 +22,11 @@ from celery.exceptions import Ignore
 from pipeline.crawl import Payload, fate
 from pipeline.frontier import Lease
 from tasks.app import app, runtime
-from tasks.names import FETCH, PARSE, QUEUES, STORE
+from tasks.names import FETCH, PARSE, QUEUES, RENDER, STORE
+
+# Seconds a render task may take past the page's own budget before Celery stops it (the
+# browser kills a hung page itself well before).
+RENDER_SLACK = 30.0
 
 
 @app.task(bind=True, name=FETCH, max_retries=None)
@@ -27,6 +35,10 @@ def fetch(self: Any, job: str, lease_data: dict[str, Any], attempt: int = 0, rob
     match outcome:
         case fate.Fetched(payload, handoff):
             send(job, handoff)
+            if fate.needs_render(runtime(), payload):
+                self.request.chain = None
+                to_render(payload)
+                return None
             if not consumes(PARSE, STORE):
                 return payload.to_json()
             self.request.chain = None
@@ -37,6 +49,21 @@ def fetch(self: Any, job: str, lease_data: dict[str, Any], attempt: int = 0, rob
             send(job, handoff)
         case fate.WaitAt(countdown, site):
             raise self.retry(args=(job, lease_data, attempt, site), countdown=countdown)
+    raise Ignore()
+
+
+@app.task(bind=True, name=RENDER, max_retries=None)
+def render(self: Any, payload: dict[str, Any]) -> Any:
+    match fate.render(runtime(), Payload.from_json(payload)):
+        case fate.Fetched(rendered, handoff):
+            send(rendered.job, handoff)
+            if not consumes(PARSE, STORE):
+                return rendered.to_json()
+            self.request.chain = None
+            carry_on(rendered)
+            return None
+        case fate.WaitAt(countdown):
+            raise self.retry(args=(payload,), countdown=countdown)
     raise Ignore()
 
 
@@ -61,6 +88,29 @@ def consumes(*tasks: str) -> bool:
     """Whether this worker takes the queues of `tasks` (``-Q``, or every queue without it)."""
     queues = app.amqp.queues.consume_from
     return all(QUEUES[task] in queues for task in tasks)
+
+
+def to_render(payload: Payload) -> None:
+    """Render the page here when this worker takes the render queue and its host's turn
+    has come (and parse and store it too, when it takes their queues), else send it on
+    as ``render | parse | store``, after the host's politeness wait."""
+    countdown = None
+    if consumes(RENDER):
+        match fate.render(runtime(), payload):
+            case fate.Fetched(rendered, handoff):
+                send(rendered.job, handoff)
+                if consumes(PARSE, STORE):
+                    carry_on(rendered)
+                else:
+                    parse.apply_async((rendered.to_json(),), chain=[store.s()])
+                return
+            case fate.WaitAt(wait):
+                countdown = wait
+            case _:
+                return
+    limit = runtime().policy(payload.job).render_timeout + RENDER_SLACK
+    render.apply_async((payload.to_json(),), chain=[store.s(), parse.s()], countdown=countdown, time_limit=limit,
+                       soft_time_limit=limit - 10, argsrepr=repr(payload.lease.url), kwargsrepr="{}")
 
 
 def carry_on(payload: Payload) -> None:

@@ -64,6 +64,19 @@ def metadata(url: str, refers_to: str, fields: list[tuple[str, str]]) -> Any:
     )
 
 
+def conversion(url: str, refers_to: str, body: bytes, content_type: str) -> Any:
+    """A ``conversion`` record of the response record `refers_to`: what the page became
+    (its DOM after the browser ran its scripts)."""
+    return _builder.writer.create_warc_record(
+        url,
+        "conversion",
+        payload=io.BytesIO(body),
+        length=len(body),
+        warc_content_type=content_type,
+        warc_headers_dict={"WARC-Refers-To": refers_to},
+    )
+
+
 def info(filename: str, fields: Mapping[str, str]) -> Any:
     """The ``warcinfo`` record a file starts with."""
     return _builder.writer.create_warcinfo_record(filename, dict(fields))

@@ -85,6 +85,10 @@ class WarcWriter:
         """A ``metadata`` record about the response record `refers_to` (application/warc-fields)."""
         self._append(records.gzipped(records.metadata(url, refers_to, fields), self.gzip_level))
 
+    def conversion(self, url: str, refers_to: str, body: bytes, content_type: str = "text/html; charset=utf-8") -> None:
+        """A ``conversion`` record of the response record `refers_to`: the rendered DOM."""
+        self._append(records.gzipped(records.conversion(url, refers_to, body, content_type), self.gzip_level))
+
     def check(self) -> None:
         """After a failed write, requests wait until the next try is due: their answers
         could not be kept, and the sites would be asked for nothing."""

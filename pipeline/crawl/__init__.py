@@ -7,5 +7,10 @@ and the tests import it."""
 from pipeline.crawl import fate, jobs
 from pipeline.crawl.context import DEFAULT_REDIS_URL, Context, check, connect
 from pipeline.crawl.payload import Payload
+from pipeline.crawl.rendering import HostVerdict, RenderHosts
+from pipeline.render import Choice
 
-__all__ = ["DEFAULT_REDIS_URL", "Context", "Payload", "check", "connect", "fate", "jobs"]
+__all__ = [
+    "DEFAULT_REDIS_URL", "Choice", "Context", "HostVerdict", "Payload", "RenderHosts", "check", "connect", "fate",
+    "jobs",
+]

@@ -22,6 +22,7 @@ from pipeline.fetch import Fetcher, ProxyRotation, Robots, parse_proxy, proxies
 from pipeline.frontier import Found, Frontier, bloom
 from pipeline.keys import JobKeys
 from pipeline.parse import sitemap_locations
+from pipeline.render import Browser
 from pipeline.settings import Policy, Settings
 from pipeline.store import Store, open_store
 
@@ -48,6 +49,8 @@ class Context:
         self._local = threading.local()
         self._warc: WarcWriter | None = None
         self._warc_lock = threading.Lock()
+        self._browser: Browser | None = None
+        self._browser_lock = threading.Lock()
         # One rotation for all threads, so a proxy that failed for one is skipped by all.
         self._proxies = (
             ProxyRotation([parse_proxy(url) for url in settings.proxies], settings.proxy_cooldown)
@@ -71,6 +74,18 @@ class Context:
     @cached_property
     def robots(self) -> Robots:
         return Robots(self.redis, self.settings.robots_cache_size, on_fetched=self._schedule_sitemaps)
+
+    @property
+    def browser(self) -> Browser:
+        """This process's one browser for all its threads, started on the first page to
+        render (made under a lock, as the WARC writer is); stopped at exit."""
+        if self._browser is None:
+            with self._browser_lock:
+                if self._browser is None:
+                    settings = self.settings
+                    self._browser = Browser(settings.browser_path, settings.browser_pages, settings.browser_memory_mb)
+                    atexit.register(self._browser.close)
+        return self._browser
 
     @cached_property
     def store(self) -> Store:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass, replace
 
-from pipeline.crawl import steps
+from pipeline.crawl import blocked, steps
 from pipeline.crawl.context import Context
 from pipeline.crawl.payload import Payload
+from pipeline.crawl.rendering import RenderHosts
 from pipeline.errors import StoreUnavailable
 from pipeline.fetch import (
+    BLOCKED,
     ArchiveUnavailable,
     Blame,
     FetchResult,
@@ -23,8 +26,11 @@ from pipeline.fetch import (
     TransientFetchError,
     WorkerUnavailable,
     blame,
+    for_host,
 )
-from pipeline.frontier import Failure, Frontier, Lease
+from pipeline.frontier import Failure, Frontier, Lease, RecordKind
+from pipeline.render import Choice, Rendered, always, measure, subfetch, wants_render
+from pipeline.render import render as render_page
 from pipeline.settings import Policy
 
 # Past this many doublings the backoff is at its cap anyway (and 2.0 ** attempt would
@@ -101,16 +107,20 @@ def attempt_fetch(
     ctx: Context, job: str, lease: Lease, attempt: int = 0, robots_site: str | None = None
 ) -> FetchOutcome:
     """One go at the leased URL: robots.txt first when its host's is not known, then the
-    request when the host's politeness allows it. A URL handed out again for a retry
-    carries its attempt in its lease."""
+    request when the host's politeness allows it (a URL robots.txt disallows claims no turn).
+    A URL handed out again for a retry carries its attempt in its lease."""
     attempt = max(attempt, lease.attempt)
     frontier = ctx.frontier(job)
-    policy = frontier.policy()
+    policy = for_host(frontier.policy(), lease.host)
     first = [robots_site + "/"] if robots_site else []
     for url in [*first, lease.url]:
         site = ctx.robots.pending(frontier.keyring, url, policy)
         if site is not None:
             return _fetch_robots(ctx, frontier, lease, site, attempt)
+    if not ctx.robots.allowed(frontier.keyring, lease.url, policy):
+        # Known to be disallowed (its robots.txt came after it was queued): settled
+        # without a request, so without the host's turn.
+        return _fetched(frontier, Payload(job, lease, FetchResult.failed(lease.url, BLOCKED)))
     wait = frontier.claim_start(lease)
     if wait < 0:
         return LEASE_LOST
@@ -126,14 +136,14 @@ def _fetched(frontier: Frontier, payload: Payload, ok: bool = True) -> FetchOutc
     """The request is over: its host's slot is freed and the lease renewed, unless the
     lease went to another chain meanwhile, which then owns the URL. A request that did
     not fail (`ok`) ends its host's run of failing URLs."""
-    handoff = frontier.release_host(payload.lease, ok)
+    handoff = frontier.release_host(payload.lease, payload.result.elapsed, ok)
     return LEASE_LOST if handoff is None else Fetched(payload, handoff)
 
 
 def _fetch_robots(ctx: Context, frontier: Frontier, lease: Lease, site: str, attempt: int) -> FetchOutcome:
     """robots.txt is a request to the host like any other: it takes the host's turn, and
     the URL itself comes back for the next one."""
-    policy = frontier.policy()
+    policy = for_host(frontier.policy(), lease.host)
     with ctx.robots.fetching(frontier.keyring, site, policy) as ours:
         if not ours:
             return _keep(frontier, lease, WaitAt(ROBOTS_POLL))
@@ -153,15 +163,19 @@ def _fetch_robots(ctx: Context, frontier: Frontier, lease: Lease, site: str, att
 
 
 def _request(ctx: Context, frontier: Frontier, lease: Lease, attempt: int) -> FetchResult | FetchOutcome:
-    """The request itself: a result (maybe a failure to record), or when to come back."""
-    policy = frontier.policy()
+    """The request itself: a result (maybe a failure to record), or when to come back.
+    The rule of the leased URL's host (user agent, robots.txt) holds for its redirects."""
+    policy = for_host(frontier.policy(), lease.host)
+    started = time.monotonic()
     try:
         return steps.fetch_url(lease, frontier.keyring, policy, ctx.fetcher, ctx.robots)
     except RobotsPending as exc:
         # A redirect led to a site whose robots.txt is not known: it is fetched first.
         return WaitAt(0.0, robots_site=exc.site)
     except TransientFetchError as exc:
-        return _transient(frontier, lease, attempt, exc)
+        # An answer's time paces the host (the adaptive delay); a failure before one does not.
+        answered = time.monotonic() - started if exc.status is not None else 0.0
+        return _transient(frontier, lease, attempt, exc, answered)
     except PermanentFetchError as exc:
         return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects, exc.warc)
     except WorkerUnavailable as exc:
@@ -175,18 +189,22 @@ def _request(ctx: Context, frontier: Frontier, lease: Lease, attempt: int) -> Fe
         return FetchResult.failed(lease.url, f"internal error: {type(exc).__name__}")
 
 
-def _transient(frontier: Frontier, lease: Lease, attempt: int, exc: TransientFetchError) -> FetchOutcome:
-    """A failure that may pass: the URL waits for its retry in the frontier, or is
-    recorded once out of tries; either way the failure counts against its host, which
-    pauses when the failure is the host's (`host_failure`)."""
+def _transient(
+    frontier: Frontier, lease: Lease, attempt: int, exc: TransientFetchError, elapsed: float = 0.0
+) -> FetchOutcome:
+    """A failure that may pass, answered after `elapsed` seconds (0: no answer): the URL
+    waits for its retry in the frontier, or is recorded once out of tries; either way the
+    failure counts against its host, which pauses when the failure is the host's
+    (`host_failure`)."""
     policy = frontier.policy()
     countdown = backoff(attempt, policy, exc.retry_after)
     failure = host_failure(exc, policy, countdown)
     if attempt >= policy.max_retries:
         frontier.failed(lease, failure)
-        failed = FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects, exc.warc)
+        failed = replace(FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects, exc.warc),
+                         elapsed=elapsed)
         return _fetched(frontier, Payload(frontier.job, lease, failed), ok=False)
-    handoff = frontier.retry(lease, countdown, attempt + 1, failure)
+    handoff = frontier.retry(lease, countdown, attempt + 1, failure, elapsed)
     return LEASE_LOST if handoff is None else Deferred(handoff)
 
 
@@ -202,6 +220,74 @@ def host_failure(exc: TransientFetchError, policy: Policy, countdown: float) -> 
     return Failure(exc.reason, countdown, host_level)
 
 
+def needs_render(ctx: Context, payload: Payload) -> bool:
+    """Whether the fetched page goes through the browser before it is parsed: a page
+    that came back whole as HTML, of a job that renders always, or under `auto` of a
+    host still sampled or whose verdict is to render."""
+    frontier = ctx.frontier(payload.job)
+    policy = frontier.policy()
+    if not wants_render(policy, payload.result, sitemap=payload.lease.kind == RecordKind.SITEMAP):
+        return False
+    return always(policy) or RenderHosts(ctx.redis, frontier.keyring).choice(payload.lease.host, policy) != Choice.PLAIN
+
+
+RenderOutcome = Fetched | WaitAt | Abandon
+
+
+def render(ctx: Context, payload: Payload) -> RenderOutcome:
+    """The page loaded in this process's browser from its fetched text, its DOM then in
+    place of that text; the browser's subrequests go through this thread's own
+    fetcher's rules (and WARC files). A page load asks the host for more (scripts, data),
+    so it takes the host's turn as a request does: it waits for the host's politeness
+    (WaitAt), and frees the slot after (`handoff`, as a fetch's). With WARC on, the DOM
+    is archived as a conversion of the response. A render that fails (a hang, a crash)
+    makes the page a failure."""
+    frontier = ctx.frontier(payload.job)
+    policy = frontier.policy()
+    wait = frontier.claim_start(payload.lease)
+    if wait < 0:
+        return LEASE_LOST
+    if wait > 0:
+        return WaitAt(_within_lease(wait, policy)) if frontier.extend(payload.lease) else LEASE_LOST
+    # ctx.fetcher is read in the browser's thread, which has a fetcher of its own.
+    rendered = render_page(ctx.browser, payload.result, policy, subfetch(lambda: ctx.fetcher, policy))
+    if rendered.error is not None:
+        logger.warning("rendering %s failed: %s", payload.result.final_url, rendered.error)
+    elif not always(policy):
+        _learn(RenderHosts(ctx.redis, frontier.keyring), payload, rendered.html or "", policy)
+    _archive(ctx, payload, rendered)
+    handoff = frontier.release_host(payload.lease)
+    if handoff is None:
+        return LEASE_LOST
+    return Fetched(payload.rendered(rendered.html, rendered.elapsed, rendered.error), handoff)
+
+
+def _archive(ctx: Context, payload: Payload, rendered: Rendered) -> None:
+    """With WARC on, the rendered DOM (and screenshot) as conversions of the response."""
+    warc = payload.result.warc
+    if ctx.warc is None or warc is None or not warc.record_id or rendered.html is None:
+        return
+    url = payload.result.final_url
+    try:
+        ctx.warc.conversion(url, warc.record_id, rendered.html.encode("utf-8"))
+        if rendered.screenshot is not None:
+            ctx.warc.conversion(url, warc.record_id, rendered.screenshot, "image/png")
+    except ArchiveUnavailable as exc:
+        logger.warning("no WARC record of the rendered %s: %s", url, exc)
+
+
+def _learn(hosts: RenderHosts, payload: Payload, html: str, policy: Policy) -> None:
+    """Under `auto`, a page of a host still sampled is measured both ways (the fetched
+    text and the DOM), and the host gets its verdict once it has its samples."""
+    host = payload.lease.host
+    if not hosts.sampling(host, policy):
+        return
+    verdict = hosts.sample(host, measure(payload.result.text or ""), measure(html), policy)
+    if verdict is not None:
+        logger.info("render=auto: %s's pages are %s from now on", host, "rendered" if verdict == Choice.RENDER
+                    else "not rendered")
+
+
 def parse(ctx: Context, payload: Payload) -> Payload:
     """Title and outlinks; the page text stops here. With WARC on, what was found is
     archived beside the response, as a metadata record that refers to it."""
@@ -210,7 +296,8 @@ def parse(ctx: Context, payload: Payload) -> Payload:
     record_id = parsed.result.warc.record_id if parsed.result.warc is not None else None
     if ctx.warc is not None and record_id:
         try:
-            ctx.warc.metadata(parsed.result.final_url, record_id, steps.warc_metadata(parsed, policy))
+            ctx.warc.metadata(parsed.result.final_url, record_id,
+                              steps.warc_metadata(parsed, for_host(policy, payload.lease.host)))
         except ArchiveUnavailable as exc:
             # The response is archived; only what was found in it is missing there.
             logger.warning("no WARC metadata record for %s: %s", parsed.result.final_url, exc)
@@ -233,13 +320,14 @@ def finish(ctx: Context, payload: Payload, attempt: int = 0, renewed: bool = Fal
     record = steps.to_record(payload, frontier.policy())
     try:
         ctx.store.put(record, payload.items)
+        found = blocked.settle(ctx, frontier, payload)
     except StoreUnavailable as exc:
         if attempt >= ctx.settings.store_retries:
             logger.error("giving up storing %s, its lease will hand it out again: %s", record.url, exc)
             return Abandon(f"store unavailable: {exc}")
         logger.warning("store unavailable, retrying %s: %s", record.url, exc)
         return RetryAt(backoff(attempt, frontier.policy()), attempt + 1)
-    done = frontier.complete(payload.lease, failed=record.error is not None, found=steps.found(payload))
+    done = frontier.complete(payload.lease, failed=record.error is not None, found=found)
     if done.counted and done.depth < record.depth:
         # A shorter path was found while the URL was leased: its record says so too.
         try:

@@ -12,10 +12,10 @@ from pipeline.crawl import revisits, steps
 from pipeline.crawl.context import Context
 from pipeline.crawl.payload import Payload
 from pipeline.errors import ConfigError, StoreUnavailable
-from pipeline.fetch import FetchResult
+from pipeline.fetch import FetchResult, read_rules
 from pipeline.frontier import Found, Frontier, JobState, Lease, LostLease, RecordKind, Revisit, bloom, list_jobs
 from pipeline.parse import check_extractors
-from pipeline.settings import DEDUP_EXACT, Policy, Settings
+from pipeline.settings import DEDUP_EXACT, SCOPE_ANY, Policy, Settings
 from pipeline.store import Record, Store
 from pipeline.urls import hostname, require_canonical
 
@@ -34,7 +34,8 @@ def seed(
     were new and the leases due at once. The merged policy must fit this process's
     broker, as the defaults must. With the job's `store`, a seed stored as failed for a
     reason the new policy lifts (its address refused, now allowed) is fetched again, so
-    following an error's hint works on the same job."""
+    following an error's hint works on the same job. A host policy file named now (or
+    by the defaults of a new job) is read and its rules stored with the policy."""
     if not urls:
         raise ConfigError("no seed URLs given")
     if frontier.state() == JobState.CANCELLED:
@@ -43,6 +44,9 @@ def seed(
         )
     stored = frontier.stored_policy()
     policy = (stored or settings.policy).merged(**overrides)
+    if stored is None or overrides.get("host_policy_file") is not None:
+        # The file is read here, once: its rules go to the workers with the policy.
+        policy = policy.merged(host_rules=host_rules(policy.host_policy_file))
     if stored is not None and _dedup(stored) != _dedup(policy):
         raise ConfigError(
             f"job {frontier.job!r} remembers its URLs with dedup={stored.dedup}: its dedup settings "
@@ -66,6 +70,12 @@ def seed(
     return added, frontier.lease()
 
 
+def host_rules(path: str) -> tuple[str, ...]:
+    """The checked rules of the host policy file at `path` ("": none), as the job's
+    policy stores them; a command reads it before anything starts, to fail at once."""
+    return read_rules(path) if path else ()
+
+
 def _retry_lifted(frontier: Frontier, store: Store, old: Policy, new: Policy, seeds: list[str]) -> int:
     """Queue again the seeds stored as failed for a reason `new` lifts; returns how many."""
     try:
@@ -81,14 +91,14 @@ def _retry_lifted(frontier: Frontier, store: Store, old: Policy, new: Policy, se
 def lifted(record: Record, old: Policy, new: Policy) -> bool:
     """Whether the failure stored in `record` under policy `old` would not happen under
     `new`: a refused address now allowed, robots.txt no longer obeyed, a redirect's
-    target now in scope."""
+    target now in scope (an allowed domain more, or scope any)."""
     error = record.error or ""
     if error.startswith(ADDRESS_REFUSED):
         return new.allow_private and not old.allow_private
     if error == ROBOTS_BLOCKED:
         return old.robots and not new.robots
     if error == REDIRECT_OUT_OF_SCOPE:
-        return bool(set(new.allowed_domains) - set(old.allowed_domains))
+        return bool(set(new.allowed_domains) - set(old.allowed_domains)) or old.scope != SCOPE_ANY == new.scope
     return False
 
 

@@ -25,6 +25,8 @@ class Payload:
     outlinks: list[str] = field(default_factory=list)
     items: list[Item] | None = None
     extract_error: str | None = None
+    # Seconds the page took in the browser; None: not rendered.
+    render_time: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -35,6 +37,7 @@ class Payload:
             "outlinks": self.outlinks,
             "items": None if self.items is None else [[item.extractor, item.data] for item in self.items],
             "extract_error": self.extract_error,
+            "render_time": self.render_time,
         }
 
     @classmethod
@@ -47,9 +50,16 @@ class Payload:
             outlinks=list(data.get("outlinks") or []),
             items=None if data.get("items") is None else [Item(name, item) for name, item in data["items"]],
             extract_error=data.get("extract_error"),
+            render_time=data.get("render_time"),
         )
 
     def parsed(self, title: str | None, outlinks: list[str], error: str | None = None) -> Payload:
         """The payload after parsing: the text is dropped, it is not needed any more."""
         result = replace(self.result, text=None, headers=None, error=error or self.result.error)
         return replace(self, result=result, title=title, outlinks=outlinks)
+
+    def rendered(self, html: str | None, elapsed: float, error: str | None = None) -> Payload:
+        """The payload with the DOM the browser built in place of the fetched text; a
+        render that failed makes the page a failure, with the reason."""
+        result = replace(self.result, text=html, error=error or self.result.error)
+        return replace(self, result=result, render_time=elapsed)

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from pipeline.crawl.payload import Payload
 from pipeline.fetch import (
+    BLOCKED,
     NOT_MODIFIED,
     REVISIT_IDENTICAL,
     Fetcher,
@@ -18,14 +19,16 @@ from pipeline.fetch import (
     Robots,
     next_visit,
 )
-from pipeline.frontier import Found, Lease, RecordKind
+from pipeline.frontier import Found, Lease, RecordKind, in_policy_scope
 from pipeline.keys import Keyring
 from pipeline.parse import Page, parse_html, parse_sitemap, run_extractors
 from pipeline.settings import Policy
 from pipeline.store import Record
-from pipeline.urls import in_scope
+from pipeline.urls import host_key
 
 logger = logging.getLogger(__name__)
+# What a sitemap that is not there answers.
+ABSENT_STATUSES = frozenset({404, 410})
 
 
 def fetch_url(lease: Lease, ring: Keyring, policy: Policy, fetcher: Fetcher, robots: Robots) -> FetchResult:
@@ -33,10 +36,10 @@ def fetch_url(lease: Lease, ring: Keyring, policy: Policy, fetcher: Fetcher, rob
     its address by the fetcher's connections."""
 
     def check(url: str) -> None:
-        if url != lease.url and not in_scope(url, policy.scope_hosts, policy.allowed_domains):
+        if url != lease.url and not in_policy_scope(url, policy):
             raise PermanentFetchError("redirect out of scope")
         if not robots.allowed(ring, url, policy):
-            raise PermanentFetchError("blocked by robots.txt")
+            raise PermanentFetchError(BLOCKED)
 
     if lease.kind != RecordKind.SITEMAP:
         return fetcher.fetch(lease.url, policy, check, prior=lease.prior)
@@ -44,8 +47,12 @@ def fetch_url(lease: Lease, ring: Keyring, policy: Policy, fetcher: Fetcher, rob
 
 
 def _read_sitemap(lease: Lease, policy: Policy, fetcher: Fetcher, check: Callable[[str], None]) -> FetchResult:
+    """The pages and sitemaps a sitemap lists. One that is not there (404, 410: most sites
+    have no /sitemap.xml) is no failure: its record keeps the status, without an error."""
     limits = policy.merged(max_bytes=policy.max_sitemap_bytes, parse_types=())
     result = fetcher.fetch(lease.url, limits, check, keep_body=True, prior=lease.prior)
+    if result.status in ABSENT_STATUSES:
+        return replace(result, error=None, body=None, text=None)
     if result.error is None and result.body:
         found = parse_sitemap(
             result.body, policy.max_sitemap_urls, policy.max_sitemap_bytes, policy.drop_params, policy.max_url_length
@@ -138,7 +145,15 @@ def to_record(payload: Payload, policy: Policy) -> Record:
         changed_at=result.fetched_at if result.content_hash is not None else None,
         revisit_interval=visit.interval,
         next_fetch_at=visit.at,
+        render_time=payload.render_time,
     )
+
+
+def blocked_record(job: str, url: str, kind: RecordKind, depth: int, policy: Policy) -> Record:
+    """The record of a URL robots.txt disallows, as its own failed fetch would have it,
+    though no lease or request was ever made for it."""
+    lease = Lease(url, depth, host_key(url), token=0, kind=kind)
+    return to_record(Payload(job, lease, FetchResult.failed(url, BLOCKED)), policy)
 
 
 def warc_metadata(payload: Payload, policy: Policy) -> list[tuple[str, str]]:
@@ -154,6 +169,8 @@ def warc_metadata(payload: Payload, policy: Policy) -> list[tuple[str, str]]:
         ("fetchedAt", result.fetched_at),
         ("fetchTimeMs", str(round(result.elapsed * 1000))),
     ]
+    if payload.render_time is not None:
+        fields.append(("renderTimeMs", str(round(payload.render_time * 1000))))
     fields += [("redirect", url) for url in result.redirects]
     fields += [("outlink", url) for url in payload.outlinks]
     fields += [("sitemap", url) for url in result.sitemaps]

@@ -24,11 +24,13 @@ from pipeline.fetch.exchange import (
 )
 from pipeline.fetch.fetcher import Fetcher
 from pipeline.fetch.history import NOT_MODIFIED, NextVisit, Prior, next_visit
+from pipeline.fetch.hostpolicy import HostRule, for_host, parse_rules, read_rules, rule_for
 from pipeline.fetch.proxies import Proxy, ProxyRotation, parse_proxy
 from pipeline.fetch.result import FetchResult, utc_text, utcnow
-from pipeline.fetch.robots import Robots
+from pipeline.fetch.robots import BLOCKED, Robots
 
 __all__ = [
+    "BLOCKED",
     "NOT_MODIFIED",
     "REVISIT_IDENTICAL",
     "REVISIT_NOT_MODIFIED",
@@ -41,6 +43,7 @@ __all__ = [
     "FetchError",
     "FetchResult",
     "Fetcher",
+    "HostRule",
     "NextVisit",
     "PermanentFetchError",
     "Prior",
@@ -54,8 +57,12 @@ __all__ = [
     "WarcPointer",
     "WorkerUnavailable",
     "blame",
+    "for_host",
     "next_visit",
     "parse_proxy",
+    "parse_rules",
+    "read_rules",
+    "rule_for",
     "utc_text",
     "utcnow",
 ]

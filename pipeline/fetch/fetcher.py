@@ -36,7 +36,7 @@ from pipeline.fetch.exchange import (
     WarcPointer,
 )
 from pipeline.fetch.failover import Failover
-from pipeline.fetch.guard import check_url
+from pipeline.fetch.guard import check_url, lookup_error_in, lookup_failed
 from pipeline.fetch.history import NOT_MODIFIED, Prior
 from pipeline.fetch.proxies import ProxyRotation
 from pipeline.fetch.result import FetchResult
@@ -55,7 +55,11 @@ HopCheck = Callable[[str], None]
 
 
 def classify(exc: requests.RequestException) -> TransientFetchError | PermanentFetchError:
-    """Network trouble is worth retrying; a request the library refuses to send is not."""
+    """Network trouble is worth retrying; a name that does not resolve, or a request the
+    library refuses to send, is not."""
+    lookup = lookup_error_in(exc)
+    if lookup is not None:
+        return lookup_failed(lookup)
     if isinstance(exc, requests.Timeout):
         return TransientFetchError("timeout")
     if isinstance(exc, requests.ConnectionError):
@@ -187,8 +191,9 @@ class Fetcher:
     def get_text(self, url: str, policy: Policy, limit: int, max_redirects: int = 5) -> tuple[int | None, str]:
         """A small text resource such as robots.txt: (status, first `limit` bytes decoded);
         status None when no usable answer came (network error, redirect loop, a redirect
-        to a refused address). A refused address of `url` itself raises, as the page
-        on that host would. The exchange has the download deadline, as a page has."""
+        to a refused address). A refused address of `url` itself, or a host name that
+        does not resolve, raises, as the page on that host would. The exchange has the
+        download deadline, as a page has."""
         with exchange_deadline(policy.download_deadline):
             return self._text(url, policy, limit, max_redirects)
 
@@ -210,7 +215,12 @@ class Fetcher:
             if hops == 0:
                 raise
             return None, ""
-        except (requests.RequestException, TransientFetchError, ValueError, UnicodeError, LocationParseError):
+        except requests.RequestException as exc:
+            lookup = lookup_error_in(exc) if hops == 0 else None
+            if lookup is not None and isinstance(failed := lookup_failed(lookup), PermanentFetchError):
+                raise failed from exc
+            return None, ""
+        except (TransientFetchError, ValueError, UnicodeError, LocationParseError):
             return None, ""
         with response:
             body = read_body(response, limit, decode=True, keep_raw=self.archive is not None, stop_at_limit=True)

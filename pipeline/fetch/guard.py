@@ -57,11 +57,44 @@ def _resolve(host: str, port: int) -> list[tuple[Any, ...]]:
     try:
         return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        if exc.errno == socket.EAI_AGAIN:
-            raise TransientFetchError("DNS lookup failed temporarily") from None
-        raise PermanentFetchError("DNS lookup failed") from None
+        raise lookup_failed(exc) from None
     except (UnicodeError, ValueError):
         raise PermanentFetchError("unusable host name") from None
+
+
+def lookup_failed(exc: socket.gaierror) -> TransientFetchError | PermanentFetchError:
+    """What a failed name lookup means for the URL, however the lookup was made (by the
+    guard, or by urllib3 for a job that allows private addresses): a name that does not
+    resolve is not retried, a resolver that did not answer in time is."""
+    if exc.errno == socket.EAI_AGAIN:
+        return TransientFetchError("DNS lookup failed temporarily")
+    return PermanentFetchError("DNS lookup failed")
+
+
+def lookup_error_in(exc: BaseException) -> socket.gaierror | None:
+    """The failed name lookup under an error of requests or urllib3 (a connection error
+    wraps a NameResolutionError, which wraps the gaierror), if that is what it was."""
+    seen: set[int] = set()
+    found: BaseException | None = exc
+    while found is not None and id(found) not in seen:
+        if isinstance(found, socket.gaierror):
+            return found
+        seen.add(id(found))
+        found = next((cause for cause in _causes(found) if cause is not None), None)
+    return None
+
+
+def _causes(exc: BaseException) -> list[BaseException | None]:
+    """Where requests and urllib3 keep the error under theirs: the cause, a MaxRetryError's
+    or NameResolutionError's `reason`, or the error a requests exception was made of."""
+    reason = getattr(exc, "reason", None)
+    first_arg = exc.args[0] if exc.args else None
+    return [
+        exc.__cause__,
+        reason if isinstance(reason, BaseException) else None,
+        first_arg if isinstance(first_arg, BaseException) else None,
+        exc.__context__,
+    ]
 
 
 def check_url(url: str) -> None:

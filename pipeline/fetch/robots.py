@@ -32,6 +32,8 @@ UNAVAILABLE_TTL = 600
 # (a worker that died while fetching holds it no longer than that).
 LOCK_SLACK = 5.0
 DISALLOW_ALL = "User-agent: *\nDisallow: /\n"
+# The error of the record of a URL robots.txt disallows.
+BLOCKED = "blocked by robots.txt"
 # Seconds a parsed robots.txt is reused before Redis is asked again.
 LOCAL_TTL = 30.0
 # Called once per host and job when robots.txt was fetched: (keys, scheme://host, body).
@@ -67,10 +69,19 @@ class Robots:
         """Raises RobotsPending when the site's robots.txt has not been fetched yet."""
         if not policy.robots:
             return True
-        parser = self._known(ring, site_of(url))
-        if parser is None:
+        allowed = _can_fetch(self._known(ring, site_of(url)), url, policy)
+        if allowed is None:
             raise RobotsPending(site_of(url))
-        return bool(parser.can_fetch(url, policy.user_agent))
+        return allowed
+
+    def verdicts(self, ring: Keyring, urls: list[str], policy: Policy) -> dict[str, bool | None]:
+        """Per URL, whether it may be fetched when its site's robots.txt is known (this
+        process's cache, else Redis: one round trip for all the sites it lacks), None
+        when it is not yet. Nothing is fetched or waited for."""
+        if not policy.robots:
+            return dict.fromkeys(urls, True)
+        parsers = self._known_sites(ring, {site_of(url) for url in urls})
+        return {url: _can_fetch(parsers[site_of(url)], url, policy) for url in urls}
 
     def pending(self, ring: Keyring, url: str, policy: Policy) -> str | None:
         """The site whose robots.txt must be fetched before `url`, or None."""
@@ -113,6 +124,28 @@ class Robots:
             pipe.hset(keys.key(HOST_DELAY), urlsplit(site).netloc, delay)
             pipe.execute()
 
+    def _known_sites(self, ring: Keyring, sites: set[str]) -> dict[str, Protego | None]:
+        """The parsed robots.txt of each of `sites`, None for one not fetched yet."""
+        with self._lock:
+            parsers = {site: self._parsed.get(_keys(ring, site).robots(site)) for site in sites}
+        missing = sorted(site for site, parser in parsers.items() if parser is None)
+        if not missing:
+            return parsers
+        with self.redis.pipeline(transaction=False) as pipe:
+            for site in missing:
+                pipe.get(_keys(ring, site).robots(site))
+            replies = pipe.execute()
+        for site, raw in zip(missing, replies, strict=True):
+            if raw is not None:
+                parsers[site] = self._remember(_keys(ring, site).robots(site), raw)
+        return parsers
+
+    def _remember(self, key: str, raw: bytes | str) -> Protego:
+        parser = Protego.parse(json.loads(raw)["body"])
+        with self._lock:
+            self._parsed[key] = parser
+        return parser
+
     def _known(self, ring: Keyring, site: str) -> Protego | None:
         key = _keys(ring, site).robots(site)
         with self._lock:
@@ -120,12 +153,11 @@ class Robots:
         if parser is not None:
             return parser
         raw = self.redis.get(key)
-        if raw is None:
-            return None
-        parser = Protego.parse(json.loads(raw)["body"])
-        with self._lock:
-            self._parsed[key] = parser
-        return parser
+        return None if raw is None else self._remember(key, raw)
+
+
+def _can_fetch(parser: Protego | None, url: str, policy: Policy) -> bool | None:
+    return None if parser is None else bool(parser.can_fetch(url, policy.user_agent))
 
 
 def _keys(ring: Keyring, site: str) -> JobKeys:

@@ -14,12 +14,15 @@ from pipeline.frontier.data import (
     LostLease,
     Revisit,
     Tick,
+    in_policy_scope,
 )
+from pipeline.frontier.delays import DelaySource, HostDelay
 from pipeline.frontier.hosts import HostView
 from pipeline.frontier.names import HOST_LIMITS, JobState, Limit, Script, Stat
 from pipeline.store import RecordKind
 
 __all__ = [
-    "HOST_LIMITS", "Completed", "Failure", "FeedState", "Found", "Frontier", "HostBackoff", "HostView", "JobState",
-    "JobStats", "Lease", "Limit", "LostLease", "RecordKind", "Revisit", "Script", "Stat", "Tick", "list_jobs",
+    "HOST_LIMITS", "Completed", "DelaySource", "Failure", "FeedState", "Found", "Frontier", "HostBackoff",
+    "HostDelay", "HostView", "JobState", "JobStats", "Lease", "Limit", "LostLease", "RecordKind", "Revisit", "Script",
+    "Stat", "Tick", "in_policy_scope", "list_jobs",
 ]

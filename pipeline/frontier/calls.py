@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from pipeline import keys
 from pipeline.frontier.bloom import geometry, halves
 from pipeline.frontier.data import member
-from pipeline.settings import DEDUP_BLOOM, Policy
+from pipeline.settings import DEDUP_BLOOM, SCOPE_ANY, Policy
 from pipeline.store import RecordKind
 from pipeline.urls import fingerprint, host_key, seen_entry
 
@@ -19,11 +19,11 @@ T = TypeVar("T")
 
 
 def params(
-    policy: Policy, rows: list[list[Any]], call: dict[str, Any], depth: int
+    policy: Policy, rows: list[list[Any]], call: dict[str, Any], depth: int, shard: int = 0
 ) -> dict[str, Any]:
     """What every script reads of the job's policy, with the call's own parameters and
-    the URLs to schedule (`links` rows), listed by a URL at `depth`. Each shard has its
-    part of the window."""
+    the URLs to schedule (`links` rows), listed by a URL at `depth`, for `shard`. Each
+    shard has its part of the window and of max_hosts."""
     window = math.ceil(policy.dispatch_window / policy.frontier_shards)
     values = dict(call)
     if values.get("limit", 0) is None:
@@ -31,11 +31,15 @@ def params(
     values.update(
         conc=max(1, policy.host_concurrency),
         delay=policy.delay,
+        delay_factor=policy.delay_factor,
+        max_delay=policy.max_delay,
+        host_rules=bool(policy.host_rules),
         max_pages=policy.max_pages,
         shared_budget=shared_budget(policy),
         max_depth=policy.max_depth,
         host_budget=policy.max_pages_per_host,
         sitemap_budget=policy.max_sitemaps_per_host,
+        host_cap=host_cap(policy, shard),
         window=window,
         lookahead=policy.dispatch_lookahead,
         lease_timeout=policy.lease_timeout,
@@ -52,6 +56,16 @@ def params(
 
 def shared_budget(policy: Policy) -> bool:
     return policy.frontier_shards > 1 and policy.max_pages > 0
+
+
+def host_cap(policy: Policy, shard: int) -> int:
+    """Hosts `shard` may schedule URLs for (-1: no limit): max_hosts, with scope any,
+    split over the shards (hosts go to shards by hash, so a job of several shards may
+    stop short of max_hosts when one shard's part fills first)."""
+    if policy.scope != SCOPE_ANY or policy.max_hosts == 0:
+        return -1
+    whole, rest = divmod(policy.max_hosts, policy.frontier_shards)
+    return whole + (shard < rest)
 
 
 def per_shard(policy: Policy, limit: int | None) -> int | None:

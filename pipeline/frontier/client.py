@@ -29,7 +29,7 @@ import redis
 
 from pipeline import keys
 from pipeline.errors import ConfigError, JobNotFound, StalePolicy
-from pipeline.frontier import budget, calls, hosts, lua, stats
+from pipeline.frontier import budget, calls, delays, hosts, lua, stats
 from pipeline.frontier.data import (
     Completed,
     Failure,
@@ -44,6 +44,7 @@ from pipeline.frontier.data import (
     member,
     text,
 )
+from pipeline.frontier.delays import HostDelay
 from pipeline.frontier.hosts import HostView
 from pipeline.frontier.names import STALE_POLICY, JobState, Script, Stat
 from pipeline.frontier.sent_links import SentLinks
@@ -104,6 +105,8 @@ class Frontier:
         # A re-seed's version is above the one it replaces, even when this host's clock is
         # behind the last seeder's (two seedings at the same moment may still race).
         policy = policy.merged(version=max(time.time_ns() // 1000, old.version + 1 if old else 0))
+        # The host policy file's delays and concurrencies, for the scripts (in every shard).
+        rules: dict[Any, Any] = delays.script_rules(policy.host_rules)
         # One transaction per shard's slot, shard 0 (and its policy) last: a caller that
         # reads the new policy finds its version in every shard. The list of jobs lives
         # elsewhere (a cluster has it in another slot), so the job is listed once it exists.
@@ -111,6 +114,9 @@ class Frontier:
             with self.redis.pipeline(transaction=True) as pipe:
                 if shard.shard == 0:
                     pipe.set(shard.key(keys.CONFIG), json.dumps(policy.to_json()))
+                pipe.delete(shard.key(keys.HOST_RULES))
+                if rules:
+                    pipe.hset(shard.key(keys.HOST_RULES), mapping=rules)
                 pipe.set(shard.key(keys.VERSION), policy.version)
                 pipe.set(shard.key(keys.STATE), JobState.RUNNING, nx=True)
                 pipe.hsetnx(shard.key(keys.STATS), Stat.STARTED_AT, time.time())
@@ -202,24 +208,25 @@ class Frontier:
         return float(self._in_host(lease.host, Script.CLAIM_START, host=lease.host, url=lease.member,
                                    token=lease.token))
 
-    def release_host(self, lease: Lease, ok: bool = True) -> list[Lease] | None:
-        """The request of `lease` is over: free its host slot, renew the lease for the
-        steps after the request, and hand out what is now due; None when the lease is no
-        longer this chain's. A request that did not fail (`ok`) ends its host's run of
-        failing URLs."""
+    def release_host(self, lease: Lease, elapsed: float = 0.0, ok: bool = True) -> list[Lease] | None:
+        """The request of `lease` is over, after `elapsed` seconds (0: unknown, the host's
+        last response time stays): free its host slot, renew the lease for the steps after
+        the request, and hand out what is now due; None when the lease is no longer this
+        chain's. A request that did not fail (`ok`) ends its host's run of failing URLs."""
         owned, rows = self._in_host(lease.host, Script.RELEASE_HOST, url=lease.member, token=lease.token, ok=ok,
-                                    limit=HANDOFF_LIMIT)
+                                    limit=HANDOFF_LIMIT, elapsed=elapsed)
         return [Lease.from_script(row) for row in rows] if owned else None
 
-    def retry(self, lease: Lease, seconds: float, attempt: int, failure: Failure) -> list[Lease] | None:
-        """The request of `lease` failed and may not next time: the URL waits `seconds` in
-        its host's retry queue, holding no slot, and is handed out again as `attempt`;
-        the host pauses if `failure` says so. Returns what the freed slot made due; None
-        when the lease is no longer this chain's."""
+    def retry(self, lease: Lease, seconds: float, attempt: int, failure: Failure,
+              elapsed: float = 0.0) -> list[Lease] | None:
+        """The request of `lease` failed after `elapsed` seconds (0: unknown) and may not
+        next time: the URL waits `seconds` in its host's retry queue, holding no slot, and
+        is handed out again as `attempt`; the host pauses if `failure` says so. Returns
+        what the freed slot made due; None when the lease is no longer this chain's."""
         owned, rows, _ = self._in_host(
             lease.host, Script.RETRY, url=lease.member, token=lease.token, host=lease.host, seconds=seconds,
             attempt=attempt, pause=failure.seconds, reason=failure.reason, host_level=failure.host_level,
-            limit=HANDOFF_LIMIT,
+            limit=HANDOFF_LIMIT, elapsed=elapsed,
         )
         return [Lease.from_script(row) for row in rows] if owned else None
 
@@ -242,6 +249,15 @@ class Frontier:
         """Redis's clock, which the schedule runs on."""
         seconds, micros = self.redis.time()
         return seconds + micros / 1_000_000
+
+    def host_delay(self, host: str) -> HostDelay:
+        """What `host` crawls with now (delay, concurrency, robots, user agent) and why."""
+        shard = self.keyring.for_host(host)
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hget(shard.key(keys.HOST_DELAY), host)
+            pipe.hget(shard.key(keys.RESPONSE_TIME), host)
+            crawl_delay, last = pipe.execute()
+        return delays.effective(self.policy(), host, float(crawl_delay or 0.0), None if last is None else float(last))
 
     def set_host_delay(self, host: str, seconds: float) -> None:
         """Record robots.txt's Crawl-delay of `host`; the larger of it and the job's delay wins."""
@@ -330,6 +346,27 @@ class Frontier:
             for shard, part in calls.by_shard(policy, entries, calls.entry_host).items():
                 answers.update(zip(part, map(bool, self._call(policy, shard, Script.SEEN, part)), strict=True))
             return [answers[entry] for entry in entries]
+
+        return self._retrying(attempt)
+
+    def unseen(self, entries: list[tuple[str, RecordKind]]) -> list[tuple[str, RecordKind]]:
+        """Those of `entries` (url, kind) the job never scheduled nor settled (read only;
+        with dedup=bloom, a false positive leaves one out)."""
+        def attempt(policy: Policy) -> list[tuple[str, RecordKind]]:
+            answers: dict[tuple[str, RecordKind], bool] = {}
+            for shard, part in calls.by_shard(policy, entries, calls.entry_host).items():
+                answers.update(zip(part, map(bool, self._call(policy, shard, Script.SEEN, part)), strict=True))
+            return [entry for entry in entries if not answers[entry]]
+
+        return self._retrying(attempt)
+
+    def block(self, entries: list[tuple[str, RecordKind]]) -> int:
+        """Settle links their host's robots.txt disallows, whose records are stored: each
+        is marked seen, never scheduled, and counted per host and as a failed record,
+        without a lease or a turn of its host. Returns how many were new."""
+        def attempt(policy: Policy) -> int:
+            parts = calls.by_shard(policy, entries, calls.entry_host)
+            return sum(int(self._call(policy, shard, Script.BLOCK, part)) for shard, part in parts.items())
 
         return self._retrying(attempt)
 
@@ -431,7 +468,7 @@ class Frontier:
     ) -> Any:
         """Run `script` in `shard`, scheduling `entries` as listed by a URL at `depth`."""
         rows, fingerprints = calls.links(entries or [], policy.dedup == DEDUP_BLOOM, policy.frontier_shards)
-        values = calls.params(policy, rows, params, depth=depth)
+        values = calls.params(policy, rows, params, depth=depth, shard=shard)
         args: list[str | bytes] = [json.dumps(values), *fingerprints]
         try:
             return self._scripts[script](keys=[keys.JobKeys(self.job, shard).prefix], args=args)

@@ -10,12 +10,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pipeline.fetch import Prior
-from pipeline.frontier.names import JobState
-from pipeline.settings import Policy
+from pipeline.frontier.names import SITEMAP_PREFIX, JobState
+from pipeline.settings import SCOPE_ANY, Policy
 from pipeline.store import RecordKind
 from pipeline.urls import in_scope
-
-SITEMAP_PREFIX = "sitemap:"
 
 
 @dataclass(frozen=True)
@@ -121,7 +119,12 @@ class JobStats:
     """A snapshot of a job's counters. `dropped` is, per limit (named like its policy
     field), the distinct URLs it kept out: HyperLogLog estimates (about 1%), except for
     max_pages, the URLs left queued when it stopped the job. For the per-host limits,
-    `dropped_hosts` has the hosts that lost most and `hosts_at_limit` how many reached it."""
+    `dropped_hosts` has the hosts that lost most and `hosts_at_limit` how many reached it.
+    `hosts` is how many hosts were given URLs to crawl (seeds' and discovered), and
+    `hosts_refused` how many new hosts max_hosts kept out (an estimate too).
+    `blocked` counts the links robots.txt disallowed, settled where they were found
+    without a request (their records are in `stored` and `errors` too), and
+    `blocked_hosts` the hosts that had most."""
 
     job: str
     state: JobState
@@ -142,6 +145,10 @@ class JobStats:
     dropped: dict[str, int] = field(default_factory=dict)
     dropped_hosts: dict[str, dict[str, int]] = field(default_factory=dict)
     hosts_at_limit: dict[str, int] = field(default_factory=dict)
+    hosts: int = 0
+    hosts_refused: int = 0
+    blocked: int = 0
+    blocked_hosts: dict[str, int] = field(default_factory=dict)
 
     @property
     def stopped_short(self) -> bool:
@@ -189,18 +196,27 @@ class Found:
 
     @classmethod
     def seeds(cls, urls: Iterable[str]) -> Found:
-        """Seeds are depth 0, in scope by definition (seeding widens the scope to them)."""
+        """Seeds are depth 0, in scope by definition (seeding widens the scope to them)
+        unless their domain is denied."""
         return cls(depth=-1, pages=tuple(urls))
 
     def entries(self, policy: Policy) -> list[tuple[str, RecordKind]]:
         """(url, kind) of what is in scope: pages (one link deeper, followed only up to
         max_depth) and sitemaps (at the depth of what listed them, whatever the limit)."""
         def wanted(url: str) -> bool:
-            return self.depth < 0 or in_scope(url, policy.scope_hosts, policy.allowed_domains)
+            return in_policy_scope(url, policy, seed=self.depth < 0)
 
         return [(url, RecordKind.PAGE) for url in self.pages if wanted(url)] + [
             (url, RecordKind.SITEMAP) for url in self.sitemaps if wanted(url)
         ]
+
+
+def in_policy_scope(url: str, policy: Policy, seed: bool = False) -> bool:
+    """Whether the job follows a link (or a redirect) to `url`: never to a denied domain,
+    else to any host with scope any, else to the seeds' hosts and allowed domains. A seed
+    is in whatever the scope, unless denied."""
+    return in_scope(url, policy.scope_hosts, policy.allowed_domains, policy.deny_domains,
+                    seed or policy.scope == SCOPE_ANY)
 
 
 def member(url: str, kind: RecordKind) -> str:

@@ -9,6 +9,8 @@ from enum import StrEnum, auto
 
 # The start of the error a script returns when the caller's policy is stale.
 STALE_POLICY = "STALE_POLICY"
+# How the frontier names a sitemap: its URL behind this prefix, so it is not the page.
+SITEMAP_PREFIX = "sitemap:"
 
 
 class JobState(StrEnum):
@@ -26,7 +28,7 @@ class Stat(StrEnum):
 
     SEEN = auto()  # URLs scheduled once
     QUEUED = auto()  # new URLs waiting
-    DISPATCHED = auto()  # new URLs handed out, less those that went back
+    DISPATCHED = auto()  # new pages handed out (sitemaps not: max_pages counts these), less those gone back
     STORED = auto()  # records stored, failures included
     ERRORS = auto()  # records stored with an error
     REQUEUED = auto()  # leases that expired, or died with their worker, and went back
@@ -38,7 +40,9 @@ class Stat(StrEnum):
     RETRIES_WAITING = auto()  # leased URLs waiting in their host's retry queue
     DROPPED_PAGES = auto()  # URLs the per-host page budgets kept out (sum of over-pages)
     DROPPED_SITEMAPS = auto()  # sitemaps the per-host sitemap budgets kept out
+    BLOCKED = auto()  # links robots.txt disallowed, settled where found (also in stored and errors)
     RESTARTS = auto()  # times the shard ran again after finishing
+    HOSTS = auto()  # hosts given URLs to crawl (max_hosts admits new ones while below it)
     STARTED_AT = auto()
     FINISHED_AT = auto()
 
@@ -61,6 +65,7 @@ class Script(StrEnum):
     RECRAWL = auto()
     SEEN = auto()
     SHARE = auto()
+    BLOCK = auto()
 
 
 class Limit(StrEnum):
@@ -70,6 +75,7 @@ class Limit(StrEnum):
     MAX_SITEMAPS_PER_HOST = auto()
     MAX_DEPTH = auto()
     MAX_PAGES = auto()
+    MAX_HOSTS = auto()
 
 
 # The limits that apply per host: their dropped URLs are counted per host too.

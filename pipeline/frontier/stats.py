@@ -36,11 +36,15 @@ def read(client: redis.Redis, job_keys: keys.JobKeys, now: float) -> JobStats:
         pipe.zcount(k.key(keys.BACKOFF), f"({now}", "+inf")
         # As a plain command: a cluster pipeline refuses pfcount(), which may name keys
         # of several slots; this one names one.
-        pipe.execute_command("PFCOUNT", k.key(keys.DROPPED_DEPTH))  # type: ignore[no-untyped-call]
+        for hll in (keys.DROPPED_DEPTH, keys.DROPPED_HOSTS, keys.REFUSED_HOSTS):
+            pipe.execute_command("PFCOUNT", k.key(hll))  # type: ignore[no-untyped-call]
         for over, _ in _OVERS.values():
             pipe.zrevrange(k.key(over), 0, DROPPED_HOSTS_SHOWN - 1, withscores=True)
             pipe.zcard(k.key(over))
-        state, legacy_seen, leased, raw, backing_off, too_deep, *overs = pipe.execute()
+        pipe.zrevrange(k.key(keys.BLOCKED_HOSTS), 0, DROPPED_HOSTS_SHOWN - 1, withscores=True)
+        state, legacy_seen, leased, raw, backing_off, too_deep, new_hosts_dropped, refused, *overs, blocked_hosts = (
+            pipe.execute()
+        )
     if state is None:
         raise JobNotFound(f"no job named {k.job!r}")
     counters = {text(name): float(value) for name, value in raw.items()}
@@ -67,9 +71,14 @@ def read(client: redis.Redis, job_keys: keys.JobKeys, now: float) -> JobStats:
             **{limit: int(counters.get(field, 0)) for limit, (_, field) in _OVERS.items()},
             Limit.MAX_DEPTH: int(too_deep),
             Limit.MAX_PAGES: queued if state == JobState.FINISHED else 0,
+            Limit.MAX_HOSTS: int(new_hosts_dropped),
         },
         dropped_hosts={limit: _hosts(top) for limit, top in zip(_OVERS, overs[::2], strict=True)},
         hosts_at_limit={limit: int(count) for limit, count in zip(_OVERS, overs[1::2], strict=True)},
+        hosts=int(counters.get(Stat.HOSTS, 0)),
+        hosts_refused=int(refused),
+        blocked=int(counters.get(Stat.BLOCKED, 0)),
+        blocked_hosts=_hosts(blocked_hosts),
     )
 
 
@@ -114,7 +123,7 @@ def combine(parts: list[JobStats], job_state: JobState) -> JobStats:
     totals: dict[str, Any] = {
         name: sum(int(getattr(part, name)) for part in parts)
         for name in ("seen", "queued", "leased", "dispatched", "stored", "errors", "requeued", "backing_off",
-                     "revisits_waiting", "revisits", "revisited")
+                     "revisits_waiting", "revisits", "revisited", "hosts", "hosts_refused", "blocked")
     }
     started = [part.started_at for part in parts if part.started_at is not None]
     finished = [part.finished_at for part in parts if part.finished_at is not None]
@@ -133,4 +142,7 @@ def combine(parts: list[JobStats], job_state: JobState) -> JobStats:
         },
         hosts_at_limit={limit: sum(part.hosts_at_limit.get(limit, 0) for part in parts)
                         for limit in parts[0].hosts_at_limit},
+        blocked_hosts=dict(heapq.nlargest(DROPPED_HOSTS_SHOWN, (pair for part in parts
+                                                               for pair in part.blocked_hosts.items()),
+                                          key=lambda pair: pair[1])),
     )

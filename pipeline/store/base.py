@@ -64,6 +64,8 @@ class Record:
     # When the URL is due again (Unix epoch seconds); None: not scheduled, a one-pass job's
     # URL or one already handed to the frontier.
     next_fetch_at: float | None = None
+    # Seconds the page took in the browser, when it was rendered (render=always); None: parsed as fetched.
+    render_time: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The record as the store keeps it and the export writes it: a field per column,

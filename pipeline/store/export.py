@@ -1,5 +1,7 @@
-"""Exporting a job's records as JSON Lines or CSV: the fields every export has (EXPORT_FIELDS) first,
-then the extras, the WARC pointer among them in its flat fields (warc_file, warc_offset, warc_length)."""
+"""Exporting a job's records as JSON Lines or CSV: every field the store keeps of a record but its
+job (the export is of one job), in the store's order, so the fields every export has (EXPORT_FIELDS)
+come first and the WARC pointer is in its flat fields (warc_file ... warc_digest). docs/records.md
+lists them, and a test holds the two together."""
 
 from __future__ import annotations
 
@@ -8,13 +10,10 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
-from pipeline.store.base import EXPORT_FIELDS, Item, Record
+from pipeline.store.base import COLUMNS, Item, Record
 
 FORMATS = ("jsonl", "csv")
-_EXTRA_FIELDS = (
-    "kind", "content_hash", "length", "elapsed", "encoding", "redirects", "warc_file", "warc_offset", "warc_length",
-    "extract_error", "etag", "last_modified", "fetch_count", "first_fetched_at", "changed_at", "revisit",
-)
+RECORD_FIELDS = tuple(name for name in COLUMNS if name != "job")
 
 
 def export(records: Iterable[Record], out: TextIO, fmt: str) -> int:
@@ -25,7 +24,7 @@ def export(records: Iterable[Record], out: TextIO, fmt: str) -> int:
 
 def _row(record: Record) -> dict[str, Any]:
     data = record.to_json()
-    return {name: data[name] for name in EXPORT_FIELDS + _EXTRA_FIELDS}
+    return {name: data[name] for name in RECORD_FIELDS}
 
 
 def _jsonl(records: Iterable[Record], out: TextIO) -> int:
@@ -37,7 +36,7 @@ def _jsonl(records: Iterable[Record], out: TextIO) -> int:
 
 
 def _csv(records: Iterable[Record], out: TextIO) -> int:
-    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS + _EXTRA_FIELDS)
+    writer = csv.DictWriter(out, fieldnames=RECORD_FIELDS)
     writer.writeheader()
     count = 0
     for record in records:

@@ -28,7 +28,8 @@ KEY = ("job", "url", "kind")
 # 4: extract_error; the items table.
 # 5: the fetch history (etag, last_modified, fetch_count, first_fetched_at, changed_at, revisit).
 # 6: revisits (warc_record_id, warc_digest, revisit_interval, next_fetch_at); the pages_due index.
-SCHEMA_VERSION = 6
+# 7: render_time.
+SCHEMA_VERSION = 7
 # How schema 1 told a sitemap's record from the page at the same URL.
 _OLD_SITEMAP_PREFIX = "sitemap:"
 # Data changes a version brings, run once on a store brought up to it from an older one.

@@ -22,7 +22,8 @@ from tasks.cli.flags import KEPT, add_policy_flags, load_settings, policy_flags,
 from tasks.cli.lifeline import RunLock
 from tasks.cli.local import LocalWorkers, demo_server, redis_for_crawl, start_workers
 from tasks.cli.outcome import report_after_crawl, summary, unfetched_seeds
-from tasks.cli.progress import Display, busiest
+from tasks.cli.pace import RunPace, pages
+from tasks.cli.progress import Display, busiest, user_bound
 
 DEMO_JOB = "demo"
 # The demo site is ours and local: no need to be gentle with it.
@@ -84,6 +85,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         if args.restart:
             _restart(context, frontier, seeds, args.recrawl, console)
         was_finished = frontier.state() == JobState.FINISHED
+        run = RunPace(before=pages(frontier.stats()) if frontier.exists() else 0)
         if embedded and not settings.broker_url:
             # What the earlier run left in flight is in the embedded Redis's queues.
             resume_in_flight(context)
@@ -101,17 +103,18 @@ def cmd_crawl(args: argparse.Namespace) -> int:
                 "--restart crawls it again from nothing (its records removed), or give another --job",
                 highlight=False,
             )
+        bound = user_bound(frontier.policy(), given="max_pages" in policy)
         console.print(
             f"crawling job {job!r} with {settings.workers} worker processes; Ctrl-C stops, re-running resumes"
         )
         try:
-            stats = _wait(context, frontier, workers, console)
+            stats = _wait(context, frontier, workers, Display(console, run), bound)
         except KeyboardInterrupt:
             console.print("stopping: letting running tasks finish (run the same command again to resume)")
             raise
         unfetched = unfetched_seeds(context.store, job, seeds, console)
     out = Console(soft_wrap=True)
-    summary(stats, settings, out)
+    summary(stats, run.pace(time.monotonic()), settings, out)
     if not args.no_report:
         report_after_crawl(settings, job, stats, out)
     if seeds and unfetched == len(seeds):
@@ -133,28 +136,36 @@ def _restart(context: Context, frontier: Frontier, seeds: list[str], recrawl: bo
                   highlight=False)
 
 
-def _wait(context: Context, frontier: Frontier, workers: LocalWorkers, console: Console) -> JobStats:
+def _wait(context: Context, frontier: Frontier, workers: LocalWorkers, display: Display, bound: int) -> JobStats:
     """Tick the dispatcher and show progress until the job ends."""
     from tasks.dispatch import locked_tick
 
-    with Display(console) as display:
+    with display:
         while True:
             locked_tick(context)
             stats = frontier.stats()
-            display.show(stats, busiest(frontier, stats), frontier.policy().max_pages)
+            display.show(stats, busiest(frontier, stats), bound)
             if stats.state in (JobState.FINISHED, JobState.CANCELLED):
                 return stats
             if not workers.alive():
                 raise CrawlError(f"the worker processes stopped; see {workers.log_path}")
-            _sleep_unless_done(frontier, context.settings.dispatch_interval)
+            _sleep_unless_done(frontier, context.settings.dispatch_interval, display)
 
 
-def _sleep_unless_done(frontier: Frontier, seconds: float) -> None:
+def _sleep_unless_done(frontier: Frontier, seconds: float, display: Display) -> None:
     """Until the next tick, or less when the job ends first: the crawl's wall time should
-    not include most of a tick spent waiting after the last page."""
+    not include most of a tick spent waiting after the last page. Until this run's first
+    page, each look reads the counters, so its pace starts within a look of it."""
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
-        if frontier.state() in (JobState.FINISHED, JobState.CANCELLED):
+        state: JobState | None
+        if display.run is not None and display.run.waiting:
+            stats = frontier.stats()
+            display.sample(stats)
+            state = stats.state
+        else:
+            state = frontier.state()
+        if state in (JobState.FINISHED, JobState.CANCELLED):
             return
         time.sleep(min(left, END_POLL_SECONDS))
 

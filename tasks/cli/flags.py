@@ -9,9 +9,9 @@ import argparse
 from dataclasses import fields
 from typing import Any
 
-from pipeline.crawl import check
+from pipeline.crawl import check, jobs
 from pipeline.errors import ConfigError
-from pipeline.settings import Policy, Settings, doc, shown_default, variable
+from pipeline.settings import RENDER_MODES, SCOPES, Policy, Settings, doc, shown_default, variable
 
 # The description of the commands that take the policy flags.
 KEPT = "Policy flags that are not given keep the job's own values when the job exists."
@@ -28,6 +28,8 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         settings = Settings.load(**overrides)
         check(settings)
+        if overrides.get("host_policy_file"):
+            jobs.host_rules(overrides["host_policy_file"])
     except ConfigError as exc:
         raise ConfigError(_as_flag(str(exc), overrides)) from None
     return settings
@@ -63,6 +65,19 @@ def add_policy_flags(parser: argparse.ArgumentParser) -> None:
     setting_flag(parser, "--revisit-min", "revisit_min", type=seconds, metavar="SECONDS")
     setting_flag(parser, "--revisit-max", "revisit_max", type=seconds, metavar="SECONDS")
     setting_flag(parser, "--frontier-shards", "frontier_shards", type=positive, metavar="N")
+    setting_flag(parser, "--delay-factor", "delay_factor", type=factor, metavar="FACTOR")
+    setting_flag(parser, "--max-delay", "max_delay", type=seconds, metavar="SECONDS")
+    setting_flag(parser, "--host-policy", "host_policy_file", metavar="FILE")
+    setting_flag(parser, "--render", "render", choices=RENDER_MODES)
+    setting_flag(parser, "--screenshot", "screenshot", action="store_const", const=True)
+    add_scope_flags(parser)
+
+
+def add_scope_flags(parser: argparse.ArgumentParser) -> None:
+    """The open scope: which hosts links are followed to, how many, and which never."""
+    setting_flag(parser, "--scope", "scope", choices=SCOPES)
+    setting_flag(parser, "--max-hosts", "max_hosts", type=count, metavar="N")
+    setting_flag(parser, "--deny-domain", "deny_domains", action="append", metavar="HOST")
 
 
 def setting_flag(parser: argparse.ArgumentParser, flag: str, setting: str, note: str = "", **options: Any) -> None:
@@ -139,4 +154,15 @@ def seconds(value: str) -> float:
         number = -1.0
     if not 0 <= number < float("inf"):
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}")
+    return number
+
+
+def factor(value: str) -> float:
+    """A non-negative number (a multiplier), or argparse's one-line usage error."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of 0 or more, got {value!r}")
     return number

@@ -10,17 +10,30 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from pipeline.crawl import jobs
+from pipeline.crawl import Choice, RenderHosts, jobs
+from pipeline.errors import ConfigError
 from pipeline.frontier import Frontier, JobState, JobStats, list_jobs
 from pipeline.settings import Settings
 from pipeline.store import DueCounts, open_store
 from pipeline.urls import require_canonical
 from tasks.cli.flags import KEPT, add_policy_flags, load_settings, policy_flags, seconds
 from tasks.cli.local import redis_client
-from tasks.cli.progress import backoff_lines, bloom_warning, limit_lines, line, revisit_line, watch
+from tasks.cli.pace import job_pace
+from tasks.cli.politeness import host_lines, host_of
+from tasks.cli.progress import (
+    backoff_lines,
+    blocked_line,
+    bloom_warning,
+    discovered_line,
+    limit_lines,
+    line,
+    revisit_line,
+    watch,
+)
 
 # Paused hosts listed by `crawler status --job`, longest pause first.
 BACKOFFS_SHOWN = 10
+_RENDER_CHOICES = {Choice.RENDER: "pages rendered", Choice.PLAIN: "pages not rendered", Choice.SAMPLE: "sampling"}
 STATES = {"pause": JobState.PAUSED, "resume": JobState.RUNNING, "cancel": JobState.CANCELLED}
 
 
@@ -44,6 +57,8 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     status.add_argument("--job")
     status.add_argument("--json", action="store_true")
     status.add_argument("--watch", action="store_true")
+    status.add_argument("--host", help="with --job: the host's effective delay and why, its concurrency, robots, "
+                        "user agent")
     status.set_defaults(run=cmd_status)
 
     for name in STATES:
@@ -78,7 +93,11 @@ def cmd_recrawl(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     settings = load_settings()
+    if args.host and not args.job:
+        raise ConfigError("--host needs --job")
     with redis_client(settings) as (client, _):
+        if args.host:
+            return _host_status(Frontier(client, args.job), host_of(args.host), args.json)
         jobs = [args.job] if args.job else list_jobs(client)
         frontiers = [Frontier(client, job) for job in jobs]
         if args.watch:
@@ -86,23 +105,37 @@ def cmd_status(args: argparse.Namespace) -> int:
         stats = [frontier.stats() for frontier in frontiers]
         backoffs = frontiers[0].backoffs(BACKOFFS_SHOWN) if args.job else []
         due = _due_counts(settings, frontiers, stats)
+        verdicts = RenderHosts(client, frontiers[0].keyring).verdicts() if args.job else []
     if args.json:
         reports = [dict(s.to_json(), **_due_json(due.get(s.job))) for s in stats]
-        payload: Any = dict(reports[0], backoffs=[b.to_json() for b in backoffs]) if args.job else reports
+        payload: Any = dict(reports[0], backoffs=[b.to_json() for b in backoffs],
+                            render=[v.to_json() for v in verdicts]) if args.job else reports
         print(json.dumps(payload, indent=2))
         return 0
     if not stats:
         print("no jobs")
     for item, frontier in zip(stats, frontiers, strict=True):
-        print(line(item))
+        print(line(item, job_pace(item, time.time())))
+        print(discovered_line(item))
         if item.job in due:
             print(revisit_line(item, due[item.job], time.time()))
         if (warning := bloom_warning(item, frontier.policy())) is not None:
             print(warning)
         for text in limit_lines(item):
             print(text)
+        if (blocked := blocked_line(item)) is not None:
+            print(blocked)
     for text in backoff_lines(backoffs):
         print(text)
+    for verdict in verdicts:
+        choice = _RENDER_CHOICES[verdict.choice] if verdict.choice else f"sampling ({verdict.sampled} pages so far)"
+        print(f"render=auto {verdict.host}: {choice}" + (f"; {verdict.evidence}" if verdict.evidence else ""))
+    return 0
+
+
+def _host_status(frontier: Frontier, host: str, as_json: bool) -> int:
+    view = frontier.host_delay(host)
+    print(json.dumps(view.to_json(), indent=2) if as_json else "\n".join(host_lines(frontier.job, view)))
     return 0
 
 

@@ -145,7 +145,7 @@ class LocalWorkers:
             for number in range(self.processes):
                 command = [
                     sys.executable, "-m", "celery", "-A", "tasks", "worker",
-                    "-Q", "fetch,parse,store", "-P", self.pool, "-c", str(self.concurrency),
+                    "-Q", "fetch,render,parse,store", "-P", self.pool, "-c", str(self.concurrency),
                     "-n", f"local-{os.getpid()}-{number}@%h", "--loglevel", "WARNING",
                     "--without-gossip", "--without-mingle",
                 ]

@@ -21,6 +21,7 @@ _COUNTERS = (
     ("crawler_pages_failed", "errors", "Records stored with an error."),
     ("crawler_leases_requeued", "requeued", "Leases that expired and went back to the frontier."),
     ("crawler_pages_revisited", "revisited", "Stored URLs fetched again and stored again (recrawls, continuous)."),
+    ("crawler_urls_blocked", "blocked", "Links robots.txt disallowed, recorded where found without a request."),
 )
 _GAUGES = (
     ("crawler_urls_queued", "queued", "URLs waiting in the frontier."),

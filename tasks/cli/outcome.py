@@ -13,27 +13,41 @@ from pipeline.report import render_html, summarize
 from pipeline.settings import Settings
 from pipeline.store import Store, open_store
 from pipeline.urls import redact
-from tasks.cli.progress import average_rate, limit_lines, stopped_short
+from tasks.cli.pace import Pace, pages
+from tasks.cli.progress import blocked_line, limit_lines, stopped_short
 
 
-def summary(stats: JobStats, settings: Settings, console: Console) -> None:
-    """The end of a crawl: what was stored, and what the limits kept out, if anything
-    (a finished job may not have crawled all it found)."""
-    rate = average_rate(stats)
+def summary(stats: JobStats, pace: Pace, settings: Settings, console: Console) -> None:
+    """The end of a crawl: what the job stored, how fast this run went (a resumed or
+    recrawled job's earlier runs and the idle time between them apart), and what the
+    limits kept out, if anything (a finished job may not have crawled all it found)."""
+    whole = pace.pages == pages(stats)
     console.print(
-        f"job {stats.job} {ending(stats)}: {stats.stored} stored ({stats.stored - stats.errors} fetched OK, "
-        f"{stats.errors} failed){left_queued(stats)}, {rate:.1f} pages/s; records in {redact(settings.store_url)} "
+        f"job {stats.job} {ending(stats)}: {stats.stored} stored{'' if whole else ' in all'} "
+        f"({stats.stored - stats.errors} fetched OK, {stats.errors} failed){left_queued(stats)}"
+        f"{_this_run(pace, whole)}; records in {redact(settings.store_url)} "
         f"(crawler export --job {stats.job} --format jsonl)",
         highlight=False,
     )
     if settings.warc_dir:
         where = settings.warc_upload_url or str(Path(settings.warc_dir).resolve())
         console.print(f"WARC files in {where}", highlight=False)
+    if (blocked := blocked_line(stats)) is not None:
+        console.print(blocked.strip(), highlight=False)
     if stats.revisited:
         console.print(f"{stats.revisited} revisits stored (all passes of the job)", highlight=False)
     if stats.stopped_short:
         for text in [stopped_short(stats), *limit_lines(stats)]:
             console.print(text, highlight=False)
+
+
+def _this_run(pace: Pace, whole: bool) -> str:
+    """The run's pace; and its pages, when the job has more than this run stored."""
+    if whole:
+        return f", {pace.text()}"
+    if not pace.pages:
+        return "; this run fetched nothing"
+    return f"; this run fetched {pace.pages} pages, {pace.text()}"
 
 
 def ending(stats: JobStats) -> str:

@@ -24,7 +24,7 @@ QUICK_TIMEOUT = 60  # status, export, errors: normally about a second
 GONE_WITHIN = 10  # seconds a stopped crawl's redis-server and workers get to exit
 INTERRUPT_EXIT_WITHIN = 40
 
-# The export record of DESIGN.md; exports may carry more fields after these.
+# The export record's first fields (docs/records.md); exports carry more after these.
 DESIGN_FIELDS = ("url", "final_url", "status", "depth", "content_type", "title", "outlinks", "fetched_at", "error")
 
 
@@ -117,6 +117,22 @@ def summary(result: subprocess.CompletedProcess[str]) -> str:
     return " ".join((result.stdout + " " + result.stderr).split())
 
 
+RUN_PACE = re.compile(
+    r"stored(?: in all)? \(\d+ fetched OK, \d+ failed\)(?:, \d+ URLs left queued)?"
+    r"(?:, |; this run fetched (?P<pages>\d+) pages, )(?P<rate>[\d.]+) pages/s over this run's "
+    r"(?:(?P<minutes>\d+) min )?(?P<seconds>[\d.]+) s;"
+)
+
+
+def this_run(result: subprocess.CompletedProcess[str]) -> tuple[int | None, float, float]:
+    """(pages this run stored, None when it stored all the job's; its pages/s; its
+    seconds) from the summary of `crawler crawl`."""
+    match = RUN_PACE.search(summary(result))
+    assert match, f"no pace of this run in the summary:\n{result.stdout}"
+    pages = int(match["pages"]) if match["pages"] else None
+    return pages, float(match["rate"]), 60 * int(match["minutes"] or 0) + float(match["seconds"])
+
+
 def export_jsonl(cwd: Path, job: str, env: dict[str, str] | None = None) -> list[dict]:
     result = crawler(cwd, "export", "--job", job, "--format", "jsonl", env=env)
     assert result.returncode == 0, describe(result, cwd)
@@ -196,7 +212,7 @@ def uses_embedded_redis(directory: Path) -> bool:
 
 
 def check_record_format(record: dict) -> None:
-    """The export record of DESIGN.md: every field, with its type."""
+    """The export record's first fields (docs/records.md), each with its type."""
     assert set(DESIGN_FIELDS) <= set(record), f"missing fields: {set(DESIGN_FIELDS) - set(record)}"
     assert isinstance(record["url"], str) and urlsplit(record["url"]).scheme in ("http", "https")
     assert record["kind"] in ("page", "sitemap")

@@ -26,6 +26,7 @@ from tests.integration.cli import (
     records,
     start_crawl,
     summary,
+    this_run,
     wait_stored,
 )
 from tests.integration.site import Host, Response, page
@@ -35,6 +36,7 @@ pytestmark = pytest.mark.integration
 PAGES = 40
 PAGE_DELAY = 0.3  # seconds each page is served late: several chains are in flight at any time
 JOB = "slow"
+MOST_IN_FLIGHT = 4  # --host-concurrency
 
 
 @pytest.fixture
@@ -114,13 +116,21 @@ def test_ctrl_c_then_the_same_command_completes_what_was_in_flight(workdir: Path
     # The chains under way finished during the warm shutdown: what was fetched is stored.
     assert {slow_host.url(path) for path in _pages(slow_host)} == stored_before
 
+    rerun_started = time.monotonic()
     job, result = crawl_ok(workdir, *_args(slow_host))
+    rerun_took = time.monotonic() - rerun_started
 
     assert job == JOB and f"job {JOB} finished" in summary(result)
     assert_nothing_left(workdir)
     _assert_every_page_stored_once(workdir, slow_host)
     twice = {path: n for path, n in _pages(slow_host).items() if n > 1}
     assert twice == {}, f"pages requested again by the rerun: {twice}"
+    # The rerun's pace is its own: the pages it stored, over its own time.
+    pages, rate, seconds = this_run(result)
+    assert pages is not None and PAGES - len(stored_before) <= pages < PAGES, summary(result)
+    assert 0 < seconds < rerun_took, summary(result)
+    assert abs(rate - pages / seconds) <= 0.05 * rate + 0.1, summary(result)
+    assert rate <= 1.2 * MOST_IN_FLIGHT / PAGE_DELAY, f"faster than the host can serve: {summary(result)}"
 
 
 def test_kill_9_takes_workers_and_redis_with_it_and_the_rerun_crawls_alone(workdir: Path, slow_host: Host) -> None:

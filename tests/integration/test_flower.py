@@ -72,6 +72,15 @@ def test_flower_will_not_start_without_credentials(tmp_path, redis_client):
     assert "Traceback" not in err
 
 
+def test_flower_help_needs_no_credentials(tmp_path):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("FLOWER_", "CRAWLER_FLOWER_"))}
+    result = subprocess.run([sys.executable, "-m", "celery", "-A", "tasks", "flower", "--help"], cwd=tmp_path,
+                            env=environ, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert "celery flower [OPTIONS]" in result.stdout
+
+
 def test_a_job_and_a_worker_named_flower_need_no_flower_credentials(tmp_path, cluster, site):
     """Only `celery -A tasks flower` is Flower: the word on a command line is not."""
     env = {k: v for k, v in cli_env(TEST_REDIS_URL).items() if not k.startswith(("FLOWER_", "CRAWLER_FLOWER_"))}

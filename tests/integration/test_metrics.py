@@ -60,6 +60,7 @@ def test_metrics_follow_a_crawl(cluster, tmp_path):
     assert metrics[("crawler_pages_stored_total", job)] == 7
     assert metrics[("crawler_pages_failed_total", job)] == 1
     assert metrics[("crawler_urls_leased", job)] == 0
+    assert metrics[("crawler_urls_blocked_total", job)] == 0, "no robots.txt here: nothing disallowed"
     assert (metrics[("crawler_pages_revisited_total", job)], metrics[("crawler_revisits_waiting", job)]) == (0, 0)
     assert metrics[("crawler_job_state", (("job", "metered"), ("state", "finished")))] == 1
     assert metrics[("crawler_job_state", (("job", "metered"), ("state", "running")))] == 0

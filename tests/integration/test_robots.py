@@ -90,3 +90,18 @@ def test_the_parsed_cache_of_a_process_is_bounded(redis_client):
             server.stop()
 
     assert known == [False, True, True]
+
+
+def test_verdicts_answer_for_known_sites_only_without_fetching(redis_client, host):
+    other = Host("127.0.0.2").start()
+    try:
+        robots, fresh = Robots(redis_client, 10), Robots(redis_client, 10)
+        _download(robots, host.base)
+        urls = [host.url("/private/x"), host.url("/public"), other.url("/private/x")]
+
+        # A process that never parsed it reads it from Redis, for all its sites at once.
+        assert fresh.verdicts(KEYS, urls, POLICY) == dict(zip(urls, [False, True, None], strict=True))
+        assert fresh.verdicts(KEYS, urls, POLICY.merged(robots=False)) == dict.fromkeys(urls, True)
+    finally:
+        other.stop()
+    assert other.requests() == {} and host.requests() == {"/robots.txt": 1}

@@ -112,4 +112,18 @@ def test_a_job_that_crawled_everything_did_not_stop_short(redis_client):
 
     stats = frontier.stats()
     assert stats.state == JobState.FINISHED and not stats.stopped_short
-    assert stats.dropped == {"max_pages_per_host": 0, "max_sitemaps_per_host": 0, "max_depth": 0, "max_pages": 0}
+    assert stats.dropped == {"max_pages_per_host": 0, "max_sitemaps_per_host": 0, "max_depth": 0, "max_pages": 0,
+                             "max_hosts": 0}
+
+
+def test_sitemaps_do_not_spend_max_pages_handed_out_nor_handed_back(redis_client):
+    frontier = new_frontier(redis_client, max_pages=2, host_concurrency=5)
+    frontier.add(Found(0, pages("a.example", 3), sitemaps=("http://a.example/sitemap.xml",)))
+
+    leases = frontier.lease()
+
+    assert sorted(lease.kind for lease in leases) == [RecordKind.PAGE, RecordKind.PAGE, RecordKind.SITEMAP]
+    assert frontier.stats().dispatched == 2
+    sitemap = next(lease for lease in leases if lease.kind == RecordKind.SITEMAP)
+    frontier.hand_back([sitemap])
+    assert frontier.stats().dispatched == 2, "a sitemap handed back gave a page back to max_pages"

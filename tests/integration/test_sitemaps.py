@@ -6,6 +6,9 @@ from __future__ import annotations
 import gzip
 
 from tasks import seed
+from tests.conftest import TEST_REDIS_URL
+from tests.integration.cli import cli_env, crawl_ok, export_jsonl, summary
+from tests.integration.conftest import flushed_test_redis
 from tests.integration.site import Host, Response, page
 
 
@@ -54,3 +57,30 @@ def test_sitemap_only_pages_are_crawled_and_out_of_scope_entries_are_not(cluster
     requests = host.requests()
     assert requests["/linked"] == 1, "a page both linked and listed is fetched once"
     assert all(requests[path] == 1 for path in ("/index.xml", "/pages.xml.gz", "/sitemap.xml"))
+
+
+def test_a_missing_sitemap_xml_is_a_sitemap_record_not_a_failed_page_nor_one_of_max_pages(workdir):
+    """A site without /sitemap.xml (the one guessed, not named by robots.txt): its 404 is the
+    sitemap's record, the crawl has no failure, and --max-pages 2 still fetches two pages."""
+    host = Host("127.0.0.1")
+    host.routes["/robots.txt"] = Response(body="User-agent: *\nAllow: /\n", content_type="text/plain")
+    host.routes["/"] = page("home", ["/a", "/b", "/c"])
+    for name in "abc":
+        host.routes[f"/{name}"] = page(name)
+    host.start()
+    try:
+        env = cli_env(TEST_REDIS_URL, CRAWLER_SITEMAPS="true")
+        flushed_test_redis()
+        job, result = crawl_ok(workdir, host.url("/"), "--allow-private", "--delay", "0", "--workers", "1",
+                               "--no-report", "--max-pages", "2", env=env)
+        records = export_jsonl(workdir, job, env=env)
+    finally:
+        host.stop()
+
+    pages = [record for record in records if record["kind"] == "page"]
+    sitemaps = [record for record in records if record["kind"] == "sitemap"]
+    assert len(pages) == 2 and all(record["status"] == 200 and record["error"] is None for record in pages), records
+    assert [(record["url"], record["status"], record["error"]) for record in sitemaps] == [
+        (host.url("/sitemap.xml"), 404, None)
+    ]
+    assert "(3 fetched OK, 0 failed)" in summary(result), summary(result)

@@ -207,6 +207,8 @@ SCHEMA_5_ROWS = [
 SCHEMA_5_COLUMNS = (f"{SCHEMA_3_COLUMNS}, extract_error, etag, last_modified, fetch_count, first_fetched_at, "
                     "changed_at, revisit")
 REVISIT_COLUMNS = ["warc_record_id", "warc_digest", "revisit_interval", "next_fetch_at"]
+# What later schemas added after them (7: render_time), last.
+LATER_COLUMNS = ["render_time"]
 
 
 class Legacy:
@@ -315,9 +317,12 @@ def _due_index(old: Legacy) -> str | None:
 
 
 def _has_revisits(old: Legacy) -> bool:
-    """The table has the revisit columns, last, and the partial index of due URLs."""
+    """The table has the revisit columns, last but for the later schemas' own, and the
+    partial index of due URLs."""
     index = _due_index(old) or ""
-    return _columns(old, "pages")[-len(REVISIT_COLUMNS):] == REVISIT_COLUMNS and all(
+    columns = _columns(old, "pages")
+    expected = REVISIT_COLUMNS + LATER_COLUMNS
+    return columns[-len(expected):] == expected and all(
         part in index for part in ("(job, next_fetch_at)", "next_fetch_at IS NOT NULL")
     )
 

@@ -29,9 +29,12 @@ ALLOWED: dict[str, set[str]] = {
     "pipeline.archive": FOUNDATIONS | {"pipeline.fetch"},
     "pipeline.parse": FOUNDATIONS | {"pipeline.fetch", "pipeline.store"},
     "pipeline.report": FOUNDATIONS | {"pipeline.store"},
+    # The browser's subrequests go through the fetcher's rules (guard, proxies, WARC).
+    "pipeline.render": FOUNDATIONS | {"pipeline.fetch"},
     "pipeline.frontier": FOUNDATIONS | {"pipeline.fetch", "pipeline.store"},
     "pipeline.crawl": FOUNDATIONS | {
         "pipeline.fetch", "pipeline.store", "pipeline.archive", "pipeline.parse", "pipeline.frontier",
+        "pipeline.render",
     },
     "tasks": FOUNDATIONS | {"pipeline.crawl", "pipeline.frontier", "pipeline.store"},
     "tasks.cli": FOUNDATIONS | {

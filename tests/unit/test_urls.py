@@ -219,6 +219,17 @@ def test_allowed_domain_is_case_insensitive():
     assert in_scope("http://example.org/", [], ["EXAMPLE.org"])
 
 
+def test_a_denied_domain_is_out_with_its_subdomains_whatever_the_scope():
+    for url in ("http://example.org/", "http://docs.Example.org/", "http://a.b.example.org:8443/"):
+        assert not in_scope(url, ["example.org"], ["example.org"], ["EXAMPLE.org."], any_host=True)
+    assert in_scope("http://notexample.org/", [], [], ["example.org"], any_host=True)
+
+
+def test_any_host_is_in_scope_with_any_host():
+    assert in_scope("http://elsewhere.net/", ["seed.net"], [], any_host=True)
+    assert not in_scope("http://elsewhere.net/", ["seed.net"], [])
+
+
 def test_session_and_tracking_parameters_are_dropped_when_asked():
     drop = ("utm_*", "sessionid", "PHPSESSID")
     url = "http://example.com/a?utm_source=x&b=2&SessionID=9&a=1&phpsessid=abc&utm_medium=y"

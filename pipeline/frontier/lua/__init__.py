@@ -17,7 +17,7 @@ from importlib import resources
 import redis
 from redis.commands.core import Script as RedisScript
 
-from pipeline.frontier.names import STALE_POLICY, JobState, Script, Stat
+from pipeline.frontier.names import SITEMAP_PREFIX, STALE_POLICY, JobState, Script, Stat
 from pipeline.keys import LUA_NAMES
 
 # The library's families, in the order they are loaded. Every script gets all of them:
@@ -29,6 +29,7 @@ CONSTANTS = {
     **{f"STATE_{state.name}": state.value for state in JobState},
     **{f"STAT_{stat.name}": stat.value for stat in Stat},
     "STALE_POLICY": STALE_POLICY,
+    "SITEMAP_PREFIX": SITEMAP_PREFIX,
 }
 
 

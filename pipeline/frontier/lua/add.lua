@@ -9,25 +9,29 @@
 --   seen                  SET     a job's 8-byte fingerprints from before the buckets (read)
 --   bloom                 STRING  the Bloom filter instead of the seen sets, with dedup=bloom
 --   hostcount             HASH    host -> URLs scheduled for it, checked against host_budget
+--                                 (a host in it or in hostsitemaps is admitted under host_cap)
 --   hostsitemaps          HASH    host -> sitemaps scheduled for it, checked against sitemap_budget
 --   dropped-depth         HLL     unseen links past max_depth (added)
 --   dropped-pages:HOST    HLL     the host's URLs kept out by host_budget (added)
 --   dropped-sitemaps:HOST HLL     the host's sitemaps kept out by sitemap_budget (added)
 --   over-pages            ZSET    host -> URLs its page budget kept out (its HLL's count)
 --   over-sitemaps         ZSET    host -> sitemaps its sitemap budget kept out
+--   dropped-hosts         HLL     URLs of new hosts kept out by host_cap (added)
+--   refused-hosts         HLL     the new hosts kept out by host_cap (added)
 --   ql:DEPTH:HOST         LIST    the host's new URLs at DEPTH, in the order found (pushed)
 --   qd:HOST               ZSET    the depths at which the host has new URLs waiting
 --   lease                 HASH    URL -> {t, h, d, s}: a shorter path lowers a leased URL's d
 --   slots                 HASH    host -> requests in flight (read: is the host due)
 --   planned               HASH    host -> planned start of its next request (read)
 --   due                   ZSET    host -> planned start, for hosts with URLs waiting and a free slot
---   stats                 HASH    counters: queued and seen (+1 per URL), dropped_pages, dropped_sitemaps,
+--   stats                 HASH    counters: queued and seen (+1 per URL), dropped_pages, dropped_sitemaps, hosts,
 --                                 dispatched (read), finished_at
 --   state                 STRING  finished -> running when URLs were added; running -> finished
 --   leases                ZSET    URL -> lease deadline (read: is anything still in flight)
 --   feed                  STRING  a recrawl pass still being fed from the store (read: not finished)
 --   allowance             STRING  new URLs the shard may hand out of a shared max_pages (read)
 --   budget-spent          STRING  set when no more of a shared max_pages will come (read)
+--   hostrules             HASH    pattern -> {delay, conc} of the job's host policy file (read)
 -- ARGV[1], a JSON object:
 --   version         int     policy version the caller holds (0: do not check)
 --   links           array   {member, host, is_sitemap, seen bucket or h1, seen entry or h2}
@@ -36,12 +40,14 @@
 --   max_depth       int     pages deeper than this are kept out (and counted)
 --   host_budget     int     pages scheduled per host at most (0: no limit)
 --   sitemap_budget  int     sitemaps scheduled per host at most (0: no limit)
+--   host_cap        int     hosts the shard schedules URLs for at most (-1: no limit)
 --   conc            int     requests in flight per host at most
 --   max_pages       int     URLs handed out for the job at most (0: no limit)
 --   bloom_bits      int     bits of the job's Bloom filter (0: the exact seen sets)
 --   bloom_hashes    int     bits of the filter a URL sets
 --   continuous      bool    the job revisits for ever (it never finishes)
 --   shared_budget   bool    the shards share max_pages out (allowance) instead of counting dispatched
+--   host_rules      bool    the job has a host policy file (its rules are looked up)
 -- ARGV[2..]: the 8-byte fingerprint of each entry of links.
 -- Returns the number of URLs scheduled.
 

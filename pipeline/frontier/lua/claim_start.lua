@@ -9,6 +9,8 @@
 --   leases    ZSET    URL -> lease deadline (renewed)
 --   started   HASH    host -> when its last request started (set when this one may start)
 --   delay     HASH    host -> robots.txt Crawl-delay (read)
+--   hostrules HASH    pattern -> {delay, conc} of the job's host policy file (read)
+--   rtime     HASH    host -> seconds its last request took (read: the adaptive delay)
 -- ARGV[1], a JSON object:
 --   version        int     policy version the caller holds (0: do not check)
 --   url            string  the leased member (a sitemap's is sitemap:URL)
@@ -16,6 +18,9 @@
 --   host           string  the URL's host
 --   delay          float   seconds between request starts to one host
 --   lease_timeout  float   seconds the renewed lease lasts
+--   delay_factor   float   a host's delay is this times its last response time (0: off)
+--   host_rules     bool    the job has a host policy file (its rules are looked up)
+--   max_delay      float   seconds the adaptive delay is at most
 -- Returns '0' when the request may start (its start is recorded), else the seconds to
 -- wait, as a string; '-1' when the token no longer owns the URL.
 

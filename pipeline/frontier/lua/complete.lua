@@ -12,19 +12,22 @@
 --   leases                ZSET    URL -> lease deadline: removed; new leases added
 --   requeues              HASH    URL -> times it was requeued: removed
 --   slots                 HASH    host -> requests in flight (-1 if the lease still held one)
---   stats                 HASH    counters: stored, errors, queued, seen, dropped_pages, dropped_sitemaps,
+--   stats                 HASH    counters: stored, errors, queued, seen, dropped_pages, dropped_sitemaps, hosts,
 --                                 tokens, dispatched, finished_at
 --   seen:BUCKET           SET     every URL scheduled, as its fingerprint's low 48 bits (an
 --                                 integer) in the set of its high 16: a URL is scheduled once
 --   seen                  SET     a job's 8-byte fingerprints from before the buckets (read)
 --   bloom                 STRING  the Bloom filter instead of the seen sets, with dedup=bloom
 --   hostcount             HASH    host -> URLs scheduled for it, checked against host_budget
+--                                 (a host in it or in hostsitemaps is admitted under host_cap)
 --   hostsitemaps          HASH    host -> sitemaps scheduled for it, checked against sitemap_budget
 --   dropped-depth         HLL     unseen links past max_depth (added)
 --   dropped-pages:HOST    HLL     the host's URLs kept out by host_budget (added)
 --   dropped-sitemaps:HOST HLL     the host's sitemaps kept out by sitemap_budget (added)
 --   over-pages            ZSET    host -> URLs its page budget kept out (its HLL's count)
 --   over-sitemaps         ZSET    host -> sitemaps its sitemap budget kept out
+--   dropped-hosts         HLL     URLs of new hosts kept out by host_cap (added)
+--   refused-hosts         HLL     the new hosts kept out by host_cap (added)
 --   ql:DEPTH:HOST         LIST    the host's new URLs at DEPTH
 --   qd:HOST               ZSET    the depths at which the host has new URLs waiting
 --   q:HOST                ZSET    URL -> depth, as a job begun before the lists has it; taken first
@@ -37,8 +40,10 @@
 --   prior                 HASH    URL -> JSON of its last fetch, handed out with its revisit lease
 --   rq:HOST               ZSET    the host's revisits waiting -> depth; taken before its new URLs
 --   rt:HOST               ZSET    the host's leased URLs waiting for their retry -> its time; one whose time came goes first
---   allowance             STRING  new URLs the shard may hand out of a shared max_pages (-1 per new URL)
+--   allowance             STRING  new URLs the shard may hand out of a shared max_pages (-1 per new page)
 --   budget-spent          STRING  set when no more of a shared max_pages will come (read)
+--   hostrules             HASH    pattern -> {delay, conc} of the job's host policy file (read)
+--   rtime                 HASH    host -> seconds its last request took (read: the adaptive delay)
 -- ARGV[1], a JSON object:
 --   version         int     policy version the caller holds (0: do not check)
 --   url             string  the leased member
@@ -49,6 +54,7 @@
 --   max_depth       int     pages deeper than this are kept out (and counted)
 --   host_budget     int     pages scheduled per host at most (0: no limit)
 --   sitemap_budget  int     sitemaps scheduled per host at most (0: no limit)
+--   host_cap        int     hosts the shard schedules URLs for at most (-1: no limit)
 --   limit           int     URLs to hand out at most
 --   window          int     URLs of the job leased at once at most
 --   lookahead       float   seconds before its host's turn that a URL may be handed out
@@ -60,6 +66,9 @@
 --   lease_timeout   float   seconds a lease lasts before it is handed out again
 --   continuous      bool    the job revisits for ever (it never finishes)
 --   shared_budget   bool    the shards share max_pages out (allowance) instead of counting dispatched
+--   delay_factor    float   a host's delay is this times its last response time (0: off)
+--   host_rules      bool    the job has a host policy file (its rules are looked up)
+--   max_delay       float   seconds the adaptive delay is at most
 -- ARGV[2..]: the 8-byte fingerprint of each entry of links.
 -- Returns {counted, leases, depth}: counted is 1 when the token owned the URL, 0
 -- otherwise; leases as LEASE returns them; the URL's depth as it was leased, or lower if

@@ -17,12 +17,14 @@
 --   planned        HASH    host -> planned start of its next request (read)
 --   rq:HOST        ZSET    the host's revisits waiting -> depth; taken before its new URLs
 --   rt:HOST        ZSET    the host's leased URLs waiting for their retry -> its time (one handed back removed)
---   allowance      STRING  new URLs the shard may hand out of a shared max_pages (+1 per URL requeued)
+--   allowance      STRING  new URLs the shard may hand out of a shared max_pages (+1 per page requeued)
+--   hostrules      HASH    pattern -> {delay, conc} of the job's host policy file (read)
 -- ARGV[1], a JSON object:
 --   version        int     policy version the caller holds (0: do not check)
 --   leases         list    {member, token} pairs of the dropped chains
 --   conc           int     requests in flight per host at most
 --   shared_budget  bool    the shards share max_pages out (allowance) instead of counting dispatched
+--   host_rules     bool    the job has a host policy file (its rules are looked up)
 -- Returns how many leases went back (the others were no longer the chains').
 
 local handed = 0

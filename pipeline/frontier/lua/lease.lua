@@ -14,13 +14,15 @@
 --   delay          HASH    host -> robots.txt Crawl-delay (read)
 --   leases         ZSET    URL -> lease deadline (added)
 --   lease          HASH    URL -> {t: token, h: host, d: depth, s: slot held, r: a revisit} (added)
---   stats          HASH    counters: tokens, dispatched (+1), queued (-1), revisits (+1),
+--   stats          HASH    counters: tokens, dispatched (+1 per page), queued (-1), revisits (+1),
 --                          revisits_waiting (-1)
 --   parked         SET     hosts with only new URLs waiting while max_pages is spent
 --   prior          HASH    URL -> JSON of its last fetch, handed out with its revisit lease
 --   rq:HOST        ZSET    the host's revisits waiting -> depth; taken before its new URLs
 --   rt:HOST        ZSET    the host's leased URLs waiting for their retry -> its time; one whose time came goes first
---   allowance      STRING  new URLs the shard may hand out of a shared max_pages (-1 per new URL)
+--   allowance      STRING  new URLs the shard may hand out of a shared max_pages (-1 per new page)
+--   hostrules      HASH    pattern -> {delay, conc} of the job's host policy file (read)
+--   rtime          HASH    host -> seconds its last request took (read: the adaptive delay)
 -- ARGV[1], a JSON object:
 --   version        int     policy version the caller holds (0: do not check)
 --   limit          int     URLs to hand out at most
@@ -31,6 +33,9 @@
 --   max_pages      int     URLs handed out for the job at most (0: no limit)
 --   lease_timeout  float   seconds a lease lasts before it is handed out again
 --   shared_budget  bool    the shards share max_pages out (allowance) instead of counting dispatched
+--   delay_factor   float   a host's delay is this times its last response time (0: off)
+--   host_rules     bool    the job has a host policy file (its rules are looked up)
+--   max_delay      float   seconds the adaptive delay is at most
 -- Returns {url, depth, host, token, countdown, prior} per lease; countdown is the
 -- seconds until its host's turn, prior the JSON of a revisit's last fetch ('' for a new
 -- URL).

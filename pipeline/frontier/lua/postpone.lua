@@ -20,6 +20,8 @@
 --                           added; emptied when the host pauses)
 --   rq:HOST         ZSET    the host's revisits waiting -> depth; taken before its new URLs
 --   rt:HOST         ZSET    the host's leased URLs waiting for their retry -> its time (read: is the host due)
+--   hostrules       HASH    pattern -> {delay, conc} of the job's host policy file (read)
+--   rtime           HASH    host -> seconds its last request took (read: the adaptive delay)
 -- ARGV[1], a JSON object:
 --   version            int     policy version the caller holds (0: do not check)
 --   host               string  the host whose request failed
@@ -30,6 +32,9 @@
 --   failures_to_pause  int     different URLs of the host failing in a row that pause it (0: never)
 --   conc               int     requests in flight per host at most
 --   delay              float   seconds between request starts to one host
+--   delay_factor       float   a host's delay is this times its last response time (0: off)
+--   host_rules         bool    the job has a host policy file (its rules are looked up)
+--   max_delay          float   seconds the adaptive delay is at most
 -- Returns 1 when the host was paused, else 0.
 
 return host_failed(A.host, A.url, A.seconds, A.reason, A.host_level)

@@ -28,7 +28,9 @@
 --   stats           HASH    counters: retries_waiting (+1), tokens, dispatched, queued, revisits
 --   parked          SET     hosts with only new URLs waiting while max_pages is spent
 --   prior           HASH    URL -> JSON of its last fetch, handed out with its revisit lease
---   allowance       STRING  new URLs the shard may hand out of a shared max_pages (-1 per new URL)
+--   allowance       STRING  new URLs the shard may hand out of a shared max_pages (-1 per new page)
+--   hostrules       HASH    pattern -> {delay, conc} of the job's host policy file (read)
+--   rtime           HASH    host -> seconds its last request took (set from elapsed when delay_factor is on)
 -- ARGV[1], a JSON object:
 --   version            int     policy version the caller holds (0: do not check)
 --   url                string  the leased member
@@ -48,6 +50,10 @@
 --   max_pages          int     URLs handed out for the job at most (0: no limit)
 --   lease_timeout      float   seconds a lease lasts before it is handed out again
 --   shared_budget      bool    the shards share max_pages out (allowance) instead of counting dispatched
+--   delay_factor       float   a host's delay is this times its last response time (0: off)
+--   host_rules         bool    the job has a host policy file (its rules are looked up)
+--   max_delay          float   seconds the adaptive delay is at most
+--   elapsed            float   seconds the request took (0: unknown, the last one's time stays)
 -- Returns {1 when the token owned the URL else 0, the new leases as LEASE returns them,
 -- 1 when the host was paused else 0}.
 
@@ -55,7 +61,7 @@ local lease_data = owned(A.url, A.token)
 if not lease_data then
   return {0, {}, 0}
 end
-end_request(A.url, lease_data)
+end_request(A.url, lease_data, A.elapsed)
 local at = NOW + A.seconds
 lease_data.t = redis.call('HINCRBY', STATS, STAT_TOKENS, 1)
 lease_data.a = A.attempt

@@ -24,6 +24,7 @@
 --   leases        ZSET    URL -> lease deadline (read: is anything still in flight)
 --   allowance     STRING  new URLs the shard may hand out of a shared max_pages (read)
 --   budget-spent  STRING  set when no more of a shared max_pages will come (read)
+--   hostrules     HASH    pattern -> {delay, conc} of the job's host policy file (read)
 -- ARGV[1], a JSON object:
 --   version        int     policy version the caller holds (0: do not check)
 --   revisits       array   {member, host, depth, prior JSON} per URL
@@ -35,6 +36,7 @@
 --   max_pages      int     URLs handed out for the job at most (0: no limit)
 --   continuous     bool    the job revisits for ever (it never finishes)
 --   shared_budget  bool    the shards share max_pages out (allowance) instead of counting dispatched
+--   host_rules     bool    the job has a host policy file (its rules are looked up)
 -- Returns the number of URLs queued.
 
 if A.reopen and redis.call('GET', STATE) == STATE_FINISHED then

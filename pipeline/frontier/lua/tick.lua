@@ -25,6 +25,8 @@
 --   rt:HOST        ZSET    the host's leased URLs waiting for their retry -> its time (an expired one removed)
 --   allowance      STRING  new URLs the shard may hand out of a shared max_pages (-1 per new URL, +1 per URL requeued)
 --   budget-spent   STRING  set when no more of a shared max_pages will come (read)
+--   hostrules      HASH    pattern -> {delay, conc} of the job's host policy file (read)
+--   rtime          HASH    host -> seconds its last request took (read: the adaptive delay)
 -- ARGV[1], a JSON object:
 --   version        int     policy version the caller holds (0: do not check)
 --   expire_all     bool    treat every lease as expired (no worker of the job is alive)
@@ -39,6 +41,9 @@
 --   lease_timeout  float   seconds a lease lasts before it is handed out again
 --   continuous     bool    the job revisits for ever (it never finishes)
 --   shared_budget  bool    the shards share max_pages out (allowance) instead of counting dispatched
+--   delay_factor   float   a host's delay is this times its last response time (0: off)
+--   host_rules     bool    the job has a host policy file (its rules are looked up)
+--   max_delay      float   seconds the adaptive delay is at most
 -- Returns {expired, leases, lost}: how many leases expired, new leases as LEASE returns
 -- them, and the URLs handed back, each as a lease row followed by the times it was lost.
 

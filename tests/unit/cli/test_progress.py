@@ -3,15 +3,14 @@ URLs out, the busiest hosts, the progress toward max_pages."""
 
 from __future__ import annotations
 
-import time
-
 from rich.console import Console
 
 from pipeline.frontier import HostView, JobStats
 from pipeline.settings import Policy
 from pipeline.store.base import DueCounts
+from tasks.cli.pace import THIS_RUN, Pace, job_pace
 from tasks.cli.progress import (
-    average_rate,
+    blocked_line,
     bloom_warning,
     hosts_line,
     limit_lines,
@@ -21,6 +20,8 @@ from tasks.cli.progress import (
     table,
     view,
 )
+
+RUN = Pace(THIS_RUN, 10, 2.0)
 
 
 def _stats(**changes) -> JobStats:
@@ -33,7 +34,7 @@ def test_a_job_no_limit_touched_says_nothing_of_limits():
     stats = _stats(dropped={"max_pages_per_host": 0, "max_depth": 0})
 
     assert limit_lines(stats) == [] and not stats.stopped_short
-    assert "dropped" not in line(stats, 1.0)
+    assert "dropped" not in line(stats, RUN)
 
 
 def test_a_per_host_limit_lists_the_hosts_that_lost_most_and_how_many_more():
@@ -48,7 +49,7 @@ def test_a_per_host_limit_lists_the_hosts_that_lost_most_and_how_many_more():
         "and 3 more hosts (1250 URLs in all)",
         "  limit max_depth: dropped 1 URL",
     ]
-    assert "dropped 1251, " in line(stats, 1.0)
+    assert "dropped 1251, " in line(stats, RUN)
 
 
 def test_the_summary_names_each_limit_and_the_setting_to_raise():
@@ -69,6 +70,7 @@ def test_a_bloom_filter_past_its_capacity_is_warned_of_and_one_within_it_is_not(
     warning = bloom_warning(_stats(seen=1001), bloom)
     assert warning is not None and "holds 1001 URLs, past its capacity of 1000" in warning
     assert "CRAWLER_BLOOM_CAPACITY" in warning
+    assert bloom_warning(_stats(seen=900, blocked=101), bloom) is not None, "disallowed links fill the filter too"
 
 
 def test_status_says_what_a_revisiting_job_has_done_and_has_due():
@@ -77,7 +79,7 @@ def test_status_says_what_a_revisiting_job_has_done_and_has_due():
     assert revisit_line(stats, DueCounts(due=3, later=40, next_at=112.4), now=100.0) == (
         "  revisits: 5 done, 2 waiting; due now 3, later 40, the next in 12 s"
     )
-    assert "revisited 5" in line(stats, 1.0)
+    assert "revisited 5" in line(stats, RUN)
 
 
 HOSTS = [HostView("a.example", 4, 310, 0.0, ""), HostView("b.example:8080", 0, 12, 29.5, "HTTP 429 Retry-After")]
@@ -90,7 +92,7 @@ def _rendered(renderable) -> str:
 
 
 def test_the_live_view_lists_the_busiest_hosts_below_the_totals_and_a_bar_toward_max_pages():
-    text = _rendered(view(_stats(state="running", dispatched=120, queued=380), 12.5, HOSTS, 500))
+    text = _rendered(view(_stats(state="running", dispatched=120, queued=380), RUN, HOSTS, 500))
 
     assert text.index("stored") < text.index("120 of 500 pages (24%)") < text.index("busiest hosts")
     rows = [[cell.strip() for cell in row.split("│")[1:-1]] for row in text.splitlines() if "example" in row]
@@ -98,35 +100,47 @@ def test_the_live_view_lists_the_busiest_hosts_below_the_totals_and_a_bar_toward
 
 
 def test_without_a_bound_or_busy_hosts_the_live_view_is_the_totals_alone():
-    text = _rendered(view(_stats(state="running"), 1.0, [], 0))
+    text = _rendered(view(_stats(state="running"), RUN, [], 0))
 
     assert "pages (" not in text and "busiest" not in text
 
 
 def test_the_plain_lines_say_the_same_for_logs():
-    assert line(_stats(state="running", dispatched=120), 2.0, 500).endswith(", 120 of 500 pages (24%)")
+    assert line(_stats(state="running", dispatched=120), RUN, 500).endswith("; 120 of 500 pages (24%)")
     assert hosts_line(HOSTS) == (
         "  busiest: a.example 4 in flight, 310 queued; "
         "b.example:8080 0 in flight, 12 queued, paused 29.5 s: HTTP 429 Retry-After"
     )
 
 
-def test_pages_per_second_is_the_jobs_average_in_the_table_and_the_line_the_recent_rate_beside_it_while_running():
+def test_status_gives_the_jobs_average_and_says_it_is_the_jobs():
     done = _stats(stored=50, revisited=10, started_at=100.0, finished_at=110.0)
-    running = _stats(state="running", stored=50, started_at=time.time() - 10.0, finished_at=None)
+    running = _stats(state="running", stored=50, started_at=100.0, finished_at=None)
 
-    assert average_rate(done) == 6.0
-    assert line(done, 99.0).endswith(", 6.0 pages/s") and "last" not in _rendered(table(done, 99.0))
-    assert "(12.5 in the last 10 s)" in line(running, 12.5)
-    rendered = _rendered(table(running, 12.5))
-    assert "last 10 s" in rendered and "12.5" in rendered and f"{average_rate(running):.1f}" in rendered
+    assert job_pace(done, now=500.0).per_second == 6.0
+    assert line(done, job_pace(done, now=500.0)).endswith("; 6.0 pages/s over the job's 10 s")
+    assert line(running, job_pace(running, now=125.0)).endswith("; 2.0 pages/s over the job's 25 s")
+
+
+def test_the_live_view_gives_the_pace_it_is_given_below_the_totals_with_the_recent_rate():
+    text = _rendered(view(_stats(state="running"), Pace(THIS_RUN, 35, 3.5, recent=12.5), [], 0))
+
+    assert text.index("stored") < text.index("10.0 pages/s over this run's 3.5 s (12.5 in the last 10 s)")
 
 
 def test_the_totals_show_pages_fetched_ok_and_failed_apart_from_all_stored():
     stats = _stats(state="running", stored=10, errors=2)
 
-    assert line(stats).startswith("job j running: stored 10 (8 fetched OK, 2 failed), ")
-    header, values = [row for row in _rendered(table(stats, 1.0)).splitlines() if "┃" in row or "│" in row][:2]
+    assert line(stats, RUN).startswith("job j running: stored 10 (8 fetched OK, 2 failed), ")
+    header, values = [row for row in _rendered(table(stats)).splitlines() if "┃" in row or "│" in row][:2]
     cells = dict(zip([c.strip() for c in header.split("┃")[1:-1]], [c.strip() for c in values.split("│")[1:-1]],
                      strict=True))
     assert (cells["stored"], cells["fetched OK"], cells["failed"]) == ("10", "8", "2")
+
+
+def test_status_names_the_links_robots_txt_disallowed_and_their_hosts():
+    assert blocked_line(_stats()) is None
+    stats = _stats(blocked=21, blocked_hosts={"a.test": 20, "b.test": 1})
+
+    assert blocked_line(stats) == (
+        "  robots.txt: 21 URLs disallowed, recorded without a request (a.test 20 URLs, b.test 1 URL)")

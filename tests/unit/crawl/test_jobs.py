@@ -26,6 +26,8 @@ def failed(error: str) -> Record:
         ("blocked by robots.txt", BASE.merged(allow_private=True), False),
         ("redirect out of scope", BASE.merged(allowed_domains=("b.example",)), True),
         ("redirect out of scope", BASE, False),
+        ("redirect out of scope", BASE.merged(scope="any"), True),
+        ("redirect out of scope", BASE.merged(max_hosts=5), False),
         ("HTTP 500", BASE.merged(allow_private=True, robots=False), False),
         ("DNS lookup failed", BASE.merged(allow_private=True), False),
     ],

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 
 from pipeline.crawl.payload import Payload
-from pipeline.crawl.steps import found, parse, to_record
+from pipeline.crawl.steps import fetch_url, found, parse, to_record
 from pipeline.fetch import FetchResult
 from pipeline.frontier import Found, Lease, RecordKind
+from pipeline.keys import Keyring
 from pipeline.settings import Policy
 
 POLICY = Policy(max_depth=2, scope_hosts=("example.com",), allowed_domains=("example.org",))
@@ -131,3 +132,42 @@ def test_sitemaps_in_scope_are_listed_as_sitemaps():
 
 def test_seeds_are_never_filtered():
     assert Found.seeds(["http://new.example/"]).entries(POLICY) == [("http://new.example/", RecordKind.PAGE)]
+
+
+class _Answers:
+    """A fetcher that answers every URL with the same result, as a site would."""
+
+    def __init__(self, result: FetchResult) -> None:
+        self.result = result
+
+    def fetch(self, url, policy, check, keep_body=False, prior=None) -> FetchResult:
+        return self.result
+
+
+class _NoRobots:
+    def allowed(self, ring, url, policy) -> bool:
+        return True
+
+
+SITEMAP_LEASE = Lease(url="http://example.com/sitemap.xml", depth=0, host="example.com", token=1,
+                      kind=RecordKind.SITEMAP)
+
+
+def _read(result: FetchResult) -> FetchResult:
+    return fetch_url(SITEMAP_LEASE, Keyring("job1"), Policy(), _Answers(result), _NoRobots())  # type: ignore[arg-type]
+
+
+def test_a_sitemap_that_is_not_there_is_a_record_with_its_status_and_no_error():
+    for status in (404, 410):
+        missing = FetchResult(url=SITEMAP_LEASE.url, final_url=SITEMAP_LEASE.url, status=status,
+                              error=f"HTTP {status}", body=b"")
+
+        result = _read(missing)
+
+        assert (result.status, result.error, result.links) == (status, None, None)
+
+
+def test_a_sitemap_that_failed_otherwise_keeps_its_error():
+    broken = FetchResult(url=SITEMAP_LEASE.url, final_url=SITEMAP_LEASE.url, status=500, error="HTTP 500", body=b"")
+
+    assert _read(broken).error == "HTTP 500"

@@ -1,7 +1,7 @@
 -- base: what every script starts with, put before each one when it is loaded, after
 -- one `local NAME = KEYS[1] .. 'suffix'` line per key of pipeline/keys.py's LUA_NAMES
 -- and one `local STATE_RUNNING = 'running'` line per name of pipeline/frontier/names.py
--- the scripts share (lua.CONSTANTS: STATE_*, STAT_*, STALE_POLICY).
+-- the scripts share (lua.CONSTANTS: STATE_*, STAT_*, STALE_POLICY, SITEMAP_PREFIX).
 -- Defines: A, stored_version, clock, NOW, num, stat
 --
 -- Every script gets KEYS[1] = the key prefix of one shard of the job, crawler:{JOB}: or

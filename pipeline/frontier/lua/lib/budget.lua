@@ -1,7 +1,14 @@
 -- budget: what max_pages lets out, and what a per-host budget kept out.
--- Defines: allowed, spent, drop_for_host
+-- Defines: counts, allowed, spent, drop_for_host
 
--- New URLs this shard may still hand out under max_pages. With A.shared_budget (a job
+-- Whether handing out the new URL `member` spends max_pages: a page does, a sitemap
+-- (sitemap:URL) does not, as its own per-host budget (sitemap_budget) bounds it and a
+-- site without /sitemap.xml must not cost a page.
+local function counts(member)
+  return string.sub(member, 1, #SITEMAP_PREFIX) ~= SITEMAP_PREFIX
+end
+
+-- New pages this shard may still hand out under max_pages. With A.shared_budget (a job
 -- of several shards with a max_pages), the dispatcher shares the budget out: each
 -- shard holds an allowance, spent as it hands URLs out and refilled on each tick.
 -- Revisits are not counted: they fetch URLs the budget already let in.

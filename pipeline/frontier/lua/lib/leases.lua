@@ -38,19 +38,25 @@ local function unlease(url, lease_data, why)
   else
     put_back(lease_data.h, lease_data.d, url)
     redis.call('HINCRBY', STATS, STAT_QUEUED, 1)
-    redis.call('HINCRBY', STATS, STAT_DISPATCHED, -1)
-    if A.shared_budget then redis.call('INCR', ALLOWANCE) end
+    if counts(url) then
+      redis.call('HINCRBY', STATS, STAT_DISPATCHED, -1)
+      if A.shared_budget then redis.call('INCR', ALLOWANCE) end
+    end
   end
   redis.call('HINCRBY', STATS, why, 1)
   if lease_data.s == 1 then release_slot(lease_data.h) else schedule(lease_data.h) end
 end
 
--- The request of a lease is over: its host slot is freed (once per lease) and the
--- host's next start planned a delay after this one's.
-local function end_request(url, lease_data)
+-- The request of a lease is over: its host slot is freed (once per lease), how long it
+-- took (`elapsed` seconds; 0: unknown) kept as the adaptive delay's base when
+-- delay_factor is on, and the host's next start planned a delay after this one's.
+local function end_request(url, lease_data, elapsed)
   if lease_data.s ~= 1 then return end
   lease_data.s = 0
   redis.call('HSET', LEASE, url, cjson.encode(lease_data))
+  if A.delay_factor > 0 and elapsed > 0 then
+    redis.call('HSET', RESPONSE_TIME, lease_data.h, tostring(elapsed))
+  end
   local started = tonumber(redis.call('HGET', STARTED, lease_data.h)) or NOW
   local planned = math.max(num(redis.call('HGET', PLANNED, lease_data.h)), started + delay_of(lease_data.h))
   redis.call('HSET', PLANNED, lease_data.h, tostring(planned))
@@ -111,9 +117,11 @@ local function lease(limit)
       redis.call('HINCRBY', STATS, STAT_REVISITS, 1)
       redis.call('HINCRBY', STATS, STAT_REVISITS_WAITING, -1)
     elseif kind == 'new' then
-      redis.call('HINCRBY', STATS, STAT_DISPATCHED, 1)
       redis.call('HINCRBY', STATS, STAT_QUEUED, -1)
-      if A.shared_budget then redis.call('DECR', ALLOWANCE) end
+      if counts(url) then
+        redis.call('HINCRBY', STATS, STAT_DISPATCHED, 1)
+        if A.shared_budget then redis.call('DECR', ALLOWANCE) end
+      end
     end
     if depth then
       local token = redis.call('HINCRBY', STATS, STAT_TOKENS, 1)

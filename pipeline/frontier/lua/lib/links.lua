@@ -1,5 +1,5 @@
 -- links: the URLs a page (or a seeding) listed, kept out by a limit or queued.
--- Defines: queue_batch, add_links
+-- Defines: queue_batch, admitted, add_links
 
 -- The URLs one call queues, gathered per host and depth so that each host's lists,
 -- counters and schedule are written once per call, not once per URL.
@@ -24,10 +24,30 @@ local function queue_batch(batch)
   return added
 end
 
+-- Whether URLs of `host` may be scheduled: a host that has some already always, a new
+-- one while the shard's hosts are fewer than A.host_cap (-1: no cap), a seed's always.
+-- A new host admitted is counted; one kept out joins the refused hosts. Asked once per
+-- host per call (the answer is kept in `per_host`).
+local function admitted(per_host, host, seeding)
+  if per_host.admitted == nil then
+    if redis.call('HEXISTS', HOST_COUNT, host) == 1 or redis.call('HEXISTS', HOST_SITEMAPS, host) == 1 then
+      per_host.admitted = true
+    elseif seeding or A.host_cap < 0 or stat(STAT_HOSTS) < A.host_cap then
+      redis.call('HINCRBY', STATS, STAT_HOSTS, 1)
+      per_host.admitted = true
+    else
+      redis.call('PFADD', REFUSED_HOSTS, host)
+      per_host.admitted = false
+    end
+  end
+  return per_host.admitted
+end
+
 -- Schedule the never-seen URLs of A.links, listed by a URL at depth `base`, whose
 -- fingerprints are ARGV[2..]. A page is one link deeper, and kept out past max_depth;
 -- a sitemap keeps the depth of what listed it, whatever the limit. Each host has a
--- budget of pages and one of sitemaps. What a limit keeps out stays unseen (seeding
+-- budget of pages and one of sitemaps, and a new host needs room under max_hosts
+-- (seeds, at base -1, are never refused). What a limit keeps out stays unseen (seeding
 -- again with a larger limit can schedule it) and is counted, once per distinct URL.
 local function add_links(base)
   local batch = {}
@@ -48,6 +68,9 @@ local function add_links(base)
     end
     if not sitemap and depth > A.max_depth then
       if not was_seen(link, fingerprint, legacy) then redis.call('PFADD', DROPPED_DEPTH, fingerprint) end
+    elseif not admitted(per_host, host, base < 0) then
+      -- Never seen: a host gets its first URL only once admitted.
+      redis.call('PFADD', DROPPED_HOSTS, fingerprint)
     elseif budget > 0 and per_host.used[counter] >= budget then
       if was_seen(link, fingerprint, legacy) then
         shorter(url, depth)

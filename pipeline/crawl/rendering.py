@@ -1,0 +1,87 @@
+"""The render=auto evidence of a job's hosts, shared by every worker through one Redis
+hash: per host, the samples' sums (links and text, as fetched and as rendered), the
+verdict and what it rests on, and the pages since the verdict. Counters are bumped
+atomically (HINCRBY); a sample more than CRAWLER_RENDER_SAMPLE, from workers racing,
+only adds evidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from pipeline.keys import RENDER_HOSTS, Keyring
+from pipeline.render import Choice, Evidence, Measure
+from pipeline.settings import Policy
+
+_COUNTS = ("sampled", "plain_links", "rendered_links", "plain_text", "rendered_text")
+
+
+@dataclass(frozen=True)
+class HostVerdict:
+    """A host's state as `crawler status` shows it."""
+
+    host: str
+    choice: Choice | None  # None: still sampling for its first verdict
+    evidence: str
+    sampled: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"host": self.host, "choice": self.choice, "evidence": self.evidence, "sampled": self.sampled}
+
+
+class RenderHosts:
+    """The job's hosts under render=auto."""
+
+    def __init__(self, client: redis.Redis, keyring: Keyring) -> None:
+        self.client = client
+        self.key = keyring.shard(0).key(RENDER_HOSTS)
+
+    def choice(self, host: str, policy: Policy) -> Choice:
+        """What becomes of the host's next page: a sample while its samples are fewer
+        than CRAWLER_RENDER_SAMPLE, else its verdict, until CRAWLER_RENDER_RECHECK pages
+        after which its samples start again (the verdict holds meanwhile)."""
+        sampled, verdict = self.client.hmget(self.key, [f"{host} sampled", f"{host} verdict"])
+        if verdict is None or int(sampled or 0) < policy.render_sample:
+            return Choice.SAMPLE
+        if self.client.hincrby(self.key, f"{host} since", 1) >= policy.render_recheck:
+            self.client.hdel(self.key, *(f"{host} {name}" for name in (*_COUNTS, "since")))
+            return Choice.SAMPLE
+        return Choice(_text(verdict))
+
+    def sampling(self, host: str, policy: Policy) -> bool:
+        sampled, verdict = self.client.hmget(self.key, [f"{host} sampled", f"{host} verdict"])
+        return verdict is None or int(sampled or 0) < policy.render_sample
+
+    def sample(self, host: str, plain: Measure, rendered: Measure, policy: Policy) -> Choice | None:
+        """Add one page measured both ways; the verdict once the host has its samples."""
+        pipe = self.client.pipeline(transaction=False)
+        for name, value in zip(_COUNTS, (1, plain.links, rendered.links, plain.text, rendered.text), strict=True):
+            pipe.hincrby(self.key, f"{host} {name}", value)
+        sampled, *sums = pipe.execute()
+        if sampled < policy.render_sample:
+            return None
+        evidence = Evidence(sampled, Measure(sums[0], sums[2]), Measure(sums[1], sums[3]))
+        verdict = evidence.verdict(policy.render_gain)
+        self.client.hset(self.key, mapping={f"{host} verdict": verdict.value, f"{host} evidence": evidence.summary(),
+                                            f"{host} since": 0})
+        return verdict
+
+    def verdicts(self) -> list[HostVerdict]:
+        """Every host's state, hosts in name order."""
+        fields = {_text(key): _text(value) for key, value in self.client.hgetall(self.key).items()}
+        hosts = sorted({name.rsplit(" ", 1)[0] for name in fields})
+        return [
+            HostVerdict(
+                host,
+                Choice(fields[f"{host} verdict"]) if f"{host} verdict" in fields else None,
+                fields.get(f"{host} evidence", ""),
+                int(fields.get(f"{host} sampled", 0)),
+            )
+            for host in hosts
+        ]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

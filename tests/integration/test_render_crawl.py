@@ -1,0 +1,189 @@
+"""Crawls of a site whose links are all made by scripts, through real Redis, real Celery
+workers and real Chromium: with `render=always` or `auto` every page is found and stored
+(and says how long the browser took), with `never` only the home page; `auto` stops
+rendering a host whose pages need no browser; the render stage runs
+in the fetching worker, or on a worker of its own through the render queue."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from pipeline.crawl import Choice, RenderHosts
+from pipeline.frontier import Frontier
+from pipeline.keys import Keyring
+from pipeline.render import Measure
+from pipeline.settings import Policy
+from tasks import seed
+from tests.integration.cli import cli_env, crawler
+from tests.integration.js_site import js_host, pages
+from tests.integration.site import Host, page
+
+
+@pytest.fixture
+def js_site() -> Iterator[Host]:
+    host = js_host().start()
+    yield host
+    host.stop()
+
+
+def _crawl(cluster, host: Host, job: str, **policy):
+    seed([host.url("/")], job=job, allow_private=True, delay=0, **policy)
+    stats = cluster.wait_finished(job, timeout=120)
+    records = {record.url: record for record in cluster.records(job)}
+    assert stats.stored == len(records)
+    return records
+
+
+def test_render_always_stores_every_page_that_scripts_link(cluster, js_site):
+    cluster.start_worker(queues="fetch,render,parse,store", concurrency=2, pool="threads")
+    cluster.start_beat()
+
+    records = _crawl(cluster, js_site, "rendered", render="always")
+
+    assert set(records) == pages(js_site.base), cluster.logs()
+    assert all(record.error is None and record.render_time and record.render_time > 0 for record in records.values())
+    assert records[js_site.url("/app/about")].title == "App about"
+    assert js_site.requests()["/"] == 1, "the browser loads the page from what was fetched"
+
+
+def test_render_never_stores_only_the_home_page(cluster, js_site):
+    cluster.start_worker(queues="fetch,render,parse,store", concurrency=2, pool="threads")
+    cluster.start_beat()
+
+    records = _crawl(cluster, js_site, "plain", render="never")
+
+    assert set(records) == {js_site.url("/")}
+    assert records[js_site.url("/")].render_time is None and records[js_site.url("/")].outlinks == []
+
+
+def test_a_render_worker_of_its_own_takes_pages_through_the_render_queue(cluster, js_site, tmp_path: Path):
+    cluster.env["CRAWLER_WARC_DIR"] = str(tmp_path / "warc")
+    cluster.start_worker("fetcher", queues="fetch,parse,store", concurrency=2, pool="threads")
+    cluster.start_worker("renderer", queues="render", concurrency=1, pool="threads")
+    cluster.start_beat()
+
+    records = _crawl(cluster, js_site, "split", render="always", screenshot=True)
+
+    assert set(records) == pages(js_site.base), cluster.logs()
+    conversions, screenshots, responses, refers = {}, {}, {}, {}
+    # Files still being written (.open) hold complete records too.
+    for path in (tmp_path / "warc").glob("*.warc.gz*"):
+        with path.open("rb") as stream:
+            for record in ArchiveIterator(stream):
+                url = record.rec_headers.get_header("WARC-Target-URI")
+                if record.rec_type == "conversion" and record.rec_headers.get_header("Content-Type") == "image/png":
+                    screenshots[url] = record.content_stream().read()
+                elif record.rec_type == "conversion":
+                    conversions[url] = record.content_stream().read().decode()
+                    refers[url] = record.rec_headers.get_header("WARC-Refers-To")
+                elif record.rec_type == "response":
+                    responses[url] = record.rec_headers.get_header("WARC-Record-ID")
+    assert set(conversions) == pages(js_site.base)
+    assert 'href="/articles/1"' in conversions[js_site.url("/")], "the DOM as the browser left it"
+    assert all(refers[url] == responses[url] for url in conversions), "each refers to its page's response"
+    assert js_site.url("/links.json") in responses, "the browser's own requests are archived"
+    assert set(screenshots) == pages(js_site.base) and all(png.startswith(b"\x89PNG") for png in screenshots.values())
+
+
+def test_a_killed_render_worker_loses_nothing(cluster, js_site):
+    slow = threading.Event()
+
+    def slow_links(handler) -> None:
+        slow.set()
+        time.sleep(3)
+        body = json.dumps({"links": ["/articles/1"]}).encode()
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    js_site.routes["/links.json"] = slow_links
+    cluster.start_worker("fetcher", queues="fetch,parse,store", concurrency=2, pool="threads")
+    renderer = cluster.start_worker("renderer", queues="render", concurrency=1, pool="threads")
+    cluster.start_beat()
+    seed([js_site.url("/")], job="killed", allow_private=True, delay=0, render="always", lease_timeout=12,
+         download_deadline=4, timeout=4)
+    assert slow.wait(60), cluster.logs()
+
+    cluster.kill(renderer)
+    slow.clear()
+    cluster.start_worker("renderer2", queues="render", concurrency=1, pool="threads")
+    stats = cluster.wait_finished("killed", timeout=120)
+
+    records = {record.url: record for record in cluster.records("killed")}
+    assert set(records) == pages(js_site.base), cluster.logs()
+    assert all(record.error is None for record in records.values())
+    assert stats.requeued >= 1 and js_site.requests()["/"] == 2, "the home page was handed out again"
+
+
+def test_render_auto_renders_a_host_whose_links_scripts_make_and_says_why(cluster, js_site):
+    cluster.start_worker(queues="fetch,render,parse,store", concurrency=2, pool="threads")
+    cluster.start_beat()
+
+    records = _crawl(cluster, js_site, "auto-js", render="auto", render_sample=2)
+
+    assert set(records) == pages(js_site.base), cluster.logs()
+    assert all(record.render_time is not None for record in records.values())
+    status = crawler(cluster.tmp_path, "status", "--job", "auto-js", env=cli_env(cluster.redis_url))
+    host = js_site.base.removeprefix("http://")
+    assert f"render=auto {host}: pages rendered; links 0 -> " in status.stdout, status.stdout + status.stderr
+
+
+def test_render_auto_stops_rendering_a_host_whose_pages_need_no_browser(cluster):
+    count = 8
+    links = {f"/p/{n}": page(f"page {n}", [f"/p/{n + 1}"] if n + 1 < count else []) for n in range(count)}
+    host = Host("127.0.0.1", {"/": page("home", ["/p/0"]), **links}).start()
+    try:
+        cluster.start_worker(queues="fetch,render,parse,store", concurrency=1, pool="threads")
+        cluster.start_beat()
+
+        records = _crawl(cluster, host, "auto-plain", render="auto", render_sample=3)
+    finally:
+        host.stop()
+
+    assert len(records) == count + 1 and all(record.error is None for record in records.values())
+    rendered = [url for url, record in records.items() if record.render_time is not None]
+    assert len(rendered) == 3, "only the samples went to the browser"
+    (verdict,) = RenderHosts(cluster.client, Frontier(cluster.client, "auto-plain").keyring).verdicts()
+    assert verdict.choice == Choice.PLAIN
+    assert re.fullmatch(r"links (\d+) -> \1, text (\d+) -> \2 chars over 3 pages", verdict.evidence), verdict
+
+
+def test_a_host_is_sampled_again_after_its_recheck_pages(redis_client):
+    policy = Policy(render="auto", render_sample=2, render_recheck=3)
+    hosts = RenderHosts(redis_client, Keyring("recheck", 1))
+    shell, rendered = Measure(0, 10), Measure(5, 900)
+
+    assert hosts.choice("a.example", policy) == Choice.SAMPLE
+    assert hosts.sample("a.example", shell, rendered, policy) is None
+    assert hosts.sample("a.example", shell, rendered, policy) == Choice.RENDER
+    assert [hosts.choice("a.example", policy) for _ in range(3)] == [Choice.RENDER, Choice.RENDER, Choice.SAMPLE]
+    assert hosts.choice("a.example", policy) == Choice.SAMPLE, "sampling until the samples are in again"
+    hosts.sample("a.example", rendered, rendered, policy)
+    assert hosts.sample("a.example", rendered, rendered, policy) == Choice.PLAIN
+    assert hosts.choice("a.example", policy) == Choice.PLAIN
+
+
+def test_a_page_load_waits_for_its_hosts_politeness_like_a_request(cluster, js_site):
+    cluster.start_worker(queues="fetch,render,parse,store", concurrency=2, pool="threads")
+    cluster.start_beat()
+    delay = 0.5
+
+    seed([js_site.url("/")], job="polite", allow_private=True, delay=delay, render="always")
+    cluster.wait_finished("polite", timeout=120)
+
+    # Every request the site saw is a fetch or the one data request of a page load, each
+    # made within its own turn of the host: none closer than the delay to the last.
+    log = sorted(js_site.log)
+    gaps = [(later[1], round(later[0] - earlier[0], 3)) for earlier, later in itertools.pairwise(log)]
+    assert len(log) >= 9 and min(gap for _, gap in gaps) >= delay * 0.9, gaps
