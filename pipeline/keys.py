@@ -32,6 +32,8 @@ QUEUE = "ql:"          # LIST per depth and host (ql:DEPTH:HOST): the host's new
                        # the order found, each as its path ('/...' for http, '+/...' for https)
 LEGACY_QUEUE = "q:"    # ZSET per host (q:HOST): URL -> depth, as jobs begun before the lists keep them
 REVISITS = "rq:"       # ZSET per host (rq:HOST): stored URLs due again -> depth; before the host's new URLs
+RETRIES = "rt:"        # ZSET per host (rt:HOST): leased URLs waiting for their retry -> when it is due
+FAILING = "failing:"  # SET per host: URLs of the host that failed since its last success
 PRIOR = "prior"        # HASH URL -> JSON of its last fetch (validators, hash, WARC record), while it is revisited
 PARKED = "parked"      # SET of hosts with only new URLs waiting while max_pages is spent (revisits go on)
 FEED = "feed"          # STRING: number of the recrawl pass whose due URLs the store is still feeding in
@@ -81,6 +83,8 @@ LUA_NAMES = {
     "QUEUE_DEPTHS": QUEUE_DEPTHS,
     "LEGACY_QUEUE": LEGACY_QUEUE,
     "REVISITS": REVISITS,
+    "RETRIES": RETRIES,
+    "FAILING": FAILING,
     "PRIOR": PRIOR,
     "PARKED": PARKED,
     "FEED": FEED,

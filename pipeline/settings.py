@@ -77,6 +77,12 @@ class Policy:
         2.0,
     )
     retry_backoff_max: float = _doc("Longest wait before one retry, in seconds.", 60.0)
+    host_failures_to_pause: int = _doc(
+        "Different URLs of one host failing in a row (HTTP 500, slow answers...), with no success between them, that "
+        "pause the whole host for every worker like a 503 does; a single URL's failures only retry that URL. "
+        "0: never.",
+        3,
+    )
     max_pages_per_host: int = _doc(
         "URLs scheduled per host at most (bounds crawler traps); 0 means no limit. What it keeps out is counted "
         "per host and shown by `crawler status`.",
@@ -231,6 +237,8 @@ class Policy:
     def __post_init__(self) -> None:
         if self.lease_timeout <= self.download_deadline + self.timeout:
             raise ConfigError("CRAWLER_LEASE_TIMEOUT must exceed CRAWLER_DOWNLOAD_DEADLINE plus CRAWLER_TIMEOUT")
+        if self.host_failures_to_pause < 0:
+            raise ConfigError("CRAWLER_HOST_FAILURES_TO_PAUSE must be 0 or more")
         if self.dispatch_window < 1:
             raise ConfigError("CRAWLER_DISPATCH_WINDOW must be at least 1")
         if not 1 <= self.frontier_shards <= MAX_SHARDS:

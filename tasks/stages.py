@@ -44,8 +44,9 @@ def fetch(self: Any, job: str, lease_data: dict[str, Any], attempt: int = 0, rob
             self.request.chain = None
             carry_on(payload)
             return None
-        case fate.RetryAt(countdown, next_attempt):
-            raise self.retry(args=(job, lease_data, next_attempt), countdown=countdown)
+        case fate.Deferred(handoff):
+            # The URL waits in the frontier for its retry: this chain ends here.
+            send(job, handoff)
         case fate.WaitAt(countdown, site):
             raise self.retry(args=(job, lease_data, attempt, site), countdown=countdown)
     raise Ignore()

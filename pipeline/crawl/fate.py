@@ -1,13 +1,14 @@
 """The fate of one leased URL through fetch | parse | store, decided in one place: when
-its request may start, what a failure means (retry the URL, pause its host, record it),
-when a chain is stale and must stop, and when its record is written. Each step returns
-an Outcome, a small closed set of plain values that the Celery stages only translate
-(`retry`, `Ignore`, the next stage)."""
+its request may start, what a failure means (retry the URL later, pause its host, record
+it), when a chain is stale and must stop, and when its record is written. Each step
+returns an Outcome, a small closed set of plain values that the Celery stages only
+translate (`retry`, `Ignore`, the next stage)."""
 
 from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass, replace
 
 from pipeline.crawl import blocked, steps
@@ -18,14 +19,16 @@ from pipeline.errors import StoreUnavailable
 from pipeline.fetch import (
     BLOCKED,
     ArchiveUnavailable,
+    Blame,
     FetchResult,
     PermanentFetchError,
     RobotsPending,
     TransientFetchError,
     WorkerUnavailable,
+    blame,
     for_host,
 )
-from pipeline.frontier import Frontier, Lease, RecordKind
+from pipeline.frontier import Failure, Frontier, Lease, RecordKind
 from pipeline.render import Choice, Rendered, always, measure, subfetch, wants_render
 from pipeline.render import render as render_page
 from pipeline.settings import Policy
@@ -44,6 +47,15 @@ class Fetched:
     the host's URLs that its freed slot made due."""
 
     payload: Payload
+    handoff: list[Lease]
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """The request failed and may not next time: the URL waits in its host's retry
+    queue, holding neither its host's slot nor a worker, and the frontier hands it out
+    again when its time comes. `handoff` are the host's URLs the freed slot made due."""
+
     handoff: list[Lease]
 
 
@@ -79,7 +91,7 @@ class Stored:
     handoff: list[Lease]
 
 
-FetchOutcome = Fetched | RetryAt | WaitAt | Abandon
+FetchOutcome = Fetched | Deferred | WaitAt | Abandon
 StoreOutcome = Stored | RetryAt | Abandon
 LEASE_LOST = Abandon("lease lost")
 
@@ -95,7 +107,9 @@ def attempt_fetch(
     ctx: Context, job: str, lease: Lease, attempt: int = 0, robots_site: str | None = None
 ) -> FetchOutcome:
     """One go at the leased URL: robots.txt first when its host's is not known, then the
-    request when the host's politeness allows it (a URL robots.txt disallows claims no turn)."""
+    request when the host's politeness allows it (a URL robots.txt disallows claims no turn).
+    A URL handed out again for a retry carries its attempt in its lease."""
+    attempt = max(attempt, lease.attempt)
     frontier = ctx.frontier(job)
     policy = for_host(frontier.policy(), lease.host)
     first = [robots_site + "/"] if robots_site else []
@@ -118,10 +132,11 @@ def attempt_fetch(
     return outcome
 
 
-def _fetched(frontier: Frontier, payload: Payload) -> FetchOutcome:
+def _fetched(frontier: Frontier, payload: Payload, ok: bool = True) -> FetchOutcome:
     """The request is over: its host's slot is freed and the lease renewed, unless the
-    lease went to another chain meanwhile, which then owns the URL."""
-    handoff = frontier.release_host(payload.lease, payload.result.elapsed)
+    lease went to another chain meanwhile, which then owns the URL. A request that did
+    not fail (`ok`) ends its host's run of failing URLs."""
+    handoff = frontier.release_host(payload.lease, payload.result.elapsed, ok)
     return LEASE_LOST if handoff is None else Fetched(payload, handoff)
 
 
@@ -151,13 +166,16 @@ def _request(ctx: Context, frontier: Frontier, lease: Lease, attempt: int) -> Fe
     """The request itself: a result (maybe a failure to record), or when to come back.
     The rule of the leased URL's host (user agent, robots.txt) holds for its redirects."""
     policy = for_host(frontier.policy(), lease.host)
+    started = time.monotonic()
     try:
         return steps.fetch_url(lease, frontier.keyring, policy, ctx.fetcher, ctx.robots)
     except RobotsPending as exc:
         # A redirect led to a site whose robots.txt is not known: it is fetched first.
         return WaitAt(0.0, robots_site=exc.site)
     except TransientFetchError as exc:
-        return _transient(frontier, lease, attempt, exc)
+        # An answer's time paces the host (the adaptive delay); a failure before one does not.
+        answered = time.monotonic() - started if exc.status is not None else 0.0
+        return _transient(frontier, lease, attempt, exc, answered)
     except PermanentFetchError as exc:
         return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects, exc.warc)
     except WorkerUnavailable as exc:
@@ -171,31 +189,35 @@ def _request(ctx: Context, frontier: Frontier, lease: Lease, attempt: int) -> Fe
         return FetchResult.failed(lease.url, f"internal error: {type(exc).__name__}")
 
 
-def _transient(frontier: Frontier, lease: Lease, attempt: int, exc: TransientFetchError) -> FetchResult | FetchOutcome:
-    """A failure that may pass: the URL is retried after a backoff, or recorded once out
-    of tries; first its host pauses, when the failure is the host's (`pauses_host`)."""
+def _transient(
+    frontier: Frontier, lease: Lease, attempt: int, exc: TransientFetchError, elapsed: float = 0.0
+) -> FetchOutcome:
+    """A failure that may pass, answered after `elapsed` seconds (0: no answer): the URL
+    waits for its retry in the frontier, or is recorded once out of tries; either way the
+    failure counts against its host, which pauses when the failure is the host's
+    (`host_failure`)."""
     policy = frontier.policy()
     countdown = backoff(attempt, policy, exc.retry_after)
-    if pauses_host(exc):
-        _pause_host(frontier, lease.host, policy, countdown, exc)
+    failure = host_failure(exc, policy, countdown)
     if attempt >= policy.max_retries:
-        return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects, exc.warc)
-    return _keep(frontier, lease, RetryAt(countdown, attempt + 1))
+        frontier.failed(lease, failure)
+        failed = replace(FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects, exc.warc),
+                         elapsed=elapsed)
+        return _fetched(frontier, Payload(frontier.job, lease, failed), ok=False)
+    handoff = frontier.retry(lease, countdown, attempt + 1, failure, elapsed)
+    return LEASE_LOST if handoff is None else Deferred(handoff)
 
 
-def pauses_host(exc: TransientFetchError) -> bool:
-    """Whether a transient failure is its host's, which then pauses on every worker, or
-    only this URL's, which alone waits for its retry. Every one counts as the host's: a
-    failing server gets a rest, not the same load from the host's other URLs."""
-    return True
-
-
-def _pause_host(frontier: Frontier, host: str, policy: Policy, countdown: float, exc: TransientFetchError) -> None:
-    """The host waits out the server's Retry-After (up to the job's cap), else the URL's backoff."""
+def host_failure(exc: TransientFetchError, policy: Policy, countdown: float) -> Failure:
+    """How a transient failure counts against its host: the host's own (pipeline.fetch's
+    blame table: 429, 503, Retry-After, a connection refused, reset or timed out) pauses
+    it for every worker; the URL's (a 500, a slow answer) retries that URL alone, and
+    pauses the host only when several different URLs of it fail in a row. The host waits
+    out the server's Retry-After (up to the job's cap), else the URL's backoff."""
+    host_level = blame(exc) == Blame.HOST
     if exc.retry_after:
-        frontier.postpone(host, min(exc.retry_after, policy.max_retry_after), f"{exc.reason}, Retry-After")
-    else:
-        frontier.postpone(host, countdown, exc.reason)
+        return Failure(f"{exc.reason}, Retry-After", min(exc.retry_after, policy.max_retry_after), host_level)
+    return Failure(exc.reason, countdown, host_level)
 
 
 def needs_render(ctx: Context, payload: Payload) -> bool:
@@ -315,7 +337,7 @@ def finish(ctx: Context, payload: Payload, attempt: int = 0, renewed: bool = Fal
     return Stored(done.handoff)
 
 
-def _keep(frontier: Frontier, lease: Lease, outcome: RetryAt | WaitAt) -> FetchOutcome:
+def _keep(frontier: Frontier, lease: Lease, outcome: WaitAt) -> FetchOutcome:
     """Before waiting, push the lease deadline out; a lease already handed to another
     worker means this chain is stale and stops here."""
     return outcome if frontier.extend(lease) else LEASE_LOST

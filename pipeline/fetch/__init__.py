@@ -1,8 +1,9 @@
 """One HTTP exchange within the crawler's rules: address guard, robots.txt, proxies and
 their failover, limits and deadlines; what it gave (FetchResult), where its WARC records
-are (WarcPointer), and why a URL was not fetched (errors.py). Code outside the package
-imports these names from here."""
+are (WarcPointer), why a URL was not fetched (errors.py), and whose failure a transient
+one is (blame.py). Code outside the package imports these names from here."""
 
+from pipeline.fetch.blame import Blame, Signal, blame
 from pipeline.fetch.errors import (
     ArchiveUnavailable,
     EgressUnavailable,
@@ -36,6 +37,7 @@ __all__ = [
     "WARC_COLUMNS",
     "Archive",
     "ArchiveUnavailable",
+    "Blame",
     "EgressUnavailable",
     "Exchange",
     "FetchError",
@@ -50,9 +52,11 @@ __all__ = [
     "Reference",
     "Robots",
     "RobotsPending",
+    "Signal",
     "TransientFetchError",
     "WarcPointer",
     "WorkerUnavailable",
+    "blame",
     "for_host",
     "next_visit",
     "parse_proxy",

@@ -44,6 +44,7 @@ def params(
         lookahead=policy.dispatch_lookahead,
         lease_timeout=policy.lease_timeout,
         max_requeues=policy.max_requeues,
+        failures_to_pause=policy.host_failures_to_pause,
         version=policy.version,
         continuous=policy.revisit_interval > 0,
         **_bloom(policy),

@@ -32,6 +32,7 @@ from pipeline.errors import ConfigError, JobNotFound, StalePolicy
 from pipeline.frontier import budget, calls, delays, hosts, lua, stats
 from pipeline.frontier.data import (
     Completed,
+    Failure,
     FeedState,
     Found,
     HostBackoff,
@@ -207,19 +208,38 @@ class Frontier:
         return float(self._in_host(lease.host, Script.CLAIM_START, host=lease.host, url=lease.member,
                                    token=lease.token))
 
-    def release_host(self, lease: Lease, elapsed: float = 0.0) -> list[Lease] | None:
+    def release_host(self, lease: Lease, elapsed: float = 0.0, ok: bool = True) -> list[Lease] | None:
         """The request of `lease` is over, after `elapsed` seconds (0: unknown, the host's
         last response time stays): free its host slot, renew the lease for the steps after
         the request, and hand out what is now due; None when the lease is no longer this
-        chain's."""
-        owned, rows = self._in_host(lease.host, Script.RELEASE_HOST, url=lease.member, token=lease.token,
+        chain's. A request that did not fail (`ok`) ends its host's run of failing URLs."""
+        owned, rows = self._in_host(lease.host, Script.RELEASE_HOST, url=lease.member, token=lease.token, ok=ok,
                                     limit=HANDOFF_LIMIT, elapsed=elapsed)
         return [Lease.from_script(row) for row in rows] if owned else None
+
+    def retry(self, lease: Lease, seconds: float, attempt: int, failure: Failure,
+              elapsed: float = 0.0) -> list[Lease] | None:
+        """The request of `lease` failed after `elapsed` seconds (0: unknown) and may not
+        next time: the URL waits `seconds` in its host's retry queue, holding no slot, and
+        is handed out again as `attempt`; the host pauses if `failure` says so. Returns
+        what the freed slot made due; None when the lease is no longer this chain's."""
+        owned, rows, _ = self._in_host(
+            lease.host, Script.RETRY, url=lease.member, token=lease.token, host=lease.host, seconds=seconds,
+            attempt=attempt, pause=failure.seconds, reason=failure.reason, host_level=failure.host_level,
+            limit=HANDOFF_LIMIT, elapsed=elapsed,
+        )
+        return [Lease.from_script(row) for row in rows] if owned else None
+
+    def failed(self, lease: Lease, failure: Failure) -> bool:
+        """Count a failed request of `lease` (one not retried) against its host, which
+        pauses as `failure` says; True when it did."""
+        return bool(self._in_host(lease.host, Script.POSTPONE, host=lease.host, url=lease.member,
+                                  seconds=failure.seconds, reason=failure.reason, host_level=failure.host_level))
 
     def postpone(self, host: str, seconds: float, reason: str) -> None:
         """No request to `host` starts, on any worker, for `seconds` (its Retry-After, or
         a backoff after a failure)."""
-        self._in_host(host, Script.POSTPONE, host=host, seconds=seconds, reason=reason)
+        self._in_host(host, Script.POSTPONE, host=host, url="", seconds=seconds, reason=reason, host_level=True)
 
     def backoffs(self, limit: int = 10) -> list[HostBackoff]:
         """The hosts paused now, longest pause first."""

@@ -20,7 +20,8 @@ from pipeline.urls import in_scope
 class Lease:
     """A URL handed to Celery; `token` tells a live lease from one handed out again.
     A sitemap travels the frontier like a page (politeness, leases, retries) but is
-    read for the URLs it lists. A revisit of a stored URL carries its last fetch."""
+    read for the URLs it lists. A revisit of a stored URL carries its last fetch; a URL
+    handed out again for a retry, the number of its attempt."""
 
     url: str
     depth: int
@@ -29,6 +30,7 @@ class Lease:
     countdown: float = 0.0
     kind: RecordKind = RecordKind.PAGE
     prior: Prior | None = None
+    attempt: int = 0
 
     @property
     def member(self) -> str:
@@ -36,7 +38,11 @@ class Lease:
         return member(self.url, self.kind)
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "prior": None if self.prior is None else self.prior.to_json()}
+        data = {**asdict(self), "prior": None if self.prior is None else self.prior.to_json()}
+        if not self.attempt:
+            # Only a retry carries its attempt: a first try reads as it did before retries had one.
+            del data["attempt"]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Lease:
@@ -46,14 +52,15 @@ class Lease:
 
     @classmethod
     def from_script(cls, row: list[Any]) -> Lease:
-        """A row of the LEASE helper: url, depth, host, token, countdown, and for a
-        revisit the JSON of its last fetch."""
+        """A row of the LEASE helper: url, depth, host, token, countdown, for a revisit
+        the JSON of its last fetch, and the attempt of a retry."""
         name, depth, host, token, countdown = row[:5]
         url, kind = text(name), RecordKind.PAGE
         if url.startswith(SITEMAP_PREFIX):
             url, kind = url[len(SITEMAP_PREFIX):], RecordKind.SITEMAP
         prior = Prior.from_json(json.loads(row[5])) if len(row) > 5 and row[5] else None
-        return cls(url, int(depth), text(host), int(token), max(0.0, float(countdown)), kind, prior)
+        attempt = int(row[6]) if len(row) > 6 else 0
+        return cls(url, int(depth), text(host), int(token), max(0.0, float(countdown)), kind, prior, attempt)
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,17 @@ class JobStats:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failed request that may pass, as the frontier counts it against the URL's host:
+    a failure of the host's (`host_level`) pauses it for `seconds` at once; one of the
+    URL's only once several different URLs of the host failed in a row."""
+
+    reason: str
+    seconds: float
+    host_level: bool
 
 
 @dataclass(frozen=True)

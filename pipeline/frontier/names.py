@@ -37,6 +37,7 @@ class Stat(StrEnum):
     REVISITS_WAITING = auto()  # stored URLs due again, waiting
     REVISITS = auto()  # revisits handed out, less those that went back
     REVISITED = auto()  # revisits stored again
+    RETRIES_WAITING = auto()  # leased URLs waiting in their host's retry queue
     DROPPED_PAGES = auto()  # URLs the per-host page budgets kept out (sum of over-pages)
     DROPPED_SITEMAPS = auto()  # sitemaps the per-host sitemap budgets kept out
     BLOCKED = auto()  # links robots.txt disallowed, settled where found (also in stored and errors)
@@ -54,6 +55,7 @@ class Script(StrEnum):
     CLAIM_START = auto()
     RELEASE_HOST = auto()
     POSTPONE = auto()
+    RETRY = auto()
     EXTEND = auto()
     COMPLETE = auto()
     TICK = auto()

@@ -4,13 +4,15 @@ server saw."""
 
 from __future__ import annotations
 
+import socket
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 
 from pipeline.crawl import Context, fate, jobs
-from pipeline.crawl.fate import Abandon, Fetched, RetryAt, Stored, WaitAt
+from pipeline.crawl.fate import Abandon, Deferred, Fetched, RetryAt, Stored, WaitAt
 from pipeline.frontier import Frontier, Lease
 from pipeline.settings import Settings
 from tests.conftest import TEST_REDIS_URL
@@ -24,6 +26,8 @@ def host():
     server.routes["/"] = page("home", ["/a", "/private/b"])
     server.routes["/a"] = page("a")
     server.routes["/busy"] = Response(503, "busy")
+    for name in ("broken", "broken2", "broken3"):
+        server.routes[f"/{name}"] = Response(500, "oops")
     yield server.start()
     server.stop()
 
@@ -72,18 +76,60 @@ def test_a_stale_chain_sends_no_request_and_writes_nothing(ctx, host):
     assert ctx.store.count("job") == 1
 
 
+def _handed_out(ctx: Context, url: str) -> Lease:
+    """The lease of `url` the dispatcher hands out once its retry is due."""
+    for _ in range(100):
+        for lease in ctx.frontier("job").tick().leases:
+            if lease.url == url:
+                return lease
+        time.sleep(0.05)
+    raise AssertionError(f"{url} was not handed out again")
+
+
 def test_a_transient_failure_pauses_the_host_and_is_retried_then_recorded(ctx, host):
     lease = _seed(ctx, host.url("/busy"), delay=0, robots=False, max_retries=1, retry_backoff=0.1)
 
     retry = _fetch(ctx, lease)
 
-    assert isinstance(retry, RetryAt) and retry.attempt == 1
+    assert isinstance(retry, Deferred), "the URL waits in the frontier, not in a worker"
     assert [b.reason for b in ctx.frontier("job").backoffs()] == ["HTTP 503"]
-    last = fate.attempt_fetch(ctx, "job", lease, attempt=1)
+    assert fate.attempt_fetch(ctx, "job", lease) == fate.LEASE_LOST, "the failed chain's lease is over"
+    again = next((held for held in retry.handoff if held.url == lease.url), None) or _handed_out(ctx, lease.url)
+    assert again.attempt == 1
+    last = fate.attempt_fetch(ctx, "job", again)
     while isinstance(last, WaitAt):  # the host's pause, on Redis's clock
-        last = fate.attempt_fetch(ctx, "job", lease, attempt=1)
+        last = fate.attempt_fetch(ctx, "job", again)
     assert isinstance(last, Fetched)
     assert (last.payload.result.status, last.payload.result.error) == (503, "HTTP 503")
+
+
+def test_one_urls_failure_leaves_its_host_to_the_other_urls(ctx, host):
+    seeds = [host.url("/broken"), host.url("/a")]
+    _, leases = jobs.seed(ctx.frontier("job"), ctx.settings, seeds,
+                          dict(allow_private=True, delay=0, robots=False, retry_backoff=30))
+    assert [lease.url for lease in leases] == [host.url("/broken")], "one request in flight to the host"
+
+    retry = _fetch(ctx, leases[0])
+
+    assert isinstance(retry, Deferred)
+    assert [held.url for held in retry.handoff] == [host.url("/a")], "the host's next URL goes on at once"
+    assert ctx.frontier("job").backoffs() == [], "the host is not paused"
+    assert isinstance(_fetch(ctx, retry.handoff[0]), Fetched)
+    assert host.requests() == {"/broken": 1, "/a": 1}
+    assert ctx.frontier("job").stats().leased == 2, "/a until it is stored, /broken waiting for its retry"
+
+
+def test_different_urls_failing_in_a_row_pause_their_host(ctx, host):
+    names = ["/broken", "/a", "/broken2", "/broken3"]
+    _, leases = jobs.seed(ctx.frontier("job"), ctx.settings, [host.url(name) for name in names],
+                          dict(allow_private=True, delay=0, robots=False, retry_backoff=30, host_failures_to_pause=2,
+                               host_concurrency=4))
+    paused = []
+    for lease in sorted(leases, key=lambda lease: names.index(lease.url.removeprefix(host.url("")))):
+        _fetch(ctx, lease)
+        paused.append([b.reason for b in ctx.frontier("job").backoffs()])
+
+    assert paused == [[], [], [], ["HTTP 500, 2 URLs failed in a row"]], "a success starts the count again"
 
 
 def test_a_disallowed_page_is_recorded_without_a_request(ctx, host):
@@ -121,3 +167,15 @@ def test_links_found_are_scheduled_under_the_job_s_policy(ctx, host):
     assert isinstance(stored, Stored)
     assert sorted(lease.url for lease in stored.handoff) == [host.url("/a"), host.url("/private/b")]
     assert Frontier(ctx.redis, "job").stats().seen == 3
+
+
+def test_a_refused_connection_pauses_the_host(ctx):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    lease = _seed(ctx, f"http://127.0.0.1:{port}/", delay=0, robots=False, retry_backoff=30)
+
+    outcome = _fetch(ctx, lease)
+
+    assert isinstance(outcome, Deferred)
+    assert [b.reason for b in ctx.frontier("job").backoffs()] == ["connection error"]

@@ -94,9 +94,9 @@ def test_retry_after_pauses_the_host_and_a_persistent_500_gives_up(cluster):
     assert after_busy[0] - busy[0] >= 1.9, "nothing is requested from the host during Retry-After"
 
 
-def test_a_failing_host_pauses_for_every_worker(cluster):
-    """A 500 without Retry-After pauses the host for the retry's backoff (1 to 2 s for the
-    first failure here), not only the failing URL: while it lasts the other pages wait."""
+def test_one_failing_url_does_not_pause_its_host(cluster):
+    """A 500 is the URL's failure, not the host's: the URL waits 1 to 2 s for its retry
+    while the host's other pages go on (a 503 or 429 would pause the host, test_failures)."""
     host = Host("127.0.0.1", delay=0.05)
     host.routes["/"] = page("root", ["/broken"] + [f"/p/{i}" for i in range(40)])
     host.routes["/broken"] = Response(500, "oops")
@@ -116,7 +116,7 @@ def test_a_failing_host_pauses_for_every_worker(cluster):
     first_failure = min(when for when, path in host.log if path == "/broken")
     after = sorted(when for when, path in host.log if path.startswith("/p/") and when > first_failure)
     gaps = [b - a for a, b in zip([first_failure, *after], after, strict=False)]
-    assert after and max(gaps) >= 0.9, "the host's other pages went on while it was failing"
+    assert len(after) > 10 and max(gaps) < 0.9, "the host's other pages went on while the URL waited"
 
 
 def test_status_lists_the_hosts_that_are_paused_and_why(cluster, tmp_path):

@@ -1,13 +1,15 @@
 """The schedule's per-host politeness, driven on the test Redis: the adaptive delay from
-the last response time RELEASE_HOST records, and the host policy file's delay and
-concurrency in LEASE, CLAIM_START and RELEASE_HOST, in every shard of a job."""
+the last response time RELEASE_HOST and RETRY record, and the host policy file's delay
+and concurrency in LEASE, CLAIM_START, RELEASE_HOST and RETRY, in every shard of a job."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
 from pipeline import keys
-from pipeline.frontier import DelaySource, Found, Frontier
+from pipeline.frontier import DelaySource, Failure, Found, Frontier
 from tests.integration.frontiers import new_frontier, pages
 
 pytestmark = pytest.mark.integration
@@ -99,3 +101,33 @@ def test_without_a_factor_no_response_time_is_kept(redis_client):
 
     assert redis_client.exists(frontier.keys.key(keys.RESPONSE_TIME)) == 0
     assert frontier.host_delay("a.example").last_response is None
+
+
+URL_FAILURE = Failure("HTTP 500", 30.0, host_level=False)
+
+
+def test_a_request_that_failed_for_a_retry_paces_its_host_by_its_response_time(redis_client):
+    frontier = new_frontier(redis_client, delay=0.1, delay_factor=3.0, dispatch_lookahead=2.0)
+    frontier.add(Found.seeds(pages("a.example", 2)))
+    (failing,) = frontier.lease()
+    assert frontier.claim_start(failing) == 0
+
+    (second,) = frontier.retry(failing, 30.0, 1, URL_FAILURE, elapsed=0.3) or []
+
+    assert frontier.claim_start(second) == pytest.approx(0.9, abs=0.05)
+    assert redis_client.hget(frontier.keys.key(keys.RESPONSE_TIME), "a.example") == b"0.3"
+
+
+def test_a_retry_and_the_url_its_freed_slot_hands_out_keep_the_rules_concurrency(redis_client):
+    frontier = new_frontier(redis_client, host_concurrency=1, host_rules=RULES, dispatch_lookahead=0.05)
+    frontier.add(Found.seeds(pages("www.wide.example", 5)))
+    first, *others = frontier.lease()
+    assert len(others) == 2
+
+    handoff = frontier.retry(first, 0.05, 1, URL_FAILURE) or []
+    time.sleep(0.1)
+
+    assert len(handoff) == 1, "the freed slot goes to the host's next URL, as its rule allows 3"
+    assert frontier.lease() == [], "the retry waits for one of the 3 slots"
+    (again,) = frontier.release_host(others[0]) or []
+    assert (again.url, again.attempt) == (first.url, 1)

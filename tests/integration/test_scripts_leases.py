@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from pipeline import keys
-from pipeline.frontier import Found, Frontier, JobState, Script, Stat, Tick, lua
+from pipeline.frontier import Failure, Found, Frontier, JobState, Script, Stat, Tick, lua
 from tests.integration.frontiers import SHORT_LEASE, counter, deadline, found, new_frontier, pages, policy
 
 pytestmark = pytest.mark.integration
@@ -148,3 +148,73 @@ def test_links_left_out_as_already_sent_still_count_from_a_depth_lowered_while_l
     assert done.depth == 1
     waiting = done.handoff or frontier.lease()
     assert [(lease.url, lease.depth) for lease in waiting] == [(child, 2)]
+
+
+def test_a_lease_handed_out_again_keeps_its_place_at_the_front_of_its_depth(redis_client):
+    frontier = new_frontier(redis_client, host_concurrency=1)
+    frontier.add(Found.seeds(pages("a.example", 3)))
+    (first,) = frontier.lease()
+
+    frontier.tick(limit=0, expire_all=True)
+
+    assert [lease.url for lease in frontier.lease()] == [first.url], "not behind the URLs found after it"
+
+
+URL_FAILURE = Failure("HTTP 500", 30.0, host_level=False)
+
+
+def test_a_url_waiting_for_its_retry_holds_no_slot_and_comes_back_when_due(redis_client):
+    frontier = new_frontier(redis_client, host_concurrency=1, dispatch_lookahead=0.05)
+    frontier.add(Found.seeds(pages("a.example", 2)))
+    (failing,) = frontier.lease()
+
+    handoff = frontier.retry(failing, 0.3, 1, URL_FAILURE)
+
+    assert [lease.url for lease in handoff or []] == ["http://a.example/p/1"], "the host's next URL at once"
+    assert frontier.claim_start(failing) < 0, "the failed chain is over"
+    assert frontier.backoffs() == []
+    frontier.complete(handoff[0], failed=False, found=Found(0))
+    assert frontier.state() == JobState.RUNNING and frontier.lease() == [], "it waits for its time"
+    assert counter(frontier, Stat.RETRIES_WAITING) == 1
+    time.sleep(0.35)
+    (again,) = frontier.lease()
+    assert (again.url, again.attempt, again.depth) == (failing.url, 1, 0) and again.token != failing.token
+    assert counter(frontier, Stat.RETRIES_WAITING) == 0
+    assert counter(frontier, Stat.DISPATCHED) == 2, "a retry is no new URL"
+    frontier.complete(again, failed=True, found=Found(0))
+    assert frontier.state() == JobState.FINISHED
+
+
+def test_a_retry_is_handed_out_when_max_pages_is_spent(redis_client):
+    frontier = new_frontier(redis_client, max_pages=1, dispatch_lookahead=0.05)
+    frontier.add(Found.seeds(pages("a.example", 2)))
+    (failing,) = frontier.lease()
+
+    assert frontier.retry(failing, 0.1, 1, URL_FAILURE) == []
+    time.sleep(0.15)
+
+    assert [lease.url for lease in frontier.lease()] == [failing.url]
+
+
+def test_a_hosts_failure_pauses_it_with_its_url_waiting(redis_client):
+    frontier = new_frontier(redis_client, dispatch_lookahead=0.05)
+    frontier.add(Found.seeds(pages("a.example", 2)))
+    (failing,) = frontier.lease()
+
+    assert frontier.retry(failing, 0.1, 1, Failure("HTTP 503", 30.0, host_level=True)) == []
+
+    assert [(b.host, b.reason) for b in frontier.backoffs()] == [("a.example", "HTTP 503")]
+    time.sleep(0.15)
+    assert frontier.lease() == [], "neither the retry nor the host's other URLs before the pause ends"
+
+
+def test_a_retry_whose_lease_expires_goes_back_to_the_queue(redis_client):
+    frontier = new_frontier(redis_client, **SHORT_LEASE)
+    lease = _one_lease(frontier)
+    frontier.retry(lease, 0.05, 1, URL_FAILURE)
+
+    tick = frontier.tick(limit=0, expire_all=True)
+
+    assert tick.expired == 1
+    assert counter(frontier, Stat.RETRIES_WAITING) == 0
+    assert [again.url for again in frontier.lease()] == [lease.url]

@@ -8,7 +8,7 @@
 --   version        STRING  the job's policy version, checked against ARGV[1].version
 --   lease          HASH    URL -> {t, h, d, s}: read (token), removed
 --   leases         ZSET    URL -> lease deadline: removed
---   ql:DEPTH:HOST  LIST    the host's new URLs at DEPTH (the URL put back)
+--   ql:DEPTH:HOST  LIST    the host's new URLs at DEPTH (the URL put back at the front)
 --   qd:HOST        ZSET    the depths at which the host has new URLs waiting
 --   q:HOST         ZSET    URL -> depth, as a job begun before the lists has it; taken first
 --   stats          HASH    counters: queued, dispatched, handed_back
@@ -16,6 +16,7 @@
 --   due            ZSET    host -> planned start, for hosts with URLs waiting and a free slot
 --   planned        HASH    host -> planned start of its next request (read)
 --   rq:HOST        ZSET    the host's revisits waiting -> depth; taken before its new URLs
+--   rt:HOST        ZSET    the host's leased URLs waiting for their retry -> its time (one handed back removed)
 --   allowance      STRING  new URLs the shard may hand out of a shared max_pages (+1 per page requeued)
 --   hostrules      HASH    pattern -> {delay, conc} of the job's host policy file (read)
 -- ARGV[1], a JSON object:

@@ -19,6 +19,7 @@
 --   parked         SET     hosts with only new URLs waiting while max_pages is spent
 --   prior          HASH    URL -> JSON of its last fetch, handed out with its revisit lease
 --   rq:HOST        ZSET    the host's revisits waiting -> depth; taken before its new URLs
+--   rt:HOST        ZSET    the host's leased URLs waiting for their retry -> its time; one whose time came goes first
 --   allowance      STRING  new URLs the shard may hand out of a shared max_pages (-1 per new page)
 --   hostrules      HASH    pattern -> {delay, conc} of the job's host policy file (read)
 --   rtime          HASH    host -> seconds its last request took (read: the adaptive delay)

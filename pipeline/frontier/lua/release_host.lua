@@ -1,8 +1,9 @@
 -- RELEASE_HOST: the request of a leased URL is over: free its host's slot (once per
 -- lease), record how long it took (the adaptive delay's base), plan the host's next
 -- start a delay after this one's, renew the lease for the parse and store steps, and
--- hand out what is now due. The lease itself stays until COMPLETE. A stale token
--- frees, renews and hands out nothing.
+-- hand out what is now due. A request that did not fail (`ok`) ends the host's run of
+-- failures. The lease itself stays until COMPLETE. A stale token frees, renews and
+-- hands out nothing.
 --
 -- KEYS[1]  the job's key prefix, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
 -- Keys:
@@ -22,13 +23,16 @@
 --   parked         SET     hosts with only new URLs waiting while max_pages is spent
 --   prior          HASH    URL -> JSON of its last fetch, handed out with its revisit lease
 --   rq:HOST        ZSET    the host's revisits waiting -> depth; taken before its new URLs
+--   rt:HOST        ZSET    the host's leased URLs waiting for their retry -> its time; one whose time came goes first
 --   allowance      STRING  new URLs the shard may hand out of a shared max_pages (-1 per new page)
+--   failing:HOST   SET     the host's URLs that failed since its last success (removed when `ok`)
 --   hostrules      HASH    pattern -> {delay, conc} of the job's host policy file (read)
 --   rtime          HASH    host -> seconds its last request took (set from elapsed when delay_factor is on)
 -- ARGV[1], a JSON object:
 --   version        int     policy version the caller holds (0: do not check)
 --   url            string  the leased member
 --   token          int     the lease's token; a stale one frees nothing
+--   ok             bool    the host answered: its run of failing URLs is over
 --   limit          int     URLs to hand out at most
 --   window         int     URLs of the job leased at once at most
 --   lookahead      float   seconds before its host's turn that a URL may be handed out
@@ -47,16 +51,7 @@ local lease_data = owned(A.url, A.token)
 if not lease_data then
   return {0, {}}
 end
-if lease_data.s == 1 then
-  lease_data.s = 0
-  redis.call('HSET', LEASE, A.url, cjson.encode(lease_data))
-  if A.delay_factor > 0 and A.elapsed > 0 then
-    redis.call('HSET', RESPONSE_TIME, lease_data.h, tostring(A.elapsed))
-  end
-  local started = tonumber(redis.call('HGET', STARTED, lease_data.h)) or NOW
-  local planned = math.max(num(redis.call('HGET', PLANNED, lease_data.h)), started + delay_of(lease_data.h))
-  redis.call('HSET', PLANNED, lease_data.h, tostring(planned))
-  release_slot(lease_data.h)
-end
+end_request(A.url, lease_data, A.elapsed)
+if A.ok then redis.call('DEL', FAILING .. lease_data.h) end
 redis.call('ZADD', LEASES, NOW + A.lease_timeout, A.url)
 return {1, lease(A.limit)}

@@ -10,6 +10,7 @@
 --   version       STRING  the job's policy version, checked against ARGV[1].version
 --   lease         HASH    URL -> {t, h, d, s, r} (read: a leased URL is not queued again)
 --   rq:HOST       ZSET    the host's revisits waiting -> depth (added)
+--   rt:HOST       ZSET    the host's leased URLs waiting for their retry -> its time (read: is the host due)
 --   qd:HOST       ZSET    the depths at which the host has new URLs waiting (read: is the host due)
 --   q:HOST        ZSET    URL -> depth, as a job begun before the lists has it (read)
 --   prior         HASH    URL -> JSON of its last fetch (set)

@@ -9,7 +9,7 @@
 --   leases         ZSET    URL -> lease deadline: expired ones removed; new leases added
 --   lease          HASH    URL -> {t, h, d, s}: expired ones removed; new leases added
 --   requeues       HASH    URL -> times it was requeued (+1 per requeue)
---   ql:DEPTH:HOST  LIST    the host's new URLs at DEPTH (the URL put back)
+--   ql:DEPTH:HOST  LIST    the host's new URLs at DEPTH (the URL put back at the front)
 --   qd:HOST        ZSET    the depths at which the host has new URLs waiting
 --   q:HOST         ZSET    URL -> depth, as a job begun before the lists has it; taken first
 --   stats          HASH    counters: queued, dispatched, requeued, tokens, finished_at
@@ -22,6 +22,7 @@
 --   parked         SET     hosts with only new URLs waiting while max_pages is spent
 --   prior          HASH    URL -> JSON of its last fetch, handed out with its revisit lease
 --   rq:HOST        ZSET    the host's revisits waiting -> depth; taken before its new URLs
+--   rt:HOST        ZSET    the host's leased URLs waiting for their retry -> its time (an expired one removed)
 --   allowance      STRING  new URLs the shard may hand out of a shared max_pages (-1 per new URL, +1 per URL requeued)
 --   budget-spent   STRING  set when no more of a shared max_pages will come (read)
 --   hostrules      HASH    pattern -> {delay, conc} of the job's host policy file (read)
@@ -50,6 +51,7 @@
 -- no host slot, to be stored as failed and completed. Its deadline is now, so that
 -- until it is completed every tick hands it back again (the caller may die too).
 local function hand_back(url, lease_data, times)
+  unretry(url, lease_data)
   local token = redis.call('HINCRBY', STATS, STAT_TOKENS, 1)
   redis.call('ZADD', LEASES, NOW, url)
   redis.call('HSET', LEASE, url, cjson.encode({t = token, h = lease_data.h, d = lease_data.d, s = 0, r = lease_data.r}))

@@ -1,15 +1,16 @@
-"""The retry table of pipeline.crawl.fate, which needs no services: how long a URL waits
-before its next attempt, and which failures pause its whole host."""
+"""The retry rules of pipeline.crawl.fate, which need no services: how long a URL waits
+before its next attempt, and how a transient failure counts against its host."""
 
 from __future__ import annotations
 
 import pytest
 
-from pipeline.crawl.fate import backoff, pauses_host
+from pipeline.crawl.fate import backoff, host_failure
 from pipeline.fetch import TransientFetchError
+from pipeline.frontier import Failure
 from pipeline.settings import Policy
 
-POLICY = Policy(retry_backoff=2.0, retry_backoff_max=60.0)
+POLICY = Policy(retry_backoff=2.0, retry_backoff_max=60.0, max_retry_after=120.0)
 
 
 @pytest.mark.parametrize("attempt", [0, 1, 2, 3])
@@ -33,13 +34,23 @@ def test_a_retry_after_is_waited_for_up_to_the_cap():
 
 @pytest.mark.parametrize(
     "failure",
-    [
-        TransientFetchError("timeout"),
-        TransientFetchError("connection error"),
-        TransientFetchError("HTTP 503", 503),
-        TransientFetchError("HTTP 429", 429, retry_after=30.0),
-    ],
+    [TransientFetchError("HTTP 503", 503), TransientFetchError("HTTP 429", 429),
+     TransientFetchError("connection error")],
     ids=lambda failure: failure.reason,
 )
-def test_every_transient_failure_pauses_its_host(failure):
-    assert pauses_host(failure)
+def test_a_hosts_failure_pauses_it_for_the_backoff(failure):
+    assert host_failure(failure, POLICY, 3.0) == Failure(failure.reason, 3.0, host_level=True)
+
+
+def test_a_retry_after_pauses_the_host_for_as_long_up_to_its_cap():
+    failure = TransientFetchError("HTTP 503", 503, retry_after=300.0)
+
+    assert host_failure(failure, POLICY, 3.0) == Failure("HTTP 503, Retry-After", 120.0, host_level=True)
+
+
+@pytest.mark.parametrize(
+    "failure", [TransientFetchError("HTTP 500", 500), TransientFetchError("timeout")],
+    ids=lambda failure: failure.reason,
+)
+def test_one_urls_failure_does_not_pause_its_host_by_itself(failure):
+    assert host_failure(failure, POLICY, 3.0) == Failure(failure.reason, 3.0, host_level=False)

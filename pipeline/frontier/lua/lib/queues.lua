@@ -1,5 +1,5 @@
 -- queues: a host's new URLs, kept compact in one list per depth.
--- Defines: compact, expand, push_new, pop_new
+-- Defines: compact, expand, put_back, pop_new
 
 -- A host's new URLs wait in one list per depth, ql:DEPTH:HOST, in the order found, and
 -- qd:HOST holds the depths that have a list: a queued URL costs its path and a few
@@ -21,8 +21,11 @@ local function expand(entry, host)
   return entry
 end
 
-local function push_new(host, depth, url)
-  redis.call('RPUSH', QUEUE .. depth .. ':' .. host, compact(url, host))
+-- A URL handed out before goes back to the front of its depth's list: it keeps its
+-- place ahead of the URLs found after it, so that a lease lost with its worker does not
+-- let the URL's links be found first through longer paths.
+local function put_back(host, depth, url)
+  redis.call('LPUSH', QUEUE .. depth .. ':' .. host, compact(url, host))
   redis.call('ZADD', QUEUE_DEPTHS .. host, depth, depth)
 end
 

@@ -1,5 +1,5 @@
--- schedule: which hosts are due, when, and their slots.
--- Defines: rules_seen, host_rule, conc_of, delay_of, schedule, schedule_queued, release_slot, park, unpark
+-- schedule: which hosts are due, when, their slots, and their pauses.
+-- Defines: rules_seen, host_rule, conc_of, delay_of, schedule, schedule_queued, release_slot, park, unpark, pause_host, host_failed
 
 -- The host policy file's rules (pipeline/fetch/hostpolicy.py) are in HOST_RULES, pattern ->
 -- {delay, conc}; each host's is looked up once per call.
@@ -39,13 +39,22 @@ local function delay_of(host)
   return math.max(delay, num(redis.call('HGET', HOST_DELAY, host)))
 end
 
--- A host is due when it has URLs waiting (new ones or revisits) and a free slot; its
--- score is the planned start of its next request.
+-- A host is due when it has URLs waiting (new ones, revisits, or retries) and a free
+-- slot; its score is the planned start of its next request, or, when only retries
+-- wait, the later of that and the first retry's time.
 local function schedule(host)
   local waiting = redis.call('ZCARD', QUEUE_DEPTHS .. host) + redis.call('ZCARD', LEGACY_QUEUE .. host)
     + redis.call('ZCARD', REVISITS .. host)
+  local at = num(redis.call('HGET', PLANNED, host))
+  if waiting == 0 then
+    local first = redis.call('ZRANGE', RETRIES .. host, 0, 0, 'WITHSCORES')
+    if #first > 0 then
+      waiting = 1
+      at = math.max(at, tonumber(first[2]))
+    end
+  end
   if waiting > 0 and num(redis.call('HGET', SLOTS, host)) < conc_of(host) then
-    redis.call('ZADD', DUE, num(redis.call('HGET', PLANNED, host)), host)
+    redis.call('ZADD', DUE, at, host)
   else
     redis.call('ZREM', DUE, host)
   end
@@ -74,4 +83,42 @@ local function unpark()
   if redis.call('SCARD', PARKED) == 0 then return end
   for _, host in ipairs(redis.call('SMEMBERS', PARKED)) do schedule(host) end
   redis.call('DEL', PARKED)
+end
+
+-- No request to `host` starts, on any worker, for `seconds`. The pause and its reason
+-- are kept for `crawler status`; pauses that are over are dropped here, so the record
+-- stays as small as the set of hosts paused.
+local function pause_host(host, seconds, reason)
+  local resume = NOW + seconds
+  local started = num(redis.call('HGET', STARTED, host))
+  redis.call('HSET', STARTED, host, tostring(math.max(started, resume - delay_of(host))))
+  redis.call('HSET', PLANNED, host, tostring(math.max(num(redis.call('HGET', PLANNED, host)), resume)))
+  schedule(host)
+  if resume > num(redis.call('ZSCORE', BACKOFF, host)) then
+    redis.call('ZADD', BACKOFF, resume, host)
+    redis.call('HSET', BACKOFF_REASON, host, reason)
+  end
+  local over = redis.call('ZRANGEBYSCORE', BACKOFF, '-inf', NOW, 'LIMIT', 0, 100)
+  if #over > 0 then
+    redis.call('HDEL', BACKOFF_REASON, unpack(over))
+    redis.call('ZREM', BACKOFF, unpack(over))
+  end
+end
+
+-- A request of `url` failed, and may not next time. The host's failure (`host_level`)
+-- pauses it for `seconds`; the URL's pauses it only once A.failures_to_pause different
+-- URLs of the host failed with no success between them (0: never). Returns 1 when the
+-- host was paused.
+local function host_failed(host, url, seconds, reason, host_level)
+  local failing = FAILING .. host
+  if not host_level then
+    if A.failures_to_pause <= 0 then return 0 end
+    redis.call('SADD', failing, url)
+    local count = redis.call('SCARD', failing)
+    if count < A.failures_to_pause then return 0 end
+    reason = reason .. ', ' .. count .. ' URLs failed in a row'
+  end
+  redis.call('DEL', failing)
+  pause_host(host, seconds, reason)
+  return 1
 end
