@@ -103,9 +103,10 @@ def test_status_prints_a_line_per_limit_hit(limited: LimitedCrawl) -> None:
     assert result.returncode == 0, describe(result, limited.directory)
     netloc = re.escape(limited.host.base.removeprefix("http://"))
     lines = result.stdout.splitlines()
-    assert re.fullmatch(rf"  limit max_pages_per_host: {netloc} dropped \d+ URLs", lines[1]), result.stdout
-    assert re.fullmatch(r"  limit max_depth: dropped \d+ URLs", lines[2]), result.stdout
-    assert lines[3] == f"  limit max_pages: dropped {LEFT} URLs (left queued)", result.stdout
+    assert lines[1] == "  hosts discovered: 1", result.stdout
+    assert re.fullmatch(rf"  limit max_pages_per_host: {netloc} dropped \d+ URLs", lines[2]), result.stdout
+    assert re.fullmatch(r"  limit max_depth: dropped \d+ URLs", lines[3]), result.stdout
+    assert lines[4] == f"  limit max_pages: dropped {LEFT} URLs (left queued)", result.stdout
 
 
 def test_metrics_count_what_each_limit_dropped(limited: LimitedCrawl) -> None:
