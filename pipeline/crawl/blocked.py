@@ -52,7 +52,9 @@ def settle(ctx: Context, frontier: Frontier, payload: Payload) -> Found:
     seen before (maybe fetched under an older robots.txt) keeps its record."""
     found = steps.found(payload)
     policy = frontier.policy()
-    urls = [url for url, _ in found.entries(policy)]
+    # A link this process sent before is seen already: settling could not change it, so
+    # its robots.txt is not asked (most of a site's links repeat from page to page).
+    urls = [url for url, _ in frontier.unsent(found, policy)]
     if not urls or not (policy.robots or policy.host_rules):
         return found
     kept, blocked = split(found, policy, _verdicts(ctx, frontier, urls, policy))

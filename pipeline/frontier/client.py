@@ -267,6 +267,11 @@ class Frontier:
         """Push the lease deadline out again, e.g. before a retry; False if it was lost."""
         return bool(self._in_host(lease.host, Script.EXTEND, url=lease.member, token=lease.token))
 
+    def unsent(self, found: Found, policy: Policy) -> list[tuple[str, RecordKind]]:
+        """What `found` lists (in scope) that this process has not sent to the frontier
+        from as shallow a page already: only these can still be new to the job."""
+        return _SENT.unsent(self.job, found.entries(policy), found.depth, policy.version)
+
     def complete(self, lease: Lease, failed: bool, found: Found) -> Completed:
         """Release the lease, schedule what `found` lists, and hand out what is now due;
         nothing is counted or scheduled in the lease's shard when the lease was no longer
