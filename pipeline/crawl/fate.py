@@ -126,7 +126,7 @@ def attempt_fetch(
         return LEASE_LOST
     if wait > 0:
         return WaitAt(_within_lease(wait, policy))
-    outcome = _request(ctx, frontier, lease, attempt)
+    outcome = _request(ctx, frontier, lease, attempt, policy)
     if isinstance(outcome, FetchResult):
         return _fetched(frontier, Payload(job, lease, outcome))
     return outcome
@@ -162,10 +162,12 @@ def _fetch_robots(ctx: Context, frontier: Frontier, lease: Lease, site: str, att
     return attempt_fetch(ctx, frontier.job, lease, attempt)
 
 
-def _request(ctx: Context, frontier: Frontier, lease: Lease, attempt: int) -> FetchResult | FetchOutcome:
+def _request(
+    ctx: Context, frontier: Frontier, lease: Lease, attempt: int, policy: Policy
+) -> FetchResult | FetchOutcome:
     """The request itself: a result (maybe a failure to record), or when to come back.
-    The rule of the leased URL's host (user agent, robots.txt) holds for its redirects."""
-    policy = for_host(frontier.policy(), lease.host)
+    `policy` is the leased URL's host's (its rule's user agent and robots.txt), and holds
+    for its redirects."""
     started = time.monotonic()
     try:
         return steps.fetch_url(lease, frontier.keyring, policy, ctx.fetcher, ctx.robots)
