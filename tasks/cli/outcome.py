@@ -82,7 +82,7 @@ def unfetched_seeds(store: Store, job: str, seeds: list[str], console: Console) 
     unfetched = 0
     for record in store.pages(job, seeds):
         if record.error:
-            console.print(f"seed {record.url} failed: {record.error}", highlight=False)
+            console.print(redact(f"seed {record.url} failed: {record.error}"), highlight=False)
         unfetched += record.status is None
     return unfetched
 
