@@ -196,6 +196,22 @@ def test_a_retry_is_handed_out_when_max_pages_is_spent(redis_client):
     assert [lease.url for lease in frontier.lease()] == [failing.url]
 
 
+def test_urls_waiting_for_their_retries_leave_the_window_to_the_others(redis_client):
+    """A waiting retry holds its lease but no message: were it counted in the window, a
+    window's worth of broken URLs would stop the job, their own retries included."""
+    frontier = new_frontier(redis_client, dispatch_window=2, dispatch_lookahead=0.05)
+    frontier.add(Found.seeds(["http://a.example/", "http://b.example/", "http://c.example/"]))
+    failing = frontier.lease()
+    handoff = [given for lease in failing for given in frontier.retry(lease, 0.2, 1, URL_FAILURE) or []]
+
+    (other,) = handoff
+    assert other.url not in {lease.url for lease in failing}
+    frontier.complete(other, failed=False, found=Found(0))
+    time.sleep(0.25)
+
+    assert sorted(again.url for again in frontier.lease()) == sorted(lease.url for lease in failing)
+
+
 def test_a_hosts_failure_pauses_it_with_its_url_waiting(redis_client):
     frontier = new_frontier(redis_client, dispatch_lookahead=0.05)
     frontier.add(Found.seeds(pages("a.example", 2)))

@@ -95,14 +95,21 @@ local function next_of(host, exhausted, at)
   return url, depth, 'new'
 end
 
--- Lease up to `limit` URLs of due hosts, keeping at most A.window leased for the job. A
+-- Leases the broker carries: a URL waiting in its host's retry queue keeps its lease but
+-- has no message, so it takes no room in the window (a window's worth of broken URLs
+-- would otherwise stop the job, their own retries included).
+local function carried()
+  return redis.call('ZCARD', LEASES) - stat(STAT_RETRIES_WAITING)
+end
+
+-- Lease up to `limit` URLs of due hosts, keeping at most A.window carried for the job. A
 -- revisit's row carries its last fetch (PRIOR); a retry's keeps its depth and kind and
 -- carries the number of its next attempt.
 local function lease(limit)
   local out = {}
   if redis.call('GET', STATE) ~= STATE_RUNNING then return out end
   if allowed() > 0 then unpark() end
-  while #out < limit and redis.call('ZCARD', LEASES) < A.window do
+  while #out < limit and carried() < A.window do
     local exhausted = allowed() <= 0
     if exhausted and stat(STAT_REVISITS_WAITING) <= 0 and stat(STAT_RETRIES_WAITING) <= 0 then break end
     local due = redis.call('ZRANGEBYSCORE', DUE, '-inf', NOW + A.lookahead, 'WITHSCORES', 'LIMIT', 0, 1)
