@@ -1,5 +1,5 @@
 -- leases: URLs handed out to workers, their tokens, and those that go back.
--- Defines: shorter, unretry, unlease, end_request, next_of, lease, owned
+-- Defines: shorter, unretry, unlease, end_request, next_of, carried, lease, owned
 
 -- A URL found again by a shorter path while it is leased takes the smaller depth:
 -- COMPLETE then schedules its links from that depth and hands it back for the record.
