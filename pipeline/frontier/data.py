@@ -13,7 +13,7 @@ from pipeline.fetch import Prior
 from pipeline.frontier.names import SITEMAP_PREFIX, JobState
 from pipeline.settings import SCOPE_ANY, Policy
 from pipeline.store import RecordKind
-from pipeline.urls import in_scope
+from pipeline.urls import hostname, in_scope
 
 
 @dataclass(frozen=True)
@@ -193,6 +193,9 @@ class Found:
     depth: int
     pages: tuple[str, ...] = ()
     sitemaps: tuple[str, ...] = ()
+    # (policy, entries) of the last entries() call: a page's store step asks for them up
+    # to three times (its disallowed links, its unsent links, the frontier's add).
+    _entries: list[Any] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def seeds(cls, urls: Iterable[str]) -> Found:
@@ -202,13 +205,23 @@ class Found:
 
     def entries(self, policy: Policy) -> list[tuple[str, RecordKind]]:
         """(url, kind) of what is in scope: pages (one link deeper, followed only up to
-        max_depth) and sitemaps (at the depth of what listed them, whatever the limit)."""
-        def wanted(url: str) -> bool:
-            return in_policy_scope(url, policy, seed=self.depth < 0)
+        max_depth) and sitemaps (at the depth of what listed them, whatever the limit).
+        Scope is a host's, and a page's links name few hosts: each is judged once."""
+        if self._entries and self._entries[0] is policy:
+            return list(self._entries[1])
+        judged: dict[str, bool] = {}
 
-        return [(url, RecordKind.PAGE) for url in self.pages if wanted(url)] + [
+        def wanted(url: str) -> bool:
+            name = hostname(url)
+            if name not in judged:
+                judged[name] = in_policy_scope(url, policy, seed=self.depth < 0)
+            return judged[name]
+
+        entries = [(url, RecordKind.PAGE) for url in self.pages if wanted(url)] + [
             (url, RecordKind.SITEMAP) for url in self.sitemaps if wanted(url)
         ]
+        self._entries[:] = [policy, tuple(entries)]
+        return entries
 
 
 def in_policy_scope(url: str, policy: Policy, seed: bool = False) -> bool:
