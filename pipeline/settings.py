@@ -222,7 +222,7 @@ class Policy:
     )
     max_delay: float = _doc("Cap on the adaptive delay of CRAWLER_DELAY_FACTOR, in seconds.", 60.0)
     host_policy_file: str = _doc(
-        "File of per-host rules, `PATTERN key=value ...` a line (delay, host_concurrency, robots, user_agent; "
+        "File of per-host rules, `PATTERN key=value ...` a line (delay, host_concurrency, robots, user_agent, render; "
         "PATTERN a host name or *.domain), read once when the job is seeded and stored with its policy, so every "
         "worker applies it without the file; empty: none.",
         "",
@@ -260,8 +260,9 @@ class Policy:
     def fetch_time_limit(self) -> float:
         """Celery's hard limit on one fetch task: a backstop behind the fetch's own deadlines
         (a task may download robots.txt and then the page, each under its own deadline, and
-        render the page where it was fetched)."""
-        rendering = self.render_timeout if self.render != RENDER_NEVER else 0.0
+        render the page where it was fetched). A job with host rules is taken to render:
+        a rule may set its host's render mode, and the rules are read in fetch/, not here."""
+        rendering = self.render_timeout if self.render != RENDER_NEVER or self.host_rules else 0.0
         return 2 * (self.download_deadline + self.timeout) + rendering + 40
 
     def to_json(self) -> dict[str, Any]:

@@ -224,10 +224,11 @@ def host_failure(exc: TransientFetchError, policy: Policy, countdown: float) -> 
 
 def needs_render(ctx: Context, payload: Payload) -> bool:
     """Whether the fetched page goes through the browser before it is parsed: a page
-    that came back whole as HTML, of a job that renders always, or under `auto` of a
-    host still sampled or whose verdict is to render."""
+    that came back whole as HTML, of a host that renders always (by the job's policy or
+    its rule in the host policy file), or under `auto` of a host still sampled or whose
+    verdict is to render."""
     frontier = ctx.frontier(payload.job)
-    policy = frontier.policy()
+    policy = for_host(frontier.policy(), payload.lease.host)
     if not wants_render(policy, payload.result, sitemap=payload.lease.kind == RecordKind.SITEMAP):
         return False
     return always(policy) or RenderHosts(ctx.redis, frontier.keyring).choice(payload.lease.host, policy) != Choice.PLAIN
@@ -245,7 +246,8 @@ def render(ctx: Context, payload: Payload) -> RenderOutcome:
     is archived as a conversion of the response. A render that fails (a hang, a crash)
     makes the page a failure."""
     frontier = ctx.frontier(payload.job)
-    policy = frontier.policy()
+    # The host's rule may set the render mode and the user agent the browser shows.
+    policy = for_host(frontier.policy(), payload.lease.host)
     wait = frontier.claim_start(payload.lease)
     if wait < 0:
         return LEASE_LOST

@@ -72,16 +72,23 @@ class RenderHosts:
         """Every host's state, hosts in name order."""
         fields = {_text(key): _text(value) for key, value in self.client.hgetall(self.key).items()}
         hosts = sorted({name.rsplit(" ", 1)[0] for name in fields})
-        return [
-            HostVerdict(
-                host,
-                Choice(fields[f"{host} verdict"]) if f"{host} verdict" in fields else None,
-                fields.get(f"{host} evidence", ""),
-                int(fields.get(f"{host} sampled", 0)),
-            )
-            for host in hosts
-        ]
+        return [_verdict(host, fields) for host in hosts]
 
+    def verdict(self, host: str) -> HostVerdict:
+        """One host's state (sampling none so far, when it has no page yet)."""
+        names = [f"{host} {name}" for name in ("verdict", "evidence", "sampled")]
+        values = self.client.hmget(self.key, names)
+        return _verdict(host, {name: _text(value) for name, value in zip(names, values, strict=True)
+                               if value is not None})
+
+
+def _verdict(host: str, fields: dict[str, str]) -> HostVerdict:
+    return HostVerdict(
+        host,
+        Choice(fields[f"{host} verdict"]) if f"{host} verdict" in fields else None,
+        fields.get(f"{host} evidence", ""),
+        int(fields.get(f"{host} sampled", 0)),
+    )
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value

@@ -1,7 +1,8 @@
-"""Per-host overrides of a job's politeness, from a file named when the job is seeded
+"""Per-host overrides of a job's policy, from a file named when the job is seeded
 (`--host-policy FILE`): host patterns -> delay, host concurrency, robots on/off, user
-agent. The seeding command reads the file once; its rules travel with the job's policy
-(Policy.host_rules, one canonical line each), so every worker applies them without it.
+agent, render mode. The seeding command reads the file once; its rules travel with the
+job's policy (Policy.host_rules, one canonical line each), so every worker applies them
+without it.
 
 It lives in fetch/ because the fetcher is the lowest layer that applies a rule (the
 user agent, robots.txt on or off), and the frontier, which may import fetch but not the
@@ -10,9 +11,9 @@ reverse, reads the same rules for the delay and concurrency its scripts keep.
 The file: one rule a line, `PATTERN key=value ...`, `#` starts a comment, values with
 spaces in quotes. PATTERN is a host name (or address), which matches that host on any
 port, or `*.NAME`, which matches every subdomain of NAME (not NAME itself). Keys:
-delay (seconds), host_concurrency (1 or more), robots (on/off), user_agent. A host takes
-its own name's rule, else that of its nearest `*.` parent; what the rule leaves out
-comes from the job's policy.
+delay (seconds), host_concurrency (1 or more), robots (on/off), user_agent, render
+(never/always/auto). A host takes its own name's rule, else that of its nearest `*.`
+parent; what the rule leaves out comes from the job's policy.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pipeline.errors import ConfigError
-from pipeline.settings import Policy
+from pipeline.settings import RENDER_MODES, Policy
 
 # What a rule may set: the Policy fields of the same names.
-KEYS = ("delay", "host_concurrency", "robots", "user_agent")
+KEYS = ("delay", "host_concurrency", "robots", "user_agent", "render")
 _NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*|[0-9a-f:.]*:[0-9a-f:.]*")
 _TRUE, _FALSE = frozenset({"on", "true", "yes", "1"}), frozenset({"off", "false", "no", "0"})
 
@@ -45,6 +46,7 @@ class HostRule:
     host_concurrency: int | None = None
     robots: bool | None = None
     user_agent: str | None = None
+    render: str | None = None
 
     def overrides(self) -> dict[str, Any]:
         """The policy values the rule sets."""
@@ -157,6 +159,10 @@ def _value(key: str, value: str) -> Any:
         if value.lower() not in _TRUE | _FALSE:
             raise ValueError(f"robots: expected on or off, got {value!r}")
         return value.lower() in _TRUE
+    if key == "render":
+        if value.lower() not in RENDER_MODES:
+            raise ValueError(f"render: expected one of {', '.join(RENDER_MODES)}, got {value!r}")
+        return value.lower()
     if not value.strip():
         raise ValueError("user_agent: expected some text")
     return value

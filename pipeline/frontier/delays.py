@@ -24,7 +24,7 @@ class DelaySource(StrEnum):
 
 @dataclass(frozen=True)
 class HostDelay:
-    """What one host of a job crawls with now, and where its delay comes from."""
+    """What one host of a job crawls with now, and where its delay and render mode come from."""
 
     host: str
     delay: float
@@ -36,6 +36,8 @@ class HostDelay:
     host_concurrency: int
     robots: bool
     user_agent: str
+    render: str  # never, always or auto
+    render_source: DelaySource  # the job's policy or the host policy file's rule
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,8 +64,9 @@ def effective(policy: Policy, host: str, crawl_delay: float, last_response: floa
         (crawl_delay, DelaySource.ROBOTS, ""),
     ]
     delay, source, why = max(choices, key=lambda choice: choice[0])
+    render_source = DelaySource.HOST_FILE if rule is not None and rule.render is not None else DelaySource.POLICY
     return HostDelay(host, delay, source, why, rule.pattern if rule else None, last_response, crawl_delay,
-                     own.host_concurrency, own.robots, own.user_agent)
+                     own.host_concurrency, own.robots, own.user_agent, own.render, render_source)
 
 
 def script_rules(lines: tuple[str, ...]) -> dict[str, str]:

@@ -10,16 +10,16 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from pipeline.crawl import Choice, RenderHosts, jobs
+from pipeline.crawl import RenderHosts, jobs
 from pipeline.errors import ConfigError
 from pipeline.frontier import Frontier, JobState, JobStats, list_jobs
-from pipeline.settings import Settings
+from pipeline.settings import RENDER_AUTO, Settings
 from pipeline.store import DueCounts, open_store
 from pipeline.urls import require_canonical
 from tasks.cli.flags import KEPT, add_policy_flags, load_settings, policy_flags, seconds
 from tasks.cli.local import redis_client
 from tasks.cli.pace import job_pace
-from tasks.cli.politeness import host_lines, host_of
+from tasks.cli.politeness import host_lines, host_of, verdict_text
 from tasks.cli.progress import (
     backoff_lines,
     blocked_line,
@@ -33,7 +33,6 @@ from tasks.cli.progress import (
 
 # Paused hosts listed by `crawler status --job`, longest pause first.
 BACKOFFS_SHOWN = 10
-_RENDER_CHOICES = {Choice.RENDER: "pages rendered", Choice.PLAIN: "pages not rendered", Choice.SAMPLE: "sampling"}
 STATES = {"pause": JobState.PAUSED, "resume": JobState.RUNNING, "cancel": JobState.CANCELLED}
 
 
@@ -58,7 +57,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     status.add_argument("--json", action="store_true")
     status.add_argument("--watch", action="store_true")
     status.add_argument("--host", help="with --job: the host's effective delay and why, its concurrency, robots, "
-                        "user agent")
+                        "user agent, render mode and why")
     status.set_defaults(run=cmd_status)
 
     for name in STATES:
@@ -128,14 +127,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     for text in backoff_lines(backoffs):
         print(text)
     for verdict in verdicts:
-        choice = _RENDER_CHOICES[verdict.choice] if verdict.choice else f"sampling ({verdict.sampled} pages so far)"
-        print(f"render=auto {verdict.host}: {choice}" + (f"; {verdict.evidence}" if verdict.evidence else ""))
+        print(f"render=auto {verdict.host}: {verdict_text(verdict)}")
     return 0
 
 
 def _host_status(frontier: Frontier, host: str, as_json: bool) -> int:
     view = frontier.host_delay(host)
-    print(json.dumps(view.to_json(), indent=2) if as_json else "\n".join(host_lines(frontier.job, view)))
+    verdict = RenderHosts(frontier.redis, frontier.keyring).verdict(host) if view.render == RENDER_AUTO else None
+    if as_json:
+        print(json.dumps(dict(view.to_json(), render_auto=verdict.to_json() if verdict else None), indent=2))
+    else:
+        print("\n".join(host_lines(frontier.job, view, verdict)))
     return 0
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from pipeline.crawl import Choice, RenderHosts
+from pipeline.crawl import Choice, HostVerdict, RenderHosts
 from pipeline.frontier import Frontier
 from pipeline.keys import Keyring
 from pipeline.render import Measure
@@ -94,6 +94,31 @@ def test_a_render_worker_of_its_own_takes_pages_through_the_render_queue(cluster
     assert set(screenshots) == pages(js_site.base) and all(png.startswith(b"\x89PNG") for png in screenshots.values())
 
 
+def test_a_host_rule_renders_its_host_while_the_job_renders_never(cluster, js_site, tmp_path: Path):
+    other = js_host("127.0.0.2").start()
+    rules = tmp_path / "hosts.txt"
+    rules.write_text("127.0.0.1 render=always\n", encoding="utf-8")
+    try:
+        cluster.start_worker(queues="fetch,render,parse,store", concurrency=2, pool="threads")
+        cluster.start_beat()
+        seed([js_site.url("/"), other.url("/")], job="ruled", allow_private=True, delay=0, render="never",
+             host_policy_file=str(rules))
+        stats = cluster.wait_finished("ruled", timeout=120)
+    finally:
+        other.stop()
+
+    records = {record.url: record for record in cluster.records("ruled")}
+    assert stats.stored == len(records)
+    assert set(records) == pages(js_site.base) | {other.url("/")}, cluster.logs()
+    assert all(records[url].render_time is not None for url in pages(js_site.base))
+    assert records[other.url("/")].render_time is None and records[other.url("/")].outlinks == []
+    env = cli_env(cluster.redis_url)
+    ruled = crawler(cluster.tmp_path, "status", "--job", "ruled", "--host", js_site.base, env=env).stdout
+    plain = crawler(cluster.tmp_path, "status", "--job", "ruled", "--host", other.base, env=env).stdout
+    assert "  render always, from rule 127.0.0.1 of the host policy file" in ruled.splitlines(), ruled
+    assert "  render never, from the job's policy (--render)" in plain.splitlines(), plain
+
+
 def test_a_killed_render_worker_loses_nothing(cluster, js_site):
     slow = threading.Event()
 
@@ -166,7 +191,10 @@ def test_a_host_is_sampled_again_after_its_recheck_pages(redis_client):
 
     assert hosts.choice("a.example", policy) == Choice.SAMPLE
     assert hosts.sample("a.example", shell, rendered, policy) is None
+    assert hosts.verdict("a.example") == HostVerdict("a.example", None, "", 1)
     assert hosts.sample("a.example", shell, rendered, policy) == Choice.RENDER
+    assert hosts.verdict("a.example") == HostVerdict(
+        "a.example", Choice.RENDER, "links 0 -> 10, text 20 -> 1,800 chars over 2 pages", 2)
     assert [hosts.choice("a.example", policy) for _ in range(3)] == [Choice.RENDER, Choice.RENDER, Choice.SAMPLE]
     assert hosts.choice("a.example", policy) == Choice.SAMPLE, "sampling until the samples are in again"
     hosts.sample("a.example", rendered, rendered, policy)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.crawl import Choice, HostVerdict
 from pipeline.errors import ConfigError
 from pipeline.frontier.delays import effective
 from pipeline.settings import Policy
@@ -23,6 +24,7 @@ def test_an_adaptive_delay_is_shown_with_its_factor_and_last_response():
     assert host_lines("news", view) == [
         "host a.example of job news: delay 0.62 s, from adaptive (2 x last response 0.310 s, at most 60 s)",
         "  host_concurrency 1, robots.txt obeyed, user agent 'Bot' (no rule of the host policy file)",
+        "  render never, from the job's policy (--render)",
         "  last response time 0.310 s",
     ]
 
@@ -37,6 +39,20 @@ def test_a_rules_delay_and_a_crawl_delay_name_their_source():
     assert "robots.txt ignored" in ruled[1] and "(rule *.example of the host policy file)" in ruled[1]
     assert robots[0] == "host b.example of job j: delay 2.00 s, from robots.txt Crawl-delay"
     assert robots[-1] == "  robots.txt Crawl-delay 2 s"
+
+
+def test_the_render_mode_names_its_source_and_an_auto_hosts_verdict():
+    policy = Policy(render="auto", host_rules=("app.example render=always", "*.example delay=1"))
+
+    ruled = host_lines("j", effective(policy, "app.example", 0.0, None))
+    sampled = host_lines("j", effective(policy, "b.example", 0.0, None), HostVerdict("b.example", None, "", 1))
+    judged = host_lines("j", effective(policy, "c.example", 0.0, None),
+                        HostVerdict("c.example", Choice.RENDER, "links 0 -> 4, text 0 -> 300 chars over 3 pages", 3))
+
+    assert ruled[2] == "  render always, from rule app.example of the host policy file"
+    assert sampled[2:] == ["  render auto, from the job's policy (--render)",
+                           "  render=auto: sampling (1 pages so far)"]
+    assert judged[3] == "  render=auto: pages rendered; links 0 -> 4, text 0 -> 300 chars over 3 pages"
 
 
 def test_a_bad_host_policy_flag_fails_before_anything_starts(tmp_path):

@@ -75,6 +75,18 @@ def test_the_policy_for_a_host_has_its_rules_values_and_the_jobs_for_the_rest():
     assert other == policy
 
 
+def test_a_rule_sets_its_hosts_render_mode_and_the_rest_keep_the_jobs():
+    rules = lines("app.example.org render=Always\n*.example.org render=auto delay=1\n")
+    policy = Policy(render="never", host_rules=rules)
+
+    assert parse_rules("\n".join(rules), "stored") == (
+        HostRule("app.example.org", render="always"), HostRule("*.example.org", delay=1.0, render="auto"))
+    assert rules[0] == "app.example.org render=always"
+    assert for_host(policy, "app.example.org:8080").render == "always"
+    assert for_host(policy, "www.example.org").render == "auto"
+    assert for_host(policy, "example.org").render == "never"
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [
@@ -86,6 +98,7 @@ def test_the_policy_for_a_host_has_its_rules_values_and_the_jobs_for_the_rest():
         ("example.org host_concurrency=0", "hosts.txt:2: host_concurrency: expected a whole number of at least 1"),
         ("example.org robots=maybe", "hosts.txt:2: robots: expected on or off, got 'maybe'"),
         ("example.org user_agent=", "hosts.txt:2: user_agent: expected some text"),
+        ("example.org render=sometimes", "hosts.txt:2: render: expected one of never, auto, always, got 'sometimes'"),
         ("example.org delay=1 delay=2", "hosts.txt:2: delay is given twice"),
         ("http://example.org/ delay=1", "hosts.txt:2: expected a host name or *.NAME, got 'http://example.org/'"),
         ("*example.org delay=1", "hosts.txt:2: expected a host name or *.NAME"),
