@@ -1,7 +1,7 @@
 """The stages of one URL, each a task on its own queue, chained per URL:
 ``fetch.s(job, lease) | parse.s() | store.s()``, and for a page the job renders
 ``fetch | render | parse | store``: the fetch stage puts the render stage in the chain
-once it has the page and knows it is HTML (`fate.needs_render`). Each body asks
+once it has the page and knows it is HTML (`fate.decide_render`). Each body asks
 pipeline.crawl.fate what to do and translates the answer: the next stage, a retry, or
 `Ignore` for a stale chain.
 
@@ -35,7 +35,8 @@ def fetch(self: Any, job: str, lease_data: dict[str, Any], attempt: int = 0, rob
     match outcome:
         case fate.Fetched(payload, handoff):
             send(job, handoff)
-            if fate.needs_render(runtime(), payload):
+            payload = fate.decide_render(runtime(), payload)
+            if payload.render is not None and payload.render.to_browser:
                 self.request.chain = None
                 to_render(payload)
                 return None

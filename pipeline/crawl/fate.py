@@ -27,9 +27,21 @@ from pipeline.fetch import (
     WorkerUnavailable,
     blame,
     for_host,
+    rule_for,
 )
 from pipeline.frontier import Failure, Frontier, Lease, RecordKind
-from pipeline.render import Choice, Rendered, always, measure, subfetch, wants_render
+from pipeline.render import (
+    Choice,
+    Decision,
+    Evidence,
+    Reason,
+    Rendered,
+    always,
+    always_reason,
+    measure,
+    subfetch,
+    wants_render,
+)
 from pipeline.render import render as render_page
 from pipeline.settings import Policy
 
@@ -222,16 +234,23 @@ def host_failure(exc: TransientFetchError, policy: Policy, countdown: float) -> 
     return Failure(exc.reason, countdown, host_level)
 
 
-def needs_render(ctx: Context, payload: Payload) -> bool:
-    """Whether the fetched page goes through the browser before it is parsed: a page
-    that came back whole as HTML, of a host that renders always (by the job's policy or
-    its rule in the host policy file), or under `auto` of a host still sampled or whose
-    verdict is to render."""
+def decide_render(ctx: Context, payload: Payload) -> Payload:
+    """The fetched page with what is decided of it (`payload.render`): to the browser
+    before it is parsed when it came back whole as HTML and its host renders always (by
+    the job's policy or its rule in the host policy file), or under `auto` while the
+    host is sampled or when its verdict is to render; under `auto` a page the verdict
+    leaves as fetched is decided too, so its record says why."""
     frontier = ctx.frontier(payload.job)
-    policy = for_host(frontier.policy(), payload.lease.host)
+    job = frontier.policy()
+    policy = for_host(job, payload.lease.host)
     if not wants_render(policy, payload.result, sitemap=payload.lease.kind == RecordKind.SITEMAP):
-        return False
-    return always(policy) or RenderHosts(ctx.redis, frontier.keyring).choice(payload.lease.host, policy) != Choice.PLAIN
+        return payload
+    if always(policy):
+        rule = rule_for(job.host_rules, payload.lease.host)
+        decision = Decision(Choice.RENDER, always_reason(rule.pattern if rule and rule.render else None))
+    else:
+        decision = RenderHosts(ctx.redis, frontier.keyring).decide(payload.lease.host, policy)
+    return replace(payload, render=decision)
 
 
 RenderOutcome = Fetched | WaitAt | Abandon
@@ -255,15 +274,16 @@ def render(ctx: Context, payload: Payload) -> RenderOutcome:
         return WaitAt(_within_lease(wait, policy)) if frontier.extend(payload.lease) else LEASE_LOST
     # ctx.fetcher is read in the browser's thread, which has a fetcher of its own.
     rendered = render_page(ctx.browser, payload.result, policy, subfetch(lambda: ctx.fetcher, policy))
+    sample = None
     if rendered.error is not None:
         logger.warning("rendering %s failed: %s", payload.result.final_url, rendered.error)
-    elif not always(policy):
-        _learn(RenderHosts(ctx.redis, frontier.keyring), payload, rendered.html or "", policy)
+    elif payload.render is not None and payload.render.choice == Choice.SAMPLE:
+        sample = _learn(RenderHosts(ctx.redis, frontier.keyring), payload, rendered.html or "", policy)
     _archive(ctx, payload, rendered)
     handoff = frontier.release_host(payload.lease)
     if handoff is None:
         return LEASE_LOST
-    return Fetched(payload.rendered(rendered.html, rendered.elapsed, rendered.error), handoff)
+    return Fetched(payload.rendered(rendered.html, rendered.elapsed, rendered.error, sample), handoff)
 
 
 def _archive(ctx: Context, payload: Payload, rendered: Rendered) -> None:
@@ -280,16 +300,17 @@ def _archive(ctx: Context, payload: Payload, rendered: Rendered) -> None:
         logger.warning("no WARC record of the rendered %s: %s", url, exc)
 
 
-def _learn(hosts: RenderHosts, payload: Payload, html: str, policy: Policy) -> None:
-    """Under `auto`, a page of a host still sampled is measured both ways (the fetched
-    text and the DOM), and the host gets its verdict once it has its samples."""
+def _learn(hosts: RenderHosts, payload: Payload, html: str, policy: Policy) -> Decision:
+    """Under `auto`, a sample is measured both ways (the fetched text and the DOM), and
+    its host gets its verdict once it has its samples; the sample's decision with its
+    own measures as evidence."""
     host = payload.lease.host
-    if not hosts.sampling(host, policy):
-        return
-    verdict = hosts.sample(host, measure(payload.result.text or ""), measure(html), policy)
+    plain, rendered = measure(payload.result.text or ""), measure(html)
+    verdict = hosts.sample(host, plain, rendered, policy)
     if verdict is not None:
         logger.info("render=auto: %s's pages are %s from now on", host, "rendered" if verdict == Choice.RENDER
                     else "not rendered")
+    return Decision(Choice.SAMPLE, Reason.SAMPLE, Evidence(1, plain, rendered))
 
 
 def parse(ctx: Context, payload: Payload) -> Payload:

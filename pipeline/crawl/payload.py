@@ -9,6 +9,7 @@ from typing import Any
 
 from pipeline.fetch import FetchResult
 from pipeline.frontier import Lease
+from pipeline.render import Decision
 from pipeline.store import Item
 
 
@@ -25,6 +26,9 @@ class Payload:
     outlinks: list[str] = field(default_factory=list)
     items: list[Item] | None = None
     extract_error: str | None = None
+    # Whether the page goes to the browser and why; None: its host never renders (or it
+    # is no whole HTML page).
+    render: Decision | None = None
     # Seconds the page took in the browser; None: not rendered.
     render_time: float | None = None
 
@@ -37,6 +41,7 @@ class Payload:
             "outlinks": self.outlinks,
             "items": None if self.items is None else [[item.extractor, item.data] for item in self.items],
             "extract_error": self.extract_error,
+            "render": None if self.render is None else self.render.to_json(),
             "render_time": self.render_time,
         }
 
@@ -50,6 +55,7 @@ class Payload:
             outlinks=list(data.get("outlinks") or []),
             items=None if data.get("items") is None else [Item(name, item) for name, item in data["items"]],
             extract_error=data.get("extract_error"),
+            render=None if data.get("render") is None else Decision.from_json(data["render"]),
             render_time=data.get("render_time"),
         )
 
@@ -58,8 +64,10 @@ class Payload:
         result = replace(self.result, text=None, headers=None, error=error or self.result.error)
         return replace(self, result=result, title=title, outlinks=outlinks)
 
-    def rendered(self, html: str | None, elapsed: float, error: str | None = None) -> Payload:
-        """The payload with the DOM the browser built in place of the fetched text; a
-        render that failed makes the page a failure, with the reason."""
+    def rendered(self, html: str | None, elapsed: float, error: str | None = None,
+                 render: Decision | None = None) -> Payload:
+        """The payload with the DOM the browser built in place of the fetched text (and
+        `render`, a sample's decision with its evidence, in place of the one it came
+        with); a render that failed makes the page a failure, with the reason."""
         result = replace(self.result, text=html, error=error or self.result.error)
-        return replace(self, result=result, render_time=elapsed)
+        return replace(self, result=result, render=render or self.render, render_time=elapsed)

@@ -1,18 +1,19 @@
 """The render=auto evidence of a job's hosts, shared by every worker through one Redis
 hash: per host, the samples' sums (links and text, as fetched and as rendered), the
-verdict and what it rests on, and the pages since the verdict. Counters are bumped
-atomically (HINCRBY); a sample more than CRAWLER_RENDER_SAMPLE, from workers racing,
-only adds evidence."""
+verdict and what it rests on (the sums it was made from, as JSON), and the pages since
+the verdict. Counters are bumped atomically (HINCRBY); a sample more than
+CRAWLER_RENDER_SAMPLE, from workers racing, only adds evidence."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
 from pipeline.keys import RENDER_HOSTS, Keyring
-from pipeline.render import Choice, Evidence, Measure
+from pipeline.render import Choice, Decision, Evidence, Measure, Reason
 from pipeline.settings import Policy
 
 _COUNTS = ("sampled", "plain_links", "rendered_links", "plain_text", "rendered_text")
@@ -38,21 +39,19 @@ class RenderHosts:
         self.client = client
         self.key = keyring.shard(0).key(RENDER_HOSTS)
 
-    def choice(self, host: str, policy: Policy) -> Choice:
+    def decide(self, host: str, policy: Policy) -> Decision:
         """What becomes of the host's next page: a sample while its samples are fewer
-        than CRAWLER_RENDER_SAMPLE, else its verdict, until CRAWLER_RENDER_RECHECK pages
-        after which its samples start again (the verdict holds meanwhile)."""
-        sampled, verdict = self.client.hmget(self.key, [f"{host} sampled", f"{host} verdict"])
+        than CRAWLER_RENDER_SAMPLE, else its verdict with the evidence it rests on, until
+        CRAWLER_RENDER_RECHECK pages after which its samples start again (the verdict
+        holds meanwhile)."""
+        sampled, verdict, evidence = self.client.hmget(
+            self.key, [f"{host} sampled", f"{host} verdict", f"{host} evidence"])
         if verdict is None or int(sampled or 0) < policy.render_sample:
-            return Choice.SAMPLE
+            return Decision(Choice.SAMPLE, Reason.SAMPLE)
         if self.client.hincrby(self.key, f"{host} since", 1) >= policy.render_recheck:
             self.client.hdel(self.key, *(f"{host} {name}" for name in (*_COUNTS, "since")))
-            return Choice.SAMPLE
-        return Choice(_text(verdict))
-
-    def sampling(self, host: str, policy: Policy) -> bool:
-        sampled, verdict = self.client.hmget(self.key, [f"{host} sampled", f"{host} verdict"])
-        return verdict is None or int(sampled or 0) < policy.render_sample
+            return Decision(Choice.SAMPLE, Reason.SAMPLE)
+        return Decision(Choice(_text(verdict)), Reason.VERDICT, _evidence(evidence))
 
     def sample(self, host: str, plain: Measure, rendered: Measure, policy: Policy) -> Choice | None:
         """Add one page measured both ways; the verdict once the host has its samples."""
@@ -64,8 +63,8 @@ class RenderHosts:
             return None
         evidence = Evidence(sampled, Measure(sums[0], sums[2]), Measure(sums[1], sums[3]))
         verdict = evidence.verdict(policy.render_gain)
-        self.client.hset(self.key, mapping={f"{host} verdict": verdict.value, f"{host} evidence": evidence.summary(),
-                                            f"{host} since": 0})
+        self.client.hset(self.key, mapping={f"{host} verdict": verdict.value,
+                                            f"{host} evidence": json.dumps(evidence.to_json()), f"{host} since": 0})
         return verdict
 
     def verdicts(self) -> list[HostVerdict]:
@@ -83,12 +82,18 @@ class RenderHosts:
 
 
 def _verdict(host: str, fields: dict[str, str]) -> HostVerdict:
+    verdict, evidence = fields.get(f"{host} verdict"), _evidence(fields.get(f"{host} evidence"))
     return HostVerdict(
         host,
-        Choice(fields[f"{host} verdict"]) if f"{host} verdict" in fields else None,
-        fields.get(f"{host} evidence", ""),
+        None if verdict is None else Choice(verdict),
+        "" if evidence is None else evidence.summary(),
         int(fields.get(f"{host} sampled", 0)),
     )
+
+
+def _evidence(value: bytes | str | None) -> Evidence | None:
+    return None if value is None else Evidence.from_json(json.loads(value))
+
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value

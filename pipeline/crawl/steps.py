@@ -146,6 +146,8 @@ def to_record(payload: Payload, policy: Policy) -> Record:
         revisit_interval=visit.interval,
         next_fetch_at=visit.at,
         render_time=payload.render_time,
+        render_reason=payload.render.reason if payload.render is not None else None,
+        render_evidence=payload.render.evidence.to_json() if payload.render and payload.render.evidence else None,
     )
 
 
@@ -171,6 +173,8 @@ def warc_metadata(payload: Payload, policy: Policy) -> list[tuple[str, str]]:
     ]
     if payload.render_time is not None:
         fields.append(("renderTimeMs", str(round(payload.render_time * 1000))))
+    if payload.render is not None:
+        fields.append(("renderReason", payload.render.reason))
     fields += [("redirect", url) for url in result.redirects]
     fields += [("outlink", url) for url in payload.outlinks]
     fields += [("sitemap", url) for url in result.sitemaps]

@@ -4,18 +4,32 @@ pages are rendered (policy.py). Code outside the package imports these names fro
 
 from pipeline.render.browser import Browser, BrowserHung
 from pipeline.render.page import Answer, Rendered, Subfetch, render, subfetch
-from pipeline.render.policy import Choice, Evidence, Measure, always, measure, renderable, wants_render
+from pipeline.render.policy import (
+    Choice,
+    Decision,
+    Evidence,
+    Measure,
+    Reason,
+    always,
+    always_reason,
+    measure,
+    renderable,
+    wants_render,
+)
 
 __all__ = [
     "Answer",
     "Browser",
     "BrowserHung",
     "Choice",
+    "Decision",
     "Evidence",
     "Measure",
+    "Reason",
     "Rendered",
     "Subfetch",
     "always",
+    "always_reason",
     "measure",
     "render",
     "renderable",

@@ -3,13 +3,15 @@
 under `auto` a host's first pages are samples, rendered and measured both ways (links
 and visible text, as fetched and as rendered), and the verdict from those says whether
 the host's later pages are rendered; after CRAWLER_RENDER_RECHECK pages it is sampled
-again. The verdict is pure (`Evidence.verdict`); the counts live in Redis (crawl)."""
+again. The verdict is pure (`Evidence.verdict`); the counts live in Redis (crawl). What
+was decided for a page, and why, travels with it to its record (`Decision`)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from enum import StrEnum
+from typing import Any
 
 import lxml.html
 from lxml import etree
@@ -60,6 +62,55 @@ class Evidence:
         """By how much, as `crawler status` shows it."""
         return (f"links {self.plain.links} -> {self.rendered.links}, text {self.plain.text:,} -> "
                 f"{self.rendered.text:,} chars over {self.pages} pages")
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"pages": 3, "plain": {"links": 0, "text": 90}, "rendered": {...}}`, as Redis
+        and the record keep it."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Evidence:
+        return cls(data["pages"], Measure(**data["plain"]), Measure(**data["rendered"]))
+
+
+class Reason(StrEnum):
+    """Why a page went to the browser (or, under auto, did not), as its record says it;
+    a host rule's reason is followed by the rule's pattern."""
+
+    JOB = "job policy"
+    HOST_RULE = "host rule"
+    SAMPLE = "auto sample"
+    VERDICT = "auto verdict"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What was decided for one fetched page: its choice and why. `evidence` backs an
+    auto choice: a verdict's, the host's samples summed; a sample's, the page itself
+    measured both ways, once rendered."""
+
+    choice: Choice
+    reason: str
+    evidence: Evidence | None = None
+
+    @property
+    def to_browser(self) -> bool:
+        return self.choice != Choice.PLAIN
+
+    def to_json(self) -> dict[str, Any]:
+        evidence = self.evidence.to_json() if self.evidence is not None else None
+        return {"choice": self.choice.value, "reason": self.reason, "evidence": evidence}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Decision:
+        evidence = data.get("evidence")
+        return cls(Choice(data["choice"]), data["reason"], None if evidence is None else Evidence.from_json(evidence))
+
+
+def always_reason(rule: str | None) -> str:
+    """The reason of a page rendered because its host renders always: the job's policy,
+    or the rule of pattern `rule` when that sets the mode."""
+    return Reason.JOB.value if rule is None else f"{Reason.HOST_RULE} {rule}"
 
 
 def _more(plain: int, rendered: int, gain: float, floor: int) -> bool:

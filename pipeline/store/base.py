@@ -64,8 +64,15 @@ class Record:
     # When the URL is due again (Unix epoch seconds); None: not scheduled, a one-pass job's
     # URL or one already handed to the frontier.
     next_fetch_at: float | None = None
-    # Seconds the page took in the browser, when it was rendered (render=always); None: parsed as fetched.
+    # Seconds the page took in the browser, when it was rendered; None: parsed as fetched.
     render_time: float | None = None
+    # Why the page went to the browser, or under render=auto why not: "job policy",
+    # "host rule PATTERN", "auto sample", "auto verdict"; None: its host never renders.
+    render_reason: str | None = None
+    # What an auto reason rests on: a sample's own links and visible characters as
+    # fetched and as rendered, or the host's samples summed for a verdict
+    # ({"pages", "plain": {"links", "text"}, "rendered": {...}}).
+    render_evidence: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The record as the store keeps it and the export writes it: a field per column,

@@ -43,6 +43,8 @@ def _csv(records: Iterable[Record], out: TextIO) -> int:
         row = _row(record)
         row["outlinks"] = " ".join(row["outlinks"])
         row["redirects"] = " ".join(row["redirects"])
+        if row["render_evidence"] is not None:
+            row["render_evidence"] = json.dumps(row["render_evidence"])
         writer.writerow(row)
         count += 1
     return count

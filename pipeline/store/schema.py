@@ -29,7 +29,8 @@ KEY = ("job", "url", "kind")
 # 5: the fetch history (etag, last_modified, fetch_count, first_fetched_at, changed_at, revisit).
 # 6: revisits (warc_record_id, warc_digest, revisit_interval, next_fetch_at); the pages_due index.
 # 7: render_time.
-SCHEMA_VERSION = 7
+# 8: render_reason, render_evidence.
+SCHEMA_VERSION = 8
 # How schema 1 told a sitemap's record from the page at the same URL.
 _OLD_SITEMAP_PREFIX = "sitemap:"
 # Data changes a version brings, run once on a store brought up to it from an older one.
@@ -107,9 +108,9 @@ def _columns() -> tuple[Column, ...]:
 
 
 COLUMN_DEFS = _columns()
-# The columns of a SQL store, in order; lists are kept as JSON (text in SQLite).
+# The columns of a SQL store, in order; lists and objects are kept as JSON (text in SQLite).
 COLUMNS = tuple(column.name for column in COLUMN_DEFS)
-JSON_COLUMNS = frozenset(column.name for column in COLUMN_DEFS if column.type is list)
+JSON_COLUMNS = frozenset(column.name for column in COLUMN_DEFS if column.type in (list, dict))
 
 
 ITEMS_TABLE = "items"
@@ -250,10 +251,12 @@ _HISTORY = {
 
 
 # What a 304 (Not Modified, the answer to a conditional request) leaves of the stored row:
-# its content, which the 304 has none of, and the validators it may or may not repeat.
+# its content, which the 304 has none of (and how that was read: rendered or not, and why),
+# and the validators it may or may not repeat.
 _CONTENT = (
     "final_url", "status", "content_type", "title", "outlinks", "content_hash", "length", "encoding", "redirects",
     "warc_file", "warc_offset", "warc_length", "warc_record_id", "warc_digest", "extract_error",
+    "render_time", "render_reason", "render_evidence",
 )
 _VALIDATORS = ("etag", "last_modified")
 

@@ -20,7 +20,7 @@ from warcio.archiveiterator import ArchiveIterator
 from pipeline.crawl import Choice, HostVerdict, RenderHosts
 from pipeline.frontier import Frontier
 from pipeline.keys import Keyring
-from pipeline.render import Measure
+from pipeline.render import Decision, Evidence, Measure, Reason
 from pipeline.settings import Policy
 from tasks import seed
 from tests.integration.cli import cli_env, crawler
@@ -51,6 +51,7 @@ def test_render_always_stores_every_page_that_scripts_link(cluster, js_site):
 
     assert set(records) == pages(js_site.base), cluster.logs()
     assert all(record.error is None and record.render_time and record.render_time > 0 for record in records.values())
+    assert {(record.render_reason, record.render_evidence) for record in records.values()} == {("job policy", None)}
     assert records[js_site.url("/app/about")].title == "App about"
     assert js_site.requests()["/"] == 1, "the browser loads the page from what was fetched"
 
@@ -111,7 +112,9 @@ def test_a_host_rule_renders_its_host_while_the_job_renders_never(cluster, js_si
     assert stats.stored == len(records)
     assert set(records) == pages(js_site.base) | {other.url("/")}, cluster.logs()
     assert all(records[url].render_time is not None for url in pages(js_site.base))
+    assert {records[url].render_reason for url in pages(js_site.base)} == {"host rule 127.0.0.1"}
     assert records[other.url("/")].render_time is None and records[other.url("/")].outlinks == []
+    assert records[other.url("/")].render_reason is None
     env = cli_env(cluster.redis_url)
     ruled = crawler(cluster.tmp_path, "status", "--job", "ruled", "--host", js_site.base, env=env).stdout
     plain = crawler(cluster.tmp_path, "status", "--job", "ruled", "--host", other.base, env=env).stdout
@@ -159,6 +162,15 @@ def test_render_auto_renders_a_host_whose_links_scripts_make_and_says_why(cluste
 
     assert set(records) == pages(js_site.base), cluster.logs()
     assert all(record.render_time is not None for record in records.values())
+    samples = [record for record in records.values() if record.render_reason == "auto sample"]
+    judged = [record for record in records.values() if record.render_reason == "auto verdict"]
+    assert len(samples) >= 2 and len(samples) + len(judged) == len(records)
+    home = records[js_site.url("/")]
+    assert home.render_reason == "auto sample", "the first page of a host is a sample"
+    assert home.render_evidence["pages"] == 1 and home.render_evidence["plain"]["links"] == 0
+    assert home.render_evidence["rendered"]["links"] == 1, "the home page's one script-made link"
+    assert all(record.render_evidence["pages"] >= 2 and record.render_evidence["rendered"]["links"] > 0
+               for record in judged), "a verdict's evidence is the host's samples summed"
     status = crawler(cluster.tmp_path, "status", "--job", "auto-js", env=cli_env(cluster.redis_url))
     host = js_site.base.removeprefix("http://")
     assert f"render=auto {host}: pages rendered; links 0 -> " in status.stdout, status.stdout + status.stderr
@@ -179,9 +191,14 @@ def test_render_auto_stops_rendering_a_host_whose_pages_need_no_browser(cluster)
     assert len(records) == count + 1 and all(record.error is None for record in records.values())
     rendered = [url for url, record in records.items() if record.render_time is not None]
     assert len(rendered) == 3, "only the samples went to the browser"
+    assert {records[url].render_reason for url in rendered} == {"auto sample"}
     (verdict,) = RenderHosts(cluster.client, Frontier(cluster.client, "auto-plain").keyring).verdicts()
     assert verdict.choice == Choice.PLAIN
     assert re.fullmatch(r"links (\d+) -> \1, text (\d+) -> \2 chars over 3 pages", verdict.evidence), verdict
+    plain = [record for url, record in records.items() if url not in rendered]
+    assert {record.render_reason for record in plain} == {"auto verdict"}, "the record says why it was not rendered"
+    evidence = plain[0].render_evidence
+    assert evidence["pages"] == 3 and evidence["plain"] == evidence["rendered"]
 
 
 def test_a_host_is_sampled_again_after_its_recheck_pages(redis_client):
@@ -189,17 +206,19 @@ def test_a_host_is_sampled_again_after_its_recheck_pages(redis_client):
     hosts = RenderHosts(redis_client, Keyring("recheck", 1))
     shell, rendered = Measure(0, 10), Measure(5, 900)
 
-    assert hosts.choice("a.example", policy) == Choice.SAMPLE
+    assert hosts.decide("a.example", policy).choice == Choice.SAMPLE
     assert hosts.sample("a.example", shell, rendered, policy) is None
     assert hosts.verdict("a.example") == HostVerdict("a.example", None, "", 1)
     assert hosts.sample("a.example", shell, rendered, policy) == Choice.RENDER
     assert hosts.verdict("a.example") == HostVerdict(
         "a.example", Choice.RENDER, "links 0 -> 10, text 20 -> 1,800 chars over 2 pages", 2)
-    assert [hosts.choice("a.example", policy) for _ in range(3)] == [Choice.RENDER, Choice.RENDER, Choice.SAMPLE]
-    assert hosts.choice("a.example", policy) == Choice.SAMPLE, "sampling until the samples are in again"
+    assert hosts.decide("a.example", policy) == Decision(
+        Choice.RENDER, Reason.VERDICT, Evidence(2, Measure(0, 20), Measure(10, 1800))), "the verdict with its evidence"
+    assert [hosts.decide("a.example", policy).choice for _ in range(2)] == [Choice.RENDER, Choice.SAMPLE]
+    assert hosts.decide("a.example", policy).choice == Choice.SAMPLE, "sampling until the samples are in again"
     hosts.sample("a.example", rendered, rendered, policy)
     assert hosts.sample("a.example", rendered, rendered, policy) == Choice.PLAIN
-    assert hosts.choice("a.example", policy) == Choice.PLAIN
+    assert hosts.decide("a.example", policy).choice == Choice.PLAIN
 
 
 def test_a_page_load_waits_for_its_hosts_politeness_like_a_request(cluster, js_site):

@@ -207,8 +207,8 @@ SCHEMA_5_ROWS = [
 SCHEMA_5_COLUMNS = (f"{SCHEMA_3_COLUMNS}, extract_error, etag, last_modified, fetch_count, first_fetched_at, "
                     "changed_at, revisit")
 REVISIT_COLUMNS = ["warc_record_id", "warc_digest", "revisit_interval", "next_fetch_at"]
-# What later schemas added after them (7: render_time), last.
-LATER_COLUMNS = ["render_time"]
+# What later schemas added after them (7: render_time; 8: render_reason, render_evidence), last.
+LATER_COLUMNS = ["render_time", "render_reason", "render_evidence"]
 
 
 class Legacy:

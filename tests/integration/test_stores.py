@@ -269,25 +269,26 @@ def test_an_extract_error_is_kept_with_the_record(store):
 
 
 def _archived(job: str, url: str) -> Record:
-    """A page fetched with validators and written to WARC, scheduled for a revisit."""
+    """A page fetched with validators, rendered and written to WARC, scheduled for a revisit."""
     return dataclasses.replace(
         _record(job, url, "v1", [url + "/a"]), content_hash="aaa", length=120, encoding="utf-8", etag='"1"',
         last_modified="Sun, 22 Nov 2026 00:00:00 GMT", warc=WarcPointer("crawl-1.warc.gz", 0, 512, "<urn:uuid:1>",
                                                                          "sha1:AAAA"),
         first_fetched_at="2026-11-22T00:00:00Z", changed_at="2026-11-22T00:00:00Z", extract_error="mod:x: KeyError",
-        revisit_interval=60.0, next_fetch_at=60.0,
+        revisit_interval=60.0, next_fetch_at=60.0, render_time=0.5, render_reason="auto verdict",
+        render_evidence={"pages": 3, "plain": {"links": 0, "text": 9}, "rendered": {"links": 5, "text": 700}},
     )
 
 
 def _not_modified(record: Record, seconds: int, **changes: object) -> Record:
-    """What a worker makes of a 304 to its conditional revisit of `record`: no content, a
-    WARC revisit record of its own, and the URL rescheduled."""
+    """What a worker makes of a 304 to its conditional revisit of `record`: no content (and
+    no render), a WARC revisit record of its own, and the URL rescheduled."""
     return _later(
         record, seconds, final_url=record.url + "?304", status=304, content_type=None, title=None, outlinks=[],
         content_hash=None, length=0, encoding=None, redirects=[],
         warc=WarcPointer("crawl-2.warc.gz", 9, 99, "<urn:uuid:2>"), extract_error=None, elapsed=0.05, depth=0,
         first_fetched_at=f"2026-11-22T00:00:{seconds:02d}Z", changed_at=None, revisit_interval=90.0,
-        next_fetch_at=100.0 + seconds, **changes,
+        next_fetch_at=100.0 + seconds, render_time=None, render_reason=None, render_evidence=None, **changes,
     )
 
 

@@ -4,12 +4,14 @@ record, and choosing which outlinks go to the frontier (depth limit and scope)."
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from pipeline.crawl.payload import Payload
 from pipeline.crawl.steps import fetch_url, found, parse, to_record
 from pipeline.fetch import FetchResult
 from pipeline.frontier import Found, Lease, RecordKind
 from pipeline.keys import Keyring
+from pipeline.render import Choice, Decision, Evidence, Measure, Reason
 from pipeline.settings import Policy
 
 POLICY = Policy(max_depth=2, scope_hosts=("example.com",), allowed_domains=("example.org",))
@@ -93,6 +95,28 @@ def test_record_has_the_leased_url_and_depth():
     assert rec.redirects == ["http://example.com/home"]
     assert rec.fetched_at == parsed.result.fetched_at
     assert rec.kind == RecordKind.PAGE
+
+
+def test_a_rendered_pages_decision_reaches_its_record_through_json():
+    evidence = Evidence(3, Measure(0, 90), Measure(36, 10412))
+    decided = replace(fetched(), render=Decision(Choice.RENDER, Reason.VERDICT, evidence))
+    rendered = Payload.from_json(json.loads(json.dumps(decided.rendered(HTML, 0.75).to_json())))
+
+    rec = to_record(parse(rendered, POLICY), POLICY)
+
+    assert (rec.render_time, rec.render_reason) == (0.75, "auto verdict")
+    assert rec.render_evidence == evidence.to_json()
+    assert rec.render_evidence["rendered"] == {"links": 36, "text": 10412}
+    assert to_record(parse(fetched(), POLICY), POLICY).render_reason is None
+
+
+def test_a_sample_keeps_its_own_measures_in_place_of_the_decision_it_came_with():
+    sampled = replace(fetched(), render=Decision(Choice.SAMPLE, Reason.SAMPLE))
+    own = Decision(Choice.SAMPLE, Reason.SAMPLE, Evidence(1, Measure(0, 12), Measure(4, 480)))
+
+    rec = to_record(parse(sampled.rendered(HTML, 0.5, render=own), POLICY), POLICY)
+
+    assert (rec.render_reason, rec.render_evidence["rendered"]) == ("auto sample", {"links": 4, "text": 480})
 
 
 def test_a_sitemap_s_record_has_its_real_url_and_kind():

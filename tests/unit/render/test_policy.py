@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.errors import ConfigError
 from pipeline.fetch import FetchResult
-from pipeline.render import Choice, Evidence, Measure, measure, wants_render
+from pipeline.render import Choice, Decision, Evidence, Measure, Reason, always_reason, measure, wants_render
 from pipeline.settings import Policy
 
 PAGE = FetchResult(url="http://a.example/", final_url="http://a.example/", status=200, content_type="text/html",
@@ -54,3 +54,13 @@ def test_the_evidence_says_by_how_much():
     summary = Evidence(3, Measure(0, 30), Measure(12, 2000)).summary()
 
     assert summary == "links 0 -> 12, text 30 -> 2,000 chars over 3 pages"
+
+
+def test_a_decision_says_why_and_travels_as_json():
+    verdict = Decision(Choice.PLAIN, Reason.VERDICT, Evidence(3, Measure(41, 5210), Measure(41, 5230)))
+
+    assert Decision.from_json(verdict.to_json()) == verdict and not verdict.to_browser
+    assert verdict.to_json()["evidence"] == {"pages": 3, "plain": {"links": 41, "text": 5210},
+                                             "rendered": {"links": 41, "text": 5230}}
+    assert Decision(Choice.SAMPLE, Reason.SAMPLE).to_browser
+    assert (always_reason(None), always_reason("*.example.org")) == ("job policy", "host rule *.example.org")

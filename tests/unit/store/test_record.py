@@ -3,6 +3,7 @@ the export, named and placed as they were before it was one value."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from dataclasses import replace
@@ -20,8 +21,10 @@ SCHEMA_6_COLUMNS = (
     "extract_error", "etag", "last_modified", "fetch_count", "first_fetched_at", "changed_at", "revisit",
     "warc_record_id", "warc_digest", "revisit_interval", "next_fetch_at",
 )
-# Schema 7 adds one column at the end; the ones before keep their places.
+# Schema 7 adds one column at the end, schema 8 two more; the ones before keep their places.
 SCHEMA_7_COLUMNS = (*SCHEMA_6_COLUMNS, "render_time")
+SCHEMA_8_COLUMNS = (*SCHEMA_7_COLUMNS, "render_reason", "render_evidence")
+EVIDENCE = {"pages": 1, "plain": {"links": 0, "text": 12}, "rendered": {"links": 4, "text": 480}}
 
 
 def _record(**changes: object) -> Record:
@@ -32,8 +35,25 @@ def _record(**changes: object) -> Record:
 
 
 def test_the_store_keeps_the_columns_it_had():
-    assert COLUMNS == SCHEMA_7_COLUMNS
-    assert tuple(_record().to_json()) == SCHEMA_7_COLUMNS
+    assert COLUMNS == SCHEMA_8_COLUMNS
+    assert tuple(_record().to_json()) == SCHEMA_8_COLUMNS
+
+
+def test_a_rendered_pages_reason_and_evidence_come_back_from_the_store_and_the_export(tmp_path):
+    rendered = _record(render_time=0.8, render_reason="auto sample", render_evidence=EVIDENCE)
+    store = open_store("sqlite:///" + str(tmp_path / "crawl.db"))
+    try:
+        store.put(rendered)
+        assert list(store.records("j")) == [rendered]
+    finally:
+        store.close()
+    lines, table = io.StringIO(), io.StringIO()
+    export([rendered], lines, "jsonl")
+    export([rendered], table, "csv")
+
+    assert json.loads(lines.getvalue())["render_evidence"] == EVIDENCE
+    (row,) = csv.DictReader(io.StringIO(table.getvalue()))
+    assert (row["render_reason"], json.loads(row["render_evidence"])) == ("auto sample", EVIDENCE)
 
 
 def test_the_pointer_is_five_flat_fields_and_comes_back_whole(tmp_path):

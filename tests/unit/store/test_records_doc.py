@@ -37,6 +37,8 @@ def stored_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
             encoding="utf-8", redirects=["http://a.example/home"],
             warc=WarcPointer("crawl-1.warc.gz", 0, 100, "<urn:uuid:1>", "sha1:AAAA"), etag='"e"',
             last_modified="Tue, 01 Dec 2026 10:00:00 GMT", revisit_interval=3600.0, next_fetch_at=1796119200.0,
+            render_time=0.8, render_reason="auto verdict",
+            render_evidence={"pages": 3, "plain": {"links": 0, "text": 90}, "rendered": {"links": 36, "text": 10412}},
         ))
     finally:
         store.close()
