@@ -1,7 +1,7 @@
 """The WARC 1.1 records of an exchange, built with warcio and compressed here, each as a
 gzip member of its own: the response (or, for a revisit that brought nothing new, a
-``revisit`` record as Heritrix writes them), its request, a page's metadata and a file's
-warcinfo. Building is kept apart from the file it goes in, so the threads of a worker
+``revisit`` record as Heritrix writes them), its request, a page's metadata, a rendered
+page's conversions and a file's warcinfo. Building is kept apart from the file it goes in, so the threads of a worker
 build and compress outside the file's lock."""
 
 from __future__ import annotations
@@ -64,16 +64,25 @@ def metadata(url: str, refers_to: str, fields: list[tuple[str, str]]) -> Any:
     )
 
 
-def conversion(url: str, refers_to: str, body: bytes, content_type: str) -> Any:
-    """A ``conversion`` record of the response record `refers_to`: what the page became
-    (its DOM after the browser ran its scripts)."""
+# The target URIs of a rendered page's conversion records: its URL behind `urn:dom:` (the
+# DOM) or `urn:view:` (the screenshot, as Browsertrix names its viewport screenshots).
+# Replay tools index every record under its target URI and serve the latest: a conversion
+# under the page's own URL would be replayed in its response's place, the DOM with its
+# script-made links already in it and the scripts then adding them again.
+DOM, VIEW = "urn:dom:", "urn:view:"
+
+
+def conversion(url: str, refers_to: str, body: bytes, content_type: str, prefix: str) -> Any:
+    """A ``conversion`` record of the response record `refers_to` of `url`, under
+    `prefix` + `url`: what the page became (its DOM after the browser ran its scripts, or
+    a screenshot)."""
     return _builder.writer.create_warc_record(
-        url,
+        prefix + url,
         "conversion",
         payload=io.BytesIO(body),
         length=len(body),
         warc_content_type=content_type,
-        warc_headers_dict={"WARC-Refers-To": refers_to},
+        warc_headers_dict={"WARC-Refers-To": refers_to, "WARC-Refers-To-Target-URI": url},
     )
 
 

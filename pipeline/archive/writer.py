@@ -85,9 +85,15 @@ class WarcWriter:
         """A ``metadata`` record about the response record `refers_to` (application/warc-fields)."""
         self._append(records.gzipped(records.metadata(url, refers_to, fields), self.gzip_level))
 
-    def conversion(self, url: str, refers_to: str, body: bytes, content_type: str = "text/html; charset=utf-8") -> None:
-        """A ``conversion`` record of the response record `refers_to`: the rendered DOM."""
-        self._append(records.gzipped(records.conversion(url, refers_to, body, content_type), self.gzip_level))
+    def dom(self, url: str, refers_to: str, html: str) -> None:
+        """The rendered DOM of `url`, a ``conversion`` record of its response `refers_to`."""
+        record = records.conversion(url, refers_to, html.encode("utf-8"), "text/html; charset=utf-8", records.DOM)
+        self._append(records.gzipped(record, self.gzip_level))
+
+    def screenshot(self, url: str, refers_to: str, png: bytes) -> None:
+        """A PNG of rendered `url`, a ``conversion`` record of its response `refers_to`."""
+        record = records.conversion(url, refers_to, png, "image/png", records.VIEW)
+        self._append(records.gzipped(record, self.gzip_level))
 
     def check(self) -> None:
         """After a failed write, requests wait until the next try is due: their answers

@@ -293,9 +293,9 @@ def _archive(ctx: Context, payload: Payload, rendered: Rendered) -> None:
         return
     url = payload.result.final_url
     try:
-        ctx.warc.conversion(url, warc.record_id, rendered.html.encode("utf-8"))
+        ctx.warc.dom(url, warc.record_id, rendered.html)
         if rendered.screenshot is not None:
-            ctx.warc.conversion(url, warc.record_id, rendered.screenshot, "image/png")
+            ctx.warc.screenshot(url, warc.record_id, rendered.screenshot)
     except ArchiveUnavailable as exc:
         logger.warning("no WARC record of the rendered %s: %s", url, exc)
 

@@ -80,14 +80,17 @@ def test_a_render_worker_of_its_own_takes_pages_through_the_render_queue(cluster
     for path in (tmp_path / "warc").glob("*.warc.gz*"):
         with path.open("rb") as stream:
             for record in ArchiveIterator(stream):
-                url = record.rec_headers.get_header("WARC-Target-URI")
+                target = record.rec_headers.get_header("WARC-Target-URI")
+                url = record.rec_headers.get_header("WARC-Refers-To-Target-URI")
                 if record.rec_type == "conversion" and record.rec_headers.get_header("Content-Type") == "image/png":
+                    assert target == "urn:view:" + url, "replay finds the page's response under its URL"
                     screenshots[url] = record.content_stream().read()
                 elif record.rec_type == "conversion":
+                    assert target == "urn:dom:" + url
                     conversions[url] = record.content_stream().read().decode()
                     refers[url] = record.rec_headers.get_header("WARC-Refers-To")
                 elif record.rec_type == "response":
-                    responses[url] = record.rec_headers.get_header("WARC-Record-ID")
+                    responses[target] = record.rec_headers.get_header("WARC-Record-ID")
     assert set(conversions) == pages(js_site.base)
     assert 'href="/articles/1"' in conversions[js_site.url("/")], "the DOM as the browser left it"
     assert all(refers[url] == responses[url] for url in conversions), "each refers to its page's response"

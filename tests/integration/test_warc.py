@@ -4,27 +4,21 @@ records every byte it sends, then the files read back with the tools an archive 
 the store points at.
 
 The site is crawled once per module (two worker processes, so two WARC files); every
-test reads that crawl. The pywb replay runs from its own virtual environment (pywb pins
-an old redis client, so it cannot share the project's): CRAWLER_TEST_PYWB names its bin
-directory, else <repo>/.venv-replay/bin, which `.ci/run` creates."""
+test reads that crawl. The pywb replay runs from its own virtual environment
+(tests/integration/replay.py)."""
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import gzip
 import hashlib
-import http.client
 import io
 import json
-import os
 import random
 import re
-import socket
 import subprocess
 import sys
 import threading
-import time
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -38,8 +32,9 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from tests.conftest import TEST_REDIS_URL
-from tests.integration.cli import REPO, assert_nothing_left, by_url, cli_env, crawl_ok, export_jsonl, kill_leftovers
+from tests.integration.cli import assert_nothing_left, by_url, cli_env, crawl_ok, export_jsonl, kill_leftovers
 from tests.integration.conftest import flushed_test_redis
+from tests.integration.replay import collection, get, pywb_bin, tail, wayback
 from tests.integration.site import QuietServer
 
 pytestmark = pytest.mark.integration
@@ -47,7 +42,6 @@ pytestmark = pytest.mark.integration
 JOB = "warc-e2e"
 MAX_BYTES = 100_000  # CRAWLER_MAX_BYTES of the crawl: /huge is three times that
 HUGE_SIZE = 300_000
-PYWB_START_WITHIN = 60  # seconds for `wayback` to answer its first request
 # {prefix}-{17-digit UTC timestamp}-{5-digit serial}-{hostname}-{pid}.warc.gz
 FILE_NAME = re.compile(r"crawler-(\d{17})-(\d{5})-(.+)-(\d+)\.warc\.gz")
 
@@ -542,83 +536,9 @@ def test_metadata_records_refer_to_their_response(crawl: Crawl) -> None:
 # --- replay with pywb -------------------------------------------------------------------------
 
 
-def pywb_bin() -> Path:
-    configured = os.environ.get("CRAWLER_TEST_PYWB")
-    directory = Path(configured) if configured else REPO / ".venv-replay" / "bin"
-    if not ((directory / "wb-manager").exists() and (directory / "wayback").exists()):
-        where = "CRAWLER_TEST_PYWB" if configured else "CRAWLER_TEST_PYWB is not set: the default"
-        pytest.fail(
-            f"pywb is needed for the replay test: no wb-manager and wayback in {directory} ({where})."
-            " Run `bash .ci/run`, or create its venv: "
-            "python3 -m venv .venv-replay && .venv-replay/bin/pip install 'pywb>=2.8,<3'"
-        )
-    return directory
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def get(port: int, path: str, encoding: str = "identity", timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
-    """One GET, the body as it came (no content decoding, no redirect followed)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        connection.request("GET", path, headers={"Accept-Encoding": encoding})
-        response = connection.getresponse()
-        headers = {k.lower(): v for k, v in response.getheaders()}
-        try:
-            return response.status, headers, response.read()
-        except (TimeoutError, http.client.IncompleteRead) as exc:
-            raise AssertionError(
-                f"GET {path}: {response.status} {headers}, then the body did not come to its end ({exc!r})"
-            ) from exc
-    finally:
-        connection.close()
-
-
-@contextlib.contextmanager
-def wayback(directory: Path, bin_dir: Path) -> Iterator[int]:
-    port = free_port()
-    log = open(directory / "wayback.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [str(bin_dir / "wayback"), "-p", str(port), "-b", "127.0.0.1"],
-        cwd=directory, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + PYWB_START_WITHIN
-        while True:
-            assert process.poll() is None, f"wayback exited {process.returncode}:\n{_tail(directory / 'wayback.log')}"
-            try:
-                get(port, "/", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, (
-                    f"wayback did not answer within {PYWB_START_WITHIN}s:\n{_tail(directory / 'wayback.log')}"
-                )
-                time.sleep(0.1)
-        yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
-def _tail(path: Path) -> str:
-    return path.read_text(errors="replace")[-3000:] if path.exists() else ""
-
-
 def test_pywb_replays_the_pages_as_served(crawl: Crawl, tmp_path: Path) -> None:
     bin_dir = pywb_bin()
-    for command in (["init", "coll"], ["add", "coll", *crawl.files()]):
-        done = subprocess.run([str(bin_dir / "wb-manager"), *command], cwd=tmp_path, capture_output=True,
-                              text=True, timeout=120, check=False)
-        assert done.returncode == 0, f"wb-manager {' '.join(command)}:\n{done.stdout}\n{done.stderr}"
+    collection(tmp_path, bin_dir, crawl.files())
 
     site = crawl.site
     served = {
@@ -633,7 +553,7 @@ def test_pywb_replays_the_pages_as_served(crawl: Crawl, tmp_path: Path) -> None:
     with wayback(tmp_path, bin_dir) as port:
         for path, (status, body) in served.items():
             got_status, headers, got = get(port, f"/coll/id_/{site.url(path)}")
-            context = f"{path}: pywb answered {got_status} {headers}\n{got[:300]!r}\n{_tail(tmp_path / 'wayback.log')}"
+            context = f"{path}: pywb answered {got_status} {headers}\n{got[:300]!r}\n{tail(tmp_path / 'wayback.log')}"
             assert got_status == status, context
             # To a client that does not take gzip, pywb sends the gzip page decoded.
             if headers.get("content-encoding") == "gzip":

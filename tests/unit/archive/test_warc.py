@@ -454,6 +454,24 @@ def test_warcio_check_accepts_revisit_records(writer, tmp_path):
         assert int(headers.get_header("Content-Length")) == len(block) and block.endswith(b"\r\n\r\n")
 
 
+def test_a_rendered_pages_conversions_are_under_urns_of_their_own(writer, tmp_path):
+    page = "http://warc.test/app"
+    writer.dom(page, "<urn:uuid:1>", "<html><body><a href='/x'>é</a></body></html>")
+    writer.screenshot(page, "<urn:uuid:1>", b"\x89PNG\r\n")
+    writer.close()
+
+    conversions = [(headers, body) for _, kind, headers, _, body in records(tmp_path) if kind == "conversion"]
+    # A replay tool looking the page's URL up finds its response, not what it became.
+    assert [headers.get_header("WARC-Target-URI") for headers, _ in conversions] == ["urn:dom:" + page,
+                                                                                     "urn:view:" + page]
+    assert [headers.get_header("Content-Type") for headers, _ in conversions] == ["text/html; charset=utf-8",
+                                                                                  "image/png"]
+    for headers, _ in conversions:
+        assert (headers.get_header("WARC-Refers-To"), headers.get_header("WARC-Refers-To-Target-URI")) == (
+            "<urn:uuid:1>", page)
+    assert conversions[0][1] == "<html><body><a href='/x'>é</a></body></html>".encode()
+
+
 @pytest.fixture
 def tiny_disk(tmp_path):
     """A 256 KiB file system, to run out of space on for real (needs root, as CI has)."""
