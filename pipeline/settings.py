@@ -40,7 +40,7 @@ RENDER_MODES = (RENDER_NEVER, RENDER_AUTO, RENDER_ALWAYS)
 MAX_SHARDS = 64
 # Zero would make every request fail at once: these must be positive.
 _POSITIVE = frozenset(
-    {"timeout", "download_deadline", "lease_timeout", "dispatch_interval", "visibility_timeout", "proxy_cooldown",
+    {"timeout", "download_deadline", "lease_timeout", "dispatch_interval", "proxy_cooldown",
      "store_timeout", "extract_timeout", "bloom_error_rate", "render_timeout"}
 )
 DEFAULT_USER_AGENT = f"celery-crawler/{__version__} (+https://pypi.org/project/celery-crawler/)"
@@ -194,7 +194,7 @@ class Policy:
     )
     lease_timeout: float = _doc(
         "Seconds a dispatched URL may take before it is handed out again; more than CRAWLER_DOWNLOAD_DEADLINE plus "
-        "CRAWLER_TIMEOUT, less than CRAWLER_VISIBILITY_TIMEOUT.",
+        "CRAWLER_TIMEOUT.",
         600.0,
     )
     max_requeues: int = _doc(
@@ -320,11 +320,6 @@ class Settings:
         ".crawler",
     )
     dispatch_interval: float = _doc("Seconds between dispatcher ticks (a heartbeat, not the pace).", 1.0)
-    visibility_timeout: float = _doc(
-        "Seconds before the broker redelivers an unacknowledged task; more than CRAWLER_LEASE_TIMEOUT, the fetch "
-        "time limit and CRAWLER_RETRY_BACKOFF_MAX.",
-        3600.0,
-    )
     task_events: bool = _doc(
         "Send task events from the start (Flower switches them on while it runs; they cost ~20% CPU).", False
     )
@@ -384,7 +379,6 @@ class Settings:
     policy: Policy = field(default_factory=Policy)
 
     def __post_init__(self) -> None:
-        self.check_policy(self.policy)
         if self.worker_pool not in WORKER_POOLS:
             raise ConfigError(f"CRAWLER_WORKER_POOL must be one of {', '.join(WORKER_POOLS)}")
         if self.workers < 1 or self.worker_concurrency < 1:
@@ -407,17 +401,6 @@ class Settings:
         if self.broker_url and urlsplit(self.broker_url).scheme not in BROKER_SCHEMES:
             raise ConfigError(
                 f"CRAWLER_BROKER_URL: expected one of {', '.join(BROKER_SCHEMES)} URLs, got {self.broker_url!r}"
-            )
-
-    def check_policy(self, policy: Policy) -> None:
-        """A job's policy must fit this process's broker: a task the broker redelivers
-        before its lease ends, or mid-fetch, would run twice. Checked for the defaults
-        and again for every seeded job, whose policy may differ."""
-        if self.visibility_timeout <= policy.lease_timeout:
-            raise ConfigError("CRAWLER_VISIBILITY_TIMEOUT must be larger than CRAWLER_LEASE_TIMEOUT")
-        if self.visibility_timeout <= max(policy.fetch_time_limit, policy.retry_backoff_max):
-            raise ConfigError(
-                "CRAWLER_VISIBILITY_TIMEOUT must exceed the fetch time limit and CRAWLER_RETRY_BACKOFF_MAX"
             )
 
     @property

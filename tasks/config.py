@@ -35,7 +35,14 @@ def _broker_tls(settings: Settings) -> dict[str, Any]:
 def _broker(settings: Settings) -> dict[str, Any]:
     """The frontier's Redis, a Redis of its own (kombu's transport with one client per
     channel, either way), or RabbitMQ, with publisher confirms: a chain's next stage is
-    not taken for sent before the broker has it."""
+    not taken for sent before the broker has it.
+
+    On Redis, kombu's emulated acknowledgements are off: a message belongs to the worker
+    that popped it. They would keep each delivered message in a hash and a sorted set
+    until its ack (four commands and two round trips a message, a fifth of a worker's
+    CPU on a broad crawl) only to redeliver it after a timeout; the lease does that
+    already, sooner (CRAWLER_LEASE_TIMEOUT), and a redelivered chain would be stale.
+    A warm shutdown still puts the messages it did not start back on their queues."""
     if settings.broker_is_amqp:
         return {
             "broker_url": settings.broker_url,
@@ -46,7 +53,7 @@ def _broker(settings: Settings) -> dict[str, Any]:
         "broker_url": broker_url(settings.broker_url or settings.redis_url or DEFAULT_REDIS_URL),
         "broker_transport": TRANSPORT,
         "broker_use_ssl": _broker_tls(settings) or None,
-        "broker_transport_options": {"visibility_timeout": settings.visibility_timeout},
+        "broker_transport_options": {"ack_emulation": False},
     }
 
 

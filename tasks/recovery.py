@@ -1,6 +1,6 @@
 """A worker that loses its broker connection (a Redis restart) forgets the tasks it had
-received but not started, countdowns included: their messages stay unacknowledged
-until the broker's visibility timeout, and their URLs would wait out their leases.
+received but not started, countdowns included: their messages are gone with the
+connection, and their URLs would wait out their leases.
 This consumer notes the leases of those tasks as it drops them, and hands them back to
 the frontier as soon as Redis answers again, so the dispatcher sends them at once."""
 
@@ -50,12 +50,12 @@ class HandingBackConsumer(Consumer):  # type: ignore[misc]
         self.connection_errors = (*errors, AttributeError)
 
     def on_connection_error_after_connected(self, exc: Exception) -> None:
-        """Closing the broken connection makes kombu's Redis channel restore its
-        unacknowledged messages, through a client it may have to build from a
+        """Closing the broken connection makes kombu's Redis channel put back the
+        messages it had delivered, through a client it may have to build from a
         connection that is already gone: an AttributeError that Celery takes for an
         unrecoverable error, and the worker exits. The connection is dropped either
-        way, the messages stay in the broker's unacked set, and the consumer carries on
-        reconnecting."""
+        way, the leases of those messages are handed back (on_close), and the consumer
+        carries on reconnecting."""
         self._connection_lost = True
         try:
             super().on_connection_error_after_connected(exc)

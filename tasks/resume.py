@@ -2,10 +2,11 @@
 in flight is completed, and only what was truly lost is fetched again.
 
 A chain the earlier run left in the broker still carries its lease: a fetch waiting for
-its turn or its retry, a parse or store whose request is done. Messages a dead worker
-had taken but not acknowledged go back on their queues, as kombu itself restores them.
-The leases that no message carries belonged to chains that died with their workers, so
-they go back to the frontier at once rather than after their timeout."""
+its turn or its retry, a parse or store whose request is done. The messages a dead
+worker had taken died with it (the broker does not keep delivered messages: see
+tasks/config.py), so the leases that no message carries belonged to chains that died
+with their workers: they go back to the frontier at once rather than after their
+timeout."""
 
 from __future__ import annotations
 
@@ -32,20 +33,10 @@ def resume_in_flight(context: Context) -> None:
     lost too."""
     with app.connection_for_write() as connection:
         channel = connection.default_channel
-        _restore_unacked(channel)
         carried: dict[str, list[Lease]] = {}
         for job, lease in _carried_leases(channel):
             carried.setdefault(job, []).append(lease)
     jobs.requeue_uncarried(context, carried)
-
-
-def _restore_unacked(channel: Any) -> None:
-    """Every message delivered to a worker and never acknowledged goes back to its queue
-    through kombu's own restore, which keeps the exchange and routing it was sent with."""
-    qos, client = channel.qos, channel.client
-    tags = set(client.hkeys(qos.unacked_key)) | set(client.zrange(qos.unacked_index_key, 0, -1))
-    for tag in tags:
-        qos.restore_by_tag(tag, client)
 
 
 def _carried_leases(channel: Any) -> Iterator[tuple[str, Lease]]:

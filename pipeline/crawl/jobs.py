@@ -62,7 +62,6 @@ def seed(
     canonical = [require_canonical(url, policy.drop_params) for url in urls]
     hosts = tuple(dict.fromkeys(policy.scope_hosts + tuple(hostname(url) for url in canonical)))
     policy = policy.merged(scope_hosts=hosts)
-    settings.check_policy(policy)
     frontier.create(policy)
     added = frontier.add(Found.seeds(canonical))
     if stored is not None and store is not None:

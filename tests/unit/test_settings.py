@@ -152,13 +152,6 @@ def test_lease_must_outlast_a_whole_download():
     assert "CRAWLER_LEASE_TIMEOUT" in str(info.value)
 
 
-def test_visibility_timeout_must_exceed_lease_timeout():
-    with pytest.raises(ConfigError) as info:
-        Settings.load(environ={"CRAWLER_VISIBILITY_TIMEOUT": "100", "CRAWLER_LEASE_TIMEOUT": "200"})
-
-    assert "CRAWLER_VISIBILITY_TIMEOUT" in str(info.value)
-
-
 def test_settings_are_frozen():
     settings = Settings.load(environ={})
 
