@@ -28,6 +28,10 @@ from pipeline.errors import ConfigError
 
 ENV_PREFIX = "CRAWLER_"
 WORKER_POOLS = ("threads", "solo", "prefork")
+# Threads of a `crawler crawl` worker by default: on the broad benchmark (500 hosts at web
+# latencies, 2 workers on 2 cores) 4 left the machine idle, 32 and 64 made it CPU-bound
+# (79 and 81 pages/s), 128 cost more CPU a page for fewer pages/s.
+THREADS_PER_WORKER = 32
 BROKER_SCHEMES = ("redis", "rediss", "unix", "amqp", "amqps")
 AMQP_SCHEMES = ("amqp", "amqps")
 DEDUP_EXACT, DEDUP_BLOOM = "exact", "bloom"
@@ -326,7 +330,11 @@ class Settings:
     workers: int = _doc("Worker processes `crawler crawl` starts on this machine.", os.cpu_count() or 2,
                         shown="number of CPUs")
     worker_pool: str = _doc("Celery pool of each `crawler crawl` worker: threads, solo or prefork.", "threads")
-    worker_concurrency: int = _doc("Pool size of each `crawler crawl` worker (threads: requests in flight).", 4)
+    worker_concurrency: int = _doc(
+        "Pool size of each `crawler crawl` worker (threads: requests in flight); 0: by pool, "
+        f"{THREADS_PER_WORKER} threads (bench/README.md, Pools: what chose it), one process for prefork.",
+        0,
+    )
     proxies: tuple[str, ...] = _doc(
         "Proxies this worker's requests go out through, in rotation: http, https, socks4(a), socks5(h) URLs "
         "with a port (and user:password@ if needed; percent-encode commas).",
@@ -381,8 +389,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.worker_pool not in WORKER_POOLS:
             raise ConfigError(f"CRAWLER_WORKER_POOL must be one of {', '.join(WORKER_POOLS)}")
-        if self.workers < 1 or self.worker_concurrency < 1:
-            raise ConfigError("CRAWLER_WORKERS and CRAWLER_WORKER_CONCURRENCY must be at least 1")
+        if self.workers < 1 or self.worker_concurrency < 0:
+            raise ConfigError("CRAWLER_WORKERS must be at least 1 and CRAWLER_WORKER_CONCURRENCY at least 0")
         if self.robots_cache_size < 1:
             raise ConfigError("CRAWLER_ROBOTS_CACHE_SIZE must be at least 1")
         if self.revisit_batch < 1:
@@ -402,6 +410,14 @@ class Settings:
             raise ConfigError(
                 f"CRAWLER_BROKER_URL: expected one of {', '.join(BROKER_SCHEMES)} URLs, got {self.broker_url!r}"
             )
+
+    @property
+    def pool_size(self) -> int:
+        """Each `crawler crawl` worker's pool: CRAWLER_WORKER_CONCURRENCY, or by pool when 0.
+        Threads wait on the network for many hosts at once; a prefork child is a whole process."""
+        if self.worker_concurrency:
+            return self.worker_concurrency
+        return THREADS_PER_WORKER if self.worker_pool == "threads" else 1
 
     @property
     def broker_is_amqp(self) -> bool:

@@ -197,7 +197,7 @@ def start_workers(settings: Settings, stack: ExitStack, lock: RunLock) -> LocalW
     them); the rest of the environment, job defaults included, they inherit."""
     environ = {**os.environ, **settings.to_environ()}
     workers = stack.enter_context(
-        LocalWorkers(settings.workers, settings.worker_pool, settings.worker_concurrency, environ, settings.data_dir)
+        LocalWorkers(settings.workers, settings.worker_pool, settings.pool_size, environ, settings.data_dir)
     )
     for child in workers.children:
         lock.record(child.pid, worker=True)

@@ -286,3 +286,24 @@ def test_the_environment_of_a_child_process_gives_it_the_same_settings():
     assert environ["CRAWLER_TASK_EVENTS"] == "true"
     assert "CRAWLER_MAX_DEPTH" not in environ  # a job's policy travels with the job
     assert Settings.load(environ=environ) == dataclasses.replace(settings, policy=Policy())
+
+
+@pytest.mark.parametrize(
+    ("environ", "size"),
+    [
+        ({}, 32),
+        ({"CRAWLER_WORKER_POOL": "prefork"}, 1),
+        ({"CRAWLER_WORKER_POOL": "solo"}, 1),
+        ({"CRAWLER_WORKER_CONCURRENCY": "8"}, 8),
+        ({"CRAWLER_WORKER_POOL": "prefork", "CRAWLER_WORKER_CONCURRENCY": "3"}, 3),
+    ],
+)
+def test_a_crawl_workers_pool_is_sized_for_many_hosts_unless_told(environ, size):
+    """Threads wait on the network for many hosts at once; a prefork child is a whole
+    process, so the default does not make 32 of them."""
+    assert Settings.load(environ=environ).pool_size == size
+
+
+def test_a_negative_worker_concurrency_is_refused():
+    with pytest.raises(ConfigError, match="CRAWLER_WORKER_CONCURRENCY"):
+        Settings.load(environ={"CRAWLER_WORKER_CONCURRENCY": "-1"})
