@@ -194,8 +194,9 @@ class Found:
     pages: tuple[str, ...] = ()
     sitemaps: tuple[str, ...] = ()
     # (policy, entries) of the last entries() call: a page's store step asks for them up
-    # to three times (its disallowed links, its unsent links, the frontier's add).
-    _entries: list[Any] = field(default_factory=list, compare=False, repr=False)
+    # to three times (its disallowed links, its unsent links, the frontier's add). Not an
+    # init field, so a copy made by dataclasses.replace() starts without it.
+    _entries: list[Any] = field(default_factory=list, init=False, compare=False, repr=False)
 
     @classmethod
     def seeds(cls, urls: Iterable[str]) -> Found:

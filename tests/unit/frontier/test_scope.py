@@ -4,6 +4,8 @@ shards for the frontier's scripts."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from pipeline.errors import ConfigError
@@ -68,3 +70,13 @@ def test_max_hosts_is_split_over_the_shards_to_the_same_sum():
 
     assert [host_cap(policy, shard) for shard in range(4)] == [3, 3, 2, 2]
     assert [host_cap(ANY.merged(max_hosts=1, frontier_shards=3), shard) for shard in range(3)] == [1, 0, 0]
+
+
+def test_the_links_in_scope_follow_the_policy_asked_and_a_copys_own_links():
+    """entries() keeps its last answer for the same policy object (a page's store step
+    asks up to three times); another policy, or a copy with other links, is judged anew."""
+    found = Found(0, LINKS)
+    assert [url for url, _ in found.entries(HOSTS)] == list(LINKS[:2])
+    assert [url for url, _ in found.entries(ANY)] == list(LINKS)
+    copy = replace(found, pages=("http://stranger.example/e", "http://seed.example/f"))
+    assert [url for url, _ in copy.entries(HOSTS)] == ["http://seed.example/f"]
