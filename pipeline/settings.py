@@ -154,7 +154,9 @@ class Policy:
         0.2,
     )
     render_recheck: int = _doc(
-        "render=auto: pages of a host after its verdict before it is sampled again.", 200
+        "render=auto: pages of a host after its first verdict before it is sampled again; each check that keeps "
+        "the verdict doubles this for the host, up to 32 times.",
+        500,
     )
     render_timeout: float = _doc(
         "Wall-clock seconds one page may take in the browser, its subrequests included; past it the page is "

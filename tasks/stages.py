@@ -63,8 +63,8 @@ def render(self: Any, payload: dict[str, Any]) -> Any:
             self.request.chain = None
             carry_on(rendered)
             return None
-        case fate.WaitAt(countdown):
-            raise self.retry(args=(payload,), countdown=countdown)
+        case fate.Held(held, countdown):
+            raise self.retry(args=(held.to_json(),), countdown=countdown)
     raise Ignore()
 
 
@@ -93,8 +93,8 @@ def consumes(*tasks: str) -> bool:
 
 def to_render(payload: Payload) -> None:
     """Render the page here when this worker takes the render queue and its host's turn
-    has come (and parse and store it too, when it takes their queues), else send it on
-    as ``render | parse | store``, after the host's politeness wait."""
+    (and, under render=auto, its verdict) has come (and parse and store it too, when it
+    takes their queues), else send it on as ``render | parse | store``, after the wait."""
     countdown = None
     if consumes(RENDER):
         match fate.render(runtime(), payload):
@@ -105,8 +105,8 @@ def to_render(payload: Payload) -> None:
                 else:
                     parse.apply_async((rendered.to_json(),), chain=[store.s()])
                 return
-            case fate.WaitAt(wait):
-                countdown = wait
+            case fate.Held(held, wait):
+                payload, countdown = held, wait
             case _:
                 return
     limit = runtime().policy(payload.job).render_timeout + RENDER_SLACK

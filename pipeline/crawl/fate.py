@@ -50,6 +50,8 @@ from pipeline.settings import Policy
 MAX_DOUBLINGS = 32
 # Seconds a URL waits while another worker fetches its host's robots.txt.
 ROBOTS_POLL = 0.5
+# Seconds a page waits in the render stage while its host's render=auto samples are out.
+VERDICT_POLL = 0.5
 logger = logging.getLogger(__name__)
 
 
@@ -86,6 +88,16 @@ class WaitAt:
 
     countdown: float
     robots_site: str | None = None
+
+
+@dataclass(frozen=True)
+class Held:
+    """A page in the render stage that must wait (its host's turn, or its host's
+    render=auto verdict): `payload`, with what was decided of it so far, again in
+    `countdown` seconds."""
+
+    payload: Payload
+    countdown: float
 
 
 @dataclass(frozen=True)
@@ -249,11 +261,11 @@ def decide_render(ctx: Context, payload: Payload) -> Payload:
         rule = rule_for(job.host_rules, payload.lease.host)
         decision = Decision(Choice.RENDER, always_reason(rule.pattern if rule and rule.render else None))
     else:
-        decision = RenderHosts(ctx.redis, frontier.keyring).decide(payload.lease.host, policy)
+        decision = RenderHosts(frontier).decide(payload.lease.host, policy)
     return replace(payload, render=decision)
 
 
-RenderOutcome = Fetched | WaitAt | Abandon
+RenderOutcome = Fetched | Held | Abandon
 
 
 def render(ctx: Context, payload: Payload) -> RenderOutcome:
@@ -261,24 +273,37 @@ def render(ctx: Context, payload: Payload) -> RenderOutcome:
     place of that text; the browser's subrequests go through this thread's own
     fetcher's rules (and WARC files). A page load asks the host for more (scripts, data),
     so it takes the host's turn as a request does: it waits for the host's politeness
-    (WaitAt), and frees the slot after (`handoff`, as a fetch's). With WARC on, the DOM
+    (Held), and frees the slot after (`handoff`, as a fetch's). With WARC on, the DOM
     is archived as a conversion of the response. A render that fails (a hang, a crash)
-    makes the page a failure."""
+    makes the page a failure (and gives its sample reservation back). A page that came
+    PENDING waits here, holding its lease, for its host's verdict, then is rendered or
+    passed on as fetched."""
     frontier = ctx.frontier(payload.job)
     # The host's rule may set the render mode and the user agent the browser shows.
     policy = for_host(frontier.policy(), payload.lease.host)
+    hosts = RenderHosts(frontier)
+    if payload.render is not None and payload.render.choice == Choice.PENDING:
+        decision = hosts.decide(payload.lease.host, policy)
+        if decision.choice == Choice.PENDING:
+            return Held(payload, VERDICT_POLL) if frontier.extend(payload.lease) else LEASE_LOST
+        payload = replace(payload, render=decision)
+        if not decision.to_browser:
+            return Fetched(payload, [])
     wait = frontier.claim_start(payload.lease)
     if wait < 0:
         return LEASE_LOST
     if wait > 0:
-        return WaitAt(_within_lease(wait, policy)) if frontier.extend(payload.lease) else LEASE_LOST
+        return Held(payload, _within_lease(wait, policy)) if frontier.extend(payload.lease) else LEASE_LOST
     # ctx.fetcher is read in the browser's thread, which has a fetcher of its own.
     rendered = render_page(ctx.browser, payload.result, policy, subfetch(lambda: ctx.fetcher, policy))
     sample = None
+    sampling = payload.render is not None and payload.render.choice == Choice.SAMPLE
     if rendered.error is not None:
         logger.warning("rendering %s failed: %s", payload.result.final_url, rendered.error)
-    elif payload.render is not None and payload.render.choice == Choice.SAMPLE:
-        sample = _learn(RenderHosts(ctx.redis, frontier.keyring), payload, rendered.html or "", policy)
+        if sampling:
+            hosts.forfeit(payload.lease.host)
+    elif sampling:
+        sample = _learn(hosts, payload, rendered.html or "", policy)
     _archive(ctx, payload, rendered)
     handoff = frontier.release_host(payload.lease)
     if handoff is None:

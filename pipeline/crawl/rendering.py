@@ -1,8 +1,12 @@
 """The render=auto evidence of a job's hosts, shared by every worker through one Redis
-hash: per host, the samples' sums (links and text, as fetched and as rendered), the
-verdict and what it rests on (the sums it was made from, as JSON), and the pages since
-the verdict. Counters are bumped atomically (HINCRBY); a sample more than
-CRAWLER_RENDER_SAMPLE, from workers racing, only adds evidence."""
+hash: per host, the samples reserved and taken in, their sums (links and text, as
+fetched and as rendered), the verdict and what it rests on (the sums it was made from,
+as JSON), the pages since the verdict and how many go between checks. A host's samples
+are reserved atomically (lua/render_choice.lua), so workers racing on its first pages
+render CRAWLER_RENDER_SAMPLE of them, not every page fetched before the verdict; those
+pages wait for it instead. A verdict that a check confirms holds twice as long before
+the next check.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,18 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import redis
-
-from pipeline.keys import RENDER_HOSTS, Keyring
+from pipeline.frontier import Frontier
+from pipeline.keys import RENDER_HOSTS
 from pipeline.render import Choice, Decision, Evidence, Measure, Reason
 from pipeline.settings import Policy
 
 _COUNTS = ("sampled", "plain_links", "rendered_links", "plain_text", "rendered_text")
+# A sample reserved and not taken in within this many times the page's render budget
+# (its worker died) is given back, so the host's waiting pages get their verdict.
+HOLD_BUDGETS = 2.0
+# A check that confirms a verdict doubles the pages before the next, up to this many
+# times CRAWLER_RENDER_RECHECK.
+MOST_RECHECK_GROWTH = 32
 
 
 @dataclass(frozen=True)
@@ -35,36 +44,42 @@ class HostVerdict:
 class RenderHosts:
     """The job's hosts under render=auto."""
 
-    def __init__(self, client: redis.Redis, keyring: Keyring) -> None:
-        self.client = client
-        self.key = keyring.shard(0).key(RENDER_HOSTS)
+    def __init__(self, frontier: Frontier) -> None:
+        self.frontier = frontier
+        self.client = frontier.redis
+        self.key = frontier.keyring.shard(0).key(RENDER_HOSTS)
 
     def decide(self, host: str, policy: Policy) -> Decision:
-        """What becomes of the host's next page: a sample while its samples are fewer
-        than CRAWLER_RENDER_SAMPLE, else its verdict with the evidence it rests on, until
-        CRAWLER_RENDER_RECHECK pages after which its samples start again (the verdict
-        holds meanwhile)."""
-        sampled, verdict, evidence = self.client.hmget(
-            self.key, [f"{host} sampled", f"{host} verdict", f"{host} evidence"])
-        if verdict is None or int(sampled or 0) < policy.render_sample:
+        """What becomes of the host's next page: one of its CRAWLER_RENDER_SAMPLE
+        samples, PENDING while those are out and no verdict is in, else its verdict with
+        the evidence it rests on; after CRAWLER_RENDER_RECHECK pages (more once checks
+        agree) its samples start again, the verdict holding meanwhile."""
+        choice, evidence = self.frontier.render_choice(
+            host, policy.render_sample, policy.render_recheck, HOLD_BUDGETS * policy.render_timeout)
+        if choice == Choice.SAMPLE:
             return Decision(Choice.SAMPLE, Reason.SAMPLE)
-        if self.client.hincrby(self.key, f"{host} since", 1) >= policy.render_recheck:
-            self.client.hdel(self.key, *(f"{host} {name}" for name in (*_COUNTS, "since")))
-            return Decision(Choice.SAMPLE, Reason.SAMPLE)
-        return Decision(Choice(_text(verdict)), Reason.VERDICT, _evidence(evidence))
+        if choice == Choice.PENDING:
+            return Decision(Choice.PENDING, Reason.SAMPLE)
+        return Decision(Choice(choice), Reason.VERDICT, _evidence(evidence))
+
+    def forfeit(self, host: str) -> None:
+        """Give back a sample reservation whose render failed, for another page to take."""
+        self.client.hincrby(self.key, f"{host} taken", -1)
 
     def sample(self, host: str, plain: Measure, rendered: Measure, policy: Policy) -> Choice | None:
         """Add one page measured both ways; the verdict once the host has its samples."""
         pipe = self.client.pipeline(transaction=False)
         for name, value in zip(_COUNTS, (1, plain.links, rendered.links, plain.text, rendered.text), strict=True):
             pipe.hincrby(self.key, f"{host} {name}", value)
-        sampled, *sums = pipe.execute()
+        pipe.hmget(self.key, [f"{host} verdict", f"{host} every"])
+        sampled, *sums, (before, every) = pipe.execute()
         if sampled < policy.render_sample:
             return None
         evidence = Evidence(sampled, Measure(sums[0], sums[2]), Measure(sums[1], sums[3]))
         verdict = evidence.verdict(policy.render_gain)
-        self.client.hset(self.key, mapping={f"{host} verdict": verdict.value,
-                                            f"{host} evidence": json.dumps(evidence.to_json()), f"{host} since": 0})
+        self.client.hset(self.key, mapping={
+            f"{host} verdict": verdict.value, f"{host} evidence": json.dumps(evidence.to_json()), f"{host} since": 0,
+            f"{host} every": _next_check(policy.render_recheck, before, every, verdict)})
         return verdict
 
     def verdicts(self) -> list[HostVerdict]:
@@ -89,6 +104,14 @@ def _verdict(host: str, fields: dict[str, str]) -> HostVerdict:
         "" if evidence is None else evidence.summary(),
         int(fields.get(f"{host} sampled", 0)),
     )
+
+
+def _next_check(recheck: int, before: bytes | None, every: bytes | None, verdict: Choice) -> int:
+    """Pages until the host's next check: twice as many as last time when the check
+    kept the verdict, CRAWLER_RENDER_RECHECK after a first or a changed verdict."""
+    if before is None or _text(before) != verdict.value:
+        return recheck
+    return min(2 * int(every or recheck), MOST_RECHECK_GROWTH * recheck)
 
 
 def _evidence(value: bytes | str | None) -> Evidence | None:

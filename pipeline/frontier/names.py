@@ -66,6 +66,7 @@ class Script(StrEnum):
     SEEN = auto()
     SHARE = auto()
     BLOCK = auto()
+    RENDER_CHOICE = auto()
 
 
 class Limit(StrEnum):

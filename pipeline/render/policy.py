@@ -29,11 +29,14 @@ _SPACE = re.compile(r"\s+")
 
 
 class Choice(StrEnum):
-    """What becomes of one page of a host: rendered to learn from, rendered, or not."""
+    """What becomes of one page of a host: rendered to learn from, rendered, or not; or,
+    under auto while the host's samples are out, held in the render stage until its
+    verdict says which."""
 
     SAMPLE = "sample"
     RENDER = "render"
     PLAIN = "plain"
+    PENDING = "pending"
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class Decision:
 
     @property
     def to_browser(self) -> bool:
+        """Whether the page goes to the render stage (a pending one to wait there)."""
         return self.choice != Choice.PLAIN
 
     def to_json(self) -> dict[str, Any]:

@@ -104,7 +104,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         stats = [frontier.stats() for frontier in frontiers]
         backoffs = frontiers[0].backoffs(BACKOFFS_SHOWN) if args.job else []
         due = _due_counts(settings, frontiers, stats)
-        verdicts = RenderHosts(client, frontiers[0].keyring).verdicts() if args.job else []
+        verdicts = RenderHosts(frontiers[0]).verdicts() if args.job else []
     if args.json:
         reports = [dict(s.to_json(), **_due_json(due.get(s.job))) for s in stats]
         payload: Any = dict(reports[0], backoffs=[b.to_json() for b in backoffs],
@@ -133,7 +133,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def _host_status(frontier: Frontier, host: str, as_json: bool) -> int:
     view = frontier.host_delay(host)
-    verdict = RenderHosts(frontier.redis, frontier.keyring).verdict(host) if view.render == RENDER_AUTO else None
+    verdict = RenderHosts(frontier).verdict(host) if view.render == RENDER_AUTO else None
     if as_json:
         print(json.dumps(dict(view.to_json(), render_auto=verdict.to_json() if verdict else None), indent=2))
     else:

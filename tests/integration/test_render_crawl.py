@@ -19,11 +19,10 @@ from warcio.archiveiterator import ArchiveIterator
 
 from pipeline.crawl import Choice, HostVerdict, RenderHosts
 from pipeline.frontier import Frontier
-from pipeline.keys import Keyring
 from pipeline.render import Decision, Evidence, Measure, Reason
-from pipeline.settings import Policy
 from tasks import seed
 from tests.integration.cli import cli_env, crawler
+from tests.integration.frontiers import new_frontier
 from tests.integration.js_site import js_host, pages
 from tests.integration.site import Host, page
 
@@ -167,7 +166,7 @@ def test_render_auto_renders_a_host_whose_links_scripts_make_and_says_why(cluste
     assert all(record.render_time is not None for record in records.values())
     samples = [record for record in records.values() if record.render_reason == "auto sample"]
     judged = [record for record in records.values() if record.render_reason == "auto verdict"]
-    assert len(samples) >= 2 and len(samples) + len(judged) == len(records)
+    assert len(samples) == 2 and len(samples) + len(judged) == len(records), "workers racing take no extra samples"
     home = records[js_site.url("/")]
     assert home.render_reason == "auto sample", "the first page of a host is a sample"
     assert home.render_evidence["pages"] == 1 and home.render_evidence["plain"]["links"] == 0
@@ -180,11 +179,13 @@ def test_render_auto_renders_a_host_whose_links_scripts_make_and_says_why(cluste
 
 
 def test_render_auto_stops_rendering_a_host_whose_pages_need_no_browser(cluster):
-    count = 8
-    links = {f"/p/{n}": page(f"page {n}", [f"/p/{n + 1}"] if n + 1 < count else []) for n in range(count)}
-    host = Host("127.0.0.1", {"/": page("home", ["/p/0"]), **links}).start()
+    # A wide host crawled by many threads at once: every page fetched while the samples
+    # are out waits for the verdict instead of going to the browser too.
+    count = 40
+    links = {f"/p/{n}": page(f"page {n}", []) for n in range(count)}
+    host = Host("127.0.0.1", {"/": page("home", list(links)), **links}).start()
     try:
-        cluster.start_worker(queues="fetch,render,parse,store", concurrency=1, pool="threads")
+        cluster.start_worker(queues="fetch,render,parse,store", concurrency=8, pool="threads")
         cluster.start_beat()
 
         records = _crawl(cluster, host, "auto-plain", render="auto", render_sample=3)
@@ -195,7 +196,7 @@ def test_render_auto_stops_rendering_a_host_whose_pages_need_no_browser(cluster)
     rendered = [url for url, record in records.items() if record.render_time is not None]
     assert len(rendered) == 3, "only the samples went to the browser"
     assert {records[url].render_reason for url in rendered} == {"auto sample"}
-    (verdict,) = RenderHosts(cluster.client, Frontier(cluster.client, "auto-plain").keyring).verdicts()
+    (verdict,) = RenderHosts(Frontier(cluster.client, "auto-plain")).verdicts()
     assert verdict.choice == Choice.PLAIN
     assert re.fullmatch(r"links (\d+) -> \1, text (\d+) -> \2 chars over 3 pages", verdict.evidence), verdict
     plain = [record for url, record in records.items() if url not in rendered]
@@ -205,11 +206,14 @@ def test_render_auto_stops_rendering_a_host_whose_pages_need_no_browser(cluster)
 
 
 def test_a_host_is_sampled_again_after_its_recheck_pages(redis_client):
-    policy = Policy(render="auto", render_sample=2, render_recheck=3)
-    hosts = RenderHosts(redis_client, Keyring("recheck", 1))
+    frontier = new_frontier(redis_client, "recheck", render="auto", render_sample=2, render_recheck=3)
+    policy, hosts = frontier.policy(), RenderHosts(frontier)
     shell, rendered = Measure(0, 10), Measure(5, 900)
 
-    assert hosts.decide("a.example", policy).choice == Choice.SAMPLE
+    def choices(pages: int) -> list[Choice]:
+        return [hosts.decide("a.example", policy).choice for _ in range(pages)]
+
+    assert choices(3) == [Choice.SAMPLE, Choice.SAMPLE, Choice.PENDING], "two samples out, the third page waits"
     assert hosts.sample("a.example", shell, rendered, policy) is None
     assert hosts.verdict("a.example") == HostVerdict("a.example", None, "", 1)
     assert hosts.sample("a.example", shell, rendered, policy) == Choice.RENDER
@@ -217,11 +221,26 @@ def test_a_host_is_sampled_again_after_its_recheck_pages(redis_client):
         "a.example", Choice.RENDER, "links 0 -> 10, text 20 -> 1,800 chars over 2 pages", 2)
     assert hosts.decide("a.example", policy) == Decision(
         Choice.RENDER, Reason.VERDICT, Evidence(2, Measure(0, 20), Measure(10, 1800))), "the verdict with its evidence"
-    assert [hosts.decide("a.example", policy).choice for _ in range(2)] == [Choice.RENDER, Choice.SAMPLE]
-    assert hosts.decide("a.example", policy).choice == Choice.SAMPLE, "sampling until the samples are in again"
+    assert choices(4) == [Choice.RENDER, Choice.SAMPLE, Choice.SAMPLE, Choice.RENDER], (
+        "after 3 pages two samples again, the verdict holding meanwhile")
+    hosts.sample("a.example", shell, rendered, policy)
+    assert hosts.sample("a.example", shell, rendered, policy) == Choice.RENDER
+    assert choices(6) == [Choice.RENDER] * 5 + [Choice.SAMPLE], "a verdict confirmed holds twice as long"
+    hosts.forfeit("a.example")
+    assert choices(2) == [Choice.SAMPLE, Choice.SAMPLE], "a failed sample's place goes to the next page"
     hosts.sample("a.example", rendered, rendered, policy)
     assert hosts.sample("a.example", rendered, rendered, policy) == Choice.PLAIN
-    assert hosts.decide("a.example", policy).choice == Choice.PLAIN
+    assert choices(3) == [Choice.PLAIN, Choice.PLAIN, Choice.SAMPLE], "a changed verdict is checked as soon as a first"
+
+
+def test_a_sample_reserved_by_a_worker_that_died_is_given_back_after_its_hold(redis_client):
+    frontier = new_frontier(redis_client, "lost-sample", render="auto", render_sample=1, render_timeout=0.1)
+    policy, hosts = frontier.policy(), RenderHosts(frontier)
+
+    assert hosts.decide("a.example", policy).choice == Choice.SAMPLE
+    assert hosts.decide("a.example", policy).choice == Choice.PENDING
+    time.sleep(2 * policy.render_timeout + 0.1)
+    assert hosts.decide("a.example", policy).choice == Choice.SAMPLE, "the lost sample's place is free again"
 
 
 def test_a_page_load_waits_for_its_hosts_politeness_like_a_request(cluster, js_site):
