@@ -1,17 +1,19 @@
-"""The scripts that end leases, each driven on the test Redis: EXTEND, COMPLETE and TICK,
-and the refusal of a call made under a policy the job no longer has."""
+"""The scripts that end leases, each driven on the test Redis: EXTEND, COMPLETE, TICK,
+HAND_BACK and REQUEUE_EXCEPT, and the refusal of a call made under a policy the job no
+longer has."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
 import redis
 
 from pipeline import keys
-from pipeline.frontier import Failure, Found, Frontier, JobState, Script, Stat, Tick, lua
+from pipeline.frontier import Failure, Found, Frontier, JobState, Lease, Script, Stat, Tick, lua
 from tests.integration.frontiers import SHORT_LEASE, counter, deadline, found, new_frontier, pages, policy
 
 pytestmark = pytest.mark.integration
@@ -150,14 +152,35 @@ def test_links_left_out_as_already_sent_still_count_from_a_depth_lowered_while_l
     assert [(lease.url, lease.depth) for lease in waiting] == [(child, 2)]
 
 
-def test_a_lease_handed_out_again_keeps_its_place_at_the_front_of_its_depth(redis_client):
-    frontier = new_frontier(redis_client, host_concurrency=1)
-    frontier.add(Found.seeds(pages("a.example", 3)))
-    (first,) = frontier.lease()
+# The ways a lease goes back to its host's queue unfinished: its deadline passed (every
+# lease counts as expired here, without waiting), its worker dropped the chain unrun, or
+# a restart found no chain carrying it.
+GIVE_BACK: dict[str, Callable[[Frontier, Lease], object]] = {
+    "expired": lambda frontier, lease: frontier.tick(limit=0, expire_all=True),
+    "handed_back": lambda frontier, lease: frontier.hand_back([lease]),
+    "uncarried": lambda frontier, lease: frontier.requeue_all_but([]),
+}
 
-    frontier.tick(limit=0, expire_all=True)
 
-    assert [lease.url for lease in frontier.lease()] == [first.url], "not behind the URLs found after it"
+@pytest.mark.parametrize("give_back", GIVE_BACK.values(), ids=GIVE_BACK.keys())
+def test_a_lease_handed_out_again_keeps_its_place_at_the_front_of_its_depth(redis_client, give_back):
+    """Put behind them, a URL lost with its worker would be fetched after the pages of its
+    depth found after it, whose links on other hosts would then run ahead of its own: a
+    page of its subtree reached first by a longer path is cut by a tight max_depth
+    (test_depth has that crawl)."""
+    frontier = new_frontier(redis_client, host_concurrency=10)
+    first, *behind = pages("a.example", 3)
+    frontier.add(found(1, first, *behind))
+    (lease,) = frontier.lease(limit=1)
+    assert lease.url == first
+    found_meanwhile = pages("a.example", 2, start=3)
+    frontier.add(found(1, *found_meanwhile))
+
+    give_back(frontier, lease)
+
+    again = frontier.lease()
+    assert [(item.url, item.depth) for item in again] == [(url, 2) for url in (first, *behind, *found_meanwhile)]
+    assert again[0].token != lease.token
 
 
 URL_FAILURE = Failure("HTTP 500", 30.0, host_level=False)
