@@ -155,8 +155,8 @@ class Policy:
     )
     render_recheck: int = _doc(
         "render=auto: pages of a host after its first verdict before it is sampled again; each check that keeps "
-        "the verdict doubles this for the host, up to 32 times.",
-        500,
+        "the verdict doubles this for the host, up to 8 times.",
+        10_000,
     )
     render_timeout: float = _doc(
         "Wall-clock seconds one page may take in the browser, its subrequests included; past it the page is "

@@ -18,9 +18,11 @@ from __future__ import annotations
 from typing import Any
 
 from celery.exceptions import Ignore
+from celery.signals import worker_process_init, worker_ready
 
 from pipeline.crawl import Payload, fate
 from pipeline.frontier import Lease
+from pipeline.settings import RENDER_NEVER
 from tasks.app import app, runtime
 from tasks.names import FETCH, PARSE, QUEUES, RENDER, STORE
 
@@ -112,6 +114,27 @@ def to_render(payload: Payload) -> None:
     limit = runtime().policy(payload.job).render_timeout + RENDER_SLACK
     render.apply_async((payload.to_json(),), chain=[store.s(), parse.s()], countdown=countdown, time_limit=limit,
                        soft_time_limit=limit - 10, argsrepr=repr(payload.lease.url), kwargsrepr="{}")
+
+
+@worker_ready.connect
+def start_browser(sender: Any, **_: Any) -> None:
+    """A worker that will render launches its browser as it starts, not on its first
+    page, whose parse (and with it a new job's first links) would wait out the launch.
+    Under prefork the pool's processes render, each launching its own (below)."""
+    if not type(sender.pool).__module__.endswith(".prefork"):
+        _start_browser()
+
+
+@worker_process_init.connect
+def start_child_browser(**_: Any) -> None:
+    _start_browser()
+
+
+def _start_browser() -> None:
+    """Launched when this worker takes the render queue and either renders by default
+    (CRAWLER_RENDER) or takes no fetch queue, so renders alone."""
+    if consumes(RENDER) and (runtime().settings.policy.render != RENDER_NEVER or not consumes(FETCH)):
+        runtime().browser.start()
 
 
 def carry_on(payload: Payload) -> None:

@@ -18,6 +18,7 @@ from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from pipeline.archive import WarcUploader, WarcWriter, adopt_orphans, upload, upload_leftovers, warcinfo
+from pipeline.crawl.rendering import RenderHosts
 from pipeline.fetch import Fetcher, ProxyRotation, Robots, parse_proxy, proxies
 from pipeline.frontier import Found, Frontier, bloom
 from pipeline.keys import JobKeys
@@ -46,6 +47,7 @@ class Context:
         check(settings)
         self.settings = settings
         self._frontiers: dict[str, Frontier] = {}
+        self._render_hosts: dict[str, RenderHosts] = {}
         self._local = threading.local()
         self._warc: WarcWriter | None = None
         self._warc_lock = threading.Lock()
@@ -139,6 +141,12 @@ class Context:
         if job not in self._frontiers:
             self._frontiers[job] = Frontier(self.redis, job)
         return self._frontiers[job]
+
+    def render_hosts(self, job: str) -> RenderHosts:
+        """The job's render=auto hosts, with the verdicts this process keeps."""
+        if job not in self._render_hosts:
+            self._render_hosts[job] = RenderHosts(self.frontier(job))
+        return self._render_hosts[job]
 
     def policy(self, job: str) -> Policy:
         return self.frontier(job).policy()

@@ -51,7 +51,7 @@ MAX_DOUBLINGS = 32
 # Seconds a URL waits while another worker fetches its host's robots.txt.
 ROBOTS_POLL = 0.5
 # Seconds a page waits in the render stage while its host's render=auto samples are out.
-VERDICT_POLL = 0.5
+VERDICT_POLL = 0.25
 logger = logging.getLogger(__name__)
 
 
@@ -261,7 +261,7 @@ def decide_render(ctx: Context, payload: Payload) -> Payload:
         rule = rule_for(job.host_rules, payload.lease.host)
         decision = Decision(Choice.RENDER, always_reason(rule.pattern if rule and rule.render else None))
     else:
-        decision = RenderHosts(frontier).decide(payload.lease.host, policy)
+        decision = ctx.render_hosts(payload.job).decide(payload.lease.host, policy)
     return replace(payload, render=decision)
 
 
@@ -281,7 +281,7 @@ def render(ctx: Context, payload: Payload) -> RenderOutcome:
     frontier = ctx.frontier(payload.job)
     # The host's rule may set the render mode and the user agent the browser shows.
     policy = for_host(frontier.policy(), payload.lease.host)
-    hosts = RenderHosts(frontier)
+    hosts = ctx.render_hosts(payload.job)
     if payload.render is not None and payload.render.choice == Choice.PENDING:
         decision = hosts.decide(payload.lease.host, policy)
         if decision.choice == Choice.PENDING:

@@ -5,13 +5,14 @@ as JSON), the pages since the verdict and how many go between checks. A host's s
 are reserved atomically (lua/render_choice.lua), so workers racing on its first pages
 render CRAWLER_RENDER_SAMPLE of them, not every page fetched before the verdict; those
 pages wait for it instead. A verdict that a check confirms holds twice as long before
-the next check.
+the next check. Each process keeps the verdicts it read for a few pages.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pipeline.frontier import Frontier
@@ -23,9 +24,12 @@ _COUNTS = ("sampled", "plain_links", "rendered_links", "plain_text", "rendered_t
 # A sample reserved and not taken in within this many times the page's render budget
 # (its worker died) is given back, so the host's waiting pages get their verdict.
 HOLD_BUDGETS = 2.0
+# Pages of a host decided by its verdict as this process last read it before asking
+# Redis again: a check (or another process's new verdict) is seen this many pages late.
+KEPT_PAGES = 32
 # A check that confirms a verdict doubles the pages before the next, up to this many
 # times CRAWLER_RENDER_RECHECK.
-MOST_RECHECK_GROWTH = 32
+MOST_RECHECK_GROWTH = 8
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,16 @@ class HostVerdict:
         return {"host": self.host, "choice": self.choice, "evidence": self.evidence, "sampled": self.sampled}
 
 
+@dataclass(frozen=True)
+class _Kept:
+    """A verdict a process goes by: `used` pages since it asked Redis, `allowed` before
+    it asks again."""
+
+    decision: Decision
+    used: int
+    allowed: int
+
+
 class RenderHosts:
     """The job's hosts under render=auto."""
 
@@ -48,19 +62,33 @@ class RenderHosts:
         self.frontier = frontier
         self.client = frontier.redis
         self.key = frontier.keyring.shard(0).key(RENDER_HOSTS)
+        # Verdicts this process goes by without asking Redis, by host.
+        self._kept: dict[str, _Kept] = {}
+        self._lock = threading.Lock()
 
     def decide(self, host: str, policy: Policy) -> Decision:
         """What becomes of the host's next page: one of its CRAWLER_RENDER_SAMPLE
         samples, PENDING while those are out and no verdict is in, else its verdict with
         the evidence it rests on; after CRAWLER_RENDER_RECHECK pages (more once checks
-        agree) its samples start again, the verdict holding meanwhile."""
-        choice, evidence = self.frontier.render_choice(
-            host, policy.render_sample, policy.render_recheck, HOLD_BUDGETS * policy.render_timeout)
+        agree) its samples start again, the verdict holding meanwhile. A verdict is kept
+        here for up to KEPT_PAGES pages, counted to Redis in one call after, so a host
+        under its verdict costs a round trip every few dozen pages, not every page."""
+        with self._lock:
+            kept = self._kept.pop(host, None)
+            if kept is not None and kept.used < kept.allowed:
+                self._kept[host] = replace(kept, used=kept.used + 1)
+                return kept.decision
+        choice, evidence, left = self.frontier.render_choice(
+            host, policy.render_sample, policy.render_recheck, HOLD_BUDGETS * policy.render_timeout,
+            pages=1 + (kept.used if kept is not None else 0))
         if choice == Choice.SAMPLE:
             return Decision(Choice.SAMPLE, Reason.SAMPLE)
         if choice == Choice.PENDING:
             return Decision(Choice.PENDING, Reason.SAMPLE)
-        return Decision(Choice(choice), Reason.VERDICT, _evidence(evidence))
+        decision = Decision(Choice(choice), Reason.VERDICT, _evidence(evidence))
+        with self._lock:
+            self._kept[host] = _Kept(decision, 0, min(KEPT_PAGES, left - 1))
+        return decision
 
     def forfeit(self, host: str) -> None:
         """Give back a sample reservation whose render failed, for another page to take."""

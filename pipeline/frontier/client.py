@@ -267,14 +267,16 @@ class Frontier:
         """Push the lease deadline out again, e.g. before a retry; False if it was lost."""
         return bool(self._in_host(lease.host, Script.EXTEND, url=lease.member, token=lease.token))
 
-    def render_choice(self, host: str, sample: int, recheck: int, hold: float) -> tuple[str, str | None]:
+    def render_choice(self, host: str, sample: int, recheck: int, hold: float,
+                      pages: int = 1) -> tuple[str, str | None, int]:
         """Under render=auto, what becomes of a fetched page of `host`: 'sample' (one of
         its `sample` samples, reserved for `hold` seconds), 'pending' (its samples are
-        out, no verdict yet), or its verdict with the evidence as JSON; the host is sampled
-        again after `recheck` pages under its first verdict (lua/render_choice.lua)."""
-        choice, evidence = self._retrying(lambda policy: self._call(
-            policy, 0, Script.RENDER_CHOICE, host=host, sample=sample, recheck=recheck, hold=hold))
-        return text(choice), None if evidence is None else text(evidence)
+        out, no verdict yet), or its verdict with the evidence as JSON and the pages left
+        before its next check, counting `pages` under it now; the host is sampled again
+        after `recheck` pages under its first verdict (lua/render_choice.lua)."""
+        choice, evidence, left = self._retrying(lambda policy: self._call(
+            policy, 0, Script.RENDER_CHOICE, host=host, sample=sample, recheck=recheck, hold=hold, pages=pages))
+        return text(choice), None if evidence is None else text(evidence), int(left)
 
     def unsent(self, found: Found, policy: Policy) -> list[tuple[str, RecordKind]]:
         """What `found` lists (in scope) that this process has not sent to the frontier

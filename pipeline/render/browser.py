@@ -11,7 +11,7 @@ import logging
 import os
 import signal
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import TypeVar
@@ -60,6 +60,12 @@ class Browser:
         # Browsers launched so far: the first, and each one that replaced another.
         self.started = 0
 
+    def start(self) -> None:
+        """Launch the browser in its thread now, without waiting for it: the first page
+        then finds it running. A launch that fails here fails again, and is reported,
+        on that page."""
+        self._thread.submit(self._warm).add_done_callback(_log_failed_launch)
+
     def run(self, user_agent: str, work: Callable[[BrowserContext], T], budget: float) -> T:
         """`work` done on a fresh context of the browser, within `budget` seconds plus a
         grace; past that the browser is killed (the work then fails in its thread) and
@@ -76,7 +82,8 @@ class Browser:
         """Stop the browser and its thread; a browser too stuck to stop in time is killed."""
         try:
             self._thread.submit(self._stop).result(GRACE)
-        except FutureTimeout:
+        except (FutureTimeout, RuntimeError):
+            # RuntimeError: the interpreter is exiting and has stopped the thread already.
             kill(browser_processes())
         self._thread.shutdown(wait=False)
 
@@ -90,6 +97,16 @@ class Browser:
             self._served += 1
             if self._served >= self.pages or resident_mb(browser_processes()) > self.memory_mb:
                 self._stop()
+
+    def _warm(self) -> None:
+        """Launch, and open one blank page, so the first real page finds the browser's
+        page machinery started too."""
+        context = self._ready().new_context()
+        try:
+            context.new_page()
+        finally:
+            with contextlib.suppress(PlaywrightError):
+                context.close()
 
     def _ready(self) -> PlaywrightBrowser:
         """The running browser, started (again) when there is none or it died."""
@@ -116,6 +133,11 @@ class Browser:
             except (PlaywrightError, OSError) as exc:
                 logger.warning("closing the browser: %s", exc)
         self._browser, self._playwright = None, None
+
+
+def _log_failed_launch(launch: Future[None]) -> None:
+    if launch.exception() is not None:
+        logger.warning("starting the browser ahead of its first page failed: %s", launch.exception())
 
 
 def browser_processes(root: int | None = None) -> list[int]:

@@ -24,7 +24,7 @@ from redis.retry import Retry
 
 from pipeline.crawl import connect
 from pipeline.errors import ConfigError
-from pipeline.settings import Settings
+from pipeline.settings import Settings, variable
 from tasks.cli.demo import DemoServer, DemoSite
 from tasks.cli.lifeline import RunLock, die_with_parent, start_reaper
 
@@ -194,8 +194,9 @@ def redis_for_crawl(settings: Settings, stack: ExitStack, lock: RunLock) -> tupl
 
 def start_workers(settings: Settings, stack: ExitStack, lock: RunLock) -> LocalWorkers:
     """The workers get this command's settings in their environment (its Redis among
-    them); the rest of the environment, job defaults included, they inherit."""
-    environ = {**os.environ, **settings.to_environ()}
+    them), and its render mode, so a crawl that renders has its browsers launched as the
+    workers start; the rest of the environment, job defaults included, they inherit."""
+    environ = {**os.environ, **settings.to_environ(), variable("render"): settings.policy.render}
     workers = stack.enter_context(
         LocalWorkers(settings.workers, settings.worker_pool, settings.pool_size, environ, settings.data_dir)
     )

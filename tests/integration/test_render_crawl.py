@@ -20,6 +20,7 @@ from warcio.archiveiterator import ArchiveIterator
 from pipeline.crawl import Choice, HostVerdict, RenderHosts
 from pipeline.frontier import Frontier
 from pipeline.render import Decision, Evidence, Measure, Reason
+from pipeline.render.browser import browser_processes
 from tasks import seed
 from tests.integration.cli import cli_env, crawler
 from tests.integration.frontiers import new_frontier
@@ -256,3 +257,14 @@ def test_a_page_load_waits_for_its_hosts_politeness_like_a_request(cluster, js_s
     log = sorted(js_site.log)
     gaps = [(later[1], round(later[0] - earlier[0], 3)) for earlier, later in itertools.pairwise(log)]
     assert len(log) >= 9 and min(gap for _, gap in gaps) >= delay * 0.9, gaps
+
+
+def test_a_worker_that_renders_launches_its_browser_as_it_starts(cluster):
+    renderer = cluster.start_worker("renderer", queues="render", concurrency=1, pool="threads")
+    fetcher = cluster.start_worker("fetcher", queues="fetch,render,parse,store", concurrency=1, pool="threads")
+
+    deadline = time.monotonic() + 60
+    while not browser_processes(renderer.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert browser_processes(renderer.pid), "a worker that only renders has its browser before any page"
+    assert not browser_processes(fetcher.pid), "a worker whose crawls render never launches none until a page asks"

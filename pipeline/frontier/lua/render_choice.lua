@@ -3,7 +3,8 @@
 -- sample size), its verdict, or 'pending' while the host has its samples reserved but
 -- not yet in and no verdict to go by. A reservation not turned into a sample within
 -- its hold (its worker died, its render failed) is given back. After `every` pages
--- under a verdict, the host is sampled again (the verdict holds meanwhile).
+-- under a verdict, the host is sampled again (the verdict holds meanwhile). A caller
+-- that went by a verdict it kept for a few pages counts them all in one call (`pages`).
 --
 -- KEYS[1]  the job's key prefix of shard 0, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
 -- Keys:
@@ -18,8 +19,9 @@
 --   sample    int     samples a verdict rests on
 --   recheck   int     pages under a first verdict before the host is sampled again
 --   hold      float   seconds a reservation holds before it is given back
--- Returns {choice, evidence}: choice 'sample', 'pending', or a verdict ('render',
--- 'plain') with its evidence as JSON.
+--   pages     int     pages this call counts under the verdict, this one included
+-- Returns {choice, evidence, left}: choice 'sample', 'pending', or a verdict ('render',
+-- 'plain') with its evidence as JSON and the pages left under it before the next check.
 
 local function field(name) return A.host .. ' ' .. name end
 
@@ -30,18 +32,19 @@ local verdict, evidence, since = got[4], got[5], num(got[6])
 
 local function reserve(from)
   redis.call('HSET', RENDER_HOSTS, field('taken'), from + 1, field('until'), NOW + A.hold)
-  return {'sample', false}
+  return {'sample', false, 0}
 end
 
 if taken > sampled and NOW > hold_until then taken = sampled end
 if taken < A.sample then return reserve(taken) end
-if not verdict then return {'pending', false} end
-since = since + 1
-if since >= (tonumber(got[7]) or A.recheck) then
+if not verdict then return {'pending', false, 0} end
+local every = tonumber(got[7]) or A.recheck
+since = since + A.pages
+if since >= every then
   redis.call('HDEL', RENDER_HOSTS, field('sampled'), field('plain_links'), field('rendered_links'),
     field('plain_text'), field('rendered_text'))
   redis.call('HSET', RENDER_HOSTS, field('since'), 0)
   return reserve(0)
 end
 redis.call('HSET', RENDER_HOSTS, field('since'), since)
-return {verdict, evidence}
+return {verdict, evidence, every - since}
