@@ -166,7 +166,7 @@ def _fetched(frontier: Frontier, payload: Payload, ok: bool = True) -> FetchOutc
 
 def _fetch_robots(ctx: Context, frontier: Frontier, lease: Lease, site: str, attempt: int) -> FetchOutcome:
     """robots.txt is a request to the host like any other: it takes the host's turn, and
-    the URL itself comes back for the next one."""
+    the URL itself comes back for the next one, the delay after robots.txt's answer."""
     policy = for_host(frontier.policy(), lease.host)
     with ctx.robots.fetching(frontier.keyring, site, policy) as ours:
         if not ours:
@@ -183,6 +183,14 @@ def _fetch_robots(ctx: Context, frontier: Frontier, lease: Lease, site: str, att
             return _fetched(frontier, Payload(frontier.job, lease, failed))
         except WorkerUnavailable as exc:
             return _keep(frontier, lease, WaitAt(_within_lease(exc.wait, policy), robots_site=site))
+    # The next request waits the delay from robots.txt's answer, not from its claim: the
+    # first requests of many hosts at once can reach them well after their claims, and
+    # the one after would then come closer than the delay.
+    wait = frontier.claim_start(lease, answered=True)
+    if wait < 0:
+        return LEASE_LOST
+    if wait > 0:
+        return WaitAt(_within_lease(wait, policy))
     return attempt_fetch(ctx, frontier.job, lease, attempt)
 
 

@@ -202,11 +202,13 @@ class Frontier:
 
         return self._retrying(attempt)
 
-    def claim_start(self, lease: Lease) -> float:
+    def claim_start(self, lease: Lease, answered: bool = False) -> float:
         """0 when the request of `lease` may start now (it is recorded, and the lease
-        renewed); else seconds to wait; below 0 when the lease is no longer this chain's."""
+        renewed); else seconds to wait; below 0 when the lease is no longer this chain's.
+        `answered`: this chain's last request to the host was answered just now, and the
+        host's turn counts from then."""
         return float(self._in_host(lease.host, Script.CLAIM_START, host=lease.host, url=lease.member,
-                                   token=lease.token))
+                                   token=lease.token, answered=answered))
 
     def release_host(self, lease: Lease, elapsed: float = 0.0, ok: bool = True) -> list[Lease] | None:
         """The request of `lease` is over, after `elapsed` seconds (0: unknown, the host's

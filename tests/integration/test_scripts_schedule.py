@@ -183,6 +183,24 @@ def test_claim_start_keeps_the_delay_between_starts_on_redis_clock(redis_client)
     assert frontier.claim_start(second) == 0
 
 
+def test_the_turn_after_an_answered_robots_txt_counts_from_its_answer(redis_client):
+    # robots.txt was claimed, then reached the host late and was answered: the page's
+    # own request waits the whole delay from the answer, however long the claim is past.
+    frontier = new_frontier(redis_client, delay=0.4)
+    frontier.add(Found.seeds(pages("a.example", 1)))
+    (lease,) = frontier.lease()
+    assert frontier.claim_start(lease) == 0
+    time.sleep(0.3)
+
+    assert frontier.claim_start(lease, answered=True) == pytest.approx(0.4)
+    answered = float(redis_client.hget(frontier.keys.key(keys.STARTED), "a.example"))
+    assert answered == pytest.approx(redis_now(redis_client), abs=0.05)
+    wait = frontier.claim_start(lease)
+    assert wait == pytest.approx(0.4, abs=0.05), "not 0.1 s, as the robots.txt claim alone would give"
+    time.sleep(wait)
+    assert frontier.claim_start(lease) == 0
+
+
 def test_claim_start_refuses_a_stale_token_and_renews_a_live_lease(redis_client):
     frontier = new_frontier(redis_client)
     frontier.add(Found.seeds(pages("a.example", 1)))
