@@ -49,7 +49,8 @@ def settle(ctx: Context, frontier: Frontier, payload: Payload) -> Found:
     """Settle what the payload lists that robots.txt disallows, and return the rest for
     the frontier to schedule. The records of the links never seen are written first and
     then marked seen: a store that fails leaves them unseen for the retry, and a link
-    seen before (maybe fetched under an older robots.txt) keeps its record."""
+    seen before (maybe fetched under an older robots.txt) keeps its record. Once
+    settled, the links count as sent for this process (Frontier.unsent)."""
     found = steps.found(payload)
     policy = frontier.policy()
     # A link this process sent before is seen already: settling could not change it, so
@@ -65,6 +66,9 @@ def settle(ctx: Context, frontier: Frontier, payload: Payload) -> Found:
         ctx.store.put(steps.blocked_record(payload.job, url, kind, depth_of(found, kind), policy))
     if fresh:
         frontier.block(fresh)
+    # Seen now, all of them: the next pages that list them (most of a site's pages do)
+    # leave them out before asking robots.txt or Redis.
+    frontier.settled(blocked, found.depth, policy)
     return kept
 
 

@@ -280,6 +280,11 @@ class Frontier:
             policy, 0, Script.RENDER_CHOICE, host=host, sample=sample, recheck=recheck, hold=hold, pages=pages))
         return text(choice), None if evidence is None else text(evidence), int(left)
 
+    def settled(self, entries: list[tuple[str, RecordKind]], depth: int, policy: Policy) -> None:
+        """`entries`, listed by a page at `depth`, are seen in the job without being
+        sent (robots.txt disallowed them): this process need not look at them again."""
+        _SENT.sent(self.job, entries, depth, policy.version)
+
     def unsent(self, found: Found, policy: Policy) -> list[tuple[str, RecordKind]]:
         """What `found` lists (in scope) that this process has not sent to the frontier
         from as shallow a page already: only these can still be new to the job."""

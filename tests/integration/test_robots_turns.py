@@ -103,6 +103,24 @@ def test_disallowed_links_are_settled_once_where_they_are_found(ctx, host):
     assert frontier.seen([host.url("/private/b"), host.url("/private/c")]) == [True, True]
 
 
+def test_a_link_settled_once_is_not_asked_about_again_by_the_same_process(ctx, host, monkeypatch):
+    handoff = _crawl(ctx, _seed(ctx, host.url("/"), delay=0, host_concurrency=4))
+    frontier = ctx.frontier("job")
+    asked: list[list[str]] = []
+    unseen = frontier.unseen
+
+    def asking(entries):
+        asked.append([url for url, _ in entries])
+        return unseen(entries)
+
+    monkeypatch.setattr(frontier, "unseen", asking)
+
+    _crawl(ctx, handoff[0])
+
+    assert asked == [[host.url("/private/c")]], "/private/b, settled from / already, costs /a no round trip"
+    assert frontier.stats().blocked == 2
+
+
 def test_a_crawl_takes_a_turn_per_allowed_page_not_per_disallowed_link(cluster, record_property):
     """A host with a delay of 1 s whose pages list 20 disallowed links and 5 allowed:
     the server sees robots.txt and the 6 allowed pages a delay apart, and the crawl
