@@ -152,16 +152,23 @@ def attempt_fetch(
         return WaitAt(_within_lease(wait, policy))
     outcome = _request(ctx, frontier, lease, attempt, policy)
     if isinstance(outcome, FetchResult):
-        return _fetched(frontier, Payload(job, lease, outcome))
+        return _fetched(frontier, Payload(job, lease, outcome), sent_for=_sent_for(ctx))
     return outcome
 
 
-def _fetched(frontier: Frontier, payload: Payload, ok: bool = True) -> FetchOutcome:
+def _fetched(frontier: Frontier, payload: Payload, ok: bool = True, sent_for: float = 0.0) -> FetchOutcome:
     """The request is over: its host's slot is freed and the lease renewed, unless the
     lease went to another chain meanwhile, which then owns the URL. A request that did
-    not fail (`ok`) ends its host's run of failing URLs."""
-    handoff = frontier.release_host(payload.lease, payload.result.elapsed, ok)
+    not fail (`ok`) ends its host's run of failing URLs; one that went out `sent_for`
+    seconds ago paces its host's next from then."""
+    handoff = frontier.release_host(payload.lease, payload.result.elapsed, ok, sent_for)
     return LEASE_LOST if handoff is None else Fetched(payload, handoff)
+
+
+def _sent_for(ctx: Context) -> float:
+    """Seconds since this thread's last fetch's request went out; 0 when none did."""
+    sent_at = ctx.fetcher.sent_at
+    return 0.0 if sent_at is None else max(0.0, time.monotonic() - sent_at)
 
 
 def _fetch_robots(ctx: Context, frontier: Frontier, lease: Lease, site: str, attempt: int) -> FetchOutcome:
@@ -209,7 +216,7 @@ def _request(
     except TransientFetchError as exc:
         # An answer's time paces the host (the adaptive delay); a failure before one does not.
         answered = time.monotonic() - started if exc.status is not None else 0.0
-        return _transient(frontier, lease, attempt, exc, answered)
+        return _transient(frontier, lease, attempt, exc, answered, _sent_for(ctx))
     except PermanentFetchError as exc:
         return FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects, exc.warc)
     except WorkerUnavailable as exc:
@@ -224,7 +231,8 @@ def _request(
 
 
 def _transient(
-    frontier: Frontier, lease: Lease, attempt: int, exc: TransientFetchError, elapsed: float = 0.0
+    frontier: Frontier, lease: Lease, attempt: int, exc: TransientFetchError, elapsed: float = 0.0,
+    sent_for: float = 0.0,
 ) -> FetchOutcome:
     """A failure that may pass, answered after `elapsed` seconds (0: no answer): the URL
     waits for its retry in the frontier, or is recorded once out of tries; either way the
@@ -237,8 +245,8 @@ def _transient(
         frontier.failed(lease, failure)
         failed = replace(FetchResult.failed(lease.url, exc.reason, exc.status, exc.redirects, exc.warc),
                          elapsed=elapsed)
-        return _fetched(frontier, Payload(frontier.job, lease, failed), ok=False)
-    handoff = frontier.retry(lease, countdown, attempt + 1, failure, elapsed)
+        return _fetched(frontier, Payload(frontier.job, lease, failed), ok=False, sent_for=sent_for)
+    handoff = frontier.retry(lease, countdown, attempt + 1, failure, elapsed, sent_for)
     return LEASE_LOST if handoff is None else Deferred(handoff)
 
 

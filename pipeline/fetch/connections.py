@@ -7,6 +7,7 @@ since it is the proxy that connects to it."""
 from __future__ import annotations
 
 import socket
+import time
 from typing import Any
 
 import socks
@@ -41,6 +42,9 @@ class _DeadlineMixin(HTTPConnection):
     drops the socket as soon as a response says it ends with the connection."""
 
     peer_address: str | None = None
+    # When (time.monotonic) the last request on this connection had gone out whole: the
+    # moment its host saw it, near enough, which the host's politeness counts from.
+    sent_at: float | None = None
 
     def connect(self) -> None:
         super().connect()
@@ -51,6 +55,7 @@ class _DeadlineMixin(HTTPConnection):
     def request(self, *args: Any, **kwargs: Any) -> None:
         watch_current(_raw(self.sock))
         super().request(*args, **kwargs)
+        self.sent_at = time.monotonic()
 
 
 def _peer_of(sock: socket.socket | None) -> str | None:

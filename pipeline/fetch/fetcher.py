@@ -117,6 +117,8 @@ class Fetcher:
         self.proxies = proxies
         self.archive = archive
         self._sent = _Sent("", None)
+        # When (time.monotonic) the current fetch's last request went out; None before.
+        self.sent_at: float | None = None
 
     def session(self, policy: Policy) -> requests.Session:
         if policy.allow_private not in self._sessions:
@@ -146,7 +148,9 @@ class Fetcher:
         With `keep_body`, the raw (decompressed) body is kept in `result.body`. The
         whole exchange, redirects and robots.txt included, has `download_deadline`.
         With `prior` (a revisit), the request to the URL that answered last time is
-        conditional on its validators: a 304 result has no content of its own."""
+        conditional on its validators: a 304 result has no content of its own.
+        `sent_at` says when its last request went out (None: none did)."""
+        self.sent_at = None
         with exchange_deadline(policy.download_deadline) as limit:
             try:
                 result, body = self._exchange(url, policy, check, limit.at, prior)
@@ -270,6 +274,8 @@ class Fetcher:
             allow_redirects=False,
             proxies={"http": proxy, "https": proxy} if proxy else None,
         )
+        sent_at = getattr(response.raw.connection, "sent_at", None)
+        self.sent_at = sent_at if isinstance(sent_at, float) else time.monotonic()
         if self.archive is not None:
             refers_to = prior.reference() if prior is not None else None
             self._sent = _Sent(date, None if proxy else _peer(response), refers_to)

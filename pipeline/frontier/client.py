@@ -210,25 +210,28 @@ class Frontier:
         return float(self._in_host(lease.host, Script.CLAIM_START, host=lease.host, url=lease.member,
                                    token=lease.token, answered=answered))
 
-    def release_host(self, lease: Lease, elapsed: float = 0.0, ok: bool = True) -> list[Lease] | None:
+    def release_host(self, lease: Lease, elapsed: float = 0.0, ok: bool = True,
+                     sent_for: float = 0.0) -> list[Lease] | None:
         """The request of `lease` is over, after `elapsed` seconds (0: unknown, the host's
-        last response time stays): free its host slot, renew the lease for the steps after
-        the request, and hand out what is now due; None when the lease is no longer this
-        chain's. A request that did not fail (`ok`) ends its host's run of failing URLs."""
+        last response time stays), and went out `sent_for` seconds ago (0: unknown): free
+        its host slot, renew the lease for the steps after the request, and hand out what
+        is now due; None when the lease is no longer this chain's. A request that did not
+        fail (`ok`) ends its host's run of failing URLs."""
         owned, rows = self._in_host(lease.host, Script.RELEASE_HOST, url=lease.member, token=lease.token, ok=ok,
-                                    limit=HANDOFF_LIMIT, elapsed=elapsed)
+                                    limit=HANDOFF_LIMIT, elapsed=elapsed, sent_for=sent_for)
         return [Lease.from_script(row) for row in rows] if owned else None
 
     def retry(self, lease: Lease, seconds: float, attempt: int, failure: Failure,
-              elapsed: float = 0.0) -> list[Lease] | None:
+              elapsed: float = 0.0, sent_for: float = 0.0) -> list[Lease] | None:
         """The request of `lease` failed after `elapsed` seconds (0: unknown) and may not
         next time: the URL waits `seconds` in its host's retry queue, holding no slot, and
-        is handed out again as `attempt`; the host pauses if `failure` says so. Returns
+        is handed out again as `attempt`; the host pauses if `failure` says so, and its
+        next start counts from when the request went out (`sent_for` seconds ago). Returns
         what the freed slot made due; None when the lease is no longer this chain's."""
         owned, rows, _ = self._in_host(
             lease.host, Script.RETRY, url=lease.member, token=lease.token, host=lease.host, seconds=seconds,
             attempt=attempt, pause=failure.seconds, reason=failure.reason, host_level=failure.host_level,
-            limit=HANDOFF_LIMIT, elapsed=elapsed,
+            limit=HANDOFF_LIMIT, elapsed=elapsed, sent_for=sent_for,
         )
         return [Lease.from_script(row) for row in rows] if owned else None
 

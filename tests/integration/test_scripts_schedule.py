@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from pipeline import keys
-from pipeline.frontier import Found, Frontier, JobState, RecordKind, Stat, list_jobs
+from pipeline.frontier import Failure, Found, Frontier, JobState, RecordKind, Stat, list_jobs
 from tests.integration.frontiers import deadline, found, new_frontier, pages, redis_now, waiting
 
 pytestmark = pytest.mark.integration
@@ -199,6 +199,27 @@ def test_the_turn_after_an_answered_robots_txt_counts_from_its_answer(redis_clie
     assert wait == pytest.approx(0.4, abs=0.05), "not 0.1 s, as the robots.txt claim alone would give"
     time.sleep(wait)
     assert frontier.claim_start(lease) == 0
+
+
+@pytest.mark.parametrize("ending", ["released", "retried"])
+def test_a_request_that_went_out_after_its_claim_paces_the_next_from_when_it_went_out(redis_client, ending):
+    # The worker paused 0.3 s between the claim and the request: the next request waits
+    # the whole delay from when the host saw this one, not 0.2 s.
+    frontier = new_frontier(redis_client, delay=0.5, host_concurrency=1)
+    frontier.add(Found.seeds(pages("a.example", 2)))
+    (first,) = frontier.lease()
+    assert frontier.claim_start(first) == 0
+    time.sleep(0.3)
+
+    if ending == "released":
+        handoff = frontier.release_host(first, elapsed=0.01, sent_for=0.01)
+    else:
+        handoff = frontier.retry(first, 5.0, 1, Failure("HTTP 500", 0.0, host_level=False), 0.01, sent_for=0.01)
+    assert handoff is not None
+    (second,) = handoff
+
+    assert second.countdown == pytest.approx(0.49, abs=0.06), "planned a delay after the request went out"
+    assert frontier.claim_start(second) == pytest.approx(0.49, abs=0.06)
 
 
 def test_claim_start_refuses_a_stale_token_and_renews_a_live_lease(redis_client):

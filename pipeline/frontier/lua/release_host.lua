@@ -9,7 +9,7 @@
 -- Keys:
 --   version        STRING  the job's policy version, checked against ARGV[1].version
 --   lease          HASH    URL -> {t, h, d, s}: s (slot held) goes to 0; new leases added
---   started        HASH    host -> when its last request started (read)
+--   started        HASH    host -> when its last request started (moved to when it went out, if later)
 --   planned        HASH    host -> planned start of its next request
 --   delay          HASH    host -> robots.txt Crawl-delay (read)
 --   slots          HASH    host -> requests in flight (-1, +1 per new lease)
@@ -45,6 +45,7 @@
 --   host_rules     bool    the job has a host policy file (its rules are looked up)
 --   max_delay      float   seconds the adaptive delay is at most
 --   elapsed        float   seconds the request took (0: unknown, the last one's time stays)
+--   sent_for       float   seconds since the request went out (0: unknown)
 -- Returns {1 when the token owns the URL else 0, the new leases as LEASE returns them}.
 
 local lease_data = owned(A.url, A.token)

@@ -12,7 +12,7 @@
 --   lease           HASH    URL -> {t, h, d, s, r, a}: a new token, s = 0 and a = attempt; new leases added
 --   leases          ZSET    URL -> lease deadline: the retry's time plus lease_timeout; new leases added
 --   rt:HOST         ZSET    the host's leased URLs waiting for their retry -> its time (added)
---   started         HASH    host -> when its last request started (moved on by a pause)
+--   started         HASH    host -> when its last request started (moved on by a pause, and to when it went out, if later)
 --   planned         HASH    host -> planned start of its next request
 --   delay           HASH    host -> robots.txt Crawl-delay (read)
 --   slots           HASH    host -> requests in flight (-1, +1 per new lease)
@@ -54,6 +54,7 @@
 --   host_rules         bool    the job has a host policy file (its rules are looked up)
 --   max_delay          float   seconds the adaptive delay is at most
 --   elapsed            float   seconds the request took (0: unknown, the last one's time stays)
+--   sent_for           float   seconds since the request went out (0: unknown)
 -- Returns {1 when the token owned the URL else 0, the new leases as LEASE returns them,
 -- 1 when the host was paused else 0}.
 

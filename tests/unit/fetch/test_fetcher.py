@@ -51,6 +51,17 @@ def test_html_page_is_fetched_and_decoded(site, fetcher):
     assert result.content_hash is not None and len(result.content_hash) == 40
 
 
+def test_the_fetcher_knows_when_its_request_went_out_not_when_its_answer_came(site, fetcher):
+    before = time.monotonic()
+    fetcher.fetch(site.url("/slow-headers?seconds=0.5"), POLICY)
+
+    assert fetcher.sent_at is not None
+    assert before <= fetcher.sent_at < before + 0.4, "the request went out before the server's half second"
+    with pytest.raises(PermanentFetchError):
+        fetcher.fetch("http://[::1", POLICY)
+    assert fetcher.sent_at is None, "a fetch that sent nothing says so"
+
+
 def test_result_is_plain_json_with_an_iso_utc_timestamp(site, fetcher):
     result = fetcher.fetch(site.url("/html"), POLICY)
     data = result.to_json()

@@ -49,7 +49,10 @@ end
 
 -- The request of a lease is over: its host slot is freed (once per lease), how long it
 -- took (`elapsed` seconds; 0: unknown) kept as the adaptive delay's base when
--- delay_factor is on, and the host's next start planned a delay after this one's.
+-- delay_factor is on, and the host's next start planned a delay after this one's. The
+-- request went out A.sent_for seconds ago (0: unknown): when that is later than its
+-- claim (the worker paused in between), the host's start moves there, so the next
+-- request cannot reach the host closer than the delay.
 local function end_request(url, lease_data, elapsed)
   if lease_data.s ~= 1 then return end
   lease_data.s = 0
@@ -58,6 +61,10 @@ local function end_request(url, lease_data, elapsed)
     redis.call('HSET', RESPONSE_TIME, lease_data.h, tostring(elapsed))
   end
   local started = tonumber(redis.call('HGET', STARTED, lease_data.h)) or NOW
+  if num(A.sent_for) > 0 and NOW - A.sent_for > started then
+    started = NOW - A.sent_for
+    redis.call('HSET', STARTED, lease_data.h, tostring(started))
+  end
   local planned = math.max(num(redis.call('HGET', PLANNED, lease_data.h)), started + delay_of(lease_data.h))
   redis.call('HSET', PLANNED, lease_data.h, tostring(planned))
   release_slot(lease_data.h)
