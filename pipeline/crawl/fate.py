@@ -173,7 +173,7 @@ def _sent_for(ctx: Context) -> float:
 
 def _fetch_robots(ctx: Context, frontier: Frontier, lease: Lease, site: str, attempt: int) -> FetchOutcome:
     """robots.txt is a request to the host like any other: it takes the host's turn, and
-    the URL itself comes back for the next one, the delay after robots.txt's answer."""
+    the URL itself comes back for the next one, the delay after robots.txt went out."""
     policy = for_host(frontier.policy(), lease.host)
     with ctx.robots.fetching(frontier.keyring, site, policy) as ours:
         if not ours:
@@ -190,10 +190,10 @@ def _fetch_robots(ctx: Context, frontier: Frontier, lease: Lease, site: str, att
             return _fetched(frontier, Payload(frontier.job, lease, failed))
         except WorkerUnavailable as exc:
             return _keep(frontier, lease, WaitAt(_within_lease(exc.wait, policy), robots_site=site))
-    # The next request waits the delay from robots.txt's answer, not from its claim: the
-    # first requests of many hosts at once can reach them well after their claims, and
-    # the one after would then come closer than the delay.
-    wait = frontier.claim_start(lease, answered=True)
+    # The next request waits the delay from when robots.txt went out, not from its claim:
+    # the first requests of many hosts at once can leave well after their claims.
+    sent_for = _sent_for(ctx)
+    wait = frontier.claim_start(lease, sent_for=sent_for) if sent_for else 0.0
     if wait < 0:
         return LEASE_LOST
     if wait > 0:

@@ -197,7 +197,8 @@ class Fetcher:
         status None when no usable answer came (network error, redirect loop, a redirect
         to a refused address). A refused address of `url` itself, or a host name that
         does not resolve, raises, as the page on that host would. The exchange has the
-        download deadline, as a page has."""
+        download deadline, as a page has; `sent_at` says when its last request went out."""
+        self.sent_at = None
         with exchange_deadline(policy.download_deadline):
             return self._text(url, policy, limit, max_redirects)
 

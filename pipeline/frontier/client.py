@@ -202,13 +202,14 @@ class Frontier:
 
         return self._retrying(attempt)
 
-    def claim_start(self, lease: Lease, answered: bool = False) -> float:
+    def claim_start(self, lease: Lease, sent_for: float = 0.0) -> float:
         """0 when the request of `lease` may start now (it is recorded, and the lease
         renewed); else seconds to wait; below 0 when the lease is no longer this chain's.
-        `answered`: this chain's last request to the host was answered just now, and the
-        host's turn counts from then."""
+        With `sent_for`, a report rather than a claim: this chain's last request to the
+        host went out that many seconds ago, and the host's turn counts from then (as
+        RELEASE_HOST's does); the seconds until the next request may start."""
         return float(self._in_host(lease.host, Script.CLAIM_START, host=lease.host, url=lease.member,
-                                   token=lease.token, answered=answered))
+                                   token=lease.token, sent_for=sent_for))
 
     def release_host(self, lease: Lease, elapsed: float = 0.0, ok: bool = True,
                      sent_for: float = 0.0) -> list[Lease] | None:

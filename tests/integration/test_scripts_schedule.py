@@ -183,20 +183,20 @@ def test_claim_start_keeps_the_delay_between_starts_on_redis_clock(redis_client)
     assert frontier.claim_start(second) == 0
 
 
-def test_the_turn_after_an_answered_robots_txt_counts_from_its_answer(redis_client):
-    # robots.txt was claimed, then reached the host late and was answered: the page's
-    # own request waits the whole delay from the answer, however long the claim is past.
+def test_the_turn_after_a_robots_txt_that_went_out_late_counts_from_when_it_went_out(redis_client):
+    # robots.txt was claimed, then went out 0.3 s late: the page's own request waits the
+    # whole delay from when robots.txt went out, however long the claim is past.
     frontier = new_frontier(redis_client, delay=0.4)
     frontier.add(Found.seeds(pages("a.example", 1)))
     (lease,) = frontier.lease()
     assert frontier.claim_start(lease) == 0
     time.sleep(0.3)
 
-    assert frontier.claim_start(lease, answered=True) == pytest.approx(0.4)
-    answered = float(redis_client.hget(frontier.keys.key(keys.STARTED), "a.example"))
-    assert answered == pytest.approx(redis_now(redis_client), abs=0.05)
+    assert frontier.claim_start(lease, sent_for=0.01) == pytest.approx(0.39, abs=0.05), "a report, not a claim"
+    went_out = float(redis_client.hget(frontier.keys.key(keys.STARTED), "a.example"))
+    assert went_out == pytest.approx(redis_now(redis_client) - 0.01, abs=0.05)
     wait = frontier.claim_start(lease)
-    assert wait == pytest.approx(0.4, abs=0.05), "not 0.1 s, as the robots.txt claim alone would give"
+    assert wait == pytest.approx(0.39, abs=0.05), "not 0.1 s, as the robots.txt claim alone would give"
     time.sleep(wait)
     assert frontier.claim_start(lease) == 0
 

@@ -21,20 +21,25 @@
 --   delay_factor   float   a host's delay is this times its last response time (0: off)
 --   host_rules     bool    the job has a host policy file (its rules are looked up)
 --   max_delay      float   seconds the adaptive delay is at most
---   answered       bool    this chain's last request to the host (its robots.txt) was
---                          just answered: the host's turn counts from now, as that
---                          request's arrival can have come late after its claim
+--   sent_for       float   0, or a report instead of a claim: this chain's last request
+--                          to the host (its robots.txt) went out this many seconds ago;
+--                          the host's turn counts from then when that is later than its
+--                          claim, and nothing is claimed
 -- Returns '0' when the request may start (its start is recorded), else the seconds to
--- wait, as a string; '-1' when the token no longer owns the URL.
+-- wait, as a string; '-1' when the token no longer owns the URL. A report returns the
+-- seconds until the next request may start ('0': now, to be claimed).
 
 if not owned(A.url, A.token) then return '-1' end
 redis.call('ZADD', LEASES, NOW + A.lease_timeout, A.url)
 local gap = delay_of(A.host)
-if A.answered then
-  redis.call('HSET', STARTED, A.host, tostring(NOW))
-  if gap > 0 then return tostring(gap) end
-end
 local last = tonumber(redis.call('HGET', STARTED, A.host))
+if num(A.sent_for) > 0 then
+  if not last or NOW - A.sent_for > last then
+    last = NOW - A.sent_for
+    redis.call('HSET', STARTED, A.host, tostring(last))
+  end
+  return tostring(math.max(0, last + gap - NOW))
+end
 if last and NOW < last + gap then
   return tostring(last + gap - NOW)
 end
