@@ -348,6 +348,11 @@ class Settings:
         20,
     )
     robots_cache_size: int = _doc("Parsed robots.txt files each worker process keeps (least recently used go).", 1000)
+    keep_alive_hosts: int = _doc(
+        "Hosts whose idle connections each worker process keeps open for its threads to reuse (least recently "
+        "asked go); at most a quarter of the open-files limit.",
+        1000,
+    )
     redis_retries: int = _doc(
         "Times a Redis command or task message is tried again, about every 2 s, while Redis is unreachable "
         "(a restart), before the task fails and its lease hands the URL out again.",
@@ -393,8 +398,8 @@ class Settings:
             raise ConfigError(f"CRAWLER_WORKER_POOL must be one of {', '.join(WORKER_POOLS)}")
         if self.workers < 1 or self.worker_concurrency < 0:
             raise ConfigError("CRAWLER_WORKERS must be at least 1 and CRAWLER_WORKER_CONCURRENCY at least 0")
-        if self.robots_cache_size < 1:
-            raise ConfigError("CRAWLER_ROBOTS_CACHE_SIZE must be at least 1")
+        if self.robots_cache_size < 1 or self.keep_alive_hosts < 1:
+            raise ConfigError("CRAWLER_ROBOTS_CACHE_SIZE and CRAWLER_KEEP_ALIVE_HOSTS must be at least 1")
         if self.revisit_batch < 1:
             raise ConfigError("CRAWLER_REVISIT_BATCH must be at least 1")
         if self.browser_pages < 1 or self.browser_memory_mb < 1:

@@ -1,8 +1,9 @@
 """What one worker process holds on to, for fate.py and jobs.py to work with: a Redis
-client, an HTTP session, the robots cache, the store, its WARC files, and a frontier per
-job (each keeps its job's policy). Built lazily, so a process that forks workers opens
-nothing before the fork; the HTTP session is kept per thread, so a threads or gevent
-pool shares nothing that is not thread-safe."""
+client, its kept-alive HTTP connections, the robots cache, the store, its WARC files, and
+a frontier per job (each keeps its job's policy). Built lazily, so a process that forks
+workers opens nothing before the fork; the HTTP session is kept per thread (a threads or
+gevent pool shares nothing that is not thread-safe), its connections in pools all
+threads share."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from redis.retry import Retry
 
 from pipeline.archive import WarcUploader, WarcWriter, adopt_orphans, upload, upload_leftovers, warcinfo
 from pipeline.crawl.rendering import RenderHosts
-from pipeline.fetch import Fetcher, ProxyRotation, Robots, parse_proxy, proxies
+from pipeline.fetch import Fetcher, Pools, ProxyRotation, Robots, parse_proxy, proxies
 from pipeline.frontier import Found, Frontier, bloom
 from pipeline.keys import JobKeys
 from pipeline.parse import sitemap_locations
@@ -53,6 +54,8 @@ class Context:
         self._warc_lock = threading.Lock()
         self._browser: Browser | None = None
         self._browser_lock = threading.Lock()
+        # Connections are made on first use, so nothing is open before a fork.
+        self._pools = Pools(settings.keep_alive_hosts)
         # One rotation for all threads, so a proxy that failed for one is skipped by all.
         self._proxies = (
             ProxyRotation([parse_proxy(url) for url in settings.proxies], settings.proxy_cooldown)
@@ -69,7 +72,7 @@ class Context:
     @property
     def fetcher(self) -> Fetcher:
         if not hasattr(self._local, "fetcher"):
-            self._local.fetcher = Fetcher(self._proxies, self.warc)
+            self._local.fetcher = Fetcher(self._proxies, self.warc, self._pools)
         fetcher: Fetcher = self._local.fetcher
         return fetcher
 

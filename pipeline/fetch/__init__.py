@@ -4,6 +4,7 @@ are (WarcPointer), why a URL was not fetched (errors.py), and whose failure a tr
 one is (blame.py). Code outside the package imports these names from here."""
 
 from pipeline.fetch.blame import Blame, Signal, blame
+from pipeline.fetch.connections import Pools
 from pipeline.fetch.errors import (
     ArchiveUnavailable,
     EgressUnavailable,
@@ -46,6 +47,7 @@ __all__ = [
     "HostRule",
     "NextVisit",
     "PermanentFetchError",
+    "Pools",
     "Prior",
     "Proxy",
     "ProxyRotation",

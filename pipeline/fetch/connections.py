@@ -2,11 +2,18 @@
 wall-clock deadline, and for jobs without allow_private each new one passes the address
 guard (resolve once, check, connect to that address). Connections through a proxy get
 the deadline too; their target is checked by the fetcher before the request is sent,
-since it is the proxy that connects to it."""
+since it is the proxy that connects to it.
+
+A worker process keeps its idle connections in one set of pools (`Pools`) that all its
+threads share: a host is asked by whichever thread has its next URL, so connections kept
+per thread would be found again by chance only, and a broad crawl would open a new
+connection (and on the web a TLS handshake, two round trips) for nearly every request."""
 
 from __future__ import annotations
 
+import resource
 import socket
+import threading
 import time
 from typing import Any
 
@@ -45,17 +52,38 @@ class _DeadlineMixin(HTTPConnection):
     # When (time.monotonic) the last request on this connection had gone out whole: the
     # moment its host saw it, near enough, which the host's politeness counts from.
     sent_at: float | None = None
+    # Requests sent on this connection: from the second on, it was kept alive.
+    requests_sent = 0
 
     def connect(self) -> None:
         super().connect()
+        self.requests_sent = 0
         sock = _raw(self.sock)
         watch_current(sock)
         self.peer_address = _peer_of(sock)
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         watch_current(_raw(self.sock))
+        # A plain-http connection connects inside the request, so has no socket yet here.
+        _last.kept_alive = self.requests_sent > 0 and self.sock is not None
         super().request(*args, **kwargs)
+        self.requests_sent += 1
         self.sent_at = time.monotonic()
+
+
+_last = threading.local()
+
+
+def forget_last() -> None:
+    """Before a request: what `last_request_kept_alive` says is about that one."""
+    _last.kept_alive = False
+
+
+def last_request_kept_alive() -> bool:
+    """Whether this thread's last request went out on a connection kept from an earlier
+    one (since `forget_last`): a server may close an idle connection just as a request
+    is sent on it, and such a failure says nothing about the host."""
+    return bool(getattr(_last, "kept_alive", False))
 
 
 def _peer_of(sock: socket.socket | None) -> str | None:
@@ -148,6 +176,7 @@ class CrawlerAdapter(HTTPAdapter):
 
     def __init__(self, guarded: bool, **kwargs: Any) -> None:
         self.guarded = guarded
+        self._managers_lock = threading.Lock()
         super().__init__(**kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
@@ -164,9 +193,50 @@ class CrawlerAdapter(HTTPAdapter):
         super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]  # unannotated in types-requests
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        """The manager of one proxy, whose connections (to the proxy) keep the deadline."""
-        new = proxy not in self.proxy_manager
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        if new:
-            manager.pool_classes_by_scheme = dict(_SOCKS_POOLS if proxy.lower().startswith("socks") else _POOLS[False])
-        return manager
+        """The manager of one proxy, whose connections (to the proxy) keep the deadline;
+        made under a lock, since the threads of a process share the adapter."""
+        with self._managers_lock:
+            new = proxy not in self.proxy_manager
+            manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+            if new:
+                manager.pool_classes_by_scheme = dict(
+                    _SOCKS_POOLS if proxy.lower().startswith("socks") else _POOLS[False]
+                )
+            return manager
+
+
+# Idle connections kept per host, at most: more than a process's threads never ask one
+# host at once (CRAWLER_HOST_CONCURRENCY bounds it lower still); past it one is closed.
+PER_HOST = 64
+# Of the open-files limit, the share idle connections may take; the rest is the
+# process's own (Redis, the store, WARC files, the broker, a browser's pipes).
+FILES_SHARE = 4
+
+
+class Pools:
+    """The kept-alive connections of one process, shared by its threads: one adapter
+    with the address guard, one without (jobs that allow private addresses). urllib3's
+    pools are thread-safe; each host's idle connections are kept for the `hosts` most
+    recently asked (fewer when the open-files limit is low: each is a file)."""
+
+    def __init__(self, hosts: int) -> None:
+        self.hosts = min(hosts, _files_for_connections())
+        self._adapters: dict[bool, CrawlerAdapter] = {}
+        self._lock = threading.Lock()
+
+    def adapter(self, guarded: bool) -> CrawlerAdapter:
+        with self._lock:
+            if guarded not in self._adapters:
+                self._adapters[guarded] = CrawlerAdapter(guarded, pool_connections=self.hosts, pool_maxsize=PER_HOST)
+            return self._adapters[guarded]
+
+    def close(self) -> None:
+        with self._lock:
+            for adapter in self._adapters.values():
+                adapter.close()
+            self._adapters.clear()
+
+
+def _files_for_connections() -> int:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return max(1, soft // FILES_SHARE) if soft != resource.RLIM_INFINITY else 1 << 30

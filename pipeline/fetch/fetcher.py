@@ -1,6 +1,7 @@
 """HTTP fetching within limits.
 
-One ``requests.Session`` per worker process keeps connections alive. Redirects are
+Each worker thread has its own ``requests.Session``; their connections are kept alive in
+the process's shared pools (pipeline/fetch/connections.py). Redirects are
 followed by hand so that every hop passes the caller's checks (scope, robots, address
 guard) before it is requested; the body is streamed so the size cap and the wall-clock
 deadline hold however the server behaves.
@@ -17,15 +18,17 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http.client import RemoteDisconnected
 from typing import Any
 from urllib.parse import urljoin
 
 import requests
-from urllib3.exceptions import LocationParseError
+from urllib3.exceptions import LocationParseError, ProtocolError
 
 from pipeline.fetch.body import Body, read_body
-from pipeline.fetch.connections import CrawlerAdapter
+from pipeline.fetch.connections import Pools, forget_last, last_request_kept_alive
 from pipeline.fetch.deadline import deadline as exchange_deadline
+from pipeline.fetch.deadline import passed
 from pipeline.fetch.encoding import decode_html
 from pipeline.fetch.errors import ArchiveUnavailable, PermanentFetchError, TransientFetchError
 from pipeline.fetch.exchange import (
@@ -50,6 +53,8 @@ ACCEPT_ENCODING = "gzip, deflate"
 DRAIN_BYTES = 64 * 1024
 TRANSIENT_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Hosts whose idle connections a fetcher made on its own (a test's, a tool's) keeps.
+OWN_POOL_HOSTS = 10
 
 HopCheck = Callable[[str], None]
 
@@ -108,14 +113,19 @@ class Fetcher:
     """Fetches one URL at a time for one worker thread, over kept-alive connections.
 
     Two sessions: one whose connections pass the address guard, and a plain one for
-    jobs that allow private addresses. With `proxies`, every request, robots.txt and
-    redirect hops included, goes out through one of them. With `archive`, every exchange
-    is handed to it as it ends."""
+    jobs that allow private addresses. Their connections are kept in `pools`, which the
+    threads of a worker process share (without, the fetcher keeps its own). With
+    `proxies`, every request, robots.txt and redirect hops included, goes out through
+    one of them. With `archive`, every exchange is handed to it as it ends."""
 
-    def __init__(self, proxies: ProxyRotation | None = None, archive: Archive | None = None) -> None:
+    def __init__(
+        self, proxies: ProxyRotation | None = None, archive: Archive | None = None, pools: Pools | None = None
+    ) -> None:
         self._sessions: dict[bool, requests.Session] = {}
         self.proxies = proxies
         self.archive = archive
+        self._own_pools = pools is None
+        self.pools = Pools(OWN_POOL_HOSTS) if pools is None else pools
         self._sent = _Sent("", None)
         # When (time.monotonic) the current fetch's last request went out; None before.
         self.sent_at: float | None = None
@@ -125,16 +135,18 @@ class Fetcher:
             session = _Session()
             # Proxies come from CRAWLER_PROXIES only: HTTP_PROXY and the like are not for us.
             session.trust_env = False
-            adapter = CrawlerAdapter(guarded=not policy.allow_private)
+            adapter = self.pools.adapter(guarded=not policy.allow_private)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             self._sessions[policy.allow_private] = session
         return self._sessions[policy.allow_private]
 
     def close(self) -> None:
-        for session in self._sessions.values():
-            session.close()
+        """Closes the connections only when they are the fetcher's own: shared pools are
+        the process's."""
         self._sessions.clear()
+        if self._own_pools:
+            self.pools.close()
 
     def fetch(
         self,
@@ -267,20 +279,37 @@ class Fetcher:
         headers = {"User-Agent": policy.user_agent, "Accept-Encoding": ACCEPT_ENCODING}
         if prior is not None:
             headers.update(prior.conditional_headers())
-        response = self.session(policy).get(
-            url,
-            timeout=(policy.timeout, policy.timeout),
-            headers=headers,
-            stream=True,
-            allow_redirects=False,
-            proxies={"http": proxy, "https": proxy} if proxy else None,
-        )
+        response = self._get_once_more_if_dropped(url, policy, headers, proxy)
         sent_at = getattr(response.raw.connection, "sent_at", None)
         self.sent_at = sent_at if isinstance(sent_at, float) else time.monotonic()
         if self.archive is not None:
             refers_to = prior.reference() if prior is not None else None
             self._sent = _Sent(date, None if proxy else _peer(response), refers_to)
         return response
+
+    def _get_once_more_if_dropped(
+        self, url: str, policy: Policy, headers: dict[str, str], proxy: str | None
+    ) -> requests.Response:
+        """The request, sent again at once on a new connection when a kept-alive one was
+        closed by the server as it went out (no answer came, so the host never had it to
+        answer: it is not the host's failure, and takes no turn of its own)."""
+        def get() -> requests.Response:
+            forget_last()
+            return self.session(policy).get(
+                url,
+                timeout=(policy.timeout, policy.timeout),
+                headers=headers,
+                stream=True,
+                allow_redirects=False,
+                proxies={"http": proxy, "https": proxy} if proxy else None,
+            )
+
+        try:
+            return get()
+        except requests.ConnectionError as exc:
+            if not (last_request_kept_alive() and _dropped(exc)) or passed():
+                raise
+        return get()
 
     def _send(self, url: str, policy: Policy, prior: Prior | None = None) -> requests.Response:
         try:
@@ -389,6 +418,13 @@ class Fetcher:
         except ArchiveUnavailable:
             response.close()
             raise
+
+
+def _dropped(exc: requests.ConnectionError) -> bool:
+    """A connection closed or reset before any answer (not a timeout, not a refusal)."""
+    reason = exc.args[0] if exc.args else None
+    cause = reason.args[1] if isinstance(reason, ProtocolError) and len(reason.args) > 1 else None
+    return isinstance(cause, (RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError))
 
 
 def _refused_redirect(target: str | None, url: str, redirects: list[str], max_redirects: int) -> str | None:
