@@ -93,6 +93,16 @@ class Cluster:
             f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}" for path in self.tmp_path.glob("*.log")
         )
 
+    def task_failures(self) -> list[str]:
+        """The lines where a worker says a task raised (a chain gone wrong: a stage sent
+        what it should not have, or nothing it could take)."""
+        return [
+            line
+            for path in self.tmp_path.glob("*.log")
+            for line in path.read_text(errors="replace").splitlines()
+            if "raised unexpected" in line
+        ]
+
     def _start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         with open(self.tmp_path / f"{name}.log", "ab") as log:
             process = subprocess.Popen(

@@ -85,6 +85,7 @@ def test_a_few_failing_urls_do_not_stall_their_host(cluster, record_property):
     records = {record.url: record for record in cluster.records("failing")}
     assert len(records) == PAGES + 1 + len(FAILING)
     assert {records[host_url].error for host_url in records if "/broken/" in host_url} == {"HTTP 500"}
+    assert cluster.task_failures() == [], "a URL sent back to wait for its retry ended its chain cleanly"
 
 
 def test_a_503_with_retry_after_pauses_the_host_for_every_worker(cluster):

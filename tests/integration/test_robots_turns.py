@@ -157,3 +157,5 @@ def test_a_crawl_takes_a_turn_per_allowed_page_not_per_disallowed_link(cluster, 
     assert stats.blocked == 20 and stats.blocked_hosts == {server.base.split("//")[1]: 20}
     tokens = int(cluster.client.hget(JobKeys("turns").key(STATS), Stat.TOKENS))
     assert tokens == 1 + len(allowed), "a lease per allowed page, none for a disallowed link"
+    # Two leases at a time for a host that takes one request a second: one waits its turn.
+    assert cluster.task_failures() == [], "a URL that waited its turn sent its chain on once, whole"

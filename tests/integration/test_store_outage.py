@@ -53,3 +53,4 @@ def test_a_crawl_through_a_postgres_outage_stores_every_page_once_and_fetches_ea
     assert a["/a/3"] == 2, a  # once as itself, once as the target of /moved
     repeated = {path: n for host in (a, b) for path, n in host.items() if n > 1 and path != "/a/3"}
     assert repeated == {}
+    assert cluster.task_failures() == [], "a store that waited for the database ran once more, and only it"
