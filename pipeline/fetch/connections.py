@@ -205,8 +205,9 @@ class CrawlerAdapter(HTTPAdapter):
             return manager
 
 
-# Idle connections kept per host, at most: more than a process's threads never ask one
-# host at once (CRAWLER_HOST_CONCURRENCY bounds it lower still); past it one is closed.
+# Idle connections kept per host, at most: a process never has more requests to one host
+# in flight than it has threads (CRAWLER_HOST_CONCURRENCY keeps it lower still); a
+# connection past it is closed after use.
 PER_HOST = 64
 # Of the open-files limit, the share idle connections may take; the rest is the
 # process's own (Redis, the store, WARC files, the broker, a browser's pipes).
