@@ -1,12 +1,14 @@
 """Links their host's robots.txt disallows, settled by the store step of the page that
 found them: their records are written there, and the frontier marks them seen and
-counts them per host, so they never take a lease, a task or a turn of their host. A
+counts them per host as it completes the page (one call), so they never take a lease,
+a task or a turn of their host. A
 link whose host's robots.txt is not known yet is scheduled as any other and checked
 before its request."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from pipeline.crawl import steps
 from pipeline.crawl.context import Context
@@ -45,31 +47,45 @@ def depth_of(found: Found, kind: RecordKind) -> int:
     return max(found.depth, 0) if kind == RecordKind.SITEMAP else found.depth + 1
 
 
-def settle(ctx: Context, frontier: Frontier, payload: Payload) -> Found:
-    """Settle what the payload lists that robots.txt disallows, and return the rest for
-    the frontier to schedule. The records of the links never seen are written first and
-    then marked seen: a store that fails leaves them unseen for the retry, and a link
-    seen before (maybe fetched under an older robots.txt) keeps its record. Once
-    settled, the links count as sent for this process (Frontier.unsent)."""
+@dataclass(frozen=True)
+class Settlement:
+    """What a page listed, once its disallowed links are settled in the store: `kept`
+    for the frontier to schedule; `fresh`, the disallowed links the job never saw (their
+    records now written), for the frontier to mark seen and count (Frontier.complete);
+    `blocked`, every disallowed link, seen from then on by this process."""
+
+    kept: Found
+    fresh: tuple[Entry, ...] = ()
+    blocked: tuple[Entry, ...] = ()
+
+
+def settle(ctx: Context, frontier: Frontier, payload: Payload) -> Settlement:
+    """Write the records of the links the payload lists that robots.txt disallows and the
+    job never saw, and split them from the rest. The records are written before the
+    frontier marks the links seen: a store that fails leaves them unseen for the retry,
+    and a link seen before (maybe fetched under an older robots.txt) keeps its record."""
     found = steps.found(payload)
     policy = frontier.policy()
     # A link this process sent before is seen already: settling could not change it, so
     # its robots.txt is not asked (most of a site's links repeat from page to page).
     urls = [url for url, _ in frontier.unsent(found, policy)]
     if not urls or not (policy.robots or policy.host_rules):
-        return found
+        return Settlement(found)
     kept, blocked = split(found, policy, _verdicts(ctx, frontier, urls, policy))
     if not blocked:
-        return found
+        return Settlement(found)
     fresh = frontier.unseen(blocked)
     for url, kind in fresh:
         ctx.store.put(steps.blocked_record(payload.job, url, kind, depth_of(found, kind), policy))
-    if fresh:
-        frontier.block(fresh)
-    # Seen now, all of them: the next pages that list them (most of a site's pages do)
-    # leave them out before asking robots.txt or Redis.
-    frontier.settled(blocked, found.depth, policy)
-    return kept
+    return Settlement(kept, tuple(fresh), tuple(blocked))
+
+
+def settled(frontier: Frontier, settlement: Settlement) -> None:
+    """Once the frontier has them, the disallowed links count as sent for this process:
+    the next pages that list them (most of a site's pages do) leave them out before
+    asking robots.txt or Redis."""
+    if settlement.blocked:
+        frontier.settled(list(settlement.blocked), settlement.kept.depth, frontier.policy())
 
 
 def _verdicts(ctx: Context, frontier: Frontier, urls: list[str], policy: Policy) -> dict[str, bool | None]:

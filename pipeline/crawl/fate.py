@@ -386,14 +386,17 @@ def finish(ctx: Context, payload: Payload, attempt: int = 0, renewed: bool = Fal
     record = steps.to_record(payload, frontier.policy())
     try:
         ctx.store.put(record, payload.items)
-        found = blocked.settle(ctx, frontier, payload)
+        settlement = blocked.settle(ctx, frontier, payload)
     except StoreUnavailable as exc:
         if attempt >= ctx.settings.store_retries:
             logger.error("giving up storing %s, its lease will hand it out again: %s", record.url, exc)
             return Abandon(f"store unavailable: {exc}")
         logger.warning("store unavailable, retrying %s: %s", record.url, exc)
         return RetryAt(backoff(attempt, frontier.policy()), attempt + 1)
-    done = frontier.complete(payload.lease, failed=record.error is not None, found=found)
+    done = frontier.complete(
+        payload.lease, failed=record.error is not None, found=settlement.kept, blocked=settlement.fresh
+    )
+    blocked.settled(frontier, settlement)
     if done.counted and done.depth < record.depth:
         # A shorter path was found while the URL was leased: its record says so too.
         try:

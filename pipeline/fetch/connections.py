@@ -15,8 +15,11 @@ import resource
 import socket
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from http.client import RemoteDisconnected
+from typing import Any, TypeVar
 
+import requests
 import socks
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -30,8 +33,11 @@ from urllib3.contrib.socks import (
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProxyError
 from urllib3.util.ssltransport import SSLTransport
 
-from pipeline.fetch.deadline import watch_current
+from pipeline.fetch.causes import error_in
+from pipeline.fetch.deadline import passed, watch_current
 from pipeline.fetch.guard import public_address
+
+T = TypeVar("T")
 
 
 def _raw(sock: socket.socket | SSLTransport | None) -> socket.socket | None:
@@ -72,18 +78,24 @@ class _DeadlineMixin(HTTPConnection):
 
 
 _last = threading.local()
+# What a server's close of an idle connection looks like when a request goes out on it:
+# closed (no status line came) or reset, before any answer.
+DROPPED = (RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
 
 
-def forget_last() -> None:
-    """Before a request: what `last_request_kept_alive` says is about that one."""
+def once_more_if_dropped(send: Callable[[], T]) -> T:
+    """`send()`, and at once again when its request went out on a kept-alive connection
+    the server closed as it went out (it may, whenever it likes, and no answer came: the
+    host never had the request, so this is not the host's failure and takes no turn of
+    its own). Once only, on a new connection, and not past the exchange's deadline."""
     _last.kept_alive = False
-
-
-def last_request_kept_alive() -> bool:
-    """Whether this thread's last request went out on a connection kept from an earlier
-    one (since `forget_last`): a server may close an idle connection just as a request
-    is sent on it, and such a failure says nothing about the host."""
-    return bool(getattr(_last, "kept_alive", False))
+    try:
+        return send()
+    except requests.ConnectionError as exc:
+        if not (_last.kept_alive and error_in(exc, DROPPED) is not None) or passed():
+            raise
+    _last.kept_alive = False
+    return send()
 
 
 def _peer_of(sock: socket.socket | None) -> str | None:

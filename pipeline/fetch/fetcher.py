@@ -18,17 +18,15 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from http.client import RemoteDisconnected
 from typing import Any
 from urllib.parse import urljoin
 
 import requests
-from urllib3.exceptions import LocationParseError, ProtocolError
+from urllib3.exceptions import LocationParseError
 
 from pipeline.fetch.body import Body, read_body
-from pipeline.fetch.connections import Pools, forget_last, last_request_kept_alive
+from pipeline.fetch.connections import Pools, once_more_if_dropped
 from pipeline.fetch.deadline import deadline as exchange_deadline
-from pipeline.fetch.deadline import passed
 from pipeline.fetch.encoding import decode_html
 from pipeline.fetch.errors import ArchiveUnavailable, PermanentFetchError, TransientFetchError
 from pipeline.fetch.exchange import (
@@ -279,37 +277,20 @@ class Fetcher:
         headers = {"User-Agent": policy.user_agent, "Accept-Encoding": ACCEPT_ENCODING}
         if prior is not None:
             headers.update(prior.conditional_headers())
-        response = self._get_once_more_if_dropped(url, policy, headers, proxy)
+        response = once_more_if_dropped(lambda: self.session(policy).get(
+            url,
+            timeout=(policy.timeout, policy.timeout),
+            headers=headers,
+            stream=True,
+            allow_redirects=False,
+            proxies={"http": proxy, "https": proxy} if proxy else None,
+        ))
         sent_at = getattr(response.raw.connection, "sent_at", None)
         self.sent_at = sent_at if isinstance(sent_at, float) else time.monotonic()
         if self.archive is not None:
             refers_to = prior.reference() if prior is not None else None
             self._sent = _Sent(date, None if proxy else _peer(response), refers_to)
         return response
-
-    def _get_once_more_if_dropped(
-        self, url: str, policy: Policy, headers: dict[str, str], proxy: str | None
-    ) -> requests.Response:
-        """The request, sent again at once on a new connection when a kept-alive one was
-        closed by the server as it went out (no answer came, so the host never had it to
-        answer: it is not the host's failure, and takes no turn of its own)."""
-        def get() -> requests.Response:
-            forget_last()
-            return self.session(policy).get(
-                url,
-                timeout=(policy.timeout, policy.timeout),
-                headers=headers,
-                stream=True,
-                allow_redirects=False,
-                proxies={"http": proxy, "https": proxy} if proxy else None,
-            )
-
-        try:
-            return get()
-        except requests.ConnectionError as exc:
-            if not (last_request_kept_alive() and _dropped(exc)) or passed():
-                raise
-        return get()
 
     def _send(self, url: str, policy: Policy, prior: Prior | None = None) -> requests.Response:
         try:
@@ -418,13 +399,6 @@ class Fetcher:
         except ArchiveUnavailable:
             response.close()
             raise
-
-
-def _dropped(exc: requests.ConnectionError) -> bool:
-    """A connection closed or reset before any answer (not a timeout, not a refusal)."""
-    reason = exc.args[0] if exc.args else None
-    cause = reason.args[1] if isinstance(reason, ProtocolError) and len(reason.args) > 1 else None
-    return isinstance(cause, (RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError))
 
 
 def _refused_redirect(target: str | None, url: str, redirects: list[str], max_redirects: int) -> str | None:

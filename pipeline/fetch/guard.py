@@ -14,6 +14,7 @@ import socket
 from typing import Any
 from urllib.parse import urlsplit
 
+from pipeline.fetch.causes import error_in
 from pipeline.fetch.errors import PermanentFetchError, TransientFetchError
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -74,27 +75,7 @@ def lookup_failed(exc: socket.gaierror) -> TransientFetchError | PermanentFetchE
 def lookup_error_in(exc: BaseException) -> socket.gaierror | None:
     """The failed name lookup under an error of requests or urllib3 (a connection error
     wraps a NameResolutionError, which wraps the gaierror), if that is what it was."""
-    seen: set[int] = set()
-    found: BaseException | None = exc
-    while found is not None and id(found) not in seen:
-        if isinstance(found, socket.gaierror):
-            return found
-        seen.add(id(found))
-        found = next((cause for cause in _causes(found) if cause is not None), None)
-    return None
-
-
-def _causes(exc: BaseException) -> list[BaseException | None]:
-    """Where requests and urllib3 keep the error under theirs: the cause, a MaxRetryError's
-    or NameResolutionError's `reason`, or the error a requests exception was made of."""
-    reason = getattr(exc, "reason", None)
-    first_arg = exc.args[0] if exc.args else None
-    return [
-        exc.__cause__,
-        reason if isinstance(reason, BaseException) else None,
-        first_arg if isinstance(first_arg, BaseException) else None,
-        exc.__context__,
-    ]
+    return error_in(exc, socket.gaierror)
 
 
 def check_url(url: str) -> None:

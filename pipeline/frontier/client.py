@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -294,12 +294,15 @@ class Frontier:
         from as shallow a page already: only these can still be new to the job."""
         return _SENT.unsent(self.job, found.entries(policy), found.depth, policy.version)
 
-    def complete(self, lease: Lease, failed: bool, found: Found) -> Completed:
-        """Release the lease, schedule what `found` lists, and hand out what is now due;
-        nothing is counted or scheduled in the lease's shard when the lease was no longer
-        this chain's. The depth handed back is the URL's shortest known: lower than the
-        lease's when a shorter path was found while it was leased (its links were
-        scheduled from it).
+    def complete(
+        self, lease: Lease, failed: bool, found: Found, blocked: Sequence[tuple[str, RecordKind]] = ()
+    ) -> Completed:
+        """Release the lease, schedule what `found` lists, settle the `blocked` links
+        (as `block` does, in the same call for those of the lease's shard), and hand out
+        what is now due; nothing is counted or scheduled in the lease's shard when the
+        lease was no longer this chain's. The depth handed back is the URL's shortest
+        known: lower than the lease's when a shorter path was found while it was leased
+        (its links were scheduled from it).
 
         The links this process sent before (SentLinks) are left out, and those sent are
         remembered when the lease was still this chain's."""
@@ -307,12 +310,16 @@ class Frontier:
             entries = _SENT.unsent(self.job, found.entries(policy), found.depth, policy.version)
             own = keys.shard_of(lease.host, policy.frontier_shards)
             parts = calls.by_shard(policy, entries, calls.entry_host)
+            settle = calls.by_shard(policy, blocked, calls.entry_host)
             for shard, part in parts.items():
                 if shard != own:
                     self._call(policy, shard, Script.ADD, part, found.depth)
+            for shard, part in settle.items():
+                if shard != own:
+                    self._call(policy, shard, Script.BLOCK, part)
             counted, rows, depth = self._call(
-                policy, own, Script.COMPLETE, parts.get(own, []), found.depth, url=lease.member, token=lease.token,
-                failed=failed, limit=HANDOFF_LIMIT,
+                policy, own, Script.COMPLETE, parts.get(own, []), found.depth, blocked=settle.get(own, []),
+                url=lease.member, token=lease.token, failed=failed, limit=HANDOFF_LIMIT,
             )
             if counted:
                 _SENT.sent(self.job, entries, found.depth, policy.version)
@@ -384,16 +391,6 @@ class Frontier:
             for shard, part in calls.by_shard(policy, entries, calls.entry_host).items():
                 answers.update(zip(part, map(bool, self._call(policy, shard, Script.SEEN, part)), strict=True))
             return [entry for entry in entries if not answers[entry]]
-
-        return self._retrying(attempt)
-
-    def block(self, entries: list[tuple[str, RecordKind]]) -> int:
-        """Settle links their host's robots.txt disallows, whose records are stored: each
-        is marked seen, never scheduled, and counted per host and as a failed record,
-        without a lease or a turn of its host. Returns how many were new."""
-        def attempt(policy: Policy) -> int:
-            parts = calls.by_shard(policy, entries, calls.entry_host)
-            return sum(int(self._call(policy, shard, Script.BLOCK, part)) for shard, part in parts.items())
 
         return self._retrying(attempt)
 
@@ -491,11 +488,16 @@ class Frontier:
 
     def _call(
         self, policy: Policy, shard: int, script: Script, entries: list[tuple[str, RecordKind]] | None = None,
-        depth: int = 0, **params: Any,
+        depth: int = 0, blocked: list[tuple[str, RecordKind]] | None = None, **params: Any,
     ) -> Any:
-        """Run `script` in `shard`, scheduling `entries` as listed by a URL at `depth`."""
-        rows, fingerprints = calls.links(entries or [], policy.dedup == DEDUP_BLOOM, policy.frontier_shards)
+        """Run `script` in `shard`, scheduling `entries` as listed by a URL at `depth`
+        and settling the `blocked` ones (COMPLETE)."""
+        bloom = policy.dedup == DEDUP_BLOOM
+        rows, fingerprints = calls.links(entries or [], bloom, policy.frontier_shards)
         values = calls.params(policy, rows, params, depth=depth, shard=shard)
+        if blocked:
+            values["blocked"], settled = calls.links(blocked, bloom, policy.frontier_shards)
+            fingerprints += settled
         args: list[str | bytes] = [json.dumps(values), *fingerprints]
         try:
             return self._scripts[script](keys=[keys.JobKeys(self.job, shard).prefix], args=args)

@@ -151,6 +151,26 @@ class JobStats:
     blocked_hosts: dict[str, int] = field(default_factory=dict)
 
     @property
+    def fetched_ok(self) -> int:
+        return self.stored - self.errors
+
+    @property
+    def failed(self) -> int:
+        """Records of requests that failed: the disallowed links' records apart."""
+        return self.errors - self.blocked
+
+    @property
+    def requested(self) -> int:
+        """Records of URLs a request was made for: what a crawl's rate counts, as a crawl
+        that settles thousands of disallowed links without a request is not faster."""
+        return self.stored - self.blocked
+
+    def outcomes(self) -> str:
+        """"198 fetched OK, 2 failed", and ", 40 disallowed" when robots.txt kept links out."""
+        said = f"{self.fetched_ok} fetched OK, {self.failed} failed"
+        return said + (f", {self.blocked} disallowed" if self.blocked else "")
+
+    @property
     def stopped_short(self) -> bool:
         """Some limit kept URLs of the crawl out: the job did not crawl everything it found."""
         return any(self.dropped.values())

@@ -24,7 +24,7 @@ def summary(stats: JobStats, pace: Pace, settings: Settings, console: Console) -
     whole = pace.pages == pages(stats)
     console.print(
         f"job {stats.job} {ending(stats)}: {stats.stored} stored{'' if whole else ' in all'} "
-        f"({stats.stored - stats.errors} fetched OK, {stats.errors} failed){left_queued(stats)}"
+        f"({stats.outcomes()}){left_queued(stats)}"
         f"{_this_run(pace, whole)}; records in {redact(settings.store_url)} "
         f"(crawler export --job {stats.job} --format jsonl)",
         highlight=False,

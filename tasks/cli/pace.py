@@ -17,8 +17,8 @@ THE_JOB = "the job"
 
 
 def pages(stats: JobStats) -> int:
-    """Pages stored, or stored again by a revisit: what a rate counts."""
-    return stats.stored + stats.revisited
+    """Pages requested and stored, or stored again by a revisit: what a rate counts."""
+    return stats.requested + stats.revisited
 
 
 def is_over(stats: JobStats) -> bool:

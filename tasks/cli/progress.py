@@ -39,16 +39,18 @@ class Column:
 
 
 # The totals, most wanted first: a narrow terminal shows the first ones that fit.
-PRIORITY = ("stored", "queued", "failed", "leased", "revisited", "dropped", "hosts paused", "revisits waiting",
-            "fetched OK", "requeued")
+PRIORITY = ("stored", "queued", "failed", "leased", "revisited", "dropped", "disallowed", "hosts paused",
+            "revisits waiting", "fetched OK", "requeued")
 
 
 def columns(stats: JobStats) -> list[Column]:
     """The job's totals, in the order they are shown."""
     shown = [
-        Column("stored", str(stats.stored)), Column("fetched OK", str(stats.stored - stats.errors)),
-        Column("failed", str(stats.errors)),
+        Column("stored", str(stats.stored)), Column("fetched OK", str(stats.fetched_ok)),
+        Column("failed", str(stats.failed)),
     ]
+    if stats.blocked:
+        shown.append(Column("disallowed", str(stats.blocked)))
     if stats.revisits or stats.revisits_waiting:
         shown += [Column("revisited", str(stats.revisited)), Column("revisits waiting", str(stats.revisits_waiting))]
     return [
@@ -152,7 +154,7 @@ def line(stats: JobStats, pace: Pace, bound: int = 0) -> str:
     dropped = sum(stats.dropped.values())
     return (
         f"job {stats.job} {stats.state}: stored {stats.stored} "
-        f"({stats.stored - stats.errors} fetched OK, {stats.errors} failed), "
+        f"({stats.outcomes()}), "
         + (f"revisited {stats.revisited}, " if stats.revisits else "")
         + f"queued {stats.queued}, "
         f"leased {stats.leased}, " + (f"dropped {dropped}, " if dropped else "")

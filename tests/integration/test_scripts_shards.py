@@ -171,3 +171,19 @@ def test_forget_removes_every_shard(redis_client):
     frontier.forget()
 
     assert not any(redis_client.scan_iter(match="crawler:{sharded*"))
+
+
+def test_disallowed_links_are_settled_in_their_own_shards_as_the_page_completes(redis_client):
+    frontier = _sharded(redis_client)
+    hosts = [hosts[0] for _, hosts in sorted(_hosts_by_shard().items())]
+    frontier.add(Found.seeds([f"http://{hosts[0]}/"]))
+    (lease,) = frontier.tick().leases
+    blocked = [(f"http://{host}/private", RecordKind.PAGE) for host in hosts]
+
+    frontier.complete(lease, failed=False, found=Found(0), blocked=blocked)
+    stats = frontier.stats()
+
+    assert stats.blocked == SHARDS and stats.blocked_hosts == {host: 1 for host in hosts}
+    assert (stats.stored, stats.errors) == (1 + SHARDS, SHARDS), "each one's record is counted, with its error"
+    assert frontier.seen([url for url, _ in blocked]) == [True] * SHARDS
+    assert frontier.state() == JobState.FINISHED, "nothing was scheduled for them"

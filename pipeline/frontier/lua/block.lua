@@ -1,8 +1,6 @@
 -- BLOCK: links a page listed that their host's known robots.txt disallows, settled
--- where they were found: each never-seen one is marked seen (so it is settled once and
--- never scheduled) and counted, per host and as a record stored with an error (the
--- caller wrote its record before). No lease, no slot, no turn of the host; neither the
--- host's page budget nor max_pages is spent on it, as no request is ever made for it.
+-- where they were found (settle_blocked, in lib/links.lua): each never-seen one is
+-- marked seen and counted; the caller wrote its record before.
 --
 -- KEYS[1]  the job's key prefix, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
 -- Keys:
@@ -19,19 +17,7 @@
 --   bloom_bits    int    bits of the job's Bloom filter (0: the exact seen sets)
 --   bloom_hashes  int    bits of the filter a URL sets
 -- ARGV[2..]: the 8-byte fingerprint of each entry of links.
--- Returns the number of URLs settled now (one seen before is left as it is).
+-- Returns the number of URLs settled now (one seen before is left as it is). COMPLETE
+-- settles those of its own shard the same way (its `blocked`).
 
-local legacy = #A.links > 0 and A.bloom_bits == 0 and redis.call('EXISTS', LEGACY_SEEN) == 1
-local settled = 0
-for i, link in ipairs(A.links) do
-  if first_sight(link, ARGV[i + 1], legacy) then
-    redis.call('ZINCRBY', BLOCKED_HOSTS, 1, link[2])
-    settled = settled + 1
-  end
-end
-if settled > 0 then
-  redis.call('HINCRBY', STATS, STAT_BLOCKED, settled)
-  redis.call('HINCRBY', STATS, STAT_STORED, settled)
-  redis.call('HINCRBY', STATS, STAT_ERRORS, settled)
-end
-return settled
+return settle_blocked(A.links, 1)

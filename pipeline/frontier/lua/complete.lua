@@ -1,5 +1,6 @@
 -- COMPLETE: a URL's record is stored: release its lease, count it, schedule what it
--- listed, hand out what is now due, and finish the job when nothing is left. A stale
+-- listed, settle the links it listed that robots.txt disallows (as BLOCK does), hand
+-- out what is now due, and finish the job when nothing is left. A stale
 -- completion (its lease expired and went to another worker) counts and schedules
 -- nothing: the owner's completion will, and a finished job is not fed behind its back.
 --
@@ -12,7 +13,7 @@
 --   leases                ZSET    URL -> lease deadline: removed; new leases added
 --   requeues              HASH    URL -> times it was requeued: removed
 --   slots                 HASH    host -> requests in flight (-1 if the lease still held one)
---   stats                 HASH    counters: stored, errors, queued, seen, dropped_pages, dropped_sitemaps, hosts,
+--   stats                 HASH    counters: stored, errors, blocked, queued, seen, dropped_pages, dropped_sitemaps, hosts,
 --                                 tokens, dispatched, finished_at
 --   seen:BUCKET           SET     every URL scheduled, as its fingerprint's low 48 bits (an
 --                                 integer) in the set of its high 16: a URL is scheduled once
@@ -44,6 +45,7 @@
 --   budget-spent          STRING  set when no more of a shared max_pages will come (read)
 --   hostrules             HASH    pattern -> {delay, conc} of the job's host policy file (read)
 --   rtime                 HASH    host -> seconds its last request took (read: the adaptive delay)
+--   blocked-hosts         ZSET    host -> links its robots.txt disallowed (+1 per link settled)
 -- ARGV[1], a JSON object:
 --   version         int     policy version the caller holds (0: do not check)
 --   url             string  the leased member
@@ -51,6 +53,8 @@
 --   failed          bool    the record has an error (counted in errors)
 --   links           array   {member, host, is_sitemap, seen bucket or h1, seen entry or h2}
 --                           per URL listed, in ARGV[2..] order
+--   blocked         array   the same per link robots.txt disallows, whose record is stored;
+--                           settled whether or not the token owns the URL (the records are)
 --   max_depth       int     pages deeper than this are kept out (and counted)
 --   host_budget     int     pages scheduled per host at most (0: no limit)
 --   sitemap_budget  int     sitemaps scheduled per host at most (0: no limit)
@@ -69,7 +73,7 @@
 --   delay_factor    float   a host's delay is this times its last response time (0: off)
 --   host_rules      bool    the job has a host policy file (its rules are looked up)
 --   max_delay       float   seconds the adaptive delay is at most
--- ARGV[2..]: the 8-byte fingerprint of each entry of links.
+-- ARGV[2..]: the 8-byte fingerprint of each entry of links, then of each of blocked.
 -- Returns {counted, leases, depth}: counted is 1 when the token owned the URL, 0
 -- otherwise; leases as LEASE returns them; the URL's depth as it was leased, or lower if
 -- a shorter path was found meanwhile (-1 when not counted).
@@ -93,6 +97,7 @@ if lease_data then
   counted = 1
   add_links(lease_data.d)
 end
+settle_blocked(A.blocked or {}, #A.links + 1)
 local leased = lease(A.limit)
 finish_if_done()
 return {counted, leased, depth}

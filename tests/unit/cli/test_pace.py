@@ -162,3 +162,13 @@ def test_the_run_shown_ends_at_the_look_that_found_the_job_over() -> None:
         display.show(_stats(stored=8, state="finished", finished_at=1_002.0))
 
     assert run.pace(now=30.0).text() == "4.0 pages/s over this run's 2.0 s"
+
+
+def test_links_robots_txt_disallowed_are_told_apart_and_not_counted_in_the_rate() -> None:
+    # 100 pages fetched (2 of them failed) and 300 disallowed links recorded without a request.
+    done = _stats(stored=400, errors=302, blocked=300, state="finished", finished_at=5_000.0)
+
+    text = _summary(done, _run(0, [(1.0, _stats()), (5.0, done)]))
+
+    assert "job j finished: 400 stored (98 fetched OK, 2 failed, 300 disallowed), 25.0 pages/s over this run's 4.0 s" \
+        in text

@@ -1,5 +1,5 @@
 -- links: the URLs a page (or a seeding) listed, kept out by a limit or queued.
--- Defines: queue_batch, admitted, add_links
+-- Defines: queue_batch, admitted, add_links, settle_blocked
 
 -- The URLs one call queues, gathered per host and depth so that each host's lists,
 -- counters and schedule are written once per call, not once per URL.
@@ -95,4 +95,27 @@ local function add_links(base)
     end
   end
   return queue_batch(batch)
+end
+
+-- Settle `rows` (links a page listed that their host's known robots.txt disallows, whose
+-- records the caller stored), whose fingerprints are ARGV[first + 1..]: each never-seen
+-- one is marked seen (settled once, never scheduled) and counted, per host and as a
+-- record stored with an error. No lease, no slot, no turn of the host; neither the
+-- host's page budget nor max_pages is spent, as no request is ever made for it.
+-- Returns how many were settled now (one seen before is left as it is).
+local function settle_blocked(rows, first)
+  local legacy = #rows > 0 and A.bloom_bits == 0 and redis.call('EXISTS', LEGACY_SEEN) == 1
+  local settled = 0
+  for i, link in ipairs(rows) do
+    if first_sight(link, ARGV[first + i], legacy) then
+      redis.call('ZINCRBY', BLOCKED_HOSTS, 1, link[2])
+      settled = settled + 1
+    end
+  end
+  if settled > 0 then
+    redis.call('HINCRBY', STATS, STAT_BLOCKED, settled)
+    redis.call('HINCRBY', STATS, STAT_STORED, settled)
+    redis.call('HINCRBY', STATS, STAT_ERRORS, settled)
+  end
+  return settled
 end
