@@ -1,6 +1,6 @@
 """The options of the `crawler` commands that set a setting: the policy flags, the same
 for `crawl` and `seed`, and the others (`--workers`, `--proxy`...). Each takes its help
-from the setting's own text in pipeline/settings.py, and its dest is the setting's name,
+from the setting's own text in pipeline/settings/, and its dest is the setting's name,
 so the settings reference can say which flag sets what."""
 
 from __future__ import annotations

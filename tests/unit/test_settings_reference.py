@@ -1,4 +1,4 @@
-"""Every setting's meaning is written once, in pipeline/settings.py: docs/settings.md and
+"""Every setting's meaning is written once, in pipeline/settings/: docs/settings.md and
 the flags' help are made from it, and the committed reference must be what the code
 generates today (`crawler settings --reference > docs/settings.md` brings it up to date)."""
 
