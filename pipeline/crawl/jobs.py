@@ -12,7 +12,7 @@ from pipeline.crawl import revisits, steps
 from pipeline.crawl.context import Context
 from pipeline.crawl.payload import Payload
 from pipeline.errors import ConfigError, StoreUnavailable
-from pipeline.fetch import FetchResult, read_rules
+from pipeline.fetch import BLOCKED, FetchResult, read_rules
 from pipeline.frontier import Found, Frontier, JobState, Lease, LostLease, RecordKind, Revisit, bloom, list_jobs
 from pipeline.parse import check_extractors
 from pipeline.settings import DEDUP_EXACT, SCOPE_ANY, Policy, Settings
@@ -23,7 +23,6 @@ logger = logging.getLogger(__name__)
 
 # The stored reasons of the failures a policy flag can lift (see `lifted`).
 ADDRESS_REFUSED = "address not allowed"
-ROBOTS_BLOCKED = "blocked by robots.txt"
 REDIRECT_OUT_OF_SCOPE = "redirect out of scope"
 
 
@@ -94,7 +93,7 @@ def lifted(record: Record, old: Policy, new: Policy) -> bool:
     error = record.error or ""
     if error.startswith(ADDRESS_REFUSED):
         return new.allow_private and not old.allow_private
-    if error == ROBOTS_BLOCKED:
+    if error == BLOCKED:
         return old.robots and not new.robots
     if error == REDIRECT_OUT_OF_SCOPE:
         return bool(set(new.allowed_domains) - set(old.allowed_domains)) or old.scope != SCOPE_ANY == new.scope

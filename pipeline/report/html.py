@@ -83,7 +83,8 @@ def _headline(report: Report) -> list[tuple[str, str, str]]:
     return [
         ("pages", "pages stored", f"{report.pages:,}"),
         ("ok", "fetched OK", f"{report.ok:,}"),
-        ("failed", "failed", f"{report.failed:,}"),
+        ("failed", "failed", f"{report.failed - report.disallowed:,}"),
+        ("disallowed", "disallowed by robots.txt, recorded without a request", f"{report.disallowed:,}"),
         ("bytes", "bytes of content", _bytes(report.bytes)),
         ("duration", "from the first fetch to the last", _duration(report.seconds)),
         _rate(report),
@@ -95,7 +96,8 @@ def _headline(report: Report) -> list[tuple[str, str, str]]:
 
 def _rate(report: Report) -> tuple[str, str, str]:
     """Pages/s, saying what it divides by: the records know when each page was fetched,
-    not when the job started or ended, so it is the first fetch to the last."""
+    not when the job started or ended, so it is the first fetch to the last. Disallowed
+    links, recorded without a request, are not counted."""
     if report.seconds <= 0:
         return "rate", "pages/s: every page fetched at one instant, no time to divide by", "n/a"
     return ("rate", f"pages/s from the first fetch to the last ({_duration(report.seconds)})",

@@ -26,6 +26,7 @@ class Report:
     job: str
     pages: int = 0
     failed: int = 0
+    disallowed: int = 0  # of the failed: links robots.txt disallows, recorded without a request
     bytes: int = 0
     first_at: float | None = None  # epoch seconds of the first and last fetch
     last_at: float | None = None
@@ -49,8 +50,13 @@ class Report:
         return (self.last_at - self.first_at) if self.first_at is not None and self.last_at is not None else 0.0
 
     @property
+    def requested(self) -> int:
+        """Pages a request was made for: what a rate counts."""
+        return self.pages - self.disallowed
+
+    @property
     def pages_per_s(self) -> float:
-        return self.pages / self.seconds if self.seconds > 0 else float(self.pages)
+        return self.requested / self.seconds if self.seconds > 0 else float(self.requested)
 
     def percentile(self, share: float) -> float:
         """The fetch time below which `share` of the pages that got a response were fetched."""
@@ -99,6 +105,7 @@ def _count(report: Report, record: Record) -> None:
         report.content_types[(record.content_type or "unknown").split(";")[0].strip() or "unknown"] += 1
     if record.error:
         report.failed += 1
+        report.disallowed += record.disallowed
         report.host_errors[host] += 1
         report.errors[reason(record.error)] += 1
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum, auto
 from typing import Any
 
-from pipeline.fetch import WARC_COLUMNS, Prior, WarcPointer
+from pipeline.fetch import BLOCKED, WARC_COLUMNS, Prior, WarcPointer
 
 EXPORT_FIELDS = ("url", "final_url", "status", "depth", "content_type", "title", "outlinks", "fetched_at", "error")
 
@@ -84,6 +84,11 @@ class Record:
     def from_json(cls, data: dict[str, Any]) -> Record:
         own = {name: value for name, value in data.items() if name in _OWN_FIELDS}
         return cls(**own, warc=WarcPointer.of_columns(data))
+
+    @property
+    def disallowed(self) -> bool:
+        """A link robots.txt disallowed, recorded without a request."""
+        return self.error == BLOCKED and self.status is None
 
     def prior(self) -> Prior:
         """What a revisit of the URL knows of this fetch."""

@@ -9,6 +9,7 @@ from itertools import pairwise
 import pytest
 from bs4 import BeautifulSoup
 
+from pipeline.fetch.robots import BLOCKED
 from pipeline.report import render_html, summarize
 from pipeline.report.summary import NO_RESPONSE
 from pipeline.store.base import Record
@@ -157,3 +158,15 @@ def test_the_counts_under_a_horizontal_chart_stand_apart_and_the_longest_bar_lea
     ticks = [(float(text["x"]), text.get_text()) for text in axis]
     assert ticks[-1][1] == "2,000" and [label for _, label in ticks] == ["0", "500", "1,000", "1,500", "2,000"]
     assert all(right - left >= len(label) * 8 for (left, _), (right, label) in pairwise(ticks))
+
+
+def test_links_robots_txt_disallowed_are_told_apart_and_left_out_of_the_rate():
+    blocked = [_record(f"http://a.example/private/{i}", None, "2026-12-01T10:00:20.000Z", error=BLOCKED,
+                       elapsed=0.0, length=0, content_type=None) for i in range(3)]
+    report = summarize("j", RECORDS + blocked)
+
+    assert (report.pages, report.failed, report.disallowed) == (8, 5, 3)
+    assert report.pages_per_s == 5 / 40, "the five pages requested over the 40 s"
+    page = BeautifulSoup(render_html(report), "lxml")
+    headline = {div["id"]: div.b.get_text() for div in page.find(id="headline").find_all("div")}
+    assert (headline["pages"], headline["failed"], headline["disallowed"], headline["rate"]) == ("8", "2", "3", "0.1")
