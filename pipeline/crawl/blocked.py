@@ -1,9 +1,8 @@
 """Links their host's robots.txt disallows, settled by the store step of the page that
 found them: their records are written there, and the frontier marks them seen and
 counts them per host as it completes the page (one call), so they never take a lease,
-a task or a turn of their host. A
-link whose host's robots.txt is not known yet is scheduled as any other and checked
-before its request."""
+a task or a turn of their host. A link whose host's robots.txt is not known yet is
+scheduled as any other and checked before its request."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 -- COMPLETE: a URL's record is stored: release its lease, count it, schedule what it
 -- listed, settle the links it listed that robots.txt disallows (as BLOCK does), hand
--- out what is now due, and finish the job when nothing is left. A stale
--- completion (its lease expired and went to another worker) counts and schedules
--- nothing: the owner's completion will, and a finished job is not fed behind its back.
+-- out what is now due, and finish the job when nothing is left. A stale completion
+-- (its lease expired and went to another worker) counts and schedules nothing: the
+-- owner's completion will, and a finished job is not fed behind its back.
 --
 -- KEYS[1]  the job's key prefix, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
 -- Keys:
@@ -13,8 +13,8 @@
 --   leases                ZSET    URL -> lease deadline: removed; new leases added
 --   requeues              HASH    URL -> times it was requeued: removed
 --   slots                 HASH    host -> requests in flight (-1 if the lease still held one)
---   stats                 HASH    counters: stored, errors, blocked, queued, seen, dropped_pages, dropped_sitemaps, hosts,
---                                 tokens, dispatched, finished_at
+--   stats                 HASH    counters: stored, errors, blocked, queued, seen, dropped_pages,
+--                                 dropped_sitemaps, hosts, tokens, dispatched, finished_at
 --   seen:BUCKET           SET     every URL scheduled, as its fingerprint's low 48 bits (an
 --                                 integer) in the set of its high 16: a URL is scheduled once
 --   seen                  SET     a job's 8-byte fingerprints from before the buckets (read)
