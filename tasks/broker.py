@@ -12,9 +12,11 @@ connection with a 2 s timeout. When every pool slot holds a message (prefetch, o
 slot, is spent), kombu's poller pauses its BRPOP and sleeps out the timeout, up to a
 second, before it looks again, though a slot may free a millisecond later. On a broad
 crawl that capped a gevent worker at its pool size a second or two: each host was asked
-every 8.4 s instead of every 2.9 s (bench/README.md, Pools). Here no wait inside the
-poller lasts longer than `SYNC_POLL_SECONDS`: the drain goes on looking until its own
-timeout, and takes a message again as soon as a slot is free.
+every 8.4 s instead of every 2.9 s (bench/README.md, Pools). Here, while a slot's
+credit is spent, no wait inside the poller lasts longer than `SYNC_POLL_SECONDS`: the
+drain goes on looking until its own timeout, and takes a message again as soon as a
+slot is free. The threads, solo and prefork pools run Celery's event loop, which never
+calls this poller's `get`.
 
 Celery takes the class as `broker_transport`, which kombu honours for a ``redis://`` or
 ``rediss://`` URL; a unix socket URL names its transport in its scheme
@@ -53,10 +55,14 @@ class Channel(kombu_redis.Channel):  # type: ignore[misc]
 
 class Poller(kombu_redis.MultiChannelPoller):  # type: ignore[misc]
     def get(self, callback: Any, timeout: float | None = None) -> None:
-        """One look for a message, as kombu's, waiting at most SYNC_POLL_SECONDS (the
-        caller, Transport.drain_events, looks again until its own timeout)."""
-        wait = SYNC_POLL_SECONDS if timeout is None else min(timeout, SYNC_POLL_SECONDS)
-        super().get(callback, timeout=wait)
+        """One look for a message, as kombu's; while a consuming channel has no credit,
+        it waits at most SYNC_POLL_SECONDS (the caller, Transport.drain_events, looks
+        again until its own timeout). With credit, a BRPOP is out and its reply, or
+        its own short timeout, ends the wait as before. (kombu restores unacked
+        messages every so many looks: with acknowledgements off there are none.)"""
+        if any(channel.active_queues and not channel.qos.can_consume() for channel in self._channels):
+            timeout = SYNC_POLL_SECONDS if timeout is None else min(timeout, SYNC_POLL_SECONDS)
+        super().get(callback, timeout=timeout)
 
 
 class Transport(kombu_redis.Transport):  # type: ignore[misc]

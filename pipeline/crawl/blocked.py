@@ -1,7 +1,7 @@
 """Links their host's robots.txt disallows, settled by the store step of the page that
 found them: their records are written there, and the frontier marks them seen and
-counts them per host as it completes the page (one call), so they never take a lease,
-a task or a turn of their host. A link whose host's robots.txt is not known yet is
+counts them per host as it completes the page (in the same call), so they never take a
+lease, a task or a turn of their host. A link whose host's robots.txt is not known yet is
 scheduled as any other and checked before its request."""
 
 from __future__ import annotations
@@ -58,13 +58,12 @@ class Settlement:
     blocked: tuple[Entry, ...] = ()
 
 
-def settle(ctx: Context, frontier: Frontier, payload: Payload) -> Settlement:
+def settle(ctx: Context, frontier: Frontier, payload: Payload, policy: Policy) -> Settlement:
     """Write the records of the links the payload lists that robots.txt disallows and the
     job never saw, and split them from the rest. The records are written before the
     frontier marks the links seen: a store that fails leaves them unseen for the retry,
     and a link seen before (maybe fetched under an older robots.txt) keeps its record."""
     found = steps.found(payload)
-    policy = frontier.policy()
     # A link this process sent before is seen already: settling could not change it, so
     # its robots.txt is not asked (most of a site's links repeat from page to page).
     urls = [url for url, _ in frontier.unsent(found, policy)]
@@ -79,12 +78,12 @@ def settle(ctx: Context, frontier: Frontier, payload: Payload) -> Settlement:
     return Settlement(kept, tuple(fresh), tuple(blocked))
 
 
-def settled(frontier: Frontier, settlement: Settlement) -> None:
+def settled(frontier: Frontier, settlement: Settlement, policy: Policy) -> None:
     """Once the frontier has them, the disallowed links count as sent for this process:
     the next pages that list them (most of a site's pages do) leave them out before
     asking robots.txt or Redis."""
     if settlement.blocked:
-        frontier.settled(list(settlement.blocked), settlement.kept.depth, frontier.policy())
+        frontier.settled(list(settlement.blocked), settlement.kept.depth, policy)
 
 
 def _verdicts(ctx: Context, frontier: Frontier, urls: list[str], policy: Policy) -> dict[str, bool | None]:

@@ -383,20 +383,22 @@ def finish(ctx: Context, payload: Payload, attempt: int = 0, renewed: bool = Fal
     frontier = ctx.frontier(payload.job)
     if not renewed and not frontier.extend(payload.lease):
         return LEASE_LOST
-    record = steps.to_record(payload, frontier.policy())
+    policy = frontier.policy()
+    record = steps.to_record(payload, policy)
     try:
         ctx.store.put(record, payload.items)
-        settlement = blocked.settle(ctx, frontier, payload)
+        settlement = blocked.settle(ctx, frontier, payload, policy)
     except StoreUnavailable as exc:
         if attempt >= ctx.settings.store_retries:
             logger.error("giving up storing %s, its lease will hand it out again: %s", record.url, exc)
             return Abandon(f"store unavailable: {exc}")
         logger.warning("store unavailable, retrying %s: %s", record.url, exc)
-        return RetryAt(backoff(attempt, frontier.policy()), attempt + 1)
+        return RetryAt(backoff(attempt, policy), attempt + 1)
     done = frontier.complete(
-        payload.lease, failed=record.error is not None, found=settlement.kept, blocked=settlement.fresh
+        payload.lease, failed=record.error is not None, found=settlement.kept, blocked=settlement.fresh,
+        disallowed=record.disallowed,
     )
-    blocked.settled(frontier, settlement)
+    blocked.settled(frontier, settlement, policy)
     if done.counted and done.depth < record.depth:
         # A shorter path was found while the URL was leased: its record says so too.
         try:

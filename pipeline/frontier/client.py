@@ -295,14 +295,17 @@ class Frontier:
         return _SENT.unsent(self.job, found.entries(policy), found.depth, policy.version)
 
     def complete(
-        self, lease: Lease, failed: bool, found: Found, blocked: Sequence[tuple[str, RecordKind]] = ()
+        self, lease: Lease, failed: bool, found: Found, blocked: Sequence[tuple[str, RecordKind]] = (),
+        disallowed: bool = False,
     ) -> Completed:
         """Release the lease, schedule what `found` lists, settle the `blocked` links
-        (as `block` does, in the same call for those of the lease's shard), and hand out
-        what is now due; nothing is counted or scheduled in the lease's shard when the
-        lease was no longer this chain's. The depth handed back is the URL's shortest
-        known: lower than the lease's when a shorter path was found while it was leased
-        (its links were scheduled from it).
+        (whose records are written: marked seen and counted, in this call for those of
+        the lease's shard, by BLOCK in the others), and hand out what is now due. When
+        the lease was no longer this chain's, nothing of the URL's own is counted or
+        scheduled (the blocked links are settled all the same). `disallowed`: the URL's
+        record is robots.txt's refusal, made without a request. The depth handed back is
+        the URL's shortest known: lower than the lease's when a shorter path was found
+        while it was leased (its links were scheduled from it).
 
         The links this process sent before (SentLinks) are left out, and those sent are
         remembered when the lease was still this chain's."""
@@ -319,7 +322,7 @@ class Frontier:
                     self._call(policy, shard, Script.BLOCK, part)
             counted, rows, depth = self._call(
                 policy, own, Script.COMPLETE, parts.get(own, []), found.depth, blocked=settle.get(own, []),
-                url=lease.member, token=lease.token, failed=failed, limit=HANDOFF_LIMIT,
+                url=lease.member, token=lease.token, failed=failed, disallowed=disallowed, limit=HANDOFF_LIMIT,
             )
             if counted:
                 _SENT.sent(self.job, entries, found.depth, policy.version)

@@ -83,7 +83,7 @@ def _headline(report: Report) -> list[tuple[str, str, str]]:
     return [
         ("pages", "pages stored", f"{report.pages:,}"),
         ("ok", "fetched OK", f"{report.ok:,}"),
-        ("failed", "failed", f"{report.failed - report.disallowed:,}"),
+        ("failed", "failed", f"{report.failed:,}"),
         ("disallowed", "disallowed by robots.txt, recorded without a request", f"{report.disallowed:,}"),
         ("bytes", "bytes of content", _bytes(report.bytes)),
         ("duration", "from the first fetch to the last", _duration(report.seconds)),

@@ -26,7 +26,7 @@ class Report:
     job: str
     pages: int = 0
     failed: int = 0
-    disallowed: int = 0  # of the failed: links robots.txt disallows, recorded without a request
+    disallowed: int = 0  # links robots.txt disallows, recorded without a request (not failed)
     bytes: int = 0
     first_at: float | None = None  # epoch seconds of the first and last fetch
     last_at: float | None = None
@@ -43,7 +43,7 @@ class Report:
 
     @property
     def ok(self) -> int:
-        return self.pages - self.failed
+        return self.pages - self.failed - self.disallowed
 
     @property
     def seconds(self) -> float:
@@ -103,9 +103,11 @@ def _count(report: Report, record: Record) -> None:
     if record.status is not None:
         report.elapsed.append(record.elapsed)
         report.content_types[(record.content_type or "unknown").split(";")[0].strip() or "unknown"] += 1
-    if record.error:
+    if record.disallowed:
+        report.disallowed += 1
+    elif record.error:
         report.failed += 1
-        report.disallowed += record.disallowed
+    if record.error:
         report.host_errors[host] += 1
         report.errors[reason(record.error)] += 1
 

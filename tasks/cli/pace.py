@@ -63,8 +63,9 @@ def duration(seconds: float) -> str:
 
 
 def job_pace(stats: JobStats, now: float) -> Pace:
-    """The job's average: every page it stored over its time, seeded to finished (or to
-    `now`, epoch seconds, while it runs), idle time between its runs included."""
+    """The job's average: every page it requested and stored over its time, seeded to
+    finished (or to `now`, epoch seconds, while it runs), idle time between its runs
+    included."""
     if not stats.started_at:
         return Pace(THE_JOB, 0, 0.0)
     return Pace(THE_JOB, pages(stats), max(0.0, (stats.finished_at or now) - stats.started_at))

@@ -118,7 +118,7 @@ def summary(result: subprocess.CompletedProcess[str]) -> str:
 
 
 RUN_PACE = re.compile(
-    r"stored(?: in all)? \(\d+ fetched OK, \d+ failed\)(?:, \d+ URLs left queued)?"
+    r"stored(?: in all)? \(\d+ fetched OK, \d+ failed(?:, \d+ disallowed)?\)(?:, \d+ URLs left queued)?"
     r"(?:, |; this run fetched (?P<pages>\d+) pages, )(?P<rate>[\d.]+) pages/s over this run's "
     r"(?:(?P<minutes>\d+) min )?(?P<seconds>[\d.]+) s;"
 )

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
+from pipeline.fetch import BLOCKED
 from tests.conftest import TEST_REDIS_URL
 from tests.integration.cli import cli_env, crawl_ok, crawler, describe, export_jsonl
 
@@ -72,9 +73,11 @@ def test_a_crawl_writes_a_report_and_crawler_report_makes_it_again_from_the_stor
     text = (workdir / "again.html").read_text(encoding="utf-8")
     page = BeautifulSoup(text, "lxml")
     headline = {div["id"]: div.b.get_text() for div in page.find(id="headline").find_all("div")}
-    failed = sum(1 for record in records if record["error"])
-    assert (headline["pages"], headline["failed"]) == (str(len(records)), str(failed))
-    assert headline["ok"] == str(len(records) - failed)
+    disallowed = sum(1 for record in records if record["error"] == BLOCKED and record["status"] is None)
+    failed = sum(1 for record in records if record["error"]) - disallowed
+    assert (headline["pages"], headline["failed"], headline["disallowed"]) == (
+        str(len(records)), str(failed), str(disallowed))
+    assert headline["ok"] == str(len(records) - failed - disallowed)
     sections = [section["id"] for section in page.find_all("section")]
     assert {"timeline", "statuses", "content-types", "depths", "elapsed", "hosts", "errors"} <= set(sections)
     hosts = page.find(id="hosts").get_text(" ")

@@ -80,6 +80,9 @@ def test_a_queued_url_found_disallowed_at_lease_time_claims_no_turn(ctx, host):
     assert isinstance(fate.finish(ctx, fate.parse(ctx, outcome.payload)), Stored)
     assert host.requests() == {"/robots.txt": 1}
     assert [(r.url, r.error) for r in ctx.store.records("job")] == [(lease.url, BLOCKED)]
+    stats = Frontier(ctx.redis, "job").stats()
+    assert (stats.blocked, stats.blocked_hosts, stats.requested) == (1, {lease.host: 1}, 0), \
+        "counted as disallowed, as a link settled where it was found is, and not as a request"
 
 
 def test_disallowed_links_are_settled_once_where_they_are_found(ctx, host):

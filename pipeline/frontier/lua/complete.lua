@@ -1,8 +1,10 @@
 -- COMPLETE: a URL's record is stored: release its lease, count it, schedule what it
 -- listed, settle the links it listed that robots.txt disallows (as BLOCK does), hand
 -- out what is now due, and finish the job when nothing is left. A stale completion
--- (its lease expired and went to another worker) counts and schedules nothing: the
--- owner's completion will, and a finished job is not fed behind its back.
+-- (its lease expired and went to another worker) counts and schedules nothing of the
+-- URL's own: the owner's completion will, and a finished job is not fed behind its
+-- back. The disallowed links it lists are settled all the same: their records are
+-- written, and settling is idempotent.
 --
 -- KEYS[1]  the job's key prefix, crawler:{JOB}: ; each key below is KEYS[1] .. suffix
 -- Keys:
@@ -51,6 +53,8 @@
 --   url             string  the leased member
 --   token           int     the lease's token
 --   failed          bool    the record has an error (counted in errors)
+--   disallowed      bool    the record is robots.txt's refusal, made without a request (counted in
+--                           blocked and blocked-hosts, as a link settled where it was found is)
 --   links           array   {member, host, is_sitemap, seen bucket or h1, seen entry or h2}
 --                           per URL listed, in ARGV[2..] order
 --   blocked         array   the same per link robots.txt disallows, whose record is stored;
@@ -93,6 +97,11 @@ if lease_data then
   else
     redis.call('HINCRBY', STATS, STAT_STORED, 1)
     if A.failed then redis.call('HINCRBY', STATS, STAT_ERRORS, 1) end
+    if A.disallowed then
+      -- Its robots.txt, known by the time its lease came, disallows it: no request was made.
+      redis.call('HINCRBY', STATS, STAT_BLOCKED, 1)
+      redis.call('ZINCRBY', BLOCKED_HOSTS, 1, lease_data.h)
+    end
   end
   counted = 1
   add_links(lease_data.d)

@@ -165,7 +165,7 @@ def test_links_robots_txt_disallowed_are_told_apart_and_left_out_of_the_rate():
                        elapsed=0.0, length=0, content_type=None) for i in range(3)]
     report = summarize("j", RECORDS + blocked)
 
-    assert (report.pages, report.failed, report.disallowed) == (8, 5, 3)
+    assert (report.pages, report.ok, report.failed, report.disallowed) == (8, 3, 2, 3)
     assert report.pages_per_s == 5 / 40, "the five pages requested over the 40 s"
     page = BeautifulSoup(render_html(report), "lxml")
     headline = {div["id"]: div.b.get_text() for div in page.find(id="headline").find_all("div")}

@@ -8,7 +8,8 @@
 -- crawler:{JOB#SHARD}: (the hash tag is the shard's Redis Cluster slot, so each script
 -- declares the one slot it works in; its keys are found from it), ARGV[1]
 -- = a JSON object of parameters, and, for the scripts that schedule URLs, the URLs'
--- 8-byte fingerprints from ARGV[2] on, one per entry of ARGV[1].links.
+-- 8-byte fingerprints from ARGV[2] on, one per entry of ARGV[1].links (then, for
+-- COMPLETE, one per entry of ARGV[1].blocked).
 --
 -- Each script's own header lists every key and parameter it touches, those of the
 -- library helpers it calls included. A call made with a policy version other than
