@@ -10,7 +10,7 @@ import multiprocessing
 import pytest
 
 from pipeline import keys
-from pipeline.frontier import Found, Frontier
+from pipeline.frontier import Found, Frontier, RecordKind
 from pipeline.urls import fingerprint
 from tests.conftest import TEST_REDIS_URL
 from tests.integration.frontiers import new_frontier, pages
@@ -61,3 +61,21 @@ def test_a_job_begun_with_one_seen_set_still_schedules_each_url_once(redis_clien
     assert frontier.add(Found.seeds([*old, "http://a.example/new"])) == 1
     assert frontier.add(Found.seeds(["http://a.example/new"])) == 0
     assert frontier.stats().seen == 4, "the old set's URLs are counted too"
+
+
+def test_a_page_completed_in_such_a_job_settles_only_its_never_seen_disallowed_links(redis_client):
+    # The disallowed links' fingerprints follow the page's links' in the call: the old set,
+    # read by fingerprint, tells whether each one found its own.
+    frontier = new_frontier(redis_client)
+    seen_before = "http://a.example/private/old"
+    redis_client.sadd(frontier.keys.key(keys.LEGACY_SEEN), fingerprint(seen_before))
+    frontier.add(Found.seeds(["http://a.example/"]))
+    (lease,) = frontier.tick().leases
+    blocked = [(seen_before, RecordKind.PAGE), ("http://a.example/private/new", RecordKind.PAGE)]
+
+    frontier.complete(lease, failed=False, found=Found(0, ("http://a.example/1", "http://a.example/2")),
+                      blocked=blocked)
+    stats = frontier.stats()
+
+    assert stats.blocked == 1, "the link the old set holds was seen before: it is not settled again"
+    assert stats.queued == 2 and frontier.seen(["http://a.example/private/new"]) == [True]
