@@ -165,11 +165,6 @@ class JobStats:
         that settles thousands of disallowed links without a request is not faster."""
         return self.stored - self.blocked
 
-    def outcomes(self) -> str:
-        """"198 fetched OK, 2 failed", and ", 40 disallowed" when robots.txt kept links out."""
-        said = f"{self.fetched_ok} fetched OK, {self.failed} failed"
-        return said + (f", {self.blocked} disallowed" if self.blocked else "")
-
     @property
     def stopped_short(self) -> bool:
         """Some limit kept URLs of the crawl out: the job did not crawl everything it found."""

@@ -14,7 +14,7 @@ from pipeline.settings import Settings
 from pipeline.store import Store, open_store
 from pipeline.urls import redact
 from tasks.cli.pace import Pace, pages
-from tasks.cli.progress import blocked_line, limit_lines, stopped_short
+from tasks.cli.progress import blocked_line, limit_lines, outcomes, stopped_short
 
 
 def summary(stats: JobStats, pace: Pace, settings: Settings, console: Console) -> None:
@@ -24,7 +24,7 @@ def summary(stats: JobStats, pace: Pace, settings: Settings, console: Console) -
     whole = pace.pages == pages(stats)
     console.print(
         f"job {stats.job} {ending(stats)}: {stats.stored} stored{'' if whole else ' in all'} "
-        f"({stats.outcomes()}){left_queued(stats)}"
+        f"({outcomes(stats)}){left_queued(stats)}"
         f"{_this_run(pace, whole)}; records in {redact(settings.store_url)} "
         f"(crawler export --job {stats.job} --format jsonl)",
         highlight=False,

@@ -154,7 +154,7 @@ def line(stats: JobStats, pace: Pace, bound: int = 0) -> str:
     dropped = sum(stats.dropped.values())
     return (
         f"job {stats.job} {stats.state}: stored {stats.stored} "
-        f"({stats.outcomes()}), "
+        f"({outcomes(stats)}), "
         + (f"revisited {stats.revisited}, " if stats.revisits else "")
         + f"queued {stats.queued}, "
         f"leased {stats.leased}, " + (f"dropped {dropped}, " if dropped else "")
@@ -201,6 +201,12 @@ def discovered_line(stats: JobStats) -> str:
     ones max_hosts kept out."""
     refused = f" ({stats.hosts_refused} more kept out by max_hosts)" if stats.hosts_refused else ""
     return f"  hosts discovered: {stats.hosts}{refused}"
+
+
+def outcomes(stats: JobStats) -> str:
+    """"198 fetched OK, 2 failed", and ", 40 disallowed" when robots.txt kept links out."""
+    said = f"{stats.fetched_ok} fetched OK, {stats.failed} failed"
+    return said + (f", {stats.blocked} disallowed" if stats.blocked else "")
 
 
 def blocked_line(stats: JobStats) -> str | None:
