@@ -34,6 +34,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import limits
 import politeness
 import procs
 import redis
@@ -400,34 +401,24 @@ def report(result: dict[str, Any], manifest: dict[str, Any], args: argparse.Name
     lines += _table(["case", *RATIOS],
                     [[case, *(show(result[case]["ratios"][name], 3) for name in RATIOS)]
                      for case in cases if case != BASELINE])
-    lines += ["", *limits(result, manifest, args)]
+    lines += ["", *limit_lines(result, manifest, args)]
     for case in cases:
         lines += [f"{case}: {note}" for note in result[case]["notes"]]
     return "\n".join(lines)
 
 
-def slowest_host_seconds(manifest: dict[str, Any], delay: float) -> float:
-    """The longest any host takes to crawl once, one request at a time with `delay` between
-    request starts: robots.txt, its pages, its late page and its broken URL, each taking
-    max(delay, latency)."""
-    pages = manifest["shape"]["pages_per_host"]
-    return max(
-        (pages + 2) * max(delay, host["latency"])
-        + (max(delay, host["latency"] + manifest["late_extra_s"]) if host["late_page"] else 0.0)
-        for host in manifest["hosts"]
-    )
+def visits(case: str, args: argparse.Namespace) -> limits.Visits:
+    return limits.project_visits() if case.startswith("project") else limits.scrapy_visits(args.scrapy_set)
 
 
-def limits(result: dict[str, Any], manifest: dict[str, Any], args: argparse.Namespace) -> list[str]:
+def limit_lines(result: dict[str, Any], manifest: dict[str, Any], args: argparse.Namespace) -> list[str]:
     hosts, pages = len(manifest["hosts"]), manifest["html_pages"]
-    slowest = slowest_host_seconds(manifest, args.delay)
     cores = os.cpu_count() or 1
-    lines = [
-        f"politeness limit: {hosts} hosts / {args.delay:g} s = {hosts / args.delay:.0f} requests/s",
-        f"slowest host: {slowest:.1f} s to crawl alone, so at most {pages / slowest:.1f} pages/s "
-        f"over the {pages} pages",
-    ]
+    lines = [f"politeness limit: {hosts} hosts / {args.delay:g} s = {hosts / args.delay:.0f} requests/s"]
     for case, figures in result.items():
+        slowest = limits.slowest_host_seconds(manifest, visits(case, args), args.delay)
+        lines.append(f"slowest host for {case}: {slowest:.1f} s to crawl alone (with its robots.txt, retries and "
+                     f"sitemap probe), so at most {pages / slowest:.1f} pages/s over the {pages} pages")
         cpu = figures["figures"]["CPU ms/page"]
         if cpu:
             lines.append(f"CPU limit of {case}: {cores} cores / {cpu['median']:.2f} ms "

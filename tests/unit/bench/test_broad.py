@@ -1,7 +1,8 @@
-"""The broad benchmark's two judges of what it measures: the site (bench/broad/site.py)
-must serve every host the statuses and robots.txt its manifest promises, and the politeness
+"""The broad benchmark's judges of what it measures: the site (bench/broad/site.py)
+must serve every host the statuses and robots.txt its manifest promises, the politeness
 check (bench/broad/politeness.py) must flag requests that reach a host too close together
-and pass a log that keeps the delay. The site is served on loopback with its latencies
+and pass a log that keeps the delay, and the limits (bench/broad/limits.py) must count
+every request a host gets. The site is served on loopback with its latencies
 scaled down, so the whole file takes about a second."""
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def _load(name: str) -> ModuleType:
 
 site = _load("site")
 politeness = _load("politeness")
+limits = _load("limits")
 Event = politeness.Event
 SHAPE = site.Shape(hosts=3, pages_per_host=3, seed=7, latency_scale=0.01)
 
@@ -160,3 +162,32 @@ def test_log_lines_are_parsed_and_marks_skipped():
     lines = ["A 1.000000 127.1.0.1 /", "S 1.200000 127.1.0.1 / 200", "#flushed 1.3", "A 2.0 127.1.0"]
 
     assert politeness.parse(lines) == [Event("A", 1.0, "127.1.0.1", "/"), Event("S", 1.2, "127.1.0.1", "/")]
+
+
+LIMITS_MANIFEST = {
+    "shape": {"pages_per_host": 20},
+    "late_extra_s": 4.0,
+    "hosts": [{"latency": 3.0, "late_page": False}, {"latency": 0.2, "late_page": True}],
+}
+
+
+def test_the_slowest_host_counts_robots_txt_the_sitemap_probe_and_every_retry():
+    project = limits.Visits(retries=3, sitemap=True, first_backoff=1.0, backoff_cap=60.0)
+    scrapy = limits.scrapy_visits([])
+
+    # 3 s a request: robots.txt, /sitemap.xml, 20 pages and the broken URL 4 times.
+    assert limits.slowest_host_seconds(LIMITS_MANIFEST, project, delay=1.0) == pytest.approx(26 * 3.0)
+    # Scrapy reads no sitemap and retries twice.
+    assert limits.slowest_host_seconds(LIMITS_MANIFEST, scrapy, delay=1.0) == pytest.approx(24 * 3.0)
+    assert limits.scrapy_visits(["RETRY_TIMES=5"]).retries == 5
+
+
+def test_a_long_backoff_makes_the_retry_chain_the_bound():
+    patient = limits.Visits(retries=3, sitemap=False, first_backoff=30.0, backoff_cap=60.0)
+    fast_host = LIMITS_MANIFEST["hosts"][1]
+
+    # After robots.txt and the home page (1 s turns), three retries each waiting its
+    # backoff (30, 60 and 60 s: the cap) after a 0.2 s answer, then the last answer.
+    assert limits.host_seconds(fast_host, patient, delay=1.0, pages=20, late_extra=4.0) == pytest.approx(
+        2.0 + 30.2 + 60.2 + 60.2 + 0.2
+    )
