@@ -1,19 +1,24 @@
 """Fixtures for integration tests: the test Redis (flushed around each test; a missing
 Redis fails the tests, it does not skip them), a two-host site on 127.0.0.1 and
-127.0.0.2, and a cluster of real Celery processes."""
+127.0.0.2, a cluster of real Celery processes, a store of each backend, and the modules a
+test imported, forgotten after it."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 import redis
 
+from pipeline.store import open_store
 from tests.conftest import TEST_REDIS_URL
 from tests.integration.cli import kill_leftovers
 from tests.integration.cluster import Cluster
 from tests.integration.site import Host, Response, page
+from tests.integration.stores import POSTGRES_URL
 
 
 def flushed_test_redis() -> redis.Redis:
@@ -115,3 +120,30 @@ def site() -> Iterator[TwoHostSite]:
     yield built
     built.a.stop()
     built.b.stop()
+
+
+@pytest.fixture
+def forget_modules() -> Iterator[list[str]]:
+    """Modules this test imports in its own process (seeding checks the extractors),
+    dropped from sys.modules afterwards."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        sys.modules.pop(name, None)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """A store of each backend: an SQLite file of the test's own, and the PostgreSQL server."""
+    if request.param == "sqlite":
+        opened = open_store(f"sqlite:///{tmp_path / 'crawl.db'}")
+        yield opened
+        opened.close()
+        return
+    try:
+        psycopg.connect(POSTGRES_URL, connect_timeout=5).close()
+    except psycopg.Error as exc:
+        pytest.fail(f"the store tests need PostgreSQL at {POSTGRES_URL}: {exc}")
+    opened = open_store(POSTGRES_URL)
+    yield opened
+    opened.close()

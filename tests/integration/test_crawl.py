@@ -130,7 +130,7 @@ def test_workers_write_one_dataset_to_postgresql(tmp_path, redis_client, site):
 
     from tests.conftest import TEST_REDIS_URL
     from tests.integration.cluster import Cluster
-    from tests.integration.test_stores import POSTGRES_URL
+    from tests.integration.stores import POSTGRES_URL
 
     job = f"pg-{uuid.uuid4().hex[:8]}"
     cluster = Cluster(tmp_path, TEST_REDIS_URL, store_url=POSTGRES_URL)

@@ -5,11 +5,9 @@ by real worker processes on a real local site, their items read back through
 - the CLI crawl (`crawler crawl --extract`, in the module's directory: the workers import
   it from their working directory), with `page.follow` reaching listing pages no link
   points to, the built-in `text`, and both export formats;
-- a worker SIGKILLed mid-crawl: the re-fetched pages' items are stored once;
-- extractors that raise, time out, or return what is not a dict of JSON values: each
-  page keeps its record, with each failure named in `extract_error`;
-- a name that cannot be imported, refused at seed time (`crawl` and `seed`);
-- a worker that cannot import a job's module: every page recorded with the import error.
+- a worker SIGKILLed mid-crawl: the re-fetched pages' items are stored once.
+
+Extractors that fail are test_extract_failures.py's.
 """
 
 from __future__ import annotations
@@ -18,15 +16,11 @@ import csv
 import html
 import json
 import os
-import sys
-import textwrap
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -45,90 +39,18 @@ from tests.integration.cli import (
     export_jsonl,
 )
 from tests.integration.cluster import Cluster, wait_until
+from tests.integration.shop import (
+    SHOP_MODULE,
+    csv_cell,
+    item_key,
+    product,
+    product_page,
+    tree_links,
+    write_module,
+)
 from tests.integration.site import Host, Response, page
 
 pytestmark = pytest.mark.integration
-
-
-# --- the shop: product pages in one known HTML shape -----------------------------------------
-
-
-@dataclass(frozen=True)
-class Product:
-    number: int
-    name: str
-    price: float | None
-    sku: str
-    tags: tuple[str, ...]
-
-    def item(self) -> dict[str, Any]:
-        """What the users' `products` extractor below makes of the product's card."""
-        return {"name": self.name, "price": self.price, "sku": self.sku, "tags": list(self.tags)}
-
-
-def product(number: int) -> Product:
-    """Product `number`: one with markup to unescape, one with non-ASCII text, one without
-    a price (the extractor's None, `null` in JSON Lines and an empty cell in CSV)."""
-    name = {3: "Café crème mug", 5: "Salt & Pepper <Set>"}.get(number, f"Widget {number}")
-    price = None if number == 17 else round(number * 1.25 + 0.99, 2)
-    return Product(number, name, price, f"SKU-{number:04d}", (f"size-{number % 3}", "shop"))
-
-
-def product_page(item: Product, links: list[str] = ()) -> Response:
-    price = (
-        "" if item.price is None
-        else f'<span itemprop="price" content="{item.price}">&euro;{item.price}</span>'
-    )
-    tags = "".join(f"<li>{html.escape(tag)}</li>" for tag in item.tags)
-    anchors = "".join(f'<a href="{link}">{link}</a> ' for link in links)
-    return Response(body=(
-        f"<html><head><title>{html.escape(item.name)} - Shop</title></head><body>"
-        f'<nav><a href="/">Home</a></nav>'
-        f'<div class="product" data-sku="{item.sku}"><h2>{html.escape(item.name)}</h2>{price}'
-        f'<ul class="tags">{tags}</ul></div>{anchors}</body></html>'
-    ))
-
-
-SHOP_MODULE = '''
-def products(page):
-    """One item per product card."""
-    for card in page.soup.select("div.product"):
-        price = card.select_one("[itemprop=price]")
-        yield {
-            "name": card.select_one("h2").get_text(strip=True),
-            "price": float(price["content"]) if price else None,
-            "sku": card.get("data-sku"),
-            "tags": [li.get_text(strip=True) for li in card.select("ul.tags li")],
-        }
-
-
-def listing(page):
-    """The next listing page is named by a <link rel=next>, which the crawler's own link
-    parser does not follow: only this reaches it."""
-    nxt = page.soup.select_one("link[rel=next]")
-    if nxt is not None:
-        page.follow(nxt["href"])
-'''
-
-
-def write_module(directory: Path, name: str, source: str) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
-    return directory
-
-
-@pytest.fixture
-def forget_modules() -> Iterator[list[str]]:
-    """Modules this test imports in its own process (seeding checks the extractors),
-    dropped from sys.modules afterwards."""
-    names: list[str] = []
-    yield names
-    for name in names:
-        sys.modules.pop(name, None)
-
-
-def item_key(url: str, extractor: str, data: dict[str, Any]) -> tuple[str, str, str]:
-    return url, extractor, json.dumps(data, sort_keys=True, ensure_ascii=False)
 
 
 # --- 1. `crawler crawl --extract` in the module's directory ------------------------------------
@@ -189,15 +111,6 @@ def shop() -> Iterator[Host]:
     host.start()
     yield host
     host.stop()
-
-
-def csv_cell(value: Any) -> str:
-    """What `csv` writes of an item's value: nested values as JSON text, None as nothing."""
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
 
 
 def test_crawl_with_extractors_in_the_working_directory_exports_every_item_once(
@@ -296,10 +209,6 @@ GATE = "/p/64"  # depth 7: many pages are stored before the victim asks for it
 KILL_SHOP = "crawler_it_shop_kill"
 
 
-def tree_links(number: int, pages: int) -> list[str]:
-    return [f"/p/{c}" for c in (2 * number, 2 * number + 1, 3 * number) if c <= pages]
-
-
 @pytest.fixture
 def gated_shop() -> Iterator[tuple[Host, threading.Event]]:
     """A tree of product pages answered after 40 ms each; the victim's request for GATE
@@ -372,176 +281,3 @@ def test_worker_killed_mid_crawl_stores_each_item_once(
     )
     assert {key: n for key, n in found.items() if n > 1} == {}, "items stored more than once"
     assert found == expected
-
-
-# --- 3. extractors that fail --------------------------------------------------------------------
-
-FAULTY = "crawler_it_faulty"
-FAULTY_MODULE = '''
-import time
-from urllib.parse import urljoin
-
-
-def boom(page):
-    raise RuntimeError("boom")
-
-
-def good(page):
-    """The page's title, and where its first link leads (a card's link, say), if anywhere."""
-    first = page.soup.select_one("a[href]")
-    link = urljoin(page.final_url, first["href"]) if first is not None else None
-    return {"title": page.soup.title.get_text(), "url": link, "depth": page.depth, "status": page.status}
-
-
-def slow(page):
-    time.sleep(2)
-    return {"late": True}
-
-
-def scalar(page):
-    return 42
-
-
-def notjson(page):
-    yield {"tags": {"a", "b"}}
-'''
-FAULTY_PAGES = 12
-
-
-@pytest.fixture
-def plain_site() -> Iterator[Host]:
-    host = Host("127.0.0.1")
-    host.routes["/"] = page("root", ["/p/1", "/missing"])
-    for number in range(1, FAULTY_PAGES + 1):
-        host.routes[f"/p/{number}"] = page(f"page {number}", tree_links(number, FAULTY_PAGES))
-    host.start()
-    yield host
-    host.stop()
-
-
-def test_failing_extractors_leave_every_record_and_name_each_failure(
-    workdir: Path, plain_site: Host, redis_client
-) -> None:
-    write_module(workdir, FAULTY, FAULTY_MODULE)
-    names = [f"{FAULTY}:{name}" for name in ("boom", "good", "slow", "scalar", "notjson")]
-    # The extractors from CRAWLER_EXTRACT this time, the timeout from its variable.
-    env = cli_env(TEST_REDIS_URL, CRAWLER_EXTRACT=",".join(names), CRAWLER_EXTRACT_TIMEOUT="0.5")
-
-    job, result = crawl_ok(
-        workdir, plain_site.url("/"), "--job", "extract-faults", "--allow-private", "--delay", "0", "--workers", "2",
-        env=env,
-    )
-
-    pages = [plain_site.url("/")] + [plain_site.url(f"/p/{n}") for n in range(1, FAULTY_PAGES + 1)]
-    assert f"job {job} finished: {len(pages) + 1} stored" in " ".join(result.stdout.split()), result.stderr
-    records = by_url(export_jsonl(workdir, job, env=env))
-    assert set(records) == {*pages, plain_site.url("/missing")}
-    error = "; ".join([
-        f"{FAULTY}:boom: RuntimeError: boom",
-        f"{FAULTY}:slow: timed out after 0.5 s (CRAWLER_EXTRACT_TIMEOUT)",
-        f"{FAULTY}:scalar: TypeError: returned a int, not a dict or an iterable of dicts",
-        f"{FAULTY}:notjson: TypeError: item 0 is not JSON: Object of type set is not JSON serializable",
-    ])
-    for url in pages:
-        record = records[url]
-        served = plain_site.routes[url[len(plain_site.base):]]
-        parsed = parse_html(served.body, url)
-        assert (record["status"], record["error"], record["title"], record["outlinks"]) == (
-            200, None, parsed.title, parsed.outlinks
-        ), url
-        assert record["extract_error"] == error, url
-    missing = records[plain_site.url("/missing")]
-    # A failed fetch has nothing to extract from: no items, no extract_error.
-    assert (missing["status"], missing["error"], missing["extract_error"]) == (404, "HTTP 404", None)
-
-    result = crawler(workdir, "export", "--job", job, "--items", env=env)
-    assert result.returncode == 0, describe(result, workdir)
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert {line["extractor"] for line in lines} == {f"{FAULTY}:good"}, "only the good extractor's items"
-    found = Counter(item_key(line["url"], line["extractor"], line["item"]) for line in lines)
-    good = {
-        url: {"title": records[url]["title"], "url": (records[url]["outlinks"] or [None])[0],
-              "depth": records[url]["depth"], "status": 200}
-        for url in pages
-    }
-    assert found == Counter(item_key(url, f"{FAULTY}:good", item) for url, item in good.items())
-
-    # CSV: an item's own "url" key (a link it found) must not take the page's column.
-    out = workdir / "items.csv"
-    result = crawler(workdir, "export", "--job", job, "--items", "--format", "csv", "--output", str(out), env=env)
-    assert result.returncode == 0, describe(result, workdir)
-    with open(out, newline="", encoding="utf-8") as handle:
-        header = next(csv.reader(handle))
-        handle.seek(0)
-        rows = list(csv.DictReader(handle))
-    assert (header.count("url"), sorted(row["url"] for row in rows)) == (1, sorted(pages)), (
-        f"the page URL column of the items CSV is overwritten by the items' own url key; header {header}, "
-        f"first rows {rows[:3]}"
-    )
-    assert header.index("item.url") > header.index("extractor")
-    assert {row["url"]: row["item.url"] for row in rows} == {url: csv_cell(item["url"]) for url, item in good.items()}
-
-
-# --- 4. a name that cannot be imported, at seed time ---------------------------------------------
-
-
-@pytest.mark.parametrize("command", ["crawl", "seed"])
-def test_an_unknown_extractor_is_refused_when_the_job_is_seeded(workdir: Path, redis_client, command: str) -> None:
-    job = f"extract-unknown-{command}"
-
-    result = crawler(workdir, command, "http://127.0.0.1:9/", "--job", job, "--extract", "nosuch:fn",
-                     env=cli_env(TEST_REDIS_URL))
-
-    assert result.returncode == 2, describe(result, workdir)
-    assert result.stderr.strip() == "crawler: error: cannot import extractor nosuch:fn: No module named 'nosuch'", (
-        describe(result, workdir)
-    )
-    assert "Traceback" not in result.stdout + result.stderr
-    assert not [key for key in redis_client.scan_iter(f"*{job}*")], "the refused job was created"
-    assert_nothing_left(workdir)
-
-
-# --- 5. a worker that cannot import the job's module -----------------------------------------------
-
-MISSING_SHOP = "crawler_it_shop"
-MISSING_PAGES = 6
-
-
-def test_a_worker_without_the_module_records_each_page_with_the_import_error(
-    tmp_path: Path, redis_client, monkeypatch, forget_modules
-) -> None:
-    host = Host("127.0.0.1")
-    host.routes["/"] = page("root", [f"/p/{n}" for n in range(1, MISSING_PAGES + 1)])
-    for number in range(1, MISSING_PAGES + 1):
-        host.routes[f"/p/{number}"] = product_page(product(number))
-    host.start()
-    # This process can import the module (seeding checks it), the workers cannot: it is on
-    # neither their path nor in their working directory.
-    modules = write_module(tmp_path / "modules", MISSING_SHOP, SHOP_MODULE)
-    monkeypatch.syspath_prepend(str(modules))
-    forget_modules.append(MISSING_SHOP)
-    cluster = Cluster(tmp_path, TEST_REDIS_URL)
-    assert str(modules) not in cluster.env.get("PYTHONPATH", "") and Path.cwd() != modules
-    try:
-        cluster.start_worker()
-        cluster.start_beat()
-        seed([host.url("/")], job="extract-missing", allow_private=True, delay=0, extract=[f"{MISSING_SHOP}:products"])
-        stats = cluster.wait_finished("extract-missing", timeout=90)
-    finally:
-        cluster.stop()
-        host.stop()
-
-    records = cluster.records("extract-missing")
-    expected = [host.url("/")] + [host.url(f"/p/{n}") for n in range(1, MISSING_PAGES + 1)]
-    assert sorted(r.url for r in records) == sorted(expected) and stats.stored == len(expected)
-    message = f"cannot import extractor {MISSING_SHOP}:products: No module named '{MISSING_SHOP}'"
-    assert {r.url: (r.status, r.error, r.extract_error) for r in records} == {
-        url: (200, None, message) for url in expected
-    }
-    titles = {r.url: r.title for r in records}
-    assert titles[host.url("/p/1")] == "Widget 1 - Shop"
-    store = open_store(cluster.store_url)
-    try:
-        assert list(store.items("extract-missing")) == []
-    finally:
-        store.close()

@@ -74,7 +74,7 @@ def _with_password(url: str, password: str) -> tuple[str, str]:
 
 
 def test_no_password_is_ever_printed_by_a_crawl_or_a_failing_command(tmp_path, site, secured_redis):
-    from tests.integration.test_stores import POSTGRES_URL
+    from tests.integration.stores import POSTGRES_URL
 
     store_url, store_password = _with_password(POSTGRES_URL, "pg-topsecret")
     redis_url = f"redis://:{PASSWORD}@127.0.0.1:{secured_redis}/0"

@@ -12,8 +12,8 @@ from pipeline.frontier import JobState
 from tasks import seed
 from tests.conftest import TEST_REDIS_URL
 from tests.integration.cluster import Cluster, wait_until
+from tests.integration.stores import POSTGRES_URL
 from tests.integration.tcp_proxy import TcpProxy
-from tests.integration.test_stores import POSTGRES_URL
 
 OUTAGE_SECONDS = 3.0
 

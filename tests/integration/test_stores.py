@@ -4,51 +4,26 @@ on disk and the PostgreSQL server (CRAWLER_TEST_POSTGRES_URL, database `test`)."
 from __future__ import annotations
 
 import dataclasses
-import os
 import sqlite3
 import threading
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
 
 from pipeline.errors import ConfigError, CrawlError, StoreUnavailable
-from pipeline.fetch import WarcPointer
 from pipeline.settings import Settings
-from pipeline.store import Record, open_store
-from pipeline.store.base import DueCounts, Item
+from pipeline.store import open_store
+from pipeline.store.base import Item
+from tests.integration.stores import POSTGRES_URL, a_page, later
 from tests.integration.tcp_proxy import TcpProxy
-
-POSTGRES_URL = os.environ.get("CRAWLER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _record(job: str, url: str, title: str, outlinks: list[str]) -> Record:
-    return Record(job=job, url=url, final_url=url, status=200, depth=1, content_type="text/html", title=title,
-                  outlinks=outlinks, fetched_at="2026-11-22T00:00:00Z", error=None, redirects=[url + "?r"])
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        opened = open_store(f"sqlite:///{tmp_path / 'crawl.db'}")
-        yield opened
-        opened.close()
-        return
-    try:
-        psycopg.connect(POSTGRES_URL, connect_timeout=5).close()
-    except psycopg.Error as exc:
-        pytest.fail(f"the store tests need PostgreSQL at {POSTGRES_URL}: {exc}")
-    opened = open_store(POSTGRES_URL)
-    yield opened
-    opened.close()
 
 
 def test_a_url_stored_twice_leaves_one_record_with_the_latest_values(store):
     job = f"t-{uuid.uuid4().hex[:8]}"
-    store.put(_record(job, "http://a.example/1", "first", ["http://a.example/2"]))
-    store.put(_record(job, "http://a.example/2", "other", []))
-    store.put(_record(job, "http://a.example/1", "second", ["http://a.example/3", "http://a.example/4"]))
+    store.put(a_page(job, "http://a.example/1", "first", ["http://a.example/2"]))
+    store.put(a_page(job, "http://a.example/2", "other", []))
+    store.put(a_page(job, "http://a.example/1", "second", ["http://a.example/3", "http://a.example/4"]))
 
     records = list(store.records(job))
     assert [r.url for r in records] == ["http://a.example/1", "http://a.example/2"]
@@ -60,7 +35,7 @@ def test_a_url_stored_twice_leaves_one_record_with_the_latest_values(store):
 def test_an_older_fetch_stored_late_does_not_replace_a_newer_one(store):
     """A chain redelivered after its lease expired stores its old result after the new one."""
     job = f"t-{uuid.uuid4().hex[:8]}"
-    newer = dataclasses.replace(_record(job, "http://a.example/1", "newer", []), fetched_at="2026-12-01T10:00:00.456Z")
+    newer = dataclasses.replace(a_page(job, "http://a.example/1", "newer", []), fetched_at="2026-12-01T10:00:00.456Z")
     older = dataclasses.replace(newer, title="older", status=503, fetched_at="2026-12-01T10:00:00.123Z")
 
     store.put(newer)
@@ -72,7 +47,7 @@ def test_an_older_fetch_stored_late_does_not_replace_a_newer_one(store):
 def test_a_fetch_as_recent_as_the_stored_one_replaces_it(store):
     """The same chain delivered twice writes the same values again, and a later put wins a tie."""
     job = f"t-{uuid.uuid4().hex[:8]}"
-    first = _record(job, "http://a.example/1", "first", [])
+    first = a_page(job, "http://a.example/1", "first", [])
     store.put(first)
     store.put(dataclasses.replace(first, title="again"))
 
@@ -82,7 +57,7 @@ def test_a_fetch_as_recent_as_the_stored_one_replaces_it(store):
 def test_a_sitemap_and_the_page_at_its_url_keep_a_record_each(store):
     job = f"t-{uuid.uuid4().hex[:8]}"
     url = "http://a.example/sitemap.xml"
-    page = _record(job, url, "linked from a footer", [])
+    page = a_page(job, url, "linked from a footer", [])
     sitemap = dataclasses.replace(page, kind="sitemap", title=None, outlinks=["http://a.example/listed"])
 
     store.put(page)
@@ -97,7 +72,7 @@ def test_concurrent_writers_from_many_threads_lose_nothing(store):
 
     def write(offset: int) -> None:
         for i in range(50):
-            store.put(_record(job, f"http://a.example/{(offset + i) % 120}", f"t{offset}", []))
+            store.put(a_page(job, f"http://a.example/{(offset + i) % 120}", f"t{offset}", []))
 
     threads = [threading.Thread(target=write, args=(n * 30,)) for n in range(4)]
     for thread in threads:
@@ -111,18 +86,13 @@ def test_concurrent_writers_from_many_threads_lose_nothing(store):
 # --- items: a page's, replaced with its record ----------------------------------------
 
 
-def _later(record: Record, seconds: int, **changes: object) -> Record:
-    """`record` fetched again `seconds` later (fetched_at of _record is midnight)."""
-    return dataclasses.replace(record, fetched_at=f"2026-11-22T00:00:{seconds:02d}Z", **changes)
-
-
 def test_items_are_read_back_page_by_page_in_first_stored_order_each_in_the_order_given(store):
     job = f"t-{uuid.uuid4().hex[:8]}"
-    second, first = _record(job, "http://a.example/b", "b", []), _record(job, "http://a.example/a", "a", [])
+    second, first = a_page(job, "http://a.example/b", "b", []), a_page(job, "http://a.example/a", "a", [])
     store.put(second, [Item("text", {"text": "b0"}), Item("mod:products", {"sku": 2, "tags": ["x", "é"]})])
     store.put(first, [Item("text", {"text": "a0"})])
-    store.put(_record(job, "http://a.example/none", "no items", []))
-    store.put(_later(second, 1), [Item("mod:products", {"n": n}) for n in (3, 1, 2)])
+    store.put(a_page(job, "http://a.example/none", "no items", []))
+    store.put(later(second, 1), [Item("mod:products", {"n": n}) for n in (3, 1, 2)])
 
     assert list(store.items(job)) == [
         ("http://a.example/b", Item("mod:products", {"n": 3})),
@@ -137,12 +107,12 @@ def test_a_later_fetch_replaces_the_items_of_the_page_and_the_removed_ones_are_g
     """At-least-once delivery: the same page stored again, by a redelivery or a new fetch,
     leaves one set of items."""
     job = f"t-{uuid.uuid4().hex[:8]}"
-    page = _record(job, "http://a.example/1", "first", [])
+    page = a_page(job, "http://a.example/1", "first", [])
     store.put(page, [Item("text", {"n": 1}), Item("text", {"n": 2}), Item("text", {"n": 3})])
     store.put(page, [Item("text", {"n": 1}), Item("text", {"n": 2}), Item("text", {"n": 3})])
     assert [item.data["n"] for _, item in store.items(job)] == [1, 2, 3]
 
-    again = _later(page, 5, title="again", extract_error="ValueError: no price")
+    again = later(page, 5, title="again", extract_error="ValueError: no price")
     store.put(again, [Item("metadata", {"n": 9})])
 
     assert list(store.records(job)) == [dataclasses.replace(again, fetch_count=2)]
@@ -152,7 +122,7 @@ def test_a_later_fetch_replaces_the_items_of_the_page_and_the_removed_ones_are_g
 def test_the_fetch_history_of_a_url_is_carried_from_fetch_to_fetch(store):
     job = f"t-{uuid.uuid4().hex[:8]}"
     first = dataclasses.replace(
-        _record(job, "http://a.example/h", "v1", []), content_hash="aaa", etag='"1"',
+        a_page(job, "http://a.example/h", "v1", []), content_hash="aaa", etag='"1"',
         last_modified="Sun, 22 Nov 2026 00:00:00 GMT", first_fetched_at="2026-11-22T00:00:00Z",
         changed_at="2026-11-22T00:00:00Z",
     )
@@ -160,21 +130,21 @@ def test_the_fetch_history_of_a_url_is_carried_from_fetch_to_fetch(store):
     (stored,) = store.records(job)
     assert (stored.fetch_count, stored.revisit, stored.etag) == (1, None, '"1"')
 
-    same = _later(first, 10, first_fetched_at="2026-11-22T00:00:10Z", changed_at="2026-11-22T00:00:10Z")
+    same = later(first, 10, first_fetched_at="2026-11-22T00:00:10Z", changed_at="2026-11-22T00:00:10Z")
     store.put(same)
     store.put(dataclasses.replace(same, depth=0))  # the same fetch written again: no new fetch
     (stored,) = store.records(job)
     assert (stored.fetch_count, stored.revisit, stored.depth) == (2, "unchanged", 0)
     assert (stored.first_fetched_at, stored.changed_at) == ("2026-11-22T00:00:00Z", "2026-11-22T00:00:00Z")
 
-    changed = _later(first, 20, content_hash="bbb", etag='"2"', first_fetched_at="x", changed_at="2026-11-22T00:00:20Z")
+    changed = later(first, 20, content_hash="bbb", etag='"2"', first_fetched_at="x", changed_at="2026-11-22T00:00:20Z")
     store.put(changed)
-    store.put(_later(first, 15, content_hash="ccc"))  # an older fetch stored late changes nothing
+    store.put(later(first, 15, content_hash="ccc"))  # an older fetch stored late changes nothing
     (stored,) = store.records(job)
     assert (stored.fetch_count, stored.revisit, stored.etag, stored.content_hash) == (3, "changed", '"2"', "bbb")
     assert (stored.first_fetched_at, stored.changed_at) == ("2026-11-22T00:00:00Z", "2026-11-22T00:00:20Z")
 
-    failed = _later(first, 30, content_hash=None, status=503, error="HTTP 503", changed_at=None)
+    failed = later(first, 30, content_hash=None, status=503, error="HTTP 503", changed_at=None)
     store.put(failed)
     (stored,) = store.records(job)
     assert (stored.fetch_count, stored.revisit, stored.changed_at) == (4, None, "2026-11-22T00:00:20Z")
@@ -182,11 +152,11 @@ def test_the_fetch_history_of_a_url_is_carried_from_fetch_to_fetch(store):
 
 def test_an_older_fetch_stored_late_changes_neither_the_record_nor_the_items(store):
     job = f"t-{uuid.uuid4().hex[:8]}"
-    newer = _later(_record(job, "http://a.example/1", "newer", []), 30)
+    newer = later(a_page(job, "http://a.example/1", "newer", []), 30)
     store.put(newer, [Item("text", {"text": "newer"})])
 
-    store.put(_later(newer, 10, title="older"), [Item("text", {"text": "older"}), Item("text", {"text": "more"})])
-    store.put(_later(newer, 10, title="older, none"), [])
+    store.put(later(newer, 10, title="older"), [Item("text", {"text": "older"}), Item("text", {"text": "more"})])
+    store.put(later(newer, 10, title="older, none"), [])
 
     assert list(store.records(job)) == [newer]
     assert list(store.items(job)) == [("http://a.example/1", Item("text", {"text": "newer"}))]
@@ -195,14 +165,14 @@ def test_an_older_fetch_stored_late_changes_neither_the_record_nor_the_items(sto
 def test_no_items_keeps_those_stored_and_an_empty_list_removes_them(store):
     """A record rewritten only to lower its depth has no items to give: it keeps the page's."""
     job = f"t-{uuid.uuid4().hex[:8]}"
-    page = _record(job, "http://a.example/1", "page", [])
+    page = a_page(job, "http://a.example/1", "page", [])
     store.put(page, [Item("text", {"text": "kept"})])
 
     store.put(dataclasses.replace(page, depth=0))
     assert [r.depth for r in store.records(job)] == [0]
     assert list(store.items(job)) == [("http://a.example/1", Item("text", {"text": "kept"}))]
 
-    store.put(_later(page, 1), [])
+    store.put(later(page, 1), [])
     assert list(store.items(job)) == []
     assert store.count(job) == 1
 
@@ -210,7 +180,7 @@ def test_no_items_keeps_those_stored_and_an_empty_list_removes_them(store):
 def test_replacing_the_items_of_a_page_leaves_those_of_every_other_page_alone(store):
     job, other_job = f"t-{uuid.uuid4().hex[:8]}", f"t-{uuid.uuid4().hex[:8]}"
     url = "http://a.example/sitemap.xml"
-    page = _record(job, url, "page", [])
+    page = a_page(job, url, "page", [])
     neighbours = [
         (dataclasses.replace(page, job=other_job), Item("text", {"of": "other job"})),
         (dataclasses.replace(page, url="http://a.example/other"), Item("text", {"of": "other url"})),
@@ -220,8 +190,8 @@ def test_replacing_the_items_of_a_page_leaves_those_of_every_other_page_alone(st
     for record, item in neighbours:
         store.put(record, [item])
 
-    store.put(_later(page, 1), [Item("text", {"of": "page, again"})])
-    store.put(_later(neighbours[1][0], 1), [])
+    store.put(later(page, 1), [Item("text", {"of": "page, again"})])
+    store.put(later(neighbours[1][0], 1), [])
 
     assert list(store.items(job)) == [
         (url, Item("text", {"of": "page, again"})),
@@ -237,7 +207,7 @@ def test_threads_storing_the_same_pages_at_once_leave_each_page_the_items_of_one
 
     def write(writer: int) -> None:
         for n in range(20):
-            page = _record(job, f"http://a.example/{n}", f"by {writer}", [])
+            page = a_page(job, f"http://a.example/{n}", f"by {writer}", [])
             store.put(page, [Item("text", {"by": writer, "seq": seq}) for seq in range(writer + 1)])
 
     threads = [threading.Thread(target=write, args=(writer,)) for writer in range(4)]
@@ -259,144 +229,10 @@ def test_threads_storing_the_same_pages_at_once_leave_each_page_the_items_of_one
 
 def test_an_extract_error_is_kept_with_the_record(store):
     job = f"t-{uuid.uuid4().hex[:8]}"
-    page = dataclasses.replace(_record(job, "http://a.example/1", "page", []), extract_error="mod:products: KeyError")
+    page = dataclasses.replace(a_page(job, "http://a.example/1", "page", []), extract_error="mod:products: KeyError")
     store.put(page, [])
 
     assert list(store.records(job)) == [page]
-
-
-# --- revisits: a 304 keeps the content, and the schedule feeds due URLs back -------------
-
-
-def _archived(job: str, url: str) -> Record:
-    """A page fetched with validators, rendered and written to WARC, scheduled for a revisit."""
-    return dataclasses.replace(
-        _record(job, url, "v1", [url + "/a"]), content_hash="aaa", length=120, encoding="utf-8", etag='"1"',
-        last_modified="Sun, 22 Nov 2026 00:00:00 GMT", warc=WarcPointer("crawl-1.warc.gz", 0, 512, "<urn:uuid:1>",
-                                                                         "sha1:AAAA"),
-        first_fetched_at="2026-11-22T00:00:00Z", changed_at="2026-11-22T00:00:00Z", extract_error="mod:x: KeyError",
-        revisit_interval=60.0, next_fetch_at=60.0, render_time=0.5, render_reason="auto verdict",
-        render_evidence={"pages": 3, "plain": {"links": 0, "text": 9}, "rendered": {"links": 5, "text": 700}},
-    )
-
-
-def _not_modified(record: Record, seconds: int, **changes: object) -> Record:
-    """What a worker makes of a 304 to its conditional revisit of `record`: no content (and
-    no render), a WARC revisit record of its own, and the URL rescheduled."""
-    return _later(
-        record, seconds, final_url=record.url + "?304", status=304, content_type=None, title=None, outlinks=[],
-        content_hash=None, length=0, encoding=None, redirects=[],
-        warc=WarcPointer("crawl-2.warc.gz", 9, 99, "<urn:uuid:2>"), extract_error=None, elapsed=0.05, depth=0,
-        first_fetched_at=f"2026-11-22T00:00:{seconds:02d}Z", changed_at=None, revisit_interval=90.0,
-        next_fetch_at=100.0 + seconds, render_time=None, render_reason=None, render_evidence=None, **changes,
-    )
-
-
-def test_a_304_keeps_the_stored_content_and_items_and_takes_the_new_fetch(store):
-    job = f"t-{uuid.uuid4().hex[:8]}"
-    first = _archived(job, "http://a.example/1")
-    store.put(first, [Item("text", {"text": "v1"})])
-
-    store.put(_not_modified(first, 10, etag='"2"', last_modified=None))
-
-    assert list(store.records(job)) == [dataclasses.replace(
-        first, fetched_at="2026-11-22T00:00:10Z", elapsed=0.05, depth=0, etag='"2"', fetch_count=2,
-        revisit="not-modified", revisit_interval=90.0, next_fetch_at=110.0,
-    )]
-    assert list(store.items(job)) == [("http://a.example/1", Item("text", {"text": "v1"}))]
-
-    store.put(_not_modified(first, 20, etag=None, last_modified="Mon, 23 Nov 2026 00:00:00 GMT", error="slow"))
-    (stored,) = store.records(job)
-    assert (stored.etag, stored.last_modified) == ('"2"', "Mon, 23 Nov 2026 00:00:00 GMT")
-    assert (stored.status, stored.title, stored.warc.record_id, stored.error) == (200, "v1", "<urn:uuid:1>", "slow")
-    assert (stored.fetch_count, stored.revisit, stored.changed_at) == (3, "not-modified", "2026-11-22T00:00:00Z")
-
-
-def test_a_200_after_a_304_replaces_the_content_as_usual(store):
-    job = f"t-{uuid.uuid4().hex[:8]}"
-    first = _archived(job, "http://a.example/1")
-    store.put(first, [Item("text", {"text": "v1"})])
-    store.put(_not_modified(first, 10))
-
-    changed = _later(
-        first, 20, title="v2", outlinks=[], content_hash="bbb", etag=None, last_modified=None,
-        warc=WarcPointer("crawl-1.warc.gz", 700, 512, "<urn:uuid:3>", "sha1:BBBB"), changed_at="2026-11-22T00:00:20Z",
-        next_fetch_at=80.0,
-    )
-    store.put(changed, [Item("text", {"text": "v2"})])
-
-    assert list(store.records(job)) == [dataclasses.replace(
-        changed, first_fetched_at="2026-11-22T00:00:00Z", fetch_count=3, revisit="changed",
-    )]
-    assert list(store.items(job)) == [("http://a.example/1", Item("text", {"text": "v2"}))]
-
-
-def test_a_304_for_a_url_the_store_has_no_record_of_is_stored_as_given(store):
-    job = f"t-{uuid.uuid4().hex[:8]}"
-    not_modified = _not_modified(_archived(job, "http://a.example/1"), 10)
-
-    store.put(not_modified)
-
-    assert list(store.records(job)) == [not_modified]
-
-
-def _scheduled(job: str, path: str, next_fetch_at: float | None, seconds: int = 0, kind: str = "page") -> Record:
-    return _later(_record(job, f"http://a.example/{path}", path, []), seconds, kind=kind, next_fetch_at=next_fetch_at)
-
-
-def test_due_hands_the_jobs_due_urls_earliest_first_at_most_limit_at_a_time(store):
-    job, other_job = f"t-{uuid.uuid4().hex[:8]}", f"t-{uuid.uuid4().hex[:8]}"
-    for path, at in (("c", 30.0), ("a", 10.0), ("b", 20.0), ("once", None), ("later", 50.0)):
-        store.put(_scheduled(job, path, at))
-    store.put(_scheduled(other_job, "other", 5.0))
-
-    assert [r.url.rsplit("/", 1)[1] for r in store.due(job, 40.0, 2)] == ["a", "b"]
-    assert [r.url.rsplit("/", 1)[1] for r in store.due(job, 40.0, 10)] == ["a", "b", "c"]
-    assert store.due(job, 10.0, 10) == [_scheduled(job, "a", 10.0)]
-    assert store.due(job, 9.5, 10) == [] and store.due(job, 40.0, 0) == []
-
-
-def test_make_due_schedules_every_record_of_the_job_or_those_fetched_before_a_time(store):
-    job, other_job = f"t-{uuid.uuid4().hex[:8]}", f"t-{uuid.uuid4().hex[:8]}"
-    for path, seconds in (("a", 0), ("b", 10), ("c", 20)):
-        store.put(_scheduled(job, path, None, seconds))
-    store.put(_scheduled(other_job, "a", None))
-
-    assert store.make_due(job, 5.0, fetched_before="2026-11-22T00:00:10Z") == 2
-    assert [r.next_fetch_at for r in store.records(job)] == [5.0, 5.0, None]
-
-    assert store.make_due(job, 7.0) == 3
-    assert [r.next_fetch_at for r in store.records(job)] == [7.0, 7.0, 7.0]
-    assert [r.next_fetch_at for r in store.records(other_job)] == [None]
-    assert store.make_due(job + "-none", 7.0) == 0
-
-
-def test_mark_fed_unschedules_the_urls_handed_on_but_not_one_rescheduled_meanwhile(store):
-    job, other_job = f"t-{uuid.uuid4().hex[:8]}", f"t-{uuid.uuid4().hex[:8]}"
-    for path, at in (("a", 10.0), ("b", 20.0), ("c", 30.0)):
-        store.put(_scheduled(job, path, at))
-    store.put(_scheduled(job, "a", 10.0, kind="sitemap"))
-    store.put(_scheduled(other_job, "a", 10.0))
-    store.put(_scheduled(job, "b", 100.0, seconds=5))  # b revisited since it was handed on
-
-    store.mark_fed(job, [("http://a.example/a", "page"), ("http://a.example/b", "page")], 40.0)
-    store.mark_fed(job, [], 40.0)
-
-    assert [(r.url.rsplit("/", 1)[1], r.kind, r.next_fetch_at) for r in store.records(job)] == [
-        ("a", "page", None), ("b", "page", 100.0), ("c", "page", 30.0), ("a", "sitemap", 10.0),
-    ]
-    assert [r.next_fetch_at for r in store.records(other_job)] == [10.0]
-
-
-def test_due_counts_counts_the_due_and_the_later_urls_and_says_when_the_next_is(store):
-    job = f"t-{uuid.uuid4().hex[:8]}"
-    for path, at in (("a", 10.0), ("b", 20.0), ("c", 50.0), ("d", 70.5), ("once", None)):
-        store.put(_scheduled(job, path, at))
-
-    assert store.due_counts(job, 20.0) == DueCounts(due=2, later=2, next_at=50.0)
-    assert store.due_counts(job, 0.0) == DueCounts(due=0, later=4, next_at=10.0)
-    assert store.due_counts(job, 70.5) == DueCounts(due=4, later=0, next_at=None)
-    assert store.due_counts(job + "-none", 0.0) == DueCounts(due=0, later=0, next_at=None)
 
 
 def test_an_unreachable_postgres_is_a_clear_error_worth_retrying():
@@ -423,16 +259,16 @@ def test_a_postgres_outage_is_store_unavailable_and_the_write_goes_through_once_
     job = f"t-{uuid.uuid4().hex[:8]}"
     store = open_store(postgres_proxy.url(POSTGRES_URL), timeout=2)
     try:
-        store.put(_record(job, "http://a.example/1", "before", []))
+        store.put(a_page(job, "http://a.example/1", "before", []))
 
         postgres_proxy.cut()
         with pytest.raises(StoreUnavailable):
-            store.put(_record(job, "http://a.example/2", "during", []))
+            store.put(a_page(job, "http://a.example/2", "during", []))
         with pytest.raises(StoreUnavailable):
             store.count(job)
 
         postgres_proxy.restore()
-        store.put(_record(job, "http://a.example/2", "after", []))
+        store.put(a_page(job, "http://a.example/2", "after", []))
         assert [r.title for r in store.records(job)] == ["before", "after"]
     finally:
         store.close()
@@ -447,7 +283,7 @@ def test_a_thread_that_first_connects_during_an_outage_gets_store_unavailable(po
 
     def write() -> None:
         try:
-            store.put(_record(job, "http://a.example/1", "during", []))
+            store.put(a_page(job, "http://a.example/1", "during", []))
         except CrawlError as exc:
             raised.append(exc)
 
@@ -482,11 +318,11 @@ def test_a_locked_sqlite_database_is_store_unavailable_until_it_is_released(tmp_
     try:
         other.execute("BEGIN EXCLUSIVE")
         with pytest.raises(StoreUnavailable) as info:
-            store.put(_record("job", "http://a.example/1", "while locked", []))
+            store.put(a_page("job", "http://a.example/1", "while locked", []))
         assert "CRAWLER_STORE_TIMEOUT" in str(info.value)
 
         other.execute("COMMIT")
-        store.put(_record("job", "http://a.example/1", "released", []))
+        store.put(a_page("job", "http://a.example/1", "released", []))
         assert [r.title for r in store.records("job")] == ["released"]
     finally:
         other.close()
@@ -508,22 +344,22 @@ def test_the_store_timeout_is_a_setting_with_a_safe_default(monkeypatch, tmp_pat
 def test_forget_removes_every_record_and_item_of_the_job_and_nothing_of_another(store):
     job, other = f"t-{uuid.uuid4().hex[:8]}", f"t-{uuid.uuid4().hex[:8]}"
     for name in (job, other):
-        store.put(_record(name, "http://a.example/a", "a", []), [Item("text", {"text": "a"})])
-        store.put(_record(name, "http://a.example/b", "b", []))
+        store.put(a_page(name, "http://a.example/a", "a", []), [Item("text", {"text": "a"})])
+        store.put(a_page(name, "http://a.example/b", "b", []))
 
     assert store.forget(job) == 2
 
     assert (store.count(job), list(store.items(job))) == (0, [])
     assert store.count(other) == 2 and list(store.items(other)) == [("http://a.example/a", Item("text", {"text": "a"}))]
-    store.put(_record(job, "http://a.example/a", "again", []))
+    store.put(a_page(job, "http://a.example/a", "again", []))
     assert [record.title for record in store.records(job)] == ["again"]
 
 
 def test_pages_reads_the_page_records_at_the_urls_asked_for(store):
     job = f"t-{uuid.uuid4().hex[:8]}"
     for url in ("http://a.example/a", "http://a.example/b", "http://a.example/c"):
-        store.put(_record(job, url, url[-1], []))
-    store.put(dataclasses.replace(_record(job, "http://a.example/a", "sitemap", []), kind="sitemap"))
+        store.put(a_page(job, url, url[-1], []))
+    store.put(dataclasses.replace(a_page(job, "http://a.example/a", "sitemap", []), kind="sitemap"))
 
     found = store.pages(job, ["http://a.example/a", "http://a.example/c", "http://a.example/none"])
 

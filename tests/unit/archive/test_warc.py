@@ -3,7 +3,6 @@ and the files are read back with warcio as any archive tool would read them."""
 
 from __future__ import annotations
 
-import base64
 import gzip
 import hashlib
 import io
@@ -12,23 +11,19 @@ import signal
 import subprocess
 import sys
 import textwrap
-from dataclasses import replace
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from pipeline.archive import OPEN_SUFFIX, WarcWriter, adopt_orphans, warcinfo
 from pipeline.fetch import (
-    REVISIT_IDENTICAL,
-    REVISIT_NOT_MODIFIED,
     Exchange,
     Fetcher,
     PermanentFetchError,
-    Reference,
     TransientFetchError,
-    WarcPointer,
 )
 from pipeline.settings import Policy
+from tests.unit.archive.warcs import records, sample_exchange
 from tests.unit.conftest import BIG_SIZE, PAGE_HTML
 
 HOST = "warc.test"
@@ -48,13 +43,6 @@ def guarded_loopback(monkeypatch):
 
 
 @pytest.fixture
-def writer(tmp_path):
-    writer = WarcWriter(str(tmp_path), "test", 10**9, warcinfo(True, "ops@example.org", "test-agent"))
-    yield writer
-    writer.close()
-
-
-@pytest.fixture
 def fetcher(writer):
     fetcher = Fetcher(archive=writer)
     yield fetcher
@@ -63,18 +51,6 @@ def fetcher(writer):
 
 def url(site, path):
     return site.url(path).replace("127.0.0.1", HOST)
-
-
-def records(directory):
-    """Every record of every WARC file in `directory`, digests checked, in file order."""
-    found = []
-    for path in sorted(directory.iterdir()):
-        with open(path, "rb") as stream:
-            for record in ArchiveIterator(stream, check_digests="raise"):
-                found.append((path.name, record.rec_type, record.rec_headers, record.http_headers,
-                              record.content_stream().read() if record.rec_type == "metadata"
-                              else record.raw_stream.read()))
-    return found
 
 
 def test_a_page_is_archived_as_a_request_and_a_response_tied_together(site, fetcher, writer, tmp_path,
@@ -249,7 +225,7 @@ def test_a_killed_writer_leaves_an_open_file_readable_to_its_last_record(site, t
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
     after = WarcWriter(str(tmp_path), "killed", 10**9, warcinfo(True, "", "agent"))
-    after.exchange(_exchange())
+    after.exchange(sample_exchange())
     after.close()
 
     left = [p for p in tmp_path.iterdir() if p.name.endswith(OPEN_SUFFIX)]
@@ -280,9 +256,9 @@ def test_a_killed_writer_leaves_an_open_file_readable_to_its_last_record(site, t
 
 def test_a_live_writers_file_is_never_adopted(tmp_path):
     writer = WarcWriter(str(tmp_path), "live", 10**9, warcinfo(True, "", "agent"))
-    writer.exchange(_exchange())
+    writer.exchange(sample_exchange())
     assert adopt_orphans(tmp_path, min_age=0) == []
-    writer.exchange(_exchange())
+    writer.exchange(sample_exchange())
     writer.close()
     (path,) = tmp_path.iterdir()
     with open(path, "rb") as stream:
@@ -291,14 +267,14 @@ def test_a_live_writers_file_is_never_adopted(tmp_path):
 
 def test_a_forked_child_writes_a_file_of_its_own(tmp_path):
     writer = WarcWriter(str(tmp_path), "fork", 10**9, warcinfo(True, "", "agent"))
-    writer.exchange(_exchange())
+    writer.exchange(sample_exchange())
     pid = os.fork()
     if pid == 0:
-        writer.exchange(_exchange())
+        writer.exchange(sample_exchange())
         writer.close()
         os._exit(0)
     os.waitpid(pid, 0)
-    writer.exchange(_exchange())
+    writer.exchange(sample_exchange())
     writer.close()
 
     kinds = {}
@@ -322,136 +298,6 @@ def test_warcio_check_accepts_the_files(site, fetcher, writer, tmp_path):
                              capture_output=True, text=True, check=False)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "digest pass" in checked.stdout
-
-
-def _exchange():
-    return Exchange("http://example.com/", "2026-01-01T00:00:00Z", "GET / HTTP/1.1", [("Accept", "*/*")],
-                    "HTTP/1.1", 200, "OK", [("Content-Length", "2")], [b"o", b"k"])
-
-
-def _digest(payload):
-    return "sha1:" + base64.b32encode(hashlib.sha1(payload).digest()).decode()
-
-
-NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
-IDENTICAL_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
-# The response of _exchange() as archived a month before.
-ORIGINAL = Reference("http://example.com/", "2025-12-01T17:30:55.123Z",
-                     "<urn:uuid:8b1f4a4e-4f1e-4e5c-9d55-0c3b3c1f2a10>", _digest(b"ok"))
-
-
-def _not_modified(refers_to):
-    return Exchange("http://example.com/", "2026-01-01T00:00:00Z", "GET / HTTP/1.1",
-                    [("If-None-Match", '"v1"'), ("If-Modified-Since", "Mon, 01 Dec 2025 17:30:55 GMT")],
-                    "HTTP/1.1", 304, "Not Modified", [("ETag", '"v1"'), ("Cache-Control", "max-age=60")], [],
-                    refers_to=refers_to)
-
-
-def _record_at(directory, capture):
-    """The record a capture points at, read from its gzip member alone."""
-    with open(directory / capture.file, "rb") as stream:
-        stream.seek(capture.offset)
-        member = stream.read(capture.length)
-    record = next(iter(ArchiveIterator(io.BytesIO(member), no_record_parse=True)))
-    return record.rec_headers, record.raw_stream.read()
-
-
-def _assert_refers_to_original(headers, profile):
-    assert headers.get_header("WARC-Profile") == profile
-    assert headers.get_header("WARC-Refers-To-Target-URI") == ORIGINAL.target_uri
-    assert headers.get_header("WARC-Refers-To-Date") == ORIGINAL.date
-    assert headers.get_header("WARC-Refers-To") == ORIGINAL.record_id
-    assert headers.get_header("WARC-Truncated") is None
-
-
-def test_a_304_to_a_revisit_is_archived_as_a_server_not_modified_revisit(writer, tmp_path):
-    capture = writer.exchange(_not_modified(ORIGINAL))
-    writer.close()
-
-    (_, (name, kind, headers, http, payload), (_, request_kind, request_headers, request_http, _)) = records(tmp_path)
-    assert kind == "revisit" and request_kind == "request"
-    _assert_refers_to_original(headers, NOT_MODIFIED_PROFILE)
-    assert headers.get_header("WARC-Payload-Digest") is None
-    assert http.get_statuscode() == "304" and http.get_header("ETag") == '"v1"' and payload == b""
-    assert request_headers.get_header("WARC-Concurrent-To") == headers.get_header("WARC-Record-ID")
-    assert request_http.get_header("If-None-Match") == '"v1"'
-    assert capture == WarcPointer(name, capture.offset, capture.length, headers.get_header("WARC-Record-ID"),
-                              None, REVISIT_NOT_MODIFIED)
-    pointed, block = _record_at(tmp_path, capture)
-    assert pointed.get_header("WARC-Record-ID") == capture.record_id
-    assert block.startswith(b"HTTP/1.1 304 Not Modified\r\n") and block.endswith(b"max-age=60\r\n\r\n")
-
-
-def test_an_unchanged_payload_is_archived_as_an_identical_payload_digest_revisit(writer, tmp_path):
-    capture = writer.exchange(replace(_exchange(), refers_to=ORIGINAL))
-    writer.close()
-
-    (_, (_, kind, headers, http, payload), (_, _, request_headers, _, _)) = records(tmp_path)
-    assert kind == "revisit"
-    _assert_refers_to_original(headers, IDENTICAL_PROFILE)
-    assert headers.get_header("WARC-Payload-Digest") == ORIGINAL.digest == capture.digest
-    assert http.get_statuscode() == "200" and http.get_header("Content-Length") == "2" and payload == b""
-    assert request_headers.get_header("WARC-Concurrent-To") == headers.get_header("WARC-Record-ID")
-    assert capture.revisit == REVISIT_IDENTICAL and capture.record_id == headers.get_header("WARC-Record-ID")
-    pointed, block = _record_at(tmp_path, capture)
-    assert pointed.get_header("WARC-Type") == "revisit"
-    assert block.startswith(b"HTTP/1.1 200 OK\r\n") and block.endswith(b"Content-Length: 2\r\n\r\n")
-
-
-@pytest.mark.parametrize("change", [
-    {"payload": [b"changed"]},
-    {"truncated": "length"},
-    {"refers_to": None},
-    {"refers_to": replace(ORIGINAL, digest=None)},
-    {"status": 404, "reason": "Not Found"},
-    {"status": 304, "reason": "Not Modified", "payload": [], "refers_to": None},
-], ids=["changed", "truncated", "no reference", "no digest", "not a 200", "304 to a first visit"])
-def test_any_other_answer_is_archived_as_a_full_response(writer, tmp_path, change):
-    exchange = replace(_exchange(), **{"refers_to": ORIGINAL, **change})
-    capture = writer.exchange(exchange)
-    writer.close()
-
-    (_, (_, kind, headers, http, payload), _) = records(tmp_path)
-    assert kind == "response" and http.get_statuscode() == str(exchange.status)
-    assert payload == b"".join(exchange.payload)
-    assert headers.get_header("WARC-Truncated") == exchange.truncated
-    assert headers.get_header("WARC-Profile") is None and headers.get_header("WARC-Refers-To") is None
-    assert capture.digest == headers.get_header("WARC-Payload-Digest") == _digest(payload)
-    assert capture.revisit is None and capture.record_id == headers.get_header("WARC-Record-ID")
-
-
-def test_a_reference_without_a_record_id_leaves_out_warc_refers_to(writer, tmp_path):
-    unknown = replace(ORIGINAL, record_id=None)
-    writer.exchange(_not_modified(unknown))
-    writer.exchange(replace(_exchange(), refers_to=unknown))
-    writer.close()
-
-    revisits = [headers for _, kind, headers, *_ in records(tmp_path) if kind == "revisit"]
-    assert [headers.get_header("WARC-Profile") for headers in revisits] == [NOT_MODIFIED_PROFILE, IDENTICAL_PROFILE]
-    for headers in revisits:
-        assert headers.get_header("WARC-Refers-To") is None
-        assert headers.get_header("WARC-Refers-To-Target-URI") == ORIGINAL.target_uri
-        assert headers.get_header("WARC-Refers-To-Date") == ORIGINAL.date
-
-
-def test_warcio_check_accepts_revisit_records(writer, tmp_path):
-    for exchange in (_exchange(), _not_modified(ORIGINAL), replace(_exchange(), refers_to=ORIGINAL)):
-        writer.exchange(exchange)
-    writer.close()
-
-    (path,) = tmp_path.iterdir()
-    checked = subprocess.run([sys.executable, "-m", "warcio.cli", "check", "-v", str(path)],
-                             capture_output=True, text=True, check=False)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert checked.stdout.count("digest present but not checked (revisit)") == 2
-    # warcio checks no digest of a revisit record: the block digest is checked here.
-    with open(path, "rb") as stream:
-        blocks = [(record.rec_headers, record.raw_stream.read())
-                  for record in ArchiveIterator(stream, no_record_parse=True) if record.rec_type == "revisit"]
-    assert len(blocks) == 2
-    for headers, block in blocks:
-        assert headers.get_header("WARC-Block-Digest") == _digest(block)
-        assert int(headers.get_header("Content-Length")) == len(block) and block.endswith(b"\r\n\r\n")
 
 
 def test_a_rendered_pages_conversions_are_under_urns_of_their_own(writer, tmp_path):
