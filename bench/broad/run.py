@@ -408,7 +408,10 @@ def report(result: dict[str, Any], manifest: dict[str, Any], args: argparse.Name
 
 
 def visits(case: str, args: argparse.Namespace) -> limits.Visits:
-    return limits.project_visits() if case.startswith("project") else limits.scrapy_visits(args.scrapy_set)
+    """What `case` asks each host for besides its pages: the project as its settings in
+    this environment say (command() passes them on), Scrapy and scrapy-redis as
+    `--scrapy-set` leaves them."""
+    return limits.project_visits(os.environ) if case.startswith("project") else limits.scrapy_visits(args.scrapy_set)
 
 
 def limit_lines(result: dict[str, Any], manifest: dict[str, Any], args: argparse.Namespace) -> list[str]:
@@ -416,9 +419,10 @@ def limit_lines(result: dict[str, Any], manifest: dict[str, Any], args: argparse
     cores = os.cpu_count() or 1
     lines = [f"politeness limit: {hosts} hosts / {args.delay:g} s = {hosts / args.delay:.0f} requests/s"]
     for case, figures in result.items():
-        slowest = limits.slowest_host_seconds(manifest, visits(case, args), args.delay)
-        lines.append(f"slowest host for {case}: {slowest:.1f} s to crawl alone (with its robots.txt, retries and "
-                     f"sitemap probe), so at most {pages / slowest:.1f} pages/s over the {pages} pages")
+        asks = visits(case, args)
+        slowest = limits.slowest_host_seconds(manifest, asks, args.delay)
+        lines.append(f"slowest host for {case}: {slowest:.1f} s to crawl alone (its pages, {asks.describe()}), "
+                     f"so at most {pages / slowest:.1f} pages/s over the {pages} pages")
         cpu = figures["figures"]["CPU ms/page"]
         if cpu:
             lines.append(f"CPU limit of {case}: {cores} cores / {cpu['median']:.2f} ms "

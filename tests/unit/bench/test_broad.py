@@ -191,3 +191,18 @@ def test_a_long_backoff_makes_the_retry_chain_the_bound():
     assert limits.host_seconds(fast_host, patient, delay=1.0, pages=20, late_extra=4.0) == pytest.approx(
         2.0 + 30.2 + 60.2 + 60.2 + 0.2
     )
+
+
+def test_the_projects_visits_follow_its_settings_and_its_least_backoff(monkeypatch):
+    from pipeline.crawl import fate
+    from pipeline.settings import Settings
+
+    # The least of each retry's random wait, as fate.backoff draws it.
+    monkeypatch.setattr(fate.random, "uniform", lambda low, high: low)
+    policy = Settings.load({}).policy
+
+    defaults = limits.project_visits({})
+    assert (defaults.retries, defaults.sitemap) == (policy.max_retries, True)
+    assert defaults.waits() == [fate.backoff(attempt, policy) for attempt in range(policy.max_retries)]
+    assert limits.project_visits({"CRAWLER_MAX_RETRIES": "1"}).retries == 1
+    assert limits.scrapy_visits(["RETRY_ENABLED=False"]).retries == 0

@@ -166,3 +166,23 @@ def test_links_are_plain_json():
     page = parse_html('<title>T</title><a href="/x">x</a>', URL)
 
     assert page.to_json() == {"title": "T", "outlinks": ["http://example.com/x"], "nofollow": False}
+
+
+def test_the_first_base_with_an_href_and_the_first_title_are_the_ones_read():
+    page = parse_html(
+        '<base target="_top"><base href="http://b.example/dir/"><base href="http://c.example/">'
+        "<title>First</title><title>Second</title>"
+        '<a href="x">x</a><a>no href</a><a name="anchor">named</a><area href="y">',
+        URL,
+    )
+
+    assert page.title == "First"
+    assert page.outlinks == ["http://b.example/dir/x", "http://b.example/dir/y"]
+
+
+def test_a_robots_meta_needs_both_name_and_content_to_count():
+    listed = '<a href="/a">a</a>'
+
+    assert parse_html('<meta name="robots">' + listed, URL).outlinks == ["http://example.com/a"]
+    assert parse_html('<meta content="nofollow">' + listed, URL).outlinks == ["http://example.com/a"]
+    assert parse_html('<META NAME="Robots" CONTENT="NoFollow">' + listed, URL).nofollow
