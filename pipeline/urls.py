@@ -36,6 +36,7 @@ SEEN_BUCKET_BITS = 16
 # apart and putting it together again was most of what seeding cost (64% of it for
 # plain URLs).
 _PLAIN = re.compile(r"(https?)://([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(?::([0-9]{1,5}))?(/[A-Za-z0-9._~/-]*)?")
+_HEX = frozenset("0123456789abcdef")
 _NETLOC = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
 # The password of a URL's user information (`scheme://user:PASSWORD@host`), wherever a
 # URL appears in a text, and query parameters whose value is a secret
@@ -55,11 +56,25 @@ def canonicalize(url: str, drop_params: Iterable[str] = ()) -> str | None:
     tracking tags); a name ending in ``*`` is a prefix. Dropping them keeps one page
     from becoming endless URLs."""
     plain = _PLAIN.fullmatch(url)
-    if plain is not None and "/." not in url:
+    if plain is not None and "/." not in url and not _respelled_ipv4(plain.group(2)):
         return _plain(*plain.groups())
     if len(url) > CACHED_URL_LENGTH:
         return _canonical.__wrapped__(url, tuple(drop_params))
     return _canonical(url, tuple(drop_params))
+
+
+def _respelled_ipv4(host: str) -> bool:
+    """Whether the URL standard reads `host` as an IPv4 address spelled otherwise than as
+    its canonical dotted quad (`123`, `127.1`, `0x7f.1`, `a.123`): its last label is a
+    number. w3lib follows the standard from 2.6 on (`123` becomes `0.0.0.123`, `a.123` is
+    refused), so such a host takes the long way, whatever w3lib makes of it."""
+    last = host.rsplit(".", 1)[-1]
+    if not (last.isdigit() or (last[:2] == "0x" and all(c in _HEX for c in last[2:]))):
+        return False
+    try:
+        return str(ipaddress.IPv4Address(host)) != host
+    except ValueError:
+        return True
 
 
 def _plain(scheme: str, host: str, port: str | None, path: str | None) -> str | None:

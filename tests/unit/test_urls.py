@@ -315,3 +315,14 @@ def test_redact_hides_every_password_and_keeps_the_rest(text, shown):
 @pytest.mark.parametrize("text", ["http://user@example.org/", "sqlite:///crawl.db", "no URL here: a:b@c"])
 def test_redact_leaves_text_without_a_password_as_it_is(text):
     assert redact(text) == text
+
+
+def test_a_host_the_url_standard_reads_as_an_ipv4_address_takes_the_long_way():
+    """w3lib 2.6 respells such hosts (`123` as `0.0.0.123`) or refuses them (`a.123`);
+    the short way must not keep them as they are, whichever w3lib is installed."""
+    from pipeline import urls
+
+    for url in ["http://123/p", "http://127.1/", "http://0x7f.1/", "http://a.123/", "http://1.2.3.04/"]:
+        assert canonicalize(url) == urls._canonical.__wrapped__(url, ()), url
+    assert urls._respelled_ipv4("127.0.0.1") is False and urls._respelled_ipv4("123.example") is False
+    assert canonicalize("http://127.0.0.1:8080/p") == "http://127.0.0.1:8080/p"
