@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from pipeline.urls import canonicalize
 from tasks import seed
 from tests.integration.site import Host, Response, page
 
@@ -160,7 +161,9 @@ def test_private_addresses_are_refused_in_every_spelling_without_allow_private(c
     cluster.wait_finished("ssrf", timeout=60)
 
     records = cluster.records("ssrf")
-    assert len(records) == len(seeds)
+    # One record per address as the URL standard spells it: w3lib from 2.6 on writes
+    # 2130706433 as 127.0.0.1, so that spelling is then the first seed's URL.
+    assert sorted(record.url for record in records) == sorted({canonicalize(url) for url in seeds})
     assert all(record.error and record.error.startswith("address not allowed") for record in records), [
         (record.url, record.error) for record in records
     ]
