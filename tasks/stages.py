@@ -25,7 +25,7 @@ from typing import Any
 from celery.signals import worker_process_init, worker_ready
 
 from pipeline.crawl import Payload, fate
-from pipeline.frontier import Lease
+from pipeline.frontier import Ended, Lease
 from pipeline.settings import RENDER_NEVER
 from tasks.app import app, runtime
 from tasks.names import FETCH, PARSE, QUEUES, RENDER, STORE
@@ -37,26 +37,39 @@ RENDER_SLACK = 30.0
 
 @app.task(bind=True, name=FETCH, max_retries=None)
 def fetch(self: Any, job: str, lease_data: dict[str, Any], attempt: int = 0, robots_site: str | None = None) -> Any:
-    outcome = fate.attempt_fetch(runtime(), job, Lease.from_json(lease_data), attempt, robots_site)
+    carries_on = consumes(PARSE, STORE)
+    outcome = fate.attempt_fetch(runtime(), job, Lease.from_json(lease_data), attempt, robots_site, hold=carries_on)
     match outcome:
-        case fate.Fetched(payload, handoff):
+        case fate.Fetched(payload, handoff, ended):
             send(job, handoff)
-            payload = fate.decide_render(runtime(), payload)
-            if payload.render is not None and payload.render.to_browser:
-                self.request.chain = None
-                to_render(payload)
-                return None
-            if not consumes(PARSE, STORE):
-                return payload.to_json()
-            self.request.chain = None
-            carry_on(payload)
-            return None
+            try:
+                return after_fetch(self, payload, ended)
+            except Exception:
+                # The host's slot must not wait for the lease to expire.
+                send(job, fate.release(runtime(), payload, ended))
+                raise
         case fate.Deferred(handoff):
             # The URL waits in the frontier for its retry: this chain ends here.
             send(job, handoff)
         case fate.WaitAt(countdown, site):
             return again(self, (job, lease_data, attempt, site), countdown)
     return end_chain(self)
+
+
+def after_fetch(task: Any, payload: Payload, ended: Ended | None) -> Any:
+    """The fetched page to the browser, to the parse stage, or parsed and stored here at
+    once when this worker takes their queues (freeing the host slot it kept, `ended`)."""
+    payload = fate.decide_render(runtime(), payload)
+    if payload.render is not None and payload.render.to_browser:
+        send(payload.job, fate.release(runtime(), payload, ended))
+        task.request.chain = None
+        to_render(payload)
+        return None
+    if not consumes(PARSE, STORE):
+        return payload.to_json()
+    task.request.chain = None
+    carry_on(payload, ended)
+    return None
 
 
 @app.task(bind=True, name=RENDER, max_retries=None)
@@ -154,14 +167,15 @@ def _start_browser() -> None:
         runtime().browser.start()
 
 
-def carry_on(payload: Payload) -> None:
+def carry_on(payload: Payload, ended: Ended | None = None) -> None:
     """Parse and store here what this worker just fetched, as the chain's next two tasks
     would; a store that must wait is retried from the store queue, like theirs."""
     parsed = fate.parse(runtime(), payload)
-    match fate.finish(runtime(), parsed, renewed=True):
-        case fate.Stored(handoff):
+    match fate.finish(runtime(), parsed, renewed=True, ended=ended):
+        case fate.Stored(handoff) | fate.Abandon(_, handoff):
             send(parsed.job, handoff)
-        case fate.RetryAt(countdown, attempt):
+        case fate.RetryAt(countdown, attempt, handoff):
+            send(parsed.job, handoff)
             store.apply_async((parsed.to_json(), attempt), countdown=countdown)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from pipeline.crawl import blocked, steps
 from pipeline.crawl.context import Context
@@ -29,7 +29,7 @@ from pipeline.fetch import (
     for_host,
     rule_for,
 )
-from pipeline.frontier import Failure, Frontier, Lease, RecordKind
+from pipeline.frontier import Ended, Failure, Frontier, Lease, RecordKind
 from pipeline.render import (
     Choice,
     Decision,
@@ -58,10 +58,13 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Fetched:
     """The request is over (maybe as a failure to record): parse it next. `handoff` are
-    the host's URLs that its freed slot made due."""
+    the host's URLs that its freed slot made due; with `ended`, the slot is still held,
+    to be freed when the lease completes (`finish`), or at once (`release`) when the
+    page goes on elsewhere."""
 
     payload: Payload
     handoff: list[Lease]
+    ended: Ended | None = None
 
 
 @dataclass(frozen=True)
@@ -75,10 +78,12 @@ class Deferred:
 
 @dataclass(frozen=True)
 class RetryAt:
-    """Try again in `countdown` seconds, as attempt number `attempt`."""
+    """Try again in `countdown` seconds, as attempt number `attempt`; `handoff` are the
+    host's URLs that a slot freed meanwhile made due."""
 
     countdown: float
     attempt: int
+    handoff: list[Lease] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -103,9 +108,11 @@ class Held:
 @dataclass(frozen=True)
 class Abandon:
     """This chain no longer owns the URL (its lease expired and went to another, or the
-    URL is done): it stops without a request or a write."""
+    URL is done): it stops without a request or a write. `handoff` are the host's URLs
+    that a slot freed on the way out made due."""
 
     reason: str
+    handoff: list[Lease] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -128,11 +135,17 @@ def backoff(attempt: int, policy: Policy, retry_after: float | None = None) -> f
 
 
 def attempt_fetch(
-    ctx: Context, job: str, lease: Lease, attempt: int = 0, robots_site: str | None = None
+    ctx: Context, job: str, lease: Lease, attempt: int = 0, robots_site: str | None = None, hold: bool = False,
 ) -> FetchOutcome:
     """One go at the leased URL: robots.txt first when its host's is not known, then the
     request when the host's politeness allows it (a URL robots.txt disallows claims no turn).
-    A URL handed out again for a retry carries its attempt in its lease."""
+    A URL handed out again for a retry carries its attempt in its lease.
+
+    `hold`: the caller parses and stores the page itself, at once. Where the host has a
+    delay, its next request cannot start before the delay anyway, so its slot stays held
+    through the parse and is freed by the completion: one call to Redis a page instead
+    of two. Without a delay the slot is freed at once, for the next request to overlap
+    the parse."""
     attempt = max(attempt, lease.attempt)
     frontier = ctx.frontier(job)
     policy = for_host(frontier.policy(), lease.host)
@@ -151,9 +164,21 @@ def attempt_fetch(
     if wait > 0:
         return WaitAt(_within_lease(wait, policy))
     outcome = _request(ctx, frontier, lease, attempt, policy)
-    if isinstance(outcome, FetchResult):
-        return _fetched(frontier, Payload(job, lease, outcome), sent_for=_sent_for(ctx))
-    return outcome
+    if not isinstance(outcome, FetchResult):
+        return outcome
+    if hold and policy.delay > 0:
+        return Fetched(Payload(job, lease, outcome), [], Ended(outcome.elapsed, _sent_for(ctx)))
+    return _fetched(frontier, Payload(job, lease, outcome), sent_for=_sent_for(ctx))
+
+
+def release(ctx: Context, payload: Payload, ended: Ended | None) -> list[Lease]:
+    """Free the host slot that a fetch returned still held (`ended`), for a page that
+    will not be completed here (it goes to the browser, or its parse or store failed):
+    the host's URLs now due. Nothing when no slot is held or the lease is lost."""
+    if ended is None:
+        return []
+    handoff = ctx.frontier(payload.job).release_host(payload.lease, ended.elapsed, ended.ok, ended.sent_for)
+    return handoff or []
 
 
 def _fetched(frontier: Frontier, payload: Payload, ok: bool = True, sent_for: float = 0.0) -> FetchOutcome:
@@ -370,16 +395,19 @@ def parse(ctx: Context, payload: Payload) -> Payload:
     return parsed
 
 
-def finish(ctx: Context, payload: Payload, attempt: int = 0, renewed: bool = False) -> StoreOutcome:
+def finish(
+    ctx: Context, payload: Payload, attempt: int = 0, renewed: bool = False, ended: Ended | None = None
+) -> StoreOutcome:
     """Write the record and complete the lease, only while the lease is this chain's: a
     chain redelivered after its URL was done, or handed to another worker, writes
     nothing. A store that cannot be written now is tried again without a refetch.
 
     `renewed` says the caller is the process whose fetch just returned `Fetched` for
-    this payload: that release checked and renewed the lease before the parse, so the
-    check is not repeated (one Redis round trip of four per URL). A lease taken away
-    within that parse would see its record written anyway; its completion is still
-    refused."""
+    this payload: that fetch checked and renewed the lease (at its claim or its
+    release), so the check is not repeated. A lease taken away within that parse would
+    see its record written anyway; its completion is still refused. `ended` is the
+    request whose host slot that fetch left held: the completion frees it, or, when the
+    record cannot be written now, it is freed before the store is tried again."""
     frontier = ctx.frontier(payload.job)
     if not renewed and not frontier.extend(payload.lease):
         return LEASE_LOST
@@ -389,14 +417,15 @@ def finish(ctx: Context, payload: Payload, attempt: int = 0, renewed: bool = Fal
         ctx.store.put(record, payload.items)
         settlement = blocked.settle(ctx, frontier, payload, policy)
     except StoreUnavailable as exc:
+        handoff = release(ctx, payload, ended)
         if attempt >= ctx.settings.store_retries:
             logger.error("giving up storing %s, its lease will hand it out again: %s", record.url, exc)
-            return Abandon(f"store unavailable: {exc}")
+            return Abandon(f"store unavailable: {exc}", handoff)
         logger.warning("store unavailable, retrying %s: %s", record.url, exc)
-        return RetryAt(backoff(attempt, policy), attempt + 1)
+        return RetryAt(backoff(attempt, policy), attempt + 1, handoff)
     done = frontier.complete(
         payload.lease, failed=record.error is not None, found=settlement.kept, blocked=settlement.fresh,
-        disallowed=record.disallowed,
+        disallowed=record.disallowed, ended=ended,
     )
     blocked.settled(frontier, settlement, policy)
     if done.counted and done.depth < record.depth:

@@ -32,6 +32,7 @@ from pipeline.errors import ConfigError, JobNotFound, StalePolicy
 from pipeline.frontier import budget, calls, delays, hosts, lua, stats
 from pipeline.frontier.data import (
     Completed,
+    Ended,
     Failure,
     FeedState,
     Found,
@@ -296,7 +297,7 @@ class Frontier:
 
     def complete(
         self, lease: Lease, failed: bool, found: Found, blocked: Sequence[tuple[str, RecordKind]] = (),
-        disallowed: bool = False,
+        disallowed: bool = False, ended: Ended | None = None,
     ) -> Completed:
         """Release the lease, schedule what `found` lists, settle the `blocked` links
         (whose records are written: marked seen and counted, in this call for those of
@@ -305,7 +306,9 @@ class Frontier:
         scheduled (the blocked links are settled all the same). `disallowed`: the URL's
         record is robots.txt's refusal, made without a request. The depth handed back is
         the URL's shortest known: lower than the lease's when a shorter path was found
-        while it was leased (its links were scheduled from it).
+        while it was leased (its links were scheduled from it). `ended`: the lease still
+        holds its host's slot, and the request it made ended so (the slot is freed here,
+        as `release_host` would have).
 
         The links this process sent before (SentLinks) are left out, and those sent are
         remembered when the lease was still this chain's."""
@@ -323,6 +326,7 @@ class Frontier:
             counted, rows, depth = self._call(
                 policy, own, Script.COMPLETE, parts.get(own, []), found.depth, blocked=settle.get(own, []),
                 url=lease.member, token=lease.token, failed=failed, disallowed=disallowed, limit=HANDOFF_LIMIT,
+                **_request_end(ended),
             )
             if counted:
                 _SENT.sent(self.job, entries, found.depth, policy.version)
@@ -508,6 +512,11 @@ class Frontier:
             if str(exc).startswith(STALE_POLICY):
                 raise _Stale from exc
             raise
+
+
+def _request_end(ended: Ended | None) -> dict[str, Any]:
+    """COMPLETE's parameters for a request whose slot the lease still holds."""
+    return {} if ended is None else {"elapsed": ended.elapsed, "sent_for": ended.sent_for, "ok": ended.ok}
 
 
 def list_jobs(client: redis.Redis) -> list[str]:

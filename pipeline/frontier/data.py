@@ -186,6 +186,18 @@ class Failure:
 
 
 @dataclass(frozen=True)
+class Ended:
+    """A request that is over while its lease still holds its host's slot: it took
+    `elapsed` seconds (0: unknown), went out `sent_for` seconds ago (0: unknown), and
+    its host answered (`ok`) or not. The slot is freed with these when the lease is
+    completed, or on its own when the page goes on elsewhere."""
+
+    elapsed: float
+    sent_for: float
+    ok: bool = True
+
+
+@dataclass(frozen=True)
 class HostBackoff:
     """A host no worker sends requests to until its pause is over."""
 

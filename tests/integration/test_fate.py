@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import keys
 from pipeline.crawl import Context, fate, jobs
 from pipeline.crawl.fate import Abandon, Deferred, Fetched, RetryAt, Stored, WaitAt
 from pipeline.frontier import Frontier, Lease
@@ -157,6 +158,66 @@ def test_a_locked_store_is_retried_without_a_refetch_then_given_back_to_the_leas
     assert isinstance(fate.finish(ctx, payload), Stored), "the lease still holds: the write goes through"
     assert host.requests() == {"/": 1}
     assert [r.url for r in ctx.store.records("job")] == [host.url("/")]
+
+
+def _in_flight(ctx: Context, lease: Lease) -> int:
+    """Requests to the lease's host that hold its slots, as the frontier counts them."""
+    frontier = ctx.frontier("job")
+    return int(frontier.redis.hget(frontier.keys.key(keys.SLOTS), lease.host) or 0)
+
+
+def test_a_page_stored_where_it_was_fetched_frees_its_host_with_its_completion(ctx, host):
+    lease = _seed(ctx, host.url("/"), delay=0.4, robots=False)
+
+    fetched = fate.attempt_fetch(ctx, "job", lease, hold=True)
+
+    assert isinstance(fetched, Fetched) and fetched.ended is not None and fetched.handoff == []
+    assert _in_flight(ctx, lease) == 1, "the slot is held through the parse"
+    stored = fate.finish(ctx, fate.parse(ctx, fetched.payload), renewed=True, ended=fetched.ended)
+    (after,) = stored.handoff
+    assert _in_flight(ctx, lease) == 1, "the slot went from the page to the next"
+    assert after.url == host.url("/a") and after.countdown > 0.2, "the next page waits out the delay"
+    assert isinstance(_fetch(ctx, after), Fetched)
+    (first, _), (second, _) = host.log
+    assert second - first >= 0.4, "the host's next request came a delay after the first"
+
+
+def test_without_a_delay_the_slot_is_freed_before_the_parse(ctx, host):
+    lease = _seed(ctx, host.url("/"), delay=0, robots=False)
+
+    fetched = fate.attempt_fetch(ctx, "job", lease, hold=True)
+
+    assert isinstance(fetched, Fetched) and fetched.ended is None
+    assert _in_flight(ctx, lease) == 0, "the next request may overlap the parse"
+
+
+def test_a_held_slot_is_freed_when_the_page_cannot_be_stored_now(ctx, host, tmp_path):
+    lease = _seed(ctx, host.url("/"), delay=0.4, robots=False, max_depth=0)
+    fetched = fate.attempt_fetch(ctx, "job", lease, hold=True)
+    assert isinstance(fetched, Fetched) and _in_flight(ctx, lease) == 1
+    payload = fate.parse(ctx, fetched.payload)
+    ctx.store.count("job")
+    other = sqlite3.connect(tmp_path / "crawl.db", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        outcome = fate.finish(ctx, payload, renewed=True, ended=fetched.ended)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+    assert isinstance(outcome, RetryAt) and _in_flight(ctx, lease) == 0, "the store's retry holds no slot"
+    assert isinstance(fate.finish(ctx, payload, outcome.attempt), Stored)
+
+
+def test_a_held_slot_released_for_a_page_that_goes_elsewhere_is_freed_once(ctx, host):
+    lease = _seed(ctx, host.url("/"), delay=0.4, robots=False, max_depth=0)
+    fetched = fate.attempt_fetch(ctx, "job", lease, hold=True)
+    assert isinstance(fetched, Fetched)
+
+    assert fate.release(ctx, fetched.payload, fetched.ended) == []
+    assert _in_flight(ctx, lease) == 0
+    assert isinstance(fate.finish(ctx, fate.parse(ctx, fetched.payload), ended=fetched.ended), Stored)
+    assert _in_flight(ctx, lease) == 0, "the completion does not free it twice"
 
 
 def test_links_found_are_scheduled_under_the_job_s_policy(ctx, host):

@@ -15,6 +15,13 @@
 --   leases                ZSET    URL -> lease deadline: removed; new leases added
 --   requeues              HASH    URL -> times it was requeued: removed
 --   slots                 HASH    host -> requests in flight (-1 if the lease still held one)
+--   started               HASH    host -> when its last request started (moved to when it went
+--                                 out, if later), when the lease still held its slot
+--   rtime                 HASH    host -> seconds its last request took (set from elapsed when
+--                                 delay_factor is on and the lease still held its slot; read:
+--                                 the adaptive delay)
+--   failing:HOST          SET     the host's URLs that failed since its last success (removed
+--                                 when the lease still held its slot and `ok`)
 --   stats                 HASH    counters: stored, errors, blocked, queued, seen, dropped_pages,
 --                                 dropped_sitemaps, hosts, tokens, dispatched, finished_at
 --   seen:BUCKET           SET     every URL scheduled, as its fingerprint's low 48 bits (an
@@ -46,7 +53,6 @@
 --   allowance             STRING  new URLs the shard may hand out of a shared max_pages (-1 per new page)
 --   budget-spent          STRING  set when no more of a shared max_pages will come (read)
 --   hostrules             HASH    pattern -> {delay, conc} of the job's host policy file (read)
---   rtime                 HASH    host -> seconds its last request took (read: the adaptive delay)
 --   blocked-hosts         ZSET    host -> links its robots.txt disallowed (+1 per link settled)
 -- ARGV[1], a JSON object:
 --   version         int     policy version the caller holds (0: do not check)
@@ -77,6 +83,11 @@
 --   delay_factor    float   a host's delay is this times its last response time (0: off)
 --   host_rules      bool    the job has a host policy file (its rules are looked up)
 --   max_delay       float   seconds the adaptive delay is at most
+--   elapsed         float   seconds the request took (0: unknown), for a lease that still holds
+--                           its slot: the worker stored the page itself and frees the slot here,
+--                           as RELEASE_HOST would have before the parse
+--   sent_for        float   seconds since the request went out (0: unknown), the same way
+--   ok              bool    the host answered: its run of failing URLs is over, the same way
 -- ARGV[2..]: the 8-byte fingerprint of each entry of links, then of each of blocked.
 -- Returns {counted, leases, depth}: counted is 1 when the token owned the URL, 0
 -- otherwise; leases as LEASE returns them; the URL's depth as it was leased, or lower if
@@ -86,7 +97,10 @@ local counted, depth = 0, -1
 local lease_data = owned(A.url, A.token)
 if lease_data then
   depth = lease_data.d
-  if lease_data.s == 1 then release_slot(lease_data.h) end
+  if lease_data.s == 1 then
+    free_after_request(lease_data.h, num(A.elapsed))
+    if A.ok then redis.call('DEL', FAILING .. lease_data.h) end
+  end
   redis.call('ZREM', LEASES, A.url)
   redis.call('HDEL', LEASE, A.url)
   redis.call('HDEL', REQUEUES, A.url)

@@ -1,5 +1,5 @@
 -- leases: URLs handed out to workers, their tokens, and those that go back.
--- Defines: shorter, unretry, unlease, end_request, next_of, carried, lease, owned
+-- Defines: shorter, unretry, unlease, free_after_request, end_request, next_of, carried, lease, owned
 
 -- A URL found again by a shorter path while it is leased takes the smaller depth:
 -- COMPLETE then schedules its links from that depth and hands it back for the record.
@@ -47,27 +47,33 @@ local function unlease(url, lease_data, why)
   if lease_data.s == 1 then release_slot(lease_data.h) else schedule(lease_data.h) end
 end
 
--- The request of a lease is over: its host slot is freed (once per lease), how long it
--- took (`elapsed` seconds; 0: unknown) kept as the adaptive delay's base when
--- delay_factor is on, and the host's next start planned a delay after this one's. The
--- request went out A.sent_for seconds ago (0: unknown): when that is later than its
--- claim (the worker paused in between), the host's start moves there, so the next
--- request cannot reach the host closer than the delay.
+-- A request to `host` is over: its slot is freed, how long it took (`elapsed` seconds;
+-- 0: unknown) kept as the adaptive delay's base when delay_factor is on, and the host's
+-- next start planned a delay after this one's. The request went out A.sent_for seconds
+-- ago (0: unknown): when that is later than its claim (the worker paused in between),
+-- the host's start moves there, so the next request cannot reach the host closer than
+-- the delay.
+local function free_after_request(host, elapsed)
+  if A.delay_factor > 0 and elapsed > 0 then
+    redis.call('HSET', RESPONSE_TIME, host, tostring(elapsed))
+  end
+  local started = tonumber(redis.call('HGET', STARTED, host)) or NOW
+  if num(A.sent_for) > 0 and NOW - A.sent_for > started then
+    started = NOW - A.sent_for
+    redis.call('HSET', STARTED, host, tostring(started))
+  end
+  local planned = math.max(num(redis.call('HGET', PLANNED, host)), started + delay_of(host))
+  redis.call('HSET', PLANNED, host, tostring(planned))
+  release_slot(host)
+end
+
+-- The request of a lease is over while the lease goes on (to the parse and store
+-- steps, or to its retry): its host slot is freed once per lease.
 local function end_request(url, lease_data, elapsed)
   if lease_data.s ~= 1 then return end
   lease_data.s = 0
   redis.call('HSET', LEASE, url, cjson.encode(lease_data))
-  if A.delay_factor > 0 and elapsed > 0 then
-    redis.call('HSET', RESPONSE_TIME, lease_data.h, tostring(elapsed))
-  end
-  local started = tonumber(redis.call('HGET', STARTED, lease_data.h)) or NOW
-  if num(A.sent_for) > 0 and NOW - A.sent_for > started then
-    started = NOW - A.sent_for
-    redis.call('HSET', STARTED, lease_data.h, tostring(started))
-  end
-  local planned = math.max(num(redis.call('HGET', PLANNED, lease_data.h)), started + delay_of(lease_data.h))
-  redis.call('HSET', PLANNED, lease_data.h, tostring(planned))
-  release_slot(lease_data.h)
+  free_after_request(lease_data.h, elapsed)
 end
 
 -- The next URL of a due host whose turn is `at`: a revisit first (it was waiting for the
