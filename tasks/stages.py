@@ -25,7 +25,7 @@ from typing import Any
 from celery.signals import worker_process_init, worker_ready
 
 from pipeline.crawl import Payload, fate
-from pipeline.frontier import Ended, Lease
+from pipeline.frontier import HeldSlot, Lease
 from pipeline.settings import RENDER_NEVER
 from tasks.app import app, runtime
 from tasks.names import FETCH, PARSE, QUEUES, RENDER, STORE
@@ -40,13 +40,13 @@ def fetch(self: Any, job: str, lease_data: dict[str, Any], attempt: int = 0, rob
     carries_on = consumes(PARSE, STORE)
     outcome = fate.attempt_fetch(runtime(), job, Lease.from_json(lease_data), attempt, robots_site, hold=carries_on)
     match outcome:
-        case fate.Fetched(payload, handoff, ended):
+        case fate.Fetched(payload, handoff, held):
             send(job, handoff)
             try:
-                return after_fetch(self, payload, ended)
+                return after_fetch(self, payload, held, carries_on)
             except Exception:
                 # The host's slot must not wait for the lease to expire.
-                send(job, fate.release(runtime(), payload, ended))
+                send(job, fate.release(runtime(), payload, held))
                 raise
         case fate.Deferred(handoff):
             # The URL waits in the frontier for its retry: this chain ends here.
@@ -56,19 +56,20 @@ def fetch(self: Any, job: str, lease_data: dict[str, Any], attempt: int = 0, rob
     return end_chain(self)
 
 
-def after_fetch(task: Any, payload: Payload, ended: Ended | None) -> Any:
+def after_fetch(task: Any, payload: Payload, held: HeldSlot | None, carries_on: bool) -> Any:
     """The fetched page to the browser, to the parse stage, or parsed and stored here at
-    once when this worker takes their queues (freeing the host slot it kept, `ended`)."""
+    once when this worker takes their queues (`carries_on`; freeing the host slot the
+    fetch `held`)."""
     payload = fate.decide_render(runtime(), payload)
     if payload.render is not None and payload.render.to_browser:
-        send(payload.job, fate.release(runtime(), payload, ended))
+        send(payload.job, fate.release(runtime(), payload, held))
         task.request.chain = None
         to_render(payload)
         return None
-    if not consumes(PARSE, STORE):
+    if not carries_on:
         return payload.to_json()
     task.request.chain = None
-    carry_on(payload, ended)
+    carry_on(payload, held)
     return None
 
 
@@ -167,11 +168,11 @@ def _start_browser() -> None:
         runtime().browser.start()
 
 
-def carry_on(payload: Payload, ended: Ended | None = None) -> None:
+def carry_on(payload: Payload, held: HeldSlot | None = None) -> None:
     """Parse and store here what this worker just fetched, as the chain's next two tasks
     would; a store that must wait is retried from the store queue, like theirs."""
     parsed = fate.parse(runtime(), payload)
-    match fate.finish(runtime(), parsed, renewed=True, ended=ended):
+    match fate.finish(runtime(), parsed, renewed=True, held=held):
         case fate.Stored(handoff) | fate.Abandon(_, handoff):
             send(parsed.job, handoff)
         case fate.RetryAt(countdown, attempt, handoff):

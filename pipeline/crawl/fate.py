@@ -29,7 +29,7 @@ from pipeline.fetch import (
     for_host,
     rule_for,
 )
-from pipeline.frontier import Ended, Failure, Frontier, Lease, RecordKind
+from pipeline.frontier import Failure, Frontier, HeldSlot, Lease, RecordKind
 from pipeline.render import (
     Choice,
     Decision,
@@ -58,13 +58,13 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Fetched:
     """The request is over (maybe as a failure to record): parse it next. `handoff` are
-    the host's URLs that its freed slot made due; with `ended`, the slot is still held,
+    the host's URLs that its freed slot made due; with `held`, the slot is still held,
     to be freed when the lease completes (`finish`), or at once (`release`) when the
     page goes on elsewhere."""
 
     payload: Payload
     handoff: list[Lease]
-    ended: Ended | None = None
+    held: HeldSlot | None = None
 
 
 @dataclass(frozen=True)
@@ -142,10 +142,11 @@ def attempt_fetch(
     A URL handed out again for a retry carries its attempt in its lease.
 
     `hold`: the caller parses and stores the page itself, at once. Where the host has a
-    delay, its next request cannot start before the delay anyway, so its slot stays held
-    through the parse and is freed by the completion: one call to Redis a page instead
-    of two. Without a delay the slot is freed at once, for the next request to overlap
-    the parse."""
+    delay (the job's, or its rule's), the parse and store take a small part of it, so
+    the slot stays held through them and the completion frees it: one call to Redis a
+    page instead of two. Without a delay the slot is freed at once, for the next request
+    to overlap the parse; so is it after a request that took half the lease, to renew
+    the lease for the parse."""
     attempt = max(attempt, lease.attempt)
     frontier = ctx.frontier(job)
     policy = for_host(frontier.policy(), lease.host)
@@ -153,7 +154,7 @@ def attempt_fetch(
     for url in [*first, lease.url]:
         site = ctx.robots.pending(frontier.keyring, url, policy)
         if site is not None:
-            return _fetch_robots(ctx, frontier, lease, site, attempt)
+            return _fetch_robots(ctx, frontier, lease, site, attempt, hold)
     if not ctx.robots.allowed(frontier.keyring, lease.url, policy):
         # Known to be disallowed (its robots.txt came after it was queued): settled
         # without a request, so without the host's turn.
@@ -166,18 +167,19 @@ def attempt_fetch(
     outcome = _request(ctx, frontier, lease, attempt, policy)
     if not isinstance(outcome, FetchResult):
         return outcome
-    if hold and policy.delay > 0:
-        return Fetched(Payload(job, lease, outcome), [], Ended(outcome.elapsed, _sent_for(ctx)))
+    if hold and policy.delay > 0 and outcome.elapsed < policy.lease_timeout / 2:
+        return Fetched(Payload(job, lease, outcome), [], HeldSlot(outcome.elapsed, ctx.fetcher.sent_at or 0.0))
     return _fetched(frontier, Payload(job, lease, outcome), sent_for=_sent_for(ctx))
 
 
-def release(ctx: Context, payload: Payload, ended: Ended | None) -> list[Lease]:
-    """Free the host slot that a fetch returned still held (`ended`), for a page that
-    will not be completed here (it goes to the browser, or its parse or store failed):
-    the host's URLs now due. Nothing when no slot is held or the lease is lost."""
-    if ended is None:
+def release(ctx: Context, payload: Payload, held: HeldSlot | None) -> list[Lease]:
+    """Free the host slot that a fetch returned still `held`, for a page that will not
+    be completed here (it goes to the browser, its store must wait, its parse or store
+    failed), renewing its lease: the host's URLs now due. No call when the fetch freed
+    the slot itself; nothing when the lease is lost or already completed."""
+    if held is None:
         return []
-    handoff = ctx.frontier(payload.job).release_host(payload.lease, ended.elapsed, ended.ok, ended.sent_for)
+    handoff = ctx.frontier(payload.job).release_host(payload.lease, held.elapsed, True, held.sent_for())
     return handoff or []
 
 
@@ -196,7 +198,9 @@ def _sent_for(ctx: Context) -> float:
     return 0.0 if sent_at is None else max(0.0, time.monotonic() - sent_at)
 
 
-def _fetch_robots(ctx: Context, frontier: Frontier, lease: Lease, site: str, attempt: int) -> FetchOutcome:
+def _fetch_robots(
+    ctx: Context, frontier: Frontier, lease: Lease, site: str, attempt: int, hold: bool = False
+) -> FetchOutcome:
     """robots.txt is a request to the host like any other: it takes the host's turn, and
     the URL itself comes back for the next one, the delay after robots.txt went out."""
     policy = for_host(frontier.policy(), lease.host)
@@ -223,7 +227,7 @@ def _fetch_robots(ctx: Context, frontier: Frontier, lease: Lease, site: str, att
         return LEASE_LOST
     if wait > 0:
         return WaitAt(_within_lease(wait, policy))
-    return attempt_fetch(ctx, frontier.job, lease, attempt)
+    return attempt_fetch(ctx, frontier.job, lease, attempt, hold=hold)
 
 
 def _request(
@@ -396,7 +400,7 @@ def parse(ctx: Context, payload: Payload) -> Payload:
 
 
 def finish(
-    ctx: Context, payload: Payload, attempt: int = 0, renewed: bool = False, ended: Ended | None = None
+    ctx: Context, payload: Payload, attempt: int = 0, renewed: bool = False, held: HeldSlot | None = None
 ) -> StoreOutcome:
     """Write the record and complete the lease, only while the lease is this chain's: a
     chain redelivered after its URL was done, or handed to another worker, writes
@@ -405,9 +409,9 @@ def finish(
     `renewed` says the caller is the process whose fetch just returned `Fetched` for
     this payload: that fetch checked and renewed the lease (at its claim or its
     release), so the check is not repeated. A lease taken away within that parse would
-    see its record written anyway; its completion is still refused. `ended` is the
-    request whose host slot that fetch left held: the completion frees it, or, when the
-    record cannot be written now, it is freed before the store is tried again."""
+    see its record written anyway; its completion is still refused. `held` is the host
+    slot that fetch kept: the completion frees it, or, when the record cannot be
+    written now, it is freed before the store is tried again."""
     frontier = ctx.frontier(payload.job)
     if not renewed and not frontier.extend(payload.lease):
         return LEASE_LOST
@@ -417,7 +421,7 @@ def finish(
         ctx.store.put(record, payload.items)
         settlement = blocked.settle(ctx, frontier, payload, policy)
     except StoreUnavailable as exc:
-        handoff = release(ctx, payload, ended)
+        handoff = release(ctx, payload, held)
         if attempt >= ctx.settings.store_retries:
             logger.error("giving up storing %s, its lease will hand it out again: %s", record.url, exc)
             return Abandon(f"store unavailable: {exc}", handoff)
@@ -425,7 +429,7 @@ def finish(
         return RetryAt(backoff(attempt, policy), attempt + 1, handoff)
     done = frontier.complete(
         payload.lease, failed=record.error is not None, found=settlement.kept, blocked=settlement.fresh,
-        disallowed=record.disallowed, ended=ended,
+        disallowed=record.disallowed, held=held,
     )
     blocked.settled(frontier, settlement, policy)
     if done.counted and done.depth < record.depth:

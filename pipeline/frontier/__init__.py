@@ -5,10 +5,10 @@ of a job, the values it takes and hands out, and the names it shares with its sc
 from pipeline.frontier.client import Frontier, list_jobs
 from pipeline.frontier.data import (
     Completed,
-    Ended,
     Failure,
     FeedState,
     Found,
+    HeldSlot,
     HostBackoff,
     JobStats,
     Lease,
@@ -23,7 +23,7 @@ from pipeline.frontier.names import HOST_LIMITS, JobState, Limit, Script, Stat
 from pipeline.store import RecordKind
 
 __all__ = [
-    "HOST_LIMITS", "Completed", "DelaySource", "Ended", "Failure", "FeedState", "Found", "Frontier", "HostBackoff",
+    "HOST_LIMITS", "Completed", "DelaySource", "Failure", "FeedState", "Found", "Frontier", "HeldSlot", "HostBackoff",
     "HostDelay", "HostView", "JobState", "JobStats", "Lease", "Limit", "LostLease", "RecordKind", "Revisit", "Script",
     "Stat", "Tick", "in_policy_scope", "list_jobs",
 ]

@@ -32,10 +32,10 @@ from pipeline.errors import ConfigError, JobNotFound, StalePolicy
 from pipeline.frontier import budget, calls, delays, hosts, lua, stats
 from pipeline.frontier.data import (
     Completed,
-    Ended,
     Failure,
     FeedState,
     Found,
+    HeldSlot,
     HostBackoff,
     JobStats,
     Lease,
@@ -297,7 +297,7 @@ class Frontier:
 
     def complete(
         self, lease: Lease, failed: bool, found: Found, blocked: Sequence[tuple[str, RecordKind]] = (),
-        disallowed: bool = False, ended: Ended | None = None,
+        disallowed: bool = False, held: HeldSlot | None = None,
     ) -> Completed:
         """Release the lease, schedule what `found` lists, settle the `blocked` links
         (whose records are written: marked seen and counted, in this call for those of
@@ -306,9 +306,9 @@ class Frontier:
         scheduled (the blocked links are settled all the same). `disallowed`: the URL's
         record is robots.txt's refusal, made without a request. The depth handed back is
         the URL's shortest known: lower than the lease's when a shorter path was found
-        while it was leased (its links were scheduled from it). `ended`: the lease still
-        holds its host's slot, and the request it made ended so (the slot is freed here,
-        as `release_host` would have).
+        while it was leased (its links were scheduled from it). `held`: the lease still
+        holds its host's slot, whose request is over: it is freed here, as
+        `release_host` would have before the parse.
 
         The links this process sent before (SentLinks) are left out, and those sent are
         remembered when the lease was still this chain's."""
@@ -326,7 +326,7 @@ class Frontier:
             counted, rows, depth = self._call(
                 policy, own, Script.COMPLETE, parts.get(own, []), found.depth, blocked=settle.get(own, []),
                 url=lease.member, token=lease.token, failed=failed, disallowed=disallowed, limit=HANDOFF_LIMIT,
-                **_request_end(ended),
+                **_freed(held),
             )
             if counted:
                 _SENT.sent(self.job, entries, found.depth, policy.version)
@@ -514,9 +514,10 @@ class Frontier:
             raise
 
 
-def _request_end(ended: Ended | None) -> dict[str, Any]:
-    """COMPLETE's parameters for a request whose slot the lease still holds."""
-    return {} if ended is None else {"elapsed": ended.elapsed, "sent_for": ended.sent_for, "ok": ended.ok}
+def _freed(held: HeldSlot | None) -> dict[str, Any]:
+    """COMPLETE's parameters that free a slot the lease still holds, as RELEASE_HOST's
+    would after an answered request."""
+    return {} if held is None else {"elapsed": held.elapsed, "sent_for": held.sent_for(), "ok": True}
 
 
 def list_jobs(client: redis.Redis) -> list[str]:

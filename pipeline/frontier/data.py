@@ -5,6 +5,7 @@ use them without the frontier's machinery."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -186,15 +187,18 @@ class Failure:
 
 
 @dataclass(frozen=True)
-class Ended:
-    """A request that is over while its lease still holds its host's slot: it took
-    `elapsed` seconds (0: unknown), went out `sent_for` seconds ago (0: unknown), and
-    its host answered (`ok`) or not. The slot is freed with these when the lease is
-    completed, or on its own when the page goes on elsewhere."""
+class HeldSlot:
+    """The host slot of a lease whose request is over, kept through the parse and store
+    to be freed by the completion. The request took `elapsed` seconds and went out at
+    `sent_at` (this process's monotonic clock; 0: unknown), which paces the host's next
+    request from when the slot is freed, however long after."""
 
     elapsed: float
-    sent_for: float
-    ok: bool = True
+    sent_at: float
+
+    def sent_for(self) -> float:
+        """Seconds since the request went out; 0 when that is unknown."""
+        return max(0.0, time.monotonic() - self.sent_at) if self.sent_at else 0.0
 
 
 @dataclass(frozen=True)

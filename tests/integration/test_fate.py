@@ -171,9 +171,9 @@ def test_a_page_stored_where_it_was_fetched_frees_its_host_with_its_completion(c
 
     fetched = fate.attempt_fetch(ctx, "job", lease, hold=True)
 
-    assert isinstance(fetched, Fetched) and fetched.ended is not None and fetched.handoff == []
+    assert isinstance(fetched, Fetched) and fetched.held is not None and fetched.handoff == []
     assert _in_flight(ctx, lease) == 1, "the slot is held through the parse"
-    stored = fate.finish(ctx, fate.parse(ctx, fetched.payload), renewed=True, ended=fetched.ended)
+    stored = fate.finish(ctx, fate.parse(ctx, fetched.payload), renewed=True, held=fetched.held)
     (after,) = stored.handoff
     assert _in_flight(ctx, lease) == 1, "the slot went from the page to the next"
     assert after.url == host.url("/a") and after.countdown > 0.2, "the next page waits out the delay"
@@ -187,8 +187,32 @@ def test_without_a_delay_the_slot_is_freed_before_the_parse(ctx, host):
 
     fetched = fate.attempt_fetch(ctx, "job", lease, hold=True)
 
-    assert isinstance(fetched, Fetched) and fetched.ended is None
+    assert isinstance(fetched, Fetched) and fetched.held is None
     assert _in_flight(ctx, lease) == 0, "the next request may overlap the parse"
+
+
+def _slowly(handler) -> None:
+    """A whole page, in pieces 0.2 s apart: 2 s in all, each read well within 0.5 s."""
+    body = b"<html><title>slow</title>" + b" " * 90
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/html")
+    handler.send_header("Content-Length", str(len(body) * 10))
+    handler.end_headers()
+    for _ in range(10):
+        time.sleep(0.2)
+        handler.wfile.write(body)
+        handler.wfile.flush()
+
+
+def test_a_request_that_took_half_the_lease_frees_the_slot_and_renews_the_lease_at_once(ctx, host):
+    host.routes["/slow"] = _slowly
+    lease = _seed(ctx, host.url("/slow"), delay=0.4, robots=False, timeout=0.5, download_deadline=3,
+                  lease_timeout=3.6)
+
+    fetched = fate.attempt_fetch(ctx, "job", lease, hold=True)
+
+    assert isinstance(fetched, Fetched) and fetched.payload.result.status == 200
+    assert fetched.held is None and _in_flight(ctx, lease) == 0, "the parse gets a renewed lease"
 
 
 def test_a_held_slot_is_freed_when_the_page_cannot_be_stored_now(ctx, host, tmp_path):
@@ -200,7 +224,7 @@ def test_a_held_slot_is_freed_when_the_page_cannot_be_stored_now(ctx, host, tmp_
     other = sqlite3.connect(tmp_path / "crawl.db", isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")
     try:
-        outcome = fate.finish(ctx, payload, renewed=True, ended=fetched.ended)
+        outcome = fate.finish(ctx, payload, renewed=True, held=fetched.held)
     finally:
         other.execute("ROLLBACK")
         other.close()
@@ -214,9 +238,9 @@ def test_a_held_slot_released_for_a_page_that_goes_elsewhere_is_freed_once(ctx, 
     fetched = fate.attempt_fetch(ctx, "job", lease, hold=True)
     assert isinstance(fetched, Fetched)
 
-    assert fate.release(ctx, fetched.payload, fetched.ended) == []
+    assert fate.release(ctx, fetched.payload, fetched.held) == []
     assert _in_flight(ctx, lease) == 0
-    assert isinstance(fate.finish(ctx, fate.parse(ctx, fetched.payload), ended=fetched.ended), Stored)
+    assert isinstance(fate.finish(ctx, fate.parse(ctx, fetched.payload), held=fetched.held), Stored)
     assert _in_flight(ctx, lease) == 0, "the completion does not free it twice"
 
 

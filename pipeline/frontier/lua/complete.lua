@@ -1,4 +1,5 @@
--- COMPLETE: a URL's record is stored: release its lease, count it, schedule what it
+-- COMPLETE: a URL's record is stored: release its lease (and the host slot it still
+-- holds, pacing the host's next start as RELEASE_HOST does), count it, schedule what it
 -- listed, settle the links it listed that robots.txt disallows (as BLOCK does), hand
 -- out what is now due, and finish the job when nothing is left. A stale completion
 -- (its lease expired and went to another worker) counts and schedules nothing of the
@@ -86,8 +87,8 @@
 --   elapsed         float   seconds the request took (0: unknown), for a lease that still holds
 --                           its slot: the worker stored the page itself and frees the slot here,
 --                           as RELEASE_HOST would have before the parse
---   sent_for        float   seconds since the request went out (0: unknown), the same way
---   ok              bool    the host answered: its run of failing URLs is over, the same way
+--   sent_for        float   seconds since the request went out (0: unknown), for such a lease
+--   ok              bool    the host answered: its run of failing URLs is over, for such a lease
 -- ARGV[2..]: the 8-byte fingerprint of each entry of links, then of each of blocked.
 -- Returns {counted, leases, depth}: counted is 1 when the token owned the URL, 0
 -- otherwise; leases as LEASE returns them; the URL's depth as it was leased, or lower if
@@ -98,7 +99,7 @@ local lease_data = owned(A.url, A.token)
 if lease_data then
   depth = lease_data.d
   if lease_data.s == 1 then
-    free_after_request(lease_data.h, num(A.elapsed))
+    free_after_request(lease_data.h, num(A.elapsed), num(A.sent_for))
     if A.ok then redis.call('DEL', FAILING .. lease_data.h) end
   end
   redis.call('ZREM', LEASES, A.url)

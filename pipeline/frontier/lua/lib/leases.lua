@@ -49,17 +49,17 @@ end
 
 -- A request to `host` is over: its slot is freed, how long it took (`elapsed` seconds;
 -- 0: unknown) kept as the adaptive delay's base when delay_factor is on, and the host's
--- next start planned a delay after this one's. The request went out A.sent_for seconds
+-- next start planned a delay after this one's. The request went out `sent_for` seconds
 -- ago (0: unknown): when that is later than its claim (the worker paused in between),
 -- the host's start moves there, so the next request cannot reach the host closer than
 -- the delay.
-local function free_after_request(host, elapsed)
+local function free_after_request(host, elapsed, sent_for)
   if A.delay_factor > 0 and elapsed > 0 then
     redis.call('HSET', RESPONSE_TIME, host, tostring(elapsed))
   end
   local started = tonumber(redis.call('HGET', STARTED, host)) or NOW
-  if num(A.sent_for) > 0 and NOW - A.sent_for > started then
-    started = NOW - A.sent_for
+  if sent_for > 0 and NOW - sent_for > started then
+    started = NOW - sent_for
     redis.call('HSET', STARTED, host, tostring(started))
   end
   local planned = math.max(num(redis.call('HGET', PLANNED, host)), started + delay_of(host))
@@ -73,7 +73,7 @@ local function end_request(url, lease_data, elapsed)
   if lease_data.s ~= 1 then return end
   lease_data.s = 0
   redis.call('HSET', LEASE, url, cjson.encode(lease_data))
-  free_after_request(lease_data.h, elapsed)
+  free_after_request(lease_data.h, elapsed, num(A.sent_for))
 end
 
 -- The next URL of a due host whose turn is `at`: a revisit first (it was waiting for the
