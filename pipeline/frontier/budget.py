@@ -85,6 +85,19 @@ def mark(client: redis.Redis, ring: keys.Keyring, spent: bool) -> None:
         pipe.execute()
 
 
+def share_out(client: redis.Redis, ring: keys.Keyring, max_pages: int, target: int, give: Give) -> None:
+    """One sharing of `max_pages` over the shards of `ring`, topping each up to `target`;
+    none when another process is sharing now (its result serves this tick too)."""
+    sharing = lock(client, ring)
+    if not sharing.acquire():
+        return
+    try:
+        left, strict = share(read(client, ring), max_pages, target, give)
+        mark(client, ring, spent=strict and left == 0)
+    finally:
+        sharing.release()
+
+
 def lock(client: redis.Redis, ring: keys.Keyring) -> Lock:
     """One sharing at a time: two at once could each give what only one may."""
     return Lock(client, ring.shard(0).key(keys.BUDGET_LOCK), timeout=LOCK_TIMEOUT, blocking=False)

@@ -383,10 +383,7 @@ class Frontier:
         false positive answers True. Nothing is scheduled."""
         def attempt(policy: Policy) -> list[bool]:
             entries = Found.seeds(urls).entries(policy)
-            answers: dict[tuple[str, RecordKind], bool] = {}
-            for shard, part in calls.by_shard(policy, entries, calls.entry_host).items():
-                answers.update(zip(part, map(bool, self._call(policy, shard, Script.SEEN, part)), strict=True))
-            return [answers[entry] for entry in entries]
+            return [entry in self._seen(policy, entries) for entry in entries]
 
         return self._retrying(attempt)
 
@@ -394,12 +391,18 @@ class Frontier:
         """Those of `entries` (url, kind) the job never scheduled nor settled (read only;
         with dedup=bloom, a false positive leaves one out)."""
         def attempt(policy: Policy) -> list[tuple[str, RecordKind]]:
-            answers: dict[tuple[str, RecordKind], bool] = {}
-            for shard, part in calls.by_shard(policy, entries, calls.entry_host).items():
-                answers.update(zip(part, map(bool, self._call(policy, shard, Script.SEEN, part)), strict=True))
-            return [entry for entry in entries if not answers[entry]]
+            seen = self._seen(policy, entries)
+            return [entry for entry in entries if entry not in seen]
 
         return self._retrying(attempt)
+
+    def _seen(self, policy: Policy, entries: list[tuple[str, RecordKind]]) -> set[tuple[str, RecordKind]]:
+        """Those of `entries` the job scheduled or settled, asked of each shard once."""
+        seen: set[tuple[str, RecordKind]] = set()
+        for shard, part in calls.by_shard(policy, entries, calls.entry_host).items():
+            seen.update(entry for entry, known in zip(part, self._call(policy, shard, Script.SEEN, part), strict=True)
+                        if known)
+        return seen
 
     def revisit(self, due: list[Revisit], done: bool, feed: str, reopen: bool = False) -> int:
         """Queue stored URLs that are due again; with `done`, the store has no more of
@@ -460,22 +463,13 @@ class Frontier:
 
     def _share_budget(self, policy: Policy) -> None:
         """Give each shard its share of max_pages (a job of several shards only)."""
-        if not calls.shared_budget(policy):
-            return
-        ring = keys.Keyring(self.job, policy.frontier_shards)
-        lock = budget.lock(self.redis, ring)
-        if not lock.acquire():
-            return
-        try:
-            def give(shard: int, offer: int, strict: bool) -> int:
-                return int(self._call(policy, shard, Script.SHARE, target=policy.dispatch_window, offer=offer,
-                                      strict=strict))
+        def give(shard: int, offer: int, strict: bool) -> int:
+            return int(self._call(policy, shard, Script.SHARE, target=policy.dispatch_window, offer=offer,
+                                  strict=strict))
 
-            left, strict = budget.share(budget.read(self.redis, ring), policy.max_pages, policy.dispatch_window,
-                                        give)
-            budget.mark(self.redis, ring, spent=strict and left == 0)
-        finally:
-            lock.release()
+        if calls.shared_budget(policy):
+            budget.share_out(self.redis, keys.Keyring(self.job, policy.frontier_shards), policy.max_pages,
+                             policy.dispatch_window, give)
 
     def _in_host(self, where: str, script: Script, **params: Any) -> Any:
         """Run `script` in the shard of host `where`."""
