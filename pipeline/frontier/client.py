@@ -383,7 +383,8 @@ class Frontier:
         false positive answers True. Nothing is scheduled."""
         def attempt(policy: Policy) -> list[bool]:
             entries = Found.seeds(urls).entries(policy)
-            return [entry in self._seen(policy, entries) for entry in entries]
+            seen = self._seen(policy, entries)
+            return [entry in seen for entry in entries]
 
         return self._retrying(attempt)
 
