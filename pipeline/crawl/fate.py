@@ -50,6 +50,9 @@ from pipeline.settings import Policy
 MAX_DOUBLINGS = 32
 # Seconds a URL waits while another worker fetches its host's robots.txt.
 ROBOTS_POLL = 0.5
+# Seconds before a report to the frontier that a request just got its answer: the host's
+# next turn counts from now.
+ANSWERED = 1e-6
 # Seconds a page waits in the render stage while its host's render=auto samples are out.
 VERDICT_POLL = 0.25
 logger = logging.getLogger(__name__)
@@ -202,7 +205,7 @@ def _fetch_robots(
     ctx: Context, frontier: Frontier, lease: Lease, site: str, attempt: int, hold: bool = False
 ) -> FetchOutcome:
     """robots.txt is a request to the host like any other: it takes the host's turn, and
-    the URL itself comes back for the next one, the delay after robots.txt went out."""
+    the URL itself comes back for the next one, the delay after robots.txt's answer."""
     policy = for_host(frontier.policy(), lease.host)
     with ctx.robots.fetching(frontier.keyring, site, policy) as ours:
         if not ours:
@@ -219,10 +222,11 @@ def _fetch_robots(
             return _fetched(frontier, Payload(frontier.job, lease, failed))
         except WorkerUnavailable as exc:
             return _keep(frontier, lease, WaitAt(_within_lease(exc.wait, policy), robots_site=site))
-    # The next request waits the delay from when robots.txt went out, not from its claim:
-    # the first requests of many hosts at once can leave well after their claims.
-    sent_for = _sent_for(ctx)
-    wait = frontier.claim_start(lease, sent_for=sent_for) if sent_for else 0.0
+    # The next request waits the delay from robots.txt's answer, not from its claim nor
+    # from when it went out: the first request on a new connection, when many hosts are
+    # asked at once, can leave well after its claim and wait in the server's backlog
+    # after that; its answer is the one moment known to be after its arrival.
+    wait = frontier.claim_start(lease, sent_for=ANSWERED) if ctx.fetcher.sent_at is not None else 0.0
     if wait < 0:
         return LEASE_LOST
     if wait > 0:

@@ -64,6 +64,29 @@ def test_robots_txt_takes_the_host_s_turn_before_the_first_page(ctx, host):
     assert host.requests() == {"/robots.txt": 1, "/": 1}
 
 
+def test_the_first_page_waits_the_delay_from_robots_txt_s_answer(ctx, host):
+    robots = host.routes["/robots.txt"]
+
+    def slow_robots(handler) -> None:
+        time.sleep(0.5)
+        body = robots.body.encode()
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/plain")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    host.routes["/robots.txt"] = slow_robots
+    lease = _seed(ctx, host.url("/"), delay=0.3)
+
+    first = fate.attempt_fetch(ctx, "job", lease)
+
+    assert isinstance(first, WaitAt) and first.countdown > 0.2, "robots.txt took longer than the delay"
+    assert isinstance(_fetch(ctx, lease), Fetched)
+    (robots_at, _), (page_at, _) = host.log
+    assert page_at - robots_at >= 0.5 + 0.3, "the page came a delay after robots.txt's answer"
+
+
 def test_a_stale_chain_sends_no_request_and_writes_nothing(ctx, host):
     lease = _seed(ctx, host.url("/"), delay=0, robots=False)
     fetched = _fetch(ctx, lease)
