@@ -16,9 +16,11 @@ from pipeline.settings.values import coerce, from_env, is_field, public_fields, 
 
 WORKER_POOLS = ("threads", "solo", "prefork")
 # Threads of a `crawler crawl` worker by default: on the broad benchmark (500 hosts at web
-# latencies, 2 workers on 2 cores) 4 left the machine idle, 32 and 64 made it CPU-bound
-# (79 and 81 pages/s), 128 cost more CPU a page for fewer pages/s.
-THREADS_PER_WORKER = 32
+# latencies, 2 workers on 2 cores) 4 left the machine idle; on a slow machine 32 and 64
+# were CPU-bound alike (79 and 81 pages/s), on a fast one 64 ended 10% sooner than 32 at
+# the same CPU a page (a slow host's next URL waited less for a free thread); 128 cost
+# more CPU a page.
+THREADS_PER_WORKER = 64
 BROKER_SCHEMES = ("redis", "rediss", "unix", "amqp", "amqps")
 AMQP_SCHEMES = ("amqp", "amqps")
 

@@ -295,7 +295,7 @@ def test_the_environment_of_a_child_process_gives_it_the_same_settings():
 @pytest.mark.parametrize(
     ("environ", "size"),
     [
-        ({}, 32),
+        ({}, 64),
         ({"CRAWLER_WORKER_POOL": "prefork"}, 1),
         ({"CRAWLER_WORKER_POOL": "solo"}, 1),
         ({"CRAWLER_WORKER_CONCURRENCY": "8"}, 8),
@@ -304,7 +304,7 @@ def test_the_environment_of_a_child_process_gives_it_the_same_settings():
 )
 def test_a_crawl_workers_pool_is_sized_for_many_hosts_unless_told(environ, size):
     """Threads wait on the network for many hosts at once; a prefork child is a whole
-    process, so the default does not make 32 of them."""
+    process, so the default does not make 64 of them."""
     assert Settings.load(environ=environ).pool_size == size
 
 
