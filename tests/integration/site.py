@@ -18,6 +18,7 @@ class Response:
     body: str | bytes = ""
     content_type: str = "text/html; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds this route answers later than the host's own delay
 
 
 NOT_FOUND = Response(404, "<html><title>missing</title></html>")
@@ -83,6 +84,7 @@ class Host:
                 if callable(response):
                     response(self)
                     return
+                time.sleep(response.delay)
                 body = response.body if isinstance(response.body, bytes) else response.body.encode("utf-8")
                 self.send_response(response.status)
                 self.send_header("Content-Type", response.content_type)

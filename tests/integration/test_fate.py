@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import sqlite3
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -65,18 +66,7 @@ def test_robots_txt_takes_the_host_s_turn_before_the_first_page(ctx, host):
 
 
 def test_the_first_page_waits_the_delay_from_robots_txt_s_answer(ctx, host):
-    robots = host.routes["/robots.txt"]
-
-    def slow_robots(handler) -> None:
-        time.sleep(0.5)
-        body = robots.body.encode()
-        handler.send_response(200)
-        handler.send_header("Content-Type", "text/plain")
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
-
-    host.routes["/robots.txt"] = slow_robots
+    host.routes["/robots.txt"] = replace(host.routes["/robots.txt"], delay=0.5)
     lease = _seed(ctx, host.url("/"), delay=0.3)
 
     first = fate.attempt_fetch(ctx, "job", lease)
